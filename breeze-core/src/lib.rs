@@ -1,0 +1,5 @@
+//! Breeze core: tenancy ids and the scope every data access needs, the tamper-evident
+//! audit chain, rate limiting, revocation, the outbound SSRF guard and startup
+//! configuration validation.
+
+pub mod tenancy;

@@ -1,0 +1,1 @@
+//! Breeze credential hashing and crypto.

@@ -1,0 +1,2 @@
+//! Tour of breeze-crypto (filled in with the crypto crate).
+fn main() {}
