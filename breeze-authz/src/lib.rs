@@ -1,4 +1,67 @@
 //! Breeze RBAC: the permission registry, roles, access resolution, API-key scopes,
-//! force-MFA and the AI tool risk policy (SPEC sections 1.1, 2.4, 3.3, 5 and 10).
+//! force-MFA and the AI tool risk policy (SPEC sections 1.1, 1.2, 2.4, 3.3, 5 and 10).
 //!
-//! A pure library: no database and no web framework.
+//! A pure library: no database, no web framework, no clock reads on decision paths (time
+//! is a parameter), so it also builds for `wasm32`.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`permission`] | `resource:action` permissions and wildcard grants |
+//! | [`registry`] | the SPEC 5 registry (extensible) and compiled permission sets |
+//! | [`role`] | roles scoped system / partner / organization |
+//! | [`seeded`] | the seeded roles and their permission sets, in one table |
+//! | [`access`] | access resolution and the [`access::AccessContext`] (SPEC 1.1, 1.2) |
+//! | [`cache`] | the permission cache with per-user and global invalidation |
+//! | [`mfa`] | the force-MFA 428 decision (SPEC 2.4) |
+//! | [`api_key`] | API-key scopes, status and expiry (SPEC 3.3) |
+//! | [`risk`] | the AI tool risk engine and approvals (SPEC 10) |
+//!
+//! ```
+//! use breeze_authz::access::{resolve, Memberships, OrgAccess, OrgRecord, MembershipState, PartnerMembership, Principal};
+//! use breeze_authz::registry::Registry;
+//! use breeze_authz::seeded::SeededRole;
+//! use breeze_core::tenancy::{OrgId, OrgStatus, PartnerId, RoleId, UserId};
+//!
+//! // Startup: the registry, the compiled role, and the permission id a route needs.
+//! let registry = Registry::spec();
+//! let technician = SeededRole::PartnerTechnician.role().compile(&registry)?;
+//! let execute = registry.id_of(&"scripts:execute".parse()?).ok_or("unregistered")?;
+//!
+//! // Per request: resolve the principal, then check permission and tenancy.
+//! let partner = PartnerId::new_random();
+//! let (a, b) = (OrgId::new_random(), OrgId::new_random());
+//! let orgs = [
+//!     OrgRecord { id: a, partner_id: partner, status: OrgStatus::Active, deleted: false },
+//!     OrgRecord { id: b, partner_id: partner, status: OrgStatus::Suspended, deleted: false },
+//! ];
+//! let principal = Principal::User {
+//!     user_id: UserId::new_random(),
+//!     memberships: Memberships {
+//!         partner: Some(PartnerMembership {
+//!             partner_id: partner,
+//!             role_id: RoleId::new_random(),
+//!             org_access: OrgAccess::All,
+//!             state: MembershipState::Active,
+//!         }),
+//!         ..Memberships::default()
+//!     },
+//! };
+//! let context = resolve(&principal, &orgs)?;
+//! assert!(technician.allows(execute));
+//! assert!(context.can_access_org(a));
+//! assert!(!context.can_access_org(b)); // suspended
+//! let settings = context.session_settings();
+//! assert_eq!(settings[2], ("breeze.accessible_org_ids", a.to_string()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod access;
+pub mod api_key;
+pub mod cache;
+mod idset;
+pub mod mfa;
+pub mod permission;
+pub mod registry;
+pub mod risk;
+pub mod role;
+pub mod seeded;
