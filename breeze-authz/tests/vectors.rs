@@ -1,0 +1,236 @@
+//! Replays `vectors/authz/*.json` against the library, and fails when the checked-in files
+//! are stale.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod vectors_gen;
+
+use std::path::PathBuf;
+
+use breeze_authz::access::OrgRecord;
+use breeze_authz::api_key::{ApiKeyRecord, ApiKeyScopes, ApiKeyStatus};
+use breeze_authz::mfa::{MFA_ENROLLMENT_REQUIRED_BODY, MfaGate, MfaPolicy};
+use breeze_authz::permission::{Grant, Permission};
+use breeze_authz::registry::Registry;
+use breeze_authz::risk::{PolicyScope, RiskEngine, RiskLevel, ToolCatalogue, ToolTarget};
+use breeze_authz::role::{Role, RoleScope};
+use breeze_authz::seeded::SeededRole;
+use breeze_core::tenancy::{ApiKeyId, OrgId};
+use serde_json::Value;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors/authz")
+}
+
+fn load(name: &str) -> Value {
+    let text = std::fs::read_to_string(dir().join(name)).unwrap_or_else(|e| {
+        panic!(
+            "read vectors/authz/{name}: {e}; run `{}`",
+            vectors_gen::COMMAND
+        )
+    });
+    serde_json::from_str(&text).unwrap()
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap()
+}
+
+fn arr(v: &Value) -> &Vec<Value> {
+    v.as_array().unwrap()
+}
+
+#[test]
+fn checked_in_vectors_are_fresh() {
+    for (name, text) in vectors_gen::all() {
+        let on_disk = std::fs::read_to_string(dir().join(name)).unwrap_or_default();
+        assert!(
+            on_disk == text,
+            "vectors/authz/{name} is stale or missing: run `{}`",
+            vectors_gen::COMMAND
+        );
+    }
+}
+
+#[test]
+fn permissions_replay() {
+    let v = load("permissions.json");
+    let mut registry = Registry::empty();
+    for p in arr(&v["registry"]) {
+        registry.register(s(p).parse().unwrap()).unwrap();
+    }
+    assert_eq!(registry.len(), Registry::spec().len());
+    let mut sets = std::collections::HashMap::new();
+    for role in arr(&v["roles"]) {
+        let scope: RoleScope = serde_json::from_value(role["scope"].clone()).unwrap();
+        let grants: Vec<Grant> = arr(&role["grants"])
+            .iter()
+            .map(|g| s(g).parse().unwrap())
+            .collect();
+        let built = Role::new(
+            s(&role["name"]),
+            scope,
+            grants,
+            role["force_mfa"].as_bool().unwrap(),
+        )
+        .unwrap();
+        let seeded = SeededRole::from_name(s(&role["name"])).unwrap();
+        assert_eq!(built, seeded.role());
+        sets.insert(
+            s(&role["name"]).to_owned(),
+            built.compile(&registry).unwrap(),
+        );
+    }
+    assert_eq!(sets.len(), SeededRole::ALL.len());
+    for check in arr(&v["checks"]) {
+        let p: Permission = s(&check["permission"]).parse().unwrap();
+        let set = &sets[s(&check["role"])];
+        assert_eq!(
+            set.allows_permission(&registry, &p),
+            check["allowed"].as_bool().unwrap(),
+            "{check}"
+        );
+    }
+    for case in arr(&v["grant_matches"]) {
+        let g: Grant = s(&case["grant"]).parse().unwrap();
+        let p: Permission = s(&case["permission"]).parse().unwrap();
+        assert_eq!(g.matches(&p), case["matches"].as_bool().unwrap(), "{case}");
+    }
+    for case in arr(&v["invalid_grants"]) {
+        let err = s(&case["input"]).parse::<Grant>().unwrap_err();
+        assert_eq!(err.code(), s(&case["error_code"]));
+    }
+    for case in arr(&v["full_wildcard_by_scope"]) {
+        let scope: RoleScope = serde_json::from_value(case["scope"].clone()).unwrap();
+        let built = Role::new("r", scope, vec![s(&case["grant"]).parse().unwrap()], false);
+        assert_eq!(built.is_ok(), case["allowed"].as_bool().unwrap());
+    }
+}
+
+#[test]
+fn scopes_replay() {
+    let v = load("scopes.json");
+    for case in arr(&v["matches"]) {
+        let scopes = ApiKeyScopes::parse(arr(&case["scopes"]).iter().map(s)).unwrap();
+        let p: Permission = s(&case["permission"]).parse().unwrap();
+        assert_eq!(
+            scopes.allows(&p),
+            case["allowed"].as_bool().unwrap(),
+            "{case}"
+        );
+    }
+    for case in arr(&v["invalid"]) {
+        let err = ApiKeyScopes::parse(arr(&case["scopes"]).iter().map(s)).unwrap_err();
+        assert_eq!(err.code(), s(&case["error_code"]));
+    }
+    for case in arr(&v["key_status"]) {
+        let status: ApiKeyStatus = serde_json::from_value(case["status"].clone()).unwrap();
+        let record = ApiKeyRecord {
+            id: ApiKeyId::new_random(),
+            org_id: OrgId::new_random(),
+            status,
+            expires_at: case["expires_at"].as_str().map(vectors_gen::parse_time),
+            scopes: ApiKeyScopes::default(),
+        };
+        let got = match record.check(vectors_gen::parse_time(s(&case["now"]))) {
+            Ok(_) => "usable",
+            Err(e) => e.code(),
+        };
+        assert_eq!(got, s(&case["outcome"]), "{case}");
+    }
+}
+
+#[test]
+fn risk_replay() {
+    let v = load("risk.json");
+    let catalogue = ToolCatalogue::default_catalogue();
+    let listed: Vec<(String, RiskLevel)> = arr(&v["catalogue"])
+        .iter()
+        .map(|c| {
+            (
+                s(&c["tool"]).to_owned(),
+                serde_json::from_value(c["level"].clone()).unwrap(),
+            )
+        })
+        .collect();
+    let ours: Vec<(String, RiskLevel)> = catalogue
+        .tools()
+        .into_iter()
+        .map(|(t, l)| (t.to_string(), l))
+        .collect();
+    assert_eq!(listed, ours);
+    let mut engine = RiskEngine::new(catalogue);
+    for p in arr(&v["policies"]) {
+        let scope: PolicyScope = serde_json::from_value(p["scope"].clone()).unwrap();
+        let level: RiskLevel = serde_json::from_value(p["level"].clone()).unwrap();
+        engine.set_override(scope, s(&p["tool"]), level).unwrap();
+    }
+    for case in arr(&v["decisions"]) {
+        let target: ToolTarget = serde_json::from_value(case["target"].clone()).unwrap();
+        let d = engine.decide(s(&case["tool"]), &target);
+        assert_eq!(
+            serde_json::to_value(d.level).unwrap(),
+            case["level"],
+            "{case}"
+        );
+        assert_eq!(
+            serde_json::to_value(d.outcome).unwrap(),
+            case["outcome"],
+            "{case}"
+        );
+        assert_eq!(
+            serde_json::to_value(d.source).unwrap(),
+            case["source"],
+            "{case}"
+        );
+        assert_eq!(
+            serde_json::to_value(d.ignored_override).unwrap(),
+            case["ignored_override"],
+            "{case}"
+        );
+    }
+    for case in arr(&v["refused_policies"]) {
+        let scope: PolicyScope = serde_json::from_value(case["scope"].clone()).unwrap();
+        let level: RiskLevel = serde_json::from_value(case["level"].clone()).unwrap();
+        let mut e = RiskEngine::new(ToolCatalogue::default_catalogue());
+        let err = e.set_override(scope, s(&case["tool"]), level).unwrap_err();
+        assert_eq!(err.code(), s(&case["error_code"]));
+    }
+}
+
+#[test]
+fn access_replay() {
+    let v = load("access.json");
+    let orgs: Vec<OrgRecord> = serde_json::from_value(v["orgs"].clone()).unwrap();
+    assert_eq!(orgs, vectors_gen::access_orgs());
+    for case in arr(&v["cases"]) {
+        let principal = vectors_gen::principal_from(&case["principal"]);
+        let got = vectors_gen::resolution(&principal, &orgs);
+        assert_eq!(got, case["expected"], "{}", case["name"]);
+    }
+}
+
+#[test]
+fn mfa_replay() {
+    let v = load("mfa.json");
+    assert_eq!(s(&v["body"]), MFA_ENROLLMENT_REQUIRED_BODY);
+    assert_eq!(v["status"], 428);
+    let policy = MfaPolicy::default();
+    for case in arr(&v["cases"]) {
+        let gate = policy.decide(
+            case["role_requires_mfa"].as_bool().unwrap(),
+            case["mfa_enrolled"].as_bool().unwrap(),
+            s(&case["path"]),
+        );
+        assert_eq!(
+            gate == MfaGate::EnrollmentRequired,
+            case["enrollment_required"].as_bool().unwrap(),
+            "{case}"
+        );
+    }
+}
