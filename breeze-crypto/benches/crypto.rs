@@ -1,1 +1,162 @@
-fn main() {}
+//! criterion benchmarks of breeze-crypto: credential verify per kind, JWT sign/verify,
+//! secret encrypt/decrypt of a 64-byte value, Argon2id hash.
+//! Run: `cargo bench -p breeze-crypto --bench crypto`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "benchmark code"
+)]
+
+use std::hint::black_box;
+
+use breeze_crypto::credentials::{
+    AgentToken, ApiKey, EnrollmentKey, PasswordResetToken, Pepper, SessionToken,
+};
+use breeze_crypto::envelope::{Field, KeyRing};
+use breeze_crypto::jwt::{JwtKeyRing, TokenScope, TokenSubject, TokenType};
+use breeze_crypto::password::hash_password;
+use breeze_crypto::recovery::RecoveryCode;
+use criterion::{Criterion, criterion_group, criterion_main};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+fn credentials(c: &mut Criterion) {
+    let mut g = c.benchmark_group("credential_verify");
+    let agent = AgentToken::generate().unwrap();
+    let agent_raw = agent.expose_secret().to_owned();
+    let agent_hash = agent.hash();
+    g.bench_function("agent_token", |b| {
+        b.iter(|| {
+            AgentToken::parse(black_box(&agent_raw))
+                .unwrap()
+                .verify(black_box(&agent_hash))
+        });
+    });
+    let key = ApiKey::generate().unwrap();
+    let key_raw = key.expose_secret().to_owned();
+    let key_hash = key.hash();
+    g.bench_function("api_key", |b| {
+        b.iter(|| {
+            ApiKey::parse(black_box(&key_raw))
+                .unwrap()
+                .verify(black_box(&key_hash))
+        });
+    });
+    let session = SessionToken::generate().unwrap();
+    let session_raw = session.expose_secret().to_owned();
+    let session_hash = session.hash();
+    g.bench_function("session_token", |b| {
+        b.iter(|| {
+            SessionToken::parse(black_box(&session_raw))
+                .unwrap()
+                .verify(black_box(&session_hash))
+        });
+    });
+    let reset = PasswordResetToken::generate().unwrap();
+    let reset_raw = reset.expose_secret().to_owned();
+    let reset_hash = reset.hash();
+    g.bench_function("password_reset_token", |b| {
+        b.iter(|| {
+            PasswordResetToken::parse(black_box(&reset_raw))
+                .unwrap()
+                .verify(black_box(&reset_hash))
+        });
+    });
+    let pepper = Pepper::new(SecretString::from(
+        "bench-pepper-0123456789abcdef0123456789",
+    ));
+    let ek = EnrollmentKey::generate().unwrap();
+    let ek_raw = ek.expose_secret().to_owned();
+    let ek_hash = ek.peppered_hash(&pepper);
+    g.bench_function("enrollment_key_peppered", |b| {
+        b.iter(|| {
+            EnrollmentKey::parse(black_box(&ek_raw))
+                .unwrap()
+                .verify_peppered(&pepper, black_box(&ek_hash))
+        });
+    });
+    let rc_hash = RecoveryCode::normalize("ABCD-2345")
+        .unwrap()
+        .peppered_hash(&pepper);
+    g.bench_function("recovery_code_peppered", |b| {
+        b.iter(|| {
+            RecoveryCode::normalize(black_box("abcd-2345"))
+                .unwrap()
+                .verify_peppered(&pepper, black_box(&rc_hash))
+        });
+    });
+    g.finish();
+}
+
+fn jwt(c: &mut Criterion) {
+    let ring = JwtKeyRing::builder()
+        .key(
+            "k1",
+            SecretString::from("8b1f0c5e7a2d4f6b9c3e1a0d5f7b2c4e6a8d0f1b3c5e7a9d"),
+        )
+        .unwrap()
+        .active("k1")
+        .unwrap();
+    let subject = TokenSubject {
+        user_id: Uuid::new_v4(),
+        email: "ana@example.com".into(),
+        role_id: Some(Uuid::new_v4()),
+        org_id: Some(Uuid::new_v4()),
+        partner_id: None,
+        scope: TokenScope::Organization,
+        mfa: true,
+        auth_epoch: 3,
+        mfa_epoch: 2,
+    };
+    let now = 1_800_000_000;
+    let fam = Uuid::new_v4();
+    let token = ring.issue_access(&subject, fam, now).unwrap().token;
+    let mut g = c.benchmark_group("jwt");
+    g.bench_function("sign_access", |b| {
+        b.iter(|| ring.issue_access(black_box(&subject), fam, now).unwrap());
+    });
+    g.bench_function("verify_access", |b| {
+        b.iter(|| {
+            ring.verify(black_box(&token), TokenType::Access, now)
+                .unwrap()
+        });
+    });
+    g.finish();
+}
+
+fn envelope(c: &mut Criterion) {
+    let ring = KeyRing::builder()
+        .key(
+            "k1",
+            SecretString::from("4f2a9c1be07d3865a1f0c2e94b7d5a3861e0f9c2b4a7d3e5f1c8b2a6e9d4f0c7"),
+        )
+        .unwrap()
+        .active("k1")
+        .unwrap();
+    let field = Field::new("webhooks", "secret").unwrap();
+    let value = "x".repeat(64);
+    let sealed = ring.encrypt(&value, &field).unwrap();
+    let mut g = c.benchmark_group("secret_64b");
+    g.bench_function("encrypt", |b| {
+        b.iter(|| ring.encrypt(black_box(&value), &field).unwrap());
+    });
+    g.bench_function("decrypt", |b| {
+        b.iter(|| ring.decrypt(black_box(&sealed), &field).unwrap());
+    });
+    g.finish();
+}
+
+fn argon2(c: &mut Criterion) {
+    let mut g = c.benchmark_group("argon2id");
+    g.sample_size(10);
+    let pw = SecretString::from("Correct-Horse-9");
+    g.bench_function("hash_m64mib_t3_p4", |b| {
+        b.iter(|| hash_password(black_box(&pw)).unwrap());
+    });
+    g.finish();
+}
+
+criterion_group!(benches, credentials, jwt, envelope, argon2);
+criterion_main!(benches);

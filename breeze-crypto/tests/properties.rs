@@ -1,0 +1,79 @@
+//! Property tests: round trips, and any single-byte change is refused.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use breeze_crypto::envelope::{Field, KeyRing, MfaCipher};
+use breeze_crypto::jwt::{JwtKeyRing, TokenScope, TokenSubject, TokenType};
+use proptest::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
+
+const K: &str = "4f2a9c1be07d3865a1f0c2e94b7d5a3861e0f9c2b4a7d3e5f1c8b2a6e9d4f0c7";
+
+fn ring() -> KeyRing {
+    KeyRing::builder()
+        .key("k1", SecretString::from(K))
+        .unwrap()
+        .active("k1")
+        .unwrap()
+}
+
+fn mutate(s: &str, idx: usize, replacement: u8) -> Option<String> {
+    let mut bytes = s.as_bytes().to_vec();
+    let i = idx % bytes.len();
+    if bytes[i] == replacement {
+        return None;
+    }
+    bytes[i] = replacement;
+    String::from_utf8(bytes).ok()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn envelope_round_trip(pt in ".{0,200}", table in "[a-z_]{1,20}", column in "[a-z0-9_]{1,20}") {
+        let r = ring();
+        let f = Field::new(&table, &column).unwrap();
+        let v = r.encrypt(&pt, &f).unwrap();
+        let got = r.decrypt(&v, &f).unwrap();
+        prop_assert_eq!(got.expose_secret(), pt.as_str());
+        let m = MfaCipher::new(&SecretString::from(K));
+        let mv = m.encrypt(&pt).unwrap();
+        let got = m.decrypt(&mv).unwrap();
+        prop_assert_eq!(got.expose_secret(), pt.as_str());
+    }
+
+    #[test]
+    fn envelope_any_single_byte_change_fails(pt in ".{0,64}", idx in any::<usize>(), b in 0x20u8..0x7f) {
+        let r = ring();
+        let f = Field::new("t", "c").unwrap();
+        let v = r.encrypt(&pt, &f).unwrap();
+        if let Some(m) = mutate(&v, idx, b) {
+            prop_assert!(r.decrypt(&m, &f).is_err(), "mutated envelope decrypted");
+        }
+    }
+
+    #[test]
+    fn jwt_any_single_byte_change_fails(idx in any::<usize>(), b in 0x20u8..0x7f, email in "[a-z]{1,12}@example\\.com") {
+        let ring = JwtKeyRing::builder()
+            .key("a", SecretString::from("8b1f0c5e7a2d4f6b9c3e1a0d5f7b2c4e6a8d0f1b3c5e7a9d"))
+            .unwrap()
+            .active("a")
+            .unwrap();
+        let subject = TokenSubject {
+            user_id: Uuid::from_u128(7), email, role_id: None, org_id: Some(Uuid::from_u128(8)),
+            partner_id: None, scope: TokenScope::Organization, mfa: false, auth_epoch: 1, mfa_epoch: 1,
+        };
+        let t = ring.issue_access(&subject, Uuid::from_u128(9), 1_800_000_000).unwrap().token;
+        prop_assert!(ring.verify(&t, TokenType::Access, 1_800_000_000).is_ok());
+        if let Some(m) = mutate(&t, idx, b) {
+            prop_assert!(ring.verify(&m, TokenType::Access, 1_800_000_000).is_err());
+        }
+    }
+}
