@@ -11,15 +11,16 @@
 
 use std::hint::black_box;
 
-use breeze_authz::access::{
-    MembershipState, Memberships, OrgAccess, OrgRecord, PartnerMembership, Principal, resolve,
-};
+use breeze_authz::access::{OrgAccess, OrgRecord, Principal, resolve};
 use breeze_authz::permission::Permission;
 use breeze_authz::registry::Registry;
 use breeze_authz::risk::{PolicyScope, RiskEngine, RiskLevel, ToolCatalogue, ToolTarget};
 use breeze_authz::seeded::SeededRole;
-use breeze_core::tenancy::{DeviceGroupId, OrgId, OrgStatus, PartnerId, RoleId, SiteId, UserId};
+use breeze_core::tenancy::{DeviceGroupId, OrgId, OrgStatus, PartnerId, SiteId, UserId};
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 fn permission_check(c: &mut Criterion) {
     let registry = Registry::spec();
@@ -62,18 +63,7 @@ fn partner_with_orgs(n: usize) -> (PartnerId, Vec<OrgRecord>) {
 }
 
 fn principal(partner: PartnerId, org_access: OrgAccess) -> Principal {
-    Principal::User {
-        user_id: UserId::new_random(),
-        memberships: Memberships {
-            partner: Some(PartnerMembership {
-                partner_id: partner,
-                role_id: RoleId::new_random(),
-                org_access,
-                state: MembershipState::Active,
-            }),
-            ..Memberships::default()
-        },
-    }
+    common::partner_principal(UserId::new_random(), partner, org_access)
 }
 
 fn access_resolution(c: &mut Criterion) {

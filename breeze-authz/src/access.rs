@@ -29,8 +29,6 @@
 //! principal (all orgs of the partner for a partner membership, the one org otherwise);
 //! records of other partners are ignored, so passing too many is harmless.
 
-use std::fmt;
-
 use breeze_core::tenancy::{
     ApiKeyId, DeviceId, OrgId, OrgStatus, PartnerId, RoleId, SiteId, UserId,
 };
@@ -39,6 +37,8 @@ use time::OffsetDateTime;
 
 use crate::api_key::UsableApiKey;
 pub use crate::idset::IdSet;
+/// The scope of an access context (SPEC 1.1): the same three levels as a role's scope.
+pub use crate::role::RoleScope as Scope;
 
 /// The most characters of a system-context reason.
 pub const MAX_REASON_LEN: usize = 500;
@@ -203,36 +203,6 @@ pub enum SystemContextError {
     /// Empty, too long, or containing control characters.
     #[error("a system context needs a reason of 1 to 500 characters without control characters")]
     InvalidReason,
-}
-
-/// The scope of an access context (SPEC 1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// Platform-wide.
-    System,
-    /// One partner's organizations.
-    Partner,
-    /// One organization.
-    Organization,
-}
-
-impl Scope {
-    /// The session value of `breeze.scope`.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::System => "system",
-            Self::Partner => "partner",
-            Self::Organization => "organization",
-        }
-    }
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Who acts under a context (for the audit log's actor fields).

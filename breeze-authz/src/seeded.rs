@@ -59,6 +59,17 @@ pub enum SeededRole {
     SecurityApprover,
 }
 
+/// Partner Viewer and Org Viewer read the same operational resources.
+const VIEWER_GRANTS: &[&str] = &[
+    "devices:read",
+    "scripts:read",
+    "alerts:read",
+    "organizations:read",
+    "sites:read",
+    "automations:read",
+    "reports:read",
+];
+
 /// The table: role, name, scope, force MFA, grants.
 const TABLE: &[(SeededRole, &str, RoleScope, bool, &[&str])] = &[
     (
@@ -119,15 +130,7 @@ const TABLE: &[(SeededRole, &str, RoleScope, bool, &[&str])] = &[
         "Partner Viewer",
         RoleScope::Partner,
         false,
-        &[
-            "devices:read",
-            "scripts:read",
-            "alerts:read",
-            "organizations:read",
-            "sites:read",
-            "automations:read",
-            "reports:read",
-        ],
+        VIEWER_GRANTS,
     ),
     (
         SeededRole::OrgAdmin,
@@ -177,15 +180,7 @@ const TABLE: &[(SeededRole, &str, RoleScope, bool, &[&str])] = &[
         "Org Viewer",
         RoleScope::Organization,
         false,
-        &[
-            "devices:read",
-            "scripts:read",
-            "alerts:read",
-            "organizations:read",
-            "sites:read",
-            "automations:read",
-            "reports:read",
-        ],
+        VIEWER_GRANTS,
     ),
     (
         SeededRole::SecurityApprover,

@@ -18,14 +18,8 @@ use breeze_core::tenancy::{
 };
 use time::OffsetDateTime;
 
-fn org(partner: PartnerId, status: OrgStatus, deleted: bool) -> OrgRecord {
-    OrgRecord {
-        id: OrgId::new_random(),
-        partner_id: partner,
-        status,
-        deleted,
-    }
-}
+mod common;
+use common::org_record as org;
 
 /// A partner with one org of every kind, plus an org of another partner.
 struct World {
@@ -67,18 +61,7 @@ impl World {
 }
 
 fn partner_user(partner: PartnerId, access: OrgAccess) -> Principal {
-    Principal::User {
-        user_id: UserId::new_random(),
-        memberships: Memberships {
-            partner: Some(PartnerMembership {
-                partner_id: partner,
-                role_id: RoleId::new_random(),
-                org_access: access,
-                state: MembershipState::Active,
-            }),
-            ..Memberships::default()
-        },
-    }
+    common::partner_principal(UserId::new_random(), partner, access)
 }
 
 fn org_membership(org: OrgId, sites: SiteAccess) -> OrgMembership {

@@ -7,18 +7,17 @@
     reason = "test code"
 )]
 
-use breeze_authz::access::{
-    AccessContext, MembershipState, Memberships, OrgAccess, OrgMembership, OrgRecord,
-    PartnerMembership, Principal, SiteAccess, resolve,
-};
+use breeze_authz::access::{AccessContext, OrgAccess, OrgRecord, SiteAccess, resolve};
 use breeze_authz::registry::Registry;
 use breeze_authz::risk::{
     APPROVAL_TTL, ApprovalError, ApprovalRequest, ApprovalVerdict, Approver, DEFAULT_TOOLS,
     LevelSource, PolicyScope, RiskEngine, RiskLevel, RiskOutcome, ToolCatalogue, ToolTarget,
 };
 use breeze_authz::seeded::SeededRole;
-use breeze_core::tenancy::{DeviceGroupId, OrgId, OrgStatus, PartnerId, RoleId, SiteId, UserId};
+use breeze_core::tenancy::{DeviceGroupId, OrgId, OrgStatus, PartnerId, SiteId, UserId};
 use time::{Duration, OffsetDateTime};
+
+mod common;
 
 fn target() -> ToolTarget {
     ToolTarget {
@@ -205,28 +204,12 @@ impl ApprovalWorld {
         let partner = PartnerId::new_random();
         Self {
             partner,
-            org: OrgRecord {
-                id: OrgId::new_random(),
-                partner_id: partner,
-                status: OrgStatus::Active,
-                deleted: false,
-            },
+            org: common::org_record(partner, OrgStatus::Active, false),
             registry: Registry::spec(),
         }
     }
     fn partner_ctx(&self, user: UserId, access: OrgAccess) -> AccessContext {
-        let principal = Principal::User {
-            user_id: user,
-            memberships: Memberships {
-                partner: Some(PartnerMembership {
-                    partner_id: self.partner,
-                    role_id: RoleId::new_random(),
-                    org_access: access,
-                    state: MembershipState::Active,
-                }),
-                ..Memberships::default()
-            },
-        };
+        let principal = common::partner_principal(user, self.partner, access);
         resolve(&principal, &[self.org]).unwrap()
     }
     fn target(&self, site: Option<SiteId>) -> ToolTarget {
@@ -350,18 +333,7 @@ fn approvals_respect_site_limits() {
     let now = OffsetDateTime::UNIX_EPOCH;
     let (site, other_site) = (SiteId::new_random(), SiteId::new_random());
     let approver_id = UserId::new_random();
-    let principal = Principal::User {
-        user_id: approver_id,
-        memberships: Memberships {
-            organization: Some(OrgMembership {
-                org_id: w.org.id,
-                role_id: RoleId::new_random(),
-                sites: SiteAccess::Only(vec![site]),
-                state: MembershipState::Active,
-            }),
-            ..Memberships::default()
-        },
-    };
+    let principal = common::org_principal(approver_id, w.org.id, SiteAccess::Only(vec![site]));
     let ctx = resolve(&principal, &[w.org]).unwrap();
     let set = SeededRole::OrgAdmin.role().compile(&w.registry).unwrap();
     let approver = Approver {
