@@ -4,12 +4,18 @@
 import { SignJWT, jwtVerify } from 'jose';
 import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
+const results = {};
+const json = process.argv.includes('--json');
+function report(name, ns) {
+  results[name] = ns;
+  if (!json) console.log(`${name.padEnd(28)} ${ns.toFixed(0).padStart(8)} ns/op`);
+}
 function time(name, iters, fn) {
   for (let i = 0; i < Math.min(iters, 2000); i++) fn();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < iters; i++) fn();
   const ns = Number(process.hrtime.bigint() - t0) / iters;
-  console.log(`${name.padEnd(28)} ${ns.toFixed(0).padStart(8)} ns/op`);
+  report(name, ns);
   return ns;
 }
 async function timeAsync(name, iters, fn) {
@@ -17,13 +23,13 @@ async function timeAsync(name, iters, fn) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < iters; i++) await fn();
   const ns = Number(process.hrtime.bigint() - t0) / iters;
-  console.log(`${name.padEnd(28)} ${ns.toFixed(0).padStart(8)} ns/op`);
+  report(name, ns);
   return ns;
 }
 
 const token = 'brz_' + randomBytes(32).toString('hex');
 const stored = createHash('sha256').update(token).digest();
-time('agent_token verify', 500000, () => {
+time('agent_token_verify', 500000, () => {
   if (!/^brz_[0-9a-f]{64}$/.test(token)) throw new Error('shape');
   timingSafeEqual(createHash('sha256').update(token).digest(), stored);
 });
@@ -36,8 +42,8 @@ const claims = { sub: crypto.randomUUID(), email: 'ana@example.com', roleId: cry
 const sign = () => new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: 'k1' })
   .setIssuedAt(now).setExpirationTime(now + 900).setIssuer('breeze').setAudience('breeze-api').sign(secret);
 const jwt = await sign();
-await timeAsync('jose sign_access', 100000, sign);
-await timeAsync('jose verify_access', 100000, () =>
+await timeAsync('jwt_sign_access', 100000, sign);
+await timeAsync('jwt_verify_access', 100000, () =>
   jwtVerify(jwt, secret, { algorithms: ['HS256'], issuer: 'breeze', audience: 'breeze-api' }));
 
 const key = createHash('sha256').update('4f2a9c1be07d3865a1f0c2e94b7d5a3861e0f9c2b4a7d3e5f1c8b2a6e9d4f0c7').digest();
@@ -50,10 +56,12 @@ function enc() {
   return `enc:v3:k1:${iv.toString('base64url')}.${c.getAuthTag().toString('base64url')}.${ct.toString('base64url')}`;
 }
 const sealed = enc();
-time('crypto encrypt 64B (v3)', 300000, enc);
-time('crypto decrypt 64B (v3)', 300000, () => {
+time('secret_64b_encrypt', 300000, enc);
+time('secret_64b_decrypt', 300000, () => {
   const [, , , body] = sealed.split(':');
   const [iv, tag, ct] = body.split('.').map((p) => Buffer.from(p, 'base64url'));
   const d = createDecipheriv('aes-256-gcm', key, iv); d.setAAD(aad); d.setAuthTag(tag);
   return Buffer.concat([d.update(ct), d.final()]).toString('utf8');
 });
+
+if (json) console.log(JSON.stringify(results));
