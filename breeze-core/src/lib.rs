@@ -2,4 +2,8 @@
 //! audit chain, rate limiting, revocation, the outbound SSRF guard and startup
 //! configuration validation.
 
+pub mod clientip;
+pub mod ratelimit;
+pub mod revocation;
+pub mod ssrf;
 pub mod tenancy;
