@@ -1,0 +1,379 @@
+//! Golden vectors: example inputs of every message and frame with their expected decoding.
+//!
+//! `cargo run -p breeze-agent-proto --example gen_vectors` writes them to
+//! `vectors/agent-proto/`; the Rust tests replay the checked-in files and fail when they are
+//! stale; every binding replays the same files. Each text vector holds the exact input text,
+//! so invalid JSON can be a vector too.
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::binary::BinaryFrame;
+use crate::message::MessageKind;
+
+const AGENT_ID: &str = "3f9c1a7e5b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60";
+const KEY: &str = "9d2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a3b5c7d9e";
+const TOKEN_A: &str = "brz_0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+const TOKEN_W: &str = "brz_1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a";
+const TOKEN_H: &str = "brz_2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b";
+const DEVICE: &str = "5a1c8e2b-3d4f-4a6b-8c9d-0e1f2a3b4c5d";
+const ORG: &str = "6f1c2a4e-7d8b-4c3a-9e2f-1a2b3c4d5e6f";
+const SITE: &str = "7b2d3f5a-8c9e-4d1b-a2c3-d4e5f6a7b8c9";
+const CMD: &str = "8c3e4a6b-9d0f-4e2c-b3d4-e5f6a7b8c9d0";
+const SESSION: &str = "9d4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e1";
+const PATCH: &str = "0e5a6c8d-1f2b-4a4e-95f6-a7b8c9d0e1f2";
+
+/// One text vector: an input of a [`MessageKind`] and what decoding it yields.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TextVector {
+    /// Unique name (`kind/case`).
+    pub name: String,
+    /// Which decoder ([`MessageKind::name`]).
+    pub kind: &'static str,
+    /// The exact input text.
+    pub input: String,
+    /// The expected outcome.
+    pub expect: Value,
+}
+
+/// One binary-frame vector.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BinaryVector {
+    /// Unique name.
+    pub name: String,
+    /// The frame, lowercase hex.
+    pub input_hex: String,
+    /// The expected outcome.
+    pub expect: Value,
+}
+
+/// What decoding `input` as `kind` yields, in the vector format.
+#[must_use]
+pub fn expected_outcome(kind: MessageKind, input: &[u8]) -> Value {
+    match kind.decode_to_json(input) {
+        Ok(decoded) => json!({ "valid": true, "message": decoded.message, "dropped": decoded.dropped }),
+        Err(err) => {
+            let mut out = json!({ "valid": false, "error": err.code(), "issues": err.issues() });
+            if let (Some(map), crate::DecodeError::Invalid(invalid)) = (out.as_object_mut(), &err) {
+                map.insert("totalIssues".to_owned(), json!(invalid.total_issues));
+                if let Some(t) = &invalid.received_type {
+                    map.insert("receivedType".to_owned(), json!(t));
+                }
+            }
+            out
+        }
+    }
+}
+
+/// What decoding a binary frame yields, in the vector format.
+#[must_use]
+pub fn expected_binary_outcome(input: &[u8]) -> Value {
+    match BinaryFrame::decode(input) {
+        Ok(frame) => json!({
+            "valid": true,
+            "kind": match frame.kind { crate::BinaryKind::Desktop => "desktop", crate::BinaryKind::Tunnel => "tunnel" },
+            "sessionId": frame.session_id.as_str(),
+            "dataHex": hex(frame.data),
+        }),
+        Err(err) => json!({ "valid": false, "error": err.code() }),
+    }
+}
+
+/// Lowercase hex of `bytes`.
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len().saturating_mul(2));
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+struct Builder(Vec<TextVector>);
+
+impl Builder {
+    fn text(&mut self, kind: MessageKind, case: &str, input: &str) {
+        self.0.push(TextVector {
+            name: format!("{}/{case}", kind.name()),
+            kind: kind.name(),
+            input: input.to_owned(),
+            expect: expected_outcome(kind, input.as_bytes()),
+        });
+    }
+
+    fn json(&mut self, kind: MessageKind, case: &str, input: &Value) {
+        self.text(kind, case, &input.to_string());
+    }
+}
+
+fn command(ty: &str, payload: &Value) -> Value {
+    json!({ "id": CMD, "type": ty, "payload": payload })
+}
+
+fn with_type(ty: &str, fields: &Value) -> Value {
+    let mut v = fields.clone();
+    if let Some(map) = v.as_object_mut() {
+        map.insert("type".to_owned(), json!(ty));
+    }
+    v
+}
+
+fn typical_heartbeat() -> Value {
+    json!({
+        "status": "ok",
+        "agentVersion": "2.4.1",
+        "protocolVersion": 1,
+        "metrics": {
+            "cpuPercent": 12.5, "ramPercent": 61.0, "ramUsedMb": 9984, "diskPercent": 48.2,
+            "diskUsedGb": 231.7, "processCount": 312, "networkInBytes": 18446744073u64,
+            "networkOutBytes": 9223372036u64
+        },
+        "uptime": 86400,
+        "hostname": "ws-accounting-07",
+        "osVersion": "Windows 11 Pro 23H2",
+        "lastUser": "CONTOSO\\jdoe",
+        "pendingReboot": false,
+        "ipHistoryUpdate": {
+            "currentIPs": [
+                { "interfaceName": "Ethernet", "ipAddress": "10.20.30.40", "ipType": "ipv4", "macAddress": "00:1a:2b:3c:4d:5e" },
+                { "interfaceName": "Ethernet", "ipAddress": "fe80::1%12", "ipType": "ipv6" }
+            ],
+            "detectedAt": "2026-11-22T14:05:29Z"
+        }
+    })
+}
+
+fn command_result() -> Value {
+    json!({
+        "commandId": CMD, "status": "completed", "exitCode": 0,
+        "stdout": "hello\n", "stderr": "", "durationMs": 1250,
+        "startedAt": "2026-11-22T14:05:29Z"
+    })
+}
+
+fn all_commands() -> Vec<(&'static str, Value)> {
+    vec![
+        ("run_script", json!({ "content": "Get-Service | Where Status -eq Running", "language": "powershell",
+            "parameters": { "Name": "spooler" }, "timeoutSeconds": 300, "runAs": "system",
+            "scriptId": PATCH, "executionId": DEVICE })),
+        ("script_cancel", json!({ "commandId": CMD })),
+        ("reboot", json!({ "delaySeconds": 300, "reason": "patch window" })),
+        ("shutdown", json!({})),
+        ("collect_inventory", json!({})),
+        ("list_processes", json!({})),
+        ("kill_process", json!({ "pid": 4242, "force": true })),
+        ("file_list", json!({ "path": "C:\\Users\\Public" })),
+        ("file_read", json!({ "path": "/var/log/syslog", "maxBytes": 65536 })),
+        ("file_delete", json!({ "path": "/tmp/old.log", "recursive": false })),
+        ("terminal_start", json!({ "sessionId": SESSION, "cols": 120, "rows": 40, "shell": "bash" })),
+        ("terminal_data", json!({ "sessionId": SESSION, "data": "ls -la\n" })),
+        ("terminal_resize", json!({ "sessionId": SESSION, "cols": 200, "rows": 50 })),
+        ("terminal_stop", json!({ "sessionId": SESSION })),
+        ("patch_scan", json!({ "sources": ["microsoft", "third_party"] })),
+        ("install_patches", json!({ "patchIds": [PATCH], "rebootIfNeeded": true })),
+        ("rollback_patches", json!({ "patchIds": [PATCH] })),
+        ("self_uninstall", json!({ "removeData": true })),
+    ]
+}
+
+/// Every text vector, in a fixed order.
+#[must_use]
+#[expect(clippy::too_many_lines, reason = "one flat list of examples reads best")]
+pub fn text_vectors() -> Vec<TextVector> {
+    use MessageKind as K;
+    let mut b = Builder(Vec::new());
+
+    // ---- enrollment (8.1)
+    b.json(K::EnrollRequest, "minimal", &json!({ "enrollmentKey": KEY, "hostname": "ws-07",
+        "osType": "windows", "osVersion": "11", "architecture": "amd64", "agentVersion": "2.4.1" }));
+    b.json(K::EnrollRequest, "full", &json!({ "enrollmentKey": KEY, "enrollmentSecret": "s3cret-from-installer",
+        "hostname": "db-01", "osType": "linux", "osVersion": "Ubuntu 24.04", "architecture": "arm64",
+        "agentVersion": "2.4.1", "protocolVersion": 1, "minProtocolVersion": 1,
+        "hardwareInfo": { "cpuModel": "Ampere Altra", "cpuCores": 80, "ramTotalMb": 262144, "serialNumber": "SN123" },
+        "networkInfo": [{ "name": "eth0", "mac": "02:42:ac:11:00:02", "ip": "172.17.0.2", "isPrimary": true }] }));
+    b.json(K::EnrollRequest, "bad_key", &json!({ "enrollmentKey": "not-a-key", "hostname": "h",
+        "osType": "linux", "osVersion": "1", "architecture": "x", "agentVersion": "1" }));
+    b.json(K::EnrollRequest, "bad_os_type", &json!({ "enrollmentKey": KEY, "hostname": "h",
+        "osType": "freebsd", "osVersion": "1", "architecture": "x", "agentVersion": "1" }));
+    b.json(K::EnrollRequest, "unknown_field", &json!({ "enrollmentKey": KEY, "hostname": "h",
+        "osType": "linux", "osVersion": "1", "architecture": "x", "agentVersion": "1", "isAdmin": true }));
+    let bad_nics: Vec<Value> =
+        (0..12).map(|i| json!({ "name": format!("eth{i}"), "ip": "999.1.1.1" })).collect();
+    b.json(K::EnrollRequest, "many_issues", &json!({ "enrollmentKey": KEY, "hostname": "",
+        "osType": "macos", "osVersion": "", "architecture": "arm64", "agentVersion": "1", "networkInfo": bad_nics }));
+    b.json(K::EnrollResponse, "typical", &json!({ "agentId": AGENT_ID, "deviceId": DEVICE,
+        "authToken": TOKEN_A, "watchdogAuthToken": TOKEN_W, "helperAuthToken": TOKEN_H,
+        "orgId": ORG, "siteId": SITE, "protocolVersion": 1,
+        "config": { "heartbeatIntervalSeconds": 60, "metricsCollectionIntervalSeconds": 30 } }));
+    b.json(K::EnrollResponse, "bad_token", &json!({ "agentId": AGENT_ID, "deviceId": DEVICE,
+        "authToken": "brz_SHORT", "watchdogAuthToken": TOKEN_W, "helperAuthToken": TOKEN_H,
+        "orgId": ORG, "siteId": SITE,
+        "config": { "heartbeatIntervalSeconds": 60, "metricsCollectionIntervalSeconds": 30 } }));
+
+    // ---- heartbeat (8.4)
+    b.json(K::HeartbeatRequest, "minimal", &json!({ "status": "ok", "agentVersion": "2.4.1" }));
+    b.json(K::HeartbeatRequest, "typical", &typical_heartbeat());
+    b.json(K::HeartbeatRequest, "dropped_fields", &json!({ "status": "warning", "agentVersion": "2.4.1",
+        "metrics": { "cpuPercent": 250, "ramPercent": "high", "ramUsedMb": 2048, "diskPercent": 40 },
+        "uptime": -5, "hostname": "", "lastUser": 42, "pendingReboot": "yes",
+        "ipHistoryUpdate": { "currentIPs": [{ "interfaceName": "eth0", "ipAddress": "not-an-ip" }] } }));
+    b.json(K::HeartbeatRequest, "metrics_unknown_field_dropped", &json!({ "status": "ok",
+        "agentVersion": "2.4.1", "metrics": { "cpuPercent": 5, "gpuPercent": 3 } }));
+    b.json(K::HeartbeatRequest, "missing_status", &json!({ "agentVersion": "2.4.1" }));
+    b.json(K::HeartbeatRequest, "bad_status", &json!({ "status": "fine", "agentVersion": "2.4.1" }));
+    b.json(K::HeartbeatRequest, "unknown_field", &json!({ "status": "ok", "agentVersion": "2.4.1", "shell": "id" }));
+    b.text(K::HeartbeatRequest, "syntax_error", r#"{"status":"ok","agentVersion":"#);
+    b.text(K::HeartbeatRequest, "trailing_data", r#"{"status":"ok","agentVersion":"1"} {}"#);
+    b.json(K::HeartbeatResponse, "empty", &json!({ "commands": [] }));
+    b.json(K::HeartbeatResponse, "commands_and_flags", &json!({
+        "commands": [command("run_script", &json!({ "content": "uptime", "language": "bash" })),
+                     command("defrag_disk", &json!({ "drive": "C:" }))],
+        "configUpdate": { "heartbeatIntervalSeconds": 120, "metricsCollectionIntervalSeconds": 60 },
+        "rotateToken": true, "protocolVersion": 1 }));
+    b.json(K::HeartbeatResponse, "confirm_rotation", &json!({ "commands": [], "confirmTokenRotation": true }));
+    let eleven: Vec<Value> = (0..11).map(|_| command("list_processes", &json!({}))).collect();
+    b.json(K::HeartbeatResponse, "too_many_commands", &json!({ "commands": eleven }));
+    b.json(K::HeartbeatResponse, "bad_interval", &json!({ "commands": [],
+        "configUpdate": { "heartbeatIntervalSeconds": 1, "metricsCollectionIntervalSeconds": 100000 } }));
+
+    // ---- commands (8.5)
+    for (ty, payload) in all_commands() {
+        b.json(K::Command, ty, &command(ty, &payload));
+    }
+    b.json(K::Command, "unknown_type", &command("defrag_disk", &json!({ "drive": "C:" })));
+    b.json(K::Command, "run_script_missing_content", &command("run_script", &json!({ "language": "bash" })));
+    b.json(K::Command, "file_read_empty_path", &command("file_read", &json!({ "path": "" })));
+    b.json(K::Command, "terminal_bad_session", &command("terminal_stop", &json!({ "sessionId": "../../etc" })));
+    b.json(K::Command, "payload_unknown_field", &command("reboot", &json!({ "force": true })));
+    b.json(K::Command, "missing_id", &json!({ "type": "reboot", "payload": {} }));
+    b.json(K::CommandResult, "completed", &command_result());
+    b.json(K::CommandResult, "failed_with_result", &json!({ "commandId": CMD, "status": "failed",
+        "exitCode": 1, "error": "access denied", "result": { "files": [{ "name": "a.txt", "size": 12 }] } }));
+    b.json(K::CommandResult, "bad_status", &json!({ "commandId": CMD, "status": "done" }));
+
+    // ---- token rotation (8.3)
+    b.json(K::RotateTokenRequest, "empty", &json!({}));
+    b.json(K::RotateTokenRequest, "unknown_field", &json!({ "token": TOKEN_A }));
+    b.json(K::RotateTokenResponse, "staged", &json!({ "authToken": TOKEN_A, "watchdogAuthToken": TOKEN_W,
+        "helperAuthToken": TOKEN_H, "pendingExpiresAt": "2026-11-22T15:05:29Z" }));
+    b.json(K::ConfirmRotationRequest, "empty", &json!({}));
+    b.json(K::ConfirmRotationResponse, "confirmed", &json!({ "confirmed": true, "graceExpiresAt": "2026-11-22T14:10:29Z" }));
+
+    // ---- HTTP error bodies
+    for reason in crate::ErrorReason::ALL {
+        b.json(K::HttpError, reason.as_str(), &serde_json::to_value(crate::HttpErrorBody::new(*reason)).unwrap_or(Value::Null));
+    }
+    b.json(K::HttpError, "unknown_code", &json!({ "error": "nope", "code": "teapot" }));
+
+    // ---- agent -> server frames (8.6)
+    b.json(K::AgentFrame, "pong", &json!({ "type": "pong", "timestamp": 1_795_000_000_000u64 }));
+    b.json(K::AgentFrame, "heartbeat", &with_type("heartbeat", &typical_heartbeat()));
+    b.json(K::AgentFrame, "command_result", &with_type("command_result", &command_result()));
+    b.json(K::AgentFrame, "terminal_output", &json!({ "type": "terminal_output", "sessionId": SESSION, "data": "total 48\n" }));
+    b.json(K::AgentFrame, "terminal_output_base64", &json!({ "type": "terminal_output", "sessionId": SESSION, "data": "dG90YWwgNDgK", "encoding": "base64" }));
+    b.json(K::AgentFrame, "update_status", &json!({ "type": "update_status", "status": "downloading", "targetVersion": "2.5.0", "progress": 40 }));
+    b.json(K::AgentFrame, "patch_progress", &json!({ "type": "patch_progress", "commandId": CMD, "phase": "installing", "completed": 2, "total": 5, "currentPatch": "KB5032190" }));
+    b.json(K::AgentFrame, "verification_progress", &json!({ "type": "verification_progress", "commandId": CMD, "phase": "running", "percent": 75 }));
+    b.json(K::AgentFrame, "unknown_type", &json!({ "type": "shell_exec", "cmd": "id" }));
+    b.json(K::AgentFrame, "long_unknown_type", &json!({ "type": "x".repeat(250) }));
+    b.json(K::AgentFrame, "missing_type", &json!({ "timestamp": 1 }));
+    b.json(K::AgentFrame, "type_not_string", &json!({ "type": 7 }));
+    b.text(K::AgentFrame, "not_an_object", "[\"pong\"]");
+    b.text(K::AgentFrame, "syntax_error", "{\"type\":");
+    b.json(K::AgentFrame, "server_type_from_agent", &json!({ "type": "connected", "agentId": AGENT_ID, "timestamp": 1 }));
+    b.json(K::AgentFrame, "unknown_field", &json!({ "type": "pong", "timestamp": 1, "extra": 1 }));
+    b.json(K::AgentFrame, "bad_session_id", &json!({ "type": "terminal_output", "sessionId": SESSION.to_uppercase(), "data": "x" }));
+    b.json(K::AgentFrame, "bad_base64", &json!({ "type": "terminal_output", "sessionId": SESSION, "data": "not base64!", "encoding": "base64" }));
+    b.json(K::AgentFrame, "several_issues", &json!({ "type": "update_status", "status": "installing", "targetVersion": "", "progress": 150 }));
+    b.json(K::AgentFrame, "patch_progress_over_total", &json!({ "type": "patch_progress", "commandId": CMD, "phase": "installing", "completed": 6, "total": 5 }));
+
+    // ---- server -> agent frames (8.6)
+    b.json(K::ServerFrame, "connected", &json!({ "type": "connected", "agentId": AGENT_ID, "timestamp": 1_795_000_000_000u64,
+        "capabilities": ["terminal_output_base64"], "protocolVersion": 1 }));
+    b.json(K::ServerFrame, "ping", &json!({ "type": "ping", "timestamp": 1_795_000_000_000u64 }));
+    b.json(K::ServerFrame, "ack", &json!({ "type": "ack", "commandId": CMD }));
+    b.json(K::ServerFrame, "heartbeat_ack", &json!({ "type": "heartbeat_ack", "commands": [], "rotateToken": true }));
+    b.json(K::ServerFrame, "error", &json!({ "type": "error", "code": "INVALID_MESSAGE", "message": "invalid message",
+        "issues": [{ "path": "type", "code": "unknown_type", "message": "unknown message type" }], "receivedType": "shell_exec" }));
+    b.json(K::ServerFrame, "processing_error", &json!({ "type": "error", "code": "PROCESSING_ERROR", "message": "result could not be stored", "receivedType": "command_result" }));
+    b.json(K::ServerFrame, "command_run_script", &command("run_script", &json!({ "content": "whoami", "language": "sh" })));
+    b.json(K::ServerFrame, "command_unknown_type", &command("defrag_disk", &json!({})));
+    b.json(K::ServerFrame, "bad_capability", &json!({ "type": "connected", "agentId": AGENT_ID, "timestamp": 1, "capabilities": ["Bad Cap"] }));
+    b.json(K::ServerFrame, "error_bad_code", &json!({ "type": "error", "code": "OOPS", "message": "x" }));
+    b.0
+}
+
+/// Every binary-frame vector.
+#[must_use]
+pub fn binary_vectors() -> Vec<BinaryVector> {
+    let frame = |kind: u8, id: &str, data: &[u8]| {
+        let mut v = vec![kind];
+        v.extend_from_slice(id.as_bytes());
+        v.extend_from_slice(data);
+        v
+    };
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("desktop", frame(0x02, SESSION, &[0x89, 0x50, 0x4e, 0x47])),
+        ("tunnel", frame(0x03, SESSION, b"GET / HTTP/1.1\r\n")),
+        ("tunnel_empty_data", frame(0x03, SESSION, b"")),
+        ("empty", Vec::new()),
+        ("unknown_kind", frame(0x01, SESSION, b"x")),
+        ("truncated_header", frame(0x02, "9d4f5b7c-0e1a", b"")),
+        ("uppercase_session_id", frame(0x02, &SESSION.to_uppercase(), b"x")),
+        ("session_id_not_uuid", frame(0x03, "../../../../../../../../etc/passwd00", b"x")),
+        ("session_id_not_utf8", {
+            let mut v = vec![0x02, 0xff];
+            v.extend_from_slice(&SESSION.as_bytes()[1..]);
+            v
+        }),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, bytes)| BinaryVector {
+            name: format!("binary/{name}"),
+            input_hex: hex(&bytes),
+            expect: expected_binary_outcome(&bytes),
+        })
+        .collect()
+}
+
+/// The files the generator writes under `vectors/agent-proto/`: (relative path, contents).
+#[must_use]
+pub fn vector_files() -> Vec<(String, String)> {
+    let header = |what: &str| {
+        json!({
+            "description": format!("Breeze agent protocol golden vectors: {what}. Replayed by the Rust tests and every binding."),
+            "generator": "cargo run -p breeze-agent-proto --example gen_vectors",
+        })
+    };
+    let mut text = header("text messages and frames (input is the exact text; decode it as `kind`)");
+    let mut binary = header("binary WebSocket frames (input is hex)");
+    if let (Some(t), Some(bin)) = (text.as_object_mut(), binary.as_object_mut()) {
+        t.insert("vectors".to_owned(), serde_json::to_value(text_vectors()).unwrap_or(Value::Null));
+        bin.insert("vectors".to_owned(), serde_json::to_value(binary_vectors()).unwrap_or(Value::Null));
+    }
+    vec![("text.json".to_owned(), pretty(&text)), ("binary.json".to_owned(), pretty(&binary))]
+}
+
+/// The JSON Schema files: (relative path, contents).
+#[must_use]
+pub fn schema_files() -> Vec<(String, String)> {
+    MessageKind::ALL
+        .iter()
+        .map(|kind| {
+            let schema = kind.schema();
+            (format!("schemas/{}.schema.json", kind.name()), pretty(schema.as_value()))
+        })
+        .collect()
+}
+
+/// Pretty JSON with a trailing newline.
+#[must_use]
+pub fn pretty(value: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_default();
+    s.push('\n');
+    s
+}

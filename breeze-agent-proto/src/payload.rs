@@ -1,0 +1,363 @@
+//! Typed payloads of the SPEC 8.5 command types.
+
+use std::collections::BTreeMap;
+
+use breeze_core::tenancy::CommandId;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::ids::{SessionId, UuidSchema};
+use crate::issue::IssueCode;
+use crate::limits::{
+    MAX_DELAY_SECONDS, MAX_FILE_READ_BYTES, MAX_PARAMETER_NAME_CHARS, MAX_PARAMETER_VALUE_CHARS,
+    MAX_PATCH_IDS, MAX_PATCH_SOURCES, MAX_PATH_CHARS, MAX_REASON_CHARS, MAX_SCRIPT_CHARS,
+    MAX_SCRIPT_PARAMETERS, MAX_SHELL_CHARS, MAX_TERMINAL_DATA_CHARS, MAX_TERMINAL_DIMENSION,
+    MAX_TIMEOUT_SECONDS,
+};
+use crate::validate::{check_chars, check_count, check_opt_chars, check_range, Path, Report, Validate};
+
+/// Interpreter of a script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScriptLanguage {
+    /// Windows PowerShell / PowerShell Core.
+    Powershell,
+    /// Windows `cmd.exe`.
+    Cmd,
+    /// Bash.
+    Bash,
+    /// POSIX sh.
+    Sh,
+    /// Zsh.
+    Zsh,
+    /// Python 3.
+    Python,
+}
+
+/// Account a script runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RunAs {
+    /// SYSTEM / root.
+    System,
+    /// The logged-in user.
+    User,
+}
+
+/// `run_script`: run a script body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunScriptPayload {
+    /// The library script this body came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_id: Option<Uuid>,
+    /// The execution record to report against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<Uuid>,
+    /// Script body (1 to 1,000,000 characters).
+    pub content: String,
+    /// Interpreter.
+    pub language: ScriptLanguage,
+    /// Named parameters (at most 100; names 1 to 128, values at most 8,192 characters).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub parameters: BTreeMap<String, String>,
+    /// Timeout in seconds (1 to 86,400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u32>,
+    /// Account to run as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_as: Option<RunAs>,
+}
+
+/// `script_cancel`: cancel a running `run_script` command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScriptCancelPayload {
+    /// The `run_script` command to cancel.
+    #[schemars(with = "UuidSchema")]
+    pub command_id: CommandId,
+}
+
+/// `reboot` and `shutdown`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PowerPayload {
+    /// Delay before acting, in seconds (at most 86,400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<u32>,
+    /// Reason shown to the user (at most 500 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A payload with no fields (`collect_inventory`, `list_processes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyPayload {}
+
+/// `kill_process`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KillProcessPayload {
+    /// Process id (at least 1).
+    pub pid: u32,
+    /// Kill without asking the process to exit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force: Option<bool>,
+}
+
+/// `file_list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileListPayload {
+    /// Directory (1 to 4,096 characters).
+    pub path: String,
+}
+
+/// `file_read`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileReadPayload {
+    /// File (1 to 4,096 characters).
+    pub path: String,
+    /// Read at most this many bytes (1 to 50,000,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+}
+
+/// `file_delete`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FileDeletePayload {
+    /// File or directory (1 to 4,096 characters).
+    pub path: String,
+    /// Delete a directory and its contents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recursive: Option<bool>,
+}
+
+/// `terminal_start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TerminalStartPayload {
+    /// The terminal session.
+    pub session_id: SessionId,
+    /// Columns (1 to 1,000).
+    pub cols: u16,
+    /// Rows (1 to 1,000).
+    pub rows: u16,
+    /// Shell to start (at most 256 characters; absent: the platform default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
+}
+
+/// `terminal_data`: input for a terminal session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TerminalDataPayload {
+    /// The terminal session.
+    pub session_id: SessionId,
+    /// Input (at most 1,000,000 characters).
+    pub data: String,
+}
+
+/// `terminal_resize`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TerminalResizePayload {
+    /// The terminal session.
+    pub session_id: SessionId,
+    /// Columns (1 to 1,000).
+    pub cols: u16,
+    /// Rows (1 to 1,000).
+    pub rows: u16,
+}
+
+/// `terminal_stop`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TerminalStopPayload {
+    /// The terminal session.
+    pub session_id: SessionId,
+}
+
+/// Where patches come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchSource {
+    /// Windows Update.
+    Microsoft,
+    /// Apple software update.
+    Apple,
+    /// The Linux distribution's package manager.
+    Linux,
+    /// Third-party application catalogs.
+    ThirdParty,
+    /// Custom packages.
+    Custom,
+}
+
+/// `patch_scan`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchScanPayload {
+    /// Sources to scan (at most 8; absent: all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<PatchSource>>,
+}
+
+/// `install_patches`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstallPatchesPayload {
+    /// Patches to install (1 to 1,000).
+    pub patch_ids: Vec<Uuid>,
+    /// Reboot when a patch needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reboot_if_needed: Option<bool>,
+}
+
+/// `rollback_patches`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollbackPatchesPayload {
+    /// Patches to roll back (1 to 1,000).
+    pub patch_ids: Vec<Uuid>,
+}
+
+/// `self_uninstall`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SelfUninstallPayload {
+    /// Also remove configuration and secrets files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_data: Option<bool>,
+}
+
+fn check_path(path_text: &str, path: &Path<'_>, report: &mut Report) {
+    check_chars(path_text, 1, MAX_PATH_CHARS, &path.field("path"), report);
+    if path_text.contains('\0') {
+        report.issue(&path.field("path"), IssueCode::InvalidFormat, "must not contain nul");
+    }
+}
+
+fn check_dimensions(cols: u16, rows: u16, path: &Path<'_>, report: &mut Report) {
+    check_range(cols, 1, MAX_TERMINAL_DIMENSION, &path.field("cols"), report);
+    check_range(rows, 1, MAX_TERMINAL_DIMENSION, &path.field("rows"), report);
+}
+
+fn check_patch_ids(ids: &[Uuid], path: &Path<'_>, report: &mut Report) {
+    let path = path.field("patchIds");
+    if ids.is_empty() {
+        report.issue(&path, IssueCode::TooShort, "at least 1 entry required");
+    }
+    check_count(ids.len(), MAX_PATCH_IDS, &path, report);
+}
+
+impl Validate for RunScriptPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_chars(&self.content, 1, MAX_SCRIPT_CHARS, &path.field("content"), report);
+        let params = path.field("parameters");
+        check_count(self.parameters.len(), MAX_SCRIPT_PARAMETERS, &params, report);
+        for (name, value) in &self.parameters {
+            let at = params.field(name);
+            check_chars(name, 1, MAX_PARAMETER_NAME_CHARS, &at, report);
+            check_chars(value, 0, MAX_PARAMETER_VALUE_CHARS, &at, report);
+        }
+        if let Some(t) = self.timeout_seconds {
+            check_range(t, 1, MAX_TIMEOUT_SECONDS, &path.field("timeoutSeconds"), report);
+        }
+    }
+}
+
+impl Validate for ScriptCancelPayload {
+    fn validate(&mut self, _: &Path<'_>, _: &mut Report) {}
+}
+
+impl Validate for PowerPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        if let Some(d) = self.delay_seconds {
+            check_range(d, 0, MAX_DELAY_SECONDS, &path.field("delaySeconds"), report);
+        }
+        check_opt_chars(self.reason.as_deref(), 0, MAX_REASON_CHARS, &path.field("reason"), report);
+    }
+}
+
+impl Validate for EmptyPayload {
+    fn validate(&mut self, _: &Path<'_>, _: &mut Report) {}
+}
+
+impl Validate for KillProcessPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_range(self.pid, 1, u32::MAX, &path.field("pid"), report);
+    }
+}
+
+impl Validate for FileListPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_path(&self.path, path, report);
+    }
+}
+
+impl Validate for FileReadPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_path(&self.path, path, report);
+        if let Some(max) = self.max_bytes {
+            check_range(max, 1, MAX_FILE_READ_BYTES, &path.field("maxBytes"), report);
+        }
+    }
+}
+
+impl Validate for FileDeletePayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_path(&self.path, path, report);
+    }
+}
+
+impl Validate for TerminalStartPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_dimensions(self.cols, self.rows, path, report);
+        check_opt_chars(self.shell.as_deref(), 1, MAX_SHELL_CHARS, &path.field("shell"), report);
+    }
+}
+
+impl Validate for TerminalDataPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_chars(&self.data, 0, MAX_TERMINAL_DATA_CHARS, &path.field("data"), report);
+    }
+}
+
+impl Validate for TerminalResizePayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_dimensions(self.cols, self.rows, path, report);
+    }
+}
+
+impl Validate for TerminalStopPayload {
+    fn validate(&mut self, _: &Path<'_>, _: &mut Report) {}
+}
+
+impl Validate for PatchScanPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        if let Some(sources) = &self.sources {
+            check_count(sources.len(), MAX_PATCH_SOURCES, &path.field("sources"), report);
+        }
+    }
+}
+
+impl Validate for InstallPatchesPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_patch_ids(&self.patch_ids, path, report);
+    }
+}
+
+impl Validate for RollbackPatchesPayload {
+    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
+        check_patch_ids(&self.patch_ids, path, report);
+    }
+}
+
+impl Validate for SelfUninstallPayload {
+    fn validate(&mut self, _: &Path<'_>, _: &mut Report) {}
+}
