@@ -1,0 +1,103 @@
+//! Golden vectors and schemas: the checked-in files are current, and replaying every vector
+//! gives its recorded outcome.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
+
+use std::path::PathBuf;
+
+use breeze_agent_proto::golden::{expected_binary_outcome, expected_outcome, schema_files, vector_files};
+use breeze_agent_proto::MessageKind;
+use serde_json::Value;
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors/agent-proto")
+}
+
+fn read(name: &str) -> String {
+    let path = vectors_dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+#[test]
+fn checked_in_vectors_are_current() {
+    for (name, expected) in vector_files() {
+        assert!(
+            read(&name) == expected,
+            "vectors/agent-proto/{name} is stale: run `cargo run -p breeze-agent-proto --example gen_vectors`"
+        );
+    }
+}
+
+#[test]
+fn checked_in_schemas_are_current() {
+    for (name, expected) in schema_files() {
+        assert!(
+            read(&name) == expected,
+            "vectors/agent-proto/{name} is stale: run `cargo run -p breeze-agent-proto --example gen_schemas`"
+        );
+    }
+    // No stray schema files for messages that no longer exist.
+    let listed: Vec<String> = schema_files().into_iter().map(|(n, _)| n).collect();
+    for entry in std::fs::read_dir(vectors_dir().join("schemas")).unwrap() {
+        let name = format!("schemas/{}", entry.unwrap().file_name().to_string_lossy());
+        assert!(listed.contains(&name), "{name} is not generated any more: delete it");
+    }
+}
+
+#[test]
+fn text_vectors_replay() {
+    let file: Value = serde_json::from_str(&read("text.json")).unwrap();
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() > 100, "expected the full vector set");
+    let mut kinds_seen = std::collections::HashSet::new();
+    for v in vectors {
+        let name = v["name"].as_str().unwrap();
+        let kind = MessageKind::from_name(v["kind"].as_str().unwrap()).unwrap();
+        kinds_seen.insert(kind);
+        let input = v["input"].as_str().unwrap();
+        let actual = expected_outcome(kind, input.as_bytes());
+        assert_eq!(actual, v["expect"], "vector {name}");
+        // A valid vector's canonical form decodes to itself (round trip through the wire).
+        if v["expect"]["valid"] == Value::Bool(true) {
+            let canonical = v["expect"]["message"].to_string();
+            let again = kind.decode_to_json(canonical.as_bytes()).unwrap();
+            assert_eq!(again.message, v["expect"]["message"], "canonical form of {name}");
+            assert!(again.dropped.is_empty(), "canonical form of {name} drops nothing");
+        } else {
+            let issues = v["expect"]["issues"].as_array().unwrap();
+            assert!(!issues.is_empty() && issues.len() <= 10, "vector {name}: 1 to 10 issues");
+        }
+    }
+    for kind in MessageKind::ALL {
+        assert!(kinds_seen.contains(kind), "no vector for {}", kind.name());
+    }
+}
+
+#[test]
+fn binary_vectors_replay() {
+    let file: Value = serde_json::from_str(&read("binary.json")).unwrap();
+    for v in file["vectors"].as_array().unwrap() {
+        let hex = v["inputHex"].as_str().unwrap();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(expected_binary_outcome(&bytes), v["expect"], "vector {}", v["name"]);
+    }
+}
+
+#[test]
+fn every_command_type_has_a_vector() {
+    let file: Value = serde_json::from_str(&read("text.json")).unwrap();
+    let names: Vec<&str> =
+        file["vectors"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    for ty in breeze_agent_proto::CommandType::ALL {
+        assert!(names.contains(&format!("command/{}", ty.as_str()).as_str()), "{}", ty.as_str());
+    }
+    for frame in ["pong", "heartbeat", "command_result", "terminal_output", "update_status",
+        "patch_progress", "verification_progress"] {
+        assert!(names.contains(&format!("agent_frame/{frame}").as_str()), "{frame}");
+    }
+    for frame in ["connected", "ping", "ack", "heartbeat_ack", "error", "command_run_script"] {
+        assert!(names.contains(&format!("server_frame/{frame}").as_str()), "{frame}");
+    }
+}
