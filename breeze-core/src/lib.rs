@@ -2,6 +2,7 @@
 //! audit chain, rate limiting, revocation, the outbound SSRF guard and startup
 //! configuration validation.
 
+pub mod audit;
 pub mod clientip;
 pub mod ratelimit;
 pub mod revocation;

@@ -1,0 +1,157 @@
+//! Canonical JSON for the details object: one byte string per JSON value.
+//!
+//! Rules: no insignificant whitespace; object members sorted by the UTF-8 bytes of their
+//! keys; strings escape `"` and `\` with a backslash, U+0008/0009/000A/000C/000D as
+//! `\b \t \n \f \r` and every other control character below U+0020 as `\u00xx` (lowercase
+//! hex), everything else as raw UTF-8; integers in decimal; floats as serde_json renders
+//! them (shortest round-trip form, for example `1.5`, `1e21`); `true`, `false`, `null`.
+
+use serde_json::Value;
+
+/// Nesting beyond which the writer stops descending (callers validate well below it).
+pub(crate) const WRITER_MAX_DEPTH: usize = 128;
+
+/// Appends the canonical JSON of `v` to `out`.
+pub(crate) fn write_value(v: &Value, out: &mut Vec<u8>) {
+    write_at(v, out, 0);
+}
+
+/// The canonical JSON of `v`.
+pub(crate) fn to_vec(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_value(v, &mut out);
+    out
+}
+
+/// Length in bytes of the canonical JSON of `v`.
+pub(crate) fn encoded_len(v: &Value) -> usize {
+    to_vec(v).len()
+}
+
+/// Nesting depth of `v` (a scalar is 0, `{}` is 1), computed without recursion and
+/// capped at `cap + 1`.
+pub(crate) fn depth(v: &Value, cap: usize) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        let items: Vec<&Value> = match v {
+            Value::Object(m) => m.values().collect(),
+            Value::Array(a) => a.iter().collect(),
+            _ => continue,
+        };
+        let d = d + 1;
+        max = max.max(d);
+        if d > cap {
+            return d;
+        }
+        stack.extend(items.into_iter().map(|c| (c, d)));
+    }
+    max
+}
+
+fn write_at(v: &Value, out: &mut Vec<u8>, depth: usize) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            if depth >= WRITER_MAX_DEPTH {
+                out.extend_from_slice(b"null");
+                return;
+            }
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_at(item, out, depth + 1);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            if depth >= WRITER_MAX_DEPTH {
+                out.extend_from_slice(b"null");
+                return;
+            }
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (k, val)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(k, out);
+                out.push(b':');
+                write_at(val, out, depth + 1);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let mut start = 0;
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: Option<&[u8]> = match b {
+            b'"' => Some(b"\\\""),
+            b'\\' => Some(b"\\\\"),
+            0x08 => Some(b"\\b"),
+            0x09 => Some(b"\\t"),
+            0x0a => Some(b"\\n"),
+            0x0c => Some(b"\\f"),
+            0x0d => Some(b"\\r"),
+            0..=0x1f => None,
+            _ => continue,
+        };
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        match esc {
+            Some(e) => out.extend_from_slice(e),
+            None => {
+                let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+                let lo = HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
+                out.extend_from_slice(b"\\u00");
+                out.push(hi);
+                out.push(lo);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sorts_keys_and_escapes() {
+        let v = json!({"b": [1, 2.5, null, true], "a": "x\"y\\z\n\u{1}é", "A": {}});
+        assert_eq!(
+            String::from_utf8(to_vec(&v)).unwrap(),
+            r#"{"A":{},"a":"x\"y\\z\n\u0001é","b":[1,2.5,null,true]}"#
+        );
+    }
+
+    #[test]
+    fn matches_serde_json_for_sorted_input() {
+        let v = json!({"f": 1e21, "k": "\u{7f}\t\u{1f}", "n": -12});
+        let ours = to_vec(&v);
+        let theirs = serde_json::to_vec(&v).unwrap();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn depth_counts_containers() {
+        assert_eq!(depth(&json!(1), 8), 0);
+        assert_eq!(depth(&json!({}), 8), 1);
+        assert_eq!(depth(&json!({"a": [{"b": 1}]}), 8), 3);
+    }
+}

@@ -1,0 +1,436 @@
+//! The export bundle: a self-contained, versioned, line-oriented file of one chain, and its
+//! offline verifier.
+//!
+//! # Format (version 1)
+//! UTF-8 JSON Lines. Line 1 is the header:
+//!
+//! ```json
+//! {"format":"breeze-audit-bundle","version":1,"canonical_version":1,"chain":"<org uuid or system>",
+//!  "created_at":"2026-01-01T00:00:00.000000Z","keys":[{"key_id":"k1","public_key":"<64 hex>"}],
+//!  "anchor":null}
+//! ```
+//!
+//! `anchor` is the checkpoint a pruned chain starts from (or `null` from genesis). Then, in
+//! sequence order, one line per entry `{"entry":{...}}`, each signed checkpoint right after
+//! the entry it signs `{"checkpoint":{...}}`, and last the trailer
+//! `{"end":{"entries":N,"checkpoints":M}}`. Lines are at most [`MAX_LINE_BYTES`] long.
+//!
+//! The keys in the header make the file self-contained, but an attacker who rewrites a
+//! bundle can put their own key there: pass the keys you trust in
+//! [`BundleOptions::trusted_keys`] and the header keys are ignored (the report says which
+//! were used in `keys_trusted`).
+
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::canonical::CANONICAL_VERSION;
+use super::chain::Entry;
+use super::chain_id::ChainId;
+use super::checkpoint::{Checkpoint, KeyRing, PublicKeyWire};
+use super::hash::ChainHash;
+use super::timestamp::Timestamp;
+use super::verify::{BreakKind, ChainBreak, ChainVerifier};
+
+/// The `format` value of the header.
+pub const BUNDLE_FORMAT: &str = "breeze-audit-bundle";
+/// The bundle format version this library writes and reads.
+pub const BUNDLE_VERSION: u32 = 1;
+/// Longest line accepted, in bytes (entries are bounded far below it).
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    format: String,
+    version: u32,
+    canonical_version: u8,
+    chain: ChainId,
+    created_at: Timestamp,
+    keys: Vec<PublicKeyWire>,
+    anchor: Option<Checkpoint>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Trailer {
+    entries: u64,
+    checkpoints: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum LineRef<'a> {
+    Entry(&'a Entry),
+    Checkpoint(&'a Checkpoint),
+    End(Trailer),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum Line {
+    Entry(Entry),
+    Checkpoint(Checkpoint),
+    End(Trailer),
+}
+
+/// Writes a bundle line by line, in constant memory.
+#[derive(Debug)]
+pub struct BundleWriter<W: Write> {
+    w: W,
+    entries: u64,
+    checkpoints: u64,
+}
+
+impl<W: Write> BundleWriter<W> {
+    /// Writes the header.
+    ///
+    /// # Errors
+    /// I/O errors of `w`.
+    pub fn new(
+        mut w: W,
+        chain: ChainId,
+        keys: &KeyRing,
+        anchor: Option<&Checkpoint>,
+        created_at: Timestamp,
+    ) -> std::io::Result<Self> {
+        let header = Header {
+            format: BUNDLE_FORMAT.to_owned(),
+            version: BUNDLE_VERSION,
+            canonical_version: CANONICAL_VERSION,
+            chain,
+            created_at,
+            keys: keys.to_wire(),
+            anchor: anchor.cloned(),
+        };
+        serde_json::to_writer(&mut w, &header)?;
+        w.write_all(b"\n")?;
+        Ok(Self {
+            w,
+            entries: 0,
+            checkpoints: 0,
+        })
+    }
+
+    fn line(&mut self, line: &LineRef<'_>) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.w, line)?;
+        self.w.write_all(b"\n")
+    }
+
+    /// Writes the next entry.
+    ///
+    /// # Errors
+    /// I/O errors of the writer.
+    pub fn write_entry(&mut self, e: &Entry) -> std::io::Result<()> {
+        self.line(&LineRef::Entry(e))?;
+        self.entries = self.entries.saturating_add(1);
+        Ok(())
+    }
+
+    /// Writes a checkpoint (right after the entry it signs).
+    ///
+    /// # Errors
+    /// I/O errors of the writer.
+    pub fn write_checkpoint(&mut self, cp: &Checkpoint) -> std::io::Result<()> {
+        self.line(&LineRef::Checkpoint(cp))?;
+        self.checkpoints = self.checkpoints.saturating_add(1);
+        Ok(())
+    }
+
+    /// Writes the trailer, flushes and returns the writer.
+    ///
+    /// # Errors
+    /// I/O errors of the writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        let t = Trailer {
+            entries: self.entries,
+            checkpoints: self.checkpoints,
+        };
+        self.line(&LineRef::End(t))?;
+        self.w.flush()?;
+        Ok(self.w)
+    }
+}
+
+/// What the verifier should trust beyond the bundle itself.
+#[derive(Debug, Clone, Default)]
+pub struct BundleOptions {
+    /// Verify checkpoints with these keys only (the header's keys are then ignored).
+    pub trusted_keys: Option<KeyRing>,
+    /// Checkpoints kept from before: the bundle must contain their heads.
+    pub trusted_checkpoints: Vec<Checkpoint>,
+}
+
+/// Where and why a bundle failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleBreak {
+    /// The kind of break.
+    pub kind: BreakKind,
+    /// The chain, when the header could be read.
+    pub chain: Option<ChainId>,
+    /// The first sequence that cannot be trusted, when known.
+    pub sequence: Option<u64>,
+    /// 1-based line of the bundle where it was detected.
+    pub line: u64,
+    /// What was seen.
+    pub detail: String,
+}
+
+/// The result of verifying a bundle: `ok`, or the first break.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleReport {
+    /// Whether everything verified.
+    pub ok: bool,
+    /// The chain, when the header could be read.
+    pub chain: Option<ChainId>,
+    /// Whether checkpoints were verified with caller-supplied keys (`false`: the bundle's own).
+    pub keys_trusted: bool,
+    /// Entry lines read (up to the break).
+    pub entries: u64,
+    /// Checkpoint lines read (up to the break).
+    pub checkpoints: u64,
+    /// First sequence verified.
+    pub first_sequence: Option<u64>,
+    /// Last sequence verified (only when `ok`).
+    pub last_sequence: Option<u64>,
+    /// Head hash of the chain (only when `ok`).
+    pub head_hash: Option<ChainHash>,
+    /// Highest sequence removed by a verified retention record.
+    pub pruned_through: Option<u64>,
+    /// The first break, when not `ok`.
+    #[serde(rename = "break")]
+    pub first_break: Option<BundleBreak>,
+}
+
+impl BundleReport {
+    fn failed(chain: Option<ChainId>, line: u64, b: BundleBreak, counts: (u64, u64)) -> Self {
+        Self {
+            ok: false,
+            chain,
+            keys_trusted: false,
+            entries: counts.0,
+            checkpoints: counts.1,
+            first_sequence: None,
+            last_sequence: None,
+            head_hash: None,
+            pruned_through: None,
+            first_break: Some(BundleBreak { line, ..b }),
+        }
+    }
+}
+
+fn header_break(detail: &str) -> BundleReport {
+    BundleReport::failed(
+        None,
+        1,
+        BundleBreak {
+            kind: BreakKind::Malformed,
+            chain: None,
+            sequence: None,
+            line: 1,
+            detail: detail.to_owned(),
+        },
+        (0, 0),
+    )
+}
+
+/// Reads one line into `buf` (without the newline); `Ok(false)` at end of input.
+fn read_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>) -> Result<bool, String> {
+    buf.clear();
+    let limit = u64::try_from(MAX_LINE_BYTES)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let n = std::io::Read::take(&mut *r, limit)
+        .read_until(b'\n', buf)
+        .map_err(|e| format!("read error: {e}"))?;
+    if n == 0 {
+        return Ok(false);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() > MAX_LINE_BYTES {
+        return Err(format!("line longer than {MAX_LINE_BYTES} bytes"));
+    }
+    Ok(true)
+}
+
+fn from_chain_break(b: ChainBreak, line: u64) -> BundleBreak {
+    BundleBreak {
+        kind: b.kind,
+        chain: Some(b.chain),
+        sequence: Some(b.sequence),
+        line,
+        detail: b.detail,
+    }
+}
+
+/// Verifies a bundle read from `reader`, streaming, in memory independent of its length.
+#[must_use]
+pub fn verify_bundle<R: BufRead>(mut reader: R, options: &BundleOptions) -> BundleReport {
+    let mut buf = Vec::with_capacity(1024);
+    match read_line(&mut reader, &mut buf) {
+        Ok(true) => {}
+        Ok(false) => return header_break("empty input: no header line"),
+        Err(e) => return header_break(&e),
+    }
+    let header: Header = match serde_json::from_slice(&buf) {
+        Ok(h) => h,
+        Err(e) => return header_break(&format!("invalid header: {e}")),
+    };
+    if header.format != BUNDLE_FORMAT {
+        return header_break("not a breeze audit bundle");
+    }
+    if header.version != BUNDLE_VERSION || header.canonical_version != CANONICAL_VERSION {
+        return header_break(&format!(
+            "unsupported bundle version {} (canonical {}): this library reads {BUNDLE_VERSION} ({CANONICAL_VERSION})",
+            header.version, header.canonical_version
+        ));
+    }
+    let chain = Some(header.chain);
+    let (keys, keys_trusted) = match &options.trusted_keys {
+        Some(k) => (k.clone(), true),
+        None => match KeyRing::from_wire(&header.keys) {
+            Ok(k) => (k, false),
+            Err(e) => return header_break(&format!("invalid key in header: {e}")),
+        },
+    };
+    let started = match &header.anchor {
+        Some(a) if a.chain != header.chain => Err(ChainBreak {
+            kind: BreakKind::CheckpointInvalid,
+            chain: header.chain,
+            sequence: a.sequence,
+            detail: "anchor checkpoint of another chain".to_owned(),
+        }),
+        Some(a) => ChainVerifier::from_anchor(a, keys),
+        None => Ok(ChainVerifier::new(header.chain, keys)),
+    }
+    .and_then(|v| v.with_trusted_checkpoints(options.trusted_checkpoints.iter().cloned()));
+    let mut v = match started {
+        Ok(v) => v,
+        Err(b) => return BundleReport::failed(chain, 1, from_chain_break(b, 1), (0, 0)),
+    };
+    let (mut entries, mut checkpoints, mut line_no) = (0u64, 0u64, 1u64);
+    let mut trailer: Option<Trailer> = None;
+    let fail = |v: &mut ChainVerifier, b: Option<ChainBreak>, detail: String, line: u64, counts| {
+        let b = b.unwrap_or_else(|| v.fail_malformed(detail));
+        let mut r = BundleReport::failed(chain, line, from_chain_break(b, line), counts);
+        r.keys_trusted = keys_trusted;
+        r
+    };
+    loop {
+        match read_line(&mut reader, &mut buf) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return fail(&mut v, None, e, line_no + 1, (entries, checkpoints)),
+        }
+        line_no += 1;
+        if trailer.is_some() {
+            return fail(
+                &mut v,
+                None,
+                "data after the end line".to_owned(),
+                line_no,
+                (entries, checkpoints),
+            );
+        }
+        let result = match serde_json::from_slice::<Line>(&buf) {
+            Ok(Line::Entry(e)) => {
+                entries += 1;
+                v.push_entry(&e)
+            }
+            Ok(Line::Checkpoint(cp)) => {
+                checkpoints += 1;
+                v.push_checkpoint(&cp)
+            }
+            Ok(Line::End(t)) => {
+                trailer = Some(t);
+                Ok(())
+            }
+            Err(e) => {
+                return fail(
+                    &mut v,
+                    None,
+                    format!("invalid line: {e}"),
+                    line_no,
+                    (entries, checkpoints),
+                );
+            }
+        };
+        if let Err(b) = result {
+            return fail(
+                &mut v,
+                Some(b),
+                String::new(),
+                line_no,
+                (entries, checkpoints),
+            );
+        }
+    }
+    let end_line = line_no + 1;
+    match trailer {
+        None => {
+            let b = match v.finish() {
+                Err(b) => b,
+                Ok(s) => ChainBreak {
+                    kind: BreakKind::Truncated,
+                    chain: header.chain,
+                    sequence: s
+                        .last_sequence
+                        .map_or(s.first_sequence, |l| l.saturating_add(1)),
+                    detail: "bundle ends without its end line".to_owned(),
+                },
+            };
+            let mut r = BundleReport::failed(
+                chain,
+                end_line,
+                from_chain_break(b, end_line),
+                (entries, checkpoints),
+            );
+            r.keys_trusted = keys_trusted;
+            return r;
+        }
+        Some(t) if t.entries != entries || t.checkpoints != checkpoints => {
+            return fail(
+                &mut v,
+                None,
+                format!(
+                    "end line counts {} entries and {} checkpoints, bundle has {entries} and {checkpoints}",
+                    t.entries, t.checkpoints
+                ),
+                line_no,
+                (entries, checkpoints),
+            );
+        }
+        Some(_) => {}
+    }
+    match v.finish() {
+        Ok(s) => BundleReport {
+            ok: true,
+            chain,
+            keys_trusted,
+            entries,
+            checkpoints,
+            first_sequence: Some(s.first_sequence),
+            last_sequence: s.last_sequence,
+            head_hash: Some(s.head_hash),
+            pruned_through: s.pruned_through,
+            first_break: None,
+        },
+        Err(b) => {
+            let mut r = BundleReport::failed(
+                chain,
+                line_no,
+                from_chain_break(b, line_no),
+                (entries, checkpoints),
+            );
+            r.keys_trusted = keys_trusted;
+            r
+        }
+    }
+}
+
+/// [`verify_bundle`] over bytes in memory: the entry point of the bindings.
+#[must_use]
+pub fn verify_bundle_bytes(bytes: &[u8], options: &BundleOptions) -> BundleReport {
+    verify_bundle(bytes, options)
+}
