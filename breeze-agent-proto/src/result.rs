@@ -49,8 +49,8 @@ pub struct CommandResult {
     /// Error text (at most 10,000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Structured result (serialized at most 5 MB).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Structured result (serialized at most 5 MB). `null` means no result.
+    #[serde(default, skip_serializing_if = "is_absent")]
     pub result: Option<Value>,
 }
 
@@ -85,6 +85,10 @@ impl CommandResult {
             }
         }
     }
+}
+
+fn is_absent(value: &Option<Value>) -> bool {
+    value.as_ref().is_none_or(Value::is_null)
 }
 
 /// A writer that only counts, failing once `limit` is passed (so a huge value stops early).
