@@ -1,7 +1,33 @@
 //! A set of ids that is either "all" or an explicit sorted list (possibly empty = none).
+//!
+//! Ids are kept sorted by their UUID as a big-endian `u128` (the same order as the UUID's
+//! bytes), so a membership test is a binary search over integer compares, and rendering
+//! the PostgreSQL setting encodes each UUID into a stack buffer without allocating.
 
+use breeze_core::tenancy::{OrgId, PartnerId, SiteId};
 use serde::{Serialize, Serializer};
-use std::fmt::Display;
+use uuid::Uuid;
+
+/// An id type backed by a UUID.
+pub trait UuidId: Copy {
+    /// The underlying UUID.
+    fn uuid(&self) -> &Uuid;
+}
+
+macro_rules! uuid_id {
+    ($($ty:ty),*) => {$(
+        impl UuidId for $ty {
+            fn uuid(&self) -> &Uuid {
+                self.as_uuid()
+            }
+        }
+    )*};
+}
+uuid_id!(OrgId, PartnerId, SiteId);
+
+fn key<T: UuidId>(id: &T) -> u128 {
+    id.uuid().as_u128()
+}
 
 /// "All ids" or an explicit list; an empty list means none. Built only inside this crate
 /// (sorted and deduplicated, so membership is a binary search).
@@ -14,7 +40,7 @@ enum Inner<T> {
     Only(Vec<T>),
 }
 
-impl<T: Ord + Copy> IdSet<T> {
+impl<T: UuidId> IdSet<T> {
     pub(crate) const fn all() -> Self {
         Self(Inner::All)
     }
@@ -24,8 +50,8 @@ impl<T: Ord + Copy> IdSet<T> {
     }
 
     pub(crate) fn only(mut ids: Vec<T>) -> Self {
-        ids.sort_unstable();
-        ids.dedup();
+        ids.sort_unstable_by_key(key);
+        ids.dedup_by_key(|id| key(id));
         Self(Inner::Only(ids))
     }
 
@@ -46,7 +72,10 @@ impl<T: Ord + Copy> IdSet<T> {
     pub fn contains(&self, id: &T) -> bool {
         match &self.0 {
             Inner::All => true,
-            Inner::Only(ids) => ids.binary_search(id).is_ok(),
+            Inner::Only(ids) => {
+                let wanted = key(id);
+                ids.binary_search_by_key(&wanted, key).is_ok()
+            }
         }
     }
 
@@ -58,22 +87,21 @@ impl<T: Ord + Copy> IdSet<T> {
             Inner::Only(ids) => Some(ids),
         }
     }
-}
 
-impl<T: Display> IdSet<T> {
-    /// The PostgreSQL session form of SPEC 1.2: `*` for all, comma-joined lowercase UUIDs
-    /// for a list, the empty string for none.
+    /// The PostgreSQL session form of SPEC 1.2: `*` for all, comma-joined lowercase
+    /// hyphenated UUIDs for a list, the empty string for none.
     #[must_use]
     pub fn to_setting(&self) -> String {
         match &self.0 {
             Inner::All => "*".to_owned(),
             Inner::Only(ids) => {
-                let mut out = String::with_capacity(ids.len() * 37);
+                let mut out = String::with_capacity(ids.len().saturating_mul(37));
+                let mut buf = Uuid::encode_buffer();
                 for (i, id) in ids.iter().enumerate() {
                     if i > 0 {
                         out.push(',');
                     }
-                    out.push_str(&id.to_string());
+                    out.push_str(id.uuid().hyphenated().encode_lower(&mut buf));
                 }
                 out
             }
@@ -81,8 +109,29 @@ impl<T: Display> IdSet<T> {
     }
 }
 
-impl<T: Display> Serialize for IdSet<T> {
+impl<T: UuidId> Serialize for IdSet<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_setting())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_dedup_and_rendered_lowercase() {
+        let a = OrgId::from_uuid(Uuid::from_u128(0xFF00_0000_0000_4000_8000_0000_0000_00AB));
+        let b = OrgId::from_uuid(Uuid::from_u128(0x0100_0000_0000_4000_8000_0000_0000_0001));
+        let set = IdSet::only(vec![a, b, a]);
+        assert_eq!(set.ids().unwrap(), [b, a]);
+        assert_eq!(set.to_setting(), format!("{b},{a}"));
+        assert_eq!(set.to_setting(), set.to_setting().to_lowercase());
+        assert!(set.contains(&a) && set.contains(&b));
+        assert!(!set.contains(&OrgId::new_random()));
+        assert!(IdSet::<OrgId>::none().is_none());
+        assert_eq!(IdSet::<OrgId>::none().to_setting(), "");
+        assert_eq!(IdSet::<OrgId>::all().to_setting(), "*");
+        assert!(IdSet::<OrgId>::all().contains(&a));
     }
 }

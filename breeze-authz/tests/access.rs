@@ -437,3 +437,57 @@ fn duplicate_org_records_do_not_duplicate_access() {
     let ctx = resolve(&partner_user(w.partner, OrgAccess::All), &orgs).unwrap();
     assert_eq!(ctx.accessible_org_ids().ids().unwrap().len(), 2);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn status() -> impl Strategy<Value = OrgStatus> {
+        prop_oneof![
+            Just(OrgStatus::Active),
+            Just(OrgStatus::Trial),
+            Just(OrgStatus::Suspended),
+            Just(OrgStatus::Offboarding),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the orgs and the selection, a partner user reaches exactly the
+        /// serviceable orgs of its own partner that were selected (all of them for `all`,
+        /// none for `none`), and never anything else.
+        #[test]
+        fn partner_resolution_is_exactly_selected_and_serviceable(
+            orgs in proptest::collection::vec((status(), any::<bool>(), any::<bool>(), any::<bool>()), 0..40),
+            mode in 0u8..3,
+        ) {
+            let partner = PartnerId::new_random();
+            let other = PartnerId::new_random();
+            let records: Vec<(OrgRecord, bool)> = orgs
+                .iter()
+                .map(|(st, deleted, ours, selected)| {
+                    (org(if *ours { partner } else { other }, *st, *deleted), *selected)
+                })
+                .collect();
+            let access = match mode {
+                0 => OrgAccess::All,
+                1 => OrgAccess::Selected(records.iter().filter(|(_, s)| *s).map(|(o, _)| o.id).collect()),
+                _ => OrgAccess::None,
+            };
+            let all: Vec<OrgRecord> = records.iter().map(|(o, _)| *o).collect();
+            let ctx = resolve(&partner_user(partner, access.clone()), &all).unwrap();
+            for (o, selected) in &records {
+                let expected = o.partner_id == partner
+                    && o.status.is_active()
+                    && !o.deleted
+                    && match access {
+                        OrgAccess::All => true,
+                        OrgAccess::Selected(_) => *selected,
+                        OrgAccess::None => false,
+                    };
+                prop_assert_eq!(ctx.can_access_org(o.id), expected);
+            }
+            prop_assert!(!ctx.can_access_org(OrgId::new_random()));
+            prop_assert!(!ctx.can_access_partner(other));
+        }
+    }
+}
