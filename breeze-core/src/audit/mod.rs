@@ -101,7 +101,33 @@
 //! `{"command":"reboot"}`, no error, manually, with success:
 //!
 //! ```text
-//! WORKED_EXAMPLE_PLACEHOLDER
+//! 01                                                                 version
+//! 01                                                                 kind (event)
+//! 01                                                                 chain id: org
+//! 6f1c2a4e7d8b4c3a9e2f1a2b3c4d5e6f                                   org uuid
+//! 0000000000000000                                                   sequence 0
+//! 0000000000000000000000000000000000000000000000000000000000000000   previous chain hash (genesis)
+//! 0006474846204001                                                   timestamp 1767225600000001 us
+//! 01                                                                 actor type: user
+//! 0b9e5c1a2f3d4e5f8a9b0c1d2e3f4a5b                                   actor id
+//! 00000016                                                           action length 22
+//! 6465766963652e636f6d6d616e642e65786563757465                       action `device.command.execute`
+//! 00000006                                                           resource type length 6
+//! 646576696365                                                       resource type `device`
+//! 01                                                                 resource id present
+//! 00000004                                                           resource id length 4
+//! 642d3432                                                           resource id `d-42`
+//! 01                                                                 result: success
+//! 04                                                                 ip: v4
+//! c0000207                                                           ip 192.0.2.7
+//! 00                                                                 user agent: none
+//! 00000014                                                           details length 20
+//! 7b22636f6d6d616e64223a227265626f6f74227d                           details `{"command":"reboot"}`
+//! 00                                                                 error message: none
+//! 01                                                                 initiated by: manual
+//!
+//! content hash 21b8fb6bc3fea7959b3bb48e8c91fb278c0972870cec5eb5d49611683c5b876b
+//! chain hash   4a7d70465f9495c8265ee749b6cbe17f4109f0012838f8a6e5ef78be7864ea36
 //! ```
 //!
 //! The test `worked_example_matches_docs` (in `tests/audit_vectors.rs`) rebuilds this entry

@@ -1,0 +1,161 @@
+//! Replays the checked-in vectors under `vectors/audit/` and fails when they are stale.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+#[path = "../examples/gen_audit_vectors.rs"]
+#[allow(dead_code, reason = "the generator's main is not used here")]
+mod fixtures;
+
+use breeze_core::audit::*;
+use serde_json::Value;
+
+fn load(name: &str) -> Value {
+    let path = fixtures::repo_root().join("vectors/audit").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn checked_in_vectors_are_current() {
+    for (path, fresh) in fixtures::generate() {
+        let on_disk = std::fs::read_to_string(fixtures::repo_root().join(path)).unwrap_or_default();
+        assert!(
+            on_disk == fresh,
+            "{path} is stale: run `cargo run -p breeze-core --example gen_audit_vectors` and commit the result"
+        );
+    }
+}
+
+#[test]
+fn canonical_vectors_replay() {
+    let v = load("canonical.json");
+    let cases = v["cases"].as_array().unwrap();
+    assert!(cases.len() >= 6);
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let entry: Entry = serde_json::from_value(c["entry"].clone()).unwrap();
+        assert_eq!(
+            hex::encode(entry.canonical_bytes()),
+            c["canonical_hex"].as_str().unwrap(),
+            "{name}"
+        );
+        let (content, chain) = entry.compute_hashes();
+        assert_eq!(
+            content.to_hex(),
+            c["content_hash"].as_str().unwrap(),
+            "{name}"
+        );
+        assert_eq!(chain.to_hex(), c["chain_hash"].as_str().unwrap(), "{name}");
+        assert!(entry.seal_is_valid(), "{name}");
+        // JSON round trip is exact.
+        assert_eq!(serde_json::to_value(&entry).unwrap(), c["entry"], "{name}");
+    }
+}
+
+#[test]
+fn worked_example_matches_docs() {
+    let docs = include_str!("../src/audit/mod.rs");
+    let block = docs.split("## Worked example").nth(1).unwrap();
+    let block = block
+        .split("```text")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let mut hex_bytes = String::new();
+    let (mut content, mut chain) = (String::new(), String::new());
+    for line in block.lines() {
+        let line = line.trim_start_matches("//!").trim();
+        if let Some(h) = line.strip_prefix("content hash ") {
+            content = h.trim().to_owned();
+        } else if let Some(h) = line.strip_prefix("chain hash ") {
+            chain = h.trim().to_owned();
+        } else if let Some(first) = line.split_whitespace().next() {
+            hex_bytes.push_str(first);
+        }
+    }
+    let e = fixtures::worked_example();
+    assert_eq!(hex_bytes, hex::encode(e.canonical_bytes()));
+    assert_eq!(content, e.content_hash.unwrap().to_hex());
+    assert_eq!(chain, e.chain_hash.unwrap().to_hex());
+}
+
+fn vector_keys(v: &Value) -> KeyRing {
+    let mut ring = KeyRing::new();
+    for k in v["keys"].as_array().unwrap() {
+        let mut pk = [0u8; 32];
+        hex::decode_to_slice(k["public_key"].as_str().unwrap(), &mut pk).unwrap();
+        ring.insert_bytes(KeyId::new(k["key_id"].as_str().unwrap()).unwrap(), &pk)
+            .unwrap();
+    }
+    ring
+}
+
+#[test]
+fn chain_vectors_replay() {
+    let v = load("chain.json");
+    let keys = vector_keys(&v);
+    for which in ["full", "pruned"] {
+        let bundle = v[which]["bundle"].as_str().unwrap();
+        let report = verify_bundle_bytes(bundle.as_bytes(), &BundleOptions::default());
+        assert!(report.ok, "{which}: {report:?}");
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            v[which]["report"],
+            "{which}"
+        );
+        let trusted = verify_bundle_bytes(
+            bundle.as_bytes(),
+            &BundleOptions {
+                trusted_keys: Some(keys.clone()),
+                ..BundleOptions::default()
+            },
+        );
+        assert!(trusted.ok && trusted.keys_trusted, "{which}: {trusted:?}");
+    }
+    assert_eq!(v["pruned"]["report"]["pruned_through"], 3);
+    assert_eq!(v["pruned"]["report"]["first_sequence"], 4);
+}
+
+#[test]
+fn tampered_vectors_replay() {
+    let keys = vector_keys(&load("chain.json"));
+    let v = load("tampered.json");
+    let cases = v["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20);
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let options = BundleOptions {
+            trusted_keys: (!c["trusted_keys"].is_null()).then(|| keys.clone()),
+            trusted_checkpoints: serde_json::from_value(c["trusted_checkpoints"].clone()).unwrap(),
+        };
+        let report = verify_bundle_bytes(c["bundle"].as_str().unwrap().as_bytes(), &options);
+        assert!(!report.ok, "{name} verified");
+        let b = report.first_break.unwrap();
+        assert_eq!(
+            serde_json::to_value(b.kind).unwrap(),
+            c["expected"]["kind"],
+            "{name}: {b:?}"
+        );
+        assert_eq!(
+            b.sequence,
+            Some(c["expected"]["sequence"].as_u64().unwrap()),
+            "{name}: {b:?}"
+        );
+    }
+}
+
+#[test]
+fn sanitize_vectors_replay() {
+    let v = load("sanitize.json");
+    for c in v["cases"].as_array().unwrap() {
+        assert_eq!(sanitize_details(&c["input"]), c["output"], "{}", c["name"]);
+    }
+}
