@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod clientip;
+pub mod config;
 pub mod ratelimit;
 pub mod revocation;
 pub mod ssrf;

@@ -9,6 +9,21 @@
 //! the last `window`; every request is counted, allowed or not, so a client that keeps
 //! hammering stays blocked. Only the newest `retain` timestamps are kept, which keeps the
 //! count exact for every limit up to `retain` while bounding memory.
+//!
+//! ```
+//! use std::time::Duration;
+//! use breeze_core::ratelimit::{MemoryRateLimiter, Quota, Verdict};
+//!
+//! let limiter = MemoryRateLimiter::new();
+//! let quota = Quota::new(2, Duration::from_secs(60))?;
+//! let t = 1_700_000_000_000; // Unix milliseconds
+//! assert!(limiter.hit_at("login_ip:v4:203.0.113.7", quota, t)?.is_allowed());
+//! assert!(limiter.hit_at("login_ip:v4:203.0.113.7", quota, t + 1)?.is_allowed());
+//! let refused = limiter.hit_at("login_ip:v4:203.0.113.7", quota, t + 2)?;
+//! assert_eq!(refused.verdict, Verdict::Limited);
+//! assert_eq!(refused.retry_after_secs(), Some(60));
+//! # Ok::<(), breeze_core::ratelimit::RateLimitError>(())
+//! ```
 
 mod backend;
 mod clock;
