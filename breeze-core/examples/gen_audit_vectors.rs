@@ -96,7 +96,7 @@ pub fn event(i: u64) -> AuditEvent {
         "agent.token.rotate.staged",
         "role.membership.change",
     ][usize::try_from(i % 4).unwrap()];
-    let mut b = AuditEvent::builder(actor, Action::new(action).unwrap(), result, initiated, ts(i64::try_from(i).unwrap() * 1_000_001))
+    let mut b = AuditEvent::builder(actor, Action::new(action).unwrap(), result, initiated, ts(i64::try_from(i % 100_000_000).unwrap() * 1_000_001))
         .resource_type("device")
         .resource_id(format!("dev-{i:06}"))
         .ip(IpAddr::from([192, 0, 2, n]))
