@@ -20,6 +20,10 @@ apt_install() { # apt_install PKG... : installs the Debian packages that are mis
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+need_cmd() { # need_cmd COMMAND DEBIAN_PACKAGE : installs the package only if the command is missing
+  command -v "$1" >/dev/null 2>&1 || apt_install "$2"
+}
+
 cargo_tool() { # cargo_tool BINARY CRATE VERSION : installs a cargo tool when missing
   command -v "$1" >/dev/null 2>&1 && return 0
   log "installing $2 $3 (first run only)"
@@ -33,8 +37,8 @@ on_exit() { local i; for ((i=${#_cleanups[@]}-1; i>=0; i--)); do eval "${_cleanu
 trap on_exit EXIT
 
 start_throwaway_postgres() { # exports DATABASE_URL
-  apt_install postgresql
-  local pgbin; pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+  local pgbin; pgbin=$(dirname "$(ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
   id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
   local root; root=$(mktemp -d "${TMPDIR:-/tmp}/breeze-pg.XXXXXX")
   chown postgres:postgres "$root"; chmod 700 "$root"
@@ -49,7 +53,7 @@ start_throwaway_postgres() { # exports DATABASE_URL
 }
 
 start_throwaway_redis() { # exports REDIS_URL
-  apt_install redis-server
+  need_cmd redis-server redis-server
   local dir; dir=$(mktemp -d "${TMPDIR:-/tmp}/breeze-redis.XXXXXX")
   local port; port=$(free_port)
   redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \

@@ -36,7 +36,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
-use secrecy::{ExposeSecret, SecretBox, SecretString};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
@@ -246,7 +246,9 @@ struct Header {
     crit: Option<serde_json::Value>,
 }
 
-struct JwtSecret(SecretBox<[u8]>);
+/// An HS256 key, kept as the keyed HMAC state (computed once, cloned per use; zeroized on drop
+/// through `hmac`'s `zeroize` feature).
+struct JwtSecret(HmacSha256);
 
 impl JwtSecret {
     fn new(s: &SecretString) -> Result<Self, JwtError> {
@@ -254,12 +256,13 @@ impl JwtSecret {
         if bytes.len() < MIN_SECRET_LEN {
             return Err(JwtError::KeyConfig("secret shorter than 32 bytes"));
         }
-        Ok(Self(SecretBox::from(bytes.to_vec().into_boxed_slice())))
+        <HmacSha256 as KeyInit>::new_from_slice(bytes)
+            .map(Self)
+            .map_err(|_| JwtError::KeyConfig("secret rejected by hmac"))
     }
 
-    fn mac(&self) -> Result<HmacSha256, JwtError> {
-        <HmacSha256 as KeyInit>::new_from_slice(self.0.expose_secret())
-            .map_err(|_| JwtError::KeyConfig("secret rejected by hmac"))
+    fn mac(&self) -> HmacSha256 {
+        self.0.clone()
     }
 }
 
@@ -396,7 +399,7 @@ impl JwtKeyRing {
             crit: None,
         };
         let signing_input = format!("{}.{}", b64_json(&header)?, b64_json(claims)?);
-        let mut mac = key.mac()?;
+        let mut mac = key.mac();
         mac.update(signing_input.as_bytes());
         let sig = mac.finalize().into_bytes();
         Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
@@ -501,7 +504,7 @@ impl JwtKeyRing {
         let signing_input = token
             .get(..signing_input_len)
             .ok_or(JwtError::Malformed("expected three parts"))?;
-        let mut mac = key.mac()?;
+        let mut mac = key.mac();
         mac.update(signing_input.as_bytes());
         mac.verify_slice(&sig).map_err(|_| JwtError::BadSignature)?;
 
