@@ -63,28 +63,46 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     policy.check(password.expose_secret())?;
     let t = Instant::now();
     let stored = hash_password(&password)?;
-    println!("hashed in {:?}: {}...", t.elapsed(), head(stored.as_str(), 31));
-    println!("verify right password: {}", verify_password(&password, stored.as_str())?);
+    println!(
+        "hashed in {:?}: {}...",
+        t.elapsed(),
+        head(stored.as_str(), 31)
+    );
+    println!(
+        "verify right password: {}",
+        verify_password(&password, stored.as_str())?
+    );
     println!(
         "verify wrong password: {}",
-        verify_password(&SecretString::from("Correct-Horse-9-battery"), stored.as_str())?
+        verify_password(
+            &SecretString::from("Correct-Horse-9-battery"),
+            stored.as_str()
+        )?
     );
     println!("needs rehash: {}", needs_rehash(stored.as_str())?);
     let t = Instant::now();
     let _ = dummy_verify(&password);
-    println!("dummy verify for an unknown user took {:?} (same cost)", t.elapsed());
+    println!(
+        "dummy verify for an unknown user took {:?} (same cost)",
+        t.elapsed()
+    );
 
     step("3. MFA enrollment: TOTP secret stored as mfa:v1, first code confirms");
     let mfa_cipher = MfaCipher::new(&SecretString::from(MFA_KEY));
     let secret = TotpSecret::generate()?;
     let uri = totp::otpauth_uri(&secret, "ana@example.com")?;
-    println!("otpauth uri (shown once): {}...", head(uri.expose_secret(), 40));
+    println!(
+        "otpauth uri (shown once): {}...",
+        head(uri.expose_secret(), 40)
+    );
     let stored_secret = mfa_cipher.encrypt(secret.to_base32().expose_secret())?;
     println!("stored: {}...", head(&stored_secret, 20));
     let reopened = TotpSecret::from_base32(mfa_cipher.decrypt(&stored_secret)?.expose_secret())?;
     let code = totp::code_at(&reopened, now())?;
     let step_used = totp::verify(&reopened, &code, now())?;
-    println!("code accepted at step {step_used}; the server now refuses step {step_used} for this user");
+    println!(
+        "code accepted at step {step_used}; the server now refuses step {step_used} for this user"
+    );
     let codes = generate_codes()?;
     let pepper = Pepper::new(SecretString::from(PEPPER));
     let hashes: Vec<_> = codes.iter().map(|c| c.peppered_hash(&pepper)).collect();
@@ -118,7 +136,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .key("2026-11", SecretString::from(JWT_NEW))?
         .active("2026-11")?;
     let claims = new_ring.verify(&access.token, TokenType::Access, now())?;
-    println!("old-key access token still verifies after rotation (sub {})", claims.sub);
+    println!(
+        "old-key access token still verifies after rotation (sub {})",
+        claims.sub
+    );
     match new_ring.verify(&refresh.token, TokenType::Access, now()) {
         Err(e) => println!("refresh token used as access token refused: {e}"),
         Ok(_) => return Err("type confusion accepted".into()),
@@ -133,15 +154,25 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let token = AgentToken::generate()?;
     println!("agent {agent_id} token hash {}", token.hash());
     let presented = AgentToken::parse(token.expose_secret())?;
-    println!("presented token matches: {}", presented.verify(&token.hash()));
+    println!(
+        "presented token matches: {}",
+        presented.verify(&token.hash())
+    );
     let api_key = ApiKey::generate()?;
-    println!("api key display prefix {} (hash {})", api_key.display_prefix(), api_key.hash());
+    println!(
+        "api key display prefix {} (hash {})",
+        api_key.display_prefix(),
+        api_key.hash()
+    );
     match ApiKey::parse(token.expose_secret()) {
         Err(e) => println!("agent token offered as an API key: {e}"),
         Ok(_) => return Err("kind confusion accepted".into()),
     }
     let enrollment = EnrollmentKey::generate()?;
-    println!("enrollment key stored as peppered hash {}", enrollment.peppered_hash(&pepper));
+    println!(
+        "enrollment key stored as peppered hash {}",
+        enrollment.peppered_hash(&pepper)
+    );
 
     step("6. secrets at rest, bound to their column, re-encrypted on key rotation");
     let field = Field::new("webhooks", "secret")?;
