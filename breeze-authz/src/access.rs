@@ -28,6 +28,22 @@
 //! `orgs` passed to [`resolve`] are the organization records the server loaded for the
 //! principal (all orgs of the partner for a partner membership, the one org otherwise);
 //! records of other partners are ignored, so passing too many is harmless.
+//! Loading them `ORDER BY id` makes resolution cheaper (the id list is sorted in place and
+//! an already sorted input is detected in linear time).
+//!
+//! The context cannot be forged from outside this crate:
+//!
+//! ```compile_fail
+//! use breeze_authz::access::AccessContext;
+//! // Private fields: no struct literal.
+//! let ctx = AccessContext { scope: breeze_authz::access::Scope::System };
+//! ```
+//!
+//! ```compile_fail
+//! use breeze_authz::access::AccessContext;
+//! // No `Deserialize`: a context never comes from request data.
+//! let ctx: AccessContext = serde_json::from_str("{}").unwrap();
+//! ```
 
 use breeze_core::tenancy::{
     ApiKeyId, DeviceId, OrgId, OrgStatus, PartnerId, RoleId, SiteId, UserId,

@@ -16,6 +16,27 @@
 //! | [`api_key`] | API-key scopes, status and expiry (SPEC 3.3) |
 //! | [`risk`] | the AI tool risk engine and approvals (SPEC 10) |
 //!
+//! ## Decisions where the SPEC is silent
+//!
+//! - **Narrowest membership wins**: organization over partner (SPEC 5), and partner over
+//!   system, so an extra membership can only narrow what a request reaches.
+//! - **`*:*` is for system roles only**, so Partner Admin holds `resource:*` for every SPEC 5
+//!   resource instead ([`seeded`] explains every seeded set).
+//! - **Site lists**: an organization membership without a site list renders
+//!   `breeze.allowed_site_ids = '*'`; an empty list renders `''` and reaches no site.
+//! - **Agents** of an offboarding organization still resolve, flagged
+//!   ([`access::AccessContext::org_offboarding`]); users and API keys of it do not.
+//! - **Unknown AI tools are blocked**; a critical level (from the catalogue or a broader
+//!   override) is a floor no more specific override lowers.
+//! - **Approvals** must come from a user other than the requester, in scope for the target,
+//!   holding `approvals:decide`, within [`risk::APPROVAL_TTL`] (one hour).
+//! - **Force-MFA exemptions** are exact paths under `/api/v1` ([`mfa::DEFAULT_EXEMPT_PATHS`]);
+//!   anything odd-looking (`..`, `//`, `%`) is not exempt.
+//! - **Permission cache**: if the invalidation counters cannot be read, nothing is served
+//!   from or stored in the cache.
+//!
+//! ## Example
+//!
 //! ```
 //! use breeze_authz::access::{resolve, Memberships, OrgAccess, OrgRecord, MembershipState, PartnerMembership, Principal};
 //! use breeze_authz::registry::Registry;

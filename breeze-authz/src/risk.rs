@@ -542,7 +542,8 @@ pub enum ApprovalVerdict {
     Denied,
 }
 
-/// Who decides: their access context and compiled permissions.
+/// Who decides: their access context and the permissions of the role of the membership
+/// that context was resolved from (the role [`AccessContext::role_id`] names).
 #[derive(Debug, Clone, Copy)]
 pub struct Approver<'a> {
     /// The approver's resolved access context.
