@@ -318,45 +318,32 @@ impl ApiKey {
     }
 }
 
-impl SessionToken {
-    /// A fresh 48-character token.
-    ///
-    /// # Errors
-    /// [`CredentialError::Rng`].
-    pub fn generate() -> Result<Self, CredentialError> {
-        let s = random::string_from_alphabet(NANOID_ALPHABET, 48)?;
-        Ok(Self(SecretString::from(s.as_str())))
-    }
+macro_rules! nanoid_credential {
+    ($name:ident) => {
+        impl $name {
+            /// A fresh 48-character token.
+            ///
+            /// # Errors
+            /// [`CredentialError::Rng`].
+            pub fn generate() -> Result<Self, CredentialError> {
+                let s = random::string_from_alphabet(NANOID_ALPHABET, 48)?;
+                Ok(Self(SecretString::from(s.as_str())))
+            }
 
-    /// Checks the shape of a presented token.
-    ///
-    /// # Errors
-    /// [`CredentialError::Malformed`] or [`CredentialError::TooLong`].
-    pub fn parse(s: &str) -> Result<Self, CredentialError> {
-        parse_nanoid(Self::KIND, s, 48)?;
-        Ok(Self(SecretString::from(s)))
-    }
+            /// Checks the shape of a presented token.
+            ///
+            /// # Errors
+            /// [`CredentialError::Malformed`] or [`CredentialError::TooLong`].
+            pub fn parse(s: &str) -> Result<Self, CredentialError> {
+                parse_nanoid(Self::KIND, s, 48)?;
+                Ok(Self(SecretString::from(s)))
+            }
+        }
+    };
 }
 
-impl PasswordResetToken {
-    /// A fresh 48-character token.
-    ///
-    /// # Errors
-    /// [`CredentialError::Rng`].
-    pub fn generate() -> Result<Self, CredentialError> {
-        let s = random::string_from_alphabet(NANOID_ALPHABET, 48)?;
-        Ok(Self(SecretString::from(s.as_str())))
-    }
-
-    /// Checks the shape of a presented token.
-    ///
-    /// # Errors
-    /// [`CredentialError::Malformed`] or [`CredentialError::TooLong`].
-    pub fn parse(s: &str) -> Result<Self, CredentialError> {
-        parse_nanoid(Self::KIND, s, 48)?;
-        Ok(Self(SecretString::from(s)))
-    }
-}
+nanoid_credential!(SessionToken);
+nanoid_credential!(PasswordResetToken);
 
 impl EnrollmentKey {
     /// A fresh key from 32 random bytes.
