@@ -36,6 +36,10 @@ pub(crate) fn check_size(len: usize, max: usize) -> Result<(), DecodeError> {
 
 /// Parses `bytes` as a `T` with paths, rejecting trailing data.
 pub(crate) fn parse_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    // Fast path without path tracking; only a failure is decoded again to find its path.
+    if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| serde_failure(&e))?;
     de.end().map_err(|e| {

@@ -39,14 +39,18 @@ pub struct EnrollRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enrollment_secret: Option<EnrollmentSecret>,
     /// Host name (1 to 255 characters).
+    #[schemars(length(min = 1, max = 255))]
     pub hostname: String,
     /// Operating system family.
     pub os_type: OsType,
     /// Operating system version (1 to 255 characters).
+    #[schemars(length(min = 1, max = 255))]
     pub os_version: String,
     /// CPU architecture (1 to 64 characters).
+    #[schemars(length(min = 1, max = 64))]
     pub architecture: String,
     /// Agent version (1 to 64 characters).
+    #[schemars(length(min = 1, max = 64))]
     pub agent_version: String,
     /// Highest protocol version the agent speaks (absent: legacy, version 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +63,7 @@ pub struct EnrollRequest {
     pub hardware_info: Option<HardwareInfo>,
     /// Optional network interfaces (at most 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
     pub network_info: Option<Vec<NetworkInterface>>,
 }
 
@@ -68,6 +73,7 @@ pub struct EnrollRequest {
 pub struct HardwareInfo {
     /// CPU model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
     pub cpu_model: Option<String>,
     /// Physical cores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,18 +89,23 @@ pub struct HardwareInfo {
     pub disk_total_gb: Option<u64>,
     /// Serial number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
     pub serial_number: Option<String>,
     /// Manufacturer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
     pub manufacturer: Option<String>,
     /// Model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
     pub model: Option<String>,
     /// BIOS version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
     pub bios_version: Option<String>,
     /// GPU model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
     pub gpu_model: Option<String>,
 }
 
@@ -103,12 +114,15 @@ pub struct HardwareInfo {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NetworkInterface {
     /// Interface name (1 to 100 characters).
+    #[schemars(length(min = 1, max = 100))]
     pub name: String,
     /// MAC address (at most 64 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub mac: Option<String>,
     /// IP address (a valid IPv4 or IPv6 address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub ip: Option<String>,
     /// Whether this is the primary interface.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,8 +162,10 @@ pub struct EnrollResponse {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AgentConfig {
     /// Seconds between heartbeats (5 to 86,400; default 60).
+    #[schemars(range(min = 5, max = 86400))]
     pub heartbeat_interval_seconds: u32,
     /// Seconds between metric samples (5 to 86,400; default 30).
+    #[schemars(range(min = 5, max = 86400))]
     pub metrics_collection_interval_seconds: u32,
 }
 

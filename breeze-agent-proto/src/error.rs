@@ -174,8 +174,11 @@ fn push_field(out: &mut String, name: &str) {
 
 /// Turns a serde error (with its path) into one [`Issue`] whose message never echoes input.
 pub(crate) fn issue_from_serde(err: &serde_path_to_error::Error<serde_json::Error>) -> Issue {
-    let mut path = render_path(err.path());
-    let inner = err.inner();
+    issue_at(render_path(err.path()), err.inner())
+}
+
+/// Like [`issue_from_serde`] for an error found at `path` without path tracking.
+pub(crate) fn issue_at(mut path: String, inner: &serde_json::Error) -> Issue {
     let full = inner.to_string();
     let mut msg = strip_position(&full);
     // Splice the path of a nested decode.

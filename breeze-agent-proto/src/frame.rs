@@ -55,6 +55,7 @@ pub struct TerminalOutput {
     /// The terminal session (the agent must own it).
     pub session_id: SessionId,
     /// Output (at most 1,000,000 characters).
+    #[schemars(length(max = 1_000_000))]
     pub data: String,
     /// Encoding of `data` (absent: UTF-8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,12 +88,15 @@ pub struct UpdateStatus {
     pub status: UpdatePhase,
     /// Version being installed (at most 64 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
     pub target_version: Option<String>,
     /// Percent done (0 to 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100))]
     pub progress: Option<u8>,
     /// Status text (at most 2,000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2000))]
     pub message: Option<String>,
 }
 
@@ -127,9 +131,11 @@ pub struct PatchProgress {
     pub total: u32,
     /// Patch being worked on (at most 255 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
     pub current_patch: Option<String>,
     /// Status text (at most 2,000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2000))]
     pub message: Option<String>,
 }
 
@@ -157,9 +163,11 @@ pub struct VerificationProgress {
     /// Phase.
     pub phase: VerificationPhase,
     /// Percent done (0 to 100).
+    #[schemars(range(max = 100))]
     pub percent: u8,
     /// Status text (at most 2,000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2000))]
     pub message: Option<String>,
 }
 
@@ -330,6 +338,7 @@ pub struct Connected {
     pub timestamp: UnixMillis,
     /// Server capabilities (at most 64 names of `[a-z0-9_]`, each at most 64 characters).
     #[serde(default)]
+    #[schemars(length(max = 64))]
     pub capabilities: Vec<String>,
     /// The protocol version the server speaks on this socket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -371,12 +380,15 @@ pub struct ErrorFrame {
     /// What went wrong.
     pub code: ErrorFrameCode,
     /// Short generic text (1 to 1,000 characters).
+    #[schemars(length(min = 1, max = 1000))]
     pub message: String,
     /// The issues (at most 10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
     pub issues: Vec<Issue>,
     /// The `type` the agent sent (at most 200 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 200))]
     pub received_type: Option<String>,
 }
 

@@ -38,6 +38,7 @@ pub struct HeartbeatRequest {
     /// Agent health (required).
     pub status: HeartbeatStatus,
     /// Agent version (required, 1 to 64 characters).
+    #[schemars(length(min = 1, max = 64))]
     pub agent_version: String,
     /// Highest protocol version the agent speaks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,12 +54,15 @@ pub struct HeartbeatRequest {
     pub uptime: Informational<u64>,
     /// Host name (1 to 255 characters).
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
+    #[schemars(length(min = 1, max = 255))]
     pub hostname: Informational<String>,
     /// OS version (1 to 255 characters).
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
+    #[schemars(length(min = 1, max = 255))]
     pub os_version: Informational<String>,
     /// Last logged-in user (at most 255 characters).
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
+    #[schemars(length(max = 255))]
     pub last_user: Informational<String>,
     /// Whether a reboot is pending.
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
@@ -94,18 +98,22 @@ impl HeartbeatRequest {
 pub struct HeartbeatMetrics {
     /// CPU use, 0 to 100 percent.
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
+    #[schemars(range(min = 0, max = 100))]
     pub cpu_percent: Informational<f64>,
     /// RAM use, 0 to 100 percent.
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
+    #[schemars(range(min = 0, max = 100))]
     pub ram_percent: Informational<f64>,
     /// RAM used, in MB.
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
     pub ram_used_mb: Informational<u64>,
     /// Disk use, 0 to 100 percent.
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
+    #[schemars(range(min = 0, max = 100))]
     pub disk_percent: Informational<f64>,
     /// Disk used, in GB (finite, not negative).
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
+    #[schemars(range(min = 0))]
     pub disk_used_gb: Informational<f64>,
     /// Running processes.
     #[serde(default, skip_serializing_if = "Informational::is_unset")]
@@ -130,12 +138,15 @@ pub struct HeartbeatMetrics {
 pub struct IpHistoryUpdate {
     /// Addresses now assigned.
     #[serde(default, rename = "currentIPs", skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
     pub current_ips: Option<Vec<IpEntry>>,
     /// Addresses that changed since the last report.
     #[serde(default, rename = "changedIPs", skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
     pub changed_ips: Option<Vec<IpEntry>>,
     /// Addresses no longer assigned.
     #[serde(default, rename = "removedIPs", skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
     pub removed_ips: Option<Vec<IpEntry>>,
     /// When the agent observed the change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,14 +168,17 @@ pub enum IpType {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IpEntry {
     /// Interface name (1 to 100 characters).
+    #[schemars(length(min = 1, max = 100))]
     pub interface_name: String,
     /// The address (IPv4 or IPv6, optionally with a zone).
+    #[schemars(length(min = 1, max = 64))]
     pub ip_address: String,
     /// Address family.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_type: Option<IpType>,
     /// MAC address (at most 64 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub mac_address: Option<String>,
 }
 
@@ -174,6 +188,7 @@ pub struct IpEntry {
 pub struct HeartbeatResponse {
     /// Commands claimed for this agent (at most 10).
     #[serde(default)]
+    #[schemars(length(max = 10))]
     pub commands: Vec<Command>,
     /// New configuration, when it changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]

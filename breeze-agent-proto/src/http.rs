@@ -154,11 +154,13 @@ impl ErrorReason {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpErrorBody {
     /// A short generic message (1 to 1,000 characters; never a secret or stack trace).
+    #[schemars(length(min = 1, max = 1000))]
     pub error: String,
     /// The machine reason.
     pub code: ErrorReason,
     /// Field issues of an `invalid_request` (at most 10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 10))]
     pub issues: Vec<crate::issue::Issue>,
 }
 

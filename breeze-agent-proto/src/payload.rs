@@ -56,14 +56,17 @@ pub struct RunScriptPayload {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<Uuid>,
     /// Script body (1 to 1,000,000 characters).
+    #[schemars(length(min = 1, max = 1_000_000))]
     pub content: String,
     /// Interpreter.
     pub language: ScriptLanguage,
     /// Named parameters (at most 100; names 1 to 128, values at most 8,192 characters).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 100))]
     pub parameters: BTreeMap<String, String>,
     /// Timeout in seconds (1 to 86,400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 86400))]
     pub timeout_seconds: Option<u32>,
     /// Account to run as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,9 +88,11 @@ pub struct ScriptCancelPayload {
 pub struct PowerPayload {
     /// Delay before acting, in seconds (at most 86,400).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 86400))]
     pub delay_seconds: Option<u32>,
     /// Reason shown to the user (at most 500 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 500))]
     pub reason: Option<String>,
 }
 
@@ -101,6 +106,7 @@ pub struct EmptyPayload {}
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KillProcessPayload {
     /// Process id (at least 1).
+    #[schemars(range(min = 1))]
     pub pid: u32,
     /// Kill without asking the process to exit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +118,7 @@ pub struct KillProcessPayload {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileListPayload {
     /// Directory (1 to 4,096 characters).
+    #[schemars(length(min = 1, max = 4096))]
     pub path: String,
 }
 
@@ -120,9 +127,11 @@ pub struct FileListPayload {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileReadPayload {
     /// File (1 to 4,096 characters).
+    #[schemars(length(min = 1, max = 4096))]
     pub path: String,
     /// Read at most this many bytes (1 to 50,000,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 50_000_000))]
     pub max_bytes: Option<u64>,
 }
 
@@ -131,6 +140,7 @@ pub struct FileReadPayload {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileDeletePayload {
     /// File or directory (1 to 4,096 characters).
+    #[schemars(length(min = 1, max = 4096))]
     pub path: String,
     /// Delete a directory and its contents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,11 +154,14 @@ pub struct TerminalStartPayload {
     /// The terminal session.
     pub session_id: SessionId,
     /// Columns (1 to 1,000).
+    #[schemars(range(min = 1, max = 1000))]
     pub cols: u16,
     /// Rows (1 to 1,000).
+    #[schemars(range(min = 1, max = 1000))]
     pub rows: u16,
     /// Shell to start (at most 256 characters; absent: the platform default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     pub shell: Option<String>,
 }
 
@@ -159,6 +172,7 @@ pub struct TerminalDataPayload {
     /// The terminal session.
     pub session_id: SessionId,
     /// Input (at most 1,000,000 characters).
+    #[schemars(length(max = 1_000_000))]
     pub data: String,
 }
 
@@ -169,8 +183,10 @@ pub struct TerminalResizePayload {
     /// The terminal session.
     pub session_id: SessionId,
     /// Columns (1 to 1,000).
+    #[schemars(range(min = 1, max = 1000))]
     pub cols: u16,
     /// Rows (1 to 1,000).
+    #[schemars(range(min = 1, max = 1000))]
     pub rows: u16,
 }
 
@@ -204,6 +220,7 @@ pub enum PatchSource {
 pub struct PatchScanPayload {
     /// Sources to scan (at most 8; absent: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 8))]
     pub sources: Option<Vec<PatchSource>>,
 }
 
@@ -212,6 +229,7 @@ pub struct PatchScanPayload {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstallPatchesPayload {
     /// Patches to install (1 to 1,000).
+    #[schemars(length(min = 1, max = 1000))]
     pub patch_ids: Vec<Uuid>,
     /// Reboot when a patch needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,6 +241,7 @@ pub struct InstallPatchesPayload {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RollbackPatchesPayload {
     /// Patches to roll back (1 to 1,000).
+    #[schemars(length(min = 1, max = 1000))]
     pub patch_ids: Vec<Uuid>,
 }
 

@@ -36,9 +36,11 @@ pub struct CommandResult {
     pub exit_code: Option<i32>,
     /// Standard output (at most 5,000,000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 5_000_000))]
     pub stdout: Option<String>,
     /// Standard error (at most 5,000,000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 5_000_000))]
     pub stderr: Option<String>,
     /// Run time in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -48,6 +50,7 @@ pub struct CommandResult {
     pub started_at: Option<Timestamp>,
     /// Error text (at most 10,000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 10_000))]
     pub error: Option<String>,
     /// Structured result (serialized at most 5 MB). `null` means no result.
     #[serde(default, skip_serializing_if = "is_absent")]
