@@ -1,11 +1,17 @@
 //! Decoding cost of the hot messages: a typical heartbeat (target < 5 µs) and a command result
 //! carrying 1 MiB of output.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::hint::black_box;
 
 use breeze_agent_proto::{AgentFrame, CommandResult, HeartbeatRequest, Message};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 
 fn typical_heartbeat() -> serde_json::Value {
@@ -25,7 +31,11 @@ fn typical_heartbeat() -> serde_json::Value {
 
 fn one_mib_result() -> serde_json::Value {
     let line = "drwxr-xr-x  2 root root 4096 Nov 22 14:05 some-directory-name\n";
-    let stdout: String = line.repeat(1024 * 1024 / line.len() + 1).chars().take(1024 * 1024).collect();
+    let stdout: String = line
+        .repeat(1024 * 1024 / line.len() + 1)
+        .chars()
+        .take(1024 * 1024)
+        .collect();
     json!({ "commandId": "8c3e4a6b-9d0f-4e2c-b3d4-e5f6a7b8c9d0", "status": "completed", "exitCode": 0,
         "stdout": stdout, "stderr": "", "durationMs": 1250, "startedAt": "2026-11-22T14:05:29Z" })
 }
@@ -35,7 +45,12 @@ fn bench(c: &mut Criterion) {
     let mut frame = typical_heartbeat();
     frame["type"] = json!("heartbeat");
     let heartbeat_frame = frame.to_string();
-    assert!(HeartbeatRequest::decode(heartbeat.as_bytes()).unwrap().dropped.is_empty());
+    assert!(
+        HeartbeatRequest::decode(heartbeat.as_bytes())
+            .unwrap()
+            .dropped
+            .is_empty()
+    );
 
     let mut group = c.benchmark_group("heartbeat");
     group.throughput(Throughput::Bytes(heartbeat.len() as u64));

@@ -1,7 +1,13 @@
 //! Writes the JSON Schema of every message to `vectors/agent-proto/schemas/`.
 //!
 //! `cargo run -p breeze-agent-proto --example gen_schemas`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::path::PathBuf;
 

@@ -1,7 +1,13 @@
 //! Writes the golden vectors to `vectors/agent-proto/` (text.json, binary.json).
 //!
 //! `cargo run -p breeze-agent-proto --example gen_vectors`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::path::PathBuf;
 

@@ -4,7 +4,9 @@
 //! id is a lowercase hyphenated UUID ([`SessionId`]).
 
 use crate::ids::SessionId;
-use crate::limits::{BINARY_SESSION_ID_BYTES, MAX_DESKTOP_FRAME_DATA_BYTES, MAX_TUNNEL_FRAME_DATA_BYTES};
+use crate::limits::{
+    BINARY_SESSION_ID_BYTES, MAX_DESKTOP_FRAME_DATA_BYTES, MAX_TUNNEL_FRAME_DATA_BYTES,
+};
 
 /// What a binary frame carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,14 +121,26 @@ impl<'a> BinaryFrame<'a> {
         // Size before anything else is looked at.
         let data_len = bytes.len().saturating_sub(HEADER_BYTES);
         if data_len > kind.max_data() {
-            return Err(BinaryFrameError::TooLarge { size: data_len, max: kind.max_data() });
+            return Err(BinaryFrameError::TooLarge {
+                size: data_len,
+                max: kind.max_data(),
+            });
         }
-        let (header, data) =
-            bytes.split_at_checked(HEADER_BYTES).ok_or(BinaryFrameError::Truncated { len: bytes.len() })?;
-        let id_bytes = header.get(1..).ok_or(BinaryFrameError::Truncated { len: bytes.len() })?;
-        let id_text = std::str::from_utf8(id_bytes).map_err(|_| BinaryFrameError::InvalidSessionId)?;
-        let session_id = SessionId::parse(id_text).map_err(|_| BinaryFrameError::InvalidSessionId)?;
-        Ok(Self { kind, session_id, data })
+        let (header, data) = bytes
+            .split_at_checked(HEADER_BYTES)
+            .ok_or(BinaryFrameError::Truncated { len: bytes.len() })?;
+        let id_bytes = header
+            .get(1..)
+            .ok_or(BinaryFrameError::Truncated { len: bytes.len() })?;
+        let id_text =
+            std::str::from_utf8(id_bytes).map_err(|_| BinaryFrameError::InvalidSessionId)?;
+        let session_id =
+            SessionId::parse(id_text).map_err(|_| BinaryFrameError::InvalidSessionId)?;
+        Ok(Self {
+            kind,
+            session_id,
+            data,
+        })
     }
 
     /// Encodes the frame.
@@ -142,9 +156,16 @@ impl<'a> BinaryFrame<'a> {
 ///
 /// # Errors
 /// [`BinaryFrameError::TooLarge`] when `data` is above the kind's limit.
-pub fn encode(kind: BinaryKind, session_id: &SessionId, data: &[u8]) -> Result<Vec<u8>, BinaryFrameError> {
+pub fn encode(
+    kind: BinaryKind,
+    session_id: &SessionId,
+    data: &[u8],
+) -> Result<Vec<u8>, BinaryFrameError> {
     if data.len() > kind.max_data() {
-        return Err(BinaryFrameError::TooLarge { size: data.len(), max: kind.max_data() });
+        return Err(BinaryFrameError::TooLarge {
+            size: data.len(),
+            max: kind.max_data(),
+        });
     }
     let id = session_id.as_str().as_bytes();
     if id.len() != BINARY_SESSION_ID_BYTES {

@@ -16,8 +16,12 @@ pub enum CloseCode {
 
 impl CloseCode {
     /// Every code.
-    pub const ALL: &'static [Self] =
-        &[Self::DeviceNotAuthorized, Self::Superseded, Self::PongTimeout, Self::ReconnectRequired];
+    pub const ALL: &'static [Self] = &[
+        Self::DeviceNotAuthorized,
+        Self::Superseded,
+        Self::PongTimeout,
+        Self::ReconnectRequired,
+    ];
 
     /// The numeric code.
     #[must_use]

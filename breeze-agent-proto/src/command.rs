@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use breeze_core::tenancy::CommandId;
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{Error as _, Unexpected};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -173,7 +173,10 @@ impl Command {
     /// A command with a random id.
     #[must_use]
     pub fn new(body: CommandBody) -> Self {
-        Self { id: CommandId::new_random(), body }
+        Self {
+            id: CommandId::new_random(),
+            body,
+        }
     }
 
     /// For a command of unknown type, the failed result the agent sends back; `None` for a
@@ -184,7 +187,10 @@ impl Command {
             return None;
         };
         let mut result = CommandResult::new(self.id, CommandStatus::Failed);
-        result.error = Some(format!("unsupported command type `{}`", unknown.command_type));
+        result.error = Some(format!(
+            "unsupported command type `{}`",
+            unknown.command_type
+        ));
         Some(result)
     }
 }
@@ -242,7 +248,10 @@ impl<'de> Deserialize<'de> for Command {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         match Value::deserialize(deserializer)? {
             Value::Object(map) => Self::from_map(map),
-            _ => Err(D::Error::invalid_type(Unexpected::Other("non-object"), &"a command object")),
+            _ => Err(D::Error::invalid_type(
+                Unexpected::Other("non-object"),
+                &"a command object",
+            )),
         }
     }
 }

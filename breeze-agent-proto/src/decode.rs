@@ -1,10 +1,10 @@
 //! The decoding pipeline every message goes through: size check before parsing, strict serde
 //! decoding with field paths, then [`Validate`] for limits and patterns.
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::error::{issue_from_serde, DecodeError, EncodeError, InvalidMessage};
+use crate::error::{DecodeError, EncodeError, InvalidMessage, issue_from_serde};
 use crate::issue::{DroppedField, IssueCode};
 use crate::validate::{Path, Report, Validate};
 
@@ -43,7 +43,11 @@ pub(crate) fn parse_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Decode
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| serde_failure(&e))?;
     de.end().map_err(|e| {
-        DecodeError::single("", IssueCode::Syntax, &format!("invalid json: {}", strip(&e)))
+        DecodeError::single(
+            "",
+            IssueCode::Syntax,
+            &format!("invalid json: {}", strip(&e)),
+        )
     })?;
     Ok(value)
 }
@@ -80,7 +84,10 @@ pub(crate) fn finish<T: Validate>(mut message: T) -> Result<Decoded<T>, DecodeEr
             received_type: None,
         }));
     }
-    Ok(Decoded { message, dropped: report.dropped })
+    Ok(Decoded {
+        message,
+        dropped: report.dropped,
+    })
 }
 
 /// Serializes and proves the result decodes cleanly (nothing invalid is ever sent).
@@ -91,7 +98,10 @@ pub(crate) fn encode_checked<T: Serialize>(
 ) -> Result<String, EncodeError> {
     let text = serde_json::to_string(message).map_err(|_| EncodeError::Serialize)?;
     if text.len() > max {
-        return Err(EncodeError::TooLarge { size: text.len(), max });
+        return Err(EncodeError::TooLarge {
+            size: text.len(),
+            max,
+        });
     }
     let dropped = check(&text)?;
     if dropped > 0 {

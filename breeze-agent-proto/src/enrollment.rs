@@ -11,7 +11,9 @@ use crate::limits::{
     MAX_MAC_CHARS, MAX_NETWORK_INTERFACES, MAX_VERSION_CHARS, MIN_INTERVAL_SECONDS,
 };
 use crate::secret::{EnrollmentKey, EnrollmentSecret, WireToken};
-use crate::validate::{check_chars, check_list, check_opt_chars, check_range, Path, Report, Validate};
+use crate::validate::{
+    Path, Report, Validate, check_chars, check_list, check_opt_chars, check_range,
+};
 use crate::version::ProtocolVersion;
 
 /// HTTP header an agent may use instead of the `enrollmentSecret` field.
@@ -180,13 +182,43 @@ impl Default for AgentConfig {
 
 impl Validate for EnrollRequest {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(&self.hostname, 1, MAX_HOSTNAME_CHARS, &path.field("hostname"), report);
-        check_chars(&self.os_version, 1, MAX_FACT_CHARS, &path.field("osVersion"), report);
-        check_chars(&self.architecture, 1, MAX_VERSION_CHARS, &path.field("architecture"), report);
-        check_chars(&self.agent_version, 1, MAX_VERSION_CHARS, &path.field("agentVersion"), report);
-        self.hardware_info.validate(&path.field("hardwareInfo"), report);
+        check_chars(
+            &self.hostname,
+            1,
+            MAX_HOSTNAME_CHARS,
+            &path.field("hostname"),
+            report,
+        );
+        check_chars(
+            &self.os_version,
+            1,
+            MAX_FACT_CHARS,
+            &path.field("osVersion"),
+            report,
+        );
+        check_chars(
+            &self.architecture,
+            1,
+            MAX_VERSION_CHARS,
+            &path.field("architecture"),
+            report,
+        );
+        check_chars(
+            &self.agent_version,
+            1,
+            MAX_VERSION_CHARS,
+            &path.field("agentVersion"),
+            report,
+        );
+        self.hardware_info
+            .validate(&path.field("hardwareInfo"), report);
         if let Some(list) = &mut self.network_info {
-            check_list(list, MAX_NETWORK_INTERFACES, &path.field("networkInfo"), report);
+            check_list(
+                list,
+                MAX_NETWORK_INTERFACES,
+                &path.field("networkInfo"),
+                report,
+            );
         }
     }
 }
@@ -201,23 +233,41 @@ impl Validate for HardwareInfo {
             ("biosVersion", &self.bios_version),
             ("gpuModel", &self.gpu_model),
         ] {
-            check_opt_chars(value.as_deref(), 0, MAX_FACT_CHARS, &path.field(name), report);
+            check_opt_chars(
+                value.as_deref(),
+                0,
+                MAX_FACT_CHARS,
+                &path.field(name),
+                report,
+            );
         }
     }
 }
 
 impl Validate for NetworkInterface {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(&self.name, 1, MAX_INTERFACE_NAME_CHARS, &path.field("name"), report);
-        check_opt_chars(self.mac.as_deref(), 0, MAX_MAC_CHARS, &path.field("mac"), report);
-        if let Some(ip) = &self.ip {
-            if crate::net::parse_ip(ip, MAX_IP_CHARS).is_none() {
-                report.issue(
-                    &path.field("ip"),
-                    crate::issue::IssueCode::InvalidFormat,
-                    "expected an ipv4 or ipv6 address",
-                );
-            }
+        check_chars(
+            &self.name,
+            1,
+            MAX_INTERFACE_NAME_CHARS,
+            &path.field("name"),
+            report,
+        );
+        check_opt_chars(
+            self.mac.as_deref(),
+            0,
+            MAX_MAC_CHARS,
+            &path.field("mac"),
+            report,
+        );
+        if let Some(ip) = &self.ip
+            && crate::net::parse_ip(ip, MAX_IP_CHARS).is_none()
+        {
+            report.issue(
+                &path.field("ip"),
+                crate::issue::IssueCode::InvalidFormat,
+                "expected an ipv4 or ipv6 address",
+            );
         }
     }
 }

@@ -39,7 +39,11 @@ impl DecodeError {
     pub fn issues(&self) -> Vec<Issue> {
         match self {
             Self::TooLarge { max, .. } => {
-                vec![Issue::new("", IssueCode::TooLong, &format!("at most {max} bytes allowed"))]
+                vec![Issue::new(
+                    "",
+                    IssueCode::TooLong,
+                    &format!("at most {max} bytes allowed"),
+                )]
             }
             Self::Invalid(invalid) => invalid.issues.clone(),
         }
@@ -182,13 +186,13 @@ pub(crate) fn issue_at(mut path: String, inner: &serde_json::Error) -> Issue {
     let full = inner.to_string();
     let mut msg = strip_position(&full);
     // Splice the path of a nested decode.
-    if let Some(rest) = msg.strip_prefix(PATH_MARK) {
-        if let Some((inner_path, inner_msg)) = rest.split_once(PATH_MARK) {
-            if !inner_path.is_empty() {
-                push_path(&mut path, inner_path);
-            }
-            msg = strip_position(inner_msg);
+    if let Some(rest) = msg.strip_prefix(PATH_MARK)
+        && let Some((inner_path, inner_msg)) = rest.split_once(PATH_MARK)
+    {
+        if !inner_path.is_empty() {
+            push_path(&mut path, inner_path);
         }
+        msg = strip_position(inner_msg);
     }
     if inner.is_syntax() || inner.is_eof() || inner.is_io() {
         return Issue::new(&path, IssueCode::Syntax, &syntax_message(msg));
@@ -238,10 +242,11 @@ fn classify(msg: &str, path: &mut String) -> (IssueCode, String) {
     if let Some(rest) = msg.strip_prefix("unknown field ") {
         // serde_path_to_error already ends the path with the unknown key; a hand-written
         // deserializer (commands) does not.
-        if let Some(name) = quoted(rest) {
-            if path != name && !path.ends_with(&format!(".{name}")) {
-                push_path(path, crate::text::truncate_chars(name, 64));
-            }
+        if let Some(name) = quoted(rest)
+            && path != name
+            && !path.ends_with(&format!(".{name}"))
+        {
+            push_path(path, crate::text::truncate_chars(name, 64));
         }
         return (IssueCode::UnknownField, "unknown field".to_owned());
     }
@@ -249,26 +254,41 @@ fn classify(msg: &str, path: &mut String) -> (IssueCode, String) {
         if let Some(name) = quoted(rest) {
             push_path(path, name);
         }
-        return (IssueCode::MissingField, "required field is missing".to_owned());
+        return (
+            IssueCode::MissingField,
+            "required field is missing".to_owned(),
+        );
     }
     if let Some(rest) = msg.strip_prefix("duplicate field ") {
         if let Some(name) = quoted(rest) {
             push_path(path, name);
         }
-        return (IssueCode::InvalidValue, "field appears more than once".to_owned());
+        return (
+            IssueCode::InvalidValue,
+            "field appears more than once".to_owned(),
+        );
     }
     if msg.starts_with("unknown variant ") {
         let exp = expected(msg);
         return (IssueCode::InvalidValue, format!("unknown value, {exp}"));
     }
     if msg.starts_with("invalid type: ") {
-        return (IssueCode::InvalidType, format!("invalid type, {}", expected(msg)));
+        return (
+            IssueCode::InvalidType,
+            format!("invalid type, {}", expected(msg)),
+        );
     }
     if msg.starts_with("invalid value: ") {
-        return (IssueCode::InvalidValue, format!("invalid value, {}", expected(msg)));
+        return (
+            IssueCode::InvalidValue,
+            format!("invalid value, {}", expected(msg)),
+        );
     }
     if msg.starts_with("invalid length ") {
-        return (IssueCode::TooMany, format!("invalid length, {}", expected(msg)));
+        return (
+            IssueCode::TooMany,
+            format!("invalid length, {}", expected(msg)),
+        );
     }
     // Custom messages come from this crate's own deserializers and never carry input.
     if let Some(rest) = msg.strip_prefix(FORMAT_PREFIX) {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::command::Command;
-use crate::decode::{check_size, encode_checked, finish, from_value, parse_slice, Decoded};
+use crate::decode::{Decoded, check_size, encode_checked, finish, from_value, parse_slice};
 use crate::error::{DecodeError, EncodeError};
 use crate::heartbeat::{HeartbeatRequest, HeartbeatResponse};
 use crate::ids::{AgentId, SessionId, UnixMillis, UuidSchema};
@@ -24,7 +24,9 @@ use crate::limits::{
 };
 use crate::result::CommandResult;
 use crate::text::truncate_chars;
-use crate::validate::{check_chars, check_count, check_opt_chars, check_range, Path, Report, Validate};
+use crate::validate::{
+    Path, Report, Validate, check_chars, check_count, check_opt_chars, check_range,
+};
 use crate::version::ProtocolVersion;
 
 // ---------------------------------------------------------------- agent -> server
@@ -172,6 +174,10 @@ pub struct VerificationProgress {
 }
 
 /// Every text frame an agent sends.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "frames are decoded and handled one at a time, never stored in bulk"
+)]
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentFrame {
@@ -195,12 +201,24 @@ pub enum AgentFrame {
 fn split_tag(bytes: &[u8]) -> Result<(String, Value), DecodeError> {
     let value: Value = parse_slice(bytes)?;
     let Value::Object(mut map) = value else {
-        return Err(DecodeError::single("", IssueCode::NotAnObject, "a frame must be a json object"));
+        return Err(DecodeError::single(
+            "",
+            IssueCode::NotAnObject,
+            "a frame must be a json object",
+        ));
     };
     match map.remove("type") {
         Some(Value::String(tag)) => Ok((tag, Value::Object(map))),
-        Some(_) => Err(DecodeError::single("type", IssueCode::MissingType, "must be a string")),
-        None => Err(DecodeError::single("type", IssueCode::MissingType, "required field is missing")),
+        Some(_) => Err(DecodeError::single(
+            "type",
+            IssueCode::MissingType,
+            "must be a string",
+        )),
+        None => Err(DecodeError::single(
+            "type",
+            IssueCode::MissingType,
+            "required field is missing",
+        )),
     }
 }
 
@@ -245,7 +263,12 @@ impl AgentFrame {
         let frame = match tag.as_str() {
             "pong" => body(len, MAX_SMALL_FRAME_BYTES, rest, Self::Pong),
             "heartbeat" => body(len, MAX_HEARTBEAT_BODY_BYTES, rest, Self::Heartbeat),
-            "command_result" => body(len, MAX_COMMAND_RESULT_BODY_BYTES, rest, Self::CommandResult),
+            "command_result" => body(
+                len,
+                MAX_COMMAND_RESULT_BODY_BYTES,
+                rest,
+                Self::CommandResult,
+            ),
             "terminal_output" => body(len, MAX_TERMINAL_FRAME_BYTES, rest, Self::TerminalOutput),
             "update_status" => body(len, MAX_SMALL_FRAME_BYTES, rest, Self::UpdateStatus),
             "patch_progress" => body(len, MAX_SMALL_FRAME_BYTES, rest, Self::PatchProgress),
@@ -254,7 +277,9 @@ impl AgentFrame {
             }
             _ => Err(unknown_type()),
         };
-        frame.and_then(finish).map_err(|e| e.with_received_type(Some(&tag)))
+        frame
+            .and_then(finish)
+            .map_err(|e| e.with_received_type(Some(&tag)))
     }
 
     /// Encodes the frame, refusing one the server would reject.
@@ -284,11 +309,24 @@ impl Validate for AgentFrame {
 
 impl Validate for TerminalOutput {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(&self.data, 0, MAX_TERMINAL_DATA_CHARS, &path.field("data"), report);
+        check_chars(
+            &self.data,
+            0,
+            MAX_TERMINAL_DATA_CHARS,
+            &path.field("data"),
+            report,
+        );
         if self.encoding == Some(TerminalEncoding::Base64)
-            && !self.data.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+            && !self
+                .data
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
         {
-            report.issue(&path.field("data"), IssueCode::InvalidFormat, "expected base64");
+            report.issue(
+                &path.field("data"),
+                IssueCode::InvalidFormat,
+                "expected base64",
+            );
         }
     }
 }
@@ -305,24 +343,52 @@ impl Validate for UpdateStatus {
         if let Some(p) = self.progress {
             check_range(p, 0, 100, &path.field("progress"), report);
         }
-        check_opt_chars(self.message.as_deref(), 0, MAX_STATUS_MESSAGE_CHARS, &path.field("message"), report);
+        check_opt_chars(
+            self.message.as_deref(),
+            0,
+            MAX_STATUS_MESSAGE_CHARS,
+            &path.field("message"),
+            report,
+        );
     }
 }
 
 impl Validate for PatchProgress {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
         if self.completed > self.total {
-            report.issue(&path.field("completed"), IssueCode::OutOfRange, "must not exceed `total`");
+            report.issue(
+                &path.field("completed"),
+                IssueCode::OutOfRange,
+                "must not exceed `total`",
+            );
         }
-        check_opt_chars(self.current_patch.as_deref(), 1, MAX_FACT_CHARS, &path.field("currentPatch"), report);
-        check_opt_chars(self.message.as_deref(), 0, MAX_STATUS_MESSAGE_CHARS, &path.field("message"), report);
+        check_opt_chars(
+            self.current_patch.as_deref(),
+            1,
+            MAX_FACT_CHARS,
+            &path.field("currentPatch"),
+            report,
+        );
+        check_opt_chars(
+            self.message.as_deref(),
+            0,
+            MAX_STATUS_MESSAGE_CHARS,
+            &path.field("message"),
+            report,
+        );
     }
 }
 
 impl Validate for VerificationProgress {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
         check_range(self.percent, 0, 100, &path.field("percent"), report);
-        check_opt_chars(self.message.as_deref(), 0, MAX_STATUS_MESSAGE_CHARS, &path.field("message"), report);
+        check_opt_chars(
+            self.message.as_deref(),
+            0,
+            MAX_STATUS_MESSAGE_CHARS,
+            &path.field("message"),
+            report,
+        );
     }
 }
 
@@ -464,7 +530,9 @@ impl ServerFrame {
                 _ => Err(unknown_type()),
             },
         };
-        frame.and_then(finish).map_err(|e| e.with_received_type(Some(&tag)))
+        frame
+            .and_then(finish)
+            .map_err(|e| e.with_received_type(Some(&tag)))
     }
 
     /// Encodes the frame, refusing one the agent would reject.
@@ -497,8 +565,15 @@ impl Validate for Connected {
         for (i, cap) in self.capabilities.iter().enumerate() {
             let at = caps.index(i);
             check_chars(cap, 1, MAX_CAPABILITY_CHARS, &at, report);
-            if !cap.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-                report.issue(&at, IssueCode::InvalidFormat, "expected `[a-z0-9_]` characters");
+            if !cap
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            {
+                report.issue(
+                    &at,
+                    IssueCode::InvalidFormat,
+                    "expected `[a-z0-9_]` characters",
+                );
             }
         }
     }
@@ -506,7 +581,13 @@ impl Validate for Connected {
 
 impl Validate for ErrorFrame {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(&self.message, 1, MAX_ERROR_MESSAGE_CHARS, &path.field("message"), report);
+        check_chars(
+            &self.message,
+            1,
+            MAX_ERROR_MESSAGE_CHARS,
+            &path.field("message"),
+            report,
+        );
         check_count(self.issues.len(), MAX_ISSUES, &path.field("issues"), report);
         check_opt_chars(
             self.received_type.as_deref(),

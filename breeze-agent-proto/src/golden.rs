@@ -6,7 +6,7 @@
 //! so invalid JSON can be a vector too.
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::binary::BinaryFrame;
 use crate::message::MessageKind;
@@ -53,7 +53,9 @@ pub struct BinaryVector {
 #[must_use]
 pub fn expected_outcome(kind: MessageKind, input: &[u8]) -> Value {
     match kind.decode_to_json(input) {
-        Ok(decoded) => json!({ "valid": true, "message": decoded.message, "dropped": decoded.dropped }),
+        Ok(decoded) => {
+            json!({ "valid": true, "message": decoded.message, "dropped": decoded.dropped })
+        }
         Err(err) => {
             let mut out = json!({ "valid": false, "error": err.code(), "issues": err.issues() });
             if let (Some(map), crate::DecodeError::Invalid(invalid)) = (out.as_object_mut(), &err) {
@@ -156,24 +158,51 @@ fn command_result() -> Value {
 
 fn all_commands() -> Vec<(&'static str, Value)> {
     vec![
-        ("run_script", json!({ "content": "Get-Service | Where Status -eq Running", "language": "powershell",
+        (
+            "run_script",
+            json!({ "content": "Get-Service | Where Status -eq Running", "language": "powershell",
             "parameters": { "Name": "spooler" }, "timeoutSeconds": 300, "runAs": "system",
-            "scriptId": PATCH, "executionId": DEVICE })),
+            "scriptId": PATCH, "executionId": DEVICE }),
+        ),
         ("script_cancel", json!({ "commandId": CMD })),
-        ("reboot", json!({ "delaySeconds": 300, "reason": "patch window" })),
+        (
+            "reboot",
+            json!({ "delaySeconds": 300, "reason": "patch window" }),
+        ),
         ("shutdown", json!({})),
         ("collect_inventory", json!({})),
         ("list_processes", json!({})),
         ("kill_process", json!({ "pid": 4242, "force": true })),
         ("file_list", json!({ "path": "C:\\Users\\Public" })),
-        ("file_read", json!({ "path": "/var/log/syslog", "maxBytes": 65536 })),
-        ("file_delete", json!({ "path": "/tmp/old.log", "recursive": false })),
-        ("terminal_start", json!({ "sessionId": SESSION, "cols": 120, "rows": 40, "shell": "bash" })),
-        ("terminal_data", json!({ "sessionId": SESSION, "data": "ls -la\n" })),
-        ("terminal_resize", json!({ "sessionId": SESSION, "cols": 200, "rows": 50 })),
+        (
+            "file_read",
+            json!({ "path": "/var/log/syslog", "maxBytes": 65536 }),
+        ),
+        (
+            "file_delete",
+            json!({ "path": "/tmp/old.log", "recursive": false }),
+        ),
+        (
+            "terminal_start",
+            json!({ "sessionId": SESSION, "cols": 120, "rows": 40, "shell": "bash" }),
+        ),
+        (
+            "terminal_data",
+            json!({ "sessionId": SESSION, "data": "ls -la\n" }),
+        ),
+        (
+            "terminal_resize",
+            json!({ "sessionId": SESSION, "cols": 200, "rows": 50 }),
+        ),
         ("terminal_stop", json!({ "sessionId": SESSION })),
-        ("patch_scan", json!({ "sources": ["microsoft", "third_party"] })),
-        ("install_patches", json!({ "patchIds": [PATCH], "rebootIfNeeded": true })),
+        (
+            "patch_scan",
+            json!({ "sources": ["microsoft", "third_party"] }),
+        ),
+        (
+            "install_patches",
+            json!({ "patchIds": [PATCH], "rebootIfNeeded": true }),
+        ),
         ("rollback_patches", json!({ "patchIds": [PATCH] })),
         ("self_uninstall", json!({ "removeData": true })),
     ]
@@ -181,61 +210,127 @@ fn all_commands() -> Vec<(&'static str, Value)> {
 
 /// Every text vector, in a fixed order.
 #[must_use]
-#[expect(clippy::too_many_lines, reason = "one flat list of examples reads best")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one flat list of examples reads best"
+)]
 pub fn text_vectors() -> Vec<TextVector> {
     use MessageKind as K;
     let mut b = Builder(Vec::new());
 
     // ---- enrollment (8.1)
-    b.json(K::EnrollRequest, "minimal", &json!({ "enrollmentKey": KEY, "hostname": "ws-07",
-        "osType": "windows", "osVersion": "11", "architecture": "amd64", "agentVersion": "2.4.1" }));
+    b.json(
+        K::EnrollRequest,
+        "minimal",
+        &json!({ "enrollmentKey": KEY, "hostname": "ws-07",
+        "osType": "windows", "osVersion": "11", "architecture": "amd64", "agentVersion": "2.4.1" }),
+    );
     b.json(K::EnrollRequest, "full", &json!({ "enrollmentKey": KEY, "enrollmentSecret": "s3cret-from-installer",
         "hostname": "db-01", "osType": "linux", "osVersion": "Ubuntu 24.04", "architecture": "arm64",
         "agentVersion": "2.4.1", "protocolVersion": 1, "minProtocolVersion": 1,
         "hardwareInfo": { "cpuModel": "Ampere Altra", "cpuCores": 80, "ramTotalMb": 262144, "serialNumber": "SN123" },
         "networkInfo": [{ "name": "eth0", "mac": "02:42:ac:11:00:02", "ip": "172.17.0.2", "isPrimary": true }] }));
-    b.json(K::EnrollRequest, "bad_key", &json!({ "enrollmentKey": "not-a-key", "hostname": "h",
-        "osType": "linux", "osVersion": "1", "architecture": "x", "agentVersion": "1" }));
-    b.json(K::EnrollRequest, "bad_os_type", &json!({ "enrollmentKey": KEY, "hostname": "h",
-        "osType": "freebsd", "osVersion": "1", "architecture": "x", "agentVersion": "1" }));
+    b.json(
+        K::EnrollRequest,
+        "bad_key",
+        &json!({ "enrollmentKey": "not-a-key", "hostname": "h",
+        "osType": "linux", "osVersion": "1", "architecture": "x", "agentVersion": "1" }),
+    );
+    b.json(
+        K::EnrollRequest,
+        "bad_os_type",
+        &json!({ "enrollmentKey": KEY, "hostname": "h",
+        "osType": "freebsd", "osVersion": "1", "architecture": "x", "agentVersion": "1" }),
+    );
     b.json(K::EnrollRequest, "unknown_field", &json!({ "enrollmentKey": KEY, "hostname": "h",
         "osType": "linux", "osVersion": "1", "architecture": "x", "agentVersion": "1", "isAdmin": true }));
-    let bad_nics: Vec<Value> =
-        (0..12).map(|i| json!({ "name": format!("eth{i}"), "ip": "999.1.1.1" })).collect();
+    let bad_nics: Vec<Value> = (0..12)
+        .map(|i| json!({ "name": format!("eth{i}"), "ip": "999.1.1.1" }))
+        .collect();
     b.json(K::EnrollRequest, "many_issues", &json!({ "enrollmentKey": KEY, "hostname": "",
         "osType": "macos", "osVersion": "", "architecture": "arm64", "agentVersion": "1", "networkInfo": bad_nics }));
-    b.json(K::EnrollResponse, "typical", &json!({ "agentId": AGENT_ID, "deviceId": DEVICE,
+    b.json(
+        K::EnrollResponse,
+        "typical",
+        &json!({ "agentId": AGENT_ID, "deviceId": DEVICE,
         "authToken": TOKEN_A, "watchdogAuthToken": TOKEN_W, "helperAuthToken": TOKEN_H,
         "orgId": ORG, "siteId": SITE, "protocolVersion": 1,
-        "config": { "heartbeatIntervalSeconds": 60, "metricsCollectionIntervalSeconds": 30 } }));
-    b.json(K::EnrollResponse, "bad_token", &json!({ "agentId": AGENT_ID, "deviceId": DEVICE,
+        "config": { "heartbeatIntervalSeconds": 60, "metricsCollectionIntervalSeconds": 30 } }),
+    );
+    b.json(
+        K::EnrollResponse,
+        "bad_token",
+        &json!({ "agentId": AGENT_ID, "deviceId": DEVICE,
         "authToken": "brz_SHORT", "watchdogAuthToken": TOKEN_W, "helperAuthToken": TOKEN_H,
         "orgId": ORG, "siteId": SITE,
-        "config": { "heartbeatIntervalSeconds": 60, "metricsCollectionIntervalSeconds": 30 } }));
+        "config": { "heartbeatIntervalSeconds": 60, "metricsCollectionIntervalSeconds": 30 } }),
+    );
 
     // ---- heartbeat (8.4)
-    b.json(K::HeartbeatRequest, "minimal", &json!({ "status": "ok", "agentVersion": "2.4.1" }));
+    b.json(
+        K::HeartbeatRequest,
+        "minimal",
+        &json!({ "status": "ok", "agentVersion": "2.4.1" }),
+    );
     b.json(K::HeartbeatRequest, "typical", &typical_heartbeat());
     b.json(K::HeartbeatRequest, "dropped_fields", &json!({ "status": "warning", "agentVersion": "2.4.1",
         "metrics": { "cpuPercent": 250, "ramPercent": "high", "ramUsedMb": 2048, "diskPercent": 40 },
         "uptime": -5, "hostname": "", "lastUser": 42, "pendingReboot": "yes",
         "ipHistoryUpdate": { "currentIPs": [{ "interfaceName": "eth0", "ipAddress": "not-an-ip" }] } }));
-    b.json(K::HeartbeatRequest, "metrics_unknown_field_dropped", &json!({ "status": "ok",
-        "agentVersion": "2.4.1", "metrics": { "cpuPercent": 5, "gpuPercent": 3 } }));
-    b.json(K::HeartbeatRequest, "missing_status", &json!({ "agentVersion": "2.4.1" }));
-    b.json(K::HeartbeatRequest, "bad_status", &json!({ "status": "fine", "agentVersion": "2.4.1" }));
-    b.json(K::HeartbeatRequest, "unknown_field", &json!({ "status": "ok", "agentVersion": "2.4.1", "shell": "id" }));
-    b.text(K::HeartbeatRequest, "syntax_error", r#"{"status":"ok","agentVersion":"#);
-    b.text(K::HeartbeatRequest, "trailing_data", r#"{"status":"ok","agentVersion":"1"} {}"#);
+    b.json(
+        K::HeartbeatRequest,
+        "metrics_unknown_field_dropped",
+        &json!({ "status": "ok",
+        "agentVersion": "2.4.1", "metrics": { "cpuPercent": 5, "gpuPercent": 3 } }),
+    );
+    b.json(
+        K::HeartbeatRequest,
+        "missing_status",
+        &json!({ "agentVersion": "2.4.1" }),
+    );
+    b.json(
+        K::HeartbeatRequest,
+        "bad_status",
+        &json!({ "status": "fine", "agentVersion": "2.4.1" }),
+    );
+    b.json(
+        K::HeartbeatRequest,
+        "unknown_field",
+        &json!({ "status": "ok", "agentVersion": "2.4.1", "shell": "id" }),
+    );
+    b.text(
+        K::HeartbeatRequest,
+        "syntax_error",
+        r#"{"status":"ok","agentVersion":"#,
+    );
+    b.text(
+        K::HeartbeatRequest,
+        "trailing_data",
+        r#"{"status":"ok","agentVersion":"1"} {}"#,
+    );
     b.json(K::HeartbeatResponse, "empty", &json!({ "commands": [] }));
-    b.json(K::HeartbeatResponse, "commands_and_flags", &json!({
+    b.json(
+        K::HeartbeatResponse,
+        "commands_and_flags",
+        &json!({
         "commands": [command("run_script", &json!({ "content": "uptime", "language": "bash" })),
                      command("defrag_disk", &json!({ "drive": "C:" }))],
         "configUpdate": { "heartbeatIntervalSeconds": 120, "metricsCollectionIntervalSeconds": 60 },
-        "rotateToken": true, "protocolVersion": 1 }));
-    b.json(K::HeartbeatResponse, "confirm_rotation", &json!({ "commands": [], "confirmTokenRotation": true }));
-    let eleven: Vec<Value> = (0..11).map(|_| command("list_processes", &json!({}))).collect();
-    b.json(K::HeartbeatResponse, "too_many_commands", &json!({ "commands": eleven }));
+        "rotateToken": true, "protocolVersion": 1 }),
+    );
+    b.json(
+        K::HeartbeatResponse,
+        "confirm_rotation",
+        &json!({ "commands": [], "confirmTokenRotation": true }),
+    );
+    let eleven: Vec<Value> = (0..11)
+        .map(|_| command("list_processes", &json!({})))
+        .collect();
+    b.json(
+        K::HeartbeatResponse,
+        "too_many_commands",
+        &json!({ "commands": eleven }),
+    );
     b.json(K::HeartbeatResponse, "bad_interval", &json!({ "commands": [],
         "configUpdate": { "heartbeatIntervalSeconds": 1, "metricsCollectionIntervalSeconds": 100000 } }));
 
@@ -243,66 +338,181 @@ pub fn text_vectors() -> Vec<TextVector> {
     for (ty, payload) in all_commands() {
         b.json(K::Command, ty, &command(ty, &payload));
     }
-    b.json(K::Command, "unknown_type", &command("defrag_disk", &json!({ "drive": "C:" })));
-    b.json(K::Command, "run_script_missing_content", &command("run_script", &json!({ "language": "bash" })));
-    b.json(K::Command, "file_read_empty_path", &command("file_read", &json!({ "path": "" })));
-    b.json(K::Command, "terminal_bad_session", &command("terminal_stop", &json!({ "sessionId": "../../etc" })));
-    b.json(K::Command, "payload_unknown_field", &command("reboot", &json!({ "force": true })));
-    b.json(K::Command, "missing_id", &json!({ "type": "reboot", "payload": {} }));
+    b.json(
+        K::Command,
+        "unknown_type",
+        &command("defrag_disk", &json!({ "drive": "C:" })),
+    );
+    b.json(
+        K::Command,
+        "run_script_missing_content",
+        &command("run_script", &json!({ "language": "bash" })),
+    );
+    b.json(
+        K::Command,
+        "file_read_empty_path",
+        &command("file_read", &json!({ "path": "" })),
+    );
+    b.json(
+        K::Command,
+        "terminal_bad_session",
+        &command("terminal_stop", &json!({ "sessionId": "../../etc" })),
+    );
+    b.json(
+        K::Command,
+        "payload_unknown_field",
+        &command("reboot", &json!({ "force": true })),
+    );
+    b.json(
+        K::Command,
+        "missing_id",
+        &json!({ "type": "reboot", "payload": {} }),
+    );
     b.json(K::CommandResult, "completed", &command_result());
     b.json(K::CommandResult, "failed_with_result", &json!({ "commandId": CMD, "status": "failed",
         "exitCode": 1, "error": "access denied", "result": { "files": [{ "name": "a.txt", "size": 12 }] } }));
-    b.json(K::CommandResult, "bad_status", &json!({ "commandId": CMD, "status": "done" }));
+    b.json(
+        K::CommandResult,
+        "bad_status",
+        &json!({ "commandId": CMD, "status": "done" }),
+    );
 
     // ---- token rotation (8.3)
     b.json(K::RotateTokenRequest, "empty", &json!({}));
-    b.json(K::RotateTokenRequest, "unknown_field", &json!({ "token": TOKEN_A }));
-    b.json(K::RotateTokenResponse, "staged", &json!({ "authToken": TOKEN_A, "watchdogAuthToken": TOKEN_W,
-        "helperAuthToken": TOKEN_H, "pendingExpiresAt": "2026-11-22T15:05:29Z" }));
+    b.json(
+        K::RotateTokenRequest,
+        "unknown_field",
+        &json!({ "token": TOKEN_A }),
+    );
+    b.json(
+        K::RotateTokenResponse,
+        "staged",
+        &json!({ "authToken": TOKEN_A, "watchdogAuthToken": TOKEN_W,
+        "helperAuthToken": TOKEN_H, "pendingExpiresAt": "2026-11-22T15:05:29Z" }),
+    );
     b.json(K::ConfirmRotationRequest, "empty", &json!({}));
-    b.json(K::ConfirmRotationResponse, "confirmed", &json!({ "confirmed": true, "graceExpiresAt": "2026-11-22T14:10:29Z" }));
+    b.json(
+        K::ConfirmRotationResponse,
+        "confirmed",
+        &json!({ "confirmed": true, "graceExpiresAt": "2026-11-22T14:10:29Z" }),
+    );
 
     // ---- HTTP error bodies
     for reason in crate::ErrorReason::ALL {
-        b.json(K::HttpError, reason.as_str(), &serde_json::to_value(crate::HttpErrorBody::new(*reason)).unwrap_or(Value::Null));
+        b.json(
+            K::HttpError,
+            reason.as_str(),
+            &serde_json::to_value(crate::HttpErrorBody::new(*reason)).unwrap_or(Value::Null),
+        );
     }
-    b.json(K::HttpError, "unknown_code", &json!({ "error": "nope", "code": "teapot" }));
+    b.json(
+        K::HttpError,
+        "unknown_code",
+        &json!({ "error": "nope", "code": "teapot" }),
+    );
 
     // ---- agent -> server frames (8.6)
-    b.json(K::AgentFrame, "pong", &json!({ "type": "pong", "timestamp": 1_795_000_000_000u64 }));
-    b.json(K::AgentFrame, "heartbeat", &with_type("heartbeat", &typical_heartbeat()));
-    b.json(K::AgentFrame, "command_result", &with_type("command_result", &command_result()));
-    b.json(K::AgentFrame, "terminal_output", &json!({ "type": "terminal_output", "sessionId": SESSION, "data": "total 48\n" }));
+    b.json(
+        K::AgentFrame,
+        "pong",
+        &json!({ "type": "pong", "timestamp": 1_795_000_000_000u64 }),
+    );
+    b.json(
+        K::AgentFrame,
+        "heartbeat",
+        &with_type("heartbeat", &typical_heartbeat()),
+    );
+    b.json(
+        K::AgentFrame,
+        "command_result",
+        &with_type("command_result", &command_result()),
+    );
+    b.json(
+        K::AgentFrame,
+        "terminal_output",
+        &json!({ "type": "terminal_output", "sessionId": SESSION, "data": "total 48\n" }),
+    );
     b.json(K::AgentFrame, "terminal_output_base64", &json!({ "type": "terminal_output", "sessionId": SESSION, "data": "dG90YWwgNDgK", "encoding": "base64" }));
     b.json(K::AgentFrame, "update_status", &json!({ "type": "update_status", "status": "downloading", "targetVersion": "2.5.0", "progress": 40 }));
     b.json(K::AgentFrame, "patch_progress", &json!({ "type": "patch_progress", "commandId": CMD, "phase": "installing", "completed": 2, "total": 5, "currentPatch": "KB5032190" }));
     b.json(K::AgentFrame, "verification_progress", &json!({ "type": "verification_progress", "commandId": CMD, "phase": "running", "percent": 75 }));
-    b.json(K::AgentFrame, "unknown_type", &json!({ "type": "shell_exec", "cmd": "id" }));
-    b.json(K::AgentFrame, "long_unknown_type", &json!({ "type": "x".repeat(250) }));
+    b.json(
+        K::AgentFrame,
+        "unknown_type",
+        &json!({ "type": "shell_exec", "cmd": "id" }),
+    );
+    b.json(
+        K::AgentFrame,
+        "long_unknown_type",
+        &json!({ "type": "x".repeat(250) }),
+    );
     b.json(K::AgentFrame, "missing_type", &json!({ "timestamp": 1 }));
     b.json(K::AgentFrame, "type_not_string", &json!({ "type": 7 }));
     b.text(K::AgentFrame, "not_an_object", "[\"pong\"]");
     b.text(K::AgentFrame, "syntax_error", "{\"type\":");
-    b.json(K::AgentFrame, "server_type_from_agent", &json!({ "type": "connected", "agentId": AGENT_ID, "timestamp": 1 }));
-    b.json(K::AgentFrame, "unknown_field", &json!({ "type": "pong", "timestamp": 1, "extra": 1 }));
-    b.json(K::AgentFrame, "bad_session_id", &json!({ "type": "terminal_output", "sessionId": SESSION.to_uppercase(), "data": "x" }));
+    b.json(
+        K::AgentFrame,
+        "server_type_from_agent",
+        &json!({ "type": "connected", "agentId": AGENT_ID, "timestamp": 1 }),
+    );
+    b.json(
+        K::AgentFrame,
+        "unknown_field",
+        &json!({ "type": "pong", "timestamp": 1, "extra": 1 }),
+    );
+    b.json(
+        K::AgentFrame,
+        "bad_session_id",
+        &json!({ "type": "terminal_output", "sessionId": SESSION.to_uppercase(), "data": "x" }),
+    );
     b.json(K::AgentFrame, "bad_base64", &json!({ "type": "terminal_output", "sessionId": SESSION, "data": "not base64!", "encoding": "base64" }));
     b.json(K::AgentFrame, "several_issues", &json!({ "type": "update_status", "status": "installing", "targetVersion": "", "progress": 150 }));
     b.json(K::AgentFrame, "patch_progress_over_total", &json!({ "type": "patch_progress", "commandId": CMD, "phase": "installing", "completed": 6, "total": 5 }));
 
     // ---- server -> agent frames (8.6)
-    b.json(K::ServerFrame, "connected", &json!({ "type": "connected", "agentId": AGENT_ID, "timestamp": 1_795_000_000_000u64,
-        "capabilities": ["terminal_output_base64"], "protocolVersion": 1 }));
-    b.json(K::ServerFrame, "ping", &json!({ "type": "ping", "timestamp": 1_795_000_000_000u64 }));
-    b.json(K::ServerFrame, "ack", &json!({ "type": "ack", "commandId": CMD }));
-    b.json(K::ServerFrame, "heartbeat_ack", &json!({ "type": "heartbeat_ack", "commands": [], "rotateToken": true }));
+    b.json(
+        K::ServerFrame,
+        "connected",
+        &json!({ "type": "connected", "agentId": AGENT_ID, "timestamp": 1_795_000_000_000u64,
+        "capabilities": ["terminal_output_base64"], "protocolVersion": 1 }),
+    );
+    b.json(
+        K::ServerFrame,
+        "ping",
+        &json!({ "type": "ping", "timestamp": 1_795_000_000_000u64 }),
+    );
+    b.json(
+        K::ServerFrame,
+        "ack",
+        &json!({ "type": "ack", "commandId": CMD }),
+    );
+    b.json(
+        K::ServerFrame,
+        "heartbeat_ack",
+        &json!({ "type": "heartbeat_ack", "commands": [], "rotateToken": true }),
+    );
     b.json(K::ServerFrame, "error", &json!({ "type": "error", "code": "INVALID_MESSAGE", "message": "invalid message",
         "issues": [{ "path": "type", "code": "unknown_type", "message": "unknown message type" }], "receivedType": "shell_exec" }));
     b.json(K::ServerFrame, "processing_error", &json!({ "type": "error", "code": "PROCESSING_ERROR", "message": "result could not be stored", "receivedType": "command_result" }));
-    b.json(K::ServerFrame, "command_run_script", &command("run_script", &json!({ "content": "whoami", "language": "sh" })));
-    b.json(K::ServerFrame, "command_unknown_type", &command("defrag_disk", &json!({})));
+    b.json(
+        K::ServerFrame,
+        "command_run_script",
+        &command(
+            "run_script",
+            &json!({ "content": "whoami", "language": "sh" }),
+        ),
+    );
+    b.json(
+        K::ServerFrame,
+        "command_unknown_type",
+        &command("defrag_disk", &json!({})),
+    );
     b.json(K::ServerFrame, "bad_capability", &json!({ "type": "connected", "agentId": AGENT_ID, "timestamp": 1, "capabilities": ["Bad Cap"] }));
-    b.json(K::ServerFrame, "error_bad_code", &json!({ "type": "error", "code": "OOPS", "message": "x" }));
+    b.json(
+        K::ServerFrame,
+        "error_bad_code",
+        &json!({ "type": "error", "code": "OOPS", "message": "x" }),
+    );
     b.0
 }
 
@@ -322,11 +532,17 @@ pub fn binary_vectors() -> Vec<BinaryVector> {
         ("empty", Vec::new()),
         ("unknown_kind", frame(0x01, SESSION, b"x")),
         ("truncated_header", frame(0x02, "9d4f5b7c-0e1a", b"")),
-        ("uppercase_session_id", frame(0x02, &SESSION.to_uppercase(), b"x")),
-        ("session_id_not_uuid", frame(0x03, "../../../../../../../../etc/passwd00", b"x")),
+        (
+            "uppercase_session_id",
+            frame(0x02, &SESSION.to_uppercase(), b"x"),
+        ),
+        (
+            "session_id_not_uuid",
+            frame(0x03, "../../../../../../../../etc/passwd00", b"x"),
+        ),
         ("session_id_not_utf8", {
             let mut v = vec![0x02, 0xff];
-            v.extend_from_slice(&SESSION.as_bytes()[1..]);
+            v.extend(SESSION.bytes().skip(1));
             v
         }),
     ];
@@ -349,13 +565,23 @@ pub fn vector_files() -> Vec<(String, String)> {
             "generator": "cargo run -p breeze-agent-proto --example gen_vectors",
         })
     };
-    let mut text = header("text messages and frames (input is the exact text; decode it as `kind`)");
+    let mut text =
+        header("text messages and frames (input is the exact text; decode it as `kind`)");
     let mut binary = header("binary WebSocket frames (input is hex)");
     if let (Some(t), Some(bin)) = (text.as_object_mut(), binary.as_object_mut()) {
-        t.insert("vectors".to_owned(), serde_json::to_value(text_vectors()).unwrap_or(Value::Null));
-        bin.insert("vectors".to_owned(), serde_json::to_value(binary_vectors()).unwrap_or(Value::Null));
+        t.insert(
+            "vectors".to_owned(),
+            serde_json::to_value(text_vectors()).unwrap_or(Value::Null),
+        );
+        bin.insert(
+            "vectors".to_owned(),
+            serde_json::to_value(binary_vectors()).unwrap_or(Value::Null),
+        );
     }
-    vec![("text.json".to_owned(), pretty(&text)), ("binary.json".to_owned(), pretty(&binary))]
+    vec![
+        ("text.json".to_owned(), pretty(&text)),
+        ("binary.json".to_owned(), pretty(&binary)),
+    ]
 }
 
 /// The JSON Schema files: (relative path, contents).
@@ -365,7 +591,10 @@ pub fn schema_files() -> Vec<(String, String)> {
         .iter()
         .map(|kind| {
             let schema = kind.schema();
-            (format!("schemas/{}.schema.json", kind.name()), pretty(schema.as_value()))
+            (
+                format!("schemas/{}.schema.json", kind.name()),
+                pretty(schema.as_value()),
+            )
         })
         .collect()
 }

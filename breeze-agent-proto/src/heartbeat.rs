@@ -16,7 +16,7 @@ use crate::limits::{
     MAX_FACT_CHARS, MAX_HEARTBEAT_COMMANDS, MAX_HOSTNAME_CHARS, MAX_INTERFACE_NAME_CHARS,
     MAX_IP_CHARS, MAX_IP_ENTRIES, MAX_MAC_CHARS, MAX_USER_CHARS, MAX_VERSION_CHARS,
 };
-use crate::validate::{chars_in, check_chars, check_list, Path, Report, Validate};
+use crate::validate::{Path, Report, Validate, chars_in, check_chars, check_list};
 use crate::version::ProtocolVersion;
 
 /// The agent's self-reported health.
@@ -137,15 +137,27 @@ pub struct HeartbeatMetrics {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IpHistoryUpdate {
     /// Addresses now assigned.
-    #[serde(default, rename = "currentIPs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "currentIPs",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(length(max = 100))]
     pub current_ips: Option<Vec<IpEntry>>,
     /// Addresses that changed since the last report.
-    #[serde(default, rename = "changedIPs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "changedIPs",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(length(max = 100))]
     pub changed_ips: Option<Vec<IpEntry>>,
     /// Addresses no longer assigned.
-    #[serde(default, rename = "removedIPs", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "removedIPs",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(length(max = 100))]
     pub removed_ips: Option<Vec<IpEntry>>,
     /// When the agent observed the change.
@@ -230,16 +242,30 @@ fn chars(min: usize, max: usize) -> impl Fn(&String) -> Result<(), String> {
 
 impl Validate for HeartbeatRequest {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(&self.agent_version, 1, MAX_VERSION_CHARS, &path.field("agentVersion"), report);
-        self.metrics.check_nested(&path.field("metrics"), report, |m, path, report| {
-            m.check(path, report);
-            Ok(())
-        });
+        check_chars(
+            &self.agent_version,
+            1,
+            MAX_VERSION_CHARS,
+            &path.field("agentVersion"),
+            report,
+        );
+        self.metrics
+            .check_nested(&path.field("metrics"), report, |m, path, report| {
+                m.check(path, report);
+                Ok(())
+            });
         self.uptime.check(&path.field("uptime"), report, any);
-        self.hostname.check(&path.field("hostname"), report, chars(1, MAX_HOSTNAME_CHARS));
-        self.os_version.check(&path.field("osVersion"), report, chars(1, MAX_FACT_CHARS));
-        self.last_user.check(&path.field("lastUser"), report, chars(0, MAX_USER_CHARS));
-        self.pending_reboot.check(&path.field("pendingReboot"), report, any);
+        self.hostname.check(
+            &path.field("hostname"),
+            report,
+            chars(1, MAX_HOSTNAME_CHARS),
+        );
+        self.os_version
+            .check(&path.field("osVersion"), report, chars(1, MAX_FACT_CHARS));
+        self.last_user
+            .check(&path.field("lastUser"), report, chars(0, MAX_USER_CHARS));
+        self.pending_reboot
+            .check(&path.field("pendingReboot"), report, any);
         self.ip_history_update.check_nested(
             &path.field("ipHistoryUpdate"),
             report,
@@ -250,16 +276,26 @@ impl Validate for HeartbeatRequest {
 
 impl HeartbeatMetrics {
     fn check(&mut self, path: &Path<'_>, report: &mut Report) {
-        self.cpu_percent.check(&path.field("cpuPercent"), report, percent);
-        self.ram_percent.check(&path.field("ramPercent"), report, percent);
-        self.ram_used_mb.check(&path.field("ramUsedMb"), report, any);
-        self.disk_percent.check(&path.field("diskPercent"), report, percent);
-        self.disk_used_gb.check(&path.field("diskUsedGb"), report, non_negative);
-        self.process_count.check(&path.field("processCount"), report, any);
-        self.network_in_bytes.check(&path.field("networkInBytes"), report, any);
-        self.network_out_bytes.check(&path.field("networkOutBytes"), report, any);
-        self.disk_read_bytes.check(&path.field("diskReadBytes"), report, any);
-        self.disk_write_bytes.check(&path.field("diskWriteBytes"), report, any);
+        self.cpu_percent
+            .check(&path.field("cpuPercent"), report, percent);
+        self.ram_percent
+            .check(&path.field("ramPercent"), report, percent);
+        self.ram_used_mb
+            .check(&path.field("ramUsedMb"), report, any);
+        self.disk_percent
+            .check(&path.field("diskPercent"), report, percent);
+        self.disk_used_gb
+            .check(&path.field("diskUsedGb"), report, non_negative);
+        self.process_count
+            .check(&path.field("processCount"), report, any);
+        self.network_in_bytes
+            .check(&path.field("networkInBytes"), report, any);
+        self.network_out_bytes
+            .check(&path.field("networkOutBytes"), report, any);
+        self.disk_read_bytes
+            .check(&path.field("diskReadBytes"), report, any);
+        self.disk_write_bytes
+            .check(&path.field("diskWriteBytes"), report, any);
     }
 }
 
@@ -277,7 +313,9 @@ impl IpHistoryUpdate {
                 return Err(format!("`{name}` has more than {MAX_IP_ENTRIES} entries"));
             }
             for (i, entry) in list.iter().enumerate() {
-                entry.check().map_err(|reason| format!("`{name}[{i}]` {reason}"))?;
+                entry
+                    .check()
+                    .map_err(|reason| format!("`{name}[{i}]` {reason}"))?;
             }
         }
         Ok(())
@@ -300,7 +338,13 @@ impl IpEntry {
 
 impl Validate for HeartbeatResponse {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_list(&mut self.commands, MAX_HEARTBEAT_COMMANDS, &path.field("commands"), report);
-        self.config_update.validate(&path.field("configUpdate"), report);
+        check_list(
+            &mut self.commands,
+            MAX_HEARTBEAT_COMMANDS,
+            &path.field("commands"),
+            report,
+        );
+        self.config_update
+            .validate(&path.field("configUpdate"), report);
     }
 }

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::MAX_ERROR_MESSAGE_CHARS;
-use crate::validate::{check_chars, Path, Report, Validate};
+use crate::validate::{Path, Report, Validate, check_chars};
 
 /// Response header set when the request used the previous (grace-window) token (SPEC 8.2).
 pub const TOKEN_ROTATION_REQUIRED_HEADER: &str = "x-token-rotation-required";
@@ -168,13 +168,23 @@ impl HttpErrorBody {
     /// A body with a generic message for `code`.
     #[must_use]
     pub fn new(code: ErrorReason) -> Self {
-        Self { error: code.as_str().replace('_', " "), code, issues: Vec::new() }
+        Self {
+            error: code.as_str().replace('_', " "),
+            code,
+            issues: Vec::new(),
+        }
     }
 }
 
 impl Validate for HttpErrorBody {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(&self.error, 1, MAX_ERROR_MESSAGE_CHARS, &path.field("error"), report);
+        check_chars(
+            &self.error,
+            1,
+            MAX_ERROR_MESSAGE_CHARS,
+            &path.field("error"),
+            report,
+        );
         crate::validate::check_count(
             self.issues.len(),
             crate::limits::MAX_ISSUES,

@@ -7,10 +7,10 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::text::{is_lower_hex, is_lower_uuid};
 
@@ -124,7 +124,9 @@ pattern_id!(
 );
 
 /// Milliseconds since the Unix epoch (the `timestamp` of `connected`, `ping` and `pong`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct UnixMillis(pub u64);
 
@@ -177,7 +179,9 @@ impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = Cow::<'de, str>::deserialize(deserializer)?;
         if s.len() > 64 {
-            return Err(serde::de::Error::custom("format: expected an rfc 3339 timestamp"));
+            return Err(serde::de::Error::custom(
+                "format: expected an rfc 3339 timestamp",
+            ));
         }
         OffsetDateTime::parse(&s, &Rfc3339)
             .map(Self)

@@ -50,10 +50,10 @@ impl<T> Informational<T> {
         report: &mut Report,
         rule: impl FnOnce(&T) -> Result<(), String>,
     ) {
-        if let Self::Present(value) = self {
-            if let Err(reason) = rule(value) {
-                *self = Self::Dropped(reason);
-            }
+        if let Self::Present(value) = self
+            && let Err(reason) = rule(value)
+        {
+            *self = Self::Dropped(reason);
         }
         if let Self::Dropped(reason) = self {
             report.dropped(path, reason);
@@ -68,10 +68,10 @@ impl<T> Informational<T> {
         report: &mut Report,
         rule: impl FnOnce(&mut T, &Path<'_>, &mut Report) -> Result<(), String>,
     ) {
-        if let Self::Present(value) = self {
-            if let Err(reason) = rule(value, path, report) {
-                *self = Self::Dropped(reason);
-            }
+        if let Self::Present(value) = self
+            && let Err(reason) = rule(value, path, report)
+        {
+            *self = Self::Dropped(reason);
         }
         if let Self::Dropped(reason) = self {
             report.dropped(path, reason);

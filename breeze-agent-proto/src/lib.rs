@@ -67,7 +67,9 @@ pub use binary::{BinaryFrame, BinaryFrameError, BinaryKind};
 pub use close::CloseCode;
 pub use command::{Command, CommandBody, CommandType, UnknownCommand};
 pub use decode::Decoded;
-pub use enrollment::{AgentConfig, EnrollRequest, EnrollResponse, HardwareInfo, NetworkInterface, OsType};
+pub use enrollment::{
+    AgentConfig, EnrollRequest, EnrollResponse, HardwareInfo, NetworkInterface, OsType,
+};
 pub use error::{DecodeError, EncodeError, InvalidMessage};
 pub use frame::{AgentFrame, ErrorFrame, ErrorFrameCode, ServerFrame};
 pub use heartbeat::{HeartbeatMetrics, HeartbeatRequest, HeartbeatResponse, HeartbeatStatus};
@@ -77,6 +79,8 @@ pub use informational::Informational;
 pub use issue::{DroppedField, Issue, IssueCode};
 pub use message::{DecodedJson, Message, MessageKind};
 pub use result::{CommandResult, CommandStatus};
-pub use rotation::{ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse};
+pub use rotation::{
+    ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse,
+};
 pub use secret::{EnrollmentKey, EnrollmentSecret, WireToken};
-pub use version::{negotiate, AgentVersions, Negotiation, ProtocolVersion, SupportedVersions};
+pub use version::{AgentVersions, Negotiation, ProtocolVersion, SupportedVersions, negotiate};

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::command::Command;
-use crate::decode::{check_size, encode_checked, finish, parse_slice, Decoded};
+use crate::decode::{Decoded, check_size, encode_checked, finish, parse_slice};
 use crate::enrollment::{EnrollRequest, EnrollResponse};
 use crate::error::{DecodeError, EncodeError};
 use crate::frame::{AgentFrame, ServerFrame};
@@ -115,9 +115,16 @@ pub struct DecodedJson {
 
 fn to_json<T: Serialize>(decoded: Decoded<T>) -> Result<DecodedJson, DecodeError> {
     let message = serde_json::to_value(&decoded.message).map_err(|_| {
-        DecodeError::single("", crate::issue::IssueCode::InvalidValue, "message cannot be re-encoded")
+        DecodeError::single(
+            "",
+            crate::issue::IssueCode::InvalidValue,
+            "message cannot be re-encoded",
+        )
     })?;
-    Ok(DecodedJson { message, dropped: decoded.dropped })
+    Ok(DecodedJson {
+        message,
+        dropped: decoded.dropped,
+    })
 }
 
 impl MessageKind {

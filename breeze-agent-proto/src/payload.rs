@@ -15,7 +15,9 @@ use crate::limits::{
     MAX_SCRIPT_PARAMETERS, MAX_SHELL_CHARS, MAX_TERMINAL_DATA_CHARS, MAX_TERMINAL_DIMENSION,
     MAX_TIMEOUT_SECONDS,
 };
-use crate::validate::{check_chars, check_count, check_opt_chars, check_range, Path, Report, Validate};
+use crate::validate::{
+    Path, Report, Validate, check_chars, check_count, check_opt_chars, check_range,
+};
 
 /// Interpreter of a script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -257,7 +259,11 @@ pub struct SelfUninstallPayload {
 fn check_path(path_text: &str, path: &Path<'_>, report: &mut Report) {
     check_chars(path_text, 1, MAX_PATH_CHARS, &path.field("path"), report);
     if path_text.contains('\0') {
-        report.issue(&path.field("path"), IssueCode::InvalidFormat, "must not contain nul");
+        report.issue(
+            &path.field("path"),
+            IssueCode::InvalidFormat,
+            "must not contain nul",
+        );
     }
 }
 
@@ -276,16 +282,33 @@ fn check_patch_ids(ids: &[Uuid], path: &Path<'_>, report: &mut Report) {
 
 impl Validate for RunScriptPayload {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(&self.content, 1, MAX_SCRIPT_CHARS, &path.field("content"), report);
+        check_chars(
+            &self.content,
+            1,
+            MAX_SCRIPT_CHARS,
+            &path.field("content"),
+            report,
+        );
         let params = path.field("parameters");
-        check_count(self.parameters.len(), MAX_SCRIPT_PARAMETERS, &params, report);
+        check_count(
+            self.parameters.len(),
+            MAX_SCRIPT_PARAMETERS,
+            &params,
+            report,
+        );
         for (name, value) in &self.parameters {
             let at = params.field(name);
             check_chars(name, 1, MAX_PARAMETER_NAME_CHARS, &at, report);
             check_chars(value, 0, MAX_PARAMETER_VALUE_CHARS, &at, report);
         }
         if let Some(t) = self.timeout_seconds {
-            check_range(t, 1, MAX_TIMEOUT_SECONDS, &path.field("timeoutSeconds"), report);
+            check_range(
+                t,
+                1,
+                MAX_TIMEOUT_SECONDS,
+                &path.field("timeoutSeconds"),
+                report,
+            );
         }
     }
 }
@@ -299,7 +322,13 @@ impl Validate for PowerPayload {
         if let Some(d) = self.delay_seconds {
             check_range(d, 0, MAX_DELAY_SECONDS, &path.field("delaySeconds"), report);
         }
-        check_opt_chars(self.reason.as_deref(), 0, MAX_REASON_CHARS, &path.field("reason"), report);
+        check_opt_chars(
+            self.reason.as_deref(),
+            0,
+            MAX_REASON_CHARS,
+            &path.field("reason"),
+            report,
+        );
     }
 }
 
@@ -337,13 +366,25 @@ impl Validate for FileDeletePayload {
 impl Validate for TerminalStartPayload {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
         check_dimensions(self.cols, self.rows, path, report);
-        check_opt_chars(self.shell.as_deref(), 1, MAX_SHELL_CHARS, &path.field("shell"), report);
+        check_opt_chars(
+            self.shell.as_deref(),
+            1,
+            MAX_SHELL_CHARS,
+            &path.field("shell"),
+            report,
+        );
     }
 }
 
 impl Validate for TerminalDataPayload {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(&self.data, 0, MAX_TERMINAL_DATA_CHARS, &path.field("data"), report);
+        check_chars(
+            &self.data,
+            0,
+            MAX_TERMINAL_DATA_CHARS,
+            &path.field("data"),
+            report,
+        );
     }
 }
 
@@ -360,7 +401,12 @@ impl Validate for TerminalStopPayload {
 impl Validate for PatchScanPayload {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
         if let Some(sources) = &self.sources {
-            check_count(sources.len(), MAX_PATCH_SOURCES, &path.field("sources"), report);
+            check_count(
+                sources.len(),
+                MAX_PATCH_SOURCES,
+                &path.field("sources"),
+                report,
+            );
         }
     }
 }

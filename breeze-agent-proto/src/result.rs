@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::ids::{Timestamp, UuidSchema};
 use crate::issue::IssueCode;
 use crate::limits::{MAX_OUTPUT_CHARS, MAX_RESULT_ERROR_CHARS, MAX_RESULT_JSON_BYTES};
-use crate::validate::{check_opt_chars, Path, Report, Validate};
+use crate::validate::{Path, Report, Validate, check_opt_chars};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -122,8 +122,20 @@ pub(crate) fn json_exceeds(value: &Value, limit: usize) -> bool {
 
 impl Validate for CommandResult {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_opt_chars(self.stdout.as_deref(), 0, MAX_OUTPUT_CHARS, &path.field("stdout"), report);
-        check_opt_chars(self.stderr.as_deref(), 0, MAX_OUTPUT_CHARS, &path.field("stderr"), report);
+        check_opt_chars(
+            self.stdout.as_deref(),
+            0,
+            MAX_OUTPUT_CHARS,
+            &path.field("stdout"),
+            report,
+        );
+        check_opt_chars(
+            self.stderr.as_deref(),
+            0,
+            MAX_OUTPUT_CHARS,
+            &path.field("stderr"),
+            report,
+        );
         check_opt_chars(
             self.error.as_deref(),
             0,
@@ -131,14 +143,14 @@ impl Validate for CommandResult {
             &path.field("error"),
             report,
         );
-        if let Some(result) = &self.result {
-            if json_exceeds(result, MAX_RESULT_JSON_BYTES) {
-                report.issue(
-                    &path.field("result"),
-                    IssueCode::TooLong,
-                    &format!("at most {MAX_RESULT_JSON_BYTES} bytes of json allowed"),
-                );
-            }
+        if let Some(result) = &self.result
+            && json_exceeds(result, MAX_RESULT_JSON_BYTES)
+        {
+            report.issue(
+                &path.field("result"),
+                IssueCode::TooLong,
+                &format!("at most {MAX_RESULT_JSON_BYTES} bytes of json allowed"),
+            );
         }
     }
 }

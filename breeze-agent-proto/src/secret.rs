@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -26,7 +26,8 @@ pub struct SecretFormatError {
 }
 
 fn is_agent_token(s: &str) -> bool {
-    s.strip_prefix("brz_").is_some_and(|hex| is_lower_hex(hex, 64))
+    s.strip_prefix("brz_")
+        .is_some_and(|hex| is_lower_hex(hex, 64))
 }
 
 fn is_enrollment_secret(s: &str) -> bool {

@@ -19,7 +19,9 @@ pub(crate) fn chars_exceed(s: &str, limit: usize) -> bool {
 /// True for lowercase hexadecimal text of exactly `len` characters.
 #[must_use]
 pub(crate) fn is_lower_hex(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// True for a canonical lowercase hyphenated UUID (`8-4-4-4-12`).

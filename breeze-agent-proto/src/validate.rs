@@ -119,7 +119,11 @@ pub fn check_list<T: Validate>(list: &mut [T], max: usize, path: &Path<'_>, repo
 /// Reports a list longer than `max`.
 pub fn check_count(len: usize, max: usize, path: &Path<'_>, report: &mut Report) {
     if len > max {
-        report.issue(path, IssueCode::TooMany, &format!("at most {max} entries allowed"));
+        report.issue(
+            path,
+            IssueCode::TooMany,
+            &format!("at most {max} entries allowed"),
+        );
     }
 }
 
@@ -131,7 +135,13 @@ pub fn check_chars(s: &str, min: usize, max: usize, path: &Path<'_>, report: &mu
 }
 
 /// Like [`check_chars`] for an optional string.
-pub fn check_opt_chars(s: Option<&str>, min: usize, max: usize, path: &Path<'_>, report: &mut Report) {
+pub fn check_opt_chars(
+    s: Option<&str>,
+    min: usize,
+    max: usize,
+    path: &Path<'_>,
+    report: &mut Report,
+) {
     if let Some(s) = s {
         check_chars(s, min, max, path, report);
     }
@@ -148,7 +158,10 @@ pub fn chars_in(s: &str, min: usize, max: usize) -> Result<(), (IssueCode, Strin
         return Err((IssueCode::TooShort, message));
     }
     if chars_exceed(s, max) {
-        return Err((IssueCode::TooLong, format!("at most {max} characters allowed")));
+        return Err((
+            IssueCode::TooLong,
+            format!("at most {max} characters allowed"),
+        ));
     }
     Ok(())
 }
@@ -162,6 +175,10 @@ pub fn check_range<T: PartialOrd + Display + Copy>(
     report: &mut Report,
 ) {
     if value < min || value > max {
-        report.issue(path, IssueCode::OutOfRange, &format!("must be between {min} and {max}"));
+        report.issue(
+            path,
+            IssueCode::OutOfRange,
+            &format!("must be between {min} and {max}"),
+        );
     }
 }

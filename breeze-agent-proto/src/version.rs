@@ -80,7 +80,10 @@ impl AgentVersions {
     #[must_use]
     pub fn announced(max: Option<ProtocolVersion>, min: Option<ProtocolVersion>) -> Self {
         let max = max.unwrap_or(ProtocolVersion::LEGACY);
-        Self { min: min.unwrap_or(max), max }
+        Self {
+            min: min.unwrap_or(max),
+            max,
+        }
     }
 
     /// Parses the [`PROTOCOL_VERSION_HEADER`] value (`3` or `1-3`); an absent header is a
@@ -97,10 +100,16 @@ impl AgentVersions {
             if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(VersionHeaderError);
             }
-            s.parse::<u16>().ok().and_then(ProtocolVersion::new).ok_or(VersionHeaderError)
+            s.parse::<u16>()
+                .ok()
+                .and_then(ProtocolVersion::new)
+                .ok_or(VersionHeaderError)
         };
         match value.split_once('-') {
-            Some((min, max)) => Ok(Self { min: parse(min)?, max: parse(max)? }),
+            Some((min, max)) => Ok(Self {
+                min: parse(min)?,
+                max: parse(max)?,
+            }),
             None => {
                 let v = parse(value)?;
                 Ok(Self { min: v, max: v })
@@ -135,7 +144,10 @@ pub struct SupportedVersions {
 
 impl Default for SupportedVersions {
     fn default() -> Self {
-        Self { min: ProtocolVersion::V1, max: ProtocolVersion::CURRENT }
+        Self {
+            min: ProtocolVersion::V1,
+            max: ProtocolVersion::CURRENT,
+        }
     }
 }
 
@@ -212,6 +224,9 @@ pub fn negotiate(agent: AgentVersions, server: SupportedVersions) -> Negotiation
     if chosen == agent.max {
         Negotiation::Accept(chosen)
     } else {
-        Negotiation::Downgrade { requested: agent.max, to: chosen }
+        Negotiation::Downgrade {
+            requested: agent.max,
+            to: chosen,
+        }
     }
 }

@@ -1,5 +1,11 @@
 //! Decoding behaviour: limits before parsing, strictness, tolerance, echo bounds, secrets.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use breeze_agent_proto::limits::{
     MAX_HEARTBEAT_BODY_BYTES, MAX_OUTPUT_CHARS, MAX_RESULT_ERROR_CHARS, MAX_RESULT_JSON_BYTES,
@@ -27,7 +33,13 @@ fn oversized_heartbeat_is_refused_before_parsing() {
     // Not JSON at all: a parser would report a syntax error; the size check must win.
     let body = vec![b'x'; MAX_HEARTBEAT_BODY_BYTES + 1];
     let err = HeartbeatRequest::decode(&body).unwrap_err();
-    assert_eq!(err, DecodeError::TooLarge { size: MAX_HEARTBEAT_BODY_BYTES + 1, max: MAX_HEARTBEAT_BODY_BYTES });
+    assert_eq!(
+        err,
+        DecodeError::TooLarge {
+            size: MAX_HEARTBEAT_BODY_BYTES + 1,
+            max: MAX_HEARTBEAT_BODY_BYTES
+        }
+    );
     assert_eq!(err.code(), "too_large");
     // Exactly at the limit is parsed (and fails as JSON, which proves it was parsed).
     let err = HeartbeatRequest::decode(&body[..MAX_HEARTBEAT_BODY_BYTES]).unwrap_err();
@@ -37,18 +49,35 @@ fn oversized_heartbeat_is_refused_before_parsing() {
 #[test]
 fn oversized_text_frames_are_refused_before_parsing() {
     let frame = vec![b'{'; MAX_TEXT_FRAME_BYTES + 1];
-    assert!(matches!(AgentFrame::decode(&frame), Err(DecodeError::TooLarge { .. })));
+    assert!(matches!(
+        AgentFrame::decode(&frame),
+        Err(DecodeError::TooLarge { .. })
+    ));
     let frame = vec![b'{'; MAX_SERVER_MESSAGE_BYTES + 1];
-    assert!(matches!(ServerFrame::decode(&frame), Err(DecodeError::TooLarge { .. })));
+    assert!(matches!(
+        ServerFrame::decode(&frame),
+        Err(DecodeError::TooLarge { .. })
+    ));
 }
 
 #[test]
 fn heartbeat_frame_has_its_own_limit() {
     let padding = "a".repeat(MAX_HEARTBEAT_BODY_BYTES);
-    let frame = json!({ "type": "heartbeat", "status": "ok", "agentVersion": "1", "hostname": padding }).to_string();
+    let frame =
+        json!({ "type": "heartbeat", "status": "ok", "agentVersion": "1", "hostname": padding })
+            .to_string();
     assert!(frame.len() < MAX_TEXT_FRAME_BYTES);
     let err = AgentFrame::decode(frame.as_bytes()).unwrap_err();
-    assert!(matches!(err, DecodeError::TooLarge { max: MAX_HEARTBEAT_BODY_BYTES, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            DecodeError::TooLarge {
+                max: MAX_HEARTBEAT_BODY_BYTES,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 fn result_with(field: &str, value: serde_json::Value) -> Vec<u8> {
@@ -70,7 +99,13 @@ fn output_caps_are_exact_in_characters() {
     let err_text = "e".repeat(MAX_RESULT_ERROR_CHARS + 1);
     let err = invalid(CommandResult::decode(&result_with("error", json!(err_text))).unwrap_err());
     assert_eq!(err.issues[0].path, "error");
-    assert!(CommandResult::decode(&result_with("error", json!("e".repeat(MAX_RESULT_ERROR_CHARS)))).is_ok());
+    assert!(
+        CommandResult::decode(&result_with(
+            "error",
+            json!("e".repeat(MAX_RESULT_ERROR_CHARS))
+        ))
+        .is_ok()
+    );
 }
 
 #[test]
@@ -84,7 +119,9 @@ fn result_json_is_capped_at_5_mb() {
 
 #[test]
 fn at_most_ten_issues_are_listed_and_all_are_counted() {
-    let nics: Vec<_> = (0..25).map(|_| json!({ "name": "", "ip": "nope" })).collect();
+    let nics: Vec<_> = (0..25)
+        .map(|_| json!({ "name": "", "ip": "nope" }))
+        .collect();
     let body = json!({ "enrollmentKey": KEY, "hostname": "", "osType": "linux", "osVersion": "1",
         "architecture": "x", "agentVersion": "1", "networkInfo": nics });
     let err = invalid(EnrollRequest::decode(body.to_string().as_bytes()).unwrap_err());
@@ -125,18 +162,32 @@ fn bad_informational_values_are_dropped_not_fatal() {
     let decoded = HeartbeatRequest::decode(body.to_string().as_bytes()).unwrap();
     let beat = &decoded.message;
     let metrics = beat.metrics.get().unwrap();
-    assert_eq!(metrics.cpu_percent, Informational::Dropped("must be between 0 and 100".into()));
+    assert_eq!(
+        metrics.cpu_percent,
+        Informational::Dropped("must be between 0 and 100".into())
+    );
     assert_eq!(metrics.ram_percent.get(), Some(&50.5));
     assert!(metrics.disk_used_gb.get().is_none());
     assert!(beat.hostname.get().is_none());
     assert!(beat.uptime.get().is_none());
     assert_eq!(beat.os_version.get().map(String::as_str), Some("ok"));
     let paths: Vec<_> = decoded.dropped.iter().map(|d| d.path.as_str()).collect();
-    assert_eq!(paths, ["metrics.cpuPercent", "metrics.diskUsedGb", "uptime", "hostname"]);
+    assert_eq!(
+        paths,
+        [
+            "metrics.cpuPercent",
+            "metrics.diskUsedGb",
+            "uptime",
+            "hostname"
+        ]
+    );
     // Dropped fields are not re-sent, and the rest survives the round trip.
     let again = HeartbeatRequest::decode(serde_json::to_string(beat).unwrap().as_bytes()).unwrap();
     assert!(again.dropped.is_empty());
-    assert_eq!(again.message.metrics.get().unwrap().ram_percent.get(), Some(&50.5));
+    assert_eq!(
+        again.message.metrics.get().unwrap().ram_percent.get(),
+        Some(&50.5)
+    );
 }
 
 #[test]
@@ -157,7 +208,10 @@ fn protocol_fields_stay_strict() {
         json!({ "status": "ok", "agentVersion": "1", "protocolVersion": 0 }),
         json!({ "status": "ok", "agentVersion": "1", "unknownThing": 1 }),
     ] {
-        assert!(HeartbeatRequest::decode(body.to_string().as_bytes()).is_err(), "{body}");
+        assert!(
+            HeartbeatRequest::decode(body.to_string().as_bytes()).is_err(),
+            "{body}"
+        );
     }
 }
 
@@ -184,7 +238,14 @@ fn secrets_are_redacted_in_debug_and_compare_by_value() {
     assert_eq!(format!("{token:?}"), "WireToken([REDACTED])");
     assert_eq!(token, WireToken::parse(t).unwrap());
     assert_ne!(token, WireToken::parse(&t.replace("f9", "fa")).unwrap());
-    for bad in ["", "brz_", "brz_0A1B", &t.to_uppercase(), &format!("{t}0"), &t[..t.len() - 1]] {
+    for bad in [
+        "",
+        "brz_",
+        "brz_0A1B",
+        &t.to_uppercase(),
+        &format!("{t}0"),
+        &t[..t.len() - 1],
+    ] {
         let err = WireToken::parse(bad).unwrap_err();
         assert!(!err.to_string().contains("0a1b"), "{err}");
     }
@@ -197,14 +258,24 @@ fn secrets_are_redacted_in_debug_and_compare_by_value() {
 
 #[test]
 fn unknown_command_type_is_reported_not_fatal() {
-    let frame = json!({ "id": CMD, "type": "format_disk", "payload": { "drive": "C:" } }).to_string();
-    let decoded = ServerFrame::decode(frame.as_bytes()).unwrap().into_message();
-    let ServerFrame::Command(command) = decoded else { panic!("expected a command") };
-    let CommandBody::Unknown(unknown) = &command.body else { panic!("expected unknown") };
+    let frame =
+        json!({ "id": CMD, "type": "format_disk", "payload": { "drive": "C:" } }).to_string();
+    let decoded = ServerFrame::decode(frame.as_bytes())
+        .unwrap()
+        .into_message();
+    let ServerFrame::Command(command) = decoded else {
+        panic!("expected a command")
+    };
+    let CommandBody::Unknown(unknown) = &command.body else {
+        panic!("expected unknown")
+    };
     assert_eq!(unknown.command_type, "format_disk");
     let result = command.unsupported_result().unwrap();
     assert_eq!(result.status, CommandStatus::Failed);
-    assert_eq!(result.error.as_deref(), Some("unsupported command type `format_disk`"));
+    assert_eq!(
+        result.error.as_deref(),
+        Some("unsupported command type `format_disk`")
+    );
     assert_eq!(result.command_id, command.id);
     // The answer is a valid agent frame.
     assert!(AgentFrame::CommandResult(result).encode().is_ok());
@@ -214,7 +285,9 @@ fn unknown_command_type_is_reported_not_fatal() {
         { "id": CMD, "type": "format_disk", "payload": null },
         { "id": CMD, "type": "reboot", "payload": {} }
     ] });
-    let response = HeartbeatResponse::decode(body.to_string().as_bytes()).unwrap().message;
+    let response = HeartbeatResponse::decode(body.to_string().as_bytes())
+        .unwrap()
+        .message;
     assert!(matches!(response.commands[0].body, CommandBody::Unknown(_)));
     assert!(matches!(response.commands[1].body, CommandBody::Reboot(_)));
     assert!(response.commands[1].unsupported_result().is_none());
@@ -242,15 +315,23 @@ fn encode_refuses_what_the_peer_would_refuse() {
     assert!(matches!(beat.encode(), Err(EncodeError::Invalid(_))));
     let mut beat = HeartbeatRequest::new(HeartbeatStatus::Ok, "1");
     beat.hostname = Informational::Present(String::new());
-    assert!(matches!(beat.encode(), Err(EncodeError::Invalid(_))), "would be dropped");
-    let mut result = CommandResult::new(breeze_core::tenancy::CommandId::new_random(), CommandStatus::Completed);
+    assert!(
+        matches!(beat.encode(), Err(EncodeError::Invalid(_))),
+        "would be dropped"
+    );
+    let mut result = CommandResult::new(
+        breeze_core::tenancy::CommandId::new_random(),
+        CommandStatus::Completed,
+    );
     result.stdout = Some("x".repeat(MAX_OUTPUT_CHARS + 10));
     assert!(result.encode().is_err());
     result.truncate_to_limits();
     assert_eq!(result.stdout.as_ref().unwrap().len(), MAX_OUTPUT_CHARS);
     assert!(result.encode().is_ok());
     let too_many = HeartbeatResponse {
-        commands: (0..11).map(|_| Command::new(CommandBody::ListProcesses(Default::default()))).collect(),
+        commands: (0..11)
+            .map(|_| Command::new(CommandBody::ListProcesses(Default::default())))
+            .collect(),
         ..HeartbeatResponse::default()
     };
     assert!(too_many.encode().is_err());
@@ -259,7 +340,9 @@ fn encode_refuses_what_the_peer_would_refuse() {
 #[test]
 fn deeply_nested_json_is_refused_not_overflowed() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let frame = format!(r#"{{"type":"command_result","commandId":"{CMD}","status":"completed","result":{deep}}}"#);
+    let frame = format!(
+        r#"{{"type":"command_result","commandId":"{CMD}","status":"completed","result":{deep}}}"#
+    );
     let err = AgentFrame::decode(frame.as_bytes()).unwrap_err();
     assert_eq!(err.issues()[0].code, IssueCode::Syntax);
     let body = format!(r#"{{"status":"ok","agentVersion":"1","metrics":{deep}}}"#);

@@ -1,11 +1,19 @@
 //! Golden vectors and schemas: the checked-in files are current, and replaying every vector
 //! gives its recorded outcome.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::path::PathBuf;
 
-use breeze_agent_proto::golden::{expected_binary_outcome, expected_outcome, schema_files, vector_files};
 use breeze_agent_proto::MessageKind;
+use breeze_agent_proto::golden::{
+    expected_binary_outcome, expected_outcome, schema_files, vector_files,
+};
 use serde_json::Value;
 
 fn vectors_dir() -> PathBuf {
@@ -39,7 +47,10 @@ fn checked_in_schemas_are_current() {
     let listed: Vec<String> = schema_files().into_iter().map(|(n, _)| n).collect();
     for entry in std::fs::read_dir(vectors_dir().join("schemas")).unwrap() {
         let name = format!("schemas/{}", entry.unwrap().file_name().to_string_lossy());
-        assert!(listed.contains(&name), "{name} is not generated any more: delete it");
+        assert!(
+            listed.contains(&name),
+            "{name} is not generated any more: delete it"
+        );
     }
 }
 
@@ -60,11 +71,20 @@ fn text_vectors_replay() {
         if v["expect"]["valid"] == Value::Bool(true) {
             let canonical = v["expect"]["message"].to_string();
             let again = kind.decode_to_json(canonical.as_bytes()).unwrap();
-            assert_eq!(again.message, v["expect"]["message"], "canonical form of {name}");
-            assert!(again.dropped.is_empty(), "canonical form of {name} drops nothing");
+            assert_eq!(
+                again.message, v["expect"]["message"],
+                "canonical form of {name}"
+            );
+            assert!(
+                again.dropped.is_empty(),
+                "canonical form of {name} drops nothing"
+            );
         } else {
             let issues = v["expect"]["issues"].as_array().unwrap();
-            assert!(!issues.is_empty() && issues.len() <= 10, "vector {name}: 1 to 10 issues");
+            assert!(
+                !issues.is_empty() && issues.len() <= 10,
+                "vector {name}: 1 to 10 issues"
+            );
         }
     }
     for kind in MessageKind::ALL {
@@ -81,23 +101,56 @@ fn binary_vectors_replay() {
             .step_by(2)
             .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
             .collect();
-        assert_eq!(expected_binary_outcome(&bytes), v["expect"], "vector {}", v["name"]);
+        assert_eq!(
+            expected_binary_outcome(&bytes),
+            v["expect"],
+            "vector {}",
+            v["name"]
+        );
     }
 }
 
 #[test]
 fn every_command_type_has_a_vector() {
     let file: Value = serde_json::from_str(&read("text.json")).unwrap();
-    let names: Vec<&str> =
-        file["vectors"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = file["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
     for ty in breeze_agent_proto::CommandType::ALL {
-        assert!(names.contains(&format!("command/{}", ty.as_str()).as_str()), "{}", ty.as_str());
+        assert!(
+            names.contains(&format!("command/{}", ty.as_str()).as_str()),
+            "{}",
+            ty.as_str()
+        );
     }
-    for frame in ["pong", "heartbeat", "command_result", "terminal_output", "update_status",
-        "patch_progress", "verification_progress"] {
-        assert!(names.contains(&format!("agent_frame/{frame}").as_str()), "{frame}");
+    for frame in [
+        "pong",
+        "heartbeat",
+        "command_result",
+        "terminal_output",
+        "update_status",
+        "patch_progress",
+        "verification_progress",
+    ] {
+        assert!(
+            names.contains(&format!("agent_frame/{frame}").as_str()),
+            "{frame}"
+        );
     }
-    for frame in ["connected", "ping", "ack", "heartbeat_ack", "error", "command_run_script"] {
-        assert!(names.contains(&format!("server_frame/{frame}").as_str()), "{frame}");
+    for frame in [
+        "connected",
+        "ping",
+        "ack",
+        "heartbeat_ack",
+        "error",
+        "command_run_script",
+    ] {
+        assert!(
+            names.contains(&format!("server_frame/{frame}").as_str()),
+            "{frame}"
+        );
     }
 }

@@ -1,6 +1,12 @@
 //! Property tests: every message survives encode -> decode unchanged, and no byte string makes
 //! any decoder panic (arbitrary bytes and mutations of the golden vectors).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::collections::BTreeMap;
 
@@ -43,8 +49,14 @@ fn timestamp() -> impl Strategy<Value = Timestamp> {
 fn version() -> impl Strategy<Value = ProtocolVersion> {
     (1u16..=u16::MAX).prop_map(|n| ProtocolVersion::new(n).unwrap())
 }
-fn info<T: std::fmt::Debug + Clone + 'static>(s: impl Strategy<Value = T> + 'static) -> BoxedStrategy<Informational<T>> {
-    prop_oneof![Just(Informational::Absent), s.prop_map(Informational::Present)].boxed()
+fn info<T: std::fmt::Debug + Clone + 'static>(
+    s: impl Strategy<Value = T> + 'static,
+) -> BoxedStrategy<Informational<T>> {
+    prop_oneof![
+        Just(Informational::Absent),
+        s.prop_map(Informational::Present)
+    ]
+    .boxed()
 }
 fn ip_text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -68,24 +80,72 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn enroll_request() -> impl Strategy<Value = EnrollRequest> {
-    let hw = (of(text(0, 40)), of(any::<u32>()), of(any::<u64>()), of(text(0, 40))).prop_map(
-        |(cpu_model, cpu_cores, ram_total_mb, serial_number)| HardwareInfo {
-            cpu_model, cpu_cores, ram_total_mb, serial_number, ..HardwareInfo::default()
-        },
-    );
-    let nic = (text(1, 20), of(text(0, 20)), of(ip_text()), of(any::<bool>()))
-        .prop_map(|(name, mac, ip, is_primary)| NetworkInterface { name, mac, ip, is_primary });
+    let hw = (
+        of(text(0, 40)),
+        of(any::<u32>()),
+        of(any::<u64>()),
+        of(text(0, 40)),
+    )
+        .prop_map(
+            |(cpu_model, cpu_cores, ram_total_mb, serial_number)| HardwareInfo {
+                cpu_model,
+                cpu_cores,
+                ram_total_mb,
+                serial_number,
+                ..HardwareInfo::default()
+            },
+        );
+    let nic = (
+        text(1, 20),
+        of(text(0, 20)),
+        of(ip_text()),
+        of(any::<bool>()),
+    )
+        .prop_map(|(name, mac, ip, is_primary)| NetworkInterface {
+            name,
+            mac,
+            ip,
+            is_primary,
+        });
     (
-        (hex(64), of(text(1, 60)), text(1, 60), prop_oneof![Just(OsType::Windows), Just(OsType::Macos), Just(OsType::Linux)]),
-        (text(1, 40), text(1, 20), text(1, 20), of(version()), of(version())),
+        (
+            hex(64),
+            of(text(1, 60)),
+            text(1, 60),
+            prop_oneof![
+                Just(OsType::Windows),
+                Just(OsType::Macos),
+                Just(OsType::Linux)
+            ],
+        ),
+        (
+            text(1, 40),
+            text(1, 20),
+            text(1, 20),
+            of(version()),
+            of(version()),
+        ),
         (of(hw), of(vec(nic, 0..5))),
     )
-        .prop_map(|((key, secret, hostname, os_type), (os_version, architecture, agent_version, pv, mpv), (hardware_info, network_info))| EnrollRequest {
-            enrollment_key: EnrollmentKey::parse(&key).unwrap(),
-            enrollment_secret: secret.map(|s| EnrollmentSecret::parse(&s).unwrap()),
-            hostname, os_type, os_version, architecture, agent_version,
-            protocol_version: pv, min_protocol_version: mpv, hardware_info, network_info,
-        })
+        .prop_map(
+            |(
+                (key, secret, hostname, os_type),
+                (os_version, architecture, agent_version, pv, mpv),
+                (hardware_info, network_info),
+            )| EnrollRequest {
+                enrollment_key: EnrollmentKey::parse(&key).unwrap(),
+                enrollment_secret: secret.map(|s| EnrollmentSecret::parse(&s).unwrap()),
+                hostname,
+                os_type,
+                os_version,
+                architecture,
+                agent_version,
+                protocol_version: pv,
+                min_protocol_version: mpv,
+                hardware_info,
+                network_info,
+            },
+        )
 }
 
 fn config() -> impl Strategy<Value = AgentConfig> {
@@ -96,88 +156,249 @@ fn config() -> impl Strategy<Value = AgentConfig> {
 }
 
 fn enroll_response() -> impl Strategy<Value = EnrollResponse> {
-    ((hex(64), uuid(), token(), token(), token()), (uuid(), uuid(), config(), of(version()))).prop_map(
-        |((agent, device, a, w, h), (org, site, config, pv))| EnrollResponse {
-            agent_id: AgentId::parse(&agent).unwrap(),
-            device_id: DeviceId::from_uuid(device),
-            auth_token: a, watchdog_auth_token: w, helper_auth_token: h,
-            org_id: OrgId::from_uuid(org), site_id: SiteId::from_uuid(site), config, protocol_version: pv,
-        },
+    (
+        (hex(64), uuid(), token(), token(), token()),
+        (uuid(), uuid(), config(), of(version())),
     )
+        .prop_map(
+            |((agent, device, a, w, h), (org, site, config, pv))| EnrollResponse {
+                agent_id: AgentId::parse(&agent).unwrap(),
+                device_id: DeviceId::from_uuid(device),
+                auth_token: a,
+                watchdog_auth_token: w,
+                helper_auth_token: h,
+                org_id: OrgId::from_uuid(org),
+                site_id: SiteId::from_uuid(site),
+                config,
+                protocol_version: pv,
+            },
+        )
 }
 
 fn metrics() -> impl Strategy<Value = HeartbeatMetrics> {
     let pct = || info(0.0f64..=100.0);
-    ((pct(), pct(), info(any::<u64>()), pct(), info(0.0f64..1e12)), (info(any::<u64>()), info(any::<u64>()), info(any::<u64>()), info(any::<u64>()), info(any::<u64>())))
-        .prop_map(|((cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb), (process_count, network_in_bytes, network_out_bytes, disk_read_bytes, disk_write_bytes))| HeartbeatMetrics {
-            cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb, process_count,
-            network_in_bytes, network_out_bytes, disk_read_bytes, disk_write_bytes,
-        })
+    (
+        (pct(), pct(), info(any::<u64>()), pct(), info(0.0f64..1e12)),
+        (
+            info(any::<u64>()),
+            info(any::<u64>()),
+            info(any::<u64>()),
+            info(any::<u64>()),
+            info(any::<u64>()),
+        ),
+    )
+        .prop_map(
+            |(
+                (cpu_percent, ram_percent, ram_used_mb, disk_percent, disk_used_gb),
+                (
+                    process_count,
+                    network_in_bytes,
+                    network_out_bytes,
+                    disk_read_bytes,
+                    disk_write_bytes,
+                ),
+            )| HeartbeatMetrics {
+                cpu_percent,
+                ram_percent,
+                ram_used_mb,
+                disk_percent,
+                disk_used_gb,
+                process_count,
+                network_in_bytes,
+                network_out_bytes,
+                disk_read_bytes,
+                disk_write_bytes,
+            },
+        )
 }
 
 fn ip_history() -> impl Strategy<Value = IpHistoryUpdate> {
-    let entry = (text(1, 20), ip_text(), of(prop_oneof![Just(IpType::Ipv4), Just(IpType::Ipv6)]), of(text(0, 30)))
-        .prop_map(|(interface_name, ip_address, ip_type, mac_address)| IpEntry { interface_name, ip_address, ip_type, mac_address })
+    let entry = (
+        text(1, 20),
+        ip_text(),
+        of(prop_oneof![Just(IpType::Ipv4), Just(IpType::Ipv6)]),
+        of(text(0, 30)),
+    )
+        .prop_map(
+            |(interface_name, ip_address, ip_type, mac_address)| IpEntry {
+                interface_name,
+                ip_address,
+                ip_type,
+                mac_address,
+            },
+        )
         .boxed();
-    (of(vec(entry.clone(), 0..4)), of(vec(entry.clone(), 0..4)), of(vec(entry, 0..4)), of(timestamp()))
-        .prop_map(|(current_ips, changed_ips, removed_ips, detected_at)| IpHistoryUpdate { current_ips, changed_ips, removed_ips, detected_at })
+    (
+        of(vec(entry.clone(), 0..4)),
+        of(vec(entry.clone(), 0..4)),
+        of(vec(entry, 0..4)),
+        of(timestamp()),
+    )
+        .prop_map(
+            |(current_ips, changed_ips, removed_ips, detected_at)| IpHistoryUpdate {
+                current_ips,
+                changed_ips,
+                removed_ips,
+                detected_at,
+            },
+        )
 }
 
 fn heartbeat() -> impl Strategy<Value = HeartbeatRequest> {
     (
-        (prop_oneof![Just(HeartbeatStatus::Ok), Just(HeartbeatStatus::Warning), Just(HeartbeatStatus::Error)], text(1, 30), of(version()), of(version())),
-        (info(metrics()), info(any::<u64>()), info(text(1, 60)), info(text(1, 60))),
+        (
+            prop_oneof![
+                Just(HeartbeatStatus::Ok),
+                Just(HeartbeatStatus::Warning),
+                Just(HeartbeatStatus::Error)
+            ],
+            text(1, 30),
+            of(version()),
+            of(version()),
+        ),
+        (
+            info(metrics()),
+            info(any::<u64>()),
+            info(text(1, 60)),
+            info(text(1, 60)),
+        ),
         (info(text(0, 60)), info(any::<bool>()), info(ip_history())),
     )
-        .prop_map(|((status, agent_version, pv, mpv), (metrics, uptime, hostname, os_version), (last_user, pending_reboot, ip_history_update))| {
-            let mut h = HeartbeatRequest::new(status, &agent_version);
-            h.protocol_version = pv;
-            h.min_protocol_version = mpv;
-            h.metrics = metrics;
-            h.uptime = uptime;
-            h.hostname = hostname;
-            h.os_version = os_version;
-            h.last_user = last_user;
-            h.pending_reboot = pending_reboot;
-            h.ip_history_update = ip_history_update;
-            h
-        })
+        .prop_map(
+            |(
+                (status, agent_version, pv, mpv),
+                (metrics, uptime, hostname, os_version),
+                (last_user, pending_reboot, ip_history_update),
+            )| {
+                let mut h = HeartbeatRequest::new(status, &agent_version);
+                h.protocol_version = pv;
+                h.min_protocol_version = mpv;
+                h.metrics = metrics;
+                h.uptime = uptime;
+                h.hostname = hostname;
+                h.os_version = os_version;
+                h.last_user = last_user;
+                h.pending_reboot = pending_reboot;
+                h.ip_history_update = ip_history_update;
+                h
+            },
+        )
 }
 
 fn path_text() -> impl Strategy<Value = String> {
-    proptest::string::string_regex("[^\\x00]{1,60}").unwrap().prop_filter("printable", |s| !s.chars().any(char::is_control))
+    proptest::string::string_regex("[^\\x00]{1,60}")
+        .unwrap()
+        .prop_filter("printable", |s| !s.chars().any(char::is_control))
 }
 
 fn command_body() -> impl Strategy<Value = CommandBody> {
-    let lang = prop_oneof![Just(ScriptLanguage::Powershell), Just(ScriptLanguage::Cmd), Just(ScriptLanguage::Bash),
-        Just(ScriptLanguage::Sh), Just(ScriptLanguage::Zsh), Just(ScriptLanguage::Python)];
-    let run_script = ((of(uuid()), of(uuid()), text(1, 200), lang), (btree_map(text(1, 20), text(0, 40), 0..5), of(1u32..=86_400), of(prop_oneof![Just(RunAs::System), Just(RunAs::User)])))
-        .prop_map(|((script_id, execution_id, content, language), (parameters, timeout_seconds, run_as))| CommandBody::RunScript(RunScriptPayload {
-            script_id, execution_id, content, language, parameters: parameters.into_iter().collect::<BTreeMap<_, _>>(), timeout_seconds, run_as }));
-    let power = (of(0u32..=86_400), of(text(0, 100))).prop_map(|(delay_seconds, reason)| PowerPayload { delay_seconds, reason }).boxed();
+    let lang = prop_oneof![
+        Just(ScriptLanguage::Powershell),
+        Just(ScriptLanguage::Cmd),
+        Just(ScriptLanguage::Bash),
+        Just(ScriptLanguage::Sh),
+        Just(ScriptLanguage::Zsh),
+        Just(ScriptLanguage::Python)
+    ];
+    let run_script = (
+        (of(uuid()), of(uuid()), text(1, 200), lang),
+        (
+            btree_map(text(1, 20), text(0, 40), 0..5),
+            of(1u32..=86_400),
+            of(prop_oneof![Just(RunAs::System), Just(RunAs::User)]),
+        ),
+    )
+        .prop_map(
+            |(
+                (script_id, execution_id, content, language),
+                (parameters, timeout_seconds, run_as),
+            )| {
+                CommandBody::RunScript(RunScriptPayload {
+                    script_id,
+                    execution_id,
+                    content,
+                    language,
+                    parameters: parameters.into_iter().collect::<BTreeMap<_, _>>(),
+                    timeout_seconds,
+                    run_as,
+                })
+            },
+        );
+    let power = (of(0u32..=86_400), of(text(0, 100)))
+        .prop_map(|(delay_seconds, reason)| PowerPayload {
+            delay_seconds,
+            reason,
+        })
+        .boxed();
     let dims = (1u16..=1000, 1u16..=1000);
-    let source = prop_oneof![Just(PatchSource::Microsoft), Just(PatchSource::Apple), Just(PatchSource::Linux), Just(PatchSource::ThirdParty), Just(PatchSource::Custom)];
+    let source = prop_oneof![
+        Just(PatchSource::Microsoft),
+        Just(PatchSource::Apple),
+        Just(PatchSource::Linux),
+        Just(PatchSource::ThirdParty),
+        Just(PatchSource::Custom)
+    ];
     prop_oneof![
         run_script,
-        command_id().prop_map(|command_id| CommandBody::ScriptCancel(ScriptCancelPayload { command_id })),
+        command_id()
+            .prop_map(|command_id| CommandBody::ScriptCancel(ScriptCancelPayload { command_id })),
         power.clone().prop_map(CommandBody::Reboot),
         power.prop_map(CommandBody::Shutdown),
         Just(CommandBody::CollectInventory(EmptyPayload {})),
         Just(CommandBody::ListProcesses(EmptyPayload {})),
-        (1u32.., of(any::<bool>())).prop_map(|(pid, force)| CommandBody::KillProcess(KillProcessPayload { pid, force })),
+        (1u32.., of(any::<bool>()))
+            .prop_map(|(pid, force)| CommandBody::KillProcess(KillProcessPayload { pid, force })),
         path_text().prop_map(|path| CommandBody::FileList(FileListPayload { path })),
-        (path_text(), of(1u64..=50_000_000)).prop_map(|(path, max_bytes)| CommandBody::FileRead(FileReadPayload { path, max_bytes })),
-        (path_text(), of(any::<bool>())).prop_map(|(path, recursive)| CommandBody::FileDelete(FileDeletePayload { path, recursive })),
-        (session_id(), dims.clone(), of(text(1, 20))).prop_map(|(session_id, (cols, rows), shell)| CommandBody::TerminalStart(TerminalStartPayload { session_id, cols, rows, shell })),
-        (session_id(), text(0, 100)).prop_map(|(session_id, data)| CommandBody::TerminalData(TerminalDataPayload { session_id, data })),
-        (session_id(), dims).prop_map(|(session_id, (cols, rows))| CommandBody::TerminalResize(TerminalResizePayload { session_id, cols, rows })),
-        session_id().prop_map(|session_id| CommandBody::TerminalStop(TerminalStopPayload { session_id })),
-        of(vec(source, 0..8)).prop_map(|sources| CommandBody::PatchScan(PatchScanPayload { sources })),
-        (vec(uuid(), 1..20), of(any::<bool>())).prop_map(|(patch_ids, reboot_if_needed)| CommandBody::InstallPatches(InstallPatchesPayload { patch_ids, reboot_if_needed })),
-        vec(uuid(), 1..20).prop_map(|patch_ids| CommandBody::RollbackPatches(RollbackPatchesPayload { patch_ids })),
-        of(any::<bool>()).prop_map(|remove_data| CommandBody::SelfUninstall(SelfUninstallPayload { remove_data })),
-        ("[a-z_]{1,30}".prop_filter("unknown", |t| CommandType::from_name(t).is_none()), json_value())
-            .prop_map(|(command_type, payload)| CommandBody::Unknown(UnknownCommand { command_type, payload })),
+        (path_text(), of(1u64..=50_000_000)).prop_map(|(path, max_bytes)| CommandBody::FileRead(
+            FileReadPayload { path, max_bytes }
+        )),
+        (path_text(), of(any::<bool>())).prop_map(|(path, recursive)| CommandBody::FileDelete(
+            FileDeletePayload { path, recursive }
+        )),
+        (session_id(), dims.clone(), of(text(1, 20))).prop_map(
+            |(session_id, (cols, rows), shell)| CommandBody::TerminalStart(TerminalStartPayload {
+                session_id,
+                cols,
+                rows,
+                shell
+            })
+        ),
+        (session_id(), text(0, 100)).prop_map(|(session_id, data)| CommandBody::TerminalData(
+            TerminalDataPayload { session_id, data }
+        )),
+        (session_id(), dims).prop_map(|(session_id, (cols, rows))| CommandBody::TerminalResize(
+            TerminalResizePayload {
+                session_id,
+                cols,
+                rows
+            }
+        )),
+        session_id()
+            .prop_map(|session_id| CommandBody::TerminalStop(TerminalStopPayload { session_id })),
+        of(vec(source, 0..8))
+            .prop_map(|sources| CommandBody::PatchScan(PatchScanPayload { sources })),
+        (vec(uuid(), 1..20), of(any::<bool>())).prop_map(|(patch_ids, reboot_if_needed)| {
+            CommandBody::InstallPatches(InstallPatchesPayload {
+                patch_ids,
+                reboot_if_needed,
+            })
+        }),
+        vec(uuid(), 1..20).prop_map(|patch_ids| CommandBody::RollbackPatches(
+            RollbackPatchesPayload { patch_ids }
+        )),
+        of(any::<bool>()).prop_map(|remove_data| CommandBody::SelfUninstall(
+            SelfUninstallPayload { remove_data }
+        )),
+        (
+            "[a-z_]{1,30}".prop_filter("unknown", |t| CommandType::from_name(t).is_none()),
+            json_value()
+        )
+            .prop_map(
+                |(command_type, payload)| CommandBody::Unknown(UnknownCommand {
+                    command_type,
+                    payload
+                })
+            ),
     ]
 }
 
@@ -186,60 +407,200 @@ fn command() -> impl Strategy<Value = Command> {
 }
 
 fn heartbeat_response() -> impl Strategy<Value = HeartbeatResponse> {
-    (vec(command(), 0..=10), of(config()), any::<bool>(), any::<bool>(), of(version())).prop_map(
-        |(commands, config_update, rotate_token, confirm_token_rotation, protocol_version)| HeartbeatResponse {
-            commands, config_update, rotate_token, confirm_token_rotation, protocol_version,
-        },
+    (
+        vec(command(), 0..=10),
+        of(config()),
+        any::<bool>(),
+        any::<bool>(),
+        of(version()),
     )
+        .prop_map(
+            |(commands, config_update, rotate_token, confirm_token_rotation, protocol_version)| {
+                HeartbeatResponse {
+                    commands,
+                    config_update,
+                    rotate_token,
+                    confirm_token_rotation,
+                    protocol_version,
+                }
+            },
+        )
 }
 
 fn command_result() -> impl Strategy<Value = CommandResult> {
     (
-        (command_id(), prop_oneof![Just(CommandStatus::Completed), Just(CommandStatus::Failed), Just(CommandStatus::Timeout)], of(any::<i32>())),
-        (of(text(0, 200)), of(text(0, 200)), of(any::<u64>()), of(timestamp()), of(text(0, 100)), of(json_value().prop_filter("null is no result", |v| !v.is_null()))),
+        (
+            command_id(),
+            prop_oneof![
+                Just(CommandStatus::Completed),
+                Just(CommandStatus::Failed),
+                Just(CommandStatus::Timeout)
+            ],
+            of(any::<i32>()),
+        ),
+        (
+            of(text(0, 200)),
+            of(text(0, 200)),
+            of(any::<u64>()),
+            of(timestamp()),
+            of(text(0, 100)),
+            of(json_value().prop_filter("null is no result", |v| !v.is_null())),
+        ),
     )
-        .prop_map(|((command_id, status, exit_code), (stdout, stderr, duration_ms, started_at, error, result))| CommandResult {
-            command_id, status, exit_code, stdout, stderr, duration_ms, started_at, error, result,
-        })
+        .prop_map(
+            |(
+                (command_id, status, exit_code),
+                (stdout, stderr, duration_ms, started_at, error, result),
+            )| CommandResult {
+                command_id,
+                status,
+                exit_code,
+                stdout,
+                stderr,
+                duration_ms,
+                started_at,
+                error,
+                result,
+            },
+        )
 }
 
 fn agent_frame() -> impl Strategy<Value = AgentFrame> {
-    let update_phase = prop_oneof![Just(UpdatePhase::Downloading), Just(UpdatePhase::Verifying), Just(UpdatePhase::Installing),
-        Just(UpdatePhase::Completed), Just(UpdatePhase::Failed), Just(UpdatePhase::RolledBack)];
-    let patch_phase = prop_oneof![Just(PatchPhase::Downloading), Just(PatchPhase::Installing), Just(PatchPhase::Verifying),
-        Just(PatchPhase::Completed), Just(PatchPhase::Failed)];
-    let verification_phase = prop_oneof![Just(VerificationPhase::Started), Just(VerificationPhase::Running),
-        Just(VerificationPhase::Completed), Just(VerificationPhase::Failed)];
+    let update_phase = prop_oneof![
+        Just(UpdatePhase::Downloading),
+        Just(UpdatePhase::Verifying),
+        Just(UpdatePhase::Installing),
+        Just(UpdatePhase::Completed),
+        Just(UpdatePhase::Failed),
+        Just(UpdatePhase::RolledBack)
+    ];
+    let patch_phase = prop_oneof![
+        Just(PatchPhase::Downloading),
+        Just(PatchPhase::Installing),
+        Just(PatchPhase::Verifying),
+        Just(PatchPhase::Completed),
+        Just(PatchPhase::Failed)
+    ];
+    let verification_phase = prop_oneof![
+        Just(VerificationPhase::Started),
+        Just(VerificationPhase::Running),
+        Just(VerificationPhase::Completed),
+        Just(VerificationPhase::Failed)
+    ];
     prop_oneof![
-        of(any::<u64>()).prop_map(|t| AgentFrame::Pong(Pong { timestamp: t.map(UnixMillis) })),
+        of(any::<u64>()).prop_map(|t| AgentFrame::Pong(Pong {
+            timestamp: t.map(UnixMillis)
+        })),
         heartbeat().prop_map(AgentFrame::Heartbeat),
         command_result().prop_map(AgentFrame::CommandResult),
-        (session_id(), text(0, 100)).prop_map(|(session_id, data)| AgentFrame::TerminalOutput(TerminalOutput { session_id, data, encoding: Some(TerminalEncoding::Utf8) })),
-        (session_id(), "[A-Za-z0-9+/]{0,40}").prop_map(|(session_id, data)| AgentFrame::TerminalOutput(TerminalOutput { session_id, data, encoding: Some(TerminalEncoding::Base64) })),
-        (update_phase, of(text(1, 20)), of(0u8..=100), of(text(0, 60))).prop_map(|(status, target_version, progress, message)| AgentFrame::UpdateStatus(UpdateStatus { status, target_version, progress, message })),
-        (command_id(), patch_phase, (0u32..1000, 0u32..1000), of(text(1, 30)), of(text(0, 60))).prop_map(|(command_id, phase, (a, b), current_patch, message)| AgentFrame::PatchProgress(PatchProgress {
-            command_id, phase, completed: a.min(b), total: a.max(b), current_patch, message })),
-        (command_id(), verification_phase, 0u8..=100, of(text(0, 60))).prop_map(|(command_id, phase, percent, message)| AgentFrame::VerificationProgress(VerificationProgress { command_id, phase, percent, message })),
+        (session_id(), text(0, 100)).prop_map(|(session_id, data)| AgentFrame::TerminalOutput(
+            TerminalOutput {
+                session_id,
+                data,
+                encoding: Some(TerminalEncoding::Utf8)
+            }
+        )),
+        (session_id(), "[A-Za-z0-9+/]{0,40}").prop_map(|(session_id, data)| {
+            AgentFrame::TerminalOutput(TerminalOutput {
+                session_id,
+                data,
+                encoding: Some(TerminalEncoding::Base64),
+            })
+        }),
+        (
+            update_phase,
+            of(text(1, 20)),
+            of(0u8..=100),
+            of(text(0, 60))
+        )
+            .prop_map(|(status, target_version, progress, message)| {
+                AgentFrame::UpdateStatus(UpdateStatus {
+                    status,
+                    target_version,
+                    progress,
+                    message,
+                })
+            }),
+        (
+            command_id(),
+            patch_phase,
+            (0u32..1000, 0u32..1000),
+            of(text(1, 30)),
+            of(text(0, 60))
+        )
+            .prop_map(|(command_id, phase, (a, b), current_patch, message)| {
+                AgentFrame::PatchProgress(PatchProgress {
+                    command_id,
+                    phase,
+                    completed: a.min(b),
+                    total: a.max(b),
+                    current_patch,
+                    message,
+                })
+            }),
+        (command_id(), verification_phase, 0u8..=100, of(text(0, 60))).prop_map(
+            |(command_id, phase, percent, message)| AgentFrame::VerificationProgress(
+                VerificationProgress {
+                    command_id,
+                    phase,
+                    percent,
+                    message
+                }
+            )
+        ),
     ]
 }
 
 fn server_frame() -> impl Strategy<Value = ServerFrame> {
-    let issue = ("[a-zA-Z.\\[\\]0-9]{0,30}", text(0, 50)).prop_map(|(p, m)| Issue::new(&p, IssueCode::InvalidValue, &m));
+    let issue = ("[a-zA-Z.\\[\\]0-9]{0,30}", text(0, 50))
+        .prop_map(|(p, m)| Issue::new(&p, IssueCode::InvalidValue, &m));
     prop_oneof![
-        (hex(64), any::<u64>(), vec("[a-z0-9_]{1,20}", 0..5), of(version())).prop_map(|(a, t, capabilities, protocol_version)| ServerFrame::Connected(Connected {
-            agent_id: AgentId::parse(&a).unwrap(), timestamp: UnixMillis(t), capabilities, protocol_version })),
-        any::<u64>().prop_map(|t| ServerFrame::Ping(Ping { timestamp: UnixMillis(t) })),
+        (
+            hex(64),
+            any::<u64>(),
+            vec("[a-z0-9_]{1,20}", 0..5),
+            of(version())
+        )
+            .prop_map(
+                |(a, t, capabilities, protocol_version)| ServerFrame::Connected(Connected {
+                    agent_id: AgentId::parse(&a).unwrap(),
+                    timestamp: UnixMillis(t),
+                    capabilities,
+                    protocol_version
+                })
+            ),
+        any::<u64>().prop_map(|t| ServerFrame::Ping(Ping {
+            timestamp: UnixMillis(t)
+        })),
         command_id().prop_map(|command_id| ServerFrame::Ack(Ack { command_id })),
         heartbeat_response().prop_map(ServerFrame::HeartbeatAck),
-        (prop_oneof![Just(ErrorFrameCode::InvalidMessage), Just(ErrorFrameCode::ProcessingError)], text(1, 50), vec(issue, 0..=10), of(text(0, 50)))
-            .prop_map(|(code, message, issues, received_type)| ServerFrame::Error(ErrorFrame { code, message, issues, received_type })),
+        (
+            prop_oneof![
+                Just(ErrorFrameCode::InvalidMessage),
+                Just(ErrorFrameCode::ProcessingError)
+            ],
+            text(1, 50),
+            vec(issue, 0..=10),
+            of(text(0, 50))
+        )
+            .prop_map(|(code, message, issues, received_type)| ServerFrame::Error(
+                ErrorFrame {
+                    code,
+                    message,
+                    issues,
+                    received_type
+                }
+            )),
         command().prop_map(ServerFrame::Command),
     ]
 }
 
 fn round_trip<T: Message + PartialEq + std::fmt::Debug>(message: &T) -> Result<(), TestCaseError> {
-    let text = message.encode().map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
-    let decoded = T::decode(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
+    let text = message
+        .encode()
+        .map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
+    let decoded =
+        T::decode(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
     prop_assert!(decoded.dropped.is_empty());
     prop_assert_eq!(&decoded.message, message);
     Ok(())
@@ -317,7 +678,10 @@ fn decode_everything(bytes: &[u8]) {
 }
 
 fn golden_inputs() -> Vec<Vec<u8>> {
-    breeze_agent_proto::golden::text_vectors().into_iter().map(|v| v.input.into_bytes()).collect()
+    breeze_agent_proto::golden::text_vectors()
+        .into_iter()
+        .map(|v| v.input.into_bytes())
+        .collect()
 }
 
 #[derive(Debug, Clone)]
@@ -335,11 +699,22 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Insert(i, b)),
         any::<usize>().prop_map(Mutation::Delete),
         any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), prop_oneof![
-            Just("null".to_owned()), Just("-1".to_owned()), Just("1e999".to_owned()), Just("\"\\ud800\"".to_owned()),
-            Just("[[[[[[[[".to_owned()), Just("{\"type\":\"x\"}".to_owned()), Just("\"\u{0}\"".to_owned()),
-            Just("18446744073709551616".to_owned()), Just(",\"extra\":1".to_owned()), "[ -~]{0,12}",
-        ]).prop_map(|(i, s)| Mutation::Splice(i, s)),
+        (
+            any::<usize>(),
+            prop_oneof![
+                Just("null".to_owned()),
+                Just("-1".to_owned()),
+                Just("1e999".to_owned()),
+                Just("\"\\ud800\"".to_owned()),
+                Just("[[[[[[[[".to_owned()),
+                Just("{\"type\":\"x\"}".to_owned()),
+                Just("\"\u{0}\"".to_owned()),
+                Just("18446744073709551616".to_owned()),
+                Just(",\"extra\":1".to_owned()),
+                "[ -~]{0,12}",
+            ]
+        )
+            .prop_map(|(i, s)| Mutation::Splice(i, s)),
     ]
 }
 
@@ -347,11 +722,22 @@ fn apply(mut bytes: Vec<u8>, mutations: &[Mutation]) -> Vec<u8> {
     for m in mutations {
         let len = bytes.len().max(1);
         match m {
-            Mutation::Flip(i, b) => { if let Some(x) = bytes.get_mut(i % len) { *x ^= b; } }
+            Mutation::Flip(i, b) => {
+                if let Some(x) = bytes.get_mut(i % len) {
+                    *x ^= b;
+                }
+            }
             Mutation::Insert(i, b) => bytes.insert((i % (bytes.len() + 1)).min(bytes.len()), *b),
-            Mutation::Delete(i) => { if !bytes.is_empty() { bytes.remove(i % bytes.len()); } }
+            Mutation::Delete(i) => {
+                if !bytes.is_empty() {
+                    bytes.remove(i % bytes.len());
+                }
+            }
             Mutation::Truncate(i) => bytes.truncate(i % len),
-            Mutation::Splice(i, s) => { let at = i % (bytes.len() + 1); bytes.splice(at..at, s.bytes()); }
+            Mutation::Splice(i, s) => {
+                let at = i % (bytes.len() + 1);
+                bytes.splice(at..at, s.bytes());
+            }
         }
     }
     bytes

@@ -1,12 +1,18 @@
 //! Versioning, close codes, binary frames and error reasons.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
 
-use breeze_agent_proto::binary::{encode, HEADER_BYTES};
+use breeze_agent_proto::binary::{HEADER_BYTES, encode};
 use breeze_agent_proto::limits::{MAX_DESKTOP_FRAME_DATA_BYTES, MAX_TUNNEL_FRAME_DATA_BYTES};
-use breeze_agent_proto::version::{RefuseReason, PROTOCOL_VERSION_HEADER};
+use breeze_agent_proto::version::{PROTOCOL_VERSION_HEADER, RefuseReason};
 use breeze_agent_proto::{
-    negotiate, AgentVersions, BinaryFrame, BinaryFrameError, BinaryKind, CloseCode, ErrorReason,
-    Negotiation, ProtocolVersion, SessionId, SupportedVersions,
+    AgentVersions, BinaryFrame, BinaryFrameError, BinaryKind, CloseCode, ErrorReason, Negotiation,
+    ProtocolVersion, SessionId, SupportedVersions, negotiate,
 };
 
 fn v(n: u16) -> ProtocolVersion {
@@ -15,35 +21,87 @@ fn v(n: u16) -> ProtocolVersion {
 
 #[test]
 fn negotiation_accepts_downgrades_and_refuses() {
-    let server = SupportedVersions { min: v(2), max: v(4) };
-    let agent = |min, max| AgentVersions { min: v(min), max: v(max) };
+    let server = SupportedVersions {
+        min: v(2),
+        max: v(4),
+    };
+    let agent = |min, max| AgentVersions {
+        min: v(min),
+        max: v(max),
+    };
     assert_eq!(negotiate(agent(3, 3), server), Negotiation::Accept(v(3)));
     assert_eq!(negotiate(agent(1, 4), server), Negotiation::Accept(v(4)));
-    assert_eq!(negotiate(agent(2, 6), server), Negotiation::Downgrade { requested: v(6), to: v(4) });
+    assert_eq!(
+        negotiate(agent(2, 6), server),
+        Negotiation::Downgrade {
+            requested: v(6),
+            to: v(4)
+        }
+    );
     assert_eq!(
         negotiate(agent(1, 1), server),
-        Negotiation::Refuse(RefuseReason::AgentTooOld { agent_max: v(1), server_min: v(2) })
+        Negotiation::Refuse(RefuseReason::AgentTooOld {
+            agent_max: v(1),
+            server_min: v(2)
+        })
     );
     assert_eq!(
         negotiate(agent(5, 6), server),
-        Negotiation::Refuse(RefuseReason::AgentTooNew { agent_min: v(5), server_max: v(4) })
+        Negotiation::Refuse(RefuseReason::AgentTooNew {
+            agent_min: v(5),
+            server_max: v(4)
+        })
     );
-    assert_eq!(negotiate(agent(4, 3), server), Negotiation::Refuse(RefuseReason::InvalidRange));
-    let broken = SupportedVersions { min: v(4), max: v(2) };
-    assert_eq!(negotiate(agent(3, 3), broken), Negotiation::Refuse(RefuseReason::InvalidRange));
+    assert_eq!(
+        negotiate(agent(4, 3), server),
+        Negotiation::Refuse(RefuseReason::InvalidRange)
+    );
+    let broken = SupportedVersions {
+        min: v(4),
+        max: v(2),
+    };
+    assert_eq!(
+        negotiate(agent(3, 3), broken),
+        Negotiation::Refuse(RefuseReason::InvalidRange)
+    );
     // A legacy agent (no announcement) speaks version 1, which the default server accepts.
     let legacy = AgentVersions::announced(None, None);
-    assert_eq!(negotiate(legacy, SupportedVersions::default()).version(), Some(ProtocolVersion::V1));
+    assert_eq!(
+        negotiate(legacy, SupportedVersions::default()).version(),
+        Some(ProtocolVersion::V1)
+    );
     assert!(negotiate(legacy, server).version().is_none());
 }
 
 #[test]
 fn version_header_parsing() {
     assert_eq!(PROTOCOL_VERSION_HEADER, "x-breeze-protocol-version");
-    assert_eq!(AgentVersions::from_header(None).unwrap(), AgentVersions::announced(None, None));
-    assert_eq!(AgentVersions::from_header(Some("3")).unwrap(), AgentVersions { min: v(3), max: v(3) });
-    assert_eq!(AgentVersions::from_header(Some("1-3")).unwrap(), AgentVersions { min: v(1), max: v(3) });
-    assert_eq!(AgentVersions { min: v(1), max: v(3) }.to_header(), "1-3");
+    assert_eq!(
+        AgentVersions::from_header(None).unwrap(),
+        AgentVersions::announced(None, None)
+    );
+    assert_eq!(
+        AgentVersions::from_header(Some("3")).unwrap(),
+        AgentVersions {
+            min: v(3),
+            max: v(3)
+        }
+    );
+    assert_eq!(
+        AgentVersions::from_header(Some("1-3")).unwrap(),
+        AgentVersions {
+            min: v(1),
+            max: v(3)
+        }
+    );
+    assert_eq!(
+        AgentVersions {
+            min: v(1),
+            max: v(3)
+        }
+        .to_header(),
+        "1-3"
+    );
     for bad in ["", "0", "-", "1-", "a", "99999999", "1-2-3", "+1", "1.0"] {
         assert!(AgentVersions::from_header(Some(bad)).is_err(), "{bad}");
     }
@@ -72,32 +130,57 @@ fn binary_frames_round_trip_and_enforce_limits() {
         let bytes = encode(kind, &id, &data).unwrap();
         assert_eq!(bytes.len(), HEADER_BYTES + kind.max_data());
         let frame = BinaryFrame::decode(&bytes).unwrap();
-        assert_eq!((frame.kind, &frame.session_id, frame.data), (kind, &id, &data[..]));
+        assert_eq!(
+            (frame.kind, &frame.session_id, frame.data),
+            (kind, &id, &data[..])
+        );
         assert_eq!(frame.encode().unwrap(), bytes);
 
         let mut over = bytes.clone();
         over.push(0);
         assert_eq!(
             BinaryFrame::decode(&over).unwrap_err(),
-            BinaryFrameError::TooLarge { size: kind.max_data() + 1, max: kind.max_data() }
+            BinaryFrameError::TooLarge {
+                size: kind.max_data() + 1,
+                max: kind.max_data()
+            }
         );
         assert!(encode(kind, &id, &over[HEADER_BYTES..]).is_err());
     }
     assert_eq!(MAX_DESKTOP_FRAME_DATA_BYTES, 5_000_000);
     assert_eq!(MAX_TUNNEL_FRAME_DATA_BYTES, 1_000_000);
-    assert_eq!(BinaryFrame::decode(&[]).unwrap_err(), BinaryFrameError::Empty);
-    assert_eq!(BinaryFrame::decode(&[0x04]).unwrap_err(), BinaryFrameError::UnknownKind(4));
-    assert_eq!(BinaryFrame::decode(&[0x02; 36]).unwrap_err(), BinaryFrameError::Truncated { len: 36 });
+    assert_eq!(
+        BinaryFrame::decode(&[]).unwrap_err(),
+        BinaryFrameError::Empty
+    );
+    assert_eq!(
+        BinaryFrame::decode(&[0x04]).unwrap_err(),
+        BinaryFrameError::UnknownKind(4)
+    );
+    assert_eq!(
+        BinaryFrame::decode(&[0x02; 36]).unwrap_err(),
+        BinaryFrameError::Truncated { len: 36 }
+    );
     let mut bad = vec![0x03];
     bad.extend_from_slice(b"9D4F5B7C-0E1A-4F3D-84E5-F6A7B8C9D0E1");
-    assert_eq!(BinaryFrame::decode(&bad).unwrap_err(), BinaryFrameError::InvalidSessionId);
+    assert_eq!(
+        BinaryFrame::decode(&bad).unwrap_err(),
+        BinaryFrameError::InvalidSessionId
+    );
 }
 
 #[test]
 fn session_ids_are_strict() {
     assert!(SessionId::parse("9d4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e1").is_ok());
-    for bad in ["", "9d4f5b7c0e1a4f3d84e5f6a7b8c9d0e1", "9d4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e", "9d4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e1 ",
-        "9d4f5b7c_0e1a_4f3d_84e5_f6a7b8c9d0e1", "9D4F5B7C-0E1A-4F3D-84E5-F6A7B8C9D0E1", "zd4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e1"] {
+    for bad in [
+        "",
+        "9d4f5b7c0e1a4f3d84e5f6a7b8c9d0e1",
+        "9d4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e",
+        "9d4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e1 ",
+        "9d4f5b7c_0e1a_4f3d_84e5_f6a7b8c9d0e1",
+        "9D4F5B7C-0E1A-4F3D-84E5-F6A7B8C9D0E1",
+        "zd4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e1",
+    ] {
         assert!(SessionId::parse(bad).is_err(), "{bad}");
     }
 }
@@ -105,22 +188,55 @@ fn session_ids_are_strict() {
 #[test]
 fn error_reasons_have_the_spec_codes_and_statuses() {
     for (reason, code, status) in [
-        (ErrorReason::EnrollmentKeyNotFound, "enrollment_key_not_found", 401),
-        (ErrorReason::EnrollmentKeyExpired, "enrollment_key_expired", 401),
-        (ErrorReason::EnrollmentKeyExhausted, "enrollment_key_exhausted", 401),
+        (
+            ErrorReason::EnrollmentKeyNotFound,
+            "enrollment_key_not_found",
+            401,
+        ),
+        (
+            ErrorReason::EnrollmentKeyExpired,
+            "enrollment_key_expired",
+            401,
+        ),
+        (
+            ErrorReason::EnrollmentKeyExhausted,
+            "enrollment_key_exhausted",
+            401,
+        ),
         (ErrorReason::TenantInactive, "tenant_inactive", 403),
-        (ErrorReason::EnrollmentKeyRaceLost, "enrollment_key_race_lost", 409),
-        (ErrorReason::ReEnrollmentRequired, "re_enrollment_required", 401),
+        (
+            ErrorReason::EnrollmentKeyRaceLost,
+            "enrollment_key_race_lost",
+            409,
+        ),
+        (
+            ErrorReason::ReEnrollmentRequired,
+            "re_enrollment_required",
+            401,
+        ),
         (ErrorReason::RefreshRaced, "refresh_raced", 409),
         (ErrorReason::PayloadTooLarge, "payload_too_large", 413),
-        (ErrorReason::ProtocolVersionUnsupported, "protocol_version_unsupported", 426),
+        (
+            ErrorReason::ProtocolVersionUnsupported,
+            "protocol_version_unsupported",
+            426,
+        ),
     ] {
         assert_eq!(reason.as_str(), code);
         assert_eq!(reason.http_status(), status);
-        assert_eq!(serde_json::to_value(reason).unwrap(), serde_json::json!(code));
+        assert_eq!(
+            serde_json::to_value(reason).unwrap(),
+            serde_json::json!(code)
+        );
     }
     for reason in ErrorReason::ALL {
-        assert_eq!(serde_json::to_value(reason).unwrap(), serde_json::json!(reason.as_str()));
+        assert_eq!(
+            serde_json::to_value(reason).unwrap(),
+            serde_json::json!(reason.as_str())
+        );
     }
-    assert_eq!(breeze_agent_proto::TOKEN_ROTATION_REQUIRED_HEADER, "x-token-rotation-required");
+    assert_eq!(
+        breeze_agent_proto::TOKEN_ROTATION_REQUIRED_HEADER,
+        "x-token-rotation-required"
+    );
 }
