@@ -8,6 +8,7 @@
     reason = "test code"
 )]
 
+#[macro_use]
 mod guards_support;
 
 use std::sync::Arc;
@@ -338,37 +339,13 @@ impl ManualClockExt for ManualClock {
 
 macro_rules! suite_for {
     ($backend:ident, $make:expr, $make_real:expr) => {
-        mod $backend {
-            use super::*;
-
-            macro_rules! case {
-                ($name:ident) => {
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let clock = ManualClock::new(guards_support::now_ms());
-                        let backend = $make(clock.clone()).await;
-                        suite::$name(backend, clock).await;
-                    }
-                };
-            }
-
-            case!(allows_up_to_limit_then_limits);
-            case!(window_slides);
-            case!(hammering_stays_blocked);
-            case!(retry_after_is_exact);
-            case!(peek_does_not_count);
-            case!(clear_forgets);
-            case!(keys_are_independent);
-            case!(bad_keys_are_refused);
-            case!(org_budget_reserves_inventory);
-            case!(catalogue_limits);
-            case!(account_lockout);
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn concurrent_hammering_never_exceeds_limit() {
-                suite::concurrent_hammering_never_exceeds_limit($make_real().await).await;
-            }
-        }
+        backend_suite!(
+            $backend,
+            $make,
+            $make_real,
+            clocked: [allows_up_to_limit_then_limits, window_slides, hammering_stays_blocked, retry_after_is_exact, peek_does_not_count, clear_forgets, keys_are_independent, bad_keys_are_refused, org_budget_reserves_inventory, catalogue_limits, account_lockout],
+            real: [concurrent_hammering_never_exceeds_limit]
+        );
     };
 }
 

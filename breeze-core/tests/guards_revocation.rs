@@ -8,6 +8,7 @@
     reason = "test code"
 )]
 
+#[macro_use]
 mod guards_support;
 
 use std::sync::Arc;
@@ -193,32 +194,13 @@ mod suite {
 
 macro_rules! suite_for {
     ($backend:ident, $make:expr, $make_real:expr) => {
-        mod $backend {
-            use super::*;
-
-            macro_rules! case {
-                ($name:ident) => {
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                    async fn $name() {
-                        let clock = ManualClock::new(guards_support::now_ms());
-                        let backend = $make(clock.clone()).await;
-                        suite::$name(backend, clock).await;
-                    }
-                };
-            }
-
-            case!(user_cutoff);
-            case!(refresh_burn_grace_and_reuse);
-            case!(burn_reports_age);
-            case!(family_revocation);
-            case!(totp_steps);
-            case!(entries_expire);
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn concurrent_burns_have_one_winner() {
-                suite::concurrent_burns_have_one_winner($make_real().await).await;
-            }
-        }
+        backend_suite!(
+            $backend,
+            $make,
+            $make_real,
+            clocked: [user_cutoff, refresh_burn_grace_and_reuse, burn_reports_age, family_revocation, totp_steps, entries_expire],
+            real: [concurrent_burns_have_one_winner]
+        );
     };
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::future::{Future, ready};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ pub const DEFAULT_MAX_KEYS: usize = 100_000;
 pub const DEFAULT_SHARDS: usize = 32;
 
 /// One lock shard: an LRU map of key to window.
-type Shard = Mutex<LruCache<Box<str>, Window>>;
+type Shard = Mutex<LruCache<String, Window>>;
 
 /// The request timestamps of one key, oldest first, at most `retain` of them.
 #[derive(Debug, Default)]
@@ -29,8 +29,20 @@ struct Window {
 }
 
 impl Window {
-    fn expire(&mut self, cutoff_ms: u64) {
+    /// Drops entries at or before `cutoff_ms`; returns how many remain.
+    fn expire(&mut self, cutoff_ms: u64) -> u64 {
         while self.stamps.front().is_some_and(|&t| t <= cutoff_ms) {
+            self.stamps.pop_front();
+        }
+        u64::try_from(self.stamps.len()).unwrap_or(u64::MAX)
+    }
+
+    /// Records a request at `now_ms`, keeping the newest `retain` entries in order (even if
+    /// the clock steps back).
+    fn record(&mut self, now_ms: u64, retain: usize) {
+        let stamp = self.stamps.back().map_or(now_ms, |&last| last.max(now_ms));
+        self.stamps.push_back(stamp);
+        while self.stamps.len() > retain {
             self.stamps.pop_front();
         }
     }
@@ -61,7 +73,8 @@ impl Window {
 /// early, which is why several replicas (or a large attack surface) should use Redis.
 pub struct MemoryRateLimiter {
     shards: Box<[Shard]>,
-    hasher: RandomState,
+    /// Picks the shard (seeded per limiter, the same fast hasher the maps use).
+    hasher: lru::DefaultHasher,
     clock: Arc<dyn Clock>,
 }
 
@@ -110,7 +123,7 @@ impl MemoryRateLimiter {
             .into_boxed_slice();
         Self {
             shards,
-            hasher: RandomState::new(),
+            hasher: lru::DefaultHasher::default(),
             clock,
         }
     }
@@ -143,24 +156,10 @@ impl MemoryRateLimiter {
         let cutoff = now_ms.saturating_sub(quota.window_ms());
         let retain = usize::try_from(quota.retain()).unwrap_or(usize::MAX);
         let mut shard = self.shard(key)?.lock();
-        if !shard.contains(key) {
-            // Evicts the least recently used key when the shard is full.
-            shard.put(Box::from(key), Window::default());
-        }
-        let window = shard
-            .get_mut(key)
-            .ok_or_else(|| RateLimitError::Backend("key vanished".to_owned()))?;
-        window.expire(cutoff);
-        let counted = u64::try_from(window.stamps.len()).unwrap_or(u64::MAX);
-        // Keep the timestamps sorted even if the clock steps back.
-        let stamp = window
-            .stamps
-            .back()
-            .map_or(now_ms, |&last| last.max(now_ms));
-        window.stamps.push_back(stamp);
-        while window.stamps.len() > retain {
-            window.stamps.pop_front();
-        }
+        // One lookup; a new key evicts the least recently used one when the shard is full.
+        let window = shard.get_or_insert_mut_ref(key, Window::default);
+        let counted = window.expire(cutoff);
+        window.record(now_ms, retain);
         let state = window.state(counted, quota.limit());
         drop(shard);
         Ok(decide(quota, now_ms, state, true))
@@ -181,8 +180,7 @@ impl MemoryRateLimiter {
         let mut shard = self.shard(key)?.lock();
         let state = match shard.peek_mut(key) {
             Some(window) => {
-                window.expire(cutoff);
-                let counted = u64::try_from(window.stamps.len()).unwrap_or(u64::MAX);
+                let counted = window.expire(cutoff);
                 window.state(counted, quota.limit())
             }
             None => WindowState {

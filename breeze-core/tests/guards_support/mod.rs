@@ -127,3 +127,30 @@ impl Drop for OwnRedis {
         self.kill();
     }
 }
+
+/// Instantiates a backend suite: `module` holds one test per case, each given a fresh
+/// backend. `clocked` cases get `(backend, ManualClock)` from `make(clock)`; `real` cases get
+/// a backend on the system clock from `make_real()`. The caller has `suite`, `ManualClock`
+/// and `guards_support` in scope.
+#[macro_export]
+macro_rules! backend_suite {
+    ($module:ident, $make:expr, $make_real:expr, clocked: [$($case:ident),* $(,)?], real: [$($real:ident),* $(,)?]) => {
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let clock = ManualClock::new(guards_support::now_ms());
+                    let backend = $make(clock.clone()).await;
+                    suite::$case(backend, clock).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $real() {
+                    suite::$real($make_real().await).await;
+                }
+            )*
+        }
+    };
+}
