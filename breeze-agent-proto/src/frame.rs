@@ -307,6 +307,16 @@ impl Validate for AgentFrame {
     }
 }
 
+fn check_status_message(message: Option<&str>, path: &Path<'_>, report: &mut Report) {
+    check_opt_chars(
+        message,
+        0,
+        MAX_STATUS_MESSAGE_CHARS,
+        &path.field("message"),
+        report,
+    );
+}
+
 impl Validate for TerminalOutput {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
         check_chars(
@@ -343,13 +353,7 @@ impl Validate for UpdateStatus {
         if let Some(p) = self.progress {
             check_range(p, 0, 100, &path.field("progress"), report);
         }
-        check_opt_chars(
-            self.message.as_deref(),
-            0,
-            MAX_STATUS_MESSAGE_CHARS,
-            &path.field("message"),
-            report,
-        );
+        check_status_message(self.message.as_deref(), path, report);
     }
 }
 
@@ -369,26 +373,14 @@ impl Validate for PatchProgress {
             &path.field("currentPatch"),
             report,
         );
-        check_opt_chars(
-            self.message.as_deref(),
-            0,
-            MAX_STATUS_MESSAGE_CHARS,
-            &path.field("message"),
-            report,
-        );
+        check_status_message(self.message.as_deref(), path, report);
     }
 }
 
 impl Validate for VerificationProgress {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
         check_range(self.percent, 0, 100, &path.field("percent"), report);
-        check_opt_chars(
-            self.message.as_deref(),
-            0,
-            MAX_STATUS_MESSAGE_CHARS,
-            &path.field("message"),
-            report,
-        );
+        check_status_message(self.message.as_deref(), path, report);
     }
 }
 
