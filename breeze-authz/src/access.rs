@@ -285,7 +285,7 @@ fn org_scope(
         scope: Scope::Organization,
         actor,
         org_id: Some(org.id),
-        accessible_org_ids: IdSet::only(vec![org.id]),
+        accessible_org_ids: IdSet::collect([org.id]),
         accessible_partner_ids: IdSet::none(),
         allowed_site_ids: sites,
         user_id,
@@ -337,7 +337,7 @@ pub fn resolve(principal: &Principal, orgs: &[OrgRecord]) -> Result<AccessContex
             Ok(org_scope(
                 Actor::Agent(*device_id),
                 org,
-                IdSet::only(vec![*site_id]),
+                IdSet::collect([*site_id]),
                 None,
                 None,
             ))
@@ -356,7 +356,7 @@ fn resolve_user(
     {
         let sites = match &m.sites {
             SiteAccess::All => IdSet::all(),
-            SiteAccess::Only(ids) => IdSet::only(ids.clone()),
+            SiteAccess::Only(ids) => IdSet::collect(ids.iter().copied()),
         };
         return Ok(org_scope(
             Actor::User(user_id),
@@ -373,14 +373,13 @@ fn resolve_user(
             .iter()
             .filter(|org| org.partner_id == m.partner_id && org.is_serviceable());
         let accessible = match &m.org_access {
-            OrgAccess::All => IdSet::only(of_partner.map(|org| org.id).collect()),
+            OrgAccess::All => IdSet::collect(of_partner.map(|org| org.id)),
             OrgAccess::Selected(selected) => {
-                let selected = IdSet::only(selected.clone());
-                IdSet::only(
+                let selected = IdSet::collect(selected.iter().copied());
+                IdSet::collect(
                     of_partner
                         .filter(|org| selected.contains(&org.id))
-                        .map(|org| org.id)
-                        .collect(),
+                        .map(|org| org.id),
                 )
             }
             OrgAccess::None => IdSet::none(),
@@ -390,7 +389,7 @@ fn resolve_user(
             actor: Actor::User(user_id),
             org_id: None,
             accessible_org_ids: accessible,
-            accessible_partner_ids: IdSet::only(vec![m.partner_id]),
+            accessible_partner_ids: IdSet::collect([m.partner_id]),
             allowed_site_ids: IdSet::all(),
             user_id: Some(user_id),
             current_partner_id: Some(m.partner_id),
