@@ -9,7 +9,6 @@
 )]
 
 #[path = "../examples/gen_audit_vectors.rs"]
-#[allow(dead_code, reason = "the generator's main is not used here")]
 mod fixtures;
 
 use breeze_core::audit::*;
@@ -258,15 +257,15 @@ fn checkpoints_bind_every_field() {
     let chain = fixtures::full_chain();
     let cp = s1.sign_head(chain.head(), fixtures::ts(5)).unwrap();
     keys.verify(&cp).unwrap();
-    let mutants: Vec<Box<dyn Fn(&mut Checkpoint)>> = vec![
-        Box::new(|c| c.chain = fixtures::org_b()),
-        Box::new(|c| {
+    let mutants: Vec<fn(&mut Checkpoint)> = vec![
+        |c| c.chain = fixtures::org_b(),
+        |c| {
             c.sequence -= 1;
             c.entry_count -= 1;
-        }),
-        Box::new(|c| c.head_hash = Digest32::ZERO),
-        Box::new(|c| c.timestamp = fixtures::ts(6)),
-        Box::new(|c| c.signature.0[63] ^= 0x80),
+        },
+        |c| c.head_hash = Digest32::ZERO,
+        |c| c.timestamp = fixtures::ts(6),
+        |c| c.signature.0[63] ^= 0x80,
     ];
     for m in mutants {
         let mut bad = cp.clone();

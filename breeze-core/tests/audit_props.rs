@@ -10,7 +10,6 @@
 )]
 
 #[path = "../examples/gen_audit_vectors.rs"]
-#[allow(dead_code, reason = "the generator's main is not used here")]
 mod fixtures;
 
 use breeze_core::audit::*;
@@ -270,14 +269,14 @@ proptest! {
             0 => ChainHead::genesis(fixtures::org_a()),
             _ => ChainHead::after(&f.chain.entries()[k - 1]).unwrap(),
         };
-        let mut items: Vec<Item> = fixtures::items_of(&f.chain).into_iter().filter(|it| matches!(it, Item::E(e) if (e.sequence as usize) < k)).collect();
+        let mut items: Vec<Item> = fixtures::items_of(&f.chain).into_iter().filter(|it| matches!(it, Item::E(e) if e.sequence < k as u64)).collect();
         let forged = fixtures::event(forged_seed);
         prop_assume!(EntryBody::Event(forged.clone()) != f.chain.entries()[k].body);
         items.push(Item::E(head.append_event(forged).unwrap()));
         for e in &f.chain.entries()[k + 1..] {
             let EntryBody::Event(ev) = &e.body else { unreachable!() };
             items.push(Item::E(head.append_event(ev.clone()).unwrap()));
-            if e.sequence as usize == c {
+            if e.sequence == c as u64 {
                 items.push(Item::C(f.chain.checkpoints()[0].clone()));
             }
         }

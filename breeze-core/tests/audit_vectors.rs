@@ -9,7 +9,6 @@
 )]
 
 #[path = "../examples/gen_audit_vectors.rs"]
-#[allow(dead_code, reason = "the generator's main is not used here")]
 mod fixtures;
 
 use breeze_core::audit::*;

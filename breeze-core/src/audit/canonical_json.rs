@@ -34,17 +34,16 @@ pub(crate) fn depth(v: &Value, cap: usize) -> usize {
     let mut max = 0;
     let mut stack = vec![(v, 0usize)];
     while let Some((v, d)) = stack.pop() {
-        let items: Vec<&Value> = match v {
-            Value::Object(m) => m.values().collect(),
-            Value::Array(a) => a.iter().collect(),
-            _ => continue,
-        };
         let d = d + 1;
+        match v {
+            Value::Object(m) => stack.extend(m.values().map(|c| (c, d))),
+            Value::Array(a) => stack.extend(a.iter().map(|c| (c, d))),
+            _ => continue,
+        }
         max = max.max(d);
         if d > cap {
             return d;
         }
-        stack.extend(items.into_iter().map(|c| (c, d)));
     }
     max
 }
@@ -54,7 +53,11 @@ fn write_at(v: &Value, out: &mut Vec<u8>, depth: usize) {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        Value::Number(n) => {
+            use std::io::Write as _;
+            // Writing to a Vec cannot fail.
+            let _ = write!(out, "{n}");
+        }
         Value::String(s) => write_str(s, out),
         Value::Array(items) => {
             if depth >= WRITER_MAX_DEPTH {
@@ -75,19 +78,36 @@ fn write_at(v: &Value, out: &mut Vec<u8>, depth: usize) {
                 out.extend_from_slice(b"null");
                 return;
             }
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
             out.push(b'{');
-            for (i, (k, val)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(k, out);
-                out.push(b':');
-                write_at(val, out, depth + 1);
+            let sorted = map
+                .keys()
+                .zip(map.keys().skip(1))
+                .all(|(a, b)| a.as_bytes() < b.as_bytes());
+            if sorted {
+                // The usual case (serde_json's default map is ordered): no allocation.
+                write_members(map.iter(), out, depth);
+            } else {
+                let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                write_members(members.into_iter(), out, depth);
             }
             out.push(b'}');
         }
+    }
+}
+
+fn write_members<'a>(
+    members: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<u8>,
+    depth: usize,
+) {
+    for (i, (k, val)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(k, out);
+        out.push(b':');
+        write_at(val, out, depth + 1);
     }
 }
 

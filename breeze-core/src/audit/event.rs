@@ -330,17 +330,8 @@ fn check_details(details: &Value) -> Result<(), EventError> {
     if !details.is_object() {
         return Err(EventError::DetailsNotObject);
     }
-    let mut stack = vec![(details, 1usize)];
-    while let Some((v, depth)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Object(map) => Box::new(map.values()),
-            Value::Array(items) => Box::new(items.iter()),
-            _ => continue,
-        };
-        if depth > MAX_DETAILS_DEPTH {
-            return Err(EventError::DetailsTooDeep);
-        }
-        stack.extend(children.map(|c| (c, depth + 1)));
+    if canonical_json::depth(details, MAX_DETAILS_DEPTH) > MAX_DETAILS_DEPTH {
+        return Err(EventError::DetailsTooDeep);
     }
     if canonical_json::encoded_len(details) > MAX_DETAILS_BYTES {
         return Err(EventError::DetailsTooLarge);

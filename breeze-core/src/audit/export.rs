@@ -311,11 +311,13 @@ pub fn verify_bundle<R: BufRead>(mut reader: R, options: &BundleOptions) -> Bund
     };
     let (mut entries, mut checkpoints, mut line_no) = (0u64, 0u64, 1u64);
     let mut trailer: Option<Trailer> = None;
-    let fail = |v: &mut ChainVerifier, b: Option<ChainBreak>, detail: String, line: u64, counts| {
-        let b = b.unwrap_or_else(|| v.fail_malformed(detail));
+    let broken = |b: ChainBreak, line: u64, counts: (u64, u64)| {
         let mut r = BundleReport::failed(chain, line, from_chain_break(b, line), counts);
         r.keys_trusted = keys_trusted;
         r
+    };
+    let fail = |v: &mut ChainVerifier, b: Option<ChainBreak>, detail: String, line: u64, counts| {
+        broken(b.unwrap_or_else(|| v.fail_malformed(detail)), line, counts)
     };
     loop {
         match read_line(&mut reader, &mut buf) {
@@ -380,14 +382,7 @@ pub fn verify_bundle<R: BufRead>(mut reader: R, options: &BundleOptions) -> Bund
                     detail: "bundle ends without its end line".to_owned(),
                 },
             };
-            let mut r = BundleReport::failed(
-                chain,
-                end_line,
-                from_chain_break(b, end_line),
-                (entries, checkpoints),
-            );
-            r.keys_trusted = keys_trusted;
-            return r;
+            return broken(b, end_line, (entries, checkpoints));
         }
         Some(t) if t.entries != entries || t.checkpoints != checkpoints => {
             return fail(
@@ -416,16 +411,7 @@ pub fn verify_bundle<R: BufRead>(mut reader: R, options: &BundleOptions) -> Bund
             pruned_through: s.pruned_through,
             first_break: None,
         },
-        Err(b) => {
-            let mut r = BundleReport::failed(
-                chain,
-                line_no,
-                from_chain_break(b, line_no),
-                (entries, checkpoints),
-            );
-            r.keys_trusted = keys_trusted;
-            r
-        }
+        Err(b) => broken(b, line_no, (entries, checkpoints)),
     }
 }
 
