@@ -8,7 +8,8 @@
 //!     target/release/deps/instructions-<hash> OP N
 //! ```
 //!
-//! OP is one of `permission_check`, `resolve_all`, `resolve_selected`, `risk_decision`;
+//! OP is one of `permission_check`, `resolve_all`, `resolve_all_sorted`, `resolve_selected`,
+//! `session_settings`, `risk_decision`;
 //! instructions per operation = (I refs at N - I refs at 0) / N.
 #![allow(
     missing_docs,
@@ -43,16 +44,26 @@ fn main() {
                 black_box(black_box(&set).allows(black_box(id)));
             }
         }
-        "resolve_all" | "resolve_selected" => {
-            let (partner, orgs) = fixtures::partner_with_orgs(1_000);
-            let access = if op == "resolve_all" {
-                OrgAccess::All
-            } else {
+        "resolve_all" | "resolve_all_sorted" | "resolve_selected" => {
+            let (partner, mut orgs) = fixtures::partner_with_orgs(1_000);
+            if op == "resolve_all_sorted" {
+                orgs.sort_by_key(|o| o.id);
+            }
+            let access = if op == "resolve_selected" {
                 fixtures::half(&orgs)
+            } else {
+                OrgAccess::All
             };
             let principal = fixtures::partner_user(partner, access);
             for _ in 0..n {
                 black_box(resolve(black_box(&principal), black_box(&orgs)).unwrap());
+            }
+        }
+        "session_settings" => {
+            let (partner, orgs) = fixtures::partner_with_orgs(1_000);
+            let ctx = resolve(&fixtures::partner_user(partner, OrgAccess::All), &orgs).unwrap();
+            for _ in 0..n {
+                black_box(black_box(&ctx).session_settings());
             }
         }
         "risk_decision" => {
