@@ -14,6 +14,12 @@
 //! in [`Decoded::dropped`] (SPEC 8.4). Every message has a JSON Schema ([`MessageKind::schema`])
 //! and golden vectors under `vectors/agent-proto/`.
 //!
+//! Versions: the agent announces the highest (and optionally lowest) protocol version it
+//! speaks; the server answers with the version both will speak, an explicit downgrade, or a
+//! refusal ([`negotiate`]). Within a version the wire is frozen; an unknown *command type* is
+//! the one extension that needs no new version (the agent reports it as unsupported). The
+//! full rule is in [`version`].
+//!
 //! The crate is pure (no I/O, no async runtime) so it builds for WebAssembly.
 //!
 //! ```
