@@ -374,14 +374,8 @@ fn resolve_user(
             .filter(|org| org.partner_id == m.partner_id && org.is_serviceable());
         let accessible = match &m.org_access {
             OrgAccess::All => IdSet::collect(of_partner.map(|org| org.id)),
-            OrgAccess::Selected(selected) => {
-                let selected = IdSet::collect(selected.iter().copied());
-                IdSet::collect(
-                    of_partner
-                        .filter(|org| selected.contains(&org.id))
-                        .map(|org| org.id),
-                )
-            }
+            OrgAccess::Selected(selected) => IdSet::collect(of_partner.map(|org| org.id))
+                .intersect(&IdSet::collect(selected.iter().copied())),
             OrgAccess::None => IdSet::none(),
         };
         return Ok(AccessContext {

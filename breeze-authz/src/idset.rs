@@ -75,6 +75,34 @@ impl<T: UuidId> IdSet<T> {
         Self::from_inner(Inner::Only(keys))
     }
 
+    /// The ids in both sets (a linear merge of the two sorted lists).
+    pub(crate) fn intersect(&self, other: &Self) -> Self {
+        match (&self.inner, &other.inner) {
+            (Inner::All, _) => other.clone(),
+            (_, Inner::All) => self.clone(),
+            (Inner::Only(a), Inner::Only(b)) => {
+                let mut out = Vec::with_capacity(a.len().min(b.len()));
+                let (mut a, mut b) = (a.iter().peekable(), b.iter().peekable());
+                while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+                    match x.cmp(y) {
+                        std::cmp::Ordering::Less => {
+                            a.next();
+                        }
+                        std::cmp::Ordering::Greater => {
+                            b.next();
+                        }
+                        std::cmp::Ordering::Equal => {
+                            out.push(**x);
+                            a.next();
+                            b.next();
+                        }
+                    }
+                }
+                Self::from_inner(Inner::Only(out))
+            }
+        }
+    }
+
     /// Whether every id is included (system scope, or an unrestricted list).
     #[must_use]
     pub const fn is_all(&self) -> bool {
@@ -154,5 +182,19 @@ mod tests {
         assert_eq!(IdSet::<OrgId>::none().to_setting(), "");
         assert_eq!(IdSet::<OrgId>::all().to_setting(), "*");
         assert!(IdSet::<OrgId>::all().contains(&a));
+    }
+
+    #[test]
+    fn intersect_keeps_common_ids() {
+        let ids: Vec<OrgId> = (0..10).map(|_| OrgId::new_random()).collect();
+        let left = IdSet::collect(ids[..7].iter().copied());
+        let right = IdSet::collect(ids[4..].iter().copied().chain([OrgId::new_random()]));
+        let both = left.intersect(&right);
+        let mut want = ids[4..7].to_vec();
+        want.sort();
+        assert_eq!(both.ids().unwrap(), want);
+        assert_eq!(left.intersect(&IdSet::all()), left);
+        assert_eq!(IdSet::all().intersect(&right), right);
+        assert!(left.intersect(&IdSet::none()).is_none());
     }
 }
