@@ -1,0 +1,209 @@
+//! Authorization: permission checks against roles, grants, API-key scopes, force-MFA and the
+//! AI tool risk decision (SPEC 3.3, 5, 10).
+
+use breeze_authz::api_key::{ApiKeyScopes, ApiKeyStatus};
+use breeze_authz::mfa::{MfaGate, MfaPolicy};
+use breeze_authz::permission::{Grant, Permission};
+use breeze_authz::registry::Registry;
+use breeze_authz::risk::{PolicyScope, RiskEngine, RiskLevel, ToolCatalogue, ToolTarget};
+use breeze_authz::role::{Role, RoleScope};
+use breeze_authz::seeded::SeededRole;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::error::{FfiError, FfiResult, from_json, to_json};
+
+/// A role as the bindings pass it: `{"name", "scope", "grants", "force_mfa"}` (the shape of
+/// `vectors/authz/permissions.json`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RoleSpec {
+    name: String,
+    scope: RoleScope,
+    grants: Vec<String>,
+    #[serde(default)]
+    force_mfa: bool,
+}
+
+/// A risk override: `{"scope": {"kind": "organization", "id": "<uuid>"}, "tool", "level"}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicySpec {
+    scope: PolicyScope,
+    tool: String,
+    level: RiskLevel,
+}
+
+fn permission(p: &str) -> FfiResult<Permission> {
+    Ok(p.parse::<Permission>()?)
+}
+
+fn build_role(spec: serde_json::Value) -> FfiResult<Role> {
+    let spec: RoleSpec = from_json(spec, "role")?;
+    let grants = spec
+        .grants
+        .iter()
+        .map(|g| g.parse::<Grant>())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Role::new(&spec.name, spec.scope, grants, spec.force_mfa)?)
+}
+
+fn role_allows_permission(role: &Role, permission: &Permission) -> FfiResult<bool> {
+    let registry = Registry::spec();
+    Ok(role
+        .compile(&registry)?
+        .allows_permission(&registry, permission))
+}
+
+/// Whether the seeded role named `role` (for example `Partner Technician`) grants `perm`.
+///
+/// # Errors
+/// `invalid_input` for an unknown role name, `invalid_permission`.
+pub fn permission_check(role: &str, perm: &str) -> FfiResult<bool> {
+    let seeded = SeededRole::from_name(role)
+        .ok_or_else(|| FfiError::input(format!("unknown seeded role `{role}`")))?;
+    role_allows_permission(&seeded.role(), &permission(perm)?)
+}
+
+/// Whether a custom role (`{"name", "scope", "grants", "force_mfa"}`) grants `perm`.
+///
+/// # Errors
+/// `invalid_grant`, `invalid_role_name`, `full_wildcard_not_allowed`, `unknown_permission`,
+/// `invalid_permission`, `invalid_input`.
+pub fn role_allows(role: serde_json::Value, perm: &str) -> FfiResult<bool> {
+    role_allows_permission(&build_role(role)?, &permission(perm)?)
+}
+
+/// Validates a custom role against the SPEC 5 registry.
+///
+/// # Errors
+/// As [`role_allows`].
+pub fn role_validate(role: serde_json::Value) -> FfiResult<()> {
+    build_role(role)?.compile(&Registry::spec())?;
+    Ok(())
+}
+
+/// Whether `grant` (`devices:*`, `*:read`, ...) covers `perm`.
+///
+/// # Errors
+/// `invalid_grant`, `invalid_permission`.
+pub fn grant_matches(grant: &str, perm: &str) -> FfiResult<bool> {
+    Ok(grant.parse::<Grant>()?.matches(&permission(perm)?))
+}
+
+/// Every permission of the SPEC 5 registry, in registry order.
+#[must_use]
+pub fn permission_registry() -> Vec<String> {
+    Registry::spec().iter().map(ToString::to_string).collect()
+}
+
+/// The seeded roles as `{"name", "scope", "grants", "force_mfa"}`.
+///
+/// # Errors
+/// Never in practice (serialisation of plain data).
+pub fn seeded_roles() -> FfiResult<serde_json::Value> {
+    let roles: Vec<RoleSpec> = SeededRole::ALL
+        .iter()
+        .map(|r| RoleSpec {
+            name: r.name().to_owned(),
+            scope: r.scope(),
+            grants: r.grant_strings().iter().map(|g| (*g).to_owned()).collect(),
+            force_mfa: r.force_mfa(),
+        })
+        .collect();
+    to_json(&roles)
+}
+
+/// Whether an API key with `scopes` may use `perm`.
+///
+/// # Errors
+/// `invalid_scope`, `too_many_scopes`, `invalid_permission`.
+pub fn api_key_scopes_allow(scopes: &[String], perm: &str) -> FfiResult<bool> {
+    Ok(ApiKeyScopes::parse(scopes.iter())?.allows(&permission(perm)?))
+}
+
+fn rfc3339(value: &str) -> FfiResult<OffsetDateTime> {
+    OffsetDateTime::parse(value, &Rfc3339)
+        .map_err(|_| FfiError::input(format!("`{value}` is not an RFC 3339 time")))
+}
+
+/// Checks an API key's `status` (`active` / `revoked` / `expired`) and `expires_at` (RFC 3339
+/// or `None`) at `now` (RFC 3339): `Ok` when usable.
+///
+/// # Errors
+/// `api_key_revoked`, `api_key_expired`, `invalid_input`.
+pub fn api_key_check(status: &str, expires_at: Option<&str>, now: &str) -> FfiResult<()> {
+    let status: ApiKeyStatus = from_json(serde_json::Value::from(status), "api key status")?;
+    let record = breeze_authz::api_key::ApiKeyRecord {
+        id: breeze_core_ids::api_key_id(),
+        org_id: breeze_core_ids::org_id(),
+        status,
+        expires_at: expires_at.map(rfc3339).transpose()?,
+        scopes: ApiKeyScopes::default(),
+    };
+    record.check(rfc3339(now)?)?;
+    Ok(())
+}
+
+mod breeze_core_ids {
+    //! Placeholder ids for an API-key record checked only for status and expiry.
+    use breeze_core::tenancy::{ApiKeyId, OrgId};
+
+    pub(super) fn api_key_id() -> ApiKeyId {
+        ApiKeyId::from_uuid(uuid::Uuid::nil())
+    }
+    pub(super) fn org_id() -> OrgId {
+        OrgId::from_uuid(uuid::Uuid::nil())
+    }
+}
+
+/// The default AI tool catalogue as `[{"tool", "level"}]`, sorted by tool.
+///
+/// # Errors
+/// Never in practice.
+pub fn risk_catalogue() -> FfiResult<serde_json::Value> {
+    #[derive(Serialize)]
+    struct Row {
+        tool: String,
+        level: RiskLevel,
+    }
+    let rows: Vec<Row> = ToolCatalogue::default_catalogue()
+        .tools()
+        .into_iter()
+        .map(|(tool, level)| Row {
+            tool: tool.to_string(),
+            level,
+        })
+        .collect();
+    to_json(&rows)
+}
+
+/// The risk decision for `tool` on `target` (`{"partner_id", "org_id", "site_id",
+/// "device_group_id"}`) under the default catalogue and `policies` (overrides,
+/// `[{"scope": {"kind", "id"}, "tool", "level"}]`): `{"tool", "target", "level", "outcome",
+/// "source", "ignored_override"}`.
+///
+/// # Errors
+/// `unknown_tool`, `critical_cannot_be_lowered`, `invalid_tool_name` for a refused override;
+/// `invalid_input`.
+pub fn risk_decide(
+    tool: &str,
+    target: serde_json::Value,
+    policies: serde_json::Value,
+) -> FfiResult<serde_json::Value> {
+    let target: ToolTarget = from_json(target, "tool target")?;
+    let policies: Vec<PolicySpec> = from_json(policies, "risk policies")?;
+    let mut engine = RiskEngine::new(ToolCatalogue::default_catalogue());
+    for p in policies {
+        engine.set_override(p.scope, &p.tool, p.level)?;
+    }
+    to_json(&engine.decide(tool, &target))
+}
+
+/// Whether the force-MFA gate answers 428 (enrollment required) for a request to `path`.
+#[must_use]
+pub fn mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path: &str) -> bool {
+    MfaPolicy::default().decide(role_requires_mfa, mfa_enrolled, path)
+        == MfaGate::EnrollmentRequired
+}

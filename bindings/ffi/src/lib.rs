@@ -1,0 +1,46 @@
+//! The one API every Breeze binding forwards to (Cedar's `ffi` module, biscuit's shared
+//! vectors): plain functions over strings, numbers and JSON values, each a thin call into
+//! `breeze-crypto`, `breeze-authz`, `breeze-core` or `breeze-agent-proto`, with errors that carry the crate error's stable
+//! `code()` and its family. The Python (pyo3), Node (napi-rs) and WASM (wasm-bindgen)
+//! packages are one-line forwards to these functions, so the three expose the same API and
+//! raise the same codes, and one conformance suite per language replays `vectors/`.
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`password`] | Argon2id hash / verify / needs-rehash, the password policy |
+//! | [`credentials`] | generate / hash / verify for every credential kind, peppered hashes, recovery codes |
+//! | [`secrets`] | `enc:v3` envelopes with a key ring and table/column binding, re-encryption, `mfa:v1` |
+//! | [`jwt`] | HS256 sign / verify with a `kid` key ring |
+//! | [`totp`] | TOTP secrets, codes, verification, `otpauth://` URIs |
+//! | [`audit`] | audit entry canonical form and hashes, chain / bundle / checkpoint verification, sanitizer |
+//! | [`agent`] | agent-protocol decode and validation (typed message or issue list), JSON Schemas |
+//! | [`authz`] | permission checks, grants, API-key scopes and status, force-MFA, AI risk decisions |
+//! | [`error`] | [`FfiError`]: family, code, message |
+//!
+//! ```
+//! use breeze_ffi::{credentials, error::Family, password};
+//!
+//! let generated = credentials::credential_generate("agent_token")?;
+//! let hash = generated.hash.clone().ok_or("agent tokens have a hash")?;
+//! assert!(credentials::credential_verify("agent_token", &generated.value, &hash)?);
+//!
+//! // Errors carry the crate's stable code and their family.
+//! let err = credentials::credential_hash("agent_token", "not-a-token").unwrap_err();
+//! assert_eq!((err.family, err.code), (Family::Credential, "credential_wrong_prefix"));
+//! assert_eq!(password::password_policy_check("short"), [
+//!     "password_too_short", "password_missing_uppercase", "password_missing_digit",
+//! ]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod agent;
+pub mod audit;
+pub mod authz;
+pub mod credentials;
+pub mod error;
+pub mod jwt;
+pub mod password;
+pub mod secrets;
+pub mod totp;
+
+pub use error::{Family, FfiError, FfiResult};
