@@ -9,8 +9,7 @@
 //! ```
 //!
 //! OP is one of `permission_check`, `resolve_all`, `resolve_all_sorted`, `resolve_selected`,
-//! `session_settings`, `risk_decision`;
-//! instructions per operation = (I refs at N - I refs at 0) / N.
+//! `resolve_selected_sorted`, `session_settings`, `risk_decision`; instructions per operation = (I refs at N - I refs at 0) / N.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -44,12 +43,12 @@ fn main() {
                 black_box(black_box(&set).allows(black_box(id)));
             }
         }
-        "resolve_all" | "resolve_all_sorted" | "resolve_selected" => {
+        "resolve_all" | "resolve_all_sorted" | "resolve_selected" | "resolve_selected_sorted" => {
             let (partner, mut orgs) = fixtures::partner_with_orgs(1_000);
-            if op == "resolve_all_sorted" {
+            if op.ends_with("_sorted") {
                 orgs.sort_by_key(|o| o.id);
             }
-            let access = if op == "resolve_selected" {
+            let access = if op.starts_with("resolve_selected") {
                 fixtures::half(&orgs)
             } else {
                 OrgAccess::All
