@@ -41,6 +41,30 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # How a store uses it (the server's PostgreSQL store does exactly this)
+//!
+//! - **Append**, in the transaction of the change being audited: take the per-chain lock,
+//!   read the last row, rebuild [`ChainHead::after`] it (which re-checks that row's seal),
+//!   [`ChainHead::append_event`], insert the returned [`Entry`] with its sequence and both
+//!   hashes. An empty chain starts from [`ChainHead::genesis`]; a pruned one from its last
+//!   row like any other.
+//! - **Checkpoint** periodically with [`CheckpointSigner::sign_head`]; store checkpoints
+//!   and publish or hand them out (auditors keep them as trusted checkpoints).
+//! - **Verify** by streaming rows in sequence order into a [`ChainVerifier`] (from
+//!   [`ChainVerifier::new`] or, after a prune, [`ChainVerifier::from_anchor`]), pushing each
+//!   stored checkpoint right after the row it signs; report the [`ChainBreak`] of
+//!   [`ChainVerifier::finish`].
+//! - **Prune** only through a stored checkpoint: [`RetentionRecord::plan`] (which refuses
+//!   any other end), append the record with [`ChainHead::seal`], delete the rows through
+//!   `pruned_through`, keep the checkpoint as the chain's anchor.
+//! - **Export** with [`BundleWriter`]; anyone verifies offline with [`verify_bundle`].
+//!
+//! What the chain cannot show by itself: an attacker with write access can rewrite the whole
+//! tail after the last checkpoint a verifier holds, or drop it. Verifiers that keep
+//! checkpoints ([`BundleOptions::trusted_checkpoints`]) and trust only known keys
+//! ([`BundleOptions::trusted_keys`]) detect both. A reordering is told apart from a removal
+//! only within [`verify::REORDER_WINDOW`] entries; beyond that it is reported as a removal.
+//!
 //! # Canonical form, version 1
 //!
 //! Every entry is encoded to bytes as below; integers are big-endian; `str` is a u32

@@ -73,7 +73,8 @@ impl Timestamp {
         Self::from_unix_micros(micros)
     }
 
-    /// The current time, truncated to microseconds.
+    /// The current time, truncated to microseconds (native targets; on
+    /// `wasm32-unknown-unknown` pass the time in with [`Timestamp::from_unix_micros`]).
     ///
     /// # Errors
     /// [`TimestampError::OutOfRange`] if the system clock is beyond year 9999.
