@@ -164,3 +164,55 @@ fn bad_cidrs_are_refused() {
     assert!(p.is_trusted(ip("::1")));
     assert!(!p.is_trusted(ip("::2")));
 }
+
+mod props {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use breeze_core::clientip::{ClientKey, ForwardedHeader, TrustedProxies, canonical_ip};
+    use proptest::prelude::*;
+
+    fn any_ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<u32>().prop_map(|n| IpAddr::V4(Ipv4Addr::from(n))),
+            any::<u128>().prop_map(|n| IpAddr::V6(Ipv6Addr::from(n))),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the headers say, an untrusted peer is the client.
+        #[test]
+        fn untrusted_peers_cannot_choose_their_address(
+            peer in any_ip(),
+            header in ".{0,200}",
+            xff in proptest::collection::vec(any_ip(), 0..6),
+        ) {
+            let proxies = TrustedProxies::parse(["10.0.0.0/8"], ForwardedHeader::XForwardedFor).unwrap();
+            prop_assume!(!proxies.is_trusted(peer));
+            let list = xff.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            prop_assert_eq!(proxies.client_ip(peer, [header.as_str(), list.as_str()]), canonical_ip(peer));
+        }
+
+        /// The answer is the peer or an address that appears in the header, never anything else.
+        #[test]
+        fn the_answer_comes_from_the_chain(
+            header in proptest::collection::vec(any_ip(), 0..6),
+            peer_low in any::<u16>(),
+        ) {
+            let proxies = TrustedProxies::parse(["10.0.0.0/8", "2001:db8::/32"], ForwardedHeader::XForwardedFor).unwrap();
+            let [hi, lo] = peer_low.to_be_bytes();
+            let peer = IpAddr::V4(Ipv4Addr::new(10, 0, hi, lo));
+            let list = header.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            let got = proxies.client_ip(peer, [list.as_str()]);
+            prop_assert!(got == peer || header.iter().any(|h| canonical_ip(*h) == got));
+        }
+
+        /// Keys fold exactly the low 64 bits of IPv6 and nothing of IPv4.
+        #[test]
+        fn keys_fold_to_64(a in any::<u128>(), b in any::<u64>()) {
+            let base = Ipv6Addr::from(a);
+            prop_assume!(base.to_ipv4_mapped().is_none());
+            let same_net = Ipv6Addr::from((a & !u128::from(u64::MAX)) | u128::from(b));
+            prop_assert_eq!(ClientKey::from_ip(IpAddr::V6(base)), ClientKey::from_ip(IpAddr::V6(same_net)));
+        }
+    }
+}

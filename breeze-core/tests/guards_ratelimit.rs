@@ -460,3 +460,57 @@ fn catalogue_matches_spec() {
     assert_eq!((general.limit(), general.retain()), (9_600, 12_000));
     assert_eq!((inventory.limit(), inventory.retain()), (12_000, 12_000));
 }
+
+mod model {
+    //! The in-memory limiter against a brute-force model that keeps every request forever.
+    use std::time::Duration;
+
+    use breeze_core::ratelimit::{MemoryRateLimiter, Quota};
+    use proptest::prelude::*;
+
+    /// Requests in the window ending at `t` (entries newer than `t - window`).
+    fn in_window(log: &[u64], t: u64, window: u64) -> usize {
+        log.iter().filter(|&&e| e + window > t && e <= t).count()
+    }
+
+    proptest! {
+        #[test]
+        fn matches_the_full_log_model(
+            limit in 1u32..6,
+            window in 1u64..40,
+            steps in proptest::collection::vec((0u64..15, any::<bool>()), 1..120),
+        ) {
+            let quota = Quota::new(limit, Duration::from_millis(window)).unwrap();
+            let limiter = MemoryRateLimiter::with_max_keys(16);
+            let mut log: Vec<u64> = Vec::new();
+            let mut t = 1_000u64;
+            for (advance, peek) in steps {
+                t += advance;
+                let count = in_window(&log, t, window);
+                let allowed = count < limit as usize;
+                let d = if peek {
+                    limiter.peek_at("k", quota, t).unwrap()
+                } else {
+                    limiter.hit_at("k", quota, t).unwrap()
+                };
+                prop_assert_eq!(d.is_allowed(), allowed, "t={} count={}", t, count);
+                if !peek {
+                    log.push(t);
+                }
+                if allowed {
+                    let used = count + usize::from(!peek);
+                    prop_assert_eq!(d.remaining as usize, limit as usize - used);
+                    prop_assert_eq!(d.retry_after, None);
+                } else {
+                    prop_assert_eq!(d.remaining, 0);
+                    // Brute force: the first instant a request would be allowed again.
+                    let mut free = t;
+                    while in_window(&log, free, window) >= limit as usize {
+                        free += 1;
+                    }
+                    prop_assert_eq!(d.retry_after, Some(Duration::from_millis((free - t).max(1))));
+                }
+            }
+        }
+    }
+}
