@@ -280,6 +280,23 @@ impl ChainVerifier {
         Err(b)
     }
 
+    /// Records a verified (sequence, head). Heads arrive in ascending sequence order, so
+    /// the list stays sorted and a repeat can only be the last element.
+    fn remember_head(&mut self, sequence: u64, head: ChainHash) {
+        if self.known_heads.last().is_none_or(|(s, _)| *s < sequence) {
+            self.known_heads.push((sequence, head));
+        }
+    }
+
+    /// The verified head at `sequence`, if a checkpoint there was verified (O(log n)).
+    fn known_head(&self, sequence: u64) -> Option<ChainHash> {
+        self.known_heads
+            .binary_search_by_key(&sequence, |(s, _)| *s)
+            .ok()
+            .and_then(|i| self.known_heads.get(i))
+            .map(|(_, h)| *h)
+    }
+
     fn check_checkpoint_signature(&self, cp: &Checkpoint) -> Result<(), ChainBreak> {
         if cp.chain != self.chain {
             return Err(self.brk(
@@ -462,7 +479,7 @@ impl ChainVerifier {
                 );
             }
             self.checkpoints = self.checkpoints.saturating_add(1);
-            self.known_heads.push((seq, chain_hash));
+            self.remember_head(seq, chain_hash);
         }
         Ok(())
     }
@@ -491,8 +508,8 @@ impl ChainVerifier {
                 ),
             );
         }
-        match self.known_heads.iter().find(|(s, _)| *s == cp.sequence) {
-            Some((_, h)) if *h != cp.head_hash => {
+        match self.known_head(cp.sequence) {
+            Some(h) if h != cp.head_hash => {
                 return self.fail(
                     BreakKind::RetentionInvalid,
                     at,
@@ -561,7 +578,7 @@ impl ChainVerifier {
                     ),
                 );
             }
-        } else if !self.known_heads.contains(&(cp.sequence, cp.head_hash)) {
+        } else if self.known_head(cp.sequence) != Some(cp.head_hash) {
             return self.fail(
                 BreakKind::Malformed,
                 self.expected,
@@ -569,9 +586,7 @@ impl ChainVerifier {
             );
         }
         self.checkpoints = self.checkpoints.saturating_add(1);
-        if !self.known_heads.iter().any(|(s, _)| *s == cp.sequence) {
-            self.known_heads.push((cp.sequence, cp.head_hash));
-        }
+        self.remember_head(cp.sequence, cp.head_hash);
         Ok(())
     }
 
