@@ -102,9 +102,15 @@ impl std::fmt::Display for ApiKeyScope {
     }
 }
 
-/// A key's scope list (empty = no access).
+/// A key's scope list (empty = no access). Serializes as the list of scope strings.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ApiKeyScopes(Vec<ApiKeyScope>);
+
+impl Serialize for ApiKeyScopes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ToString::to_string))
+    }
+}
 
 impl ApiKeyScopes {
     /// Parses a scope list; any invalid entry rejects the whole list.
@@ -278,6 +284,15 @@ mod tests {
         assert!(!reads.allows(&p("audit:export")));
         let none = ApiKeyScopes::parse(Vec::<String>::new()).unwrap();
         assert!(!none.allows(&p("devices:read")));
+    }
+
+    #[test]
+    fn scopes_serialize_as_strings() {
+        let scopes = ApiKeyScopes::parse(["*:*", "devices:*", "*:read"]).unwrap();
+        assert_eq!(
+            serde_json::to_string(&scopes).unwrap(),
+            r#"["*","devices:*","*:read"]"#
+        );
     }
 
     #[test]

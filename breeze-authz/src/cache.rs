@@ -43,7 +43,8 @@ pub const MAX_TTL: Duration = Duration::from_secs(300);
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 
 /// A cache that cannot be built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum CacheError {
     /// TTL zero or above [`MAX_TTL`].
@@ -52,6 +53,17 @@ pub enum CacheError {
     /// Zero entries.
     #[error("permission cache must hold at least one entry")]
     InvalidCapacity,
+}
+
+impl CacheError {
+    /// A stable machine code for bindings.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidTtl => "invalid_ttl",
+            Self::InvalidCapacity => "invalid_capacity",
+        }
+    }
 }
 
 /// The version counters could not be read or bumped (for example Redis is down).
