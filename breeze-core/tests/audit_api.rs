@@ -500,3 +500,37 @@ fn error_messages_are_lowercase_and_coded() {
     let s = CheckpointSigner::from_seed(KeyId::new("k9").unwrap(), &seed);
     assert!(!format!("{s:?}").contains("9, 9"));
 }
+
+#[test]
+fn bundle_options_from_json() {
+    let o = BundleOptions::from_json(b"{}").unwrap();
+    assert!(o.trusted_keys.is_none() && o.trusted_checkpoints.is_empty());
+    assert_eq!(BundleOptions::from_json(b"[]").unwrap_err().code(), "json");
+    assert_eq!(
+        BundleOptions::from_json(br#"{"trusted_key": []}"#)
+            .unwrap_err()
+            .code(),
+        "json"
+    );
+    let bad_key = br#"{"trusted_keys": [{"key_id": "k1", "public_key": "00"}]}"#;
+    assert_eq!(BundleOptions::from_json(bad_key).unwrap_err().code(), "key");
+    let s1 = fixtures::signer(1);
+    let pk = hex::encode(s1.verifying_key().as_bytes());
+    let dup = format!(
+        r#"{{"trusted_keys": [{{"key_id": "k1", "public_key": "{pk}"}}, {{"key_id": "k1", "public_key": "{}"}}]}}"#,
+        hex::encode(fixtures::signer(2).verifying_key().as_bytes())
+    );
+    assert_eq!(
+        BundleOptions::from_json(dup.as_bytes()).unwrap_err().code(),
+        "key"
+    );
+    let ok = format!(r#"{{"trusted_keys": [{{"key_id": "k1", "public_key": "{pk}"}}]}}"#);
+    assert_eq!(
+        BundleOptions::from_json(ok.as_bytes())
+            .unwrap()
+            .trusted_keys
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::canonical::CANONICAL_VERSION;
 use super::chain::Entry;
 use super::chain_id::ChainId;
-use super::checkpoint::{Checkpoint, KeyRing, PublicKeyWire};
+use super::checkpoint::{Checkpoint, CheckpointError, KeyRing, PublicKeyWire};
 use super::hash::ChainHash;
 use super::timestamp::Timestamp;
 use super::verify::{BreakKind, ChainBreak, ChainVerifier};
@@ -159,6 +159,70 @@ pub struct BundleOptions {
     pub trusted_keys: Option<KeyRing>,
     /// Checkpoints kept from before: the bundle must contain their heads.
     pub trusted_checkpoints: Vec<Checkpoint>,
+}
+
+/// Options given as JSON that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BundleOptionsError {
+    /// Not the expected JSON shape.
+    #[error("invalid bundle options: {detail}")]
+    Json {
+        /// The parser's message.
+        detail: String,
+    },
+    /// A trusted key that cannot be used.
+    #[error("invalid trusted key: {0}")]
+    Key(#[from] CheckpointError),
+}
+
+impl BundleOptionsError {
+    /// A stable machine code (snake_case) for the bindings.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Json { .. } => "json",
+            Self::Key(_) => "key",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleOptionsWire {
+    #[serde(default)]
+    trusted_keys: Option<Vec<PublicKeyWire>>,
+    #[serde(default)]
+    trusted_checkpoints: Vec<Checkpoint>,
+}
+
+impl BundleOptions {
+    /// Options from JSON, the form the bindings pass:
+    /// `{"trusted_keys": [{"key_id": "k1", "public_key": "<64 hex>"}] | null,
+    ///   "trusted_checkpoints": [<checkpoint>, ...]}` (both optional).
+    ///
+    /// # Errors
+    /// [`BundleOptionsError`] for another shape or an unusable key.
+    pub fn from_json(json: &[u8]) -> Result<Self, BundleOptionsError> {
+        if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(BundleOptionsError::Json {
+                detail: "expected a JSON object".to_owned(),
+            });
+        }
+        let w: BundleOptionsWire =
+            serde_json::from_slice(json).map_err(|e| BundleOptionsError::Json {
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            trusted_keys: w
+                .trusted_keys
+                .as_deref()
+                .map(KeyRing::from_wire)
+                .transpose()?,
+            trusted_checkpoints: w.trusted_checkpoints,
+        })
+    }
 }
 
 /// Where and why a bundle failed.

@@ -182,7 +182,8 @@ pub use event::{
     Action, Actor, ActorType, AuditEvent, AuditEventBuilder, AuditResult, EventError, InitiatedBy,
 };
 pub use export::{
-    BundleBreak, BundleOptions, BundleReport, BundleWriter, verify_bundle, verify_bundle_bytes,
+    BundleBreak, BundleOptions, BundleOptionsError, BundleReport, BundleWriter, verify_bundle,
+    verify_bundle_bytes,
 };
 pub use hash::{ChainHash, Digest32};
 pub use memory::MemoryChain;
