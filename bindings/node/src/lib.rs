@@ -1,6 +1,7 @@
 //! Node.js glue for `breeze-ffi`: every function is a one-line forward; this file only
 //! converts numbers and bytes and turns errors into `Error` objects whose `code` is the
-//! crate error's stable code.
+//! crate error's stable code. (`#[napi]` recognises a fallible function only by a literal
+//! `Result<..>` return type, so no alias is used for it.)
 #![deny(clippy::all)]
 
 use breeze_ffi::error::{js_number_from_u64, unix_from_f64};
@@ -8,8 +9,6 @@ use breeze_ffi::{FfiError, agent, audit, authz, credentials, jwt, password, secr
 use napi::bindgen_prelude::{Either, Uint8Array};
 use napi_derive::napi;
 use serde_json::Value;
-
-type Res<T> = Result<T, napi::Error<String>>;
 
 fn r<T>(result: Result<T, FfiError>) -> Result<T, napi::Error<String>> {
     result.map_err(|e| napi::Error::new(e.code.to_owned(), e.message))
