@@ -215,15 +215,15 @@ impl ChainHead {
 
 /// The JSON form of an entry: `{"chain", "sequence", "prev_hash", "event" | "retention",
 /// "content_hash", "chain_hash"}`.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntryWire {
     chain: ChainId,
     sequence: u64,
     prev_hash: ChainHash,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     event: Option<AuditEvent>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     retention: Option<RetentionRecord>,
     #[serde(default)]
     content_hash: Option<Digest32>,
@@ -231,13 +231,27 @@ struct EntryWire {
     chain_hash: Option<ChainHash>,
 }
 
+/// The JSON form written: same fields and order as `EntryWire`, borrowed.
+#[derive(Serialize)]
+struct EntryWireRef<'a> {
+    chain: ChainId,
+    sequence: u64,
+    prev_hash: ChainHash,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    event: Option<&'a AuditEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention: Option<&'a RetentionRecord>,
+    content_hash: Option<Digest32>,
+    chain_hash: Option<ChainHash>,
+}
+
 impl Serialize for Entry {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (event, retention) = match &self.body {
-            EntryBody::Event(e) => (Some(e.clone()), None),
-            EntryBody::Retention(r) => (None, Some(r.clone())),
+            EntryBody::Event(e) => (Some(e), None),
+            EntryBody::Retention(r) => (None, Some(r)),
         };
-        EntryWire {
+        EntryWireRef {
             chain: self.chain,
             sequence: self.sequence,
             prev_hash: self.prev_hash,

@@ -523,7 +523,7 @@ impl AuditEventBuilder {
 }
 
 /// The JSON form of an event (flat, snake_case), shared by exports and the bindings.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EventWire {
     actor_type: ActorType,
@@ -566,28 +566,40 @@ impl TryFrom<EventWire> for AuditEvent {
     }
 }
 
-impl From<AuditEvent> for EventWire {
-    fn from(e: AuditEvent) -> Self {
-        Self {
-            actor_type: e.actor.actor_type(),
-            actor_id: e.actor.id().copied(),
-            action: e.action.0,
-            resource_type: e.resource_type,
-            resource_id: e.resource_id,
-            result: e.result,
-            ip: e.ip,
-            user_agent: e.user_agent,
-            details: e.details,
-            error_message: e.error_message,
-            initiated_by: e.initiated_by,
-            timestamp: e.timestamp,
-        }
-    }
+/// The JSON form written: same fields and order as [`EventWire`], borrowed.
+#[derive(Serialize)]
+struct EventWireRef<'a> {
+    actor_type: ActorType,
+    actor_id: Option<&'a Uuid>,
+    action: &'a str,
+    resource_type: &'a str,
+    resource_id: Option<&'a str>,
+    result: AuditResult,
+    ip: Option<IpAddr>,
+    user_agent: Option<&'a str>,
+    details: &'a Value,
+    error_message: Option<&'a str>,
+    initiated_by: InitiatedBy,
+    timestamp: Timestamp,
 }
 
 impl Serialize for AuditEvent {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        EventWire::from(self.clone()).serialize(s)
+        EventWireRef {
+            actor_type: self.actor.actor_type(),
+            actor_id: self.actor.id(),
+            action: self.action.as_str(),
+            resource_type: &self.resource_type,
+            resource_id: self.resource_id.as_deref(),
+            result: self.result,
+            ip: self.ip,
+            user_agent: self.user_agent.as_deref(),
+            details: &self.details,
+            error_message: self.error_message.as_deref(),
+            initiated_by: self.initiated_by,
+            timestamp: self.timestamp,
+        }
+        .serialize(s)
     }
 }
 
