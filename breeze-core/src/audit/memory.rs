@@ -14,6 +14,12 @@ use super::retention::{RetentionError, RetentionRecord};
 use super::timestamp::Timestamp;
 use super::verify::{ChainBreak, ChainVerifier, VerifiedChain};
 
+/// One stored item, in stream order.
+enum Stored<'a> {
+    Entry(&'a Entry),
+    Checkpoint(&'a Checkpoint),
+}
+
 /// A chain held in memory.
 #[derive(Debug, Clone)]
 pub struct MemoryChain {
@@ -140,6 +146,19 @@ impl MemoryChain {
             .ok_or(RetentionError::AnchorMismatch { sequence: through })
     }
 
+    /// Entries in sequence order, each followed by the checkpoints that sign it: the order
+    /// a verifier and a bundle take them in.
+    fn stored_order(&self) -> impl Iterator<Item = Stored<'_>> {
+        let mut cps = self.checkpoints.iter().peekable();
+        self.entries.iter().flat_map(move |e| {
+            let mut signed = Vec::new();
+            while let Some(cp) = cps.next_if(|c| c.sequence == e.sequence) {
+                signed.push(Stored::Checkpoint(cp));
+            }
+            std::iter::once(Stored::Entry(e)).chain(signed)
+        })
+    }
+
     /// A verifier positioned at this chain's start (genesis or anchor).
     ///
     /// # Errors
@@ -157,11 +176,10 @@ impl MemoryChain {
     /// The first [`ChainBreak`].
     pub fn verify(&self, keys: KeyRing) -> Result<VerifiedChain, ChainBreak> {
         let mut v = self.verifier(keys)?;
-        let mut cps = self.checkpoints.iter().peekable();
-        for e in &self.entries {
-            v.push_entry(e)?;
-            while let Some(cp) = cps.next_if(|c| c.sequence == e.sequence) {
-                v.push_checkpoint(cp)?;
+        for item in self.stored_order() {
+            match item {
+                Stored::Entry(e) => v.push_entry(e)?,
+                Stored::Checkpoint(cp) => v.push_checkpoint(cp)?,
             }
         }
         v.finish()
@@ -179,11 +197,10 @@ impl MemoryChain {
     ) -> std::io::Result<W> {
         let mut bw =
             BundleWriter::new(w, self.head.chain(), keys, self.anchor.as_ref(), created_at)?;
-        let mut cps = self.checkpoints.iter().peekable();
-        for e in &self.entries {
-            bw.write_entry(e)?;
-            while let Some(cp) = cps.next_if(|c| c.sequence == e.sequence) {
-                bw.write_checkpoint(cp)?;
+        for item in self.stored_order() {
+            match item {
+                Stored::Entry(e) => bw.write_entry(e)?,
+                Stored::Checkpoint(cp) => bw.write_checkpoint(cp)?,
             }
         }
         bw.finish()
