@@ -47,8 +47,9 @@ pub enum RunAs {
     User,
 }
 
-/// `run_script`: run a script body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// `run_script`: run a script body. Its `Debug` shows the body's length, never the body or
+/// parameter values (scripts routinely carry credentials).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunScriptPayload {
     /// The library script this body came from.
@@ -73,6 +74,20 @@ pub struct RunScriptPayload {
     /// Account to run as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_as: Option<RunAs>,
+}
+
+impl std::fmt::Debug for RunScriptPayload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunScriptPayload")
+            .field("script_id", &self.script_id)
+            .field("execution_id", &self.execution_id)
+            .field("content_chars", &self.content.chars().count())
+            .field("language", &self.language)
+            .field("parameters", &self.parameters.keys().collect::<Vec<_>>())
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("run_as", &self.run_as)
+            .finish()
+    }
 }
 
 /// `script_cancel`: cancel a running `run_script` command.
@@ -425,4 +440,26 @@ impl Validate for RollbackPatchesPayload {
 
 impl Validate for SelfUninstallPayload {
     fn validate(&mut self, _: &Path<'_>, _: &mut Report) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_script_debug_hides_body_and_parameter_values() {
+        let p = RunScriptPayload {
+            script_id: None,
+            execution_id: None,
+            content: "curl -H 'Authorization: Bearer s3cr3t-token' https://x".into(),
+            language: ScriptLanguage::Bash,
+            parameters: BTreeMap::from([("API_KEY".to_owned(), "brzk_hunter2".to_owned())]),
+            timeout_seconds: Some(60),
+            run_as: None,
+        };
+        let dbg = format!("{p:?}");
+        assert!(!dbg.contains("s3cr3t"), "{dbg}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("API_KEY") && dbg.contains("content_chars"));
+    }
 }
