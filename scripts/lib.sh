@@ -2,7 +2,10 @@
 # shellcheck shell=bash
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TOOLS="$ROOT/.tools"
+# Build tools (cargo-deny, wasm-bindgen-cli, the Python venv) live outside the checkout so a
+# fresh clone on the same machine reuses them; a new machine installs them once.
+TOOLS="${BREEZE_TOOLS:-$HOME/.cache/breeze-tools}"
+mkdir -p "$TOOLS"
 export PATH="$HOME/.cargo/bin:$TOOLS/bin:$PATH"
 
 log() { printf '\n==> %s\n' "$*"; }
