@@ -47,8 +47,7 @@ pub enum RunAs {
     User,
 }
 
-/// `run_script`: run a script body. Its `Debug` shows the body's length, never the body or
-/// parameter values (scripts routinely carry credentials).
+/// `run_script`: run a script body.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunScriptPayload {
@@ -76,6 +75,8 @@ pub struct RunScriptPayload {
     pub run_as: Option<RunAs>,
 }
 
+// Debug shows the body's length, never the body or parameter values: scripts routinely carry
+// credentials. (A plain comment: doc comments on the type end up in the JSON Schema.)
 impl std::fmt::Debug for RunScriptPayload {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunScriptPayload")
