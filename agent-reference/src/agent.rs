@@ -1,0 +1,293 @@
+//! `breeze-agent run`: the heartbeat loop and the WebSocket loop over one shared context.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use breeze_agent_proto::{Command, CommandResult, HeartbeatRequest, HeartbeatResponse};
+use breeze_crypto::credentials::AgentToken;
+use tokio::sync::{Mutex, RwLock, watch};
+
+use crate::backoff::{Backoff, jitter};
+use crate::client::{ApiClient, ClientError};
+use crate::config::{AgentFile, ConfigDir, ConfigError};
+use crate::exec::{self, ExecLimits};
+use crate::rotation::{self, RotationOutcome};
+use crate::telemetry::Collector;
+use crate::{paths, ws};
+
+/// Longest wait between failed heartbeats.
+pub const MAX_HEARTBEAT_BACKOFF: Duration = Duration::from_secs(300);
+/// Command ids remembered to never run a command twice (heartbeat and WebSocket overlap).
+const REMEMBERED_COMMANDS: usize = 4096;
+/// Tries to upload one result over HTTP.
+const RESULT_UPLOAD_ATTEMPTS: u32 = 6;
+
+/// Startup failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The host files are missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+/// Remembers recently seen command ids.
+#[derive(Debug, Default)]
+struct Seen {
+    order: VecDeque<breeze_core::tenancy::CommandId>,
+    set: HashSet<breeze_core::tenancy::CommandId>,
+}
+
+impl Seen {
+    /// `true` if the id is new (and records it).
+    fn insert(&mut self, id: breeze_core::tenancy::CommandId) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > REMEMBERED_COMMANDS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
+}
+
+/// State shared by the heartbeat and WebSocket loops.
+#[derive(Debug)]
+pub struct Context {
+    /// The config directory.
+    pub dir: ConfigDir,
+    /// `agent.yaml` as last read or written.
+    pub agent: RwLock<AgentFile>,
+    /// The HTTP client.
+    pub client: ApiClient,
+    /// The current agent-role token (replaced after a rotation).
+    token: RwLock<Arc<AgentToken>>,
+    /// Serializes rotations.
+    rotation: Mutex<()>,
+    seen: Mutex<Seen>,
+    /// Execution limits.
+    pub limits: ExecLimits,
+}
+
+impl Context {
+    /// Loads `agent.yaml` and `secrets.yaml` from `dir`.
+    ///
+    /// # Errors
+    /// [`AgentError`].
+    pub fn load(dir: ConfigDir, limits: ExecLimits) -> Result<Self, AgentError> {
+        let agent = dir.read_agent()?;
+        let secrets = dir.read_secrets()?;
+        let client = ApiClient::new(&agent.server_url, agent.insecure_http)?;
+        Ok(Self {
+            dir,
+            agent: RwLock::new(agent),
+            client,
+            token: RwLock::new(Arc::new(secrets.current.auth)),
+            rotation: Mutex::new(()),
+            seen: Mutex::new(Seen::default()),
+            limits,
+        })
+    }
+
+    /// The current agent-role token.
+    pub async fn token(&self) -> Arc<AgentToken> {
+        Arc::clone(&*self.token.read().await)
+    }
+
+    /// The agent id.
+    pub async fn agent_id(&self) -> breeze_agent_proto::AgentId {
+        self.agent.read().await.agent_id.clone()
+    }
+
+    async fn reload_token(&self) -> Result<(), ConfigError> {
+        let secrets = self.dir.read_secrets()?;
+        *self.token.write().await = Arc::new(secrets.current.auth);
+        Ok(())
+    }
+
+    /// Resumes a pending rotation (`rotate == false`) or runs a full one.
+    pub async fn rotate(&self, full: bool) {
+        let _guard = self.rotation.lock().await;
+        let agent = self.agent_id().await;
+        let outcome = if full {
+            rotation::rotate(&self.client, &self.dir, &agent).await
+        } else {
+            rotation::resume(&self.client, &self.dir, &agent).await
+        };
+        match outcome {
+            Ok(RotationOutcome::NothingPending) => {}
+            Ok(outcome) => tracing::info!(?outcome, "token rotation step done"),
+            Err(e) => tracing::warn!(error = %e, "token rotation failed; will retry"),
+        }
+        if let Err(e) = self.reload_token().await {
+            tracing::error!(error = %e, "could not re-read secrets after rotation");
+        }
+    }
+
+    /// Runs `command` unless it was already seen; returns its result.
+    pub async fn run_command(&self, command: &Command) -> Option<CommandResult> {
+        if !self.seen.lock().await.insert(command.id) {
+            tracing::warn!(command = %command.id, "duplicate command ignored");
+            return None;
+        }
+        tracing::info!(command = %command.id, kind = command.body.type_name(), "executing command");
+        Some(exec::execute(command, self.limits).await)
+    }
+
+    /// Uploads a result over HTTP, retrying retryable failures.
+    pub async fn post_result(&self, result: &CommandResult) {
+        let agent = self.agent_id().await;
+        let path = paths::command_result(&agent, result.command_id);
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        for attempt in 1..=RESULT_UPLOAD_ATTEMPTS {
+            let token = self.token().await;
+            match self
+                .client
+                .post_ignore_reply(&path, Some(&token), result)
+                .await
+            {
+                Ok(_) => return,
+                Err(e) if e.is_retryable() && attempt < RESULT_UPLOAD_ATTEMPTS => {
+                    tokio::time::sleep(backoff.next_delay_honouring(e.retry_after())).await;
+                }
+                Err(e) => {
+                    tracing::error!(command = %result.command_id, error = %e, "result upload failed");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Loads the context and runs both loops until `shutdown` turns `true`.
+///
+/// # Errors
+/// [`AgentError`] when the host files or client are unusable.
+pub async fn run(
+    dir: ConfigDir,
+    limits: ExecLimits,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), AgentError> {
+    let ctx = Arc::new(Context::load(dir, limits)?);
+    // Never stranded: finish a rotation a crash interrupted before anything else.
+    ctx.rotate(false).await;
+    let ws_task = tokio::spawn(ws::run(Arc::clone(&ctx), shutdown.clone()));
+    heartbeat_loop(Arc::clone(&ctx), shutdown).await;
+    let _ignored = ws_task.await;
+    Ok(())
+}
+
+async fn sleep_or_shutdown(wait: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        () = tokio::time::sleep(wait) => false,
+        _ = shutdown.changed() => true,
+    }
+}
+
+/// The heartbeat loop: random initial jitter, then one heartbeat per interval.
+pub async fn heartbeat_loop(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
+    let mut collector = Collector::new();
+    let interval =
+        Duration::from_secs(u64::from(ctx.agent.read().await.heartbeat_interval_seconds));
+    if sleep_or_shutdown(jitter(interval), &mut shutdown).await {
+        return;
+    }
+    let mut backoff = Backoff::new(Duration::from_secs(2), MAX_HEARTBEAT_BACKOFF);
+    loop {
+        let beat = collector.heartbeat();
+        let wait = match heartbeat_once(&ctx, &beat).await {
+            Ok(()) => {
+                backoff.reset();
+                Duration::from_secs(u64::from(ctx.agent.read().await.heartbeat_interval_seconds))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat failed");
+                let wait = backoff.next_delay_honouring(e.retry_after());
+                // Credentials refused: no point hammering; wait the longest backoff.
+                if matches!(
+                    e,
+                    ClientError::Status {
+                        status: 401 | 403,
+                        ..
+                    }
+                ) {
+                    wait.max(MAX_HEARTBEAT_BACKOFF)
+                } else {
+                    wait
+                }
+            }
+        };
+        if sleep_or_shutdown(wait, &mut shutdown).await {
+            return;
+        }
+    }
+}
+
+/// One heartbeat and everything its response asks for.
+///
+/// # Errors
+/// [`ClientError`] from the heartbeat call.
+pub async fn heartbeat_once(
+    ctx: &Arc<Context>,
+    beat: &HeartbeatRequest,
+) -> Result<(), ClientError> {
+    let agent = ctx.agent_id().await;
+    let token = ctx.token().await;
+    let reply = ctx
+        .client
+        .post::<HeartbeatRequest, HeartbeatResponse>(
+            &paths::heartbeat(&agent),
+            Some(&token),
+            beat,
+            &[],
+        )
+        .await?;
+    let response = reply.message;
+    if let Some(update) = response.config_update {
+        apply_config(ctx, update).await;
+    }
+    for command in response.commands {
+        let ctx = Arc::clone(ctx);
+        tokio::spawn(async move {
+            if let Some(result) = ctx.run_command(&command).await {
+                ctx.post_result(&result).await;
+            }
+        });
+    }
+    if response.rotate_token {
+        ctx.rotate(true).await;
+    } else if response.confirm_token_rotation || reply.rotation_required {
+        // Confirm what is pending; with nothing pending and the grace token in use, rotate.
+        let pending = ctx
+            .dir
+            .read_secrets()
+            .map(|s| s.pending.is_some())
+            .unwrap_or(false);
+        ctx.rotate(!pending && reply.rotation_required).await;
+    }
+    Ok(())
+}
+
+async fn apply_config(ctx: &Context, update: breeze_agent_proto::AgentConfig) {
+    let mut agent = ctx.agent.write().await;
+    if agent.agent_config() == update {
+        return;
+    }
+    let mut next = agent.clone();
+    next.heartbeat_interval_seconds = update.heartbeat_interval_seconds;
+    next.metrics_collection_interval_seconds = update.metrics_collection_interval_seconds;
+    match ctx.dir.write_agent(&next) {
+        Ok(()) => *agent = next,
+        Err(e) => tracing::error!(error = %e, "could not save the config update"),
+    }
+}
