@@ -143,6 +143,18 @@ impl ChainHead {
         })
     }
 
+    /// The head a store keeps beside the chain (next sequence and last chain hash), for
+    /// stores that maintain it under the per-chain lock instead of re-reading the last row.
+    /// A wrong head cannot hide anything: the next entry then fails verification.
+    #[must_use]
+    pub const fn resume(chain: ChainId, next_sequence: u64, head_hash: ChainHash) -> Self {
+        Self {
+            chain,
+            next_sequence,
+            head_hash,
+        }
+    }
+
     /// The head a verified checkpoint states (verify it with a [`KeyRing`] first).
     ///
     /// [`KeyRing`]: super::checkpoint::KeyRing

@@ -1,0 +1,508 @@
+//! Server configuration: environment variables over an optional `KEY=VALUE` file.
+//!
+//! Every setting is an environment variable; `BREEZE_CONFIG_FILE` (or `--config`) names an
+//! optional file of `KEY=VALUE` lines (`#` comments) read first, so the environment wins.
+//! Keyed secrets use one variable per key id: `BREEZE_JWT_KEY_<kid>`,
+//! `BREEZE_ENCRYPTION_KEY_<id>`, `BREEZE_AUDIT_SIGNING_KEY_<kid>` (Ed25519 seed, 64 hex).
+//!
+//! `development` mode generates any missing secret on first run into a 0600 file
+//! (`BREEZE_DEV_SECRETS_FILE`, default `.breeze/dev-secrets.env`) and reuses it afterwards;
+//! it never falls back to a built-in default. `production` mode refuses to start on any
+//! error of the startup validation ([`breeze_core::config::validate`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use breeze_core::config::{Environment, NamedSecret, SecurityConfig};
+use secrecy::{ExposeSecret, SecretString};
+
+/// The file development mode writes generated secrets to, unless configured.
+pub const DEFAULT_DEV_SECRETS_FILE: &str = ".breeze/dev-secrets.env";
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+/// Default login response floor (SPEC 2.1).
+pub const DEFAULT_LOGIN_FLOOR_MS: u64 = 350;
+
+/// A configuration that cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A setting has a value that cannot be used (the value is never echoed).
+    #[error("invalid setting `{name}`: {reason}")]
+    Invalid {
+        /// Variable name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// A required setting is missing.
+    #[error("missing setting `{0}`")]
+    Missing(String),
+    /// The configuration file cannot be read or written.
+    #[error("config file `{path}`: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// Production startup validation found errors.
+    #[error("startup validation failed: {0}")]
+    Validation(String),
+}
+
+/// Where the server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Production: validation errors refuse startup; secrets must be configured.
+    Production,
+    /// Development: missing secrets are generated into a 0600 file.
+    Development,
+    /// Tests: like development, but secrets come from the caller and the login floor may be 0.
+    Test,
+}
+
+impl Mode {
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value {
+            "production" => Ok(Self::Production),
+            "development" => Ok(Self::Development),
+            "test" => Ok(Self::Test),
+            _ => Err(ConfigError::Invalid {
+                name: "BREEZE_MODE".into(),
+                reason: "expected `production`, `development` or `test`".into(),
+            }),
+        }
+    }
+
+    /// The validation environment.
+    #[must_use]
+    pub const fn environment(self) -> Environment {
+        match self {
+            Self::Production => Environment::Production,
+            Self::Development => Environment::Development,
+            Self::Test => Environment::Test,
+        }
+    }
+}
+
+/// A keyed secret (`kid`, value).
+#[derive(Clone)]
+pub struct KeyedSecret {
+    /// Key id.
+    pub id: String,
+    /// The secret.
+    pub value: SecretString,
+}
+
+impl fmt::Debug for KeyedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyedSecret({}, [REDACTED])", self.id)
+    }
+}
+
+/// The server configuration. `Debug` never prints a secret.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Mode.
+    pub mode: Mode,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// PostgreSQL URL of the runtime role (NOSUPERUSER, NOBYPASSRLS, owns nothing).
+    pub database_url: SecretString,
+    /// PostgreSQL URL of the owner role (migrations).
+    pub database_owner_url: Option<SecretString>,
+    /// PostgreSQL URL of the maintenance role (audit retention).
+    pub database_maint_url: Option<SecretString>,
+    /// Connections in the runtime pool.
+    pub database_max_connections: u32,
+    /// Redis URL: when set, rate limits, revocation and fan-out go through Redis and fail
+    /// closed when it is unreachable.
+    pub redis_url: Option<SecretString>,
+    /// Prefix of every Redis key (several deployments or tests may share one Redis).
+    pub redis_prefix: String,
+    /// JWT key ring.
+    pub jwt_keys: Vec<KeyedSecret>,
+    /// Active JWT kid.
+    pub jwt_active_kid: String,
+    /// Legacy JWT secret for tokens without `kid`.
+    pub jwt_legacy_secret: Option<SecretString>,
+    /// At-rest encryption keys.
+    pub encryption_keys: Vec<KeyedSecret>,
+    /// Active encryption key id.
+    pub encryption_active_key_id: String,
+    /// MFA encryption key.
+    pub mfa_encryption_key: SecretString,
+    /// Pepper for enrollment keys and recovery codes.
+    pub pepper: SecretString,
+    /// Global enrollment secret (SPEC 8.1), if any.
+    pub enrollment_secret: Option<SecretString>,
+    /// Audit checkpoint signing keys (Ed25519 seeds, hex).
+    pub audit_signing_keys: Vec<KeyedSecret>,
+    /// Active audit signing kid.
+    pub audit_active_signing_kid: String,
+    /// Bearer token for `/metrics`.
+    pub metrics_token: Option<SecretString>,
+    /// Allowed CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Proxy CIDRs whose forwarded headers are trusted.
+    pub trusted_proxies: Vec<String>,
+    /// Login response floor in milliseconds (0 only in test mode).
+    pub login_floor_ms: u64,
+    /// Password hashes computed at once (each takes 64 MiB).
+    pub max_concurrent_hashes: usize,
+    /// Seconds between audit checkpoint runs (0 = off).
+    pub audit_checkpoint_interval_secs: u64,
+    /// Seconds between audit retention runs (0 = off).
+    pub audit_retention_interval_secs: u64,
+    /// Whether the refresh cookie carries `Secure` (true unless development over http).
+    pub secure_cookies: bool,
+}
+
+/// Raw settings: the file's lines overlaid by the environment.
+#[derive(Default)]
+pub struct Settings(BTreeMap<String, String>);
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl Settings {
+    /// Reads `path` (if any) then the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError::File`] when the file cannot be read or has a malformed line.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut settings = Self::default();
+        if let Some(path) = path {
+            settings.merge_file(path)?;
+        }
+        for (key, value) in std::env::vars() {
+            if key.starts_with("BREEZE_") || key.starts_with("DATABASE_") || key == "REDIS_URL" {
+                settings.0.insert(key, value);
+            }
+        }
+        Ok(settings)
+    }
+
+    /// Settings from explicit pairs (tests, embedding).
+    #[must_use]
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+
+    fn merge_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| file_error(path, &e))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: format!("line {} is not KEY=VALUE", n.saturating_add(1)),
+                });
+            };
+            self.0
+                .entry(key.trim().to_owned())
+                .or_insert_with(|| value.trim().to_owned());
+        }
+        Ok(())
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn secret(&self, key: &str) -> Option<SecretString> {
+        self.get(key).map(|v| SecretString::from(v.to_owned()))
+    }
+
+    fn keyed(&self, prefix: &str) -> Vec<KeyedSecret> {
+        self.0
+            .iter()
+            .filter_map(|(k, v)| {
+                let id = k.strip_prefix(prefix)?;
+                (!id.is_empty() && !v.is_empty()).then(|| KeyedSecret {
+                    id: id.to_owned(),
+                    value: SecretString::from(v.clone()),
+                })
+            })
+            .collect()
+    }
+
+    fn parsed<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+                name: key.into(),
+                reason: "not a valid value".into(),
+            }),
+        }
+    }
+
+    fn list(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn file_error(path: &Path, e: &std::io::Error) -> ConfigError {
+    ConfigError::File {
+        path: path.display().to_string(),
+        reason: e.kind().to_string(),
+    }
+}
+
+fn random_hex(bytes: usize) -> Result<String, ConfigError> {
+    let mut buf = vec![0u8; bytes];
+    breeze_crypto::random::fill(&mut buf).map_err(|_| ConfigError::Invalid {
+        name: "random".into(),
+        reason: "the operating system random source failed".into(),
+    })?;
+    Ok(hex::encode(buf))
+}
+
+/// The secrets development mode generates when they are missing, with their sizes in bytes.
+const DEV_SECRETS: [(&str, usize); 6] = [
+    ("BREEZE_JWT_KEY_dev1", 48),
+    ("BREEZE_ENCRYPTION_KEY_dev1", 32),
+    ("BREEZE_MFA_ENCRYPTION_KEY", 32),
+    ("BREEZE_PEPPER", 32),
+    ("BREEZE_AUDIT_SIGNING_KEY_dev1", 32),
+    ("BREEZE_METRICS_TOKEN", 32),
+];
+
+/// Development mode: creates (0600, never overwritten) or reads the generated secrets file,
+/// and fills in what the settings lack.
+fn ensure_dev_secrets(settings: &mut Settings, path: &Path) -> Result<(), ConfigError> {
+    let needs_generation = settings.keyed("BREEZE_JWT_KEY_").is_empty()
+        || settings.keyed("BREEZE_ENCRYPTION_KEY_").is_empty()
+        || settings.get("BREEZE_MFA_ENCRYPTION_KEY").is_none()
+        || settings.get("BREEZE_PEPPER").is_none()
+        || settings.keyed("BREEZE_AUDIT_SIGNING_KEY_").is_empty();
+    if !needs_generation {
+        return Ok(());
+    }
+    if !path.exists() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| file_error(dir, &e))?;
+        }
+        let mut body = String::from(
+            "# Generated by breeze-server in development mode. Keep private (mode 0600).\n",
+        );
+        for (key, size) in DEV_SECRETS {
+            body.push_str(&format!("{key}={}\n", random_hex(size)?));
+        }
+        body.push_str("BREEZE_JWT_ACTIVE_KID=dev1\nBREEZE_ENCRYPTION_ACTIVE_KEY_ID=dev1\nBREEZE_AUDIT_ACTIVE_SIGNING_KID=dev1\n");
+        write_private_file(path, body.as_bytes())?;
+        tracing::warn!(path = %path.display(), "development mode: generated secrets file");
+    }
+    settings.merge_file(path)
+}
+
+/// Creates `path` with mode 0600 (refusing to overwrite) and writes `body` durably.
+fn write_private_file(path: &Path, body: &[u8]) -> Result<(), ConfigError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| file_error(path, &e))?;
+    file.write_all(body).map_err(|e| file_error(path, &e))?;
+    file.sync_all().map_err(|e| file_error(path, &e))
+}
+
+fn required(settings: &Settings, key: &str) -> Result<SecretString, ConfigError> {
+    settings
+        .secret(key)
+        .ok_or_else(|| ConfigError::Missing(key.into()))
+}
+
+fn active_id(
+    settings: &Settings,
+    key: &str,
+    ring: &[KeyedSecret],
+    ring_prefix: &str,
+) -> Result<String, ConfigError> {
+    let id = match settings.get(key) {
+        Some(id) => id.to_owned(),
+        None => match ring {
+            [only] => only.id.clone(),
+            _ => return Err(ConfigError::Missing(key.into())),
+        },
+    };
+    if ring.iter().any(|k| k.id == id) {
+        Ok(id)
+    } else {
+        Err(ConfigError::Invalid {
+            name: key.into(),
+            reason: format!("no `{ring_prefix}{id}` is configured"),
+        })
+    }
+}
+
+impl ServerConfig {
+    /// Loads from the environment and an optional file (`path`, else `BREEZE_CONFIG_FILE`).
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a missing or malformed setting.
+    pub fn from_env_and_file(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let env_path = std::env::var_os("BREEZE_CONFIG_FILE").map(PathBuf::from);
+        let settings = Settings::load(path.or(env_path.as_deref()))?;
+        Self::from_settings(settings)
+    }
+
+    /// Builds the configuration from raw settings.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a missing or malformed setting.
+    pub fn from_settings(mut settings: Settings) -> Result<Self, ConfigError> {
+        let mode = Mode::parse(settings.get("BREEZE_MODE").unwrap_or("development"))?;
+        if mode == Mode::Development {
+            let path = PathBuf::from(
+                settings
+                    .get("BREEZE_DEV_SECRETS_FILE")
+                    .unwrap_or(DEFAULT_DEV_SECRETS_FILE),
+            );
+            ensure_dev_secrets(&mut settings, &path)?;
+        }
+        let jwt_keys = settings.keyed("BREEZE_JWT_KEY_");
+        let jwt_active_kid = active_id(
+            &settings,
+            "BREEZE_JWT_ACTIVE_KID",
+            &jwt_keys,
+            "BREEZE_JWT_KEY_",
+        )?;
+        let encryption_keys = settings.keyed("BREEZE_ENCRYPTION_KEY_");
+        let encryption_active_key_id = active_id(
+            &settings,
+            "BREEZE_ENCRYPTION_ACTIVE_KEY_ID",
+            &encryption_keys,
+            "BREEZE_ENCRYPTION_KEY_",
+        )?;
+        let audit_signing_keys = settings.keyed("BREEZE_AUDIT_SIGNING_KEY_");
+        let audit_active_signing_kid = active_id(
+            &settings,
+            "BREEZE_AUDIT_ACTIVE_SIGNING_KID",
+            &audit_signing_keys,
+            "BREEZE_AUDIT_SIGNING_KEY_",
+        )?;
+        let login_floor_ms = settings.parsed("BREEZE_LOGIN_FLOOR_MS", DEFAULT_LOGIN_FLOOR_MS)?;
+        if login_floor_ms == 0 && mode != Mode::Test {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_LOGIN_FLOOR_MS".into(),
+                reason: "0 is allowed only in test mode".into(),
+            });
+        }
+        let listen = settings.parsed(
+            "BREEZE_LISTEN",
+            DEFAULT_LISTEN
+                .parse()
+                .map_err(|_| ConfigError::Missing("BREEZE_LISTEN".into()))?,
+        )?;
+        Ok(Self {
+            mode,
+            listen,
+            database_url: required(&settings, "DATABASE_URL")?,
+            database_owner_url: settings.secret("DATABASE_OWNER_URL"),
+            database_maint_url: settings.secret("DATABASE_MAINT_URL"),
+            database_max_connections: settings.parsed("DATABASE_MAX_CONNECTIONS", 20)?,
+            redis_url: settings.secret("REDIS_URL"),
+            redis_prefix: settings
+                .get("BREEZE_REDIS_PREFIX")
+                .unwrap_or("breeze:")
+                .to_owned(),
+            jwt_keys,
+            jwt_active_kid,
+            jwt_legacy_secret: settings.secret("BREEZE_JWT_LEGACY_SECRET"),
+            encryption_keys,
+            encryption_active_key_id,
+            mfa_encryption_key: required(&settings, "BREEZE_MFA_ENCRYPTION_KEY")?,
+            pepper: required(&settings, "BREEZE_PEPPER")?,
+            enrollment_secret: settings.secret("BREEZE_ENROLLMENT_SECRET"),
+            audit_signing_keys,
+            audit_active_signing_kid,
+            metrics_token: settings.secret("BREEZE_METRICS_TOKEN"),
+            cors_origins: settings.list("BREEZE_CORS_ORIGINS"),
+            trusted_proxies: settings.list("BREEZE_TRUSTED_PROXIES"),
+            login_floor_ms,
+            max_concurrent_hashes: settings.parsed("BREEZE_MAX_CONCURRENT_HASHES", 4)?,
+            audit_checkpoint_interval_secs: settings
+                .parsed("BREEZE_AUDIT_CHECKPOINT_INTERVAL_SECS", 3600)?,
+            audit_retention_interval_secs: settings
+                .parsed("BREEZE_AUDIT_RETENTION_INTERVAL_SECS", 86_400)?,
+            secure_cookies: settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production)?,
+        })
+    }
+
+    /// The security settings as the startup validation sees them.
+    #[must_use]
+    pub fn security_config(&self) -> SecurityConfig {
+        let named = |keys: &[KeyedSecret]| {
+            keys.iter()
+                .map(|k| NamedSecret::new(&k.id, k.value.expose_secret()))
+                .collect::<Vec<_>>()
+        };
+        let mut config = SecurityConfig::new(self.mode.environment());
+        config.app_encryption_keys = named(&self.encryption_keys);
+        config.active_encryption_key_id = Some(self.encryption_active_key_id.clone());
+        config.mfa_encryption_key = Some(self.mfa_encryption_key.clone());
+        config.jwt_secrets = named(&self.jwt_keys);
+        config.active_jwt_kid = Some(self.jwt_active_kid.clone());
+        config.jwt_legacy_secret = self.jwt_legacy_secret.clone();
+        config.peppers = vec![NamedSecret::new("pepper", self.pepper.expose_secret())];
+        config.cors_origins = self.cors_origins.clone();
+        config.trusted_proxies = self.trusted_proxies.clone();
+        config.redis_url = self.redis_url.clone();
+        config.metrics_token = self.metrics_token.clone();
+        config
+    }
+
+    /// Runs the startup validation. In production any error refuses startup; elsewhere
+    /// errors and warnings are logged.
+    ///
+    /// # Errors
+    /// [`ConfigError::Validation`] listing the errors (names and rules, never values).
+    pub fn validate(&self) -> Result<breeze_core::config::ConfigReport, ConfigError> {
+        let report = breeze_core::config::validate(&self.security_config());
+        if self.mode == Mode::Production && !report.is_ok() {
+            let list = report
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(ConfigError::Validation(list));
+        }
+        Ok(report)
+    }
+}

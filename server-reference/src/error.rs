@@ -1,0 +1,197 @@
+//! The API error type: what clients see (generic, stable codes) and what is logged.
+//!
+//! Clients get `{"error": "<code>", "message": "<generic text>"}`; validation errors add
+//! `issues: [{path, message}]` with field paths and never the offending value. Internal
+//! causes are logged (without secrets) and answered with a bare `internal_error`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+/// One problem with one input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldIssue {
+    /// Where: `body.email`, `path.orgId`, `query.limit`.
+    pub path: String,
+    /// What is wrong, without echoing the value.
+    pub message: String,
+}
+
+impl FieldIssue {
+    /// An issue at `path`.
+    #[must_use]
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Rate-limit figures for the 429 headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    /// Seconds until a retry can succeed.
+    pub retry_after_secs: u64,
+    /// The limit.
+    pub limit: u64,
+    /// Remaining in the window.
+    pub remaining: u64,
+    /// Unix seconds when the window resets.
+    pub reset_unix: u64,
+}
+
+/// An error answered to an API client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400 with field issues.
+    #[error("invalid request")]
+    Validation(Vec<FieldIssue>),
+    /// 401 with a machine code (`invalid_credentials`, `token_expired`, ...).
+    #[error("authentication required")]
+    Unauthorized(&'static str),
+    /// 403 with a machine code.
+    #[error("forbidden")]
+    Forbidden(&'static str),
+    /// 404 (also answered for resources outside the caller's tenancy).
+    #[error("not found")]
+    NotFound,
+    /// 409 with a machine code.
+    #[error("conflict")]
+    Conflict(&'static str),
+    /// 413.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 428: the role requires MFA and the user has none.
+    #[error("mfa enrollment required")]
+    MfaEnrollmentRequired,
+    /// 429 with `Retry-After` and `X-RateLimit-*`.
+    #[error("too many requests")]
+    RateLimited(RateLimited),
+    /// 503: a dependency (Redis, PostgreSQL) is unreachable; fail closed.
+    #[error("service unavailable")]
+    Unavailable,
+    /// 500; the cause is logged, never returned.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 400 with one issue.
+    #[must_use]
+    pub fn invalid(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldIssue::new(path, message)])
+    }
+
+    /// A 500 whose cause is logged.
+    #[must_use]
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    /// The HTTP status.
+    #[must_use]
+    pub const fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MfaEnrollmentRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthorized(code) | Self::Forbidden(code) | Self::Conflict(code) => code,
+            Self::NotFound => "not_found",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::MfaEnrollmentRequired => "mfa_enrollment_required",
+            Self::RateLimited(_) => "rate_limited",
+            Self::Unavailable => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issues: Option<&'a [FieldIssue]>,
+    #[serde(rename = "enrollUrl", skip_serializing_if = "Option::is_none")]
+    enroll_url: Option<&'a str>,
+}
+
+fn generic_message(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "the request is invalid",
+        StatusCode::UNAUTHORIZED => "authentication failed",
+        StatusCode::FORBIDDEN => "not allowed",
+        StatusCode::NOT_FOUND => "not found",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload too large",
+        StatusCode::PRECONDITION_REQUIRED => "multi-factor enrollment required",
+        StatusCode::TOO_MANY_REQUESTS => "too many requests",
+        StatusCode::SERVICE_UNAVAILABLE => "service unavailable",
+        _ => "internal error",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(cause = %cause, "internal error");
+        }
+        let body = Body {
+            error: self.code(),
+            message: generic_message(status),
+            issues: match &self {
+                Self::Validation(issues) => Some(issues),
+                _ => None,
+            },
+            enroll_url: matches!(self, Self::MfaEnrollmentRequired).then_some("/auth/mfa/setup"),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Self::RateLimited(r) = self {
+            let headers = response.headers_mut();
+            for (name, value) in [
+                (header::RETRY_AFTER.as_str(), r.retry_after_secs),
+                ("x-ratelimit-limit", r.limit),
+                ("x-ratelimit-remaining", r.remaining),
+                ("x-ratelimit-reset", r.reset_unix),
+            ] {
+                if let Ok(name) = header::HeaderName::from_bytes(name.as_bytes()) {
+                    headers.insert(name, HeaderValue::from(value));
+                }
+            }
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::Conflict(code) => Self::Conflict(code),
+            StoreError::Denied => Self::NotFound,
+            StoreError::Invalid(path, message) => Self::invalid(path, message),
+            StoreError::Unavailable => Self::Unavailable,
+            other => Self::internal(other),
+        }
+    }
+}

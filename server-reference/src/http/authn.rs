@@ -1,0 +1,469 @@
+//! The guard: authentication and authorization of every route, in the order of SPEC 2.2.
+//!
+//! The guard runs before every handler (it is layered onto each route by
+//! [`super::router`]) and enforces the route's declared [`Access`]. For users:
+//! bearer present -> signature / iss / aud / exp / alg -> `type = access` -> revocation
+//! (user-wide cut-off, family) -> user exists and is active -> `aep` / `mep` equal the live
+//! epochs -> `system` scope needs a live platform admin -> token not issued before the last
+//! password change -> tenant active (access resolution) -> force-MFA gate -> access context
+//! -> the route's permission. API keys (`X-API-Key: brzk_...`): format -> hash lookup
+//! (constant-time compare) -> status and expiry -> per-key hourly limit -> tenant active ->
+//! scope covers the route's permission.
+//!
+//! The lookups run in one short system-scope read transaction that is closed before the
+//! handler opens the request's own transaction.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use breeze_authz::access::{AccessContext, Principal, resolve};
+use breeze_authz::api_key::{ApiKeyRecord, ApiKeyScopes, ApiKeyStatus};
+use breeze_authz::mfa::MfaGate;
+use breeze_authz::permission::{Grant, Permission};
+use breeze_authz::registry::PermissionSet;
+use breeze_authz::role::{Role, RoleScope};
+use breeze_core::audit::{
+    Action, Actor, AuditEvent, AuditEventBuilder, AuditResult, InitiatedBy, Timestamp,
+};
+use breeze_core::clientip::ClientKey;
+use breeze_core::tenancy::{ApiKeyId, UserId};
+use breeze_crypto::credentials::{ApiKey, TokenHash};
+use breeze_crypto::jwt::{Claims, JwtError, TokenScope, TokenType};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+
+use super::route::{Access, RouteMeta};
+use crate::error::{ApiError, RateLimited};
+use crate::state::AppState;
+use crate::store::principal::{self, AuthUser, RoleRecord};
+
+/// Longest user agent kept.
+pub const MAX_USER_AGENT: usize = 512;
+
+/// Who is calling from where (set on every request, public ones included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientMeta {
+    /// The client address (forwarded headers honoured only from trusted proxies).
+    pub ip: IpAddr,
+    /// The user agent, truncated.
+    pub user_agent: Option<String>,
+}
+
+impl ClientMeta {
+    /// The rate-limit key of the client (IPv6 by /64).
+    #[must_use]
+    pub fn key(&self) -> ClientKey {
+        ClientKey::from_ip(self.ip)
+    }
+}
+
+/// An authenticated user's session facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSession {
+    /// The user.
+    pub user: AuthUser,
+    /// The verified access-token claims.
+    pub claims: Claims,
+    /// The role that won resolution.
+    pub role: Option<RoleRecord>,
+}
+
+/// Who authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authenticated {
+    /// A user with an access token.
+    User(Box<UserSession>),
+    /// An API key.
+    ApiKey {
+        /// Key id.
+        id: ApiKeyId,
+        /// Its scopes.
+        scopes: ApiKeyScopes,
+    },
+}
+
+/// What a handler receives for a protected route (request extension).
+#[derive(Debug, Clone)]
+pub struct Authed {
+    /// The access context: pass it to [`crate::store::PgStore::begin`].
+    pub ctx: AccessContext,
+    /// Who.
+    pub who: Authenticated,
+    /// The compiled permissions of a user's role.
+    pub permissions: Option<Arc<PermissionSet>>,
+    /// Client address and user agent.
+    pub client: ClientMeta,
+}
+
+impl Authed {
+    /// The user id, when a user acts.
+    #[must_use]
+    pub fn user_id(&self) -> Option<UserId> {
+        match &self.who {
+            Authenticated::User(s) => Some(s.user.id),
+            Authenticated::ApiKey { .. } => None,
+        }
+    }
+
+    /// The user session, when a user acts.
+    #[must_use]
+    pub fn session(&self) -> Option<&UserSession> {
+        match &self.who {
+            Authenticated::User(s) => Some(s),
+            Authenticated::ApiKey { .. } => None,
+        }
+    }
+
+    /// The audit actor.
+    #[must_use]
+    pub fn actor(&self) -> Actor {
+        match &self.who {
+            Authenticated::User(s) => Actor::User(s.user.id),
+            Authenticated::ApiKey { id, .. } => Actor::ApiKey(*id),
+        }
+    }
+
+    /// Whether the caller holds `permission` (`resource:action`).
+    #[must_use]
+    pub fn allows(&self, state: &AppState, permission: &str) -> bool {
+        let Ok(wanted) = permission.parse::<Permission>() else {
+            return false;
+        };
+        match &self.who {
+            Authenticated::ApiKey { scopes, .. } => scopes.allows(&wanted),
+            Authenticated::User(_) => self
+                .permissions
+                .as_ref()
+                .is_some_and(|set| set.allows_permission(&state.registry, &wanted)),
+        }
+    }
+
+    /// Starts an audit event by this caller: actor, IP, user agent, manual, now.
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] for an invalid action name (a programming error).
+    pub fn event(
+        &self,
+        state: &AppState,
+        action: &str,
+        result: AuditResult,
+    ) -> Result<AuditEventBuilder, ApiError> {
+        event_builder(state, self.actor(), &self.client, action, result)
+    }
+}
+
+/// Starts an audit event for `actor` at `client`, initiated manually, timestamped now.
+///
+/// # Errors
+/// [`ApiError::Internal`] for an invalid action name or clock (programming errors).
+pub fn event_builder(
+    state: &AppState,
+    actor: Actor,
+    client: &ClientMeta,
+    action: &str,
+    result: AuditResult,
+) -> Result<AuditEventBuilder, ApiError> {
+    let action = Action::new(action).map_err(ApiError::internal)?;
+    let now = Timestamp::from_datetime_truncated(state.clock.now()).map_err(ApiError::internal)?;
+    let mut builder =
+        AuditEvent::builder(actor, action, result, InitiatedBy::Manual, now).ip(client.ip);
+    if let Some(ua) = &client.user_agent {
+        builder = builder.user_agent(ua);
+    }
+    Ok(builder)
+}
+
+/// The client of a request: forwarded headers only from trusted proxies.
+#[must_use]
+pub fn client_meta(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> ClientMeta {
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let ip = state.proxies.client_ip(peer, forwarded);
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(MAX_USER_AGENT).collect());
+    ClientMeta { ip, user_agent }
+}
+
+/// The guard middleware (see the module docs).
+pub async fn guard(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let Some(meta) = req.extensions().get::<RouteMeta>().copied() else {
+        // a route registered without metadata: refuse (fail closed)
+        return ApiError::internal("route without declared access").into_response();
+    };
+    let client = client_meta(&state, peer.ip(), req.headers());
+    req.extensions_mut().insert(client.clone());
+    let outcome = match meta.access {
+        Access::Public => Ok(None),
+        Access::Metrics => check_metrics_token(&state, req.headers()).map(|()| None),
+        Access::Authenticated | Access::Permission(_) | Access::PlatformAdmin => {
+            authenticate(&state, &meta, req.uri().path(), req.headers(), client)
+                .await
+                .map(Some)
+        }
+    };
+    match outcome {
+        Ok(Some(authed)) => {
+            req.extensions_mut().insert(authed);
+            next.run(req).await
+        }
+        Ok(None) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn check_metrics_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = &state.config.metrics_token else {
+        return Err(ApiError::NotFound);
+    };
+    let presented = bearer(headers).ok_or(ApiError::Unauthorized("missing_token"))?;
+    let ok: bool = presented
+        .as_bytes()
+        .ct_eq(expected.expose_secret().as_bytes())
+        .into();
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized("invalid_token"))
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    meta: &RouteMeta,
+    path: &str,
+    headers: &HeaderMap,
+    client: ClientMeta,
+) -> Result<Authed, ApiError> {
+    if let Some(key) = headers.get("x-api-key") {
+        let key = key
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("invalid_api_key"))?;
+        return authenticate_api_key(state, meta, key, client).await;
+    }
+    let token = bearer(headers).ok_or(ApiError::Unauthorized("missing_token"))?;
+    authenticate_user(state, meta, path, token, client).await
+}
+
+const fn jwt_code(e: &JwtError) -> &'static str {
+    match e {
+        JwtError::Expired => "token_expired",
+        _ => "invalid_token",
+    }
+}
+
+/// Compiles a stored role into a permission set.
+///
+/// # Errors
+/// [`ApiError::Internal`] when a stored grant does not parse or the role is invalid.
+pub fn compile_role(state: &AppState, role: &RoleRecord) -> Result<PermissionSet, ApiError> {
+    let grants = role
+        .permissions
+        .iter()
+        .map(|g| g.parse::<Grant>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    Role::new(&role.name, role.scope, grants, role.requires_mfa)
+        .and_then(|r| r.compile(&state.registry))
+        .map_err(ApiError::internal)
+}
+
+async fn authenticate_user(
+    state: &AppState,
+    meta: &RouteMeta,
+    path: &str,
+    token: &str,
+    client: ClientMeta,
+) -> Result<Authed, ApiError> {
+    let now = state.clock.unix();
+    let claims = state
+        .jwt
+        .verify(token, TokenType::Access, now)
+        .map_err(|e| ApiError::Unauthorized(jwt_code(&e)))?;
+    let user_id = UserId::from_uuid(claims.sub);
+    if state.revocation.is_token_revoked(user_id, claims.iat).await {
+        return Err(ApiError::Unauthorized("token_revoked"));
+    }
+    let family = claims.sid.ok_or(ApiError::Unauthorized("invalid_token"))?;
+    if state.revocation.is_family_revoked(family).await {
+        return Err(ApiError::Unauthorized("session_revoked"));
+    }
+
+    let mut tx = state.store.begin_system("authenticate user").await?;
+    let user = principal::user_by_id(&mut tx, user_id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or(ApiError::Unauthorized("invalid_token"))?;
+    if user.auth_epoch != claims.aep || user.mfa_epoch != claims.mep {
+        return Err(ApiError::Unauthorized("session_revoked"));
+    }
+    if principal::family_is_revoked(&mut tx, family, user_id).await? {
+        return Err(ApiError::Unauthorized("session_revoked"));
+    }
+    let memberships = principal::memberships(&mut tx, user_id).await?;
+    if claims.scope == TokenScope::System
+        && !memberships
+            .system
+            .as_ref()
+            .is_some_and(|m| m.state == breeze_authz::access::MembershipState::Active)
+    {
+        return Err(ApiError::Unauthorized("not_platform_admin"));
+    }
+    if claims.iat < user.password_changed_at.unix_timestamp() {
+        return Err(ApiError::Unauthorized("password_changed"));
+    }
+    if user.mfa_enabled && !claims.mfa {
+        return Err(ApiError::Unauthorized("mfa_required"));
+    }
+    let orgs = principal::org_records(&mut tx, &memberships).await?;
+    let ctx = resolve(
+        &Principal::User {
+            user_id,
+            memberships,
+        },
+        &orgs,
+    )
+    .map_err(|e| ApiError::Unauthorized(e.code()))?;
+    let role = match ctx.role_id() {
+        Some(id) => principal::role(&mut tx, id).await?,
+        None => None,
+    };
+    drop(tx);
+
+    let requires_mfa = role.as_ref().is_some_and(|r| r.requires_mfa);
+    if state
+        .mfa_policy
+        .decide(requires_mfa, user.mfa_enabled, path)
+        == MfaGate::EnrollmentRequired
+    {
+        return Err(ApiError::MfaEnrollmentRequired);
+    }
+    let permissions = match &role {
+        Some(r) => Some(Arc::new(compile_role(state, r)?)),
+        None => None,
+    };
+    let authed = Authed {
+        ctx,
+        who: Authenticated::User(Box::new(UserSession { user, claims, role })),
+        permissions,
+        client,
+    };
+    authorize(state, meta, &authed)?;
+    Ok(authed)
+}
+
+async fn authenticate_api_key(
+    state: &AppState,
+    meta: &RouteMeta,
+    raw: &str,
+    client: ClientMeta,
+) -> Result<Authed, ApiError> {
+    let key = ApiKey::parse(raw).map_err(|_| ApiError::Unauthorized("invalid_api_key"))?;
+    let hash = key.hash();
+    let mut tx = state.store.begin_system("authenticate api key").await?;
+    let row = principal::api_key_by_hash(&mut tx, &hash.to_hex())
+        .await?
+        .ok_or(ApiError::Unauthorized("invalid_api_key"))?;
+    let stored: TokenHash = row
+        .key_hash
+        .parse()
+        .map_err(|_| ApiError::Unauthorized("invalid_api_key"))?;
+    if !key.verify(&stored) {
+        return Err(ApiError::Unauthorized("invalid_api_key"));
+    }
+    let status = match row.status.as_str() {
+        "active" => ApiKeyStatus::Active,
+        "revoked" => ApiKeyStatus::Revoked,
+        _ => ApiKeyStatus::Expired,
+    };
+    let scopes = ApiKeyScopes::parse(&row.scopes).map_err(ApiError::internal)?;
+    let usable = ApiKeyRecord {
+        id: row.id,
+        org_id: row.org_id,
+        status,
+        expires_at: row.expires_at,
+        scopes: scopes.clone(),
+    }
+    .check(state.clock.now())
+    .map_err(|r| ApiError::Unauthorized(r.code()))?;
+    let orgs = principal::org_records_for(&mut tx, None, Some(*row.org_id.as_uuid())).await?;
+    drop(tx);
+
+    let per_hour = u32::try_from(row.rate_limit_per_hour.max(1)).unwrap_or(1);
+    let decision = state.limiter.api_key_hourly(row.id, per_hour).await;
+    if !decision.is_allowed() {
+        return Err(rate_limited(&decision));
+    }
+    let ctx =
+        resolve(&Principal::ApiKey(usable), &orgs).map_err(|e| ApiError::Unauthorized(e.code()))?;
+    let authed = Authed {
+        ctx,
+        who: Authenticated::ApiKey { id: row.id, scopes },
+        permissions: None,
+        client,
+    };
+    authorize(state, meta, &authed)?;
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    principal::touch_api_key(&mut tx, row.id).await?;
+    tx.commit().await?;
+    Ok(authed)
+}
+
+/// The 429 error of a refused rate-limit decision (503 when the limiter is unavailable).
+#[must_use]
+pub fn rate_limited(decision: &breeze_core::ratelimit::RateDecision) -> ApiError {
+    if decision.verdict == breeze_core::ratelimit::Verdict::Unavailable {
+        return ApiError::Unavailable;
+    }
+    ApiError::RateLimited(RateLimited {
+        retry_after_secs: decision.retry_after_secs().unwrap_or(1),
+        limit: u64::from(decision.limit),
+        remaining: u64::from(decision.remaining),
+        reset_unix: decision.reset_at_ms / 1000,
+    })
+}
+
+fn authorize(state: &AppState, meta: &RouteMeta, authed: &Authed) -> Result<(), ApiError> {
+    match meta.access {
+        Access::Public | Access::Metrics => Ok(()),
+        Access::Authenticated => match authed.who {
+            Authenticated::User(_) => Ok(()),
+            Authenticated::ApiKey { .. } => Err(ApiError::Forbidden("users_only")),
+        },
+        Access::PlatformAdmin => {
+            if authed.ctx.scope() == RoleScope::System && authed.user_id().is_some() {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden("platform_admin_required"))
+            }
+        }
+        Access::Permission(p) => {
+            if authed.allows(state, p) {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden("permission_denied"))
+            }
+        }
+    }
+}

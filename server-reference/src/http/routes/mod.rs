@@ -1,0 +1,13 @@
+//! Routes, one module per resource. [`all`] is the route table.
+
+pub mod ops;
+
+use super::route::Route;
+
+/// Every route of the server, with its declared access.
+#[must_use]
+pub fn all() -> Vec<Route> {
+    let mut routes = Vec::new();
+    routes.extend(ops::routes());
+    routes
+}

@@ -1,0 +1,224 @@
+//! The PostgreSQL store. All SQL of the server lives under this module.
+//!
+//! The only way to run a query is through a [`ScopedTx`], and the only ways to open one are
+//! [`PgStore::begin`] (with an [`AccessContext`], which only authentication or
+//! `AccessContext::system` can build) and [`PgStore::begin_system`]. Opening sets the seven
+//! `breeze.*` settings transaction-locally before anything else, so row-level security sees
+//! the request's context on every statement (SPEC 1.2, 1.3).
+//!
+//! Route code never sees a connection: it calls the functions of the table-family modules,
+//! which take `&mut ScopedTx`. The domain types they return are plain Rust, so a second
+//! backend (an embedded one) implements the same functions without touching routes.
+//!
+//! Never hold a [`ScopedTx`] across non-database I/O (HTTP, Redis, password hashing):
+//! finish reading, commit or drop, then do the slow work.
+
+pub mod admin;
+pub mod audit;
+pub mod principal;
+
+use std::time::Duration;
+
+use breeze_authz::access::AccessContext;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+/// A store operation that failed. Messages never contain secrets or row contents.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No such row (or not visible in this context).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or state conflict, with a machine code.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// Row-level security or a privilege refused the statement.
+    #[error("denied by the database")]
+    Denied,
+    /// Input the database refused (check constraint), with a field path.
+    #[error("invalid `{0}`: {1}")]
+    Invalid(&'static str, String),
+    /// The database is unreachable or the pool is exhausted.
+    #[error("database unavailable")]
+    Unavailable,
+    /// An audit entry could not be built or sealed.
+    #[error("audit: {0}")]
+    Audit(String),
+    /// Any other database error (logged, answered as 500).
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable
+            }
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                // insufficient_privilege (RLS WITH CHECK, missing grant, our triggers)
+                Some("42501") => Self::Denied,
+                Some("23505") => Self::Conflict("already_exists"),
+                Some("23503") => Self::Invalid("reference", "refers to a missing row".into()),
+                Some("23514") => Self::Invalid("value", "violates a constraint".into()),
+                _ => Self::Database(db.message().to_owned()),
+            },
+            _ => Self::Database(e.to_string()),
+        }
+    }
+}
+
+/// Result alias of the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The runtime connection pool.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// Connect options from a URL (the secret URL is never logged).
+///
+/// # Errors
+/// [`StoreError::Database`] for a malformed URL (the URL itself is not echoed).
+pub fn connect_options(url: &SecretString) -> StoreResult<PgConnectOptions> {
+    url.expose_secret()
+        .parse::<PgConnectOptions>()
+        .map_err(|_| StoreError::Database("malformed database url".into()))
+}
+
+impl PgStore {
+    /// Connects the runtime pool and checks that the role is safe to run as: not a
+    /// superuser, no BYPASSRLS, owning no table.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when PostgreSQL cannot be reached;
+    /// [`StoreError::Database`] when the role is unsafe.
+    pub async fn connect(url: &SecretString, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(connect_options(url)?)
+            .await?;
+        let store = Self { pool };
+        store.check_runtime_role().await?;
+        Ok(store)
+    }
+
+    /// Wraps an existing pool (tests, embedding); the role check still runs.
+    ///
+    /// # Errors
+    /// As [`PgStore::connect`].
+    pub async fn from_pool(pool: PgPool) -> StoreResult<Self> {
+        let store = Self { pool };
+        store.check_runtime_role().await?;
+        Ok(store)
+    }
+
+    async fn check_runtime_role(&self) -> StoreResult<()> {
+        let (superuser, bypass, owned): (bool, bool, i64) = sqlx::query_as(
+            "SELECT r.rolsuper, r.rolbypassrls,
+                    (SELECT count(*) FROM pg_class c
+                      WHERE c.relowner = r.oid AND c.relkind IN ('r', 'p'))
+               FROM pg_roles r WHERE r.rolname = current_user",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if superuser || bypass || owned > 0 {
+            return Err(StoreError::Database(
+                "the runtime database role must be NOSUPERUSER, NOBYPASSRLS and own no table"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether PostgreSQL answers (readiness).
+    pub async fn ping(&self) -> bool {
+        sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&self.pool)
+            .await
+            .is_ok()
+    }
+
+    /// Pool figures for metrics: (connections open, idle).
+    #[must_use]
+    pub fn pool_stats(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
+    /// Opens the request's one transaction with `ctx` set.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when no connection can be had.
+    pub async fn begin(&self, ctx: &AccessContext) -> StoreResult<ScopedTx> {
+        let mut tx = self.pool.begin().await?;
+        let settings = ctx.session_settings();
+        let mut names = Vec::with_capacity(settings.len());
+        let mut values = Vec::with_capacity(settings.len());
+        for (name, value) in settings {
+            names.push(name);
+            values.push(value);
+        }
+        sqlx::query("SELECT set_config(n, v, true) FROM unnest($1::text[], $2::text[]) AS s(n, v)")
+            .bind(&names)
+            .bind(&values)
+            .execute(&mut *tx)
+            .await?;
+        Ok(ScopedTx {
+            tx,
+            ctx: ctx.clone(),
+        })
+    }
+
+    /// Opens a system-scope transaction for platform work with no user behind it
+    /// (authentication lookups, background jobs, CLI). `reason` is recorded in the context's
+    /// actor and must say why.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`], or [`StoreError::Audit`] for an invalid reason.
+    pub async fn begin_system(&self, reason: &str) -> StoreResult<ScopedTx> {
+        let (ctx, _record) = AccessContext::system(reason, time::OffsetDateTime::now_utc())
+            .map_err(|e| StoreError::Audit(e.to_string()))?;
+        self.begin(&ctx).await
+    }
+}
+
+/// One transaction carrying an access context. Dropping it without [`ScopedTx::commit`]
+/// rolls back everything, audit entries included.
+pub struct ScopedTx {
+    tx: Transaction<'static, Postgres>,
+    ctx: AccessContext,
+}
+
+impl std::fmt::Debug for ScopedTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScopedTx")
+            .field("scope", &self.ctx.scope())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScopedTx {
+    /// The access context this transaction carries.
+    #[must_use]
+    pub const fn context(&self) -> &AccessContext {
+        &self.ctx
+    }
+
+    /// The connection, for the store's own modules only.
+    pub(in crate::store) fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Commits.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the commit fails (nothing was written).
+    pub async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await.map_err(StoreError::from)
+    }
+}
