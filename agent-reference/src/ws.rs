@@ -288,3 +288,39 @@ fn spawn_command(ctx: Arc<Context>, command: Command, tx: mpsc::Sender<String>) 
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_codes_map_to_the_spec_behaviour() {
+        assert_eq!(on_close(4001), Ended::NotAuthorized);
+        assert_eq!(on_close(4002), Ended::Superseded);
+        assert_eq!(on_close(4008), Ended::Reconnect(None));
+        assert_eq!(on_close(4040), Ended::Reconnect(None));
+        assert_eq!(on_close(1000), Ended::Reconnect(None));
+        assert_eq!(on_close(1006), Ended::Reconnect(None));
+    }
+
+    #[test]
+    fn the_websocket_url_follows_the_server_scheme_and_prefix() {
+        let agent = breeze_agent_proto::AgentId::parse(&"c".repeat(64)).unwrap();
+        let c = "c".repeat(64);
+        let url = ws_url(&Url::parse("https://breeze.example").unwrap(), &agent).unwrap();
+        assert_eq!(
+            url.as_str(),
+            format!("wss://breeze.example/api/v1/agent-ws/{c}/ws")
+        );
+        let url = ws_url(&Url::parse("http://127.0.0.1:3000/base/").unwrap(), &agent).unwrap();
+        assert_eq!(
+            url.as_str(),
+            format!("ws://127.0.0.1:3000/base/api/v1/agent-ws/{c}/ws")
+        );
+        assert!(
+            url.query().is_none(),
+            "the token never goes in the query string"
+        );
+        assert!(ws_url(&Url::parse("ftp://x").unwrap(), &agent).is_err());
+    }
+}

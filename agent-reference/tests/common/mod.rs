@@ -44,6 +44,7 @@ pub struct FakeState {
     pub confirm_mode: ConfirmMode,
     pub enroll_requests: Vec<serde_json::Value>,
     pub heartbeats: Vec<HeartbeatRequest>,
+    pub heartbeat_tokens: Vec<String>,
     pub heartbeat_commands: Vec<Command>,
     pub rotate_on_next_heartbeat: bool,
     pub results: Vec<CommandResult>,
@@ -81,6 +82,7 @@ impl FakeState {
             confirm_mode: ConfirmMode::Normal,
             enroll_requests: Vec::new(),
             heartbeats: Vec::new(),
+            heartbeat_tokens: Vec::new(),
             heartbeat_commands: Vec::new(),
             rotate_on_next_heartbeat: false,
             results: Vec::new(),
@@ -158,6 +160,8 @@ async fn heartbeat(
     }
     let beat = HeartbeatRequest::decode(body.as_bytes()).unwrap().message;
     st.heartbeats.push(beat);
+    st.heartbeat_tokens
+        .push(bearer(&headers).unwrap_or_default());
     let resp = HeartbeatResponse {
         commands: std::mem::take(&mut st.heartbeat_commands),
         rotate_token: std::mem::take(&mut st.rotate_on_next_heartbeat),
