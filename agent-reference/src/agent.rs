@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use breeze_agent_proto::{Command, CommandResult, HeartbeatRequest, HeartbeatResponse};
 use breeze_crypto::credentials::AgentToken;
-use tokio::sync::{Mutex, RwLock, watch};
+use tokio::sync::{Mutex, RwLock, Semaphore, watch};
 
 use crate::backoff::{Backoff, jitter};
 use crate::client::{ApiClient, ClientError};
@@ -20,6 +20,8 @@ use crate::{paths, ws};
 pub const MAX_HEARTBEAT_BACKOFF: Duration = Duration::from_secs(300);
 /// Command ids remembered to never run a command twice (heartbeat and WebSocket overlap).
 const REMEMBERED_COMMANDS: usize = 4096;
+/// Commands executed at the same time; more wait for a slot.
+pub const MAX_CONCURRENT_COMMANDS: usize = 8;
 /// Tries to upload one result over HTTP.
 const RESULT_UPLOAD_ATTEMPTS: u32 = 6;
 
@@ -72,6 +74,7 @@ pub struct Context {
     /// Serializes rotations.
     rotation: Mutex<()>,
     seen: Mutex<Seen>,
+    slots: Semaphore,
     /// Execution limits.
     pub limits: ExecLimits,
 }
@@ -92,6 +95,7 @@ impl Context {
             token: RwLock::new(Arc::new(secrets.current.auth)),
             rotation: Mutex::new(()),
             seen: Mutex::new(Seen::default()),
+            slots: Semaphore::new(MAX_CONCURRENT_COMMANDS),
             limits,
         })
     }
@@ -137,6 +141,8 @@ impl Context {
             tracing::warn!(command = %command.id, "duplicate command ignored");
             return None;
         }
+        // The semaphore is never closed; if it were, run anyway rather than drop the command.
+        let _slot = self.slots.acquire().await.ok();
         tracing::info!(command = %command.id, kind = command.body.type_name(), "executing command");
         Some(exec::execute(command, self.limits).await)
     }

@@ -7,10 +7,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use breeze_agent_proto::command::{Command, CommandBody};
+use breeze_agent_proto::frame::AgentFrame;
 use breeze_agent_proto::ids::Timestamp;
 use breeze_agent_proto::limits::{MAX_OUTPUT_CHARS, MAX_RESULT_JSON_BYTES};
 use breeze_agent_proto::payload::{RunAs, RunScriptPayload, ScriptLanguage};
-use breeze_agent_proto::{CommandResult, CommandStatus};
+use breeze_agent_proto::{CommandResult, CommandStatus, EncodeError};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -70,7 +71,46 @@ pub async fn execute(command: &Command, limits: ExecLimits) -> CommandResult {
         result.duration_ms = Some(millis(clock.elapsed()));
     }
     result.truncate_to_limits();
+    fit_to_wire(&mut result);
     result
+}
+
+/// Shrinks a result until it encodes as a `command_result` frame (and so as an HTTP result
+/// body: both share the same limit). Output that JSON-escapes badly (NUL bytes become six
+/// characters each) can exceed the byte limit even within the character limits.
+pub fn fit_to_wire(result: &mut CommandResult) {
+    const NOTE: &str = "output truncated to fit the result size limit";
+    for _ in 0..16 {
+        match AgentFrame::CommandResult(result.clone()).encode() {
+            Ok(_) => return,
+            Err(EncodeError::TooLarge { .. }) => {
+                for text in [&mut result.stdout, &mut result.stderr]
+                    .into_iter()
+                    .flatten()
+                {
+                    let keep = text.chars().count() / 2;
+                    *text = text.chars().take(keep).collect();
+                }
+                let error = match result.error.take() {
+                    Some(e) if e.contains(NOTE) => e,
+                    Some(e) => format!("{e}; {NOTE}"),
+                    None => NOTE.to_owned(),
+                };
+                result.error = Some(error);
+                result.truncate_to_limits();
+            }
+            Err(_) => {
+                // Anything else invalid: keep only the status and a fixed explanation.
+                result.result = None;
+                result.stdout = None;
+                result.stderr = None;
+                result.error = Some("result could not be encoded".to_owned());
+            }
+        }
+    }
+    result.stdout = None;
+    result.stderr = None;
+    result.result = None;
 }
 
 fn millis(d: Duration) -> u64 {

@@ -212,3 +212,25 @@ async fn collect_inventory_reports_the_host() {
     assert!(inv["disks"].is_array());
     r.encode().unwrap();
 }
+
+#[tokio::test]
+async fn output_that_escapes_badly_is_shrunk_to_fit_the_wire() {
+    // 5,000,000 NUL characters are within the character limit but escape to 30 MB of JSON,
+    // above the 24 MiB result limit: the result must still be deliverable.
+    let r = execute(
+        &script(
+            "head -c 5000000 /dev/zero; head -c 5000000 /dev/zero >&2",
+            None,
+        ),
+        ExecLimits::default(),
+    )
+    .await;
+    assert_eq!(r.status, CommandStatus::Completed);
+    assert!(r.error.as_deref().unwrap().contains("truncated to fit"));
+    let out = r.stdout.as_deref().unwrap();
+    assert!(!out.is_empty() && out.len() < 5_000_000);
+    r.encode().unwrap();
+    breeze_agent_proto::AgentFrame::CommandResult(r)
+        .encode()
+        .unwrap();
+}
