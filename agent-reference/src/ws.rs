@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use breeze_agent_proto::frame::{AgentFrame, Pong, ServerFrame};
 use breeze_agent_proto::ids::UnixMillis;
 use breeze_agent_proto::limits::MAX_SERVER_MESSAGE_BYTES;
-use breeze_agent_proto::{CloseCode, Command};
+use breeze_agent_proto::{CloseCode, Command, CommandResult};
 use futures::{SinkExt, StreamExt};
 use reqwest::Url;
 use tokio::sync::{mpsc, watch};
@@ -81,7 +81,7 @@ pub fn ws_url(base: &Url, agent: &breeze_agent_proto::AgentId) -> Result<Url, &'
 pub async fn run(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     let mut backoff = Backoff::new(Duration::from_secs(1), MAX_RECONNECT_BACKOFF);
     loop {
-        let ended = connect_once(&ctx, &mut shutdown, &mut backoff).await;
+        let ended = session(&ctx, &mut shutdown, &mut backoff).await;
         let wait = match ended {
             Ended::Shutdown => return,
             Ended::NotAuthorized => {
@@ -104,7 +104,8 @@ pub async fn run(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-async fn connect_once(
+/// One connection: connect, serve frames until the socket ends, and say why it ended.
+pub async fn session(
     ctx: &Arc<Context>,
     shutdown: &mut watch::Receiver<bool>,
     backoff: &mut Backoff,
@@ -191,44 +192,64 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let (mut sink, mut source) = stream.split();
-    let (tx, mut rx) = mpsc::channel::<String>(32);
-    loop {
+    let (tx, mut rx) = mpsc::channel::<CommandResult>(32);
+    let ended = loop {
         tokio::select! {
             _ = shutdown.changed() => {
                 let _ignored = sink.send(Message::Close(None)).await;
-                return Ended::Shutdown;
+                break Ended::Shutdown;
             }
-            Some(text) = rx.recv() => {
+            Some(result) = rx.recv() => {
+                let text = match AgentFrame::CommandResult(result.clone()).encode() {
+                    Ok(text) => text,
+                    Err(e) => {
+                        tracing::error!(error = %e, "result frame could not be encoded");
+                        continue;
+                    }
+                };
                 if let Err(e) = sink.send(Message::text(text)).await {
-                    tracing::warn!(error = %e, "websocket send failed");
-                    return Ended::Reconnect(None);
+                    tracing::warn!(error = %e, "websocket send failed; result goes over http");
+                    post_later(ctx, result);
+                    break Ended::Reconnect(None);
                 }
             }
             message = source.next() => match message {
-                None => return Ended::Reconnect(None),
+                None => break Ended::Reconnect(None),
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "websocket read failed");
-                    return Ended::Reconnect(None);
+                    break Ended::Reconnect(None);
                 }
                 Some(Ok(Message::Text(text))) => {
                     if let Some(reply) = handle_text(ctx, text.as_bytes(), &tx)
                         && let Err(e) = sink.send(Message::text(reply)).await
                     {
                         tracing::warn!(error = %e, "websocket send failed");
-                        return Ended::Reconnect(None);
+                        break Ended::Reconnect(None);
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
                     let code = frame.as_ref().map_or(1005, |f| u16::from(f.code));
                     tracing::info!(code, "websocket closed by the server");
-                    return on_close(code);
+                    break on_close(code);
                 }
                 // Transport pings are answered by tungstenite itself; binary frames (remote
                 // desktop, tunnels) are not supported by this agent.
                 Some(Ok(_)) => {}
             }
         }
+    };
+    // Results still queued for this socket go over HTTP; commands still running see the
+    // channel closed and do the same.
+    rx.close();
+    while let Ok(result) = rx.try_recv() {
+        post_later(ctx, result);
     }
+    ended
+}
+
+fn post_later(ctx: &Arc<Context>, result: CommandResult) {
+    let ctx = Arc::clone(ctx);
+    tokio::spawn(async move { ctx.post_result(&result).await });
 }
 
 fn now_millis() -> UnixMillis {
@@ -239,7 +260,11 @@ fn now_millis() -> UnixMillis {
 }
 
 /// Handles one server text frame; returns an immediate reply (a pong) to send.
-fn handle_text(ctx: &Arc<Context>, bytes: &[u8], tx: &mpsc::Sender<String>) -> Option<String> {
+fn handle_text(
+    ctx: &Arc<Context>,
+    bytes: &[u8],
+    tx: &mpsc::Sender<CommandResult>,
+) -> Option<String> {
     let frame = match ServerFrame::decode(bytes) {
         Ok(decoded) => decoded.message,
         Err(e) => {
@@ -269,20 +294,12 @@ fn handle_text(ctx: &Arc<Context>, bytes: &[u8], tx: &mpsc::Sender<String>) -> O
     }
 }
 
-fn spawn_command(ctx: Arc<Context>, command: Command, tx: mpsc::Sender<String>) {
+fn spawn_command(ctx: Arc<Context>, command: Command, tx: mpsc::Sender<CommandResult>) {
     tokio::spawn(async move {
         let Some(result) = ctx.run_command(&command).await else {
             return;
         };
-        let frame = AgentFrame::CommandResult(result.clone()).encode();
-        let sent = match frame {
-            Ok(text) => tx.send(text).await.is_ok(),
-            Err(e) => {
-                tracing::error!(error = %e, "result frame could not be encoded");
-                false
-            }
-        };
-        if !sent {
+        if let Err(mpsc::error::SendError(result)) = tx.send(result).await {
             // The socket this command came on is gone: deliver over HTTP instead.
             ctx.post_result(&result).await;
         }

@@ -56,6 +56,9 @@ pub struct FakeState {
     pub stages: usize,
     pub bad_auth: usize,
     pub heartbeat_interval: u32,
+    pub ws_close_code: Option<u16>,
+    pub ws_reject: Option<(u16, &'static str)>,
+    pub config_update: Option<AgentConfig>,
 }
 
 pub type Shared = Arc<Mutex<FakeState>>;
@@ -94,6 +97,9 @@ impl FakeState {
             stages: 0,
             bad_auth: 0,
             heartbeat_interval: 5,
+            ws_close_code: None,
+            ws_reject: None,
+            config_update: None,
         }))
     }
 }
@@ -165,6 +171,7 @@ async fn heartbeat(
     let resp = HeartbeatResponse {
         commands: std::mem::take(&mut st.heartbeat_commands),
         rotate_token: std::mem::take(&mut st.rotate_on_next_heartbeat),
+        config_update: st.config_update.take(),
         ..HeartbeatResponse::default()
     };
     json(StatusCode::OK, resp.encode().unwrap())
@@ -245,6 +252,14 @@ async fn ws(
 ) -> Response {
     {
         let mut st = s.lock().unwrap();
+        if let Some((status, retry_after)) = st.ws_reject {
+            return (
+                StatusCode::from_u16(status).unwrap(),
+                [("retry-after", retry_after)],
+                "",
+            )
+                .into_response();
+        }
         if !authorized(&mut st, &id, &headers) {
             st.ws_auth_failures += 1;
             return StatusCode::UNAUTHORIZED.into_response();
@@ -261,6 +276,20 @@ async fn ws_session(s: Shared, mut socket: WebSocket) {
     .encode()
     .unwrap();
     if socket.send(WsMessage::text(ping)).await.is_err() {
+        return;
+    }
+    let close = s.lock().unwrap().ws_close_code;
+    if let Some(code) = close {
+        // Wait for the pong first so the test also sees the agent answered.
+        if let Some(Ok(WsMessage::Text(t))) = socket.recv().await {
+            let frame = AgentFrame::decode(t.as_bytes()).unwrap().message;
+            s.lock().unwrap().ws_frames.push(frame);
+        }
+        let frame = axum::extract::ws::CloseFrame {
+            code,
+            reason: "test".into(),
+        };
+        let _ = socket.send(WsMessage::Close(Some(frame))).await;
         return;
     }
     loop {
