@@ -377,7 +377,15 @@ impl ConfigDir {
             Err(e) => return Err(io_err(&self.path)(e)),
             Ok(_) => {}
         }
-        self.check_dir()
+        self.check_dir()?;
+        // An existing directory others may read (0755, say) is tightened to 0750; one that
+        // group or others may write was refused above (its files may have been swapped).
+        let meta = fs::symlink_metadata(&self.path).map_err(io_err(&self.path))?;
+        if meta.mode() & 0o7777 != DIR_MODE {
+            fs::set_permissions(&self.path, Permissions::from_mode(DIR_MODE))
+                .map_err(io_err(&self.path))?;
+        }
+        Ok(())
     }
 
     fn check_dir(&self) -> Result<(), ConfigError> {

@@ -270,3 +270,22 @@ fn debug_output_of_secrets_is_redacted() {
     assert!(!debug.contains("brz_"), "{debug}");
     assert!(debug.contains("REDACTED"));
 }
+
+#[test]
+fn an_existing_readable_directory_is_tightened_and_a_writable_one_refused() {
+    let (_tmp, dir) = setup();
+    fs::create_dir(dir.path()).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    dir.write_agent(&agent_file()).unwrap();
+    assert_eq!(mode(dir.path()), 0o750);
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o757)).unwrap();
+    assert!(matches!(
+        dir.ensure().unwrap_err(),
+        ConfigError::Unsafe { .. }
+    ));
+    assert_eq!(
+        mode(dir.path()),
+        0o757,
+        "a refused directory is left as found"
+    );
+}
