@@ -4,6 +4,10 @@
 //! breeze-server serve                      run the HTTP server
 //! breeze-server migrate [--admin-url URL]  create roles (with a superuser URL) and migrate
 //! breeze-server config check               validate the configuration and exit
+//! breeze-server audit verify [--org ID]    verify every audit chain (or one); exit 1 on a break
+//! breeze-server audit export --org ID|system [--out FILE]   write a chain's export bundle
+//! breeze-server audit checkpoint           sign the head of every chain with new entries
+//! breeze-server audit retention            prune old prefixes (DATABASE_MAINT_URL)
 //! ```
 
 use std::path::PathBuf;
@@ -48,6 +52,12 @@ pub enum Command {
         /// What to do.
         #[command(subcommand)]
         action: ConfigAction,
+    },
+    /// Audit log commands (system scope, runtime role `DATABASE_URL`).
+    Audit {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::audit_cli::AuditAction,
     },
 }
 
@@ -129,6 +139,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             let listen = config.listen;
             let state = AppState::connect(config).await?;
+            let _audit_tasks = crate::audit_jobs::spawn_background(&state);
             let router = crate::http::router(state);
             let listener = tokio::net::TcpListener::bind(listen).await?;
             tracing::info!(address = %listener.local_addr()?, "breeze-server listening");
@@ -153,6 +164,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("migrations applied");
             Ok(())
         }
+        Command::Audit { action } => crate::audit_cli::run(cli.config.as_deref(), action).await,
         Command::Config {
             action: ConfigAction::Check,
         } => {

@@ -5,6 +5,7 @@
 //!
 //! | module | holds |
 //! |---|---|
+//! | [`audit_jobs`] | audit verification, checkpoints, retention, export and their background tasks |
 //! | [`config`] | configuration from the environment and an optional file, startup validation |
 //! | [`store`] | the PostgreSQL store: connections, the scoped transaction, one module per table family (all SQL lives here) |
 //! | [`http`] | the router, the route table with each route's declared access, middleware, routes per resource |
@@ -24,6 +25,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit_cli;
+pub mod audit_jobs;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -5,7 +5,7 @@
 //! forking), seals the event with [`breeze_core::audit::ChainHead`] and inserts the entry's
 //! JSON wire form. The insert trigger refuses anything that does not extend the head exactly.
 
-use breeze_core::audit::{AuditEvent, ChainHead, ChainId, Digest32, Entry, EntryBody};
+use breeze_core::audit::{AuditEvent, ChainHead, ChainId, Checkpoint, Digest32, Entry, EntryBody};
 use breeze_core::tenancy::OrgId;
 
 use super::{ScopedTx, StoreError, StoreResult};
@@ -73,4 +73,355 @@ pub async fn append(tx: &mut ScopedTx, org: Option<OrgId>, event: AuditEvent) ->
         .map_err(|e| StoreError::Audit(e.to_string()))?;
     insert_entry(tx, org, &entry).await?;
     Ok(entry.sequence)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading chains: heads, entries, checkpoints, anchors (verification, export, retention)
+// ---------------------------------------------------------------------------------------
+
+/// The head of a stored chain as the database records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHead {
+    /// `system` or the organization's UUID.
+    pub chain_key: String,
+    /// The organization (`None` for the system chain).
+    pub org: Option<OrgId>,
+    /// Next sequence number (entries ever sealed).
+    pub next_seq: u64,
+    /// Chain hash of the last entry (all zero when empty).
+    pub head_hash: Digest32,
+}
+
+impl StoredHead {
+    /// The chain id.
+    #[must_use]
+    pub const fn chain_id(&self) -> ChainId {
+        chain_id(self.org)
+    }
+}
+
+/// Parses a chain key (`system` or an organization UUID).
+///
+/// # Errors
+/// [`StoreError::Audit`] for anything else.
+pub fn parse_chain_key(key: &str) -> StoreResult<Option<OrgId>> {
+    match key.parse::<ChainId>() {
+        Ok(ChainId::System) => Ok(None),
+        Ok(ChainId::Org(o)) => Ok(Some(o)),
+        Err(_) => Err(StoreError::Audit("malformed chain key".into())),
+    }
+}
+
+fn to_u64(v: i64) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Audit("negative sequence".into()))
+}
+
+fn to_i64(v: u64) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Audit("sequence overflow".into()))
+}
+
+/// The heads of every chain the context can see (system scope: all; otherwise the
+/// accessible organizations'), ordered by chain key. Reads without locking.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn heads(tx: &mut ScopedTx) -> StoreResult<Vec<StoredHead>> {
+    let rows: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT chain_key, next_seq, head_hash FROM breeze_audit_heads()")
+            .fetch_all(tx.conn())
+            .await?;
+    rows.into_iter()
+        .map(|(chain_key, next_seq, head_hash)| {
+            Ok(StoredHead {
+                org: parse_chain_key(&chain_key)?,
+                chain_key,
+                next_seq: to_u64(next_seq)?,
+                head_hash: head_hash
+                    .parse()
+                    .map_err(|_| StoreError::Audit("malformed head hash".into()))?,
+            })
+        })
+        .collect()
+}
+
+/// The head of `org`'s chain if the context can see it and it has ever been written.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn head_of(tx: &mut ScopedTx, org: Option<OrgId>) -> StoreResult<Option<StoredHead>> {
+    let key = chain_key(org);
+    Ok(heads(tx).await?.into_iter().find(|h| h.chain_key == key))
+}
+
+/// Up to `limit` stored entries of a chain with `after < seq < below`, in sequence order,
+/// as (sequence, entry JSON).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn entries_after(
+    tx: &mut ScopedTx,
+    chain: &str,
+    after: Option<u64>,
+    below: u64,
+    limit: u32,
+) -> StoreResult<Vec<(u64, String)>> {
+    let after = after.map(to_i64).transpose()?.unwrap_or(-1);
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT seq, entry FROM audit_log
+          WHERE chain_key = $1 AND seq > $2 AND seq < $3 ORDER BY seq LIMIT $4",
+    )
+    .bind(chain)
+    .bind(after)
+    .bind(to_i64(below)?)
+    .bind(i64::from(limit))
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter()
+        .map(|(seq, entry)| Ok((to_u64(seq)?, entry)))
+        .collect()
+}
+
+/// The stored entry of a chain at `seq`, as JSON.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn entry_at(tx: &mut ScopedTx, chain: &str, seq: u64) -> StoreResult<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT entry FROM audit_log WHERE chain_key = $1 AND seq = $2")
+            .bind(chain)
+            .bind(to_i64(seq)?)
+            .fetch_optional(tx.conn())
+            .await?,
+    )
+}
+
+fn parse_checkpoint(json: &str) -> StoreResult<Checkpoint> {
+    serde_json::from_str(json).map_err(|_| StoreError::Audit("malformed stored checkpoint".into()))
+}
+
+/// Stored checkpoints of a chain with `after < seq < below`, ascending.
+///
+/// # Errors
+/// [`StoreError`], or [`StoreError::Audit`] for a stored checkpoint that does not parse.
+pub async fn checkpoints(
+    tx: &mut ScopedTx,
+    chain: &str,
+    after: Option<u64>,
+    below: u64,
+) -> StoreResult<Vec<Checkpoint>> {
+    let after = after.map(to_i64).transpose()?.unwrap_or(-1);
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT checkpoint FROM audit_checkpoints
+          WHERE chain_key = $1 AND seq > $2 AND seq < $3 ORDER BY seq",
+    )
+    .bind(chain)
+    .bind(after)
+    .bind(to_i64(below)?)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(|j| parse_checkpoint(j)).collect()
+}
+
+/// Whether a checkpoint of `chain` at `seq` is stored.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn has_checkpoint(tx: &mut ScopedTx, chain: &str, seq: u64) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM audit_checkpoints WHERE chain_key = $1 AND seq = $2)",
+    )
+    .bind(chain)
+    .bind(to_i64(seq)?)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// Stores a signed checkpoint (system scope only; an existing one at that sequence is kept).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn insert_checkpoint(tx: &mut ScopedTx, cp: &Checkpoint) -> StoreResult<bool> {
+    let org = match cp.chain {
+        ChainId::System => None,
+        ChainId::Org(o) => Some(o),
+    };
+    let json = serde_json::to_string(cp).map_err(|e| StoreError::Audit(e.to_string()))?;
+    let done = sqlx::query(
+        "INSERT INTO audit_checkpoints (chain_key, seq, org_id, checkpoint)
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(chain_key(org))
+    .bind(to_i64(cp.sequence)?)
+    .bind(org.map(|o| *o.as_uuid()))
+    .bind(json)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The checkpoint a pruned chain starts from (the latest anchor), if it was ever pruned.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn anchor(tx: &mut ScopedTx, chain: &str) -> StoreResult<Option<Checkpoint>> {
+    let row: Option<String> = sqlx::query_scalar(
+        "SELECT checkpoint FROM audit_anchors WHERE chain_key = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(chain)
+    .fetch_optional(tx.conn())
+    .await?;
+    row.as_deref().map(parse_checkpoint).transpose()
+}
+
+// ---------------------------------------------------------------------------------------
+// Retention (maintenance role only)
+// ---------------------------------------------------------------------------------------
+
+/// Every organization with its retention period in days.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn org_retention_days(tx: &mut ScopedTx) -> StoreResult<Vec<(OrgId, u32)>> {
+    let rows: Vec<(uuid::Uuid, i32)> =
+        sqlx::query_as("SELECT id, retention_days FROM organizations ORDER BY id")
+            .fetch_all(tx.conn())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, days)| (OrgId::from_uuid(id), u32::try_from(days).unwrap_or(365)))
+        .collect())
+}
+
+/// Deletes the entries of `chain` through `through` and records `anchor` as the chain's
+/// new start. Only the maintenance role in system scope can (the trigger also needs the
+/// `breeze.audit_maintenance` flag, set here for this transaction only). The retention
+/// record must have been appended in this transaction first.
+///
+/// # Errors
+/// [`StoreError::Denied`] for any other role; [`StoreError`].
+pub async fn prune_prefix(
+    tx: &mut ScopedTx,
+    anchor: &Checkpoint,
+    through: u64,
+) -> StoreResult<u64> {
+    if anchor.sequence != through {
+        return Err(StoreError::Audit("prune must end at the anchor".into()));
+    }
+    let org = match anchor.chain {
+        ChainId::System => None,
+        ChainId::Org(o) => Some(o),
+    };
+    let key = chain_key(org);
+    sqlx::query("SELECT set_config('breeze.audit_maintenance', 'on', true)")
+        .execute(tx.conn())
+        .await?;
+    let deleted = sqlx::query("DELETE FROM audit_log WHERE chain_key = $1 AND seq <= $2")
+        .bind(&key)
+        .bind(to_i64(through)?)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    sqlx::query("SELECT set_config('breeze.audit_maintenance', 'off', true)")
+        .execute(tx.conn())
+        .await?;
+    let json = serde_json::to_string(anchor).map_err(|e| StoreError::Audit(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO audit_anchors (chain_key, seq, org_id, checkpoint) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&key)
+    .bind(to_i64(through)?)
+    .bind(org.map(|o| *o.as_uuid()))
+    .bind(json)
+    .execute(tx.conn())
+    .await?;
+    Ok(deleted)
+}
+
+// ---------------------------------------------------------------------------------------
+// Listing events (the API)
+// ---------------------------------------------------------------------------------------
+
+/// Filters of an audit listing; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only this organization's chain.
+    pub org: Option<OrgId>,
+    /// `resource_type` is one of these.
+    pub resource_types: Option<Vec<String>>,
+    /// Exact action, or a prefix when `action_prefix`.
+    pub action: Option<String>,
+    /// Whether `action` is a prefix (`device.*`).
+    pub action_prefix: bool,
+    /// Actor id.
+    pub actor_id: Option<String>,
+    /// Actor type.
+    pub actor_type: Option<String>,
+    /// Result.
+    pub result: Option<String>,
+    /// Entries after this (chain key, sequence).
+    pub after: Option<(String, u64)>,
+}
+
+/// One stored row of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedRow {
+    /// Chain key.
+    pub chain_key: String,
+    /// Sequence.
+    pub seq: u64,
+    /// The entry JSON.
+    pub entry: String,
+}
+
+/// Lists entries visible to the context (row-level security decides which chains),
+/// ordered by (chain key, sequence), at most `limit`.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn list(tx: &mut ScopedTx, f: &ListFilter, limit: u32) -> StoreResult<Vec<ListedRow>> {
+    let (after_key, after_seq) = match &f.after {
+        Some((k, s)) => (Some(k.clone()), Some(to_i64(*s)?)),
+        None => (None, None),
+    };
+    let action_pattern = f.action.as_ref().map(|a| {
+        if f.action_prefix {
+            let escaped = a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("{escaped}%")
+        } else {
+            a.clone()
+        }
+    });
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT chain_key, seq, entry FROM audit_log
+          WHERE ($1::uuid IS NULL OR org_id = $1)
+            AND ($2::text[] IS NULL OR resource_type = ANY ($2))
+            AND ($3::text IS NULL OR (CASE WHEN $4 THEN action LIKE $3 ELSE action = $3 END))
+            AND ($5::text IS NULL OR actor_id = $5)
+            AND ($6::text IS NULL OR actor_type = $6)
+            AND ($7::text IS NULL OR result = $7)
+            AND ($8::text IS NULL OR (chain_key, seq) > ($8, $9::bigint))
+          ORDER BY chain_key, seq
+          LIMIT $10",
+    )
+    .bind(f.org.map(|o| *o.as_uuid()))
+    .bind(f.resource_types.as_ref())
+    .bind(action_pattern)
+    .bind(f.action_prefix)
+    .bind(f.actor_id.as_ref())
+    .bind(f.actor_type.as_ref())
+    .bind(f.result.as_ref())
+    .bind(after_key)
+    .bind(after_seq)
+    .bind(i64::from(limit))
+    .fetch_all(tx.conn())
+    .await?;
+    rows.into_iter()
+        .map(|(chain_key, seq, entry)| {
+            Ok(ListedRow {
+                chain_key,
+                seq: to_u64(seq)?,
+                entry,
+            })
+        })
+        .collect()
 }

@@ -25,6 +25,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor as _, PgPool};
 use uuid::Uuid;
 
+pub mod audit;
+
 /// A PHC string of "Correct-Horse-9" (Argon2id, SPEC parameters), precomputed so fixtures
 /// do not pay 64 MiB and a quarter second per user.
 pub const FIXTURE_PASSWORD: &str = "Correct-Horse-9";

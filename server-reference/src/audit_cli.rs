@@ -1,0 +1,148 @@
+//! `breeze-server audit ...`: verify, export, checkpoint and retention from the command line.
+//!
+//! Verify, export and checkpoint connect as the runtime role (`DATABASE_URL`) with a system
+//! context, which sees every chain; retention connects as the maintenance role
+//! (`DATABASE_MAINT_URL`). `verify` prints one line per chain and exits 1 when any chain is
+//! broken, naming the chain, the first untrusted sequence and the break kind.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use breeze_core::tenancy::OrgId;
+use clap::Subcommand;
+
+use crate::audit_jobs::{self, MAX_EXPORT_BYTES};
+use crate::cli::CliError;
+use crate::config::ServerConfig;
+use crate::state::AppState;
+use crate::store::PgStore;
+
+/// `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Verify every chain (or one organization's); exit 1 if any is broken.
+    Verify {
+        /// Only this organization's chain (`system` for the system chain).
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Write a chain's self-contained export bundle.
+    Export {
+        /// The organization (`system` for the system chain).
+        #[arg(long)]
+        org: String,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Sign a checkpoint of every chain with entries since its last checkpoint.
+    Checkpoint,
+    /// Prune every organization's entries older than its retention period (through the
+    /// last checkpoint before the cut-off), as the maintenance role.
+    Retention,
+}
+
+fn parse_chain(s: &str) -> Result<Option<OrgId>, CliError> {
+    if s == "system" {
+        return Ok(None);
+    }
+    s.parse::<uuid::Uuid>()
+        .map(|u| Some(OrgId::from_uuid(u)))
+        .map_err(|_| CliError::Other("--org must be an organization UUID or `system`".into()))
+}
+
+fn job_err(e: audit_jobs::AuditJobError) -> CliError {
+    CliError::Other(e.to_string())
+}
+
+/// Runs an `audit` subcommand.
+///
+/// # Errors
+/// [`CliError`]; a broken chain makes `verify` fail.
+pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), CliError> {
+    let config = ServerConfig::from_env_and_file(config_file)?;
+    let maint_url = config.database_maint_url.clone();
+    let state = AppState::connect(config).await?;
+    match action {
+        AuditAction::Verify { org } => {
+            let only = org.as_deref().map(parse_chain).transpose()?;
+            let mut tx = state.store.begin_system("audit verify (cli)").await?;
+            let report = audit_jobs::verify_visible(&mut tx, &state.audit_keys, only)
+                .await
+                .map_err(job_err)?;
+            drop(tx);
+            let mut broken = 0usize;
+            for c in &report.chains {
+                match &c.first_break {
+                    None => println!(
+                        "ok      chain {} entries {} (from {}) checkpoints {}",
+                        c.chain, c.entries, c.first_sequence, c.checkpoints
+                    ),
+                    Some(b) => {
+                        broken = broken.saturating_add(1);
+                        println!(
+                            "BROKEN  chain {} seq {} kind {}: {}",
+                            c.chain, b.sequence, b.kind, b.detail
+                        );
+                    }
+                }
+            }
+            if broken > 0 {
+                return Err(CliError::Other(format!(
+                    "audit verification failed: {broken} of {} chains broken",
+                    report.chains.len()
+                )));
+            }
+            println!("all {} chains verified", report.chains.len());
+            Ok(())
+        }
+        AuditAction::Export { org, out } => {
+            let org = parse_chain(&org)?;
+            let mut tx = state.store.begin_system("audit export (cli)").await?;
+            let bytes = audit_jobs::export_chain(
+                &mut tx,
+                &state.audit_keys,
+                org,
+                None,
+                None,
+                MAX_EXPORT_BYTES,
+                state.clock.now(),
+            )
+            .await
+            .map_err(job_err)?;
+            drop(tx);
+            match out {
+                Some(path) => std::fs::write(&path, &bytes)?,
+                None => std::io::stdout().write_all(&bytes)?,
+            }
+            Ok(())
+        }
+        AuditAction::Checkpoint => {
+            let made =
+                audit_jobs::checkpoint_all(&state.store, &state.audit_signer, state.clock.now())
+                    .await
+                    .map_err(job_err)?;
+            for cp in &made {
+                println!("checkpoint chain {} seq {}", cp.chain, cp.sequence);
+            }
+            println!("{} checkpoints signed", made.len());
+            Ok(())
+        }
+        AuditAction::Retention => {
+            let url = maint_url
+                .ok_or_else(|| CliError::Other("DATABASE_MAINT_URL is required".into()))?;
+            let maint = PgStore::connect(&url, 2).await?;
+            let done = audit_jobs::retention_run(&maint, &state.audit_keys, state.clock.now())
+                .await
+                .map_err(job_err)?;
+            for o in &done {
+                println!(
+                    "pruned chain {} seq {}..={} ({} rows), record at {}",
+                    o.chain, o.pruned_from, o.pruned_through, o.deleted, o.record_sequence
+                );
+            }
+            println!("{} chains pruned", done.len());
+            Ok(())
+        }
+    }
+}

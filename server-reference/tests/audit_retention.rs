@@ -1,0 +1,174 @@
+//! Checkpoints and retention: a prefix older than the organization's retention period is
+//! pruned only through a stored checkpoint, the chain records it and still verifies end to
+//! end, the run is audited, and the export bundle verifies offline with trusted keys only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use breeze_core::audit::{BundleOptions, CheckpointSigner, KeyId, verify_bundle_bytes};
+use breeze_server::audit_jobs::{self, MAX_EXPORT_BYTES};
+use breeze_server::store::audit as store_audit;
+use common::audit::{app_store, append_n, days_ago, keys, maint_store, run_cli, signer, system_ctx};
+use common::{Fixtures, TestDb};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+async fn count(db: &TestDb, chain: &str) -> (i64, Option<i64>) {
+    sqlx::query_as("SELECT count(*), min(seq) FROM audit_log WHERE chain_key = $1")
+        .bind(chain)
+        .fetch_one(&db.superuser_pool().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_prunes_through_a_checkpoint_and_the_chain_still_verifies() {
+    let db = TestDb::new().await;
+    let fx = Fixtures::new(&db).await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let young = fx.org(partner).await;
+    let store = app_store(&db).await;
+    let maint = maint_store(&db).await;
+    let now = OffsetDateTime::now_utc();
+    let key = org.to_string();
+
+    // 5 old entries (0..=4), checkpoint at 4; 2 more old ones (5, 6) without a checkpoint;
+    // then 3 recent ones (7..=9) and a checkpoint at 9.
+    append_n(&store, Some(org), 5, "device.delete", "device", days_ago(400)).await;
+    append_n(&store, Some(young), 3, "device.delete", "device", days_ago(400)).await;
+    audit_jobs::checkpoint_all(&store, &signer(), now).await.unwrap();
+    append_n(&store, Some(org), 2, "device.delete", "device", days_ago(390)).await;
+    append_n(&store, Some(org), 3, "device.update", "device", days_ago(1)).await;
+    let made = audit_jobs::checkpoint_all(&store, &signer(), now).await.unwrap();
+    assert_eq!(made.len(), 1, "only the chain with new entries is checkpointed");
+    assert_eq!(made[0].sequence, 9);
+    // `young` keeps everything: 1000 days of retention
+    fx.exec(
+        "UPDATE organizations SET retention_days = 1000 WHERE id = $1",
+        &[*young.as_uuid()],
+    )
+    .await;
+
+    // The runtime role cannot prune (no delete privilege, no anchor insert).
+    let mut tx = store.begin(&system_ctx()).await.unwrap();
+    let cps = store_audit::checkpoints(&mut tx, &key, None, 100).await.unwrap();
+    assert!(store_audit::prune_prefix(&mut tx, &cps[0], 4).await.is_err());
+    drop(tx);
+
+    let done = audit_jobs::retention_run(&maint, &keys(), now).await.unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    let o = &done[0];
+    assert_eq!(o.chain, key);
+    // entries 5 and 6 are old too, but no checkpoint ends there: the prune stops at 4
+    assert_eq!((o.pruned_from, o.pruned_through, o.deleted), (0, 4, 5));
+    assert_eq!(o.record_sequence, 10);
+    assert_eq!(count(&db, &key).await, (6, Some(5)));
+    assert_eq!(count(&db, &young.to_string()).await, (3, Some(0)));
+
+    // The chain still verifies end to end, from its anchor.
+    let mut tx = store.begin(&system_ctx()).await.unwrap();
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), None).await.unwrap();
+    assert!(report.ok, "{report:?}");
+    let c = report.chains.iter().find(|c| c.chain == key).unwrap();
+    assert_eq!(c.first_sequence, 5);
+    assert_eq!(c.pruned_through, Some(4));
+    assert_eq!(c.head_sequence, Some(10));
+    // the run is audited on the system chain
+    let rows = store_audit::list(
+        &mut tx,
+        &store_audit::ListFilter {
+            action: Some("audit.retention.run".into()),
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].chain_key, "system");
+    assert!(rows[0].entry.contains(&key));
+
+    // The export verifies offline with the trusted key, and not with a stranger's.
+    let bundle = audit_jobs::export_chain(&mut tx, &keys(), Some(org), None, None, MAX_EXPORT_BYTES, now)
+        .await
+        .unwrap();
+    drop(tx);
+    let r = verify_bundle_bytes(
+        &bundle,
+        &BundleOptions {
+            trusted_keys: Some(keys()),
+            ..BundleOptions::default()
+        },
+    );
+    assert!(r.ok, "{r:?}");
+    assert!(r.keys_trusted);
+    assert_eq!(r.pruned_through, Some(4));
+    assert_eq!(r.last_sequence, Some(10));
+    let stranger = CheckpointSigner::from_seed(KeyId::new("t1").unwrap(), &Zeroizing::new([3u8; 32]));
+    let mut other = breeze_core::audit::KeyRing::new();
+    other.insert(stranger.key_id().clone(), stranger.verifying_key()).unwrap();
+    let r = verify_bundle_bytes(
+        &bundle,
+        &BundleOptions {
+            trusted_keys: Some(other),
+            ..BundleOptions::default()
+        },
+    );
+    assert!(!r.ok, "a bundle verified with an untrusted key");
+
+    // A second run finds nothing more to prune (the next checkpoint covers young entries).
+    let done = audit_jobs::retention_run(&maint, &keys(), now).await.unwrap();
+    assert!(done.is_empty(), "{done:?}");
+
+    // Later: everything is old; checkpoint the head and prune again through it.
+    let later = now + time::Duration::days(400);
+    let made = audit_jobs::checkpoint_all(&store, &signer(), later).await.unwrap();
+    assert!(made.iter().any(|c| c.sequence == 10), "{made:?}");
+    let done = audit_jobs::retention_run(&maint, &keys(), later).await.unwrap();
+    let o = done.iter().find(|o| o.chain == key).unwrap();
+    assert_eq!((o.pruned_from, o.pruned_through), (5, 10));
+    let mut tx = store.begin(&system_ctx()).await.unwrap();
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), None).await.unwrap();
+    assert!(report.ok, "{report:?}");
+
+    // The CLI agrees, and its export verifies too.
+    let (ok, out, err) = run_cli(&db, &["audit", "verify"]);
+    assert!(ok, "{out} {err}");
+    let file = std::env::temp_dir().join(format!("audit-{}.jsonl", db.name));
+    let (ok, _, err) = run_cli(&db, &["audit", "export", "--org", &key, "--out", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    let r = verify_bundle_bytes(
+        &bytes,
+        &BundleOptions {
+            trusted_keys: Some(keys()),
+            ..BundleOptions::default()
+        },
+    );
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.pruned_through, Some(10));
+}
+
+#[tokio::test]
+async fn nothing_is_pruned_without_a_checkpoint() {
+    let db = TestDb::new().await;
+    let fx = Fixtures::new(&db).await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let store = app_store(&db).await;
+    let maint = maint_store(&db).await;
+    append_n(&store, Some(org), 4, "device.delete", "device", days_ago(800)).await;
+    let done = audit_jobs::retention_run(&maint, &keys(), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(done.is_empty());
+    assert_eq!(count(&db, &org.to_string()).await, (4, Some(0)));
+}
