@@ -1,6 +1,7 @@
 //! Routes, one module per resource. [`all`] is the route table.
 
 pub mod ops;
+pub mod tenancy;
 
 use super::route::Route;
 
@@ -9,5 +10,6 @@ use super::route::Route;
 pub fn all() -> Vec<Route> {
     let mut routes = Vec::new();
     routes.extend(ops::routes());
+    routes.extend(tenancy::routes());
     routes
 }
