@@ -52,7 +52,11 @@ const COLS: &str = "id, org_id, name, key_prefix, scopes, status, expires_at, \
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn list_api_keys(tx: &mut ScopedTx, org: Uuid, page: Page) -> StoreResult<Vec<ApiKeyView>> {
+pub async fn list_api_keys(
+    tx: &mut ScopedTx,
+    org: Uuid,
+    page: Page,
+) -> StoreResult<Vec<ApiKeyView>> {
     let sql = format!(
         "SELECT {COLS} FROM api_keys
           WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"

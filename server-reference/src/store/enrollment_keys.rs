@@ -125,12 +125,18 @@ pub async fn create_enrollment_key(
     secret: Option<&secrecy::SecretString>,
 ) -> StoreResult<CreatedEnrollmentKey> {
     if !(1..=MAX_USAGE).contains(&new.max_usage) {
-        return Err(StoreError::Invalid("maxUsage", "must be 1 to 100000".into()));
+        return Err(StoreError::Invalid(
+            "maxUsage",
+            "must be 1 to 100000".into(),
+        ));
     }
     let key = EnrollmentKey::generate().map_err(|e| StoreError::Audit(e.to_string()))?;
     let key_hash = key.peppered_hash(pepper).to_hex();
-    let secret_hash =
-        secret.map(|s| pepper.hash(secrecy::ExposeSecret::expose_secret(s)).to_hex());
+    let secret_hash = secret.map(|s| {
+        pepper
+            .hash(secrecy::ExposeSecret::expose_secret(s))
+            .to_hex()
+    });
     let sql = format!(
         "INSERT INTO enrollment_keys (id, org_id, site_id, name, key_hash, secret_hash,
                                       max_usage, expires_at, created_by)

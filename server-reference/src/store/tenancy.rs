@@ -177,8 +177,7 @@ pub async fn list_orgs(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<OrgRow>
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn get_org(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<OrgRow>> {
-    let sql =
-        format!("SELECT {ORG_COLS} FROM organizations WHERE id = $1 AND deleted_at IS NULL");
+    let sql = format!("SELECT {ORG_COLS} FROM organizations WHERE id = $1 AND deleted_at IS NULL");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(tx.conn())

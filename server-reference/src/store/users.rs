@@ -203,13 +203,15 @@ pub async fn put_org_membership(
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn count_sites_of(tx: &mut ScopedTx, org: Uuid, sites: &[Uuid]) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM sites WHERE org_id = $1 AND id = ANY ($2::uuid[])",
+    Ok(
+        sqlx::query_scalar(
+            "SELECT count(*) FROM sites WHERE org_id = $1 AND id = ANY ($2::uuid[])",
+        )
+        .bind(org)
+        .bind(sites)
+        .fetch_one(tx.conn())
+        .await?,
     )
-    .bind(org)
-    .bind(sites)
-    .fetch_one(tx.conn())
-    .await?)
 }
 
 /// Whether `user` holds a system (platform) membership.

@@ -78,7 +78,9 @@ pub struct GroupBody {
 
 impl Validate for GroupBody {
     fn validate(&self) -> Vec<FieldIssue> {
-        name_issue("name", &self.name, MAX_NAME).into_iter().collect()
+        name_issue("name", &self.name, MAX_NAME)
+            .into_iter()
+            .collect()
     }
 }
 
@@ -118,8 +120,14 @@ async fn create(
     let mut tx = state.store.begin(&authed.ctx).await?;
     let site = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
     let row = tenancy::insert_group(&mut tx, site.org_id, site.id, body.name.trim()).await?;
-    let ev = event(&state, &authed, "device_group.create", "device_group", row.id)?
-        .details(&json!({"siteId": site.id}));
+    let ev = event(
+        &state,
+        &authed,
+        "device_group.create",
+        "device_group",
+        row.id,
+    )?
+    .details(&json!({"siteId": site.id}));
     seal(&mut tx, Some(site.org_id), ev).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(row)))
@@ -147,7 +155,13 @@ async fn update(
     seal(
         &mut tx,
         Some(group.org_id),
-        event(&state, &authed, "device_group.update", "device_group", group.id)?,
+        event(
+            &state,
+            &authed,
+            "device_group.update",
+            "device_group",
+            group.id,
+        )?,
     )
     .await?;
     tx.commit().await?;
@@ -165,7 +179,13 @@ async fn remove(
     seal(
         &mut tx,
         Some(group.org_id),
-        event(&state, &authed, "device_group.delete", "device_group", group.id)?,
+        event(
+            &state,
+            &authed,
+            "device_group.delete",
+            "device_group",
+            group.id,
+        )?,
     )
     .await?;
     tx.commit().await?;

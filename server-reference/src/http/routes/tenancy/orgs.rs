@@ -195,8 +195,14 @@ async fn create(
     )
     .await?;
     // partner-level change: the new organization is not in this request's reach yet
-    let ev = event(&state, &authed, "organization.create", "organization", row.id)?
-        .details(&json!({"partnerId": row.partner_id, "status": row.status}));
+    let ev = event(
+        &state,
+        &authed,
+        "organization.create",
+        "organization",
+        row.id,
+    )?
+    .details(&json!({"partnerId": row.partner_id, "status": row.status}));
     seal(&mut tx, None, ev).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(row)))
