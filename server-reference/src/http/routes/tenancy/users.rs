@@ -640,6 +640,18 @@ async fn guard_target(
     {
         return Err(ApiError::Forbidden("privilege_escalation"));
     }
+    // a site-limited caller only manages users limited to sites it reaches itself
+    if !authed.ctx.allowed_site_ids().is_all() {
+        let within = memberships.organization.as_ref().is_some_and(|o| match &o.sites {
+            SiteAccess::All => false,
+            SiteAccess::Only(sites) => sites
+                .iter()
+                .all(|s| authed.ctx.can_access_site(o.org_id, *s)),
+        });
+        if !within {
+            return Err(ApiError::Forbidden("site_restricted"));
+        }
+    }
     // a partner user's membership is partner-wide: organization scope cannot touch it
     if memberships.organization.is_none()
         && memberships.partner.is_some()
