@@ -14,8 +14,14 @@
 //! finish reading, commit or drop, then do the slow work.
 
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
+pub mod devices;
+pub mod enrollment_keys;
 pub mod principal;
+pub mod roles;
+pub mod tenancy;
+pub mod users;
 
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod ops;
+pub mod tenancy;
 
 use super::route::Route;
 
@@ -11,5 +12,6 @@ pub fn all() -> Vec<Route> {
     let mut routes = Vec::new();
     routes.extend(ops::routes());
     routes.extend(audit::routes());
+    routes.extend(tenancy::routes());
     routes
 }

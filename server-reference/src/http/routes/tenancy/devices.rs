@@ -1,0 +1,323 @@
+//! Devices (created by agent enrollment): list with filters, read, rename, move to another
+//! site of the same organization, quarantine (`devices:write`) and decommission
+//! (`devices:delete`, irreversible). Quarantine and decommission are audited
+//! `device.quarantine` / `device.decommission`.
+
+use axum::extract::{Extension, State};
+use axum::http::Method;
+use axum::response::IntoResponse;
+use axum::routing::{get, patch, post};
+use breeze_core::tenancy::{DeviceGroupId, DeviceId, OrgId, SiteId};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{event, opt_name_issue, org_in_reach, seal, site_in_reach};
+use crate::error::{ApiError, FieldIssue};
+use crate::http::authn::Authed;
+use crate::http::extract::{Json, Page, PageOf, PageQuery, Path, Query, Validate};
+use crate::http::route::{Access, Route, route};
+use crate::state::AppState;
+use crate::store::devices::{self, DeviceFilter, DeviceRow};
+use crate::store::{ScopedTx, tenancy};
+
+/// The routes of this module.
+#[must_use]
+pub fn routes() -> Vec<Route> {
+    vec![
+        route(
+            Method::GET,
+            "/api/v1/devices",
+            Access::Permission("devices:read"),
+            "list devices (filters orgId, siteId, status)",
+            get(list),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/devices/{deviceId}",
+            Access::Permission("devices:read"),
+            "read a device",
+            get(read),
+        ),
+        route(
+            Method::PATCH,
+            "/api/v1/devices/{deviceId}",
+            Access::Permission("devices:write"),
+            "rename a device",
+            patch(update),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/devices/{deviceId}/move",
+            Access::Permission("devices:write"),
+            "move a device to another site (and group) of its organization",
+            post(move_device),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/devices/{deviceId}/quarantine",
+            Access::Permission("devices:write"),
+            "quarantine a device",
+            post(quarantine),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/devices/{deviceId}/decommission",
+            Access::Permission("devices:delete"),
+            "decommission a device (irreversible)",
+            post(decommission),
+        ),
+    ]
+}
+
+/// Path of a device.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevicePath {
+    /// The device.
+    pub device_id: DeviceId,
+}
+
+const STATUSES: [&str; 4] = ["online", "offline", "quarantined", "decommissioned"];
+
+/// Query of the device list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeviceQuery {
+    /// Page size.
+    pub limit: Option<String>,
+    /// Cursor.
+    pub cursor: Option<String>,
+    /// Only this organization.
+    pub org_id: Option<OrgId>,
+    /// Only this site.
+    pub site_id: Option<SiteId>,
+    /// Only this status.
+    pub status: Option<String>,
+}
+
+impl DeviceQuery {
+    fn page_query(&self) -> PageQuery {
+        PageQuery {
+            limit: self.limit.clone(),
+            cursor: self.cursor.clone(),
+        }
+    }
+}
+
+impl Validate for DeviceQuery {
+    fn validate(&self) -> Vec<FieldIssue> {
+        let mut issues = self.page_query().validate();
+        if self
+            .status
+            .as_deref()
+            .is_some_and(|s| !STATUSES.contains(&s))
+        {
+            issues.push(FieldIssue::new(
+                "status",
+                "must be online, offline, quarantined or decommissioned",
+            ));
+        }
+        issues
+    }
+}
+
+/// Body of `PATCH /devices/{deviceId}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateDevice {
+    /// Display name; `null` clears it.
+    pub display_name: Option<String>,
+}
+
+impl Validate for UpdateDevice {
+    fn validate(&self) -> Vec<FieldIssue> {
+        opt_name_issue("displayName", self.display_name.as_deref(), 255)
+            .into_iter()
+            .collect()
+    }
+}
+
+/// Body of `POST /devices/{deviceId}/move`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MoveDevice {
+    /// Target site (same organization).
+    pub site_id: SiteId,
+    /// Target group (in the target site).
+    pub group_id: Option<DeviceGroupId>,
+}
+
+impl Validate for MoveDevice {}
+
+/// Loads a device the context reaches (404 otherwise).
+async fn device_for(
+    tx: &mut ScopedTx,
+    authed: &Authed,
+    device: uuid::Uuid,
+) -> Result<DeviceRow, ApiError> {
+    let row = devices::get_device(tx, device)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    site_in_reach(authed, row.org_id, row.site_id)?;
+    Ok(row)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Query(q): Query<DeviceQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let page: Page = q.page_query().page()?;
+    if let Some(org) = q.org_id {
+        org_in_reach(&authed, *org.as_uuid())?;
+    }
+    let filter = DeviceFilter {
+        org: q.org_id.map(|o| *o.as_uuid()),
+        site: q.site_id.map(|s| *s.as_uuid()),
+        status: q.status.clone(),
+    };
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut rows = devices::list_devices(&mut tx, &filter, page).await?;
+    drop(tx);
+    rows.retain(|r| site_in_reach(&authed, r.org_id, r.site_id).is_ok());
+    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<DevicePath>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let row = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
+    Ok(axum::Json(row))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<DevicePath>,
+    Json(body): Json<UpdateDevice>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
+    let row = devices::set_display_name(
+        &mut tx,
+        device.id,
+        body.display_name.as_deref().map(str::trim),
+    )
+    .await?;
+    seal(
+        &mut tx,
+        Some(device.org_id),
+        event(&state, &authed, "device.update", "device", device.id)?,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(row))
+}
+
+async fn move_device(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<DevicePath>,
+    Json(body): Json<MoveDevice>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
+    if device.status == "decommissioned" {
+        return Err(ApiError::Conflict("device_decommissioned"));
+    }
+    let target = *body.site_id.as_uuid();
+    let site = tenancy::get_site(&mut tx, target)
+        .await?
+        .filter(|s| site_in_reach(&authed, s.org_id, s.id).is_ok())
+        .ok_or_else(|| ApiError::invalid("body.siteId", "is not a site you can reach"))?;
+    if site.org_id != device.org_id {
+        return Err(ApiError::invalid(
+            "body.siteId",
+            "must be a site of the device's organization",
+        ));
+    }
+    if let Some(group) = body.group_id {
+        let in_site = tenancy::get_group(&mut tx, *group.as_uuid())
+            .await?
+            .is_some_and(|g| g.site_id == site.id);
+        if !in_site {
+            return Err(ApiError::invalid(
+                "body.groupId",
+                "must be a group of the target site",
+            ));
+        }
+    }
+    let row = devices::move_device(
+        &mut tx,
+        device.id,
+        site.id,
+        body.group_id.map(|g| *g.as_uuid()),
+    )
+    .await?;
+    let ev = event(&state, &authed, "device.move", "device", device.id)?.details(&json!({
+        "fromSiteId": device.site_id,
+        "toSiteId": row.site_id,
+        "groupId": row.group_id,
+    }));
+    seal(&mut tx, Some(device.org_id), ev).await?;
+    tx.commit().await?;
+    Ok(axum::Json(row))
+}
+
+async fn set_status(
+    state: &AppState,
+    authed: &Authed,
+    device: uuid::Uuid,
+    status: &'static str,
+    action: &'static str,
+) -> Result<DeviceRow, ApiError> {
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let device = device_for(&mut tx, authed, device).await?;
+    if device.status == "decommissioned" {
+        return Err(ApiError::Conflict("device_decommissioned"));
+    }
+    if device.status == status {
+        return Err(ApiError::Conflict("already_in_status"));
+    }
+    let row = devices::set_status(&mut tx, device.id, status).await?;
+    let ev = event(state, authed, action, "device", device.id)?
+        .details(&json!({"from": device.status, "to": status}));
+    seal(&mut tx, Some(device.org_id), ev).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+async fn quarantine(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<DevicePath>,
+) -> Result<impl IntoResponse, ApiError> {
+    let row = set_status(
+        &state,
+        &authed,
+        *p.device_id.as_uuid(),
+        "quarantined",
+        "device.quarantine",
+    )
+    .await?;
+    Ok(axum::Json(row))
+}
+
+async fn decommission(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<DevicePath>,
+) -> Result<impl IntoResponse, ApiError> {
+    let row = set_status(
+        &state,
+        &authed,
+        *p.device_id.as_uuid(),
+        "decommissioned",
+        "device.decommission",
+    )
+    .await?;
+    Ok(axum::Json(row))
+}

@@ -1,0 +1,276 @@
+//! Organizations: list (row-level security shows only the reachable ones), create (a
+//! partner-wide write), read, change (status: active / trial / suspended / offboarding),
+//! soft-delete.
+//!
+//! A status change is a partner decision: organization-scope callers may rename their
+//! organization but not change its status. An organization that is suspended or deleted is
+//! out of every partner context's reach (SPEC 1.1), so reactivating it is a platform-admin
+//! action.
+
+use axum::extract::{Extension, State};
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, patch, post};
+use breeze_authz::access::Scope;
+use breeze_core::tenancy::{OrgId, PartnerId};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{MAX_NAME, event, name_issue, opt_name_issue, org_in_reach, seal};
+use crate::error::{ApiError, FieldIssue};
+use crate::http::authn::Authed;
+use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
+use crate::http::route::{Access, Route, route};
+use crate::state::AppState;
+use crate::store::tenancy;
+
+/// The routes of this module.
+#[must_use]
+pub fn routes() -> Vec<Route> {
+    vec![
+        route(
+            Method::GET,
+            "/api/v1/orgs",
+            Access::Permission("organizations:read"),
+            "list organizations",
+            get(list),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/orgs",
+            Access::Permission("organizations:write"),
+            "create an organization (partner-wide write)",
+            post(create),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/orgs/{orgId}",
+            Access::Permission("organizations:read"),
+            "read an organization",
+            get(read),
+        ),
+        route(
+            Method::PATCH,
+            "/api/v1/orgs/{orgId}",
+            Access::Permission("organizations:write"),
+            "change an organization",
+            patch(update),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/orgs/{orgId}",
+            Access::Permission("organizations:delete"),
+            "soft-delete an organization",
+            delete(remove),
+        ),
+    ]
+}
+
+/// Path of an organization.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgPath {
+    /// The organization.
+    pub org_id: OrgId,
+}
+
+const STATUSES: [&str; 4] = ["active", "trial", "suspended", "offboarding"];
+
+fn retention_issue(v: Option<i32>) -> Option<FieldIssue> {
+    v.filter(|d| !(1..=36_500).contains(d))
+        .map(|_| FieldIssue::new("retentionDays", "must be 1 to 36500"))
+}
+
+/// Body of `POST /orgs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateOrg {
+    /// Name.
+    pub name: String,
+    /// `active` (default) or `trial`.
+    pub status: Option<String>,
+    /// Audit retention (default 365).
+    pub retention_days: Option<i32>,
+    /// The partner (platform admins only; others create in their own partner).
+    pub partner_id: Option<PartnerId>,
+}
+
+impl Validate for CreateOrg {
+    fn validate(&self) -> Vec<FieldIssue> {
+        let mut issues: Vec<FieldIssue> = name_issue("name", &self.name, MAX_NAME)
+            .into_iter()
+            .chain(retention_issue(self.retention_days))
+            .collect();
+        if self
+            .status
+            .as_deref()
+            .is_some_and(|s| !matches!(s, "active" | "trial"))
+        {
+            issues.push(FieldIssue::new("status", "must be active or trial"));
+        }
+        issues
+    }
+}
+
+/// Body of `PATCH /orgs/{orgId}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateOrg {
+    /// Name.
+    pub name: Option<String>,
+    /// Status.
+    pub status: Option<String>,
+    /// Audit retention.
+    pub retention_days: Option<i32>,
+}
+
+impl Validate for UpdateOrg {
+    fn validate(&self) -> Vec<FieldIssue> {
+        let mut issues: Vec<FieldIssue> = opt_name_issue("name", self.name.as_deref(), MAX_NAME)
+            .into_iter()
+            .chain(retention_issue(self.retention_days))
+            .collect();
+        if self
+            .status
+            .as_deref()
+            .is_some_and(|s| !STATUSES.contains(&s))
+        {
+            issues.push(FieldIssue::new(
+                "status",
+                "must be active, trial, suspended or offboarding",
+            ));
+        }
+        issues
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Query(q): Query<PageQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let page = q.page()?;
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut rows = tenancy::list_orgs(&mut tx, page).await?;
+    drop(tx);
+    rows.retain(|r| org_in_reach(&authed, r.id).is_ok());
+    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Json(body): Json<CreateOrg>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !authed.ctx.can_write_partner_wide() {
+        return Err(ApiError::Forbidden("partner_wide_write_required"));
+    }
+    let partner = match (authed.ctx.scope(), body.partner_id) {
+        (Scope::System, Some(p)) => p,
+        (Scope::System, None) => {
+            return Err(ApiError::invalid("body.partnerId", "is required"));
+        }
+        (_, given) => {
+            let own = authed
+                .ctx
+                .current_partner_id()
+                .ok_or(ApiError::Forbidden("partner_wide_write_required"))?;
+            if given.is_some_and(|g| g != own) {
+                return Err(ApiError::NotFound);
+            }
+            own
+        }
+    };
+    if !authed.ctx.can_access_partner(partner) {
+        return Err(ApiError::NotFound);
+    }
+    let status = body.status.as_deref().unwrap_or("active");
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let row = tenancy::insert_org(
+        &mut tx,
+        *partner.as_uuid(),
+        body.name.trim(),
+        status,
+        body.retention_days.unwrap_or(365),
+    )
+    .await?;
+    // partner-level change: the new organization is not in this request's reach yet
+    let ev = event(
+        &state,
+        &authed,
+        "organization.create",
+        "organization",
+        row.id,
+    )?
+    .details(&json!({"partnerId": row.partner_id, "status": row.status}));
+    seal(&mut tx, None, ev).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(row)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<OrgPath>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = *p.org_id.as_uuid();
+    org_in_reach(&authed, id)?;
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let row = tenancy::get_org(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(axum::Json(row))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<OrgPath>,
+    Json(body): Json<UpdateOrg>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = *p.org_id.as_uuid();
+    org_in_reach(&authed, id)?;
+    if body.status.is_some() && authed.ctx.scope() == Scope::Organization {
+        return Err(ApiError::Forbidden("status_change_requires_partner"));
+    }
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let before = tenancy::get_org(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let row = tenancy::update_org(
+        &mut tx,
+        id,
+        body.name.as_deref().map(str::trim),
+        body.status.as_deref(),
+        body.retention_days,
+    )
+    .await?;
+    let ev = event(&state, &authed, "organization.update", "organization", id)?.details(&json!({
+        "name": body.name.is_some(),
+        "statusFrom": before.status,
+        "statusTo": row.status,
+        "retentionDays": row.retention_days,
+    }));
+    seal(&mut tx, Some(id), ev).await?;
+    tx.commit().await?;
+    Ok(axum::Json(row))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<OrgPath>,
+) -> Result<StatusCode, ApiError> {
+    let id = *p.org_id.as_uuid();
+    org_in_reach(&authed, id)?;
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    tenancy::delete_org(&mut tx, id).await?;
+    seal(
+        &mut tx,
+        Some(id),
+        event(&state, &authed, "organization.delete", "organization", id)?,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,775 @@
+//! Users and memberships: list, create with an initial password and a membership
+//! (`users:invite`), read, enable/disable and rename (`users:write`), replace the
+//! membership (`users:write`, audited `membership.change`), delete (= disable,
+//! `users:delete`).
+//!
+//! Privilege-escalation guards (every grant path):
+//! - the granted role's permissions must all be held by the caller, and so must the
+//!   target's current role when the target already exists (nobody changes someone more
+//!   powerful than themself);
+//! - system roles are never granted here; the role's scope must match the membership kind;
+//! - organization-scope callers cannot create or change partner memberships, and partner
+//!   memberships need a partner-wide write context (`org_access = all`, or system);
+//! - `selected` org lists and site lists may only name organizations / sites the caller
+//!   reaches; a site-limited caller can only grant site lists within its own;
+//! - nobody changes their own membership or disables themself.
+//!
+//! Disabling bumps the user's auth epoch in the same transaction (every token dies at the
+//! next request) and then raises the revocation cut-off (fast path, after commit).
+
+use axum::extract::{Extension, State};
+use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, patch, post, put};
+use breeze_authz::access::{Memberships, OrgAccess, Scope, SiteAccess};
+use breeze_authz::permission::Grant;
+use breeze_authz::registry::PermissionSet;
+use breeze_core::tenancy::{OrgId, PartnerId, RoleId, SiteId, UserId};
+use breeze_crypto::password::{PasswordPolicy, hash_password};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{MAX_NAME, event, holds_all, opt_name_issue, seal, site_in_reach};
+use crate::error::{ApiError, FieldIssue};
+use crate::http::authn::Authed;
+use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate, is_valid_email};
+use crate::http::route::{Access, Route, route};
+use crate::state::AppState;
+use crate::store::roles::RoleRow;
+use crate::store::users::{self, NewUser, UserRow};
+use crate::store::{ScopedTx, roles, tenancy};
+
+/// The routes of this module.
+#[must_use]
+pub fn routes() -> Vec<Route> {
+    vec![
+        route(
+            Method::GET,
+            "/api/v1/users",
+            Access::Permission("users:read"),
+            "list users",
+            get(list),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/users",
+            Access::Permission("users:invite"),
+            "create a user with an initial password and a membership",
+            post(create),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/users/{userId}",
+            Access::Permission("users:read"),
+            "read a user and their membership",
+            get(read),
+        ),
+        route(
+            Method::PATCH,
+            "/api/v1/users/{userId}",
+            Access::Permission("users:write"),
+            "rename, enable or disable a user",
+            patch(update),
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/users/{userId}/membership",
+            Access::Permission("users:write"),
+            "replace a user's membership (role, org access, sites)",
+            put(put_membership),
+        ),
+        route(
+            Method::DELETE,
+            "/api/v1/users/{userId}",
+            Access::Permission("users:delete"),
+            "delete (disable) a user",
+            delete(remove),
+        ),
+    ]
+}
+
+/// Most organizations or sites a membership lists.
+pub const MAX_LIST: usize = 1000;
+
+/// Path of a user.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPath {
+    /// The user.
+    pub user_id: UserId,
+}
+
+/// A membership as written by a client.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum MembershipBody {
+    /// Partner membership.
+    #[serde(rename_all = "camelCase")]
+    Partner {
+        /// Role (partner scope).
+        role_id: RoleId,
+        /// `all`, `selected` or `none`.
+        org_access: String,
+        /// The organizations of `selected`.
+        #[serde(default)]
+        org_ids: Vec<OrgId>,
+    },
+    /// Organization membership.
+    #[serde(rename_all = "camelCase")]
+    Organization {
+        /// Organization.
+        org_id: OrgId,
+        /// Role (organization scope).
+        role_id: RoleId,
+        /// Sites (absent = every site).
+        site_ids: Option<Vec<SiteId>>,
+    },
+}
+
+impl MembershipBody {
+    fn issues(&self, prefix: &str) -> Vec<FieldIssue> {
+        let mut issues = Vec::new();
+        match self {
+            Self::Partner {
+                org_access,
+                org_ids,
+                ..
+            } => {
+                match org_access.as_str() {
+                    "selected" if org_ids.is_empty() => issues.push(FieldIssue::new(
+                        format!("{prefix}orgIds"),
+                        "must list at least one organization for selected access",
+                    )),
+                    "all" | "none" if !org_ids.is_empty() => issues.push(FieldIssue::new(
+                        format!("{prefix}orgIds"),
+                        "is only allowed with selected access",
+                    )),
+                    "all" | "none" | "selected" => {}
+                    _ => issues.push(FieldIssue::new(
+                        format!("{prefix}orgAccess"),
+                        "must be all, selected or none",
+                    )),
+                }
+                if org_ids.len() > MAX_LIST {
+                    issues.push(FieldIssue::new(format!("{prefix}orgIds"), "is too long"));
+                }
+            }
+            Self::Organization { site_ids, .. } => {
+                if site_ids.as_ref().is_some_and(|s| s.len() > MAX_LIST) {
+                    issues.push(FieldIssue::new(format!("{prefix}siteIds"), "is too long"));
+                }
+            }
+        }
+        issues
+    }
+}
+
+impl Validate for MembershipBody {
+    fn validate(&self) -> Vec<FieldIssue> {
+        self.issues("")
+    }
+}
+
+/// A password from a request body: never printed (`Debug` is redacted), zeroized on drop.
+pub struct Password(pub SecretString);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Password {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = zeroize::Zeroizing::new(String::deserialize(d)?);
+        Ok(Self(SecretString::from(s.as_str())))
+    }
+}
+
+/// Body of `POST /users`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateUser {
+    /// E-mail.
+    pub email: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Initial password (checked against the policy, hashed with Argon2id).
+    pub password: Password,
+    /// The membership.
+    pub membership: MembershipBody,
+    /// Home partner (platform admins creating a partner user only).
+    pub partner_id: Option<PartnerId>,
+}
+
+impl Validate for CreateUser {
+    fn validate(&self) -> Vec<FieldIssue> {
+        let mut issues = Vec::new();
+        if !is_valid_email(self.email.trim()) {
+            issues.push(FieldIssue::new("email", "must be an e-mail address"));
+        }
+        if self.name.chars().count() > MAX_NAME || self.name.chars().any(char::is_control) {
+            issues.push(FieldIssue::new("name", "must be at most 200 characters"));
+        }
+        if let Err(e) =
+            PasswordPolicy::default().check(secrecy::ExposeSecret::expose_secret(&self.password.0))
+        {
+            for v in e.violations() {
+                issues.push(FieldIssue::new("password", v.code()));
+            }
+        }
+        issues.extend(self.membership.issues("membership."));
+        issues
+    }
+}
+
+/// Body of `PATCH /users/{userId}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateUser {
+    /// Display name.
+    pub name: Option<String>,
+    /// `active` or `disabled`.
+    pub status: Option<String>,
+}
+
+impl Validate for UpdateUser {
+    fn validate(&self) -> Vec<FieldIssue> {
+        let mut issues: Vec<FieldIssue> = opt_name_issue("name", self.name.as_deref(), MAX_NAME)
+            .into_iter()
+            .collect();
+        if self
+            .status
+            .as_deref()
+            .is_some_and(|s| !matches!(s, "active" | "disabled"))
+        {
+            issues.push(FieldIssue::new("status", "must be active or disabled"));
+        }
+        issues
+    }
+}
+
+/// A membership as answered.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum MembershipView {
+    /// Partner membership.
+    #[serde(rename_all = "camelCase")]
+    Partner {
+        /// Partner.
+        partner_id: PartnerId,
+        /// Role.
+        role_id: RoleId,
+        /// `all`, `selected` or `none`.
+        org_access: &'static str,
+        /// The organizations of `selected` that the caller reaches.
+        org_ids: Vec<OrgId>,
+        /// Live.
+        active: bool,
+    },
+    /// Organization membership.
+    #[serde(rename_all = "camelCase")]
+    Organization {
+        /// Organization.
+        org_id: OrgId,
+        /// Role.
+        role_id: RoleId,
+        /// Sites (absent = every site).
+        site_ids: Option<Vec<SiteId>>,
+        /// Live.
+        active: bool,
+    },
+}
+
+/// A user with their membership.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// The user.
+    #[serde(flatten)]
+    pub user: UserRow,
+    /// The membership (organization membership first, as resolution picks it).
+    pub membership: Option<MembershipView>,
+}
+
+fn membership_view(authed: &Authed, m: &Memberships) -> Option<MembershipView> {
+    use breeze_authz::access::MembershipState;
+    if let Some(o) = &m.organization {
+        return Some(MembershipView::Organization {
+            org_id: o.org_id,
+            role_id: o.role_id,
+            site_ids: match &o.sites {
+                SiteAccess::All => None,
+                SiteAccess::Only(s) => Some(s.clone()),
+            },
+            active: o.state == MembershipState::Active,
+        });
+    }
+    m.partner.as_ref().map(|p| {
+        let (access, ids) = match &p.org_access {
+            OrgAccess::All => ("all", Vec::new()),
+            OrgAccess::None => ("none", Vec::new()),
+            OrgAccess::Selected(ids) => (
+                "selected",
+                ids.iter()
+                    .copied()
+                    .filter(|o| authed.ctx.can_access_org(*o))
+                    .collect(),
+            ),
+        };
+        MembershipView::Partner {
+            partner_id: p.partner_id,
+            role_id: p.role_id,
+            org_access: access,
+            org_ids: ids,
+            active: p.state == MembershipState::Active,
+        }
+    })
+}
+
+/// Whether the context reaches user `u` (Rust-side check beside row-level security):
+/// organization users through their organization, partner users through their partner.
+fn user_in_reach(authed: &Authed, u: &UserRow) -> bool {
+    match (u.org_id, u.partner_id) {
+        (Some(org), _) => authed.ctx.can_access_org(OrgId::from_uuid(org)),
+        (None, Some(partner)) => authed.ctx.can_access_partner(PartnerId::from_uuid(partner)),
+        (None, None) => authed.ctx.scope() == Scope::System,
+    }
+}
+
+/// Loads a user the context reaches (404 otherwise). Platform admins are only reachable
+/// from system scope.
+async fn user_for(tx: &mut ScopedTx, authed: &Authed, id: Uuid) -> Result<UserRow, ApiError> {
+    let row = users::get_user(tx, id)
+        .await?
+        .filter(|u| user_in_reach(authed, u))
+        .ok_or(ApiError::NotFound)?;
+    if authed.ctx.scope() != Scope::System && users::is_platform_user(tx, id).await? {
+        return Err(ApiError::NotFound);
+    }
+    Ok(row)
+}
+
+fn compile_row(state: &AppState, role: &RoleRow) -> Result<PermissionSet, ApiError> {
+    let grants = role
+        .permissions
+        .iter()
+        .map(|g| g.parse::<Grant>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    state.registry.compile(&grants).map_err(ApiError::internal)
+}
+
+/// The permissions of the role a user's winning membership holds (None: no membership).
+async fn current_role_set(
+    state: &AppState,
+    tx: &mut ScopedTx,
+    m: &Memberships,
+) -> Result<Option<PermissionSet>, ApiError> {
+    let role = m
+        .organization
+        .as_ref()
+        .map(|o| o.role_id)
+        .or_else(|| m.partner.as_ref().map(|p| p.role_id));
+    let Some(role) = role else {
+        return Ok(None);
+    };
+    match roles::get_role(tx, *role.as_uuid()).await? {
+        Some(r) => Ok(Some(compile_row(state, &r)?)),
+        // a role the caller cannot see: treat as more powerful than the caller
+        None => Err(ApiError::Forbidden("privilege_escalation")),
+    }
+}
+
+/// A checked membership, ready to write.
+#[derive(Debug)]
+enum Checked {
+    Partner {
+        partner: Uuid,
+        role: Uuid,
+        access: String,
+        orgs: Vec<Uuid>,
+    },
+    Organization {
+        org: Uuid,
+        partner: Uuid,
+        role: Uuid,
+        sites: Option<Vec<Uuid>>,
+    },
+}
+
+/// Checks a membership grant against every escalation guard; `partner_hint` is the target
+/// user's partner (system scope).
+async fn check_membership(
+    state: &AppState,
+    authed: &Authed,
+    tx: &mut ScopedTx,
+    body: &MembershipBody,
+    partner_hint: Option<Uuid>,
+) -> Result<Checked, ApiError> {
+    let role_id = match body {
+        MembershipBody::Partner { role_id, .. } | MembershipBody::Organization { role_id, .. } => {
+            *role_id.as_uuid()
+        }
+    };
+    let role = roles::get_role(tx, role_id)
+        .await?
+        .ok_or_else(|| ApiError::invalid("body.membership.roleId", "is not a known role"))?;
+    if role.scope == "system" {
+        return Err(ApiError::Forbidden("system_role_not_grantable"));
+    }
+    let set = compile_row(state, &role)?;
+    if !holds_all(state, authed, &set) {
+        return Err(ApiError::Forbidden("privilege_escalation"));
+    }
+    match body {
+        MembershipBody::Partner {
+            org_access,
+            org_ids,
+            ..
+        } => {
+            if role.scope != "partner" {
+                return Err(ApiError::invalid(
+                    "body.membership.roleId",
+                    "must be a partner-scoped role",
+                ));
+            }
+            if authed.ctx.scope() == Scope::Organization {
+                return Err(ApiError::Forbidden("org_scope_cannot_grant_partner"));
+            }
+            if !authed.ctx.can_write_partner_wide() {
+                return Err(ApiError::Forbidden("partner_wide_write_required"));
+            }
+            let partner = authed
+                .ctx
+                .current_partner_id()
+                .map(|p| *p.as_uuid())
+                .or(partner_hint)
+                .ok_or_else(|| ApiError::invalid("body.partnerId", "is required"))?;
+            if role.partner_id.is_some_and(|p| p != partner) {
+                return Err(ApiError::invalid(
+                    "body.membership.roleId",
+                    "is not a known role",
+                ));
+            }
+            let mut orgs = Vec::with_capacity(org_ids.len());
+            for org in org_ids {
+                let ok = authed.ctx.can_access_org(*org)
+                    && tenancy::get_org(tx, *org.as_uuid())
+                        .await?
+                        .is_some_and(|o| o.partner_id == partner);
+                if !ok {
+                    return Err(ApiError::NotFound);
+                }
+                orgs.push(*org.as_uuid());
+            }
+            orgs.sort_unstable();
+            orgs.dedup();
+            Ok(Checked::Partner {
+                partner,
+                role: role.id,
+                access: org_access.clone(),
+                orgs,
+            })
+        }
+        MembershipBody::Organization {
+            org_id, site_ids, ..
+        } => {
+            if role.scope != "organization" {
+                return Err(ApiError::invalid(
+                    "body.membership.roleId",
+                    "must be an organization-scoped role",
+                ));
+            }
+            let org = *org_id.as_uuid();
+            if !authed.ctx.can_access_org(*org_id) {
+                return Err(ApiError::NotFound);
+            }
+            let org_row = tenancy::get_org(tx, org).await?.ok_or(ApiError::NotFound)?;
+            if role.partner_id.is_some_and(|p| p != org_row.partner_id) {
+                return Err(ApiError::invalid(
+                    "body.membership.roleId",
+                    "is not a known role",
+                ));
+            }
+            let restricted = !authed.ctx.allowed_site_ids().is_all();
+            let sites = match site_ids {
+                None if restricted => return Err(ApiError::Forbidden("site_restricted")),
+                None => None,
+                Some(list) => {
+                    let mut ids: Vec<Uuid> = list.iter().map(|s| *s.as_uuid()).collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    if ids.iter().any(|s| site_in_reach(authed, org, *s).is_err()) {
+                        return Err(ApiError::NotFound);
+                    }
+                    let found = users::count_sites_of(tx, org, &ids).await?;
+                    if usize::try_from(found).ok() != Some(ids.len()) {
+                        return Err(ApiError::NotFound);
+                    }
+                    Some(ids)
+                }
+            };
+            Ok(Checked::Organization {
+                org,
+                partner: org_row.partner_id,
+                role: role.id,
+                sites,
+            })
+        }
+    }
+}
+
+async fn write_membership(tx: &mut ScopedTx, user: Uuid, m: &Checked) -> Result<(), ApiError> {
+    match m {
+        Checked::Partner {
+            partner,
+            role,
+            access,
+            orgs,
+        } => users::put_partner_membership(tx, user, *partner, *role, access, orgs).await?,
+        Checked::Organization {
+            org, role, sites, ..
+        } => users::put_org_membership(tx, user, *org, *role, sites.as_deref()).await?,
+    }
+    Ok(())
+}
+
+fn membership_details(m: &Checked) -> serde_json::Value {
+    match m {
+        Checked::Partner {
+            role, access, orgs, ..
+        } => json!({"kind": "partner", "roleId": role, "orgAccess": access, "orgIds": orgs}),
+        Checked::Organization {
+            org, role, sites, ..
+        } => json!({"kind": "organization", "orgId": org, "roleId": role, "siteIds": sites}),
+    }
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Query(q): Query<PageQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let page = q.page()?;
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut rows = users::list_users(&mut tx, page).await?;
+    drop(tx);
+    rows.retain(|u| user_in_reach(&authed, u));
+    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Json(body): Json<CreateUser>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = body.email.trim().to_lowercase();
+    if body.partner_id.is_some() && authed.ctx.scope() != Scope::System {
+        return Err(ApiError::invalid("body.partnerId", "is not allowed"));
+    }
+    // Argon2id runs before the transaction opens (never hold a transaction across it).
+    let password = body.password.0;
+    let hash = state
+        .hash_work(move || hash_password(&password))
+        .await
+        .ok_or(ApiError::Unavailable)?
+        .map_err(ApiError::internal)?;
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let hint = body.partner_id.map(|p| *p.as_uuid());
+    let checked = check_membership(&state, &authed, &mut tx, &body.membership, hint).await?;
+    let (partner, org) = match &checked {
+        Checked::Partner { partner, .. } => (*partner, None),
+        Checked::Organization { org, partner, .. } => (*partner, Some(*org)),
+    };
+    let user = users::insert_user(
+        &mut tx,
+        &NewUser {
+            email: &email,
+            name: body.name.trim(),
+            partner_id: partner,
+            org_id: org,
+            password_hash: hash.as_str(),
+        },
+    )
+    .await?;
+    write_membership(&mut tx, user.id, &checked).await?;
+    let ev = event(&state, &authed, "user.create", "user", user.id)?
+        .details(&json!({"membership": membership_details(&checked)}));
+    seal(&mut tx, org, ev).await?;
+    let memberships = users::memberships(&mut tx, user.id).await?;
+    tx.commit().await?;
+    let view = UserView {
+        membership: membership_view(&authed, &memberships),
+        user,
+    };
+    Ok((StatusCode::CREATED, axum::Json(view)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<UserPath>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let user = user_for(&mut tx, &authed, *p.user_id.as_uuid()).await?;
+    let memberships = users::memberships(&mut tx, user.id).await?;
+    drop(tx);
+    Ok(axum::Json(UserView {
+        membership: membership_view(&authed, &memberships),
+        user,
+    }))
+}
+
+/// Refuses acting on oneself and on anyone whose role holds more than the caller.
+async fn guard_target(
+    state: &AppState,
+    authed: &Authed,
+    tx: &mut ScopedTx,
+    target: &UserRow,
+) -> Result<Memberships, ApiError> {
+    if authed.user_id().map(|u| *u.as_uuid()) == Some(target.id) {
+        return Err(ApiError::Forbidden("cannot_modify_self"));
+    }
+    let memberships = users::memberships(tx, target.id).await?;
+    if let Some(set) = current_role_set(state, tx, &memberships).await?
+        && !holds_all(state, authed, &set)
+    {
+        return Err(ApiError::Forbidden("privilege_escalation"));
+    }
+    // a site-limited caller only manages users limited to sites it reaches itself
+    if !authed.ctx.allowed_site_ids().is_all() {
+        let within = memberships.organization.as_ref().is_some_and(|o| match &o.sites {
+            SiteAccess::All => false,
+            SiteAccess::Only(sites) => sites
+                .iter()
+                .all(|s| authed.ctx.can_access_site(o.org_id, *s)),
+        });
+        if !within {
+            return Err(ApiError::Forbidden("site_restricted"));
+        }
+    }
+    // a partner user's membership is partner-wide: organization scope cannot touch it
+    if memberships.organization.is_none()
+        && memberships.partner.is_some()
+        && !authed.ctx.can_write_partner_wide()
+    {
+        return Err(ApiError::Forbidden("partner_wide_write_required"));
+    }
+    Ok(memberships)
+}
+
+async fn set_active(
+    state: &AppState,
+    authed: &Authed,
+    id: Uuid,
+    name: Option<&str>,
+    active: Option<bool>,
+    action: &str,
+) -> Result<UserRow, ApiError> {
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let target = user_for(&mut tx, authed, id).await?;
+    if active.is_some() {
+        guard_target(state, authed, &mut tx, &target).await?;
+    }
+    if let Some(name) = name {
+        users::set_name(&mut tx, id, name.trim()).await?;
+    }
+    if let Some(active) = active {
+        users::set_active(&mut tx, id, active).await?;
+    }
+    let ev = event(state, authed, action, "user", id)?.details(&json!({
+        "name": name.is_some(),
+        "active": active,
+    }));
+    seal(&mut tx, target.org_id, ev).await?;
+    let row = users::get_user(&mut tx, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    if active == Some(false) {
+        // fast path; the epoch bump above already makes every token fail verification
+        let _ = state
+            .revocation
+            .revoke_user_tokens_before(UserId::from_uuid(id), state.clock.unix())
+            .await;
+    }
+    Ok(row)
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<UserPath>,
+    Json(body): Json<UpdateUser>,
+) -> Result<impl IntoResponse, ApiError> {
+    let active = body.status.as_deref().map(|s| s == "active");
+    let action = match active {
+        Some(true) => "user.enable",
+        Some(false) => "user.disable",
+        None => "user.update",
+    };
+    let row = set_active(
+        &state,
+        &authed,
+        *p.user_id.as_uuid(),
+        body.name.as_deref(),
+        active,
+        action,
+    )
+    .await?;
+    Ok(axum::Json(row))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<UserPath>,
+) -> Result<StatusCode, ApiError> {
+    set_active(
+        &state,
+        &authed,
+        *p.user_id.as_uuid(),
+        None,
+        Some(false),
+        "user.delete",
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_membership(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<UserPath>,
+    Json(body): Json<MembershipBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = *p.user_id.as_uuid();
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let target = user_for(&mut tx, &authed, id).await?;
+    guard_target(&state, &authed, &mut tx, &target).await?;
+    match (&body, target.org_id) {
+        (MembershipBody::Partner { .. }, None) => {}
+        (MembershipBody::Organization { org_id, .. }, Some(home)) if *org_id.as_uuid() == home => {}
+        _ => {
+            return Err(ApiError::invalid(
+                "body.kind",
+                "must match the user's home (partner user or organization user of that organization)",
+            ));
+        }
+    }
+    let checked = check_membership(&state, &authed, &mut tx, &body, target.partner_id).await?;
+    write_membership(&mut tx, id, &checked).await?;
+    let ev = event(&state, &authed, "membership.change", "user", id)?
+        .details(&json!({"membership": membership_details(&checked)}));
+    seal(&mut tx, target.org_id, ev).await?;
+    let memberships = users::memberships(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(axum::Json(UserView {
+        membership: membership_view(&authed, &memberships),
+        user: target,
+    }))
+}

@@ -1,0 +1,150 @@
+//! API keys as the management API sees them (SPEC 3.3). Only the SHA-256 hash and an
+//! 8-character display prefix are stored; the raw key is returned once by the route.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::tenancy::fetch_limit;
+use super::{ScopedTx, StoreError, StoreResult};
+use crate::http::extract::Page;
+
+/// An API key (never its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    /// Id.
+    pub id: Uuid,
+    /// Organization.
+    pub org_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// The first 8 characters of the key.
+    pub key_prefix: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// `active`, `revoked` or `expired`.
+    pub status: String,
+    /// Expiry.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Requests per hour.
+    pub rate_limit_per_hour: i32,
+    /// Last use.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    /// Uses.
+    pub usage_count: i64,
+    /// Creator.
+    pub created_by: Option<Uuid>,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Revoked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+const COLS: &str = "id, org_id, name, key_prefix, scopes, status, expires_at, \
+     rate_limit_per_hour, last_used_at, usage_count, created_by, created_at, revoked_at";
+
+/// A page of the keys of `org`.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn list_api_keys(
+    tx: &mut ScopedTx,
+    org: Uuid,
+    page: Page,
+) -> StoreResult<Vec<ApiKeyView>> {
+    let sql = format!(
+        "SELECT {COLS} FROM api_keys
+          WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(org)
+        .bind(page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+/// A key.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn get_api_key(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<ApiKeyView>> {
+    let sql = format!("SELECT {COLS} FROM api_keys WHERE id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?)
+}
+
+/// A new key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey<'a> {
+    /// Organization.
+    pub org_id: Uuid,
+    /// Name.
+    pub name: &'a str,
+    /// Display prefix (8 characters).
+    pub key_prefix: &'a str,
+    /// SHA-256 of the key, lowercase hex.
+    pub key_hash: &'a str,
+    /// Scopes (validated).
+    pub scopes: &'a [String],
+    /// Expiry.
+    pub expires_at: Option<OffsetDateTime>,
+    /// Requests per hour.
+    pub rate_limit_per_hour: i32,
+    /// Creator.
+    pub created_by: Option<Uuid>,
+}
+
+/// Stores a key.
+///
+/// # Errors
+/// [`StoreError::Denied`] when the organization is out of reach.
+pub async fn insert_api_key(tx: &mut ScopedTx, key: &NewApiKey<'_>) -> StoreResult<ApiKeyView> {
+    let sql = format!(
+        "INSERT INTO api_keys (id, org_id, name, key_prefix, key_hash, scopes, expires_at,
+                               rate_limit_per_hour, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLS}"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(Uuid::new_v4())
+        .bind(key.org_id)
+        .bind(key.name)
+        .bind(key.key_prefix)
+        .bind(key.key_hash)
+        .bind(key.scopes)
+        .bind(key.expires_at)
+        .bind(key.rate_limit_per_hour)
+        .bind(key.created_by)
+        .fetch_one(tx.conn())
+        .await?)
+}
+
+/// Revokes an active key.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such key; [`StoreError::Conflict`]
+/// `already_revoked`.
+pub async fn revoke_api_key(tx: &mut ScopedTx, id: Uuid) -> StoreResult<ApiKeyView> {
+    let sql = format!(
+        "UPDATE api_keys SET status = 'revoked', revoked_at = now()
+          WHERE id = $1 AND status <> 'revoked' RETURNING {COLS}"
+    );
+    let row: Option<ApiKeyView> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+    match row {
+        Some(r) => Ok(r),
+        None => match get_api_key(tx, id).await? {
+            Some(_) => Err(StoreError::Conflict("already_revoked")),
+            None => Err(StoreError::NotFound),
+        },
+    }
+}

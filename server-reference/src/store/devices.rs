@@ -1,0 +1,162 @@
+//! Devices as the management API sees them (enrollment creates them; issue 8).
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::tenancy::fetch_limit;
+use super::{ScopedTx, StoreError, StoreResult};
+use crate::http::extract::Page;
+
+/// A device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceRow {
+    /// Id.
+    pub id: Uuid,
+    /// Organization.
+    pub org_id: Uuid,
+    /// Site.
+    pub site_id: Uuid,
+    /// Group.
+    pub group_id: Option<Uuid>,
+    /// Public agent id.
+    pub agent_id: String,
+    /// Host name reported by the agent.
+    pub hostname: String,
+    /// Name set by an operator.
+    pub display_name: Option<String>,
+    /// `windows`, `macos` or `linux`.
+    pub os_type: String,
+    /// OS version.
+    pub os_version: String,
+    /// CPU architecture.
+    pub architecture: String,
+    /// Agent version.
+    pub agent_version: String,
+    /// `online`, `offline`, `quarantined` or `decommissioned`.
+    pub status: String,
+    /// Last contact.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_seen_at: Option<OffsetDateTime>,
+    /// Enrolled.
+    #[serde(with = "time::serde::rfc3339")]
+    pub enrolled_at: OffsetDateTime,
+    /// Last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+const DEVICE_COLS: &str = "id, org_id, site_id, group_id, agent_id, hostname, display_name, \
+     os_type, os_version, architecture, agent_version, status, last_seen_at, enrolled_at, \
+     updated_at";
+
+/// Filters of the device list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceFilter {
+    /// Only this organization.
+    pub org: Option<Uuid>,
+    /// Only this site.
+    pub site: Option<Uuid>,
+    /// Only this status.
+    pub status: Option<String>,
+}
+
+/// A page of the devices the context reaches.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn list_devices(
+    tx: &mut ScopedTx,
+    filter: &DeviceFilter,
+    page: Page,
+) -> StoreResult<Vec<DeviceRow>> {
+    let sql = format!(
+        "SELECT {DEVICE_COLS} FROM devices
+          WHERE ($1::uuid IS NULL OR org_id = $1) AND ($2::uuid IS NULL OR site_id = $2)
+            AND ($3::text IS NULL OR status = $3) AND ($4::uuid IS NULL OR id > $4)
+          ORDER BY id LIMIT $5"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(filter.org)
+        .bind(filter.site)
+        .bind(filter.status.as_deref())
+        .bind(page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+/// A device.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn get_device(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<DeviceRow>> {
+    let sql = format!("SELECT {DEVICE_COLS} FROM devices WHERE id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?)
+}
+
+/// Sets (or clears) a device's display name.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such device in reach.
+pub async fn set_display_name(
+    tx: &mut ScopedTx,
+    id: Uuid,
+    display_name: Option<&str>,
+) -> StoreResult<DeviceRow> {
+    let sql = format!(
+        "UPDATE devices SET display_name = $2, updated_at = now() WHERE id = $1
+         RETURNING {DEVICE_COLS}"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(display_name)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Moves a device to `site` (and `group`, which must be in that site) of its organization.
+///
+/// # Errors
+/// [`StoreError::NotFound`]; [`StoreError::Denied`] when the target is out of reach;
+/// [`StoreError::Invalid`] when the site or group is not of the device's organization.
+pub async fn move_device(
+    tx: &mut ScopedTx,
+    id: Uuid,
+    site: Uuid,
+    group: Option<Uuid>,
+) -> StoreResult<DeviceRow> {
+    let sql = format!(
+        "UPDATE devices SET site_id = $2, group_id = $3, updated_at = now() WHERE id = $1
+         RETURNING {DEVICE_COLS}"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(site)
+        .bind(group)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Sets a device's status.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when there is no such device in reach.
+pub async fn set_status(tx: &mut ScopedTx, id: Uuid, status: &str) -> StoreResult<DeviceRow> {
+    let sql = format!(
+        "UPDATE devices SET status = $2, updated_at = now() WHERE id = $1
+         RETURNING {DEVICE_COLS}"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(status)
+        .fetch_optional(tx.conn())
+        .await?
+        .ok_or(StoreError::NotFound)
+}

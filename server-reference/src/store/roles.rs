@@ -1,0 +1,171 @@
+//! Roles: the seeded ones every partner sees and each partner's custom roles (SPEC 5).
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::tenancy::fetch_limit;
+use super::{ScopedTx, StoreError, StoreResult};
+use crate::http::extract::Page;
+
+/// A role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleRow {
+    /// Id.
+    pub id: Uuid,
+    /// Owning partner (none for seeded roles).
+    pub partner_id: Option<Uuid>,
+    /// `system`, `partner` or `organization`.
+    pub scope: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Grants (`devices:*`).
+    pub permissions: Vec<String>,
+    /// Members must have MFA.
+    pub requires_mfa: bool,
+    /// Seeded (immutable).
+    pub seeded: bool,
+    /// Created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+const ROLE_COLS: &str = "id, partner_id, scope, name, description, permissions, requires_mfa, \
+     seeded, created_at, updated_at";
+
+/// A page of the roles visible in this context: the seeded ones and, for a partner, its
+/// own custom roles (`partner`); system scope with `partner: None` sees every role.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn list_roles(
+    tx: &mut ScopedTx,
+    partner: Option<Uuid>,
+    page: Page,
+) -> StoreResult<Vec<RoleRow>> {
+    let sql = format!(
+        "SELECT {ROLE_COLS} FROM roles
+          WHERE (partner_id IS NULL OR $1::uuid IS NULL OR partner_id = $1)
+            AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(partner)
+        .bind(page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+/// A role.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn get_role(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<RoleRow>> {
+    let sql = format!("SELECT {ROLE_COLS} FROM roles WHERE id = $1");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?)
+}
+
+/// A new custom role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRole<'a> {
+    /// Owning partner.
+    pub partner_id: Uuid,
+    /// `partner` or `organization`.
+    pub scope: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Description.
+    pub description: &'a str,
+    /// Grants.
+    pub permissions: &'a [String],
+    /// Members must have MFA.
+    pub requires_mfa: bool,
+}
+
+fn name_conflict(e: sqlx::Error) -> StoreError {
+    match StoreError::from(e) {
+        StoreError::Conflict(_) => StoreError::Conflict("role_name_taken"),
+        other => other,
+    }
+}
+
+/// Creates a custom role.
+///
+/// # Errors
+/// [`StoreError::Conflict`] `role_name_taken`; [`StoreError::Denied`] out of reach.
+pub async fn insert_role(tx: &mut ScopedTx, role: &NewRole<'_>) -> StoreResult<RoleRow> {
+    let sql = format!(
+        "INSERT INTO roles (id, partner_id, scope, name, description, permissions, requires_mfa,
+                            seeded)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, false) RETURNING {ROLE_COLS}"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(Uuid::new_v4())
+        .bind(role.partner_id)
+        .bind(role.scope)
+        .bind(role.name)
+        .bind(role.description)
+        .bind(role.permissions)
+        .bind(role.requires_mfa)
+        .fetch_one(tx.conn())
+        .await
+        .map_err(name_conflict)
+}
+
+/// Changes a custom role; `None` leaves a field as is. Seeded roles are never matched.
+///
+/// # Errors
+/// [`StoreError::NotFound`]; [`StoreError::Conflict`] `role_name_taken`.
+pub async fn update_role(
+    tx: &mut ScopedTx,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<&str>,
+    permissions: Option<&[String]>,
+    requires_mfa: Option<bool>,
+) -> StoreResult<RoleRow> {
+    let sql = format!(
+        "UPDATE roles SET name = coalesce($2, name), description = coalesce($3, description),
+                permissions = coalesce($4, permissions),
+                requires_mfa = coalesce($5, requires_mfa), updated_at = now()
+          WHERE id = $1 AND NOT seeded RETURNING {ROLE_COLS}"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(name)
+        .bind(description)
+        .bind(permissions)
+        .bind(requires_mfa)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(name_conflict)?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Deletes an unused custom role.
+///
+/// # Errors
+/// [`StoreError::Conflict`] `role_in_use`; [`StoreError::NotFound`].
+pub async fn delete_role(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM roles WHERE id = $1 AND NOT seeded")
+        .bind(id)
+        .execute(tx.conn())
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Invalid("reference", _) => StoreError::Conflict("role_in_use"),
+            other => other,
+        })?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}

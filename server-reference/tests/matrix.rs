@@ -1,0 +1,446 @@
+//! The cross-tenant denial matrix, generated from the route table (`routes::all()`).
+//!
+//! Every protected route (Permission / PlatformAdmin / Authenticated) either has tenant
+//! path parameters, each filled BY NAME with an id of a victim tenant, or is listed in
+//! [`CLASSIFIED`]. A route in neither, or a path parameter name not in [`param_id`], fails
+//! the test: a new route cannot slip in untested. Four attackers call every route:
+//! (a) a Partner Admin of another partner, (b) an Org Admin of another organization of the
+//! victim's partner, (c) a Partner Admin of the victim's partner with `selected` org access
+//! excluding the victim org, (d) an Org Admin of the victim org limited to a site list
+//! excluding the victim site (site / group / device / enrollment-key addressed routes).
+//! Each must answer 403 or 404 with a body naming no victim id or name; list routes must
+//! not return victim rows; afterwards every victim row reads back unchanged.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use breeze_authz::seeded::SeededRole;
+use breeze_server::http::route::Access;
+use breeze_server::http::routes;
+use common::tenancy::{
+    Auth, api_key_row, call, count, custom_role, enrollment_key_row, exec_text, mfa_token,
+    snapshot,
+};
+use common::{TestServer, seeded};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// How a protected route without tenant path parameters is covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// A list: run by every attacker, the answer must name no victim row.
+    List,
+    /// Creates inside the caller's own tenancy; body-borne ids are covered by the
+    /// tenancy_* tests (escalation and foreign-id refusals).
+    CreateOwn,
+    /// Acts on the caller only (users/me, logout, MFA setup, ...).
+    #[allow(dead_code, reason = "used by other engineers' routes when they are merged")]
+    SelfOnly,
+}
+
+/// Protected routes with no tenant path parameter. One line per route: other engineers'
+/// routes (auth, audit, metrics, openapi) are added here when merged.
+const CLASSIFIED: &[(&str, &str, Class)] = &[
+    ("GET", "/api/v1/partners", Class::List),
+    ("POST", "/api/v1/partners", Class::CreateOwn),
+    ("GET", "/api/v1/orgs", Class::List),
+    ("POST", "/api/v1/orgs", Class::CreateOwn),
+    ("GET", "/api/v1/devices", Class::List),
+    ("GET", "/api/v1/users", Class::List),
+    ("POST", "/api/v1/users", Class::CreateOwn),
+    ("GET", "/api/v1/roles", Class::List),
+    ("POST", "/api/v1/roles", Class::CreateOwn),
+];
+
+/// Path parameters that address something inside one site: attacker (d) runs on these.
+const SITE_LEVEL_PARAMS: &[&str] = &["siteId", "groupId", "deviceId", "keyId"];
+
+/// The victim tenant.
+struct Victim {
+    partner: Uuid,
+    org: Uuid,
+    site: Uuid,
+    other_site: Uuid,
+    group: Uuid,
+    device: Uuid,
+    user: Uuid,
+    role: Uuid,
+    api_key: Uuid,
+    enrollment_key: Uuid,
+    /// Distinctive names of the victim rows.
+    names: Vec<String>,
+}
+
+/// The victim id for a path parameter, by name; `None` = unknown parameter (test fails).
+fn param_id(v: &Victim, name: &str) -> Option<Uuid> {
+    Some(match name {
+        "partnerId" => v.partner,
+        "orgId" => v.org,
+        "siteId" => v.site,
+        "groupId" => v.group,
+        "deviceId" => v.device,
+        "userId" => v.user,
+        "roleId" => v.role,
+        "apiKeyId" => v.api_key,
+        "keyId" => v.enrollment_key,
+        _ => return None,
+    })
+}
+
+/// A minimal valid body per method + path, so a request reaches the tenancy check rather
+/// than failing validation. `Some(None)` = the route takes no body; `None` = unknown route
+/// (test fails: add its body here).
+fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
+    let name = json!({"name": "pwned"});
+    Some(match (method, path) {
+        ("GET" | "DELETE", _) => None,
+        ("PATCH", "/api/v1/partners/{partnerId}") => Some(name),
+        ("PATCH", "/api/v1/orgs/{orgId}") => Some(json!({"name": "pwned", "status": "suspended"})),
+        ("POST", "/api/v1/orgs/{orgId}/sites") => Some(name),
+        ("PATCH", "/api/v1/sites/{siteId}") => Some(name),
+        ("POST", "/api/v1/sites/{siteId}/groups") => Some(name),
+        ("PATCH", "/api/v1/groups/{groupId}") => Some(name),
+        ("PATCH", "/api/v1/devices/{deviceId}") => Some(json!({"displayName": "pwned"})),
+        ("POST", "/api/v1/devices/{deviceId}/move") => Some(json!({"siteId": v.other_site})),
+        ("POST", "/api/v1/devices/{deviceId}/quarantine" | "/api/v1/devices/{deviceId}/decommission") => {
+            None
+        }
+        ("PATCH", "/api/v1/users/{userId}") => Some(json!({"status": "disabled"})),
+        ("PUT", "/api/v1/users/{userId}/membership") => Some(json!({
+            "kind": "organization",
+            "orgId": v.org,
+            "roleId": seeded(SeededRole::OrgViewer).as_uuid(),
+        })),
+        ("PATCH", "/api/v1/roles/{roleId}") => Some(json!({"permissions": ["devices:read"]})),
+        ("POST", "/api/v1/orgs/{orgId}/api-keys") => {
+            Some(json!({"name": "pwned", "scopes": ["devices:read"]}))
+        }
+        ("POST", "/api/v1/orgs/{orgId}/enrollment-keys") => {
+            Some(json!({"name": "pwned", "siteId": v.site}))
+        }
+        _ => return None,
+    })
+}
+
+fn path_params(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(ToOwned::to_owned)
+        .collect()
+}
+
+fn fill(path: &str, v: &Victim) -> String {
+    path.split('/')
+        .map(|seg| {
+            match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) => param_id(v, name)
+                    .unwrap_or_else(|| panic!("unknown path parameter `{name}` in {path}"))
+                    .to_string(),
+                None => seg.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn leaks<'a>(body: &str, markers: &'a [String]) -> Vec<&'a String> {
+    markers.iter().filter(|m| body.contains(m.as_str())).collect()
+}
+
+/// Victim rows read back as the owner: (table, key column, id).
+fn victim_rows(v: &Victim) -> Vec<(&'static str, &'static str, Uuid)> {
+    vec![
+        ("partners", "id", v.partner),
+        ("organizations", "id", v.org),
+        ("sites", "id", v.site),
+        ("device_groups", "id", v.group),
+        ("devices", "id", v.device),
+        ("users", "id", v.user),
+        ("org_memberships", "user_id", v.user),
+        ("roles", "id", v.role),
+        ("api_keys", "id", v.api_key),
+        ("enrollment_keys", "id", v.enrollment_key),
+    ]
+}
+
+async fn snapshots(fx: &common::Fixtures, v: &Victim) -> BTreeMap<String, Option<String>> {
+    let mut out = BTreeMap::new();
+    for (table, key, id) in victim_rows(v) {
+        out.insert(format!("{table}/{id}"), snapshot(fx, table, key, id).await);
+    }
+    for table in ["sites", "device_groups", "devices", "api_keys", "enrollment_keys", "users"] {
+        let sql = format!("SELECT count(*) FROM {table} WHERE org_id = $1");
+        out.insert(
+            format!("count {table}"),
+            Some(count(fx, &sql, v.org).await.to_string()),
+        );
+    }
+    out
+}
+
+#[tokio::test]
+async fn cross_tenant_denial_matrix() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let tag = Uuid::new_v4().simple().to_string();
+    let tag = &tag[..12];
+
+    // the victim: partner V, organization V1 (sites S1, S2), organization V2
+    let vp = fx.partner().await;
+    let v1 = fx.org(vp).await;
+    let v2 = fx.org(vp).await;
+    let s1 = fx.site(v1).await;
+    let s2 = fx.site(v1).await;
+    let g1 = fx.group(v1, s1).await;
+    let d1 = fx.device(v1, s1).await;
+    let _d2 = fx.device(v1, s2).await;
+    let u1 = fx.org_user(vp, v1, SeededRole::OrgTechnician, None).await;
+    let r1 = custom_role(
+        &fx,
+        *vp.as_uuid(),
+        &format!("victim-role-{tag}"),
+        "organization",
+        &["devices:read"],
+    )
+    .await;
+    let k1 = api_key_row(&fx, *v1.as_uuid(), &format!("victim-apikey-{tag}")).await;
+    let e1 = enrollment_key_row(&fx, *v1.as_uuid(), *s1.as_uuid(), &format!("victim-ekey-{tag}"))
+        .await;
+    let names = vec![
+        format!("victim-org-{tag}"),
+        format!("victim-site-{tag}"),
+        format!("victim-group-{tag}"),
+        format!("victim-host-{tag}"),
+        format!("victim-user-{tag}"),
+    ];
+    exec_text(&fx, "UPDATE organizations SET name = $2 WHERE id = $1", *v1.as_uuid(), &[&names[0]]).await;
+    exec_text(&fx, "UPDATE sites SET name = $2 WHERE id = $1", *s1.as_uuid(), &[&names[1]]).await;
+    exec_text(&fx, "UPDATE device_groups SET name = $2 WHERE id = $1", g1, &[&names[2]]).await;
+    exec_text(&fx, "UPDATE devices SET hostname = $2 WHERE id = $1", d1, &[&names[3]]).await;
+    exec_text(&fx, "UPDATE users SET name = $2 WHERE id = $1", *u1.id.as_uuid(), &[&names[4]]).await;
+    let mut all_names = names.clone();
+    all_names.extend([
+        format!("victim-role-{tag}"),
+        format!("victim-apikey-{tag}"),
+        format!("victim-ekey-{tag}"),
+        u1.email.clone(),
+    ]);
+    let v = Victim {
+        partner: *vp.as_uuid(),
+        org: *v1.as_uuid(),
+        site: *s1.as_uuid(),
+        other_site: *s2.as_uuid(),
+        group: g1,
+        device: d1,
+        user: *u1.id.as_uuid(),
+        role: r1,
+        api_key: k1,
+        enrollment_key: e1,
+        names: all_names,
+    };
+
+    // the attackers (each with data of its own, so lists are not trivially empty)
+    let ap = fx.partner().await;
+    let a_org = fx.org(ap).await;
+    let a_site = fx.site(a_org).await;
+    fx.device(a_org, a_site).await;
+    let a = fx.partner_user(ap, SeededRole::PartnerAdmin, "all", &[]).await;
+    let v2_site = fx.site(v2).await;
+    fx.device(v2, v2_site).await;
+    let b = fx.org_user(vp, v2, SeededRole::OrgAdmin, None).await;
+    let c = fx.partner_user(vp, SeededRole::PartnerAdmin, "selected", &[v2]).await;
+    let d = fx.org_user(vp, v1, SeededRole::OrgAdmin, Some(&[s2])).await;
+
+    let every_id = |v: &Victim| -> Vec<String> {
+        let mut m: Vec<String> = [
+            v.partner, v.org, v.site, v.group, v.device, v.user, v.role, v.api_key,
+            v.enrollment_key,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        m.extend(v.names.iter().cloned());
+        m
+    };
+    // (a) reaches nothing of partner V; (b) and (c) are inside partner V, so the partner
+    // itself and its partner-level roles are theirs to see; (d) is inside organization V1,
+    // so only what lives in site S1 is foreign to it.
+    let markers_a = every_id(&v);
+    let markers_bc: Vec<String> = every_id(&v)
+        .into_iter()
+        .filter(|m| *m != v.partner.to_string() && *m != v.role.to_string() && !m.starts_with("victim-role-"))
+        .collect();
+    let markers_d: Vec<String> = [v.site, v.group, v.device, v.enrollment_key]
+        .iter()
+        .map(ToString::to_string)
+        .chain([
+            format!("victim-site-{tag}"),
+            format!("victim-group-{tag}"),
+            format!("victim-host-{tag}"),
+            format!("victim-ekey-{tag}"),
+        ])
+        .collect();
+    let attackers = [
+        ("a: partner admin of another partner", mfa_token(&server, &fx, &a).await, &markers_a),
+        ("b: org admin of a sibling org", mfa_token(&server, &fx, &b).await, &markers_bc),
+        ("c: partner admin, selected without victim org", mfa_token(&server, &fx, &c).await, &markers_bc),
+    ];
+    let site_attacker = (
+        "d: org admin limited to another site",
+        mfa_token(&server, &fx, &d).await,
+        &markers_d,
+    );
+
+    // positive control: the victim's own partner admin reaches every GET route the matrix
+    // fills, so the ids are right and a denial below means a refusal, not a typo
+    let owner = fx.partner_user(vp, SeededRole::PartnerAdmin, "all", &[]).await;
+    let owner_token = mfa_token(&server, &fx, &owner).await;
+    let mut controls = 0usize;
+    for r in &routes::all() {
+        let meta = r.meta;
+        let params = path_params(meta.path);
+        if meta.method != "GET" || params.is_empty() || params == ["partnerId"] {
+            continue;
+        }
+        let url = fill(meta.path, &v);
+        let (status, text) = call(&server, Auth::Bearer(&owner_token), "GET", &url, None).await;
+        assert_eq!(status, 200, "owner control GET {url}: {text}");
+        controls += 1;
+    }
+    assert!(controls >= 6, "only {controls} owner controls ran");
+    // and each attacker is a working principal: it lists its own devices
+    for (who, token, _) in attackers.iter().chain([&site_attacker]) {
+        let (status, text) = call(&server, Auth::Bearer(token), "GET", "/api/v1/devices", None).await;
+        assert_eq!(status, 200, "{who} cannot list devices: {text}");
+        assert!(text.contains("\"items\":[{"), "{who} sees no device of its own: {text}");
+    }
+
+    let before = snapshots(&fx, &v).await;
+    let mut failures = Vec::new();
+    let mut probed = 0usize;
+    let table = routes::all();
+    assert!(table.len() >= 40, "the route table looks truncated");
+    for r in &table {
+        let meta = r.meta;
+        if !matches!(
+            meta.access,
+            Access::Permission(_) | Access::PlatformAdmin | Access::Authenticated
+        ) {
+            continue;
+        }
+        let params = path_params(meta.path);
+        for p in &params {
+            assert!(
+                param_id(&v, p).is_some(),
+                "unknown path parameter `{p}` in {} {}: add it to param_id",
+                meta.method,
+                meta.path
+            );
+        }
+        if params.is_empty() {
+            let class = CLASSIFIED
+                .iter()
+                .find(|(m, p, _)| *m == meta.method && *p == meta.path)
+                .map(|(_, _, c)| *c)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{} {} has no tenant path parameter and is not in CLASSIFIED",
+                        meta.method, meta.path
+                    )
+                });
+            if class == Class::List {
+                for (who, token, markers) in attackers.iter().chain([&site_attacker]) {
+                    let (status, body) = call(&server, Auth::Bearer(token), "GET", meta.path, None).await;
+                    probed += 1;
+                    let leaked = leaks(&body, markers);
+                    if !leaked.is_empty() || status >= 500 {
+                        failures.push(format!("{who}: GET {} -> {status}, leaked {leaked:?}", meta.path));
+                    }
+                }
+            }
+            continue;
+        }
+        let body = body_for(&v, meta.method, meta.path).unwrap_or_else(|| {
+            panic!("no matrix body for {} {}: add one to body_for", meta.method, meta.path)
+        });
+        let url = fill(meta.path, &v);
+        let site_level = params.iter().any(|p| SITE_LEVEL_PARAMS.contains(&p.as_str()));
+        let mut runs: Vec<&(&str, String, &Vec<String>)> = attackers.iter().collect();
+        if site_level {
+            runs.push(&site_attacker);
+        }
+        for (who, token, markers) in runs {
+            let (status, text) =
+                call(&server, Auth::Bearer(token), meta.method, &url, body.as_ref()).await;
+            probed += 1;
+            let leaked = leaks(&text, markers);
+            if !matches!(status, 403 | 404) || !leaked.is_empty() {
+                failures.push(format!(
+                    "{who}: {} {} -> {status} (want 403/404), leaked {leaked:?}: {text}",
+                    meta.method, meta.path
+                ));
+            }
+        }
+        // attacker (d) on lists of its own organization: no site-S1 row may show
+        if !site_level && meta.method == "GET" && params == ["orgId"] {
+            let (who, token, markers) = &site_attacker;
+            let (status, text) = call(&server, Auth::Bearer(token), "GET", &url, None).await;
+            probed += 1;
+            let leaked = leaks(&text, markers);
+            if !leaked.is_empty() || status >= 500 {
+                failures.push(format!("{who}: GET {} -> {status}, leaked {leaked:?}", meta.path));
+            }
+        }
+    }
+
+    // list filters naming victim ids
+    for q in [
+        format!("/api/v1/devices?orgId={}", v.org),
+        format!("/api/v1/devices?siteId={}", v.site),
+        format!("/api/v1/devices?orgId={}&siteId={}", v.org, v.site),
+    ] {
+        for (who, token, markers) in attackers.iter().chain([&site_attacker]) {
+            let (status, text) = call(&server, Auth::Bearer(token), "GET", &q, None).await;
+            probed += 1;
+            let leaked = leaks(&text, markers);
+            if !leaked.is_empty() || status >= 500 {
+                failures.push(format!("{who}: GET {q} -> {status}, leaked {leaked:?}"));
+            }
+        }
+    }
+
+    let after = snapshots(&fx, &v).await;
+    for (k, b) in &before {
+        if after.get(k) != Some(b) {
+            failures.push(format!("victim row changed: {k}: {b:?} -> {:?}", after.get(k)));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} matrix failures (of {probed} probes):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(probed > 100, "only {probed} probes ran");
+}
+
+#[test]
+fn classification_table_has_no_stale_or_duplicate_entries() {
+    let table = routes::all();
+    for (m, p, _) in CLASSIFIED {
+        let hits = table
+            .iter()
+            .filter(|r| r.meta.method == *m && r.meta.path == *p)
+            .count();
+        assert_eq!(hits, 1, "{m} {p} is classified but is not exactly one route");
+        assert!(path_params(p).is_empty(), "{m} {p} has path parameters: use the matrix");
+    }
+}
