@@ -690,13 +690,15 @@ pub async fn password_reset_by_hash(
     .bind(token_hash)
     .fetch_optional(tx.conn())
     .await?;
-    Ok(row.map(|(id, user, token_hash, expires_at, used)| ResetRow {
-        id,
-        user_id: UserId::from_uuid(user),
-        token_hash,
-        expires_at,
-        used,
-    }))
+    Ok(
+        row.map(|(id, user, token_hash, expires_at, used)| ResetRow {
+            id,
+            user_id: UserId::from_uuid(user),
+            token_hash,
+            expires_at,
+            used,
+        }),
+    )
 }
 
 /// Consumes a reset exactly once (unused and unexpired at `now`); `false` otherwise.

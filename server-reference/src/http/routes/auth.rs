@@ -48,7 +48,9 @@ use breeze_core::audit::{Actor, AuditEventBuilder, AuditResult};
 use breeze_core::ratelimit::RateDecision;
 use breeze_core::tenancy::{OrgId, UserId};
 use breeze_crypto::credentials::{SessionToken, TokenHash};
-use breeze_crypto::jwt::{ACCESS_TTL_SECS, IssuedToken, REFRESH_TTL_SECS, TokenScope, TokenSubject};
+use breeze_crypto::jwt::{
+    ACCESS_TTL_SECS, IssuedToken, REFRESH_TTL_SECS, TokenScope, TokenSubject,
+};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;

@@ -32,7 +32,9 @@ pub async fn me(
     let partner: Value = memberships.partner.as_ref().map_or(Value::Null, |p| {
         let (access, orgs) = match &p.org_access {
             OrgAccess::All => ("all", Vec::new()),
-            OrgAccess::Selected(list) => ("selected", list.iter().map(ToString::to_string).collect()),
+            OrgAccess::Selected(list) => {
+                ("selected", list.iter().map(ToString::to_string).collect())
+            }
             OrgAccess::None => ("none", Vec::new()),
         };
         json!({
@@ -64,9 +66,10 @@ pub async fn me(
         .map(|r| r.permissions.iter().map(String::as_str).collect())
         .unwrap_or_default();
     permissions.sort_unstable();
-    let role = session.role.as_ref().map(|r| {
-        json!({"id": r.id, "name": r.name, "requiresMfa": r.requires_mfa})
-    });
+    let role = session
+        .role
+        .as_ref()
+        .map(|r| json!({"id": r.id, "name": r.name, "requiresMfa": r.requires_mfa}));
     Ok(axum::Json(json!({
         "id": user.id,
         "email": user.email,

@@ -301,7 +301,12 @@ pub async fn reset(
     append(&mut tx, user.org_id, ev).await?;
     tx.commit().await?;
     revoke_in_cache(&state, user.id, &families, true).await;
-    if state.limiter.clear_login_failures(&user.email).await.is_err() {
+    if state
+        .limiter
+        .clear_login_failures(&user.email)
+        .await
+        .is_err()
+    {
         tracing::warn!("could not clear login failures in the limiter");
     }
     Ok(axum::Json(json!({"status": "password_reset"})).into_response())

@@ -19,10 +19,9 @@ use serde_json::json;
 
 use super::{
     IssuedSession, LOCKOUT_SECS, MFA_CHALLENGE_SECS, REFRESH_COOKIE, allow, append, audit_alone,
-    check_csrf, check_password_field, cleared_cookies, cookie, dummy_verify_off, email_hash,
-    event, invalid_credentials, issue_pair, no_store, normalize_email, now, open_session,
-    revoke_in_cache, session_response, token_subject, user_actor, verify_password_off,
-    wait_floor,
+    check_csrf, check_password_field, cleared_cookies, cookie, dummy_verify_off, email_hash, event,
+    invalid_credentials, issue_pair, no_store, normalize_email, now, open_session, revoke_in_cache,
+    session_response, token_subject, user_actor, verify_password_off, wait_floor,
 };
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::{Authed, ClientMeta};
@@ -124,7 +123,8 @@ async fn login_inner(
         store::record_login_failure(&mut tx, user.id, lock_until).await?;
         let mut ev = fail("bad_password")?;
         if lock_until.is_some() {
-            ev = ev.details(&json!({"reason": "bad_password", "email": user.email, "locked": true}));
+            ev =
+                ev.details(&json!({"reason": "bad_password", "email": user.email, "locked": true}));
         }
         append(&mut tx, org, ev).await?;
         tx.commit().await?;
@@ -287,8 +287,7 @@ pub async fn mfa_verify(
             .as_deref()
             .ok_or_else(|| ApiError::internal("mfa enabled without a secret"))?;
         let base32 = state.mfa.decrypt(envelope).map_err(ApiError::internal)?;
-        let secret =
-            TotpSecret::from_base32(base32.expose_secret()).map_err(ApiError::internal)?;
+        let secret = TotpSecret::from_base32(base32.expose_secret()).map_err(ApiError::internal)?;
         let Ok(step) = totp::verify(&secret, &body.code, at.unix_timestamp()) else {
             audit_alone(&state, org, failure("bad_code")?).await?;
             return Err(bad_code);
@@ -421,9 +420,7 @@ pub async fn refresh(
         },
         // The grace is judged on both records: the cache's burn age and the durable
         // `used_at` (server clock). Either one past the grace means reuse.
-        store::DurableBurn::Used(used_at) => {
-            cache == RefreshBurn::Reused || at - used_at >= grace
-        }
+        store::DurableBurn::Used(used_at) => cache == RefreshBurn::Reused || at - used_at >= grace,
     };
     if reused {
         store::revoke_family(&mut tx, family, user_id, "refresh_reuse", at).await?;
