@@ -13,6 +13,7 @@
 //! | [`cli`] | the `breeze-server` command line |
 //! | [`error`] | the API error type and its JSON rendering |
 //! | [`clock`] | the injectable clock |
+//! | [`notify`] | outbound user notifications (the encrypted outbox) |
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,5 +33,6 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod notify;
 pub mod state;
 pub mod store;

@@ -192,6 +192,8 @@ pub struct Inner {
     pub mfa_policy: MfaPolicy,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Outbound user notifications (password resets); the encrypted outbox by default.
+    pub notifier: Arc<dyn crate::notify::Notifier>,
 }
 
 impl std::ops::Deref for AppState {
@@ -311,6 +313,7 @@ impl AppState {
                 proxies,
                 mfa_policy: MfaPolicy::default(),
                 clock,
+                notifier: Arc::new(crate::notify::OutboxNotifier),
             }),
         })
     }

@@ -18,6 +18,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod devices;
 pub mod enrollment_keys;
+pub mod auth;
 pub mod principal;
 pub mod roles;
 pub mod tenancy;

@@ -11,6 +11,7 @@
 )]
 
 pub mod tenancy;
+pub mod auth;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

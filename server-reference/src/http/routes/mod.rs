@@ -1,6 +1,7 @@
 //! Routes, one module per resource. [`all`] is the route table.
 
 pub mod audit;
+pub mod auth;
 pub mod ops;
 pub mod tenancy;
 
@@ -13,5 +14,6 @@ pub fn all() -> Vec<Route> {
     routes.extend(ops::routes());
     routes.extend(audit::routes());
     routes.extend(tenancy::routes());
+    routes.extend(auth::routes());
     routes
 }

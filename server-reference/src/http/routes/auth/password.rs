@@ -1,0 +1,322 @@
+//! Passwords: change (step-up), reset request and reset.
+
+use std::time::Instant;
+
+use axum::extract::{Extension, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use breeze_core::audit::{Actor, AuditResult};
+use breeze_core::ratelimit::Quota;
+use breeze_crypto::credentials::{PasswordResetToken, TokenHash};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+
+use super::{
+    RESET_TOKEN_SECS, allow, append, audit_alone, check_password_field, email_hash, event,
+    hash_password_off, normalize_email, now, open_session, policy_error, revoke_in_cache,
+    session_response, user_actor, verify_password_off, wait_floor,
+};
+use crate::error::{ApiError, FieldIssue};
+use crate::http::authn::{Authed, ClientMeta, UserSession};
+use crate::http::extract::{Json, Validate, is_valid_email};
+use crate::notify::Notification;
+use crate::state::AppState;
+use crate::store::auth::{self as store, LoginUser};
+use crate::store::principal;
+
+/// Password-reset requests per client IP per hour.
+pub const RESET_REQUESTS_PER_IP_PER_HOUR: u32 = 10;
+
+/// Re-verifies the caller's password (step-up) off the executor, rate-limited like a login
+/// for the same IP and e-mail. A wrong password answers 403 `invalid_password` (not 401:
+/// the session itself is fine) and is audited.
+pub(super) async fn step_up(
+    state: &AppState,
+    authed: &Authed,
+    session: &UserSession,
+    password: &SecretString,
+) -> Result<LoginUser, ApiError> {
+    allow(
+        &state
+            .limiter
+            .login_per_ip_email(authed.client.key(), &session.user.email)
+            .await,
+    )?;
+    let mut tx = state.store.begin_system("step-up lookup").await?;
+    let user = store::login_user_by_id(&mut tx, session.user.id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or(ApiError::Unauthorized("invalid_token"))?;
+    drop(tx);
+    if verify_password_off(state, password, &user.password_hash).await? {
+        return Ok(user);
+    }
+    let ev = authed
+        .event(state, "auth.step_up", AuditResult::Failure)?
+        .resource_type("user")
+        .resource_id(user.id.to_string())
+        .details(&json!({"reason": "bad_password"}))
+        .error_message("invalid password");
+    audit_alone(state, user.org_id, ev).await?;
+    Err(ApiError::Forbidden("invalid_password"))
+}
+
+/// `POST /auth/password/change` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChangeBody {
+    current_password: String,
+    new_password: String,
+}
+
+impl Validate for ChangeBody {
+    fn validate(&self) -> Vec<FieldIssue> {
+        let mut issues = Vec::new();
+        check_password_field(&mut issues, "currentPassword", &self.current_password);
+        check_password_field(&mut issues, "newPassword", &self.new_password);
+        issues
+    }
+}
+
+/// `POST /api/v1/auth/password/change`: every session ends (auth epoch + 1, families
+/// revoked); the caller gets a fresh session in the answer.
+pub async fn change(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Json(body): Json<ChangeBody>,
+) -> Result<Response, ApiError> {
+    let session = authed.session().ok_or(ApiError::Forbidden("users_only"))?;
+    policy_error("body.newPassword", &body.new_password)?;
+    let current = SecretString::from(body.current_password);
+    let new = SecretString::from(body.new_password);
+    let user = step_up(&state, &authed, session, &current).await?;
+    let new_hash = hash_password_off(&state, &new).await?;
+
+    let at = now(&state);
+    let mut tx = state.store.begin_system("password change").await?;
+    store::set_password(&mut tx, user.id, &new_hash, at).await?;
+    let families = store::revoke_all_families(&mut tx, user.id, "password_change", at).await?;
+    let ev = authed
+        .event(&state, "auth.password.change", AuditResult::Success)?
+        .resource_type("user")
+        .resource_id(user.id.to_string())
+        .details(&json!({"sessionsEnded": families.len()}));
+    append(&mut tx, user.org_id, ev).await?;
+    let fresh = principal::user_by_id(&mut tx, user.id)
+        .await?
+        .ok_or(ApiError::Unauthorized("invalid_token"))?;
+    let issued = open_session(&state, &mut tx, &fresh, session.claims.mfa, &authed.client).await?;
+    tx.commit().await?;
+    revoke_in_cache(&state, user.id, &families, true).await;
+    session_response(&state, &issued, fresh.mfa_enabled)
+}
+
+/// `POST /auth/password/reset-request` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResetRequestBody {
+    email: String,
+}
+
+impl Validate for ResetRequestBody {
+    fn validate(&self) -> Vec<FieldIssue> {
+        if is_valid_email(&normalize_email(&self.email)) {
+            Vec::new()
+        } else {
+            vec![FieldIssue::new("email", "must be an e-mail address")]
+        }
+    }
+}
+
+fn accepted() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({
+            "status": "accepted",
+            "message": "if an account uses this address, a reset message is on its way",
+        })),
+    )
+        .into_response()
+}
+
+/// `POST /api/v1/auth/password/reset-request`: always 202 with the same body.
+pub async fn reset_request(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientMeta>,
+    Json(body): Json<ResetRequestBody>,
+) -> Response {
+    let start = Instant::now();
+    let result = reset_request_inner(&state, &client, &normalize_email(&body.email)).await;
+    wait_floor(&state, start).await;
+    match result {
+        Ok(()) => accepted(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn reset_request_inner(
+    state: &AppState,
+    client: &ClientMeta,
+    email: &str,
+) -> Result<(), ApiError> {
+    let ip_key = format!("reset_ip:{}", client.key());
+    allow(
+        &state
+            .limiter
+            .check_quota(
+                &ip_key,
+                Quota::per_secs(RESET_REQUESTS_PER_IP_PER_HOUR, 60 * 60),
+            )
+            .await,
+    )?;
+    allow(&state.limiter.password_reset_per_email(email).await)?;
+
+    let at = now(state);
+    let mut tx = state.store.begin_system("password reset request").await?;
+    let user = store::login_user_by_email(&mut tx, email)
+        .await?
+        .filter(|u| u.active);
+    let Some(user) = user else {
+        let ev = event(
+            state,
+            Actor::System,
+            client,
+            "auth.password.reset_request",
+            AuditResult::Failure,
+        )?
+        .details(&json!({"reason": "unknown_user", "emailHash": email_hash(email)}));
+        append(&mut tx, None, ev).await?;
+        tx.commit().await?;
+        return Ok(());
+    };
+    let token = PasswordResetToken::generate().map_err(ApiError::internal)?;
+    let expires = at.saturating_add(time::Duration::seconds(RESET_TOKEN_SECS));
+    store::create_password_reset(&mut tx, user.id, &token.hash().to_hex(), expires).await?;
+    let ev = event(
+        state,
+        user_actor(user.id),
+        client,
+        "auth.password.reset_request",
+        AuditResult::Success,
+    )?
+    .resource_id(user.id.to_string());
+    append(&mut tx, user.org_id, ev).await?;
+    tx.commit().await?;
+
+    let message = Notification::PasswordReset {
+        user: user.id,
+        email: user.email.clone(),
+        token: SecretString::from(token.expose_secret().to_owned()),
+        expires_at: expires.format(&Rfc3339).unwrap_or_default(),
+    };
+    if let Err(e) = state.notifier.send(state, message).await {
+        // the answer stays 202 (no enumeration); the message content is never logged
+        tracing::error!(error = %e, "password reset notification failed");
+    }
+    Ok(())
+}
+
+/// `POST /auth/password/reset` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResetBody {
+    token: String,
+    new_password: String,
+}
+
+impl Validate for ResetBody {
+    fn validate(&self) -> Vec<FieldIssue> {
+        let mut issues = Vec::new();
+        if self.token.is_empty() || self.token.len() > 128 {
+            issues.push(FieldIssue::new("token", "is malformed"));
+        }
+        check_password_field(&mut issues, "newPassword", &self.new_password);
+        issues
+    }
+}
+
+fn bad_reset_token() -> ApiError {
+    ApiError::invalid("body.token", "is invalid, used or expired")
+}
+
+/// `POST /api/v1/auth/password/reset`: consumes the token once, sets the password, ends
+/// every session.
+pub async fn reset(
+    State(state): State<AppState>,
+    Extension(client): Extension<ClientMeta>,
+    Json(body): Json<ResetBody>,
+) -> Result<Response, ApiError> {
+    policy_error("body.newPassword", &body.new_password)?;
+    let token = PasswordResetToken::parse(&body.token).map_err(|_| bad_reset_token())?;
+    let at = now(&state);
+    let mut tx = state.store.begin_system("password reset lookup").await?;
+    let row = store::password_reset_by_hash(&mut tx, &token.hash().to_hex()).await?;
+    drop(tx);
+    let row = match row {
+        Some(row) => {
+            let stored: TokenHash = row
+                .token_hash
+                .parse()
+                .map_err(|_| ApiError::internal("malformed reset hash"))?;
+            (token.verify(&stored) && !row.used && row.expires_at > at).then_some(row)
+        }
+        None => None,
+    };
+    let Some(row) = row else {
+        let ev = event(
+            &state,
+            Actor::System,
+            &client,
+            "auth.password.reset",
+            AuditResult::Failure,
+        )?
+        .details(&json!({"reason": "invalid_token"}));
+        audit_alone(&state, None, ev).await?;
+        return Err(bad_reset_token());
+    };
+    let new = SecretString::from(body.new_password);
+    let new_hash = hash_password_off(&state, &new).await?;
+
+    let mut tx = state.store.begin_system("password reset").await?;
+    if !store::consume_password_reset(&mut tx, row.id, at).await? {
+        return Err(bad_reset_token());
+    }
+    let user = store::login_user_by_id(&mut tx, row.user_id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(bad_reset_token)?;
+    store::set_password(&mut tx, user.id, &new_hash, at).await?;
+    let families = store::revoke_all_families(&mut tx, user.id, "password_reset", at).await?;
+    let ev = event(
+        &state,
+        user_actor(user.id),
+        &client,
+        "auth.password.reset",
+        AuditResult::Success,
+    )?
+    .resource_id(user.id.to_string())
+    .details(&json!({"sessionsEnded": families.len()}));
+    append(&mut tx, user.org_id, ev).await?;
+    tx.commit().await?;
+    revoke_in_cache(&state, user.id, &families, true).await;
+    if state
+        .limiter
+        .clear_login_failures(&user.email)
+        .await
+        .is_err()
+    {
+        tracing::warn!("could not clear login failures in the limiter");
+    }
+    Ok(axum::Json(json!({"status": "password_reset"})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reset_token_secret_is_not_in_debug() {
+        let t = breeze_crypto::credentials::PasswordResetToken::generate().unwrap();
+        assert!(!format!("{t:?}").contains(t.expose_secret()));
+    }
+}

@@ -1,0 +1,278 @@
+//! Login: success with cookies, one generic failure for every credential problem, lockout,
+//! rate limits, audit events, and tokens of disabled users.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use common::FIXTURE_PASSWORD;
+use common::auth::{
+    audit_rows, exec, get, login, login_from, login_session, random_ip, scalar, server, set_cookie,
+    status_body, viewer,
+};
+use serde_json::json;
+
+#[tokio::test]
+async fn login_success_sets_cookies_and_token_works() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    let res = login(&server, &user.email.to_uppercase(), FIXTURE_PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    let refresh = set_cookie(&res, "breeze_refresh").unwrap();
+    assert!(refresh.contains("HttpOnly"));
+    assert!(refresh.contains("SameSite=Strict"));
+    assert!(refresh.contains("Path=/api/v1/auth"));
+    let csrf = set_cookie(&res, "breeze_csrf").unwrap();
+    assert!(
+        !csrf.contains("HttpOnly"),
+        "the CSRF cookie must be readable by the app"
+    );
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let session = common::auth::session_of(res).await;
+    assert_eq!(session.body["expiresIn"], 900);
+    assert_eq!(session.body["user"]["email"], user.email);
+    assert_eq!(session.body["user"]["scope"], "organization");
+    assert_eq!(session.body["mfa"], false);
+
+    let (status, me) = status_body(get(&server, &session.access, "/api/v1/users/me").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["id"], user.id.to_string());
+    assert_eq!(me["mfa"]["enabled"], false);
+    assert!(
+        me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "devices:read")
+    );
+    assert_eq!(
+        me["memberships"]["organization"]["orgId"],
+        user.org.unwrap().to_string()
+    );
+
+    let ok = audit_rows(&fx, "auth.login").await;
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].result, "success");
+    assert_eq!(ok[0].chain, user.org.unwrap().to_string());
+    assert_eq!(
+        ok[0].actor_id.as_deref(),
+        Some(user.id.to_string().as_str())
+    );
+    let last: Option<time::OffsetDateTime> = scalar(
+        &fx,
+        "SELECT last_login_at FROM users WHERE id = $1",
+        *user.id.as_uuid(),
+    )
+    .await;
+    assert!(last.is_some());
+}
+
+#[tokio::test]
+async fn unknown_user_and_wrong_password_are_indistinguishable() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    let (s1, b1) = status_body(login(&server, &user.email, "Wrong-Password-1").await).await;
+    let (s2, b2) =
+        status_body(login(&server, "nobody@example.test", "Wrong-Password-1").await).await;
+    assert_eq!(s1, 401);
+    assert_eq!(s2, 401);
+    assert_eq!(b1, b2, "same body for unknown user and wrong password");
+    assert_eq!(b1["error"], "invalid_credentials");
+    let text = b1.to_string();
+    assert!(!text.contains("Wrong-Password-1"));
+
+    // disabled user with the right password: the same answer
+    exec(
+        &fx,
+        "UPDATE users SET status = 'disabled' WHERE id = $1",
+        *user.id.as_uuid(),
+    )
+    .await;
+    let (s3, b3) = status_body(login(&server, &user.email, FIXTURE_PASSWORD).await).await;
+    assert_eq!(s3, 401);
+    assert_eq!(b3, b1);
+
+    let rows = audit_rows(&fx, "auth.login").await;
+    let reasons: Vec<&str> = rows
+        .iter()
+        .map(|r| r.details()["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["bad_password", "unknown_user", "disabled"]);
+    assert!(rows.iter().all(|r| r.result == "failure"));
+    let unknown = &rows[1];
+    assert_eq!(unknown.chain, "system");
+    assert_eq!(unknown.actor_type, "system");
+    assert!(unknown.actor_id.is_none());
+    assert_eq!(
+        unknown.details()["emailHash"].as_str().unwrap().len(),
+        64,
+        "unknown e-mails are recorded hashed"
+    );
+    for r in &rows {
+        let entry = r.entry.to_string();
+        assert!(!entry.contains("Wrong-Password-1"), "never the password");
+        assert!(
+            !entry.contains("nobody@example.test"),
+            "never an unknown raw e-mail"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_login_body_is_a_validation_error_without_echo() {
+    let server = server().await;
+    let res = server
+        .http
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({"email": "not-an-email", "password": "Secret-Echo-77"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_body(res).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["issues"][0]["path"], "body.email");
+    assert!(!body.to_string().contains("Secret-Echo-77"));
+    assert!(!body.to_string().contains("not-an-email"));
+    let res = server
+        .http
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({"email": "a@example.test", "password": "x", "extra": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+}
+
+#[tokio::test]
+async fn account_locks_after_five_failures_with_the_generic_answer() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    for _ in 0..5 {
+        let (s, b) = status_body(login(&server, &user.email, "Wrong-Password-1").await).await;
+        assert_eq!(s, 401);
+        assert_eq!(b["error"], "invalid_credentials");
+    }
+    // from another IP (so the per-IP+e-mail limit is not what refuses), the right password
+    let (s, b) = status_body(login(&server, &user.email, FIXTURE_PASSWORD).await).await;
+    assert_eq!(s, 401, "locked accounts get the generic 401");
+    assert_eq!(b["error"], "invalid_credentials");
+    let locked: Option<time::OffsetDateTime> = scalar(
+        &fx,
+        "SELECT locked_until FROM users WHERE id = $1",
+        *user.id.as_uuid(),
+    )
+    .await;
+    assert!(locked.is_some(), "the lock is kept durably too");
+    let reasons: Vec<String> = audit_rows(&fx, "auth.login")
+        .await
+        .iter()
+        .map(|r| r.details()["reason"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(reasons.last().unwrap(), "locked");
+    assert_eq!(reasons.iter().filter(|r| *r == "bad_password").count(), 5);
+
+    // another user is not affected
+    let other = viewer(&fx).await;
+    assert_eq!(
+        login(&server, &other.email, FIXTURE_PASSWORD)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn per_ip_limit_answers_429_with_retry_after() {
+    let server = server().await;
+    let ip = random_ip();
+    for i in 0..10 {
+        let res = login_from(
+            &server,
+            &ip,
+            &format!("u{i}@example.test"),
+            "Wrong-Password-1",
+        )
+        .await;
+        assert_eq!(res.status(), 401, "attempt {i}");
+    }
+    let res = login_from(&server, &ip, "u99@example.test", "Wrong-Password-1").await;
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert!(res.headers().contains_key("x-ratelimit-limit"));
+    // another IP still gets through to the credential check
+    let res = login_from(
+        &server,
+        &random_ip(),
+        "u99@example.test",
+        "Wrong-Password-1",
+    )
+    .await;
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn per_ip_and_email_limit_answers_429() {
+    let server = server().await;
+    let ip = random_ip();
+    for _ in 0..5 {
+        let res = login_from(&server, &ip, "same@example.test", "Wrong-Password-1").await;
+        assert_eq!(res.status(), 401);
+    }
+    let res = login_from(&server, &ip, "same@example.test", "Wrong-Password-1").await;
+    assert_eq!(res.status(), 429);
+}
+
+#[tokio::test]
+async fn disabled_users_token_stops_working() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    let s = login_session(&server, &user).await;
+    assert_eq!(
+        get(&server, &s.access, "/api/v1/users/me").await.status(),
+        200
+    );
+    exec(
+        &fx,
+        "UPDATE users SET status = 'disabled' WHERE id = $1",
+        *user.id.as_uuid(),
+    )
+    .await;
+    assert_eq!(
+        get(&server, &s.access, "/api/v1/users/me").await.status(),
+        401
+    );
+    // and the refresh token too
+    let res = common::auth::refresh(&server, &s).await;
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test]
+async fn revoked_membership_token_fails() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    let s = login_session(&server, &user).await;
+    exec(
+        &fx,
+        "UPDATE org_memberships SET active = false WHERE user_id = $1",
+        *user.id.as_uuid(),
+    )
+    .await;
+    assert_eq!(
+        get(&server, &s.access, "/api/v1/users/me").await.status(),
+        401
+    );
+    // login with the right password now fails generically (no live access)
+    let (status, body) = status_body(login(&server, &user.email, FIXTURE_PASSWORD).await).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "invalid_credentials");
+}
