@@ -24,10 +24,13 @@
 //! # Ok(()) }
 //! ```
 
+pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod metrics;
+pub mod rekey;
 pub mod state;
 pub mod store;

@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod ops;
 pub mod principal;
 
 use std::time::Duration;
