@@ -10,6 +10,8 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod ops;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
