@@ -8,6 +8,9 @@
 //! breeze-server audit export --org ID|system [--out FILE]   write a chain's export bundle
 //! breeze-server audit checkpoint           sign the head of every chain with new entries
 //! breeze-server audit retention            prune old prefixes (DATABASE_MAINT_URL)
+//! breeze-server bootstrap-admin --email E [--password-stdin]
+//! breeze-server enrollment-key create --org ID --site ID [--max-usage N] [--expires-minutes M] [--name N]
+//! breeze-server secrets rekey [--batch N]
 //! ```
 
 use std::path::PathBuf;
@@ -59,6 +62,62 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::audit_cli::AuditAction,
     },
+    /// Create the first platform admin (refused when one exists). Without
+    /// `--password-stdin` a password is generated and printed once.
+    BootstrapAdmin {
+        /// The admin's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Enrollment keys.
+    EnrollmentKey {
+        /// What to do.
+        #[command(subcommand)]
+        action: EnrollmentKeyAction,
+    },
+    /// At-rest secrets.
+    Secrets {
+        /// What to do.
+        #[command(subcommand)]
+        action: SecretsAction,
+    },
+}
+
+/// `enrollment-key` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EnrollmentKeyAction {
+    /// Create a key for a site and print it once.
+    Create {
+        /// Organization id.
+        #[arg(long)]
+        org: uuid::Uuid,
+        /// Site id (in that organization).
+        #[arg(long)]
+        site: uuid::Uuid,
+        /// Uses allowed.
+        #[arg(long, default_value_t = 1)]
+        max_usage: u32,
+        /// Minutes until the key expires.
+        #[arg(long, default_value_t = 60)]
+        expires_minutes: u32,
+        /// Display name.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// `secrets` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SecretsAction {
+    /// Re-encrypt every key-ringed column under the active key (resumable).
+    Rekey {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = crate::rekey::DEFAULT_BATCH)]
+        batch: u32,
+    },
 }
 
 /// `config` subcommands.
@@ -84,9 +143,35 @@ pub enum CliError {
     /// I/O.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// Bootstrap commands.
+    #[error(transparent)]
+    Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    /// Rekey.
+    #[error(transparent)]
+    Rekey(#[from] crate::rekey::RekeyError),
     /// Anything else, with a message.
     #[error("{0}")]
     Other(String),
+}
+
+/// Loads the configuration and refuses on any validation error in production.
+fn load_config(path: Option<&std::path::Path>) -> Result<ServerConfig, CliError> {
+    let config = ServerConfig::from_env_and_file(path)?;
+    let report = config.validate()?;
+    for issue in report.errors.iter().chain(report.warnings.iter()) {
+        tracing::warn!(field = %issue.field, code = issue.code, "config: {}", issue.message);
+    }
+    Ok(config)
+}
+
+fn read_password_stdin() -> Result<SecretString, CliError> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        return Err(CliError::Other("no password on standard input".into()));
+    }
+    Ok(SecretString::from(password.to_owned()))
 }
 
 /// Entry point of the binary.
@@ -132,11 +217,7 @@ pub fn init_tracing() {
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve => {
-            let config = ServerConfig::from_env_and_file(cli.config.as_deref())?;
-            let report = config.validate()?;
-            for issue in report.errors.iter().chain(report.warnings.iter()) {
-                tracing::warn!(field = %issue.field, code = issue.code, "config: {}", issue.message);
-            }
+            let config = load_config(cli.config.as_deref())?;
             let listen = config.listen;
             let state = AppState::connect(config).await?;
             let _audit_tasks = crate::audit_jobs::spawn_background(&state);
@@ -185,6 +266,78 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     report.errors.len()
                 )))
             }
+        }
+        Command::BootstrapAdmin {
+            email,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                (read_password_stdin()?, false)
+            } else {
+                (crate::bootstrap::generate_password()?, true)
+            };
+            let state = AppState::connect(load_config(cli.config.as_deref())?).await?;
+            let id = crate::bootstrap::bootstrap_admin(&state, &email, &password).await?;
+            println!("platform admin created: {id}");
+            if generated {
+                println!(
+                    "generated password (shown once, store it now): {}",
+                    secrecy::ExposeSecret::expose_secret(&password)
+                );
+            }
+            Ok(())
+        }
+        Command::EnrollmentKey {
+            action:
+                EnrollmentKeyAction::Create {
+                    org,
+                    site,
+                    max_usage,
+                    expires_minutes,
+                    name,
+                },
+        } => {
+            let state = AppState::connect(load_config(cli.config.as_deref())?).await?;
+            let created = crate::bootstrap::create_enrollment_key(
+                &state,
+                &crate::bootstrap::EnrollmentKeyOptions {
+                    org_id: breeze_core::tenancy::OrgId::from_uuid(org),
+                    site_id: breeze_core::tenancy::SiteId::from_uuid(site),
+                    max_usage,
+                    expires_minutes,
+                    name,
+                },
+            )
+            .await?;
+            println!(
+                "enrollment key {} (expires {}):",
+                created.id, created.expires_at
+            );
+            println!("{}", created.key.expose_secret());
+            Ok(())
+        }
+        Command::Secrets {
+            action: SecretsAction::Rekey { batch },
+        } => {
+            let state = AppState::connect(load_config(cli.config.as_deref())?).await?;
+            let report = crate::rekey::rekey(&state, batch).await?;
+            for c in &report.columns {
+                println!(
+                    "{}: scanned {}, reencrypted {}, already current {}, failed {}",
+                    c.column, c.scanned, c.reencrypted, c.already_current, c.failed
+                );
+            }
+            let (scanned, reencrypted, current, failed) = report.totals();
+            println!(
+                "total under key `{}`: scanned {scanned}, reencrypted {reencrypted}, already current {current}, failed {failed}",
+                report.active_key_id
+            );
+            if failed > 0 {
+                return Err(CliError::Other(format!(
+                    "{failed} values could not be decrypted with any configured key; they were left untouched"
+                )));
+            }
+            Ok(())
         }
     }
 }

@@ -28,11 +28,14 @@
 
 pub mod audit_cli;
 pub mod audit_jobs;
+pub mod bootstrap;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod notify;
+pub mod metrics;
+pub mod rekey;
 pub mod state;
 pub mod store;

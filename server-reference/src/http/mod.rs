@@ -3,6 +3,7 @@
 pub mod authn;
 pub mod extract;
 pub mod hardening;
+pub mod openapi;
 pub mod route;
 pub mod routes;
 

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod devices;
 pub mod enrollment_keys;
 pub mod auth;
+pub mod ops;
 pub mod principal;
 pub mod roles;
 pub mod tenancy;

@@ -12,6 +12,7 @@
 
 pub mod tenancy;
 pub mod auth;
+pub mod ops;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,8 +1,11 @@
-//! Operations: liveness and readiness.
+//! Operations: liveness, readiness, Prometheus metrics and the OpenAPI document.
+
+use std::sync::OnceLock;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
@@ -27,7 +30,45 @@ pub fn routes() -> Vec<Route> {
             "readiness (database reachable)",
             get(ready),
         ),
+        route(
+            Method::GET,
+            "/metrics",
+            Access::Metrics,
+            "Prometheus metrics (metrics bearer token)",
+            get(metrics),
+        ),
+        route(
+            Method::GET,
+            "/api/v1/openapi.json",
+            Access::Public,
+            "the OpenAPI 3.1 document of every route",
+            get(openapi),
+        ),
     ]
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let (pool_size, pool_idle) = state.store.pool_stats();
+    let body = crate::metrics::global().render(&crate::metrics::Gauges {
+        pool_size,
+        pool_idle,
+        rss_bytes: crate::metrics::process_rss_bytes(),
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+static OPENAPI: OnceLock<String> = OnceLock::new();
+
+async fn openapi() -> Response {
+    let body = OPENAPI.get_or_init(|| crate::http::openapi::server_document().to_string());
+    ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
 }
 
 async fn health() -> Json<Value> {

@@ -1,0 +1,209 @@
+//! Operations SQL: the first platform admin, enrollment keys from the command line, and the
+//! encrypted-column walk of `secrets rekey`.
+//!
+//! Every function runs inside a [`ScopedTx`] (the CLI opens system-scope transactions), so
+//! row-level security applies as it does to requests.
+
+use breeze_core::tenancy::{OrgId, RoleId, SiteId, UserId};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{ScopedTx, StoreError, StoreResult};
+
+/// The advisory lock key serializing `bootstrap-admin` runs ("breeze-b" in ASCII).
+const BOOTSTRAP_LOCK: i64 = 0x6272_6565_7a65_2d62;
+
+/// Serializes first-admin creation for the rest of the transaction.
+///
+/// # Errors
+/// [`StoreError`] when the lock cannot be taken.
+pub async fn lock_bootstrap(tx: &mut ScopedTx) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(BOOTSTRAP_LOCK)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Whether an active platform admin (an active system membership) exists.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn platform_admin_exists(tx: &mut ScopedTx) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM system_memberships m JOIN users u ON u.id = m.user_id
+                         WHERE m.active AND u.status = 'active')",
+    )
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// Inserts a platform user (no home partner or organization) and their system membership.
+///
+/// # Errors
+/// [`StoreError::Conflict`] (`already_exists`) when the e-mail is taken.
+pub async fn insert_platform_admin(
+    tx: &mut ScopedTx,
+    id: UserId,
+    email: &str,
+    name: &str,
+    password_hash: &str,
+    role: RoleId,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users (id, email, name, partner_id, org_id, password_hash)
+         VALUES ($1, $2, $3, NULL, NULL, $4)",
+    )
+    .bind(id.as_uuid())
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .execute(tx.conn())
+    .await?;
+    sqlx::query("INSERT INTO system_memberships (user_id, role_id) VALUES ($1, $2)")
+        .bind(id.as_uuid())
+        .bind(role.as_uuid())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// A new enrollment key row (only the peppered hash of the key is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEnrollmentKey {
+    /// Id.
+    pub id: Uuid,
+    /// Organization.
+    pub org_id: OrgId,
+    /// Site (must belong to the organization).
+    pub site_id: SiteId,
+    /// Display name.
+    pub name: String,
+    /// Peppered SHA-256 hex of the raw key.
+    pub key_hash: String,
+    /// Uses allowed.
+    pub max_usage: i32,
+    /// Expiry.
+    pub expires_at: OffsetDateTime,
+}
+
+/// Inserts an enrollment key made by the command line (no creating user).
+///
+/// # Errors
+/// [`StoreError::Invalid`] when the site does not belong to the organization (or either
+/// does not exist); [`StoreError`] otherwise.
+pub async fn create_enrollment_key_cli(
+    tx: &mut ScopedTx,
+    key: &NewEnrollmentKey,
+) -> StoreResult<()> {
+    let site_in_org: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sites WHERE id = $1 AND org_id = $2)")
+            .bind(key.site_id.as_uuid())
+            .bind(key.org_id.as_uuid())
+            .fetch_one(tx.conn())
+            .await?;
+    if !site_in_org {
+        return Err(StoreError::Invalid(
+            "site",
+            "no such site in this organization".into(),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO enrollment_keys (id, org_id, site_id, name, key_hash, max_usage, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(key.id)
+    .bind(key.org_id.as_uuid())
+    .bind(key.site_id.as_uuid())
+    .bind(&key.name)
+    .bind(&key.key_hash)
+    .bind(key.max_usage)
+    .bind(key.expires_at)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// An encrypted text column, keyed by a uuid id column. The names are compile-time
+/// constants of [`crate::rekey::ENCRYPTED_COLUMNS`]; they are still checked to be plain SQL
+/// identifiers before being put into a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnRef {
+    /// Table.
+    pub table: &'static str,
+    /// The uuid primary key column.
+    pub id_column: &'static str,
+    /// The encrypted column.
+    pub column: &'static str,
+}
+
+fn identifier(name: &'static str) -> StoreResult<&'static str> {
+    if !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(name)
+    } else {
+        Err(StoreError::Invalid(
+            "column",
+            "not a plain identifier".into(),
+        ))
+    }
+}
+
+/// The next `limit` non-null values of `col` with id greater than `after`, in id order,
+/// locked for update (keyset pagination: resumable, no offset).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn encrypted_batch(
+    tx: &mut ScopedTx,
+    col: ColumnRef,
+    after: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<(Uuid, String)>> {
+    let (table, id, column) = (
+        identifier(col.table)?,
+        identifier(col.id_column)?,
+        identifier(col.column)?,
+    );
+    let sql = format!(
+        "SELECT {id}, {column} FROM {table}
+          WHERE {column} IS NOT NULL AND ($1::uuid IS NULL OR {id} > $1)
+          ORDER BY {id} LIMIT $2 FOR UPDATE"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(tx.conn())
+        .await?)
+}
+
+/// Replaces `old` by `new` in `col` of row `id` (only if the value is still `old`); returns
+/// whether a row changed.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn replace_encrypted(
+    tx: &mut ScopedTx,
+    col: ColumnRef,
+    id: Uuid,
+    old: &str,
+    new: &str,
+) -> StoreResult<bool> {
+    let (table, id_col, column) = (
+        identifier(col.table)?,
+        identifier(col.id_column)?,
+        identifier(col.column)?,
+    );
+    let sql = format!("UPDATE {table} SET {column} = $3 WHERE {id_col} = $1 AND {column} = $2");
+    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(old)
+        .bind(new)
+        .execute(tx.conn())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

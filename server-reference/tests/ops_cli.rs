@@ -1,0 +1,363 @@
+//! The operations commands of the real `breeze-server` binary: `bootstrap-admin`,
+//! `enrollment-key create`, production refusing to start on a placeholder secret, and the
+//! development secrets file.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use breeze_authz::seeded::SeededRole;
+use breeze_crypto::credentials::{EnrollmentKey, Pepper};
+use breeze_server::config::{Mode, ServerConfig, Settings};
+use common::ops::{audit_actions, run_bin, run_on, stderr, stdout};
+use common::{TestDb, TestServer};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+const ADMIN_PASSWORD: &str = "Bootstrap-Admin-42";
+
+async fn admins(db: &TestDb) -> Vec<(Uuid, String, Uuid, String)> {
+    let pool = db.superuser_pool().await;
+    sqlx::query_as(
+        "SELECT u.id, u.email, m.role_id, u.password_hash FROM users u
+           JOIN system_memberships m ON m.user_id = u.id WHERE m.active ORDER BY u.created_at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn bootstrap_admin_creates_the_first_platform_admin_once() {
+    let db = TestDb::new().await;
+    let out = run_on(
+        &db,
+        &[
+            "bootstrap-admin",
+            "--email",
+            "Root@Example.TEST",
+            "--password-stdin",
+        ],
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains(ADMIN_PASSWORD));
+    assert!(!stderr(&out).contains(ADMIN_PASSWORD));
+
+    let rows = admins(&db).await;
+    assert_eq!(rows.len(), 1);
+    let (id, email, role, hash) = &rows[0];
+    assert_eq!(email, "root@example.test");
+    assert_eq!(
+        role,
+        breeze_server::store::admin::seeded_role_id(SeededRole::PlatformAdmin).as_uuid()
+    );
+    assert!(hash.starts_with("$argon2id$"));
+    assert!(
+        breeze_crypto::password::verify_password(
+            &SecretString::from(ADMIN_PASSWORD.to_owned()),
+            hash
+        )
+        .unwrap()
+    );
+    assert!(stdout(&out).contains(&id.to_string()));
+
+    let audit = audit_actions(&db, "system").await;
+    assert_eq!(
+        audit,
+        vec![(
+            "user.bootstrap_admin".to_owned(),
+            Some(id.to_string()),
+            "success".to_owned()
+        )]
+    );
+
+    // a second run is refused and changes nothing
+    let again = run_on(
+        &db,
+        &[
+            "bootstrap-admin",
+            "--email",
+            "other@example.test",
+            "--password-stdin",
+        ],
+        Some(&format!("{ADMIN_PASSWORD}\n")),
+    );
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("a platform admin already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(admins(&db).await.len(), 1);
+    assert_eq!(audit_actions(&db, "system").await.len(), 1);
+}
+
+#[tokio::test]
+async fn bootstrap_admin_generates_and_prints_a_password_once() {
+    let db = TestDb::new().await;
+    let out = run_on(
+        &db,
+        &["bootstrap-admin", "--email", "gen@example.test"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let password = text
+        .lines()
+        .find_map(|l| l.strip_prefix("generated password (shown once, store it now): "))
+        .expect("password line")
+        .trim()
+        .to_owned();
+    assert_eq!(password.len(), 24);
+    assert!(!stderr(&out).contains(&password), "never in logs");
+    let rows = admins(&db).await;
+    assert_eq!(rows.len(), 1);
+    assert!(
+        breeze_crypto::password::verify_password(&SecretString::from(password), &rows[0].3)
+            .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn bootstrap_admin_refuses_bad_input_and_changes_nothing() {
+    let db = TestDb::new().await;
+    for (email, password) in [
+        ("not-an-email", ADMIN_PASSWORD),
+        ("ok@example.test", "short"),
+        ("ok@example.test", "alllowercase-no-digits"),
+        ("ok@example.test", ""),
+    ] {
+        let out = run_on(
+            &db,
+            &["bootstrap-admin", "--email", email, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+        assert!(!out.status.success(), "{email}");
+        let err = stderr(&out);
+        assert!(err.contains("error:"), "{err}");
+        if !password.is_empty() {
+            assert!(!err.contains(password), "password echoed: {err}");
+        }
+    }
+    assert!(admins(&db).await.is_empty());
+    assert!(audit_actions(&db, "system").await.is_empty());
+}
+
+#[tokio::test]
+async fn enrollment_key_create_prints_the_key_once_and_stores_its_peppered_hash() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let other_org = fx.org(partner).await;
+
+    let out = run_on(
+        &server.db,
+        &[
+            "enrollment-key",
+            "create",
+            "--org",
+            &org.to_string(),
+            "--site",
+            &site.to_string(),
+            "--max-usage",
+            "5",
+            "--expires-minutes",
+            "30",
+            "--name",
+            "lab rollout",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let raw = text.lines().last().unwrap().trim().to_owned();
+    let key = EnrollmentKey::parse(&raw).expect("the printed key parses");
+    assert!(!stderr(&out).contains(&raw));
+
+    let pool = server.db.superuser_pool().await;
+    let (id, key_hash, max_usage, name, minutes): (Uuid, String, i32, String, f64) =
+        sqlx::query_as(
+            "SELECT id, key_hash, max_usage, name,
+                    extract(epoch FROM expires_at - created_at)::float8 / 60
+               FROM enrollment_keys WHERE org_id = $1 AND site_id = $2",
+        )
+        .bind(org.as_uuid())
+        .bind(site.as_uuid())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let pepper = Pepper::new(SecretString::from(
+        "a1c3e5b7d9f2a4c6e8b0d3f5a7c9e1b4d6f8a2c5e7b9d1f3".to_owned(),
+    ));
+    assert_eq!(key_hash, key.peppered_hash(&pepper).to_hex());
+    assert_ne!(key_hash, key.hash().to_hex(), "peppered, not plain");
+    assert_eq!(max_usage, 5);
+    assert_eq!(name, "lab rollout");
+    assert!((29.0..=31.0).contains(&minutes), "{minutes}");
+    let audit = audit_actions(&server.db, &org.to_string()).await;
+    assert_eq!(
+        audit,
+        vec![(
+            "enrollment_key.create".to_owned(),
+            Some(id.to_string()),
+            "success".to_owned()
+        )]
+    );
+
+    // a site of another organization: refused, nothing written, nothing audited
+    let out = run_on(
+        &server.db,
+        &[
+            "enrollment-key",
+            "create",
+            "--org",
+            &other_org.to_string(),
+            "--site",
+            &site.to_string(),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("site"), "{}", stderr(&out));
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollment_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    assert!(
+        audit_actions(&server.db, &other_org.to_string())
+            .await
+            .is_empty()
+    );
+
+    // out-of-range options
+    let (org_s, site_s) = (org.to_string(), site.to_string());
+    for args in [
+        ["--max-usage", "0"],
+        ["--max-usage", "100001"],
+        ["--expires-minutes", "0"],
+        ["--name", " "],
+    ] {
+        let mut all = vec![
+            "enrollment-key",
+            "create",
+            "--org",
+            org_s.as_str(),
+            "--site",
+            site_s.as_str(),
+        ];
+        all.extend(args);
+        let out = run_on(&server.db, &all, None);
+        assert!(!out.status.success(), "{args:?}");
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM enrollment_keys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn production_refuses_to_serve_with_a_placeholder_jwt_secret() {
+    let placeholder = "changeme-changeme-changeme-changeme-changeme";
+    let env: Vec<(String, String)> = [
+        ("BREEZE_MODE", "production"),
+        ("DATABASE_URL", "postgres://breeze_app@127.0.0.1:1/breeze"),
+        ("BREEZE_LISTEN", "127.0.0.1:0"),
+        ("BREEZE_JWT_KEY_k1", placeholder),
+        ("BREEZE_JWT_ACTIVE_KID", "k1"),
+        (
+            "BREEZE_ENCRYPTION_KEY_e1",
+            "8c3e5a7f1b9d2c4e6a8f0b3d5c7e9a1f2b4d6c8e0a3f5b7d9c1e2a4f6b8d0c3e",
+        ),
+        (
+            "BREEZE_MFA_ENCRYPTION_KEY",
+            "5b7d9f1a3c5e7b9d2f4a6c8e0b2d4f6a8c1e3b5d7f9a2c4e6b8d0f3a5c7e9b1d",
+        ),
+        (
+            "BREEZE_PEPPER",
+            "a1c3e5b7d9f2a4c6e8b0d3f5a7c9e1b4d6f8a2c5e7b9d1f3",
+        ),
+        (
+            "BREEZE_AUDIT_SIGNING_KEY_a1",
+            "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d",
+        ),
+        ("BREEZE_CORS_ORIGINS", "https://app.example.com"),
+        ("BREEZE_METRICS_TOKEN", "f3a9c1e57b2d4f6a8c0e1b3d5f7a9c2e"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let out = run_bin(&["serve"], &env, None);
+    assert!(
+        !out.status.success(),
+        "production started with a placeholder"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("jwt"), "the error names the setting: {err}");
+    assert!(
+        !err.contains(placeholder),
+        "the value is never printed: {err}"
+    );
+    assert!(!stdout(&out).contains(placeholder));
+    // `config check` refuses the same configuration
+    let out = run_bin(&["config", "check"], &env, None);
+    assert!(!out.status.success());
+    assert!(!stdout(&out).contains(placeholder));
+}
+
+#[test]
+fn development_generates_a_private_secrets_file_and_reuses_it() {
+    let dir = std::env::temp_dir().join(format!("breeze-devsecrets-{}", Uuid::new_v4()));
+    let file = dir.join("nested/dev-secrets.env");
+    let settings = || {
+        Settings::from_pairs([
+            ("BREEZE_MODE", "development".to_owned()),
+            (
+                "DATABASE_URL",
+                "postgres://breeze_app@127.0.0.1:1/breeze".to_owned(),
+            ),
+            ("BREEZE_DEV_SECRETS_FILE", file.display().to_string()),
+        ])
+    };
+    let first = ServerConfig::from_settings(settings()).unwrap();
+    assert_eq!(first.mode, Mode::Development);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "secrets file mode {mode:o}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    for key in [
+        "BREEZE_JWT_KEY_dev1=",
+        "BREEZE_ENCRYPTION_KEY_dev1=",
+        "BREEZE_MFA_ENCRYPTION_KEY=",
+        "BREEZE_PEPPER=",
+        "BREEZE_AUDIT_SIGNING_KEY_dev1=",
+        "BREEZE_METRICS_TOKEN=",
+    ] {
+        assert!(text.contains(key), "{key} missing");
+    }
+    let second = ServerConfig::from_settings(settings()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        text,
+        "file not rewritten"
+    );
+    use secrecy::ExposeSecret as _;
+    assert_eq!(
+        first.jwt_keys[0].value.expose_secret(),
+        second.jwt_keys[0].value.expose_secret(),
+        "the same keys on the second start"
+    );
+    assert_eq!(first.pepper.expose_secret(), second.pepper.expose_secret());
+    // development validation passes with the generated secrets
+    assert!(first.validate().unwrap().is_ok());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
