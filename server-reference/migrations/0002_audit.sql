@@ -63,18 +63,23 @@ BEGIN
 END $$;
 
 -- Every insert must extend its chain's head exactly: right sequence, right predecessor.
+-- Stored generated columns are computed after BEFORE-row triggers (NULL here), so the
+-- values are read from the entry JSON they are generated from.
 CREATE FUNCTION breeze_audit_before_insert() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE h audit_chain_heads%ROWTYPE;
+DECLARE
+  h audit_chain_heads%ROWTYPE;
+  e jsonb := NEW.entry::jsonb;
 BEGIN
   SELECT * INTO h FROM audit_chain_heads WHERE chain_key = NEW.chain_key FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'audit chain head not locked' USING ERRCODE = '55000';
   END IF;
-  IF NEW.seq <> h.next_seq OR NEW.prev_hash IS DISTINCT FROM h.head_hash THEN
+  IF NEW.seq <> h.next_seq OR (e ->> 'prev_hash') IS DISTINCT FROM h.head_hash
+     OR (e ->> 'chain_hash') IS NULL THEN
     RAISE EXCEPTION 'audit entry does not extend its chain' USING ERRCODE = '23514';
   END IF;
-  UPDATE audit_chain_heads SET next_seq = NEW.seq + 1, head_hash = NEW.chain_hash
+  UPDATE audit_chain_heads SET next_seq = NEW.seq + 1, head_hash = e ->> 'chain_hash'
     WHERE chain_key = NEW.chain_key;
   NEW.inserted_at := now();
   RETURN NEW;

@@ -5,29 +5,6 @@
 -- chain starts from, one row per retention run (the current anchor is the highest seq).
 -- Both are append-only like the log itself.
 
--- Fix of 0002: stored generated columns are computed AFTER BEFORE-row triggers, so NEW.prev_hash
--- and NEW.chain_hash are NULL inside breeze_audit_before_insert and every append was refused.
--- Read them from the entry JSON (what the generated columns are computed from) instead.
-CREATE OR REPLACE FUNCTION breeze_audit_before_insert() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-DECLARE
-  h audit_chain_heads%ROWTYPE;
-  e jsonb := NEW.entry::jsonb;
-BEGIN
-  SELECT * INTO h FROM audit_chain_heads WHERE chain_key = NEW.chain_key FOR UPDATE;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'audit chain head not locked' USING ERRCODE = '55000';
-  END IF;
-  IF NEW.seq <> h.next_seq OR (e ->> 'prev_hash') IS DISTINCT FROM h.head_hash
-     OR (e ->> 'chain_hash') IS NULL THEN
-    RAISE EXCEPTION 'audit entry does not extend its chain' USING ERRCODE = '23514';
-  END IF;
-  UPDATE audit_chain_heads SET next_seq = NEW.seq + 1, head_hash = e ->> 'chain_hash'
-    WHERE chain_key = NEW.chain_key;
-  NEW.inserted_at := now();
-  RETURN NEW;
-END $$;
-
 CREATE TABLE audit_checkpoints (
   chain_key   text NOT NULL CHECK (chain_key = 'system' OR chain_key ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
   seq         bigint NOT NULL CHECK (seq >= 0),

@@ -42,7 +42,6 @@ enum Class {
     /// tenancy_* tests (escalation and foreign-id refusals).
     CreateOwn,
     /// Acts on the caller only (users/me, logout, MFA setup, ...).
-    #[allow(dead_code, reason = "used by other engineers' routes when they are merged")]
     SelfOnly,
 }
 
@@ -58,6 +57,16 @@ const CLASSIFIED: &[(&str, &str, Class)] = &[
     ("POST", "/api/v1/users", Class::CreateOwn),
     ("GET", "/api/v1/roles", Class::List),
     ("POST", "/api/v1/roles", Class::CreateOwn),
+    ("GET", "/api/v1/audit", Class::List),
+    ("GET", "/api/v1/audit/verify", Class::List),
+    ("GET", "/api/v1/audit/export", Class::List),
+    ("POST", "/api/v1/auth/logout", Class::SelfOnly),
+    ("POST", "/api/v1/auth/logout-all", Class::SelfOnly),
+    ("POST", "/api/v1/auth/mfa/setup", Class::SelfOnly),
+    ("POST", "/api/v1/auth/mfa/confirm", Class::SelfOnly),
+    ("GET", "/api/v1/auth/mfa/status", Class::SelfOnly),
+    ("POST", "/api/v1/auth/password/change", Class::SelfOnly),
+    ("GET", "/api/v1/users/me", Class::SelfOnly),
 ];
 
 /// Path parameters that address something inside one site: attacker (d) runs on these.
@@ -406,6 +415,9 @@ async fn cross_tenant_denial_matrix() {
         format!("/api/v1/devices?orgId={}", v.org),
         format!("/api/v1/devices?siteId={}", v.site),
         format!("/api/v1/devices?orgId={}&siteId={}", v.org, v.site),
+        format!("/api/v1/audit?orgId={}", v.org),
+        format!("/api/v1/audit/verify?orgId={}", v.org),
+        format!("/api/v1/audit/export?orgId={}", v.org),
     ] {
         for (who, token, markers) in attackers.iter().chain([&site_attacker]) {
             let (status, text) = call(&server, Auth::Bearer(token), "GET", &q, None).await;
