@@ -291,6 +291,16 @@ pub async fn role(tx: &mut ScopedTx, id: RoleId) -> StoreResult<Option<RoleRecor
     .transpose()
 }
 
+type ApiKeyTuple = (
+    Uuid,
+    Uuid,
+    String,
+    Option<OffsetDateTime>,
+    Vec<String>,
+    i32,
+    String,
+);
+
 /// Finds an API key by its SHA-256 hash (hex).
 ///
 /// # Errors
