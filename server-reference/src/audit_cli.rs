@@ -135,14 +135,24 @@ pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), 
             let done = audit_jobs::retention_run(&maint, &state.audit_keys, state.clock.now())
                 .await
                 .map_err(job_err)?;
-            for o in &done {
+            for o in &done.pruned {
                 println!(
                     "pruned chain {} seq {}..={} ({} rows), record at {}",
                     o.chain, o.pruned_from, o.pruned_through, o.deleted, o.record_sequence
                 );
             }
-            println!("{} chains pruned", done.len());
-            Ok(())
+            for (chain, error) in &done.failed {
+                println!("FAILED chain {chain}: {error}");
+            }
+            println!("{} chains pruned", done.pruned.len());
+            if done.failed.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::Other(format!(
+                    "audit retention refused for {} chains",
+                    done.failed.len()
+                )))
+            }
         }
     }
 }

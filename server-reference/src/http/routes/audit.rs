@@ -139,14 +139,20 @@ impl Validate for ListQuery {
             && !is_uuid(a)
             && !ACTOR_TYPES.contains(&a.as_str())
         {
-            issues.push(FieldIssue::new("actor", "must be an actor id or actor type"));
+            issues.push(FieldIssue::new(
+                "actor",
+                "must be an actor id or actor type",
+            ));
         }
         if self
             .result
             .as_deref()
             .is_some_and(|r| !RESULTS.contains(&r))
         {
-            issues.push(FieldIssue::new("result", "must be success, failure or denied"));
+            issues.push(FieldIssue::new(
+                "result",
+                "must be success, failure or denied",
+            ));
         }
         if self.limit.as_deref().is_some_and(|l| {
             l.parse::<u32>()
@@ -341,7 +347,10 @@ async fn list(
     let hashes = q.include_hashes.as_deref() == Some("true");
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     let mut items = Vec::with_capacity(rows.len());
-    for row in rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
+    for row in rows
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+    {
         let entry: Entry = serde_json::from_str(&row.entry)
             .map_err(|_| ApiError::internal("stored audit entry does not parse"))?;
         items.push(item(row.chain_key, row.seq, &entry, hashes));
@@ -453,9 +462,7 @@ async fn export(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-ndjson"),
     );
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("attachment; filename=\"audit-{chain}.jsonl\""))
-    {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"audit-{chain}.jsonl\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
