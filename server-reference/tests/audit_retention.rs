@@ -229,6 +229,24 @@ async fn retention_prunes_through_a_checkpoint_and_the_chain_still_verifies() {
     );
     assert!(r.ok, "{r:?}");
     assert_eq!(r.pruned_through, Some(10));
+    // the CLI export was audited in the chain, which still verifies
+    let mut tx = store.begin(&system_ctx()).await.unwrap();
+    let rows = store_audit::list(
+        &mut tx,
+        &store_audit::ListFilter {
+            org: Some(org),
+            action: Some("audit.export".into()),
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), Some(Some(org)))
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
 }
 
 #[tokio::test]
