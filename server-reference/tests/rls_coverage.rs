@@ -27,8 +27,15 @@ const NO_RLS: [&str; 2] = [
     "audit_chain_heads", // no tenant column; only SECURITY DEFINER functions touch it
 ];
 
-/// Tenant tables the fixtures of this file fill (so the zero-row checks are not vacuous).
-const FILLED: [&str; 13] = [
+/// Tables the fixtures of this file fill (so the zero-row checks are not vacuous). A table
+/// added later without fixture rows is still checked for policies and noted on stderr.
+const FILLED: [&str; 20] = [
+    "partners",
+    "refresh_families",
+    "refresh_tokens",
+    "mfa_recovery_codes",
+    "password_resets",
+    "notification_outbox",
     "organizations",
     "sites",
     "device_groups",
@@ -36,6 +43,7 @@ const FILLED: [&str; 13] = [
     "users",
     "partner_memberships",
     "org_memberships",
+    "system_memberships",
     "roles",
     "api_keys",
     "enrollment_keys",
@@ -138,7 +146,30 @@ async fn world() -> World {
         .org_user(partner, org_a, SeededRole::OrgTechnician, None)
         .await;
     fx.platform_admin().await;
-    fx.open_family(user.id).await;
+    let family = fx.open_family(user.id).await;
+    let u = *user.id.as_uuid();
+    fx.exec(
+        "INSERT INTO refresh_tokens (jti, family_id, user_id) VALUES ($1, $2, $3)",
+        &[Uuid::new_v4(), family, u],
+    )
+    .await;
+    fx.exec(
+        "INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, repeat('f', 64))",
+        &[u],
+    )
+    .await;
+    fx.exec(
+        "INSERT INTO password_resets (id, user_id, token_hash, expires_at)
+         VALUES ($1, $2, repeat('9', 64), now() + interval '1 hour')",
+        &[Uuid::new_v4(), u],
+    )
+    .await;
+    fx.exec(
+        "INSERT INTO notification_outbox (id, user_id, kind, recipient, body)
+         VALUES ($1, $2, 'test', 'x@example.test', 'sealed')",
+        &[Uuid::new_v4(), u],
+    )
+    .await;
     // a custom role of the partner (roles carry partner_id)
     common::audit::custom_role(&fx, partner, &["devices:read"]).await;
     fx.exec(
