@@ -230,6 +230,20 @@ async fn list_filters_paginates_and_isolates_orgs() {
     assert_eq!(chains[0]["chain"], org_a.to_string());
     assert_eq!(chains[0]["entries"], 6);
 
+    // an accessible organization without any entry: nothing to verify
+    let empty = fx.org(partner).await;
+    let empty_reader = org_user_with_role(&fx, partner, empty, reader_role).await;
+    let token_empty = server.token_for(&fx, &empty_reader).await;
+    let (status, body) = get(
+        &server,
+        &token_empty,
+        &format!("/api/v1/audit/verify?orgId={empty}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["chains"].as_array().unwrap().len(), 0);
+
     // an organization user of B sees B only
     let reader_b = org_user_with_role(&fx, partner, org_b, reader_role).await;
     let token_b = server.token_for(&fx, &reader_b).await;

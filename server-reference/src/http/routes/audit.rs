@@ -10,7 +10,8 @@
 //!   `nextCursor` of the previous page (`<chain>:<seq>`). Hashes are included only with
 //!   `includeHashes=true`.
 //! - `GET /api/v1/audit/verify` (`audit:read`): the verification report of every chain the
-//!   caller can see, or of `orgId`'s. Always 200: `ok` says whether every chain verified.
+//!   caller can see, or of `orgId`'s (no chains when it was never written). Always 200 for
+//!   an accessible organization: `ok` says whether every chain verified.
 //! - `GET /api/v1/audit/export` (`audit:export`): a self-contained export bundle (JSON
 //!   Lines, breeze-core format) of `orgId`'s chain (system scope without `orgId`: the system
 //!   chain; organization scope: its own), through `toSeq`; `fromSeq` may not be after the
@@ -387,7 +388,14 @@ async fn verify(
 ) -> Result<axum::Json<audit_jobs::VerifyReport>, ApiError> {
     let org = check_org(&authed, q.org_id.as_deref())?;
     let mut tx = state.store.begin(&authed.ctx).await?;
-    let report = audit_jobs::verify_visible(&mut tx, &state.audit_keys, org.map(Some)).await?;
+    let report = match audit_jobs::verify_visible(&mut tx, &state.audit_keys, org.map(Some)).await {
+        // an accessible organization whose chain was never written: nothing to break
+        Err(AuditJobError::NotFound) => audit_jobs::VerifyReport {
+            ok: true,
+            chains: Vec::new(),
+        },
+        other => other?,
+    };
     drop(tx);
     Ok(axum::Json(report))
 }
