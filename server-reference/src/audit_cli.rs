@@ -8,6 +8,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use breeze_core::audit::{Action, Actor, AuditEvent, AuditResult, InitiatedBy, Timestamp};
 use breeze_core::tenancy::OrgId;
 use clap::Subcommand;
 
@@ -26,7 +27,7 @@ pub enum AuditAction {
         #[arg(long)]
         org: Option<String>,
     },
-    /// Write a chain's self-contained export bundle.
+    /// Write a chain's self-contained export bundle (audited as `audit.export`).
     Export {
         /// The organization (`system` for the system chain).
         #[arg(long)]
@@ -110,7 +111,22 @@ pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), 
             )
             .await
             .map_err(job_err)?;
-            drop(tx);
+            // the export itself is audited, in the exported chain
+            let event = AuditEvent::builder(
+                Actor::System,
+                Action::new("audit.export").map_err(|e| CliError::Other(e.to_string()))?,
+                AuditResult::Success,
+                InitiatedBy::Manual,
+                Timestamp::from_datetime_truncated(state.clock.now())
+                    .map_err(|e| CliError::Other(e.to_string()))?,
+            )
+            .resource_type("audit_chain")
+            .resource_id(crate::store::audit::chain_key(org))
+            .details(&serde_json::json!({"via": "cli", "bytes": bytes.len()}))
+            .build()
+            .map_err(|e| CliError::Other(e.to_string()))?;
+            crate::store::audit::append(&mut tx, org, event).await?;
+            tx.commit().await?;
             match out {
                 Some(path) => std::fs::write(&path, &bytes)?,
                 None => std::io::stdout().write_all(&bytes)?,
@@ -135,14 +151,24 @@ pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), 
             let done = audit_jobs::retention_run(&maint, &state.audit_keys, state.clock.now())
                 .await
                 .map_err(job_err)?;
-            for o in &done {
+            for o in &done.pruned {
                 println!(
                     "pruned chain {} seq {}..={} ({} rows), record at {}",
                     o.chain, o.pruned_from, o.pruned_through, o.deleted, o.record_sequence
                 );
             }
-            println!("{} chains pruned", done.len());
-            Ok(())
+            for (chain, error) in &done.failed {
+                println!("FAILED chain {chain}: {error}");
+            }
+            println!("{} chains pruned", done.pruned.len());
+            if done.failed.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::Other(format!(
+                    "audit retention refused for {} chains",
+                    done.failed.len()
+                )))
+            }
         }
     }
 }

@@ -213,7 +213,9 @@ pub async fn verify_chain(
         first_break: None,
     };
     // The rows must reach the head the database recorded when sealing.
-    let ends_at = verified.last_sequence.map_or(first_sequence, |l| l.saturating_add(1));
+    let ends_at = verified
+        .last_sequence
+        .map_or(first_sequence, |l| l.saturating_add(1));
     let mismatch = if ends_at < head.next_seq {
         Some((
             BreakKind::Truncated,
@@ -327,28 +329,45 @@ pub struct RetentionOutcome {
 /// (`organizations.retention_days`, cut-off `now - days`) that ends at a stored checkpoint.
 /// `maint` must be a store connected as the maintenance role (`DATABASE_MAINT_URL`).
 ///
-/// Per chain, in one transaction: lock the head, plan with [`RetentionRecord::plan`], append
-/// the retention record, delete the rows through its checkpoint, record that checkpoint as
-/// the chain's anchor, and append an `audit.retention.run` event to the system chain.
+/// Per chain, in one transaction: lock the head, verify the chain (a chain that does not
+/// verify is never pruned: that would erase the evidence), plan with
+/// [`RetentionRecord::plan`], append the retention record, delete the rows through its
+/// checkpoint, record that checkpoint as the chain's anchor, and append an
+/// `audit.retention.run` event to the system chain. A chain that fails is logged, listed in
+/// [`RetentionReport::failed`] and left unchanged; the others proceed.
 ///
 /// # Errors
-/// [`AuditJobError`] of the first chain that fails (earlier chains stay pruned).
+/// [`AuditJobError::Store`] when the organizations cannot be listed.
 pub async fn retention_run(
     maint: &PgStore,
     keys: &KeyRing,
     now: OffsetDateTime,
-) -> Result<Vec<RetentionOutcome>, AuditJobError> {
+) -> Result<RetentionReport, AuditJobError> {
     let mut tx = maint.begin_system("audit retention").await?;
     let orgs = store_audit::org_retention_days(&mut tx).await?;
     drop(tx);
-    let mut done = Vec::new();
+    let mut report = RetentionReport::default();
     for (org, days) in orgs {
         let cutoff = now.saturating_sub(time::Duration::days(i64::from(days)));
-        if let Some(outcome) = retention_chain(maint, keys, org, cutoff, now).await? {
-            done.push(outcome);
+        match retention_chain(maint, keys, org, cutoff, now).await {
+            Ok(Some(outcome)) => report.pruned.push(outcome),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(chain = %org, error = %e, "audit retention refused for a chain");
+                report.failed.push((org.to_string(), e.to_string()));
+            }
         }
     }
-    Ok(done)
+    Ok(report)
+}
+
+/// What a retention run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RetentionReport {
+    /// Chains pruned.
+    pub pruned: Vec<RetentionOutcome>,
+    /// Chains left unchanged because of an error: (chain key, error).
+    pub failed: Vec<(String, String)>,
 }
 
 /// The largest stored checkpoint sequence such that every stored entry through it is older
@@ -413,6 +432,20 @@ async fn retention_chain(
     if head.next_sequence() == 0 {
         return Ok(None);
     }
+    // Never prune a chain that does not verify: the rows are the evidence.
+    let stored = StoredHead {
+        chain_key: key.clone(),
+        org: Some(org),
+        next_seq: head.next_sequence(),
+        head_hash: head.head_hash(),
+    };
+    let check = verify_chain(&mut tx, keys, &stored).await?;
+    if let Some(b) = check.first_break {
+        return Err(audit_err(format!(
+            "chain does not verify (seq {} {}): not pruning",
+            b.sequence, b.kind
+        )));
+    }
     let start_after = store_audit::anchor(&mut tx, &key)
         .await?
         .map(|a| a.sequence);
@@ -424,9 +457,7 @@ async fn retention_chain(
     let through = cp.sequence;
     let record = RetentionRecord::plan(&head, &anchor_entry, &cp, keys, pruned_from, through, at)
         .map_err(audit_err)?;
-    let entry = head
-        .seal(EntryBody::Retention(record))
-        .map_err(audit_err)?;
+    let entry = head.seal(EntryBody::Retention(record)).map_err(audit_err)?;
     store_audit::insert_entry(&mut tx, Some(org), &entry).await?;
     let deleted = store_audit::prune_prefix(&mut tx, &cp, through).await?;
     let details = serde_json::json!({
@@ -575,7 +606,11 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                         }
                         let Some(store) = &maint else { continue };
                         match retention_run(store, &state.audit_keys, state.clock.now()).await {
-                            Ok(done) => tracing::info!(chains = done.len(), "audit retention run"),
+                            Ok(done) => tracing::info!(
+                                pruned = done.pruned.len(),
+                                failed = done.failed.len(),
+                                "audit retention run"
+                            ),
                             Err(e) => tracing::error!(error = %e, "audit retention run failed"),
                         }
                     }

@@ -20,11 +20,22 @@ use common::TestServer;
 use common::audit::{custom_role, days_ago, event, keys, org_user_with_role, system_ctx};
 use serde_json::Value;
 
-async fn add(store: &PgStore, org: OrgId, action: &str, rtype: &str, rid: &str, result: AuditResult) {
+async fn add(
+    store: &PgStore,
+    org: OrgId,
+    action: &str,
+    rtype: &str,
+    rid: &str,
+    result: AuditResult,
+) {
     let mut tx = store.begin(&system_ctx()).await.unwrap();
-    store_audit::append(&mut tx, Some(org), event(action, rtype, rid, result, days_ago(0)))
-        .await
-        .unwrap();
+    store_audit::append(
+        &mut tx,
+        Some(org),
+        event(action, rtype, rid, result, days_ago(0)),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -50,18 +61,68 @@ async fn list_filters_paginates_and_isolates_orgs() {
     let org_b = fx.org(partner).await;
     let store = &server.state.store;
     for i in 0..3 {
-        add(store, org_a, "device.delete", "device", &format!("d{i}"), AuditResult::Success).await;
+        add(
+            store,
+            org_a,
+            "device.delete",
+            "device",
+            &format!("d{i}"),
+            AuditResult::Success,
+        )
+        .await;
     }
-    add(store, org_a, "site.update", "site", "s1", AuditResult::Success).await;
-    add(store, org_a, "device.delete", "device", "d9", AuditResult::Denied).await;
-    add(store, org_a, "device.command.execute", "device", "d1", AuditResult::Failure).await;
+    add(
+        store,
+        org_a,
+        "site.update",
+        "site",
+        "s1",
+        AuditResult::Success,
+    )
+    .await;
+    add(
+        store,
+        org_a,
+        "device.delete",
+        "device",
+        "d9",
+        AuditResult::Denied,
+    )
+    .await;
+    add(
+        store,
+        org_a,
+        "device.command.execute",
+        "device",
+        "d1",
+        AuditResult::Failure,
+    )
+    .await;
     for i in 0..4 {
-        add(store, org_b, "device.delete", "device", &format!("b{i}"), AuditResult::Success).await;
+        add(
+            store,
+            org_b,
+            "device.delete",
+            "device",
+            &format!("b{i}"),
+            AuditResult::Success,
+        )
+        .await;
     }
     let mut tx = store.begin(&system_ctx()).await.unwrap();
-    store_audit::append(&mut tx, None, event("system.job", "system", "x", AuditResult::Success, days_ago(0)))
-        .await
-        .unwrap();
+    store_audit::append(
+        &mut tx,
+        None,
+        event(
+            "system.job",
+            "system",
+            "x",
+            AuditResult::Success,
+            days_ago(0),
+        ),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 
     let reader_role = custom_role(&fx, partner, &["audit:read"]).await;
@@ -74,14 +135,20 @@ async fn list_filters_paginates_and_isolates_orgs() {
     let items = body["items"].as_array().unwrap();
     assert_eq!(items.len(), 6, "{body}");
     assert!(items.iter().all(|i| i["chain"] == org_a.to_string()));
-    assert!(items.iter().all(|i| i.get("chainHash").is_none()), "hashes only when asked");
+    assert!(
+        items.iter().all(|i| i.get("chainHash").is_none()),
+        "hashes only when asked"
+    );
     assert_eq!(items[0]["seq"], 0);
     assert_eq!(items[0]["action"], "device.delete");
     assert_eq!(items[0]["resourceType"], "device");
     assert_eq!(items[0]["actorType"], "user");
 
     // resource, singular or plural, and action
-    for q in ["resource=devices&action=device.delete", "resource=device&action=device.delete"] {
+    for q in [
+        "resource=devices&action=device.delete",
+        "resource=device&action=device.delete",
+    ] {
         let (status, body) = get(&server, &token, &format!("/api/v1/audit?{q}")).await;
         assert_eq!(status, 200);
         assert_eq!(body["items"].as_array().unwrap().len(), 4, "{q}: {body}");
@@ -127,7 +194,12 @@ async fn list_filters_paginates_and_isolates_orgs() {
     // a foreign organization: 404, nothing leaked
     let (status, body) = get(&server, &token, &format!("/api/v1/audit?orgId={org_b}")).await;
     assert_eq!(status, 404, "{body}");
-    let (status, _) = get(&server, &token, &format!("/api/v1/audit/verify?orgId={org_b}")).await;
+    let (status, _) = get(
+        &server,
+        &token,
+        &format!("/api/v1/audit/verify?orgId={org_b}"),
+    )
+    .await;
     assert_eq!(status, 404);
     let (status, body) = get(&server, &token, &format!("/api/v1/audit?orgId={org_a}")).await;
     assert_eq!(status, 200);
@@ -158,6 +230,20 @@ async fn list_filters_paginates_and_isolates_orgs() {
     assert_eq!(chains[0]["chain"], org_a.to_string());
     assert_eq!(chains[0]["entries"], 6);
 
+    // an accessible organization without any entry: nothing to verify
+    let empty = fx.org(partner).await;
+    let empty_reader = org_user_with_role(&fx, partner, empty, reader_role).await;
+    let token_empty = server.token_for(&fx, &empty_reader).await;
+    let (status, body) = get(
+        &server,
+        &token_empty,
+        &format!("/api/v1/audit/verify?orgId={empty}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["chains"].as_array().unwrap().len(), 0);
+
     // an organization user of B sees B only
     let reader_b = org_user_with_role(&fx, partner, org_b, reader_role).await;
     let token_b = server.token_for(&fx, &reader_b).await;
@@ -167,7 +253,12 @@ async fn list_filters_paginates_and_isolates_orgs() {
     assert!(items.iter().all(|i| i["chain"] == org_b.to_string()));
 
     // no token: 401; a role without audit:read: 403
-    let res = server.http.get(server.url("/api/v1/audit")).send().await.unwrap();
+    let res = server
+        .http
+        .get(server.url("/api/v1/audit"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 401);
     let viewer_role = custom_role(&fx, partner, &["devices:read"]).await;
     let viewer = org_user_with_role(&fx, partner, org_a, viewer_role).await;
@@ -185,9 +276,25 @@ async fn export_needs_audit_export_and_is_audited() {
     let org_b = fx.org(partner).await;
     let store = &server.state.store;
     for i in 0..4 {
-        add(store, org_a, "device.delete", "device", &format!("d{i}"), AuditResult::Success).await;
+        add(
+            store,
+            org_a,
+            "device.delete",
+            "device",
+            &format!("d{i}"),
+            AuditResult::Success,
+        )
+        .await;
     }
-    add(store, org_b, "device.delete", "device", "b", AuditResult::Success).await;
+    add(
+        store,
+        org_b,
+        "device.delete",
+        "device",
+        "b",
+        AuditResult::Success,
+    )
+    .await;
 
     let reader_role = custom_role(&fx, partner, &["audit:read"]).await;
     let reader = org_user_with_role(&fx, partner, org_a, reader_role).await;
@@ -249,7 +356,12 @@ async fn export_needs_audit_export_and_is_audited() {
     assert_eq!(items[0]["resourceId"], org_a.to_string());
 
     // a foreign organization: 404
-    let (status, _) = get(&server, &token, &format!("/api/v1/audit/export?orgId={org_b}")).await;
+    let (status, _) = get(
+        &server,
+        &token,
+        &format!("/api/v1/audit/export?orgId={org_b}"),
+    )
+    .await;
     assert_eq!(status, 404);
     // the chain still verifies after the export events
     let (_, body) = get(&server, &token, "/api/v1/audit/verify").await;

@@ -14,7 +14,7 @@ mod common;
 use breeze_core::audit::{AuditResult, ChainHead, ChainId, EntryBody};
 use breeze_server::audit_jobs;
 use breeze_server::store::audit as store_audit;
-use common::audit::{append_n, app_store, days_ago, event, signer, system_ctx};
+use common::audit::{app_store, append_n, days_ago, event, signer, system_ctx};
 use common::{Fixtures, TestDb, system_context};
 use sqlx::PgPool;
 
@@ -166,14 +166,13 @@ async fn forged_entries_and_forks_refused() {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let r = sqlx::query(
-        "INSERT INTO audit_log (chain_key, seq, org_id, entry) VALUES ($1, 3, $2, $3)",
-    )
-    .bind(org.to_string())
-    .bind(org.as_uuid())
-    .bind(json.to_string())
-    .execute(&mut *tx)
-    .await;
+    let r =
+        sqlx::query("INSERT INTO audit_log (chain_key, seq, org_id, entry) VALUES ($1, 3, $2, $3)")
+            .bind(org.to_string())
+            .bind(org.as_uuid())
+            .bind(json.to_string())
+            .execute(&mut *tx)
+            .await;
     assert!(r.is_err(), "a fork was accepted");
     drop(tx);
 
@@ -186,14 +185,13 @@ async fn forged_entries_and_forks_refused() {
         .unwrap();
     let mut dup: serde_json::Value = serde_json::from_str(&entry1).unwrap();
     dup["sequence"] = 9.into();
-    let r = sqlx::query(
-        "INSERT INTO audit_log (chain_key, seq, org_id, entry) VALUES ($1, 9, $2, $3)",
-    )
-    .bind(org.to_string())
-    .bind(org.as_uuid())
-    .bind(dup.to_string())
-    .execute(&mut *conn)
-    .await;
+    let r =
+        sqlx::query("INSERT INTO audit_log (chain_key, seq, org_id, entry) VALUES ($1, 9, $2, $3)")
+            .bind(org.to_string())
+            .bind(org.as_uuid())
+            .bind(dup.to_string())
+            .execute(&mut *conn)
+            .await;
     let code = r
         .unwrap_err()
         .as_database_error()

@@ -64,12 +64,17 @@ async fn concurrent_writers_never_fork() {
         .unwrap();
         assert_eq!(rows, per_chain);
         assert_eq!((min, max), (0, per_chain - 1), "sequence not gap-free");
-        assert_eq!(prevs, rows, "two entries share a predecessor: the chain forked");
+        assert_eq!(
+            prevs, rows,
+            "two entries share a predecessor: the chain forked"
+        );
         assert_eq!(chains, rows);
     }
 
     let mut tx = store.begin(&system_ctx()).await.unwrap();
-    let report = audit_jobs::verify_visible(&mut tx, &keys(), None).await.unwrap();
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), None)
+        .await
+        .unwrap();
     assert!(report.ok, "{report:?}");
     assert_eq!(report.chains.len(), 2);
     for c in &report.chains {

@@ -14,7 +14,9 @@ mod common;
 use breeze_core::audit::{BundleOptions, CheckpointSigner, KeyId, verify_bundle_bytes};
 use breeze_server::audit_jobs::{self, MAX_EXPORT_BYTES};
 use breeze_server::store::audit as store_audit;
-use common::audit::{app_store, append_n, days_ago, keys, maint_store, run_cli, signer, system_ctx};
+use common::audit::{
+    app_store, append_n, days_ago, keys, maint_store, run_cli, signer, system_ctx,
+};
 use common::{Fixtures, TestDb};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -41,13 +43,45 @@ async fn retention_prunes_through_a_checkpoint_and_the_chain_still_verifies() {
 
     // 5 old entries (0..=4), checkpoint at 4; 2 more old ones (5, 6) without a checkpoint;
     // then 3 recent ones (7..=9) and a checkpoint at 9.
-    append_n(&store, Some(org), 5, "device.delete", "device", days_ago(400)).await;
-    append_n(&store, Some(young), 3, "device.delete", "device", days_ago(400)).await;
-    audit_jobs::checkpoint_all(&store, &signer(), now).await.unwrap();
-    append_n(&store, Some(org), 2, "device.delete", "device", days_ago(390)).await;
+    append_n(
+        &store,
+        Some(org),
+        5,
+        "device.delete",
+        "device",
+        days_ago(400),
+    )
+    .await;
+    append_n(
+        &store,
+        Some(young),
+        3,
+        "device.delete",
+        "device",
+        days_ago(400),
+    )
+    .await;
+    audit_jobs::checkpoint_all(&store, &signer(), now)
+        .await
+        .unwrap();
+    append_n(
+        &store,
+        Some(org),
+        2,
+        "device.delete",
+        "device",
+        days_ago(390),
+    )
+    .await;
     append_n(&store, Some(org), 3, "device.update", "device", days_ago(1)).await;
-    let made = audit_jobs::checkpoint_all(&store, &signer(), now).await.unwrap();
-    assert_eq!(made.len(), 1, "only the chain with new entries is checkpointed");
+    let made = audit_jobs::checkpoint_all(&store, &signer(), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        made.len(),
+        1,
+        "only the chain with new entries is checkpointed"
+    );
     assert_eq!(made[0].sequence, 9);
     // `young` keeps everything: 1000 days of retention
     fx.exec(
@@ -58,13 +92,22 @@ async fn retention_prunes_through_a_checkpoint_and_the_chain_still_verifies() {
 
     // The runtime role cannot prune (no delete privilege, no anchor insert).
     let mut tx = store.begin(&system_ctx()).await.unwrap();
-    let cps = store_audit::checkpoints(&mut tx, &key, None, 100).await.unwrap();
-    assert!(store_audit::prune_prefix(&mut tx, &cps[0], 4).await.is_err());
+    let cps = store_audit::checkpoints(&mut tx, &key, None, 100)
+        .await
+        .unwrap();
+    assert!(
+        store_audit::prune_prefix(&mut tx, &cps[0], 4)
+            .await
+            .is_err()
+    );
     drop(tx);
 
-    let done = audit_jobs::retention_run(&maint, &keys(), now).await.unwrap();
-    assert_eq!(done.len(), 1, "{done:?}");
-    let o = &done[0];
+    let done = audit_jobs::retention_run(&maint, &keys(), now)
+        .await
+        .unwrap();
+    assert!(done.failed.is_empty(), "{done:?}");
+    assert_eq!(done.pruned.len(), 1, "{done:?}");
+    let o = &done.pruned[0];
     assert_eq!(o.chain, key);
     // entries 5 and 6 are old too, but no checkpoint ends there: the prune stops at 4
     assert_eq!((o.pruned_from, o.pruned_through, o.deleted), (0, 4, 5));
@@ -74,7 +117,9 @@ async fn retention_prunes_through_a_checkpoint_and_the_chain_still_verifies() {
 
     // The chain still verifies end to end, from its anchor.
     let mut tx = store.begin(&system_ctx()).await.unwrap();
-    let report = audit_jobs::verify_visible(&mut tx, &keys(), None).await.unwrap();
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), None)
+        .await
+        .unwrap();
     assert!(report.ok, "{report:?}");
     let c = report.chains.iter().find(|c| c.chain == key).unwrap();
     assert_eq!(c.first_sequence, 5);
@@ -96,9 +141,17 @@ async fn retention_prunes_through_a_checkpoint_and_the_chain_still_verifies() {
     assert!(rows[0].entry.contains(&key));
 
     // The export verifies offline with the trusted key, and not with a stranger's.
-    let bundle = audit_jobs::export_chain(&mut tx, &keys(), Some(org), None, None, MAX_EXPORT_BYTES, now)
-        .await
-        .unwrap();
+    let bundle = audit_jobs::export_chain(
+        &mut tx,
+        &keys(),
+        Some(org),
+        None,
+        None,
+        MAX_EXPORT_BYTES,
+        now,
+    )
+    .await
+    .unwrap();
     drop(tx);
     let r = verify_bundle_bytes(
         &bundle,
@@ -111,9 +164,12 @@ async fn retention_prunes_through_a_checkpoint_and_the_chain_still_verifies() {
     assert!(r.keys_trusted);
     assert_eq!(r.pruned_through, Some(4));
     assert_eq!(r.last_sequence, Some(10));
-    let stranger = CheckpointSigner::from_seed(KeyId::new("t1").unwrap(), &Zeroizing::new([3u8; 32]));
+    let stranger =
+        CheckpointSigner::from_seed(KeyId::new("t1").unwrap(), &Zeroizing::new([3u8; 32]));
     let mut other = breeze_core::audit::KeyRing::new();
-    other.insert(stranger.key_id().clone(), stranger.verifying_key()).unwrap();
+    other
+        .insert(stranger.key_id().clone(), stranger.verifying_key())
+        .unwrap();
     let r = verify_bundle_bytes(
         &bundle,
         &BundleOptions {
@@ -124,25 +180,43 @@ async fn retention_prunes_through_a_checkpoint_and_the_chain_still_verifies() {
     assert!(!r.ok, "a bundle verified with an untrusted key");
 
     // A second run finds nothing more to prune (the next checkpoint covers young entries).
-    let done = audit_jobs::retention_run(&maint, &keys(), now).await.unwrap();
-    assert!(done.is_empty(), "{done:?}");
+    let done = audit_jobs::retention_run(&maint, &keys(), now)
+        .await
+        .unwrap();
+    assert!(done.pruned.is_empty() && done.failed.is_empty(), "{done:?}");
 
     // Later: everything is old; checkpoint the head and prune again through it.
     let later = now + time::Duration::days(400);
-    let made = audit_jobs::checkpoint_all(&store, &signer(), later).await.unwrap();
+    let made = audit_jobs::checkpoint_all(&store, &signer(), later)
+        .await
+        .unwrap();
     assert!(made.iter().any(|c| c.sequence == 10), "{made:?}");
-    let done = audit_jobs::retention_run(&maint, &keys(), later).await.unwrap();
-    let o = done.iter().find(|o| o.chain == key).unwrap();
+    let done = audit_jobs::retention_run(&maint, &keys(), later)
+        .await
+        .unwrap();
+    let o = done.pruned.iter().find(|o| o.chain == key).unwrap();
     assert_eq!((o.pruned_from, o.pruned_through), (5, 10));
     let mut tx = store.begin(&system_ctx()).await.unwrap();
-    let report = audit_jobs::verify_visible(&mut tx, &keys(), None).await.unwrap();
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), None)
+        .await
+        .unwrap();
     assert!(report.ok, "{report:?}");
 
     // The CLI agrees, and its export verifies too.
     let (ok, out, err) = run_cli(&db, &["audit", "verify"]);
     assert!(ok, "{out} {err}");
     let file = std::env::temp_dir().join(format!("audit-{}.jsonl", db.name));
-    let (ok, _, err) = run_cli(&db, &["audit", "export", "--org", &key, "--out", file.to_str().unwrap()]);
+    let (ok, _, err) = run_cli(
+        &db,
+        &[
+            "audit",
+            "export",
+            "--org",
+            &key,
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
     assert!(ok, "{err}");
     let bytes = std::fs::read(&file).unwrap();
     std::fs::remove_file(&file).unwrap();
@@ -155,6 +229,24 @@ async fn retention_prunes_through_a_checkpoint_and_the_chain_still_verifies() {
     );
     assert!(r.ok, "{r:?}");
     assert_eq!(r.pruned_through, Some(10));
+    // the CLI export was audited in the chain, which still verifies
+    let mut tx = store.begin(&system_ctx()).await.unwrap();
+    let rows = store_audit::list(
+        &mut tx,
+        &store_audit::ListFilter {
+            org: Some(org),
+            action: Some("audit.export".into()),
+            ..Default::default()
+        },
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1);
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), Some(Some(org)))
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
 }
 
 #[tokio::test]
@@ -165,10 +257,152 @@ async fn nothing_is_pruned_without_a_checkpoint() {
     let org = fx.org(partner).await;
     let store = app_store(&db).await;
     let maint = maint_store(&db).await;
-    append_n(&store, Some(org), 4, "device.delete", "device", days_ago(800)).await;
+    append_n(
+        &store,
+        Some(org),
+        4,
+        "device.delete",
+        "device",
+        days_ago(800),
+    )
+    .await;
     let done = audit_jobs::retention_run(&maint, &keys(), OffsetDateTime::now_utc())
         .await
         .unwrap();
-    assert!(done.is_empty());
+    assert!(done.pruned.is_empty() && done.failed.is_empty());
     assert_eq!(count(&db, &org.to_string()).await, (4, Some(0)));
+}
+
+#[tokio::test]
+async fn a_chain_that_does_not_verify_is_never_pruned() {
+    let db = TestDb::new().await;
+    let fx = Fixtures::new(&db).await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let fine = fx.org(partner).await;
+    let store = app_store(&db).await;
+    let maint = maint_store(&db).await;
+    let now = OffsetDateTime::now_utc();
+    append_n(
+        &store,
+        Some(org),
+        4,
+        "device.delete",
+        "device",
+        days_ago(800),
+    )
+    .await;
+    append_n(
+        &store,
+        Some(fine),
+        4,
+        "device.delete",
+        "device",
+        days_ago(800),
+    )
+    .await;
+    audit_jobs::checkpoint_all(&store, &signer(), now)
+        .await
+        .unwrap();
+    append_n(&store, Some(org), 1, "device.delete", "device", days_ago(0)).await;
+    append_n(
+        &store,
+        Some(fine),
+        1,
+        "device.delete",
+        "device",
+        days_ago(0),
+    )
+    .await;
+
+    // a superuser alters an old entry with triggers off
+    let su = db.superuser_pool().await;
+    let mut conn = su.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE audit_log SET entry = jsonb_set(entry::jsonb, '{event,resource_id}', '\"x\"')::text
+          WHERE chain_key = $1 AND seq = 1",
+    )
+    .bind(org.to_string())
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+
+    let done = audit_jobs::retention_run(&maint, &keys(), now)
+        .await
+        .unwrap();
+    assert_eq!(done.failed.len(), 1, "{done:?}");
+    assert_eq!(done.failed[0].0, org.to_string());
+    assert!(done.failed[0].1.contains("content_altered"), "{done:?}");
+    assert_eq!(
+        count(&db, &org.to_string()).await,
+        (5, Some(0)),
+        "evidence kept"
+    );
+    // the other chain was pruned normally
+    assert_eq!(done.pruned.len(), 1);
+    assert_eq!(done.pruned[0].chain, fine.to_string());
+    let (ok, out, _) = run_cli(&db, &["audit", "retention"]);
+    assert!(!ok, "the CLI reports the refused chain: {out}");
+    assert!(out.contains(&format!("FAILED chain {org}")), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_tasks_checkpoint_and_prune() {
+    let server = common::TestServer::start_with(|s| {
+        for (k, v) in s.iter_mut() {
+            if k == "BREEZE_AUDIT_CHECKPOINT_INTERVAL_SECS"
+                || k == "BREEZE_AUDIT_RETENTION_INTERVAL_SECS"
+            {
+                *v = "1".into();
+            }
+        }
+    })
+    .await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    append_n(
+        &server.state.store,
+        Some(org),
+        3,
+        "device.delete",
+        "device",
+        days_ago(500),
+    )
+    .await;
+    let tasks = audit_jobs::spawn_background(&server.state);
+    assert_eq!(tasks.len(), 2);
+    // wait (bounded) for the checkpoint, then for the prune through it
+    let su = server.db.superuser_pool().await;
+    let mut pruned = false;
+    for _ in 0..300 {
+        let anchors: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM audit_anchors WHERE chain_key = $1")
+                .bind(org.to_string())
+                .fetch_one(&su)
+                .await
+                .unwrap();
+        if anchors > 0 {
+            pruned = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for t in tasks {
+        t.abort();
+    }
+    assert!(
+        pruned,
+        "the background tasks never checkpointed and pruned the old chain"
+    );
+    let mut tx = server.state.store.begin(&system_ctx()).await.unwrap();
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), None)
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
 }

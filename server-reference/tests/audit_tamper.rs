@@ -44,7 +44,15 @@ async fn altered_entry_is_reported_by_the_cli() {
     let other = fx.org(partner).await;
     let store = app_store(&db).await;
     append_n(&store, Some(org), 6, "device.delete", "device", days_ago(0)).await;
-    append_n(&store, Some(other), 2, "device.delete", "device", days_ago(0)).await;
+    append_n(
+        &store,
+        Some(other),
+        2,
+        "device.delete",
+        "device",
+        days_ago(0),
+    )
+    .await;
     append_n(&store, None, 2, "system.job", "system", days_ago(0)).await;
 
     let (ok, out, err) = run_cli(&db, &["audit", "verify"]);
@@ -118,7 +126,10 @@ async fn cut_tail_after_a_checkpoint_is_reported() {
         .unwrap();
     let (ok, out, _) = run_cli(&db, &["audit", "checkpoint"]);
     assert!(ok);
-    assert!(out.contains("0 checkpoints signed"), "nothing new to sign: {out}");
+    assert!(
+        out.contains("0 checkpoints signed"),
+        "nothing new to sign: {out}"
+    );
 
     let su = db.superuser_pool().await;
     as_replica(

@@ -23,12 +23,19 @@ use uuid::Uuid;
 
 /// Tables that are deliberately not under RLS, and why the runtime role cannot touch them.
 const NO_RLS: [&str; 2] = [
-    "_sqlx_migrations", // migration bookkeeping: owner only
+    "_sqlx_migrations",  // migration bookkeeping: owner only
     "audit_chain_heads", // no tenant column; only SECURITY DEFINER functions touch it
 ];
 
-/// Tenant tables the fixtures of this file fill (so the zero-row checks are not vacuous).
-const FILLED: [&str; 13] = [
+/// Tables the fixtures of this file fill (so the zero-row checks are not vacuous). A table
+/// added later without fixture rows is still checked for policies and noted on stderr.
+const FILLED: [&str; 20] = [
+    "partners",
+    "refresh_families",
+    "refresh_tokens",
+    "mfa_recovery_codes",
+    "password_resets",
+    "notification_outbox",
     "organizations",
     "sites",
     "device_groups",
@@ -36,6 +43,7 @@ const FILLED: [&str; 13] = [
     "users",
     "partner_memberships",
     "org_memberships",
+    "system_memberships",
     "roles",
     "api_keys",
     "enrollment_keys",
@@ -76,7 +84,9 @@ fn code(e: &sqlx::Error) -> String {
 
 /// A fresh runtime-role connection: no `breeze.*` setting at all.
 async fn bare_app(db: &TestDb) -> PgConnection {
-    PgConnection::connect(&db.url_string("breeze_app")).await.unwrap()
+    PgConnection::connect(&db.url_string("breeze_app"))
+        .await
+        .unwrap()
 }
 
 /// Sets raw settings transaction-locally.
@@ -130,10 +140,36 @@ async fn world() -> World {
     let dev_a = fx.device(org_a, site_a).await;
     let dev_a2 = fx.device(org_a, site_a2).await;
     let dev_b = fx.device(org_b, site_b).await;
-    fx.partner_user(partner, SeededRole::PartnerAdmin, "all", &[]).await;
-    let user = fx.org_user(partner, org_a, SeededRole::OrgTechnician, None).await;
+    fx.partner_user(partner, SeededRole::PartnerAdmin, "all", &[])
+        .await;
+    let user = fx
+        .org_user(partner, org_a, SeededRole::OrgTechnician, None)
+        .await;
     fx.platform_admin().await;
-    fx.open_family(user.id).await;
+    let family = fx.open_family(user.id).await;
+    let u = *user.id.as_uuid();
+    fx.exec(
+        "INSERT INTO refresh_tokens (jti, family_id, user_id) VALUES ($1, $2, $3)",
+        &[Uuid::new_v4(), family, u],
+    )
+    .await;
+    fx.exec(
+        "INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, repeat('f', 64))",
+        &[u],
+    )
+    .await;
+    fx.exec(
+        "INSERT INTO password_resets (id, user_id, token_hash, expires_at)
+         VALUES ($1, $2, repeat('9', 64), now() + interval '1 hour')",
+        &[Uuid::new_v4(), u],
+    )
+    .await;
+    fx.exec(
+        "INSERT INTO notification_outbox (id, user_id, kind, recipient, body)
+         VALUES ($1, $2, 'test', 'x@example.test', 'sealed')",
+        &[Uuid::new_v4(), u],
+    )
+    .await;
     // a custom role of the partner (roles carry partner_id)
     common::audit::custom_role(&fx, partner, &["devices:read"]).await;
     fx.exec(
@@ -150,17 +186,45 @@ async fn world() -> World {
     .await;
     // audit: entries, a checkpoint, and a retention run so every audit table has rows
     let store = app_store(&db).await;
-    append_n(&store, Some(org_a), 3, "device.delete", "device", days_ago(500)).await;
-    append_n(&store, Some(org_b), 2, "device.delete", "device", days_ago(0)).await;
+    append_n(
+        &store,
+        Some(org_a),
+        3,
+        "device.delete",
+        "device",
+        days_ago(500),
+    )
+    .await;
+    append_n(
+        &store,
+        Some(org_b),
+        2,
+        "device.delete",
+        "device",
+        days_ago(0),
+    )
+    .await;
     audit_jobs::checkpoint_all(&store, &signer(), time::OffsetDateTime::now_utc())
         .await
         .unwrap();
     let maint = common::audit::maint_store(&db).await;
-    let done = audit_jobs::retention_run(&maint, &common::audit::keys(), time::OffsetDateTime::now_utc())
-        .await
-        .unwrap();
-    assert_eq!(done.len(), 1);
-    append_n(&store, Some(org_a), 1, "device.delete", "device", days_ago(0)).await;
+    let done = audit_jobs::retention_run(
+        &maint,
+        &common::audit::keys(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.pruned.len(), 1);
+    append_n(
+        &store,
+        Some(org_a),
+        1,
+        "device.delete",
+        "device",
+        days_ago(0),
+    )
+    .await;
     let su = db.superuser_pool().await;
     World {
         db,
@@ -182,8 +246,21 @@ async fn every_tenant_table_has_forced_rls_and_policies() {
     let db = TestDb::new().await;
     let su = db.superuser_pool().await;
     let tables = tenant_tables(&su).await;
-    for must in ["organizations", "sites", "devices", "api_keys", "audit_log", "audit_checkpoints", "audit_anchors", "roles", "users"] {
-        assert!(tables.iter().any(|t| t == must), "{must} missing from {tables:?}");
+    for must in [
+        "organizations",
+        "sites",
+        "devices",
+        "api_keys",
+        "audit_log",
+        "audit_checkpoints",
+        "audit_anchors",
+        "roles",
+        "users",
+    ] {
+        assert!(
+            tables.iter().any(|t| t == must),
+            "{must} missing from {tables:?}"
+        );
     }
     let rows: Vec<(String, bool, bool, i64)> = sqlx::query_as(
         "SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
@@ -198,7 +275,9 @@ async fn every_tenant_table_has_forced_rls_and_policies() {
     for (t, enabled, forced, policies) in &rows {
         let tenant = tables.contains(t);
         if tenant && !(*enabled && *forced && *policies > 0) {
-            failures.push(format!("{t}: enabled={enabled} forced={forced} policies={policies}"));
+            failures.push(format!(
+                "{t}: enabled={enabled} forced={forced} policies={policies}"
+            ));
         }
         if !tenant && !*enabled && !NO_RLS.contains(&t.as_str()) {
             failures.push(format!("{t}: no RLS and not on the reviewed NO_RLS list"));
@@ -235,10 +314,11 @@ async fn without_a_context_the_runtime_role_reads_and_writes_nothing() {
     let tables = rls_tables(&w.su).await;
     let mut empty_fixture = Vec::new();
     for t in &tables {
-        let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {t}")))
-            .fetch_one(&w.su)
-            .await
-            .unwrap();
+        let total: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {t}")))
+                .fetch_one(&w.su)
+                .await
+                .unwrap();
         if total == 0 {
             empty_fixture.push(t.clone());
             continue;
@@ -291,7 +371,10 @@ async fn without_a_context_the_runtime_role_reads_and_writes_nothing() {
         }
     }
     for t in FILLED {
-        assert!(!empty_fixture.iter().any(|e| e == t), "fixture left {t} empty");
+        assert!(
+            !empty_fixture.iter().any(|e| e == t),
+            "fixture left {t} empty"
+        );
     }
     if !empty_fixture.is_empty() {
         eprintln!("note: no fixture rows in {empty_fixture:?}; only their policies were checked");
@@ -301,7 +384,9 @@ async fn without_a_context_the_runtime_role_reads_and_writes_nothing() {
 #[tokio::test]
 async fn an_org_context_cannot_touch_another_orgs_rows() {
     let w = world().await;
-    let mut conn = PgConnection::connect(&w.db.url_string("breeze_app")).await.unwrap();
+    let mut conn = PgConnection::connect(&w.db.url_string("breeze_app"))
+        .await
+        .unwrap();
     let ctx = org_ctx(w.partner, w.org_a, "*");
 
     let mut expect_denied = async |sql: &str, binds: Vec<Uuid>| {
@@ -331,12 +416,23 @@ async fn an_org_context_cannot_touch_another_orgs_rows() {
     )
     .await;
     expect_denied("UPDATE sites SET name = 'evil' WHERE org_id = $1", vec![b]).await;
-    expect_denied("UPDATE devices SET hostname = 'evil' WHERE id = $1", vec![w.dev_b]).await;
+    expect_denied(
+        "UPDATE devices SET hostname = 'evil' WHERE id = $1",
+        vec![w.dev_b],
+    )
+    .await;
     expect_denied("DELETE FROM devices WHERE org_id = $1", vec![b]).await;
-    expect_denied("UPDATE organizations SET name = 'evil' WHERE id = $1", vec![b]).await;
-    expect_denied("INSERT INTO api_keys (id, org_id, name, key_prefix, key_hash, scopes)
+    expect_denied(
+        "UPDATE organizations SET name = 'evil' WHERE id = $1",
+        vec![b],
+    )
+    .await;
+    expect_denied(
+        "INSERT INTO api_keys (id, org_id, name, key_prefix, key_hash, scopes)
                    VALUES ($1, $2, 'k', 'abcdefgh', repeat('d', 64), '{devices:read}')",
-        vec![Uuid::new_v4(), b]).await;
+        vec![Uuid::new_v4(), b],
+    )
+    .await;
     expect_denied("SELECT * FROM breeze_audit_lock_head($1::text)", vec![b]).await;
     let _ = (a, sa);
 
@@ -396,58 +492,84 @@ async fn malformed_settings_grant_nothing() {
     let a = w.org_a.to_string();
     let p = w.partner.to_string();
     let variants: Vec<(&str, Vec<(&str, String)>)> = vec![
-        ("garbage lists in partner scope", vec![
-            ("breeze.scope", "partner".into()),
-            ("breeze.accessible_org_ids", "garbage".into()),
-            ("breeze.accessible_partner_ids", "garbage".into()),
-            ("breeze.current_partner_id", "garbage".into()),
-            ("breeze.allowed_site_ids", "garbage".into()),
-        ]),
-        ("unknown scope root", vec![
-            ("breeze.scope", "root".into()),
-            ("breeze.accessible_org_ids", "*".into()),
-            ("breeze.accessible_partner_ids", "*".into()),
-            ("breeze.allowed_site_ids", "*".into()),
-        ]),
-        ("'*' in partner scope", vec![
-            ("breeze.scope", "partner".into()),
-            ("breeze.accessible_org_ids", "*".into()),
-            ("breeze.accessible_partner_ids", "*".into()),
-            ("breeze.allowed_site_ids", "*".into()),
-        ]),
-        ("'*' org list in organization scope", vec![
-            ("breeze.scope", "organization".into()),
-            ("breeze.org_id", a.clone()),
-            ("breeze.accessible_org_ids", "*".into()),
-            ("breeze.allowed_site_ids", "*".into()),
-        ]),
-        ("uppercase ids", vec![
-            ("breeze.scope", "partner".into()),
-            ("breeze.accessible_org_ids", a.to_uppercase()),
-            ("breeze.accessible_partner_ids", p.to_uppercase()),
-            ("breeze.allowed_site_ids", "*".into()),
-        ]),
-        ("trailing comma and spaces", vec![
-            ("breeze.scope", "partner".into()),
-            ("breeze.accessible_org_ids", format!("{a},")),
-            ("breeze.accessible_partner_ids", format!(" {p}")),
-            ("breeze.allowed_site_ids", "*".into()),
-        ]),
-        ("SQL in a setting", vec![
-            ("breeze.scope", "system' OR '1'='1".into()),
-            ("breeze.accessible_org_ids", "*".into()),
-            ("breeze.accessible_partner_ids", "*".into()),
-            ("breeze.allowed_site_ids", "*".into()),
-        ]),
-        ("empty strings", vec![
-            ("breeze.scope", String::new()),
-            ("breeze.accessible_org_ids", String::new()),
-            ("breeze.allowed_site_ids", String::new()),
-        ]),
+        (
+            "garbage lists in partner scope",
+            vec![
+                ("breeze.scope", "partner".into()),
+                ("breeze.accessible_org_ids", "garbage".into()),
+                ("breeze.accessible_partner_ids", "garbage".into()),
+                ("breeze.current_partner_id", "garbage".into()),
+                ("breeze.allowed_site_ids", "garbage".into()),
+            ],
+        ),
+        (
+            "unknown scope root",
+            vec![
+                ("breeze.scope", "root".into()),
+                ("breeze.accessible_org_ids", "*".into()),
+                ("breeze.accessible_partner_ids", "*".into()),
+                ("breeze.allowed_site_ids", "*".into()),
+            ],
+        ),
+        (
+            "'*' in partner scope",
+            vec![
+                ("breeze.scope", "partner".into()),
+                ("breeze.accessible_org_ids", "*".into()),
+                ("breeze.accessible_partner_ids", "*".into()),
+                ("breeze.allowed_site_ids", "*".into()),
+            ],
+        ),
+        (
+            "'*' org list in organization scope",
+            vec![
+                ("breeze.scope", "organization".into()),
+                ("breeze.org_id", a.clone()),
+                ("breeze.accessible_org_ids", "*".into()),
+                ("breeze.allowed_site_ids", "*".into()),
+            ],
+        ),
+        (
+            "uppercase ids",
+            vec![
+                ("breeze.scope", "partner".into()),
+                ("breeze.accessible_org_ids", a.to_uppercase()),
+                ("breeze.accessible_partner_ids", p.to_uppercase()),
+                ("breeze.allowed_site_ids", "*".into()),
+            ],
+        ),
+        (
+            "trailing comma and spaces",
+            vec![
+                ("breeze.scope", "partner".into()),
+                ("breeze.accessible_org_ids", format!("{a},")),
+                ("breeze.accessible_partner_ids", format!(" {p}")),
+                ("breeze.allowed_site_ids", "*".into()),
+            ],
+        ),
+        (
+            "SQL in a setting",
+            vec![
+                ("breeze.scope", "system' OR '1'='1".into()),
+                ("breeze.accessible_org_ids", "*".into()),
+                ("breeze.accessible_partner_ids", "*".into()),
+                ("breeze.allowed_site_ids", "*".into()),
+            ],
+        ),
+        (
+            "empty strings",
+            vec![
+                ("breeze.scope", String::new()),
+                ("breeze.accessible_org_ids", String::new()),
+                ("breeze.allowed_site_ids", String::new()),
+            ],
+        ),
     ];
     // tables keyed by user alone (refresh families, ...) are reachable by user id, which
     // none of these variants sets
-    let mut conn = PgConnection::connect(&w.db.url_string("breeze_app")).await.unwrap();
+    let mut conn = PgConnection::connect(&w.db.url_string("breeze_app"))
+        .await
+        .unwrap();
     for (name, settings) in &variants {
         for t in &tables {
             let mut tx = conn.begin().await.unwrap();
@@ -511,7 +633,9 @@ async fn malformed_settings_grant_nothing() {
 #[tokio::test]
 async fn site_allow_list_is_enforced_by_the_database() {
     let w = world().await;
-    let mut conn = PgConnection::connect(&w.db.url_string("breeze_app")).await.unwrap();
+    let mut conn = PgConnection::connect(&w.db.url_string("breeze_app"))
+        .await
+        .unwrap();
     let limited = org_ctx(w.partner, w.org_a, &w.site_a.to_string());
 
     let mut tx = conn.begin().await.unwrap();

@@ -385,7 +385,10 @@ pub async fn list(tx: &mut ScopedTx, f: &ListFilter, limit: u32) -> StoreResult<
     };
     let action_pattern = f.action.as_ref().map(|a| {
         if f.action_prefix {
-            let escaped = a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = a
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("{escaped}%")
         } else {
             a.clone()

@@ -51,7 +51,13 @@ pub fn system_ctx() -> AccessContext {
 }
 
 /// An event by a user at `at`.
-pub fn event(action: &str, resource_type: &str, resource_id: &str, result: AuditResult, at: Timestamp) -> AuditEvent {
+pub fn event(
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+    result: AuditResult,
+    at: Timestamp,
+) -> AuditEvent {
     AuditEvent::builder(
         Actor::User(UserId::from_uuid(Uuid::new_v4())),
         Action::new(action).unwrap(),
@@ -68,20 +74,35 @@ pub fn event(action: &str, resource_type: &str, resource_id: &str, result: Audit
 
 /// A timestamp `days_ago` days before now.
 pub fn days_ago(days: i64) -> Timestamp {
-    Timestamp::from_datetime_truncated(
-        time::OffsetDateTime::now_utc() - time::Duration::days(days),
-    )
-    .unwrap()
+    Timestamp::from_datetime_truncated(time::OffsetDateTime::now_utc() - time::Duration::days(days))
+        .unwrap()
 }
 
 /// Appends `n` events (`action` on `resource_type`) to `org`'s chain, one transaction
 /// each, through the real append path.
-pub async fn append_n(store: &PgStore, org: Option<OrgId>, n: usize, action: &str, resource_type: &str, at: Timestamp) {
+pub async fn append_n(
+    store: &PgStore,
+    org: Option<OrgId>,
+    n: usize,
+    action: &str,
+    resource_type: &str,
+    at: Timestamp,
+) {
     for i in 0..n {
         let mut tx = store.begin(&system_ctx()).await.unwrap();
-        audit::append(&mut tx, org, event(action, resource_type, &format!("r-{i}"), AuditResult::Success, at))
-            .await
-            .unwrap();
+        audit::append(
+            &mut tx,
+            org,
+            event(
+                action,
+                resource_type,
+                &format!("r-{i}"),
+                AuditResult::Success,
+                at,
+            ),
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
     }
 }
@@ -107,7 +128,12 @@ pub async fn custom_role(fx: &Fixtures, partner: PartnerId, permissions: &[&str]
 }
 
 /// An organization user of `org` holding the custom `role`.
-pub async fn org_user_with_role(fx: &Fixtures, partner: PartnerId, org: OrgId, role: RoleId) -> FixtureUser {
+pub async fn org_user_with_role(
+    fx: &Fixtures,
+    partner: PartnerId,
+    org: OrgId,
+    role: RoleId,
+) -> FixtureUser {
     let id = Uuid::new_v4();
     let email = format!("a{}@example.test", id.simple());
     let mut tx = fx.pool().begin().await.unwrap();
