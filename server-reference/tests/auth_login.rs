@@ -276,3 +276,48 @@ async fn revoked_membership_token_fails() {
     assert_eq!(status, 401);
     assert_eq!(body["error"], "invalid_credentials");
 }
+
+#[tokio::test]
+async fn partner_user_login_is_audited_on_the_system_chain() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let user = fx
+        .partner_user(
+            partner,
+            breeze_authz::seeded::SeededRole::PartnerViewer,
+            "all",
+            &[],
+        )
+        .await;
+    let s = login_session(&server, &user).await;
+    assert_eq!(s.body["user"]["scope"], "partner");
+    assert_eq!(s.body["user"]["partnerId"], partner.to_string());
+    let rows = audit_rows(&fx, "auth.login").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].chain, "system");
+    assert_eq!(rows[0].actor_type, "user");
+}
+
+#[tokio::test]
+async fn secure_cookies_when_configured() {
+    let server = common::TestServer::start_with(|s| {
+        common::auth::trust_loopback(s);
+        s.push(("BREEZE_SECURE_COOKIES".into(), "true".into()));
+    })
+    .await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    let res = login(&server, &user.email, FIXTURE_PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        set_cookie(&res, "breeze_refresh")
+            .unwrap()
+            .contains("; Secure")
+    );
+    assert!(
+        set_cookie(&res, "breeze_csrf")
+            .unwrap()
+            .contains("; Secure")
+    );
+}
