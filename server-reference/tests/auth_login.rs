@@ -276,3 +276,113 @@ async fn revoked_membership_token_fails() {
     assert_eq!(status, 401);
     assert_eq!(body["error"], "invalid_credentials");
 }
+
+#[tokio::test]
+async fn partner_user_login_is_audited_on_the_system_chain() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let user = fx
+        .partner_user(
+            partner,
+            breeze_authz::seeded::SeededRole::PartnerViewer,
+            "all",
+            &[],
+        )
+        .await;
+    let s = login_session(&server, &user).await;
+    assert_eq!(s.body["user"]["scope"], "partner");
+    assert_eq!(s.body["user"]["partnerId"], partner.to_string());
+    let rows = audit_rows(&fx, "auth.login").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].chain, "system");
+    assert_eq!(rows[0].actor_type, "user");
+}
+
+#[tokio::test]
+async fn secure_cookies_when_configured() {
+    let server = common::TestServer::start_with(|s| {
+        common::auth::trust_loopback(s);
+        s.push(("BREEZE_SECURE_COOKIES".into(), "true".into()));
+    })
+    .await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    let res = login(&server, &user.email, FIXTURE_PASSWORD).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        set_cookie(&res, "breeze_refresh")
+            .unwrap()
+            .contains("; Secure")
+    );
+    assert!(
+        set_cookie(&res, "breeze_csrf")
+            .unwrap()
+            .contains("; Secure")
+    );
+}
+
+#[tokio::test]
+async fn weak_stored_hash_is_upgraded_on_login() {
+    // an argon2-cffi hash of the fixture password with weaker parameters (interop vector)
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../vectors/crypto/argon2_cffi.json"
+    );
+    let vectors: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let weak = vectors["hashes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["password"] == FIXTURE_PASSWORD && h["needsRehash"] == true)
+        .unwrap()["phc"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    {
+        let mut tx = fx.pool().begin().await.unwrap();
+        common::system_context(&mut tx).await;
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user.id.as_uuid())
+            .bind(&weak)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let epoch_before: i32 = scalar(
+        &fx,
+        "SELECT auth_epoch FROM users WHERE id = $1",
+        *user.id.as_uuid(),
+    )
+    .await;
+    let s = login_session(&server, &user).await;
+    let stored: String = scalar(
+        &fx,
+        "SELECT password_hash FROM users WHERE id = $1",
+        *user.id.as_uuid(),
+    )
+    .await;
+    assert_ne!(stored, weak);
+    assert!(stored.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"));
+    // a rehash is not a password change: the session it opened stays valid
+    let epoch_after: i32 = scalar(
+        &fx,
+        "SELECT auth_epoch FROM users WHERE id = $1",
+        *user.id.as_uuid(),
+    )
+    .await;
+    assert_eq!(epoch_before, epoch_after);
+    assert_eq!(
+        get(&server, &s.access, "/api/v1/users/me").await.status(),
+        200
+    );
+    assert_eq!(
+        login(&server, &user.email, FIXTURE_PASSWORD).await.status(),
+        200
+    );
+}

@@ -326,3 +326,35 @@ async fn mfa_verify_rejects_malformed_tokens() {
     let (status, _) = status_body(verify(&server, &"A".repeat(48), "123456").await).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn mfa_challenge_expires_and_verification_is_rate_limited() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    let s = login_session(&server, &user).await;
+    let (secret, _) = enroll(&server, &s).await;
+    server.clock.advance(30);
+
+    // an expired challenge (5 minutes) is refused even with the right code
+    let token = mfa_challenge(&server, &user).await;
+    server.clock.advance(301);
+    let (status, body) = status_body(verify(&server, &token, &code(&server, &secret)).await).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "invalid_mfa_token");
+
+    // 5 verifications per user per 5 minutes (the enrollment's confirm counted as one)
+    let token = mfa_challenge(&server, &user).await;
+    let right = code(&server, &secret);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..4 {
+        assert_eq!(verify(&server, &token, wrong).await.status(), 401);
+    }
+    let res = verify(&server, &token, &right).await;
+    assert_eq!(res.status(), 429, "limited even with the right code");
+    assert!(res.headers().contains_key("retry-after"));
+}

@@ -293,3 +293,44 @@ async fn refresh_per_user_limit() {
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn concurrent_refreshes_with_one_token_yield_one_session() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    let s0 = login_session(&server, &user).await;
+    let (a, b) = tokio::join!(refresh(&server, &s0), refresh(&server, &s0));
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401], "exactly one rotation wins");
+    let (winner, loser) = if a.status() == 200 { (a, b) } else { (b, a) };
+    let (_, body) = status_body(loser).await;
+    assert_eq!(body["error"], "refresh_raced");
+    let s1 = session_of(winner).await;
+    assert_eq!(get(&server, &s1.access, ME).await.status(), 200);
+    assert!(
+        audit_rows(&fx, "auth.refresh.reuse_detected")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn refresh_after_the_family_absolute_expiry_fails() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let user = viewer(&fx).await;
+    let s0 = login_session(&server, &user).await;
+    common::auth::exec(
+        &fx,
+        "UPDATE refresh_families SET expires_at = now() - interval '1 second' WHERE user_id = $1",
+        *user.id.as_uuid(),
+    )
+    .await;
+    let (status, body) = status_body(refresh(&server, &s0).await).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "session_revoked");
+    // the guard's durable backstop refuses its access token too
+    assert_eq!(get(&server, &s0.access, ME).await.status(), 401);
+}

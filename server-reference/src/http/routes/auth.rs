@@ -546,20 +546,31 @@ async fn hash_password_off(state: &AppState, password: &SecretString) -> Result<
         .map_err(|e| ApiError::internal(e.code()))
 }
 
-/// Revokes `families` in the revocation cache and raises the user's cut-off to `now - 1`
-/// (the durable state was already committed; cache errors are logged: the durable epoch and
-/// `revoked_at` still refuse the tokens).
-async fn revoke_in_cache(state: &AppState, user: UserId, families: &[Uuid], cutoff: bool) {
+/// Revokes `families` in the revocation cache and, with `cutoff_from`, raises the user's
+/// cut-off to one second before that moment (the durable state was already committed; cache
+/// errors are logged: the durable epoch and `revoked_at` still refuse the tokens).
+///
+/// The cut-off is computed from the moment of the change, never from "now" after the
+/// commit: a token the same request issued (password change) has `iat >= cutoff_from`, so
+/// it stays valid even when the clock ticks over in between. Tokens issued earlier in the
+/// same second are not caught by the cut-off; the bumped auth epoch and the revoked
+/// families refuse them.
+async fn revoke_in_cache(
+    state: &AppState,
+    user: UserId,
+    families: &[Uuid],
+    cutoff_from: Option<OffsetDateTime>,
+) {
     for family in families {
         if state.revocation.revoke_family(*family).await.is_err() {
             tracing::warn!("revocation cache unavailable: family revoked durably only");
         }
     }
-    if cutoff {
-        let at = state.clock.unix().saturating_sub(1);
+    if let Some(at) = cutoff_from {
+        let cutoff = at.unix_timestamp().saturating_sub(1);
         if state
             .revocation
-            .revoke_user_tokens_before(user, at)
+            .revoke_user_tokens_before(user, cutoff)
             .await
             .is_err()
         {

@@ -109,7 +109,7 @@ pub async fn change(
         .ok_or(ApiError::Unauthorized("invalid_token"))?;
     let issued = open_session(&state, &mut tx, &fresh, session.claims.mfa, &authed.client).await?;
     tx.commit().await?;
-    revoke_in_cache(&state, user.id, &families, true).await;
+    revoke_in_cache(&state, user.id, &families, Some(at)).await;
     session_response(&state, &issued, fresh.mfa_enabled)
 }
 
@@ -300,7 +300,7 @@ pub async fn reset(
     .details(&json!({"sessionsEnded": families.len()}));
     append(&mut tx, user.org_id, ev).await?;
     tx.commit().await?;
-    revoke_in_cache(&state, user.id, &families, true).await;
+    revoke_in_cache(&state, user.id, &families, Some(at)).await;
     if state
         .limiter
         .clear_login_failures(&user.email)

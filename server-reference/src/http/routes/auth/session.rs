@@ -436,7 +436,7 @@ pub async fn refresh(
         .details(&json!({"familyId": family, "jti": jti}));
         append(&mut tx, user.org_id, ev).await?;
         tx.commit().await?;
-        revoke_in_cache(&state, user_id, &[family], false).await;
+        revoke_in_cache(&state, user_id, &[family], None).await;
         return Err(ApiError::Unauthorized("refresh_reused"));
     }
     if matches!(durable, store::DurableBurn::Used(_)) {
@@ -485,7 +485,7 @@ pub async fn logout(
         .details(&json!({"all": false}));
     append(&mut tx, session.user.org_id, ev).await?;
     tx.commit().await?;
-    revoke_in_cache(&state, user, &[family], false).await;
+    revoke_in_cache(&state, user, &[family], None).await;
     logged_out(&state)
 }
 
@@ -497,9 +497,10 @@ pub async fn logout_all(
 ) -> Result<Response, ApiError> {
     let session = session_of(&authed)?;
     let user = session.user.id;
+    let at = now(&state);
     let mut tx = state.store.begin_system("logout all").await?;
     store::bump_auth_epoch(&mut tx, user).await?;
-    let families = store::revoke_all_families(&mut tx, user, "logout_all", now(&state)).await?;
+    let families = store::revoke_all_families(&mut tx, user, "logout_all", at).await?;
     let ev = authed
         .event(&state, "auth.logout", AuditResult::Success)?
         .resource_type("user")
@@ -507,6 +508,6 @@ pub async fn logout_all(
         .details(&json!({"all": true, "sessions": families.len()}));
     append(&mut tx, session.user.org_id, ev).await?;
     tx.commit().await?;
-    revoke_in_cache(&state, user, &families, true).await;
+    revoke_in_cache(&state, user, &families, Some(at)).await;
     logged_out(&state)
 }
