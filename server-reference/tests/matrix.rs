@@ -7,7 +7,8 @@
 //! (a) a Partner Admin of another partner, (b) an Org Admin of another organization of the
 //! victim's partner, (c) a Partner Admin of the victim's partner with `selected` org access
 //! excluding the victim org, (d) an Org Admin of the victim org limited to a site list
-//! excluding the victim site (site / group / device / enrollment-key addressed routes).
+//! excluding the victim site (site / group / device / enrollment-key addressed routes),
+//! (e) a full-scope (`*`) API key of a sibling organization.
 //! Each must answer 403 or 404 with a body naming no victim id or name; list routes must
 //! not return victim rows; afterwards every victim row reads back unchanged.
 #![allow(
@@ -23,6 +24,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use breeze_authz::seeded::SeededRole;
+use breeze_crypto::credentials::ApiKey;
 use breeze_server::http::route::Access;
 use breeze_server::http::routes;
 use common::tenancy::{
@@ -154,6 +156,37 @@ fn fill(path: &str, v: &Victim) -> String {
         .join("/")
 }
 
+/// A `brzk_` credential is an API key, anything else an access token.
+fn auth_of(cred: &str) -> Auth<'_> {
+    if cred.starts_with("brzk_") {
+        Auth::ApiKey(cred)
+    } else {
+        Auth::Bearer(cred)
+    }
+}
+
+/// A working API key of `org` with `scopes`, stored as the server stores one.
+async fn api_key_of(fx: &common::Fixtures, org: Uuid, scopes: &[&str]) -> String {
+    let key = ApiKey::generate().unwrap();
+    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let mut tx = fx.pool().begin().await.unwrap();
+    common::system_context(&mut tx).await;
+    sqlx::query(
+        "INSERT INTO api_keys (id, org_id, name, key_prefix, key_hash, scopes)
+         VALUES ($1, $2, 'attacker key', $3, $4, $5)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(org)
+    .bind(key.display_prefix())
+    .bind(key.hash().to_hex())
+    .bind(scopes)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    key.expose_secret().to_owned()
+}
+
 fn leaks<'a>(body: &str, markers: &'a [String]) -> Vec<&'a String> {
     markers
         .iter()
@@ -182,6 +215,18 @@ async fn snapshots(fx: &common::Fixtures, v: &Victim) -> BTreeMap<String, Option
     for (table, key, id) in victim_rows(v) {
         out.insert(format!("{table}/{id}"), snapshot(fx, table, key, id).await);
     }
+    out.insert(
+        "audit entries of the victim org".to_owned(),
+        Some(
+            count(
+                fx,
+                "SELECT count(*) FROM audit_log WHERE org_id = $1",
+                v.org,
+            )
+            .await
+            .to_string(),
+        ),
+    );
     for table in [
         "sites",
         "device_groups",
@@ -367,6 +412,11 @@ async fn cross_tenant_denial_matrix() {
             mfa_token(&server, &fx, &c).await,
             &markers_bc,
         ),
+        (
+            "e: full-scope API key of a sibling org",
+            api_key_of(&fx, *v2.as_uuid(), &["*"]).await,
+            &markers_bc,
+        ),
     ];
     let site_attacker = (
         "d: org admin limited to another site",
@@ -395,8 +445,7 @@ async fn cross_tenant_denial_matrix() {
     assert!(controls >= 6, "only {controls} owner controls ran");
     // and each attacker is a working principal: it lists its own devices
     for (who, token, _) in attackers.iter().chain([&site_attacker]) {
-        let (status, text) =
-            call(&server, Auth::Bearer(token), "GET", "/api/v1/devices", None).await;
+        let (status, text) = call(&server, auth_of(token), "GET", "/api/v1/devices", None).await;
         assert_eq!(status, 200, "{who} cannot list devices: {text}");
         assert!(
             text.contains("\"items\":[{"),
@@ -440,7 +489,7 @@ async fn cross_tenant_denial_matrix() {
             if class == Class::List {
                 for (who, token, markers) in attackers.iter().chain([&site_attacker]) {
                     let (status, body) =
-                        call(&server, Auth::Bearer(token), "GET", meta.path, None).await;
+                        call(&server, auth_of(token), "GET", meta.path, None).await;
                     probed += 1;
                     let leaked = leaks(&body, markers);
                     if !leaked.is_empty() || status >= 500 {
@@ -468,14 +517,8 @@ async fn cross_tenant_denial_matrix() {
             runs.push(&site_attacker);
         }
         for (who, token, markers) in runs {
-            let (status, text) = call(
-                &server,
-                Auth::Bearer(token),
-                meta.method,
-                &url,
-                body.as_ref(),
-            )
-            .await;
+            let (status, text) =
+                call(&server, auth_of(token), meta.method, &url, body.as_ref()).await;
             probed += 1;
             let leaked = leaks(&text, markers);
             if !matches!(status, 403 | 404) || !leaked.is_empty() {
@@ -488,7 +531,7 @@ async fn cross_tenant_denial_matrix() {
         // attacker (d) on lists of its own organization: no site-S1 row may show
         if !site_level && meta.method == "GET" && params == ["orgId"] {
             let (who, token, markers) = &site_attacker;
-            let (status, text) = call(&server, Auth::Bearer(token), "GET", &url, None).await;
+            let (status, text) = call(&server, auth_of(token), "GET", &url, None).await;
             probed += 1;
             let leaked = leaks(&text, markers);
             if !leaked.is_empty() || status >= 500 {
@@ -507,7 +550,7 @@ async fn cross_tenant_denial_matrix() {
         format!("/api/v1/devices?orgId={}&siteId={}", v.org, v.site),
     ] {
         for (who, token, markers) in attackers.iter().chain([&site_attacker]) {
-            let (status, text) = call(&server, Auth::Bearer(token), "GET", &q, None).await;
+            let (status, text) = call(&server, auth_of(token), "GET", &q, None).await;
             probed += 1;
             let leaked = leaks(&text, markers);
             if !leaked.is_empty() || status >= 500 {

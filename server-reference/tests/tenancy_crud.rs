@@ -494,6 +494,25 @@ async fn org_scope_cannot_create_orgs_or_change_status() {
     )
     .await;
     assert_eq!((s, v["name"].as_str()), (200, Some("Renamed")));
+    // a site-limited org admin cannot create sites (a new site is outside its list) and
+    // cannot grant every-site access
+    let site = fx.site(org).await;
+    let limited = fx
+        .org_user(p, org, SeededRole::OrgAdmin, Some(&[site]))
+        .await;
+    let lt = mfa_token(&server, &fx, &limited).await;
+    let (s, v) = json_call(
+        &server,
+        &lt,
+        "POST",
+        &format!("/api/v1/orgs/{org}/sites"),
+        Some(&json!({"name": "Annex"})),
+    )
+    .await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("site_restricted")));
+    let body = json!({"email": "z@example.test", "password": "Str0ng-Passw0rd", "membership": {"kind": "organization", "orgId": org, "roleId": seeded(SeededRole::OrgViewer).as_uuid()}});
+    let (s, v) = json_call(&server, &lt, "POST", "/api/v1/users", Some(&body)).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("site_restricted")));
     // partner admin with selected access: no partner-wide write
     let selected = fx
         .partner_user(p, SeededRole::PartnerAdmin, "selected", &[org])
