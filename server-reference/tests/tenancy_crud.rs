@@ -287,6 +287,19 @@ async fn partner_admin_manages_orgs_sites_groups_and_devices_with_audit() {
     )
     .await;
     assert_eq!((s, v["displayName"].as_str()), (200, Some("Front desk")));
+    // absent leaves the name, null clears it
+    let dev = format!("/api/v1/devices/{device}");
+    let (s, v) = json_call(&server, &t, "PATCH", &dev, Some(&json!({}))).await;
+    assert_eq!((s, v["displayName"].as_str()), (200, Some("Front desk")));
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &dev,
+        Some(&json!({"displayName": null})),
+    )
+    .await;
+    assert_eq!((s, v["displayName"].clone()), (200, Value::Null));
     // a group of another site is refused, the right one is accepted
     let (s, v) = json_call(
         &server,
