@@ -246,6 +246,33 @@ async fn snapshots(fx: &common::Fixtures, v: &Victim) -> BTreeMap<String, Option
 
 #[tokio::test]
 async fn cross_tenant_denial_matrix() {
+    run_matrix(false).await;
+}
+
+/// The same matrix with row-level security switched OFF on every tenant table: the
+/// Rust-side checks alone must still refuse everything (SPEC 1.3, two independent layers).
+#[tokio::test]
+async fn cross_tenant_denial_matrix_without_rls() {
+    run_matrix(true).await;
+}
+
+/// Tables whose row-level security the second run switches off.
+const RLS_TABLES: &[&str] = &[
+    "partners",
+    "organizations",
+    "sites",
+    "device_groups",
+    "devices",
+    "roles",
+    "users",
+    "system_memberships",
+    "partner_memberships",
+    "org_memberships",
+    "api_keys",
+    "enrollment_keys",
+];
+
+async fn run_matrix(disable_rls: bool) {
     let server = TestServer::start().await;
     let fx = server.fixtures().await;
     let tag = Uuid::new_v4().simple().to_string();
@@ -453,6 +480,30 @@ async fn cross_tenant_denial_matrix() {
         );
     }
 
+    if disable_rls {
+        let su = server.db.superuser_pool().await;
+        for t in RLS_TABLES {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY"
+            )))
+            .execute(&su)
+            .await
+            .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {t} DISABLE ROW LEVEL SECURITY"
+            )))
+            .execute(&su)
+            .await
+            .unwrap();
+        }
+        // the switch took: the runtime role now sees every organization
+        let app = server.db.pool("breeze_app").await;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
+            .fetch_one(&app)
+            .await
+            .unwrap();
+        assert!(n >= 3, "row-level security is still on");
+    }
     let before = snapshots(&fx, &v).await;
     let mut failures = Vec::new();
     let mut probed = 0usize;
