@@ -7,7 +7,8 @@
 //! (a) a Partner Admin of another partner, (b) an Org Admin of another organization of the
 //! victim's partner, (c) a Partner Admin of the victim's partner with `selected` org access
 //! excluding the victim org, (d) an Org Admin of the victim org limited to a site list
-//! excluding the victim site (site / group / device / enrollment-key addressed routes).
+//! excluding the victim site (site / group / device / enrollment-key addressed routes),
+//! (e) a full-scope (`*`) API key of a sibling organization.
 //! Each must answer 403 or 404 with a body naming no victim id or name; list routes must
 //! not return victim rows; afterwards every victim row reads back unchanged.
 #![allow(
@@ -23,11 +24,11 @@ mod common;
 use std::collections::BTreeMap;
 
 use breeze_authz::seeded::SeededRole;
+use breeze_crypto::credentials::ApiKey;
 use breeze_server::http::route::Access;
 use breeze_server::http::routes;
 use common::tenancy::{
-    Auth, api_key_row, call, count, custom_role, enrollment_key_row, exec_text, mfa_token,
-    snapshot,
+    Auth, api_key_row, call, count, custom_role, enrollment_key_row, exec_text, mfa_token, snapshot,
 };
 use common::{TestServer, seeded};
 use serde_json::{Value, json};
@@ -119,9 +120,10 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
         ("PATCH", "/api/v1/groups/{groupId}") => Some(name),
         ("PATCH", "/api/v1/devices/{deviceId}") => Some(json!({"displayName": "pwned"})),
         ("POST", "/api/v1/devices/{deviceId}/move") => Some(json!({"siteId": v.other_site})),
-        ("POST", "/api/v1/devices/{deviceId}/quarantine" | "/api/v1/devices/{deviceId}/decommission") => {
-            None
-        }
+        (
+            "POST",
+            "/api/v1/devices/{deviceId}/quarantine" | "/api/v1/devices/{deviceId}/decommission",
+        ) => None,
         ("PATCH", "/api/v1/users/{userId}") => Some(json!({"status": "disabled"})),
         ("PUT", "/api/v1/users/{userId}/membership") => Some(json!({
             "kind": "organization",
@@ -148,20 +150,54 @@ fn path_params(path: &str) -> Vec<String> {
 
 fn fill(path: &str, v: &Victim) -> String {
     path.split('/')
-        .map(|seg| {
-            match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 Some(name) => param_id(v, name)
                     .unwrap_or_else(|| panic!("unknown path parameter `{name}` in {path}"))
                     .to_string(),
                 None => seg.to_owned(),
-            }
-        })
+            },
+        )
         .collect::<Vec<_>>()
         .join("/")
 }
 
+/// A `brzk_` credential is an API key, anything else an access token.
+fn auth_of(cred: &str) -> Auth<'_> {
+    if cred.starts_with("brzk_") {
+        Auth::ApiKey(cred)
+    } else {
+        Auth::Bearer(cred)
+    }
+}
+
+/// A working API key of `org` with `scopes`, stored as the server stores one.
+async fn api_key_of(fx: &common::Fixtures, org: Uuid, scopes: &[&str]) -> String {
+    let key = ApiKey::generate().unwrap();
+    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let mut tx = fx.pool().begin().await.unwrap();
+    common::system_context(&mut tx).await;
+    sqlx::query(
+        "INSERT INTO api_keys (id, org_id, name, key_prefix, key_hash, scopes)
+         VALUES ($1, $2, 'attacker key', $3, $4, $5)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(org)
+    .bind(key.display_prefix())
+    .bind(key.hash().to_hex())
+    .bind(scopes)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    key.expose_secret().to_owned()
+}
+
 fn leaks<'a>(body: &str, markers: &'a [String]) -> Vec<&'a String> {
-    markers.iter().filter(|m| body.contains(m.as_str())).collect()
+    markers
+        .iter()
+        .filter(|m| body.contains(m.as_str()))
+        .collect()
 }
 
 /// Victim rows read back as the owner: (table, key column, id).
@@ -185,7 +221,26 @@ async fn snapshots(fx: &common::Fixtures, v: &Victim) -> BTreeMap<String, Option
     for (table, key, id) in victim_rows(v) {
         out.insert(format!("{table}/{id}"), snapshot(fx, table, key, id).await);
     }
-    for table in ["sites", "device_groups", "devices", "api_keys", "enrollment_keys", "users"] {
+    out.insert(
+        "audit entries of the victim org".to_owned(),
+        Some(
+            count(
+                fx,
+                "SELECT count(*) FROM audit_log WHERE org_id = $1",
+                v.org,
+            )
+            .await
+            .to_string(),
+        ),
+    );
+    for table in [
+        "sites",
+        "device_groups",
+        "devices",
+        "api_keys",
+        "enrollment_keys",
+        "users",
+    ] {
         let sql = format!("SELECT count(*) FROM {table} WHERE org_id = $1");
         out.insert(
             format!("count {table}"),
@@ -197,6 +252,33 @@ async fn snapshots(fx: &common::Fixtures, v: &Victim) -> BTreeMap<String, Option
 
 #[tokio::test]
 async fn cross_tenant_denial_matrix() {
+    run_matrix(false).await;
+}
+
+/// The same matrix with row-level security switched OFF on every tenant table: the
+/// Rust-side checks alone must still refuse everything (SPEC 1.3, two independent layers).
+#[tokio::test]
+async fn cross_tenant_denial_matrix_without_rls() {
+    run_matrix(true).await;
+}
+
+/// Tables whose row-level security the second run switches off.
+const RLS_TABLES: &[&str] = &[
+    "partners",
+    "organizations",
+    "sites",
+    "device_groups",
+    "devices",
+    "roles",
+    "users",
+    "system_memberships",
+    "partner_memberships",
+    "org_memberships",
+    "api_keys",
+    "enrollment_keys",
+];
+
+async fn run_matrix(disable_rls: bool) {
     let server = TestServer::start().await;
     let fx = server.fixtures().await;
     let tag = Uuid::new_v4().simple().to_string();
@@ -221,8 +303,13 @@ async fn cross_tenant_denial_matrix() {
     )
     .await;
     let k1 = api_key_row(&fx, *v1.as_uuid(), &format!("victim-apikey-{tag}")).await;
-    let e1 = enrollment_key_row(&fx, *v1.as_uuid(), *s1.as_uuid(), &format!("victim-ekey-{tag}"))
-        .await;
+    let e1 = enrollment_key_row(
+        &fx,
+        *v1.as_uuid(),
+        *s1.as_uuid(),
+        &format!("victim-ekey-{tag}"),
+    )
+    .await;
     let names = vec![
         format!("victim-org-{tag}"),
         format!("victim-site-{tag}"),
@@ -230,11 +317,41 @@ async fn cross_tenant_denial_matrix() {
         format!("victim-host-{tag}"),
         format!("victim-user-{tag}"),
     ];
-    exec_text(&fx, "UPDATE organizations SET name = $2 WHERE id = $1", *v1.as_uuid(), &[&names[0]]).await;
-    exec_text(&fx, "UPDATE sites SET name = $2 WHERE id = $1", *s1.as_uuid(), &[&names[1]]).await;
-    exec_text(&fx, "UPDATE device_groups SET name = $2 WHERE id = $1", g1, &[&names[2]]).await;
-    exec_text(&fx, "UPDATE devices SET hostname = $2 WHERE id = $1", d1, &[&names[3]]).await;
-    exec_text(&fx, "UPDATE users SET name = $2 WHERE id = $1", *u1.id.as_uuid(), &[&names[4]]).await;
+    exec_text(
+        &fx,
+        "UPDATE organizations SET name = $2 WHERE id = $1",
+        *v1.as_uuid(),
+        &[&names[0]],
+    )
+    .await;
+    exec_text(
+        &fx,
+        "UPDATE sites SET name = $2 WHERE id = $1",
+        *s1.as_uuid(),
+        &[&names[1]],
+    )
+    .await;
+    exec_text(
+        &fx,
+        "UPDATE device_groups SET name = $2 WHERE id = $1",
+        g1,
+        &[&names[2]],
+    )
+    .await;
+    exec_text(
+        &fx,
+        "UPDATE devices SET hostname = $2 WHERE id = $1",
+        d1,
+        &[&names[3]],
+    )
+    .await;
+    exec_text(
+        &fx,
+        "UPDATE users SET name = $2 WHERE id = $1",
+        *u1.id.as_uuid(),
+        &[&names[4]],
+    )
+    .await;
     let mut all_names = names.clone();
     all_names.extend([
         format!("victim-role-{tag}"),
@@ -261,16 +378,27 @@ async fn cross_tenant_denial_matrix() {
     let a_org = fx.org(ap).await;
     let a_site = fx.site(a_org).await;
     fx.device(a_org, a_site).await;
-    let a = fx.partner_user(ap, SeededRole::PartnerAdmin, "all", &[]).await;
+    let a = fx
+        .partner_user(ap, SeededRole::PartnerAdmin, "all", &[])
+        .await;
     let v2_site = fx.site(v2).await;
     fx.device(v2, v2_site).await;
     let b = fx.org_user(vp, v2, SeededRole::OrgAdmin, None).await;
-    let c = fx.partner_user(vp, SeededRole::PartnerAdmin, "selected", &[v2]).await;
+    let c = fx
+        .partner_user(vp, SeededRole::PartnerAdmin, "selected", &[v2])
+        .await;
     let d = fx.org_user(vp, v1, SeededRole::OrgAdmin, Some(&[s2])).await;
 
     let every_id = |v: &Victim| -> Vec<String> {
         let mut m: Vec<String> = [
-            v.partner, v.org, v.site, v.group, v.device, v.user, v.role, v.api_key,
+            v.partner,
+            v.org,
+            v.site,
+            v.group,
+            v.device,
+            v.user,
+            v.role,
+            v.api_key,
             v.enrollment_key,
         ]
         .iter()
@@ -285,7 +413,11 @@ async fn cross_tenant_denial_matrix() {
     let markers_a = every_id(&v);
     let markers_bc: Vec<String> = every_id(&v)
         .into_iter()
-        .filter(|m| *m != v.partner.to_string() && *m != v.role.to_string() && !m.starts_with("victim-role-"))
+        .filter(|m| {
+            *m != v.partner.to_string()
+                && *m != v.role.to_string()
+                && !m.starts_with("victim-role-")
+        })
         .collect();
     let markers_d: Vec<String> = [v.site, v.group, v.device, v.enrollment_key]
         .iter()
@@ -298,9 +430,26 @@ async fn cross_tenant_denial_matrix() {
         ])
         .collect();
     let attackers = [
-        ("a: partner admin of another partner", mfa_token(&server, &fx, &a).await, &markers_a),
-        ("b: org admin of a sibling org", mfa_token(&server, &fx, &b).await, &markers_bc),
-        ("c: partner admin, selected without victim org", mfa_token(&server, &fx, &c).await, &markers_bc),
+        (
+            "a: partner admin of another partner",
+            mfa_token(&server, &fx, &a).await,
+            &markers_a,
+        ),
+        (
+            "b: org admin of a sibling org",
+            mfa_token(&server, &fx, &b).await,
+            &markers_bc,
+        ),
+        (
+            "c: partner admin, selected without victim org",
+            mfa_token(&server, &fx, &c).await,
+            &markers_bc,
+        ),
+        (
+            "e: full-scope API key of a sibling org",
+            api_key_of(&fx, *v2.as_uuid(), &["*"]).await,
+            &markers_bc,
+        ),
     ];
     let site_attacker = (
         "d: org admin limited to another site",
@@ -310,7 +459,9 @@ async fn cross_tenant_denial_matrix() {
 
     // positive control: the victim's own partner admin reaches every GET route the matrix
     // fills, so the ids are right and a denial below means a refusal, not a typo
-    let owner = fx.partner_user(vp, SeededRole::PartnerAdmin, "all", &[]).await;
+    let owner = fx
+        .partner_user(vp, SeededRole::PartnerAdmin, "all", &[])
+        .await;
     let owner_token = mfa_token(&server, &fx, &owner).await;
     let mut controls = 0usize;
     for r in &routes::all() {
@@ -327,11 +478,38 @@ async fn cross_tenant_denial_matrix() {
     assert!(controls >= 6, "only {controls} owner controls ran");
     // and each attacker is a working principal: it lists its own devices
     for (who, token, _) in attackers.iter().chain([&site_attacker]) {
-        let (status, text) = call(&server, Auth::Bearer(token), "GET", "/api/v1/devices", None).await;
+        let (status, text) = call(&server, auth_of(token), "GET", "/api/v1/devices", None).await;
         assert_eq!(status, 200, "{who} cannot list devices: {text}");
-        assert!(text.contains("\"items\":[{"), "{who} sees no device of its own: {text}");
+        assert!(
+            text.contains("\"items\":[{"),
+            "{who} sees no device of its own: {text}"
+        );
     }
 
+    if disable_rls {
+        let su = server.db.superuser_pool().await;
+        for t in RLS_TABLES {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY"
+            )))
+            .execute(&su)
+            .await
+            .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {t} DISABLE ROW LEVEL SECURITY"
+            )))
+            .execute(&su)
+            .await
+            .unwrap();
+        }
+        // the switch took: the runtime role now sees every organization
+        let app = server.db.pool("breeze_app").await;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM organizations")
+            .fetch_one(&app)
+            .await
+            .unwrap();
+        assert!(n >= 3, "row-level security is still on");
+    }
     let before = snapshots(&fx, &v).await;
     let mut failures = Vec::new();
     let mut probed = 0usize;
@@ -367,28 +545,37 @@ async fn cross_tenant_denial_matrix() {
                 });
             if class == Class::List {
                 for (who, token, markers) in attackers.iter().chain([&site_attacker]) {
-                    let (status, body) = call(&server, Auth::Bearer(token), "GET", meta.path, None).await;
+                    let (status, body) =
+                        call(&server, auth_of(token), "GET", meta.path, None).await;
                     probed += 1;
                     let leaked = leaks(&body, markers);
                     if !leaked.is_empty() || status >= 500 {
-                        failures.push(format!("{who}: GET {} -> {status}, leaked {leaked:?}", meta.path));
+                        failures.push(format!(
+                            "{who}: GET {} -> {status}, leaked {leaked:?}",
+                            meta.path
+                        ));
                     }
                 }
             }
             continue;
         }
         let body = body_for(&v, meta.method, meta.path).unwrap_or_else(|| {
-            panic!("no matrix body for {} {}: add one to body_for", meta.method, meta.path)
+            panic!(
+                "no matrix body for {} {}: add one to body_for",
+                meta.method, meta.path
+            )
         });
         let url = fill(meta.path, &v);
-        let site_level = params.iter().any(|p| SITE_LEVEL_PARAMS.contains(&p.as_str()));
+        let site_level = params
+            .iter()
+            .any(|p| SITE_LEVEL_PARAMS.contains(&p.as_str()));
         let mut runs: Vec<&(&str, String, &Vec<String>)> = attackers.iter().collect();
         if site_level {
             runs.push(&site_attacker);
         }
         for (who, token, markers) in runs {
             let (status, text) =
-                call(&server, Auth::Bearer(token), meta.method, &url, body.as_ref()).await;
+                call(&server, auth_of(token), meta.method, &url, body.as_ref()).await;
             probed += 1;
             let leaked = leaks(&text, markers);
             if !matches!(status, 403 | 404) || !leaked.is_empty() {
@@ -401,11 +588,14 @@ async fn cross_tenant_denial_matrix() {
         // attacker (d) on lists of its own organization: no site-S1 row may show
         if !site_level && meta.method == "GET" && params == ["orgId"] {
             let (who, token, markers) = &site_attacker;
-            let (status, text) = call(&server, Auth::Bearer(token), "GET", &url, None).await;
+            let (status, text) = call(&server, auth_of(token), "GET", &url, None).await;
             probed += 1;
             let leaked = leaks(&text, markers);
             if !leaked.is_empty() || status >= 500 {
-                failures.push(format!("{who}: GET {} -> {status}, leaked {leaked:?}", meta.path));
+                failures.push(format!(
+                    "{who}: GET {} -> {status}, leaked {leaked:?}",
+                    meta.path
+                ));
             }
         }
     }
@@ -420,7 +610,7 @@ async fn cross_tenant_denial_matrix() {
         format!("/api/v1/audit/export?orgId={}", v.org),
     ] {
         for (who, token, markers) in attackers.iter().chain([&site_attacker]) {
-            let (status, text) = call(&server, Auth::Bearer(token), "GET", &q, None).await;
+            let (status, text) = call(&server, auth_of(token), "GET", &q, None).await;
             probed += 1;
             let leaked = leaks(&text, markers);
             if !leaked.is_empty() || status >= 500 {
@@ -432,7 +622,10 @@ async fn cross_tenant_denial_matrix() {
     let after = snapshots(&fx, &v).await;
     for (k, b) in &before {
         if after.get(k) != Some(b) {
-            failures.push(format!("victim row changed: {k}: {b:?} -> {:?}", after.get(k)));
+            failures.push(format!(
+                "victim row changed: {k}: {b:?} -> {:?}",
+                after.get(k)
+            ));
         }
     }
     assert!(
@@ -452,7 +645,13 @@ fn classification_table_has_no_stale_or_duplicate_entries() {
             .iter()
             .filter(|r| r.meta.method == *m && r.meta.path == *p)
             .count();
-        assert_eq!(hits, 1, "{m} {p} is classified but is not exactly one route");
-        assert!(path_params(p).is_empty(), "{m} {p} has path parameters: use the matrix");
+        assert_eq!(
+            hits, 1,
+            "{m} {p} is classified but is not exactly one route"
+        );
+        assert!(
+            path_params(p).is_empty(),
+            "{m} {p} has path parameters: use the matrix"
+        );
     }
 }

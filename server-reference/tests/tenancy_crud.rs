@@ -44,7 +44,9 @@ async fn validation_errors_name_the_field() {
     let fx = server.fixtures().await;
     let p = fx.partner().await;
     let org = fx.org(p).await;
-    let admin = fx.partner_user(p, SeededRole::PartnerAdmin, "all", &[]).await;
+    let admin = fx
+        .partner_user(p, SeededRole::PartnerAdmin, "all", &[])
+        .await;
     let t = mfa_token(&server, &fx, &admin).await;
 
     let (s, v) = json_call(&server, &t, "GET", "/api/v1/orgs/not-a-uuid", None).await;
@@ -53,7 +55,14 @@ async fn validation_errors_name_the_field() {
     assert!(!v.to_string().contains("not-a-uuid"), "value echoed: {v}");
 
     for limit in ["0", "101", "x"] {
-        let (s, v) = json_call(&server, &t, "GET", &format!("/api/v1/orgs?limit={limit}"), None).await;
+        let (s, v) = json_call(
+            &server,
+            &t,
+            "GET",
+            &format!("/api/v1/orgs?limit={limit}"),
+            None,
+        )
+        .await;
         assert_eq!(s, 400, "limit={limit}");
         assert_eq!(issue_paths(&v), ["query.limit"]);
     }
@@ -65,16 +74,44 @@ async fn validation_errors_name_the_field() {
     assert_eq!((s, issue_paths(&v)), (400, vec!["query.bogus".to_owned()]));
 
     let sites = format!("/api/v1/orgs/{org}/sites");
-    let (s, v) = json_call(&server, &t, "POST", &sites, Some(&json!({"name": "A", "color": "red"}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &sites,
+        Some(&json!({"name": "A", "color": "red"})),
+    )
+    .await;
     assert_eq!((s, issue_paths(&v)), (400, vec!["body.color".to_owned()]));
     let (s, v) = json_call(&server, &t, "POST", &sites, Some(&json!({"name": ""}))).await;
     assert_eq!((s, issue_paths(&v)), (400, vec!["body.name".to_owned()]));
-    let (s, v) = json_call(&server, &t, "POST", &sites, Some(&json!({"name": "A", "timezone": "Mars/Base One"}))).await;
-    assert_eq!((s, issue_paths(&v)), (400, vec!["body.timezone".to_owned()]));
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &sites,
+        Some(&json!({"name": "A", "timezone": "Mars/Base One"})),
+    )
+    .await;
+    assert_eq!(
+        (s, issue_paths(&v)),
+        (400, vec!["body.timezone".to_owned()])
+    );
     // a missing field is reported at its parent by the shared extractor (`body`)
     let (s, v) = json_call(&server, &t, "POST", &sites, Some(&json!({}))).await;
-    assert_eq!((s, v["issues"][0]["message"].as_str()), (400, Some("is required")), "{v}");
-    let (s, v) = json_call(&server, &t, "PATCH", &format!("/api/v1/orgs/{org}"), Some(&json!({"status": "gone"}))).await;
+    assert_eq!(
+        (s, v["issues"][0]["message"].as_str()),
+        (400, Some("is required")),
+        "{v}"
+    );
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/orgs/{org}"),
+        Some(&json!({"status": "gone"})),
+    )
+    .await;
     assert_eq!((s, issue_paths(&v)), (400, vec!["body.status".to_owned()]));
     // nothing was created by the refused requests
     let (_, list) = json_call(&server, &t, "GET", &sites, None).await;
@@ -83,10 +120,22 @@ async fn validation_errors_name_the_field() {
     let ek = format!("/api/v1/orgs/{org}/enrollment-keys");
     let site = fx.site(org).await;
     for (body, path) in [
-        (json!({"name": "k", "siteId": site, "maxUsage": 0}), "body.maxUsage"),
-        (json!({"name": "k", "siteId": site, "maxUsage": 100_001}), "body.maxUsage"),
-        (json!({"name": "k", "siteId": site, "expiresInMinutes": 525_601}), "body.expiresInMinutes"),
-        (json!({"name": "k", "siteId": site, "secret": "short"}), "body.secret"),
+        (
+            json!({"name": "k", "siteId": site, "maxUsage": 0}),
+            "body.maxUsage",
+        ),
+        (
+            json!({"name": "k", "siteId": site, "maxUsage": 100_001}),
+            "body.maxUsage",
+        ),
+        (
+            json!({"name": "k", "siteId": site, "expiresInMinutes": 525_601}),
+            "body.expiresInMinutes",
+        ),
+        (
+            json!({"name": "k", "siteId": site, "secret": "short"}),
+            "body.secret",
+        ),
         (json!({"name": "k", "siteId": "nope"}), "body.siteId"),
     ] {
         let (s, v) = json_call(&server, &t, "POST", &ek, Some(&body)).await;
@@ -136,43 +185,139 @@ async fn partner_admin_manages_orgs_sites_groups_and_devices_with_audit() {
     let server = TestServer::start().await;
     let fx = server.fixtures().await;
     let p = fx.partner().await;
-    let admin = fx.partner_user(p, SeededRole::PartnerAdmin, "all", &[]).await;
+    let admin = fx
+        .partner_user(p, SeededRole::PartnerAdmin, "all", &[])
+        .await;
     let t = mfa_token(&server, &fx, &admin).await;
 
     // organization: create (system chain), read, change, delete (its own chain)
-    let (s, org) = json_call(&server, &t, "POST", "/api/v1/orgs", Some(&json!({"name": "Acme", "status": "trial"}))).await;
+    let (s, org) = json_call(
+        &server,
+        &t,
+        "POST",
+        "/api/v1/orgs",
+        Some(&json!({"name": "Acme", "status": "trial"})),
+    )
+    .await;
     assert_eq!(s, 201, "{org}");
     let org_id = id_of(&org);
     assert_eq!(org["partnerId"], json!(p));
     assert!(has_audit(&fx, "system", "organization.create", org_id).await);
     // the context was resolved before the org existed; a new request reaches it
     let t = mfa_token(&server, &fx, &admin).await;
-    let (s, v) = json_call(&server, &t, "PATCH", &format!("/api/v1/orgs/{org_id}"), Some(&json!({"name": "Acme 2", "status": "active"}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/orgs/{org_id}"),
+        Some(&json!({"name": "Acme 2", "status": "active"})),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!((v["name"].as_str(), v["status"].as_str()), (Some("Acme 2"), Some("active")));
+    assert_eq!(
+        (v["name"].as_str(), v["status"].as_str()),
+        (Some("Acme 2"), Some("active"))
+    );
     assert!(has_audit(&fx, &org_id.to_string(), "organization.update", org_id).await);
 
     // site -> group -> device move / quarantine / decommission
-    let (s, site) = json_call(&server, &t, "POST", &format!("/api/v1/orgs/{org_id}/sites"), Some(&json!({"name": "HQ", "timezone": "Europe/Paris"}))).await;
+    let (s, site) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/orgs/{org_id}/sites"),
+        Some(&json!({"name": "HQ", "timezone": "Europe/Paris"})),
+    )
+    .await;
     assert_eq!(s, 201, "{site}");
     let site_id = id_of(&site);
-    let (s, site2) = json_call(&server, &t, "POST", &format!("/api/v1/orgs/{org_id}/sites"), Some(&json!({"name": "Branch"}))).await;
+    let (s, site2) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/orgs/{org_id}/sites"),
+        Some(&json!({"name": "Branch"})),
+    )
+    .await;
     assert_eq!(s, 201);
     let site2_id = id_of(&site2);
-    let (s, group) = json_call(&server, &t, "POST", &format!("/api/v1/sites/{site2_id}/groups"), Some(&json!({"name": "Servers"}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/sites/{site2_id}"),
+        Some(&json!({"name": "Branch office", "timezone": "America/New_York"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["timezone"].as_str()),
+        (200, Some("America/New_York")),
+        "{v}"
+    );
+    let (s, group) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/sites/{site2_id}/groups"),
+        Some(&json!({"name": "Servers"})),
+    )
+    .await;
     assert_eq!(s, 201, "{group}");
     let group_id = id_of(&group);
-    let (s, v) = json_call(&server, &t, "PATCH", &format!("/api/v1/groups/{group_id}"), Some(&json!({"name": "Racks"}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/groups/{group_id}"),
+        Some(&json!({"name": "Racks"})),
+    )
+    .await;
     assert_eq!((s, v["name"].as_str()), (200, Some("Racks")));
 
     let org_oid = breeze_core::tenancy::OrgId::from_uuid(org_id);
-    let device = fx.device(org_oid, breeze_core::tenancy::SiteId::from_uuid(site_id)).await;
-    let (s, v) = json_call(&server, &t, "PATCH", &format!("/api/v1/devices/{device}"), Some(&json!({"displayName": "Front desk"}))).await;
+    let device = fx
+        .device(org_oid, breeze_core::tenancy::SiteId::from_uuid(site_id))
+        .await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/devices/{device}"),
+        Some(&json!({"displayName": "Front desk"})),
+    )
+    .await;
     assert_eq!((s, v["displayName"].as_str()), (200, Some("Front desk")));
+    // absent leaves the name, null clears it
+    let dev = format!("/api/v1/devices/{device}");
+    let (s, v) = json_call(&server, &t, "PATCH", &dev, Some(&json!({}))).await;
+    assert_eq!((s, v["displayName"].as_str()), (200, Some("Front desk")));
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &dev,
+        Some(&json!({"displayName": null})),
+    )
+    .await;
+    assert_eq!((s, v["displayName"].clone()), (200, Value::Null));
     // a group of another site is refused, the right one is accepted
-    let (s, v) = json_call(&server, &t, "POST", &format!("/api/v1/devices/{device}/move"), Some(&json!({"siteId": site_id, "groupId": group_id}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/devices/{device}/move"),
+        Some(&json!({"siteId": site_id, "groupId": group_id})),
+    )
+    .await;
     assert_eq!((s, issue_paths(&v)), (400, vec!["body.groupId".to_owned()]));
-    let (s, v) = json_call(&server, &t, "POST", &format!("/api/v1/devices/{device}/move"), Some(&json!({"siteId": site2_id, "groupId": group_id}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/devices/{device}/move"),
+        Some(&json!({"siteId": site2_id, "groupId": group_id})),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["siteId"], json!(site2_id));
     assert_eq!(v["groupId"], json!(group_id));
@@ -180,37 +325,115 @@ async fn partner_admin_manages_orgs_sites_groups_and_devices_with_audit() {
     let other_org = fx.org(p).await;
     let other_site = fx.site(other_org).await;
     let t = mfa_token(&server, &fx, &admin).await;
-    let (s, v) = json_call(&server, &t, "POST", &format!("/api/v1/devices/{device}/move"), Some(&json!({"siteId": other_site}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/devices/{device}/move"),
+        Some(&json!({"siteId": other_site})),
+    )
+    .await;
     assert_eq!((s, issue_paths(&v)), (400, vec!["body.siteId".to_owned()]));
 
-    let (s, v) = json_call(&server, &t, "GET", &format!("/api/v1/devices?orgId={org_id}&siteId={site2_id}"), None).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "GET",
+        &format!("/api/v1/devices?orgId={org_id}&siteId={site2_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(v["items"].as_array().unwrap().len(), 1);
-    let (s, v) = json_call(&server, &t, "POST", &format!("/api/v1/devices/{device}/quarantine"), None).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/devices/{device}/quarantine"),
+        None,
+    )
+    .await;
     assert_eq!((s, v["status"].as_str()), (200, Some("quarantined")));
-    let (s, _) = json_call(&server, &t, "POST", &format!("/api/v1/devices/{device}/quarantine"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/devices/{device}/quarantine"),
+        None,
+    )
+    .await;
     assert_eq!(s, 409);
-    let (s, v) = json_call(&server, &t, "POST", &format!("/api/v1/devices/{device}/decommission"), None).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/devices/{device}/decommission"),
+        None,
+    )
+    .await;
     assert_eq!((s, v["status"].as_str()), (200, Some("decommissioned")));
-    let (s, _) = json_call(&server, &t, "POST", &format!("/api/v1/devices/{device}/move"), Some(&json!({"siteId": site_id}))).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/devices/{device}/move"),
+        Some(&json!({"siteId": site_id})),
+    )
+    .await;
     assert_eq!(s, 409);
-    let (_, v) = json_call(&server, &t, "GET", &format!("/api/v1/devices?status=decommissioned&orgId={org_id}"), None).await;
+    let (_, v) = json_call(
+        &server,
+        &t,
+        "GET",
+        &format!("/api/v1/devices?status=decommissioned&orgId={org_id}"),
+        None,
+    )
+    .await;
     assert_eq!(v["items"].as_array().unwrap().len(), 1);
 
     // a site with a device or group cannot be deleted; an empty one can
-    let (s, _) = json_call(&server, &t, "DELETE", &format!("/api/v1/sites/{site2_id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/sites/{site2_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 409);
-    let (s, _) = json_call(&server, &t, "DELETE", &format!("/api/v1/groups/{group_id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/groups/{group_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
-    let (s, _) = json_call(&server, &t, "DELETE", &format!("/api/v1/sites/{site_id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/sites/{site_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
-    let (s, _) = json_call(&server, &t, "GET", &format!("/api/v1/sites/{site_id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "GET",
+        &format!("/api/v1/sites/{site_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 404);
 
     let chain = org_id.to_string();
     for (action, resource) in [
         ("site.create", site_id),
         ("site.delete", site_id),
+        ("site.update", site2_id),
         ("device_group.create", group_id),
         ("device_group.update", group_id),
         ("device_group.delete", group_id),
@@ -219,13 +442,28 @@ async fn partner_admin_manages_orgs_sites_groups_and_devices_with_audit() {
         ("device.quarantine", device),
         ("device.decommission", device),
     ] {
-        assert!(has_audit(&fx, &chain, action, resource).await, "missing {action}");
+        assert!(
+            has_audit(&fx, &chain, action, resource).await,
+            "missing {action}"
+        );
     }
     // every audit row names the acting user
     let actor = admin.id.to_string();
-    assert!(audit_rows(&fx).await.iter().all(|r| r.actor_id.as_deref() == Some(actor.as_str())));
+    assert!(
+        audit_rows(&fx)
+            .await
+            .iter()
+            .all(|r| r.actor_id.as_deref() == Some(actor.as_str()))
+    );
 
-    let (s, _) = json_call(&server, &t, "DELETE", &format!("/api/v1/orgs/{org_id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/orgs/{org_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
     assert!(has_audit(&fx, &chain, "organization.delete", org_id).await);
     let t = mfa_token(&server, &fx, &admin).await;
@@ -242,17 +480,69 @@ async fn org_scope_cannot_create_orgs_or_change_status() {
     let other = fx.org(p).await;
     let org_admin = fx.org_user(p, org, SeededRole::OrgAdmin, None).await;
     let t = mfa_token(&server, &fx, &org_admin).await;
-    let (s, _) = json_call(&server, &t, "POST", "/api/v1/orgs", Some(&json!({"name": "Mine"}))).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "POST",
+        "/api/v1/orgs",
+        Some(&json!({"name": "Mine"})),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _) = json_call(&server, &t, "PATCH", &format!("/api/v1/orgs/{org}"), Some(&json!({"status": "suspended"}))).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/orgs/{org}"),
+        Some(&json!({"status": "suspended"})),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, v) = json_call(&server, &t, "PATCH", &format!("/api/v1/orgs/{org}"), Some(&json!({"name": "Renamed"}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/orgs/{org}"),
+        Some(&json!({"name": "Renamed"})),
+    )
+    .await;
     assert_eq!((s, v["name"].as_str()), (200, Some("Renamed")));
+    // a site-limited org admin cannot create sites (a new site is outside its list) and
+    // cannot grant every-site access
+    let site = fx.site(org).await;
+    let limited = fx
+        .org_user(p, org, SeededRole::OrgAdmin, Some(&[site]))
+        .await;
+    let lt = mfa_token(&server, &fx, &limited).await;
+    let (s, v) = json_call(
+        &server,
+        &lt,
+        "POST",
+        &format!("/api/v1/orgs/{org}/sites"),
+        Some(&json!({"name": "Annex"})),
+    )
+    .await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("site_restricted")));
+    let body = json!({"email": "z@example.test", "password": "Str0ng-Passw0rd", "membership": {"kind": "organization", "orgId": org, "roleId": seeded(SeededRole::OrgViewer).as_uuid()}});
+    let (s, v) = json_call(&server, &lt, "POST", "/api/v1/users", Some(&body)).await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("site_restricted")));
     // partner admin with selected access: no partner-wide write
-    let selected = fx.partner_user(p, SeededRole::PartnerAdmin, "selected", &[org]).await;
+    let selected = fx
+        .partner_user(p, SeededRole::PartnerAdmin, "selected", &[org])
+        .await;
     let t = mfa_token(&server, &fx, &selected).await;
-    let (s, v) = json_call(&server, &t, "POST", "/api/v1/orgs", Some(&json!({"name": "New"}))).await;
-    assert_eq!((s, v["error"].as_str()), (403, Some("partner_wide_write_required")));
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        "/api/v1/orgs",
+        Some(&json!({"name": "New"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (403, Some("partner_wide_write_required"))
+    );
     let (s, v) = json_call(&server, &t, "GET", "/api/v1/orgs", None).await;
     assert_eq!(s, 200);
     let ids: Vec<Uuid> = v["items"].as_array().unwrap().iter().map(id_of).collect();
@@ -266,23 +556,57 @@ async fn partners_are_platform_admin_only() {
     let fx = server.fixtures().await;
     let root = fx.platform_admin().await;
     let t = mfa_token(&server, &fx, &root).await;
-    let (s, v) = json_call(&server, &t, "POST", "/api/v1/partners", Some(&json!({"name": "MSP One", "maxDevices": 50}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        "/api/v1/partners",
+        Some(&json!({"name": "MSP One", "maxDevices": 50})),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     let id = id_of(&v);
     assert!(has_audit(&fx, "system", "partner.create", id).await);
-    let (s, v) = json_call(&server, &t, "PATCH", &format!("/api/v1/partners/{id}"), Some(&json!({"maxDevices": null, "status": "suspended"}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/partners/{id}"),
+        Some(&json!({"maxDevices": null, "status": "suspended"})),
+    )
+    .await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!((v["maxDevices"].clone(), v["status"].as_str()), (Value::Null, Some("suspended")));
-    let (s, v) = json_call(&server, &t, "POST", "/api/v1/orgs", Some(&json!({"name": "Cust", "partnerId": id}))).await;
+    assert_eq!(
+        (v["maxDevices"].clone(), v["status"].as_str()),
+        (Value::Null, Some("suspended"))
+    );
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        "/api/v1/orgs",
+        Some(&json!({"name": "Cust", "partnerId": id})),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
-    let (s, _) = json_call(&server, &t, "DELETE", &format!("/api/v1/partners/{id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/partners/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
     let (s, _) = json_call(&server, &t, "GET", &format!("/api/v1/partners/{id}"), None).await;
     assert_eq!(s, 404);
     assert!(has_audit(&fx, "system", "partner.delete", id).await);
+    assert!(has_audit(&fx, "system", "partner.update", id).await);
 
     let p = fx.partner().await;
-    let pa = fx.partner_user(p, SeededRole::PartnerAdmin, "all", &[]).await;
+    let pa = fx
+        .partner_user(p, SeededRole::PartnerAdmin, "all", &[])
+        .await;
     let t = mfa_token(&server, &fx, &pa).await;
     let (s, _) = json_call(&server, &t, "GET", "/api/v1/partners", None).await;
     assert_eq!(s, 403);
@@ -301,11 +625,33 @@ async fn api_key_is_shown_once_and_works_only_within_its_scopes() {
     let keys = format!("/api/v1/orgs/{org}/api-keys");
 
     // scopes beyond the creator's permissions are refused
-    for scopes in [json!(["*"]), json!(["billing:manage"]), json!(["organizations:delete"])] {
-        let (s, v) = json_call(&server, &t, "POST", &keys, Some(&json!({"name": "k", "scopes": scopes}))).await;
-        assert_eq!((s, v["error"].as_str()), (403, Some("privilege_escalation")), "{scopes}");
+    for scopes in [
+        json!(["*"]),
+        json!(["billing:manage"]),
+        json!(["organizations:delete"]),
+    ] {
+        let (s, v) = json_call(
+            &server,
+            &t,
+            "POST",
+            &keys,
+            Some(&json!({"name": "k", "scopes": scopes})),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"].as_str()),
+            (403, Some("privilege_escalation")),
+            "{scopes}"
+        );
     }
-    let (s, v) = json_call(&server, &t, "POST", &keys, Some(&json!({"name": "k", "scopes": ["devices"]}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &keys,
+        Some(&json!({"name": "k", "scopes": ["devices"]})),
+    )
+    .await;
     assert_eq!((s, issue_paths(&v)), (400, vec!["body.scopes".to_owned()]));
 
     let (s, created) = json_call(&server, &t, "POST", &keys, Some(&json!({"name": "CI", "scopes": ["devices:read"], "expiresInDays": 30, "rateLimitPerHour": 100}))).await;
@@ -328,23 +674,60 @@ async fn api_key_is_shown_once_and_works_only_within_its_scopes() {
     let (s, v) = call(&server, Auth::ApiKey(&raw), "GET", "/api/v1/devices", None).await;
     assert_eq!(s, 200, "{v}");
     assert!(v.contains("\"items\":[{"));
-    let (s, _) = call(&server, Auth::ApiKey(&raw), "POST", &format!("/api/v1/devices/{}/quarantine", Uuid::new_v4()), None).await;
+    let (s, _) = call(
+        &server,
+        Auth::ApiKey(&raw),
+        "POST",
+        &format!("/api/v1/devices/{}/quarantine", Uuid::new_v4()),
+        None,
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _) = call(&server, Auth::ApiKey(&raw), "POST", &format!("/api/v1/orgs/{org}/sites"), Some(&json!({"name": "x"}))).await;
+    let (s, _) = call(
+        &server,
+        Auth::ApiKey(&raw),
+        "POST",
+        &format!("/api/v1/orgs/{org}/sites"),
+        Some(&json!({"name": "x"})),
+    )
+    .await;
     assert_eq!(s, 403);
 
-    let (s, _) = json_call(&server, &t, "DELETE", &format!("/api/v1/api-keys/{key_id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/api-keys/{key_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
     assert!(has_audit(&fx, &org.to_string(), "api_key.revoke", key_id).await);
-    let (s, _) = json_call(&server, &t, "DELETE", &format!("/api/v1/api-keys/{key_id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/api-keys/{key_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 409);
     let (s, _) = call(&server, Auth::ApiKey(&raw), "GET", "/api/v1/devices", None).await;
     assert_eq!(s, 401);
 
     // a site-limited admin cannot mint a key (it would reach every site)
-    let limited = fx.org_user(p, org, SeededRole::OrgAdmin, Some(&[site])).await;
+    let limited = fx
+        .org_user(p, org, SeededRole::OrgAdmin, Some(&[site]))
+        .await;
     let t = mfa_token(&server, &fx, &limited).await;
-    let (s, _) = json_call(&server, &t, "POST", &keys, Some(&json!({"name": "k", "scopes": ["devices:read"]}))).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "POST",
+        &keys,
+        Some(&json!({"name": "k", "scopes": ["devices:read"]})),
+    )
+    .await;
     assert_eq!(s, 403);
 }
 
@@ -361,11 +744,25 @@ async fn enrollment_key_is_shown_once_and_stored_peppered() {
     let t = mfa_token(&server, &fx, &tech).await;
     let path = format!("/api/v1/orgs/{org}/enrollment-keys");
     // a site of another organization is refused
-    let (s, v) = json_call(&server, &t, "POST", &path, Some(&json!({"name": "k", "siteId": other_site}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &path,
+        Some(&json!({"name": "k", "siteId": other_site})),
+    )
+    .await;
     assert_eq!((s, issue_paths(&v)), (400, vec!["body.siteId".to_owned()]));
 
     let secret = "per-key-secret-0123456789";
-    let (s, v) = json_call(&server, &t, "POST", &path, Some(&json!({"name": "Rollout", "siteId": site, "maxUsage": 25, "secret": secret}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        &path,
+        Some(&json!({"name": "Rollout", "siteId": site, "maxUsage": 25, "secret": secret})),
+    )
+    .await;
     assert_eq!(s, 201, "{v}");
     let raw = v["key"].as_str().unwrap().to_owned();
     let key = EnrollmentKey::parse(&raw).unwrap();
@@ -374,21 +771,38 @@ async fn enrollment_key_is_shown_once_and_stored_peppered() {
     assert!(!v.to_string().contains(secret));
     let id = id_of(&v);
     // default expiry: 60 minutes
-    let expires = time::OffsetDateTime::parse(v["expiresAt"].as_str().unwrap(), &time::format_description::well_known::Rfc3339).unwrap();
+    let expires = time::OffsetDateTime::parse(
+        v["expiresAt"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
     let minutes = (expires - time::OffsetDateTime::now_utc()).whole_minutes();
     assert!((58..=60).contains(&minutes), "{minutes}");
 
     let row = snapshot(&fx, "enrollment_keys", "id", id).await.unwrap();
     let row: Value = serde_json::from_str(&row).unwrap();
-    assert_eq!(row["key_hash"].as_str().unwrap(), key.peppered_hash(&server.state.pepper).to_hex());
-    assert_eq!(row["secret_hash"].as_str().unwrap(), server.state.pepper.hash(secret).to_hex());
+    assert_eq!(
+        row["key_hash"].as_str().unwrap(),
+        key.peppered_hash(&server.state.pepper).to_hex()
+    );
+    assert_eq!(
+        row["secret_hash"].as_str().unwrap(),
+        server.state.pepper.hash(secret).to_hex()
+    );
     assert!(!row.to_string().contains(&raw));
     assert!(has_audit(&fx, &org.to_string(), "enrollment_key.create", id).await);
 
     let (s, list) = call(&server, Auth::Bearer(&t), "GET", &path, None).await;
     assert_eq!(s, 200);
     assert!(list.contains(&id.to_string()) && !list.contains(&raw));
-    let (s, _) = json_call(&server, &t, "DELETE", &format!("/api/v1/enrollment-keys/{id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/enrollment-keys/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
     assert!(has_audit(&fx, &org.to_string(), "enrollment_key.delete", id).await);
     // viewers hold no devices:write
@@ -409,7 +823,16 @@ async fn users_are_created_disabled_and_their_tokens_die() {
     let t = mfa_token(&server, &fx, &admin).await;
     let membership = json!({"kind": "organization", "orgId": org, "roleId": seeded(SeededRole::OrgViewer).as_uuid(), "siteIds": [site]});
 
-    let (s, v) = json_call(&server, &t, "POST", "/api/v1/users", Some(&json!({"email": "New@Example.test", "password": "weakpass", "membership": membership}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        "/api/v1/users",
+        Some(
+            &json!({"email": "New@Example.test", "password": "weakpass", "membership": membership}),
+        ),
+    )
+    .await;
     assert_eq!(s, 400);
     assert!(issue_paths(&v).iter().all(|p| p == "body.password"), "{v}");
     assert!(!v.to_string().contains("weakpass"));
@@ -425,14 +848,23 @@ async fn users_are_created_disabled_and_their_tokens_die() {
     let stored: Value = serde_json::from_str(&stored).unwrap();
     let phc = stored["password_hash"].as_str().unwrap().to_owned();
     assert!(phc.starts_with("$argon2id$v=19$m=65536,t=3,p=4$"));
-    assert!(breeze_crypto::password::verify_password(&secrecy::SecretString::from("Str0ng-Passw0rd"), &phc).unwrap());
+    assert!(
+        breeze_crypto::password::verify_password(
+            &secrecy::SecretString::from("Str0ng-Passw0rd"),
+            &phc
+        )
+        .unwrap()
+    );
     let (s, _) = json_call(&server, &t, "POST", "/api/v1/users", Some(&json!({"email": "new@example.test", "password": "Str0ng-Passw0rd", "membership": membership}))).await;
     assert_eq!(s, 409);
 
     // membership change is audited
     let (s, v) = json_call(&server, &t, "PUT", &format!("/api/v1/users/{new_id}/membership"), Some(&json!({"kind": "organization", "orgId": org, "roleId": seeded(SeededRole::OrgTechnician).as_uuid()}))).await;
     assert_eq!(s, 200, "{v}");
-    assert_eq!(v["membership"]["roleId"], json!(seeded(SeededRole::OrgTechnician).as_uuid()));
+    assert_eq!(
+        v["membership"]["roleId"],
+        json!(seeded(SeededRole::OrgTechnician).as_uuid())
+    );
     assert!(has_audit(&fx, &org.to_string(), "membership.change", new_id).await);
 
     // disabling kills a live token at once
@@ -440,20 +872,44 @@ async fn users_are_created_disabled_and_their_tokens_die() {
     let vt = mfa_token(&server, &fx, &viewer).await;
     let (s, _) = json_call(&server, &vt, "GET", "/api/v1/devices", None).await;
     assert_eq!(s, 200);
-    let (s, v) = json_call(&server, &t, "PATCH", &format!("/api/v1/users/{}", viewer.id), Some(&json!({"status": "disabled"}))).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/users/{}", viewer.id),
+        Some(&json!({"status": "disabled"})),
+    )
+    .await;
     assert_eq!((s, v["status"].as_str()), (200, Some("disabled")), "{v}");
     let (s, _) = json_call(&server, &vt, "GET", "/api/v1/devices", None).await;
     assert_eq!(s, 401);
-    let epoch = snapshot(&fx, "users", "id", *viewer.id.as_uuid()).await.unwrap();
+    let epoch = snapshot(&fx, "users", "id", *viewer.id.as_uuid())
+        .await
+        .unwrap();
     assert!(epoch.contains("\"auth_epoch\":1"));
     assert!(has_audit(&fx, &org.to_string(), "user.disable", *viewer.id.as_uuid()).await);
 
     // DELETE disables too; nobody disables themself
-    let (s, _) = json_call(&server, &t, "DELETE", &format!("/api/v1/users/{new_id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/users/{new_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
     let (_, v) = json_call(&server, &t, "GET", &format!("/api/v1/users/{new_id}"), None).await;
     assert_eq!(v["status"], "disabled");
-    let (s, v) = json_call(&server, &t, "DELETE", &format!("/api/v1/users/{}", admin.id), None).await;
+    assert!(has_audit(&fx, &org.to_string(), "user.delete", new_id).await);
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "DELETE",
+        &format!("/api/v1/users/{}", admin.id),
+        None,
+    )
+    .await;
     assert_eq!((s, v["error"].as_str()), (403, Some("cannot_modify_self")));
 }
 
@@ -467,7 +923,14 @@ async fn privilege_escalation_is_refused() {
     let foreign_org = fx.org(other_partner).await;
     let org_admin = fx.org_user(p, org, SeededRole::OrgAdmin, None).await;
     let t = mfa_token(&server, &fx, &org_admin).await;
-    let billing_role = custom_role(&fx, *p.as_uuid(), "Billing clerk", "organization", &["billing:manage", "devices:read"]).await;
+    let billing_role = custom_role(
+        &fx,
+        *p.as_uuid(),
+        "Billing clerk",
+        "organization",
+        &["billing:manage", "devices:read"],
+    )
+    .await;
     let user = |role: Uuid, kind: &str| {
         let m = if kind == "partner" {
             json!({"kind": "partner", "roleId": role, "orgAccess": "all"})
@@ -478,8 +941,14 @@ async fn privilege_escalation_is_refused() {
     };
     for (body, code) in [
         (user(billing_role, "organization"), "privilege_escalation"),
-        (user(*seeded(SeededRole::PlatformAdmin).as_uuid(), "organization"), "system_role_not_grantable"),
-        (user(*seeded(SeededRole::PartnerViewer).as_uuid(), "partner"), "org_scope_cannot_grant_partner"),
+        (
+            user(*seeded(SeededRole::PlatformAdmin).as_uuid(), "organization"),
+            "system_role_not_grantable",
+        ),
+        (
+            user(*seeded(SeededRole::PartnerViewer).as_uuid(), "partner"),
+            "org_scope_cannot_grant_partner",
+        ),
     ] {
         let (s, v) = json_call(&server, &t, "POST", "/api/v1/users", Some(&body)).await;
         assert_eq!((s, v["error"].as_str()), (403, Some(code)), "{v}");
@@ -489,8 +958,18 @@ async fn privilege_escalation_is_refused() {
     let (s, _) = json_call(&server, &t, "POST", "/api/v1/users", Some(&body)).await;
     assert_eq!(s, 404);
     // roles are partner-wide: an org admin cannot create one
-    let (s, v) = json_call(&server, &t, "POST", "/api/v1/roles", Some(&json!({"name": "R", "scope": "organization", "permissions": ["devices:read"]}))).await;
-    assert_eq!((s, v["error"].as_str()), (403, Some("partner_wide_write_required")));
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "POST",
+        "/api/v1/roles",
+        Some(&json!({"name": "R", "scope": "organization", "permissions": ["devices:read"]})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (403, Some("partner_wide_write_required"))
+    );
     // a technician cannot promote anyone (no users:write) nor invite
     let tech = fx.org_user(p, org, SeededRole::OrgTechnician, None).await;
     let tt = mfa_token(&server, &fx, &tech).await;
@@ -498,50 +977,145 @@ async fn privilege_escalation_is_refused() {
     assert_eq!(s, 403);
     // the org admin cannot change the membership of a more powerful user's role either
     let clerk = fx.org_user(p, org, SeededRole::OrgViewer, None).await;
-    common::tenancy::exec_text(&fx, "UPDATE org_memberships SET role_id = $2::uuid WHERE user_id = $1", *clerk.id.as_uuid(), &[&billing_role.to_string()]).await;
-    let (s, v) = json_call(&server, &t, "PATCH", &format!("/api/v1/users/{}", clerk.id), Some(&json!({"status": "disabled"}))).await;
-    assert_eq!((s, v["error"].as_str()), (403, Some("privilege_escalation")));
+    common::tenancy::exec_text(
+        &fx,
+        "UPDATE org_memberships SET role_id = $2::uuid WHERE user_id = $1",
+        *clerk.id.as_uuid(),
+        &[&billing_role.to_string()],
+    )
+    .await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/users/{}", clerk.id),
+        Some(&json!({"status": "disabled"})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (403, Some("privilege_escalation"))
+    );
 
     // partner admin with selected access: no partner memberships
-    let sel = fx.partner_user(p, SeededRole::PartnerAdmin, "selected", &[org]).await;
+    let sel = fx
+        .partner_user(p, SeededRole::PartnerAdmin, "selected", &[org])
+        .await;
     let st = mfa_token(&server, &fx, &sel).await;
-    let (s, v) = json_call(&server, &st, "POST", "/api/v1/users", Some(&user(*seeded(SeededRole::PartnerViewer).as_uuid(), "partner"))).await;
-    assert_eq!((s, v["error"].as_str()), (403, Some("partner_wide_write_required")));
+    let (s, v) = json_call(
+        &server,
+        &st,
+        "POST",
+        "/api/v1/users",
+        Some(&user(
+            *seeded(SeededRole::PartnerViewer).as_uuid(),
+            "partner",
+        )),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (403, Some("partner_wide_write_required"))
+    );
 
     // partner admin: roles validated by breeze-authz, seeded roles immutable
-    let pa = fx.partner_user(p, SeededRole::PartnerAdmin, "all", &[]).await;
+    let pa = fx
+        .partner_user(p, SeededRole::PartnerAdmin, "all", &[])
+        .await;
     let pt = mfa_token(&server, &fx, &pa).await;
     for (perms, path) in [
         (json!(["*:*"]), "body.permissions"),
         (json!(["nothing:here"]), "body.permissions"),
         (json!(["devices"]), "body.permissions[0]"),
     ] {
-        let (s, v) = json_call(&server, &pt, "POST", "/api/v1/roles", Some(&json!({"name": "Bad", "scope": "partner", "permissions": perms}))).await;
-        assert_eq!((s, issue_paths(&v)), (400, vec![path.to_owned()]), "{perms}");
+        let (s, v) = json_call(
+            &server,
+            &pt,
+            "POST",
+            "/api/v1/roles",
+            Some(&json!({"name": "Bad", "scope": "partner", "permissions": perms})),
+        )
+        .await;
+        assert_eq!(
+            (s, issue_paths(&v)),
+            (400, vec![path.to_owned()]),
+            "{perms}"
+        );
     }
-    let (s, v) = json_call(&server, &pt, "PATCH", &format!("/api/v1/roles/{}", seeded(SeededRole::OrgViewer).as_uuid()), Some(&json!({"permissions": ["devices:*"]}))).await;
-    assert_eq!((s, v["error"].as_str()), (403, Some("seeded_role_immutable")));
+    let (s, v) = json_call(
+        &server,
+        &pt,
+        "PATCH",
+        &format!("/api/v1/roles/{}", seeded(SeededRole::OrgViewer).as_uuid()),
+        Some(&json!({"permissions": ["devices:*"]})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (403, Some("seeded_role_immutable"))
+    );
     let (s, role) = json_call(&server, &pt, "POST", "/api/v1/roles", Some(&json!({"name": "Helpdesk", "scope": "organization", "permissions": ["devices:read", "alerts:*"], "description": "first line"}))).await;
     assert_eq!(s, 201, "{role}");
     let role_id = id_of(&role);
     assert!(has_audit(&fx, "system", "role.create", role_id).await);
-    let (s, v) = json_call(&server, &pt, "PATCH", &format!("/api/v1/roles/{role_id}"), Some(&json!({"permissions": ["devices:read"]}))).await;
-    assert_eq!((s, v["permissions"].clone()), (200, json!(["devices:read"])));
+    let (s, v) = json_call(
+        &server,
+        &pt,
+        "PATCH",
+        &format!("/api/v1/roles/{role_id}"),
+        Some(&json!({"permissions": ["devices:read"]})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["permissions"].clone()),
+        (200, json!(["devices:read"]))
+    );
     assert!(has_audit(&fx, "system", "role.update", role_id).await);
     let (_, list) = json_call(&server, &t, "GET", "/api/v1/roles?limit=100", None).await;
-    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"Helpdesk") && names.contains(&"Org Viewer"), "{names:?}");
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Helpdesk") && names.contains(&"Org Viewer"),
+        "{names:?}"
+    );
     // in use -> 409; unused -> deleted
-    let (s, _) = json_call(&server, &pt, "DELETE", &format!("/api/v1/roles/{billing_role}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &pt,
+        "DELETE",
+        &format!("/api/v1/roles/{billing_role}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 409);
-    let (s, _) = json_call(&server, &pt, "DELETE", &format!("/api/v1/roles/{role_id}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &pt,
+        "DELETE",
+        &format!("/api/v1/roles/{role_id}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
     assert!(has_audit(&fx, "system", "role.delete", role_id).await);
     // another partner's admin neither sees nor touches the role
-    let op = fx.partner_user(other_partner, SeededRole::PartnerAdmin, "all", &[]).await;
+    let op = fx
+        .partner_user(other_partner, SeededRole::PartnerAdmin, "all", &[])
+        .await;
     let ot = mfa_token(&server, &fx, &op).await;
     let (_, list) = call(&server, Auth::Bearer(&ot), "GET", "/api/v1/roles", None).await;
     assert!(!list.contains("Billing clerk"));
-    let (s, _) = json_call(&server, &ot, "DELETE", &format!("/api/v1/roles/{billing_role}"), None).await;
+    let (s, _) = json_call(
+        &server,
+        &ot,
+        "DELETE",
+        &format!("/api/v1/roles/{billing_role}"),
+        None,
+    )
+    .await;
     assert_eq!(s, 404);
 }

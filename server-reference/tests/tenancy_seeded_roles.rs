@@ -16,26 +16,30 @@ use common::tenancy::{Auth, call, mfa_token};
 use serde_json::json;
 
 /// The probes, in table column order.
-const PROBES: [&str; 6] = [
+const PROBES: [&str; 7] = [
     "list devices",
     "quarantine device",
     "create site",
     "create API key",
     "list users",
     "create role",
+    "decommission device",
 ];
 
 /// Expected outcome per role: true = allowed (2xx), false = 403.
-const EXPECTED: [(SeededRole, [bool; 6]); 8] = [
-    (SeededRole::PlatformAdmin, [true, true, true, true, true, true]),
-    (SeededRole::PartnerAdmin, [true, true, true, true, true, true]),
-    (SeededRole::PartnerTechnician, [true, true, false, false, true, false]),
-    (SeededRole::PartnerViewer, [true, false, false, false, false, false]),
+#[rustfmt::skip]
+const EXPECTED: [(SeededRole, [bool; 7]); 8] = [
+    // columns: list devices, quarantine, create site, create API key, list users,
+    // create role, decommission
+    (SeededRole::PlatformAdmin, [true, true, true, true, true, true, true]),
+    (SeededRole::PartnerAdmin, [true, true, true, true, true, true, true]),
+    (SeededRole::PartnerTechnician, [true, true, false, false, true, false, false]),
+    (SeededRole::PartnerViewer, [true, false, false, false, false, false, false]),
     // Org Admin holds users:write but a role is partner-wide: partner_wide_write_required
-    (SeededRole::OrgAdmin, [true, true, true, true, true, false]),
-    (SeededRole::OrgTechnician, [true, true, false, false, true, false]),
-    (SeededRole::OrgViewer, [true, false, false, false, false, false]),
-    (SeededRole::SecurityApprover, [true, false, false, false, false, false]),
+    (SeededRole::OrgAdmin, [true, true, true, true, true, false, true]),
+    (SeededRole::OrgTechnician, [true, true, false, false, true, false, false]),
+    (SeededRole::OrgViewer, [true, false, false, false, false, false, false]),
+    (SeededRole::SecurityApprover, [true, false, false, false, false, false, false]),
 ];
 
 #[tokio::test]
@@ -56,6 +60,7 @@ async fn seeded_roles_allow_and_deny_as_tabled() {
         };
         let token = mfa_token(&server, &fx, &user).await;
         let device = fx.device(org, site).await;
+        let device2 = fx.device(org, site).await;
         let role_body = if *role == SeededRole::PlatformAdmin {
             json!({"name": format!("r{i}"), "scope": "organization", "permissions": ["devices:read"], "partnerId": partner})
         } else {
@@ -64,7 +69,11 @@ async fn seeded_roles_allow_and_deny_as_tabled() {
         let probes = [
             ("GET", "/api/v1/devices".to_owned(), None),
             ("POST", format!("/api/v1/devices/{device}/quarantine"), None),
-            ("POST", format!("/api/v1/orgs/{org}/sites"), Some(json!({"name": format!("s{i}")}))),
+            (
+                "POST",
+                format!("/api/v1/orgs/{org}/sites"),
+                Some(json!({"name": format!("s{i}")})),
+            ),
             (
                 "POST",
                 format!("/api/v1/orgs/{org}/api-keys"),
@@ -72,9 +81,15 @@ async fn seeded_roles_allow_and_deny_as_tabled() {
             ),
             ("GET", "/api/v1/users".to_owned(), None),
             ("POST", "/api/v1/roles".to_owned(), Some(role_body)),
+            (
+                "POST",
+                format!("/api/v1/devices/{device2}/decommission"),
+                None,
+            ),
         ];
         for (j, (method, path, body)) in probes.iter().enumerate() {
-            let (status, text) = call(&server, Auth::Bearer(&token), method, path, body.as_ref()).await;
+            let (status, text) =
+                call(&server, Auth::Bearer(&token), method, path, body.as_ref()).await;
             let allowed = (200..300).contains(&status);
             let ok = if expected[j] { allowed } else { status == 403 };
             if !ok {

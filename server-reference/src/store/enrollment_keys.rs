@@ -111,7 +111,9 @@ pub struct CreatedEnrollmentKey {
 }
 
 /// Generates and stores an enrollment key (peppered hash only) in `tx`; reused by the CLI
-/// (`enrollment-key create`). `secret`, when given, is stored as a peppered hash too.
+/// (`enrollment-key create`). `secret`, when given, is stored as a peppered hash too:
+/// `secret_hash = Pepper::hash(secret)` (`sha256_hex(PEPPER + ":" + secret)`), which
+/// enrollment compares in constant time.
 /// The caller appends the `enrollment_key.create` audit event in the same transaction.
 ///
 /// # Errors

@@ -125,15 +125,24 @@ impl Validate for DeviceQuery {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateDevice {
-    /// Display name; `null` clears it.
-    pub display_name: Option<String>,
+    /// Display name; `null` clears it, absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    pub display_name: Option<Option<String>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 impl Validate for UpdateDevice {
     fn validate(&self) -> Vec<FieldIssue> {
-        opt_name_issue("displayName", self.display_name.as_deref(), 255)
-            .into_iter()
-            .collect()
+        opt_name_issue(
+            "displayName",
+            self.display_name.clone().flatten().as_deref(),
+            255,
+        )
+        .into_iter()
+        .collect()
     }
 }
 
@@ -201,12 +210,11 @@ async fn update(
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = state.store.begin(&authed.ctx).await?;
     let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
-    let row = devices::set_display_name(
-        &mut tx,
-        device.id,
-        body.display_name.as_deref().map(str::trim),
-    )
-    .await?;
+    let Some(display_name) = body.display_name else {
+        return Ok(axum::Json(device));
+    };
+    let row = devices::set_display_name(&mut tx, device.id, display_name.as_deref().map(str::trim))
+        .await?;
     seal(
         &mut tx,
         Some(device.org_id),

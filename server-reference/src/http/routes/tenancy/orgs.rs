@@ -186,6 +186,12 @@ async fn create(
     }
     let status = body.status.as_deref().unwrap_or("active");
     let mut tx = state.store.begin(&authed.ctx).await?;
+    if tenancy::get_partner(&mut tx, *partner.as_uuid())
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::NotFound);
+    }
     let row = tenancy::insert_org(
         &mut tx,
         *partner.as_uuid(),

@@ -642,12 +642,15 @@ async fn guard_target(
     }
     // a site-limited caller only manages users limited to sites it reaches itself
     if !authed.ctx.allowed_site_ids().is_all() {
-        let within = memberships.organization.as_ref().is_some_and(|o| match &o.sites {
-            SiteAccess::All => false,
-            SiteAccess::Only(sites) => sites
-                .iter()
-                .all(|s| authed.ctx.can_access_site(o.org_id, *s)),
-        });
+        let within = memberships
+            .organization
+            .as_ref()
+            .is_some_and(|o| match &o.sites {
+                SiteAccess::All => false,
+                SiteAccess::Only(sites) => sites
+                    .iter()
+                    .all(|s| authed.ctx.can_access_site(o.org_id, *s)),
+            });
         if !within {
             return Err(ApiError::Forbidden("site_restricted"));
         }
@@ -672,9 +675,7 @@ async fn set_active(
 ) -> Result<UserRow, ApiError> {
     let mut tx = state.store.begin(&authed.ctx).await?;
     let target = user_for(&mut tx, authed, id).await?;
-    if active.is_some() {
-        guard_target(state, authed, &mut tx, &target).await?;
-    }
+    guard_target(state, authed, &mut tx, &target).await?;
     if let Some(name) = name {
         users::set_name(&mut tx, id, name.trim()).await?;
     }
