@@ -320,6 +320,34 @@ fn production_refuses_to_serve_with_a_placeholder_jwt_secret() {
 }
 
 #[test]
+fn the_per_ip_limit_may_be_lowered_but_raised_only_in_test_mode() {
+    let with = |mode: &str, limit: &str| {
+        let dir = std::env::temp_dir().join(format!("breeze-limit-{}", Uuid::new_v4()));
+        let r = ServerConfig::from_settings(Settings::from_pairs([
+            ("BREEZE_MODE", mode.to_owned()),
+            (
+                "DATABASE_URL",
+                "postgres://breeze_app@127.0.0.1:1/breeze".to_owned(),
+            ),
+            (
+                "BREEZE_DEV_SECRETS_FILE",
+                dir.join("s.env").display().to_string(),
+            ),
+            ("BREEZE_GLOBAL_RATE_LIMIT_PER_MIN", limit.to_owned()),
+        ]));
+        let _ = std::fs::remove_dir_all(&dir);
+        r.map(|c| c.global_rate_limit_per_min)
+    };
+    assert_eq!(with("development", "120").unwrap(), 120);
+    assert!(with("development", "301").is_err());
+    assert!(with("development", "0").is_err());
+    let err = with("development", "5000").unwrap_err().to_string();
+    assert!(err.contains("BREEZE_GLOBAL_RATE_LIMIT_PER_MIN"), "{err}");
+    let default = with("development", "").unwrap();
+    assert_eq!(default, 300);
+}
+
+#[test]
 fn development_generates_a_private_secrets_file_and_reuses_it() {
     let dir = std::env::temp_dir().join(format!("breeze-devsecrets-{}", Uuid::new_v4()));
     let file = dir.join("nested/dev-secrets.env");

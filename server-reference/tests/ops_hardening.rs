@@ -15,6 +15,12 @@ use breeze_server::http::hardening::{CONTENT_SECURITY_POLICY, SECURITY_HEADERS};
 use common::TestServer;
 use serde_json::Value;
 
+/// The SPEC 7 per-IP limit (the harness raises it for everyone else).
+fn spec_limit(s: &mut Vec<(String, String)>) {
+    s.retain(|(k, _)| k != "BREEZE_GLOBAL_RATE_LIMIT_PER_MIN");
+    s.push(("BREEZE_GLOBAL_RATE_LIMIT_PER_MIN".into(), "300".into()));
+}
+
 fn assert_security_headers(res: &reqwest::Response, what: &str) {
     for (name, value) in SECURITY_HEADERS {
         assert_eq!(
@@ -33,7 +39,7 @@ fn assert_security_headers(res: &reqwest::Response, what: &str) {
 
 #[tokio::test]
 async fn security_headers_on_200_404_401_413_and_429() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(spec_limit).await;
     let ok = server.http.get(server.url("/health")).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_security_headers(&ok, "200");
@@ -113,6 +119,7 @@ async fn security_headers_on_200_404_401_413_and_429() {
 async fn per_ip_limit_counts_forwarded_clients_separately_only_from_trusted_proxies() {
     // loopback is a trusted proxy here: X-Forwarded-For names the client
     let server = TestServer::start_with(|s| {
+        spec_limit(s);
         s.push(("BREEZE_TRUSTED_PROXIES".into(), "127.0.0.1/32".into()));
     })
     .await;
@@ -397,7 +404,12 @@ async fn the_global_limit_fails_closed_when_redis_is_unreachable() {
 
 #[tokio::test]
 async fn the_global_limit_is_shared_through_redis() {
-    let server = TestServer::start_with_redis().await;
+    let redis = common::redis_url();
+    let server = TestServer::start_with(move |s| {
+        spec_limit(s);
+        s.push(("REDIS_URL".into(), redis));
+    })
+    .await;
     let mut statuses = Vec::new();
     for _ in 0..301 {
         statuses.push(
