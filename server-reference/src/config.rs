@@ -160,7 +160,13 @@ pub struct ServerConfig {
     pub audit_retention_interval_secs: u64,
     /// Whether the refresh cookie carries `Secure` (true unless development over http).
     pub secure_cookies: bool,
+    /// Requests per minute per client IP across all routes (SPEC 7: 300). May be lowered;
+    /// only test mode may raise it (`BREEZE_GLOBAL_RATE_LIMIT_PER_MIN`).
+    pub global_rate_limit_per_min: u32,
 }
+
+/// The SPEC 7 per-IP limit of every route, per minute.
+pub const GLOBAL_RATE_LIMIT_PER_MIN: u32 = 300;
 
 /// Raw settings: the file's lines overlaid by the environment.
 #[derive(Default)]
@@ -423,6 +429,18 @@ impl ServerConfig {
                 reason: "0 is allowed only in test mode".into(),
             });
         }
+        let global_rate_limit_per_min = settings.parsed(
+            "BREEZE_GLOBAL_RATE_LIMIT_PER_MIN",
+            GLOBAL_RATE_LIMIT_PER_MIN,
+        )?;
+        if global_rate_limit_per_min == 0
+            || (global_rate_limit_per_min > GLOBAL_RATE_LIMIT_PER_MIN && mode != Mode::Test)
+        {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_GLOBAL_RATE_LIMIT_PER_MIN".into(),
+                reason: "expected 1 to 300 (only test mode may raise it)".into(),
+            });
+        }
         let listen = settings.parsed(
             "BREEZE_LISTEN",
             DEFAULT_LISTEN
@@ -461,6 +479,7 @@ impl ServerConfig {
             audit_retention_interval_secs: settings
                 .parsed("BREEZE_AUDIT_RETENTION_INTERVAL_SECS", 86_400)?,
             secure_cookies: settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production)?,
+            global_rate_limit_per_min,
         })
     }
 

@@ -17,6 +17,7 @@ use breeze_server::config::{Mode, ServerConfig, Settings};
 use common::ops::{audit_actions, run_bin, run_on, stderr, stdout};
 use common::{TestDb, TestServer};
 use secrecy::SecretString;
+use serde_json::Value;
 use uuid::Uuid;
 
 const ADMIN_PASSWORD: &str = "Bootstrap-Admin-42";
@@ -302,7 +303,11 @@ fn production_refuses_to_serve_with_a_placeholder_jwt_secret() {
         "production started with a placeholder"
     );
     let err = stderr(&out);
-    assert!(err.contains("jwt"), "the error names the setting: {err}");
+    assert!(
+        err.contains("jwt_secrets.k1") && err.contains("placeholder"),
+        "the error names the setting and the rule: {err}"
+    );
+    assert!(err.contains("startup validation failed"), "{err}");
     assert!(
         !err.contains(placeholder),
         "the value is never printed: {err}"
@@ -312,6 +317,34 @@ fn production_refuses_to_serve_with_a_placeholder_jwt_secret() {
     let out = run_bin(&["config", "check"], &env, None);
     assert!(!out.status.success());
     assert!(!stdout(&out).contains(placeholder));
+}
+
+#[test]
+fn the_per_ip_limit_may_be_lowered_but_raised_only_in_test_mode() {
+    let with = |mode: &str, limit: &str| {
+        let dir = std::env::temp_dir().join(format!("breeze-limit-{}", Uuid::new_v4()));
+        let r = ServerConfig::from_settings(Settings::from_pairs([
+            ("BREEZE_MODE", mode.to_owned()),
+            (
+                "DATABASE_URL",
+                "postgres://breeze_app@127.0.0.1:1/breeze".to_owned(),
+            ),
+            (
+                "BREEZE_DEV_SECRETS_FILE",
+                dir.join("s.env").display().to_string(),
+            ),
+            ("BREEZE_GLOBAL_RATE_LIMIT_PER_MIN", limit.to_owned()),
+        ]));
+        let _ = std::fs::remove_dir_all(&dir);
+        r.map(|c| c.global_rate_limit_per_min)
+    };
+    assert_eq!(with("development", "120").unwrap(), 120);
+    assert!(with("development", "301").is_err());
+    assert!(with("development", "0").is_err());
+    let err = with("development", "5000").unwrap_err().to_string();
+    assert!(err.contains("BREEZE_GLOBAL_RATE_LIMIT_PER_MIN"), "{err}");
+    let default = with("development", "").unwrap();
+    assert_eq!(default, 300);
 }
 
 #[test]
@@ -360,4 +393,79 @@ fn development_generates_a_private_secrets_file_and_reuses_it() {
     // development validation passes with the generated secrets
     assert!(first.validate().unwrap().is_ok());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn serve_logs_one_json_access_line_per_request_without_secrets() {
+    let db = TestDb::new().await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut env = common::test_settings(&db);
+    env.push(("BREEZE_LISTEN".into(), format!("127.0.0.1:{port}")));
+    let mut child = std::process::Command::new(common::ops::server_bin())
+        .arg("serve")
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::install_crypto();
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..200 {
+        if http.get(format!("{base}/health")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "the server did not come up");
+    let secret = "sekrit-query-value-0123456789";
+    let res = http
+        .get(format!("{base}/ready?token={secret}"))
+        .header("authorization", format!("Bearer {secret}"))
+        .header("x-request-id", "trace-me-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = http
+        .post(format!("{base}/api/v1/nothing-here"))
+        .body(format!("{{\"password\":\"{secret}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.contains(secret), "a secret reached the log:\n{log}");
+    let access: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["target"] == "breeze::access")
+        .collect();
+    let ready = access
+        .iter()
+        .find(|v| v["fields"]["request_id"] == "trace-me-1")
+        .expect("access line of /ready");
+    let f = &ready["fields"];
+    assert_eq!(f["method"], "GET");
+    assert_eq!(f["route"], "/ready");
+    assert_eq!(f["status"], 200);
+    assert_eq!(f["client_ip"], "127.0.0.1");
+    assert!(f["latency_ms"].is_u64());
+    let missing = access
+        .iter()
+        .find(|v| v["fields"]["status"] == 404)
+        .expect("access line of the 404");
+    assert_eq!(
+        missing["fields"]["route"], "<unmatched>",
+        "never the raw path"
+    );
 }

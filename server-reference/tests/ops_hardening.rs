@@ -15,6 +15,12 @@ use breeze_server::http::hardening::{CONTENT_SECURITY_POLICY, SECURITY_HEADERS};
 use common::TestServer;
 use serde_json::Value;
 
+/// The SPEC 7 per-IP limit (the harness raises it for everyone else).
+fn spec_limit(s: &mut Vec<(String, String)>) {
+    s.retain(|(k, _)| k != "BREEZE_GLOBAL_RATE_LIMIT_PER_MIN");
+    s.push(("BREEZE_GLOBAL_RATE_LIMIT_PER_MIN".into(), "300".into()));
+}
+
 fn assert_security_headers(res: &reqwest::Response, what: &str) {
     for (name, value) in SECURITY_HEADERS {
         assert_eq!(
@@ -33,7 +39,7 @@ fn assert_security_headers(res: &reqwest::Response, what: &str) {
 
 #[tokio::test]
 async fn security_headers_on_200_404_401_413_and_429() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(spec_limit).await;
     let ok = server.http.get(server.url("/health")).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_security_headers(&ok, "200");
@@ -113,6 +119,7 @@ async fn security_headers_on_200_404_401_413_and_429() {
 async fn per_ip_limit_counts_forwarded_clients_separately_only_from_trusted_proxies() {
     // loopback is a trusted proxy here: X-Forwarded-For names the client
     let server = TestServer::start_with(|s| {
+        spec_limit(s);
         s.push(("BREEZE_TRUSTED_PROXIES".into(), "127.0.0.1/32".into()));
     })
     .await;
@@ -329,4 +336,92 @@ async fn request_ids_are_generated_or_kept() {
         .unwrap();
     let id = res.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok());
+}
+
+/// A TCP proxy to the test Redis that can be cut, to make the shared limiter unreachable.
+struct CuttableProxy {
+    url: String,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl CuttableProxy {
+    async fn start() -> Self {
+        let redis = common::redis_url();
+        let target = redis
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap()
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}/", listener.local_addr().unwrap());
+        let tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> =
+            std::sync::Arc::default();
+        let inner = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                    }
+                });
+                inner.lock().unwrap().push(conn);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { url, tasks }
+    }
+
+    fn cut(&self) {
+        for t in self.tasks.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_global_limit_fails_closed_when_redis_is_unreachable() {
+    let proxy = CuttableProxy::start().await;
+    let url = proxy.url.clone();
+    let server = TestServer::start_with(move |s| s.push(("REDIS_URL".into(), url))).await;
+    let res = server.http.get(server.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "works through Redis");
+    proxy.cut();
+    for path in ["/health", "/api/v1/openapi.json"] {
+        let res = server.http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(
+            res.status(),
+            503,
+            "{path} must be refused without the limiter"
+        );
+        assert_security_headers(&res, "503");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "service_unavailable");
+    }
+}
+
+#[tokio::test]
+async fn the_global_limit_is_shared_through_redis() {
+    let redis = common::redis_url();
+    let server = TestServer::start_with(move |s| {
+        spec_limit(s);
+        s.push(("REDIS_URL".into(), redis));
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..301 {
+        statuses.push(
+            server
+                .http
+                .get(server.url("/health"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(statuses[..300].iter().all(|s| *s == 200));
+    assert_eq!(statuses[300], 429);
 }

@@ -17,6 +17,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use breeze_core::ratelimit::{Policy, Quota};
 use subtle::ConstantTimeEq;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowCredentials, AllowOrigin, CorsLayer};
@@ -154,7 +155,8 @@ pub fn cors_layer(origins: &[String], mode: Mode) -> Option<CorsLayer> {
     )
 }
 
-/// The global per-IP limit (SPEC 7, 300 / min). A limiter that cannot answer refuses (503).
+/// The global per-IP limit (SPEC 7, 300 / min; the key and name are those of
+/// `RateLimiter::global_per_ip`). A limiter that cannot answer refuses (503).
 async fn global_rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(peer) = req
         .extensions()
@@ -165,7 +167,11 @@ async fn global_rate_limit(State(state): State<AppState>, req: Request, next: Ne
         return ApiError::Unavailable.into_response();
     };
     let client = authn::client_meta(&state, peer.ip(), req.headers());
-    let decision = state.limiter.global_per_ip(client.key()).await;
+    let policy = Policy::new(
+        "global_ip",
+        Quota::per_secs(state.config.global_rate_limit_per_min, 60),
+    );
+    let decision = state.limiter.check(policy, &client.key().to_string()).await;
     if decision.is_allowed() {
         return next.run(req).await;
     }
