@@ -16,9 +16,9 @@
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
+pub mod auth;
 pub mod devices;
 pub mod enrollment_keys;
-pub mod auth;
 pub mod ops;
 pub mod principal;
 pub mod roles;

@@ -306,15 +306,7 @@ type ApiKeyTuple = (
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn api_key_by_hash(tx: &mut ScopedTx, hash_hex: &str) -> StoreResult<Option<ApiKeyRow>> {
-    let row: Option<(
-        Uuid,
-        Uuid,
-        String,
-        Option<OffsetDateTime>,
-        Vec<String>,
-        i32,
-        String,
-    )> = sqlx::query_as(
+    let row: Option<ApiKeyTuple> = sqlx::query_as(
         "SELECT id, org_id, status, expires_at, scopes, rate_limit_per_hour, key_hash
                FROM api_keys WHERE key_hash = $1",
     )

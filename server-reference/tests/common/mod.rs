@@ -10,9 +10,9 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
-pub mod tenancy;
 pub mod auth;
 pub mod ops;
+pub mod tenancy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
