@@ -274,6 +274,6 @@ mod tests {
     #[test]
     fn rss_is_read_on_linux() {
         let rss = process_rss_bytes().unwrap();
-        assert!(rss > 0 && rss % 1024 == 0);
+        assert!(rss > 0 && rss.is_multiple_of(1024));
     }
 }
