@@ -225,13 +225,19 @@ fn escape(value: &str) -> String {
     out
 }
 
-/// The resident set size from `/proc/self/statm` (pages times the 4 KiB page size most
-/// Linux systems use), `None` elsewhere.
+/// The resident set size of the process from `/proc/self/status` (`VmRSS`, reported in kB
+/// whatever the page size), `None` where that file does not exist.
 #[must_use]
 pub fn process_rss_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    pages.checked_mul(4096)
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line
+        .trim_start_matches("VmRSS:")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    kb.checked_mul(1024)
 }
 
 #[cfg(test)]
@@ -263,5 +269,11 @@ mod tests {
         assert!(text.contains("breeze_db_pool_connections 3"));
         assert!(text.contains("breeze_db_pool_idle_connections 2"));
         assert!(text.contains("process_resident_memory_bytes 4096"));
+    }
+
+    #[test]
+    fn rss_is_read_on_linux() {
+        let rss = process_rss_bytes().unwrap();
+        assert!(rss > 0 && rss.is_multiple_of(1024));
     }
 }

@@ -198,17 +198,25 @@ async fn json_payload_too_large(response: Response) -> Response {
     }
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
-#[must_use]
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// Every value of cookie `name` in the request's `Cookie` headers.
+fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| k.trim() == name)
+        .filter(move |(k, _)| k.trim() == name)
         .map(|(_, v)| v.trim())
+}
+
+/// The single value of cookie `name`: `None` when absent or present more than once (a
+/// duplicated cookie, for example one tossed in from a sibling subdomain, is ambiguous).
+#[must_use]
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &'a str) -> Option<&'a str> {
+    let mut values = cookie_values(headers, name);
+    let first = values.next()?;
+    values.next().is_none().then_some(first)
 }
 
 /// Whether a request passes the CSRF check: not state-changing, not under the
@@ -222,7 +230,7 @@ pub fn csrf_ok(method: &Method, path: &str, headers: &HeaderMap) -> bool {
     );
     if !state_changing
         || !path.starts_with(COOKIE_AUTH_PREFIX)
-        || cookie(headers, REFRESH_COOKIE).is_none()
+        || cookie_values(headers, REFRESH_COOKIE).next().is_none()
     {
         return true;
     }
@@ -367,6 +375,18 @@ mod tests {
             &post,
             p,
             &headers(&[("cookie", "breeze_refresh=r"), ("x-breeze-csrf", "")])
+        ));
+        // a duplicated CSRF cookie is ambiguous
+        assert!(!csrf_ok(
+            &post,
+            p,
+            &headers(&[
+                (
+                    "cookie",
+                    "breeze_refresh=r; breeze_csrf=abc; breeze_csrf=evil"
+                ),
+                ("x-breeze-csrf", "abc")
+            ])
         ));
         // matching, cookies split over two headers
         assert!(csrf_ok(
