@@ -12,7 +12,7 @@ use time::Duration;
 use uuid::Uuid;
 
 use crate::state::AppState;
-use crate::store::{StoreError, admin, audit, ops};
+use crate::store::{StoreError, admin, audit, enrollment_keys, ops};
 
 /// A bootstrap step that failed. Messages never contain a password or key.
 #[derive(Debug, thiserror::Error)]
@@ -225,18 +225,26 @@ pub async fn create_enrollment_key(
             "expected 1 to 200 printable characters".into(),
         ));
     }
-    let key = EnrollmentKey::generate().map_err(|e| BootstrapError::Crypto(e.to_string()))?;
-    let id = Uuid::new_v4();
     let expires_at = state.clock.now() + Duration::minutes(i64::from(options.expires_minutes));
-    let row = ops::NewEnrollmentKey {
-        id,
-        org_id: options.org_id,
-        site_id: options.site_id,
-        name: name.to_owned(),
-        key_hash: key.peppered_hash(&state.pepper).to_hex(),
+    let new = enrollment_keys::NewEnrollmentKey {
+        org_id: *options.org_id.as_uuid(),
+        site_id: *options.site_id.as_uuid(),
+        name,
         max_usage: i32::try_from(options.max_usage).unwrap_or(i32::MAX),
         expires_at,
+        created_by: None,
     };
+    let mut tx = state.store.begin_system("enrollment key create").await?;
+    let created = enrollment_keys::create_enrollment_key(&mut tx, &state.pepper, &new, None)
+        .await
+        .map_err(|e| match e {
+            // the (site, org) foreign key: the site is not one of this organization's
+            StoreError::Invalid("reference", _) => {
+                BootstrapError::Invalid("site", "no such site in this organization".into())
+            }
+            other => other.into(),
+        })?;
+    let id = created.view.id;
     let event = AuditEvent::builder(
         Actor::System,
         action("enrollment_key.create")?,
@@ -254,13 +262,11 @@ pub async fn create_enrollment_key(
     }))
     .build()
     .map_err(|e| BootstrapError::Audit(e.to_string()))?;
-    let mut tx = state.store.begin_system("enrollment key create").await?;
-    ops::create_enrollment_key_cli(&mut tx, &row).await?;
     audit::append(&mut tx, Some(options.org_id), event).await?;
     tx.commit().await?;
     Ok(CreatedEnrollmentKey {
         id,
-        key,
+        key: created.key,
         expires_at,
     })
 }

@@ -4,8 +4,7 @@
 //! Every function runs inside a [`ScopedTx`] (the CLI opens system-scope transactions), so
 //! row-level security applies as it does to requests.
 
-use breeze_core::tenancy::{OrgId, RoleId, SiteId, UserId};
-use time::OffsetDateTime;
+use breeze_core::tenancy::{RoleId, UserId};
 use uuid::Uuid;
 
 use super::{ScopedTx, StoreError, StoreResult};
@@ -65,62 +64,6 @@ pub async fn insert_platform_admin(
         .bind(role.as_uuid())
         .execute(tx.conn())
         .await?;
-    Ok(())
-}
-
-/// A new enrollment key row (only the peppered hash of the key is stored).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewEnrollmentKey {
-    /// Id.
-    pub id: Uuid,
-    /// Organization.
-    pub org_id: OrgId,
-    /// Site (must belong to the organization).
-    pub site_id: SiteId,
-    /// Display name.
-    pub name: String,
-    /// Peppered SHA-256 hex of the raw key.
-    pub key_hash: String,
-    /// Uses allowed.
-    pub max_usage: i32,
-    /// Expiry.
-    pub expires_at: OffsetDateTime,
-}
-
-/// Inserts an enrollment key made by the command line (no creating user).
-///
-/// # Errors
-/// [`StoreError::Invalid`] when the site does not belong to the organization (or either
-/// does not exist); [`StoreError`] otherwise.
-pub async fn create_enrollment_key_cli(
-    tx: &mut ScopedTx,
-    key: &NewEnrollmentKey,
-) -> StoreResult<()> {
-    let site_in_org: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sites WHERE id = $1 AND org_id = $2)")
-            .bind(key.site_id.as_uuid())
-            .bind(key.org_id.as_uuid())
-            .fetch_one(tx.conn())
-            .await?;
-    if !site_in_org {
-        return Err(StoreError::Invalid(
-            "site",
-            "no such site in this organization".into(),
-        ));
-    }
-    sqlx::query(
-        "INSERT INTO enrollment_keys (id, org_id, site_id, name, key_hash, max_usage, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(key.id)
-    .bind(key.org_id.as_uuid())
-    .bind(key.site_id.as_uuid())
-    .bind(&key.name)
-    .bind(&key.key_hash)
-    .bind(key.max_usage)
-    .bind(key.expires_at)
-    .execute(tx.conn())
-    .await?;
     Ok(())
 }
 
