@@ -3,7 +3,6 @@
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::state::AppState;
@@ -38,7 +37,9 @@ pub fn apply(mut app: Router, _state: &AppState) -> Router {
             HeaderValue::from_static(value),
         ));
     }
-    app.layer(RequestBodyLimitLayer::new(DEFAULT_BODY_LIMIT))
+    // the default limit of body extractors; a route raises it with its own
+    // `DefaultBodyLimit` layer (agent heartbeats 5 MiB, command results 24 MiB)
+    app.layer(axum::extract::DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(crate::error::ApiError::internal(
                 "handler panicked",

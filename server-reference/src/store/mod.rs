@@ -14,7 +14,9 @@
 //! finish reading, commit or drop, then do the slow work.
 
 pub mod admin;
+pub mod agents;
 pub mod audit;
+pub mod commands;
 pub mod principal;
 
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! Routes, one module per resource. [`all`] is the route table.
 
+pub mod agents;
 pub mod ops;
 
 use super::route::Route;
@@ -9,5 +10,6 @@ use super::route::Route;
 pub fn all() -> Vec<Route> {
     let mut routes = Vec::new();
     routes.extend(ops::routes());
+    routes.extend(agents::routes());
     routes
 }
