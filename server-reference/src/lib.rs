@@ -12,6 +12,7 @@
 //! | [`cli`] | the `breeze-server` command line |
 //! | [`error`] | the API error type and its JSON rendering |
 //! | [`clock`] | the injectable clock |
+//! | [`fanout`] | the per-process agent WebSocket hub and its PostgreSQL `LISTEN` task |
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fanout;
 pub mod http;
 pub mod state;
 pub mod store;

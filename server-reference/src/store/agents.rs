@@ -556,10 +556,14 @@ pub async fn bump_ws_generation(
     .bind(device.as_uuid())
     .fetch_one(tx.conn())
     .await?;
-    sqlx::query("SELECT pg_notify('breeze_agent_ws', json_build_object('agentId', $1::text, 'generation', $2::bigint)::text)")
-        .bind(agent_id)
-        .bind(generation)
-        .execute(tx.conn())
-        .await?;
+    sqlx::query(
+        "SELECT pg_notify('breeze_agent_ws', json_build_object('deviceId', $1::uuid,
+                'agentId', $2::text, 'generation', $3::bigint)::text)",
+    )
+    .bind(device.as_uuid())
+    .bind(agent_id)
+    .bind(generation)
+    .execute(tx.conn())
+    .await?;
     Ok(generation)
 }

@@ -227,3 +227,79 @@ pub async fn verify_all_chains(server: &TestServer, fx: &Fixtures) {
             .unwrap_or_else(|b| panic!("chain {key} broken: {b:?}"));
     }
 }
+
+/// A second handle on the same database (a second replica's server).
+pub fn same_db(db: &super::TestDb) -> super::TestDb {
+    super::TestDb {
+        name: db.name.clone(),
+        host: db.host.clone(),
+        port: db.port,
+        admin: db.admin.clone(),
+    }
+}
+
+/// A WebSocket to the agent endpoint.
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the agent WebSocket with `token`; `Err(status)` when the upgrade is refused.
+pub async fn ws_connect(server: &TestServer, agent_id: &str, token: &str) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let url = format!("ws://{}/api/v1/agent-ws/{agent_id}/ws", server.addr);
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+        Err(e) => panic!("websocket connect failed: {e}"),
+    }
+}
+
+/// What the server sent next.
+#[derive(Debug)]
+pub enum WsIn {
+    /// A JSON text frame (server pings included).
+    Json(Value),
+    /// A close frame with its code.
+    Close(u16),
+    /// The stream ended without a close frame.
+    Ended,
+}
+
+/// The next frame (60 s cap so a broken test fails instead of hanging).
+pub async fn ws_next(ws: &mut Ws) -> WsIn {
+    use futures::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(60), ws.next())
+            .await
+            .expect("no frame within 60 s");
+        match next {
+            Some(Ok(Message::Text(t))) => return WsIn::Json(serde_json::from_str(&t).unwrap()),
+            Some(Ok(Message::Close(frame))) => {
+                return WsIn::Close(frame.map_or(1005, |f| u16::from(f.code)));
+            }
+            Some(Ok(_)) => {}
+            Some(Err(_)) | None => return WsIn::Ended,
+        }
+    }
+}
+
+/// The next JSON frame; panics on anything else.
+pub async fn ws_json(ws: &mut Ws) -> Value {
+    match ws_next(ws).await {
+        WsIn::Json(v) => v,
+        other => panic!("expected a frame, got {other:?}"),
+    }
+}
+
+/// Sends a JSON text frame.
+pub async fn ws_send(ws: &mut Ws, v: &Value) {
+    use futures::SinkExt as _;
+    ws.send(tokio_tungstenite::tungstenite::Message::Text(
+        v.to_string().into(),
+    ))
+    .await
+    .unwrap();
+}

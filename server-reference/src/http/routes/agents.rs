@@ -536,6 +536,20 @@ async fn heartbeat(
     let beat = HeartbeatRequest::decode(&body)
         .map_err(|e| decode_error(&e))?
         .into_message();
+    process_heartbeat(&state, &authed, &beat).await.map(Json)
+}
+
+/// Records a heartbeat (device online, latest facts), confirms a staged rotation when the
+/// pending agent token was used, and claims up to 10 pending commands. Shared by the HTTP
+/// route and the `heartbeat` frame.
+///
+/// # Errors
+/// [`AgentError`] on database failure.
+pub async fn process_heartbeat(
+    state: &AppState,
+    authed: &AgentAuthed,
+    beat: &HeartbeatRequest,
+) -> Result<HeartbeatResponse, AgentError> {
     let facts = agents::HeartbeatFacts {
         health: health_name(beat.status),
         agent_version: beat.agent_version.clone(),
@@ -559,14 +573,14 @@ async fn heartbeat(
     .await?;
     let confirmed =
         if authed.generation == TokenGeneration::Pending && authed.role == TokenRole::Agent {
-            confirm_staged(&state, &mut tx, &authed).await?.is_some()
+            confirm_staged(state, &mut tx, authed).await?.is_some()
         } else {
             false
         };
     let claimed = commands::claim_pending(&mut tx, authed.device_id, commands::MAX_CLAIM).await?;
-    let cmds = wire_commands(&state, &mut tx, authed.device_id, claimed).await?;
+    let cmds = wire_commands(state, &mut tx, authed.device_id, claimed).await?;
     tx.commit().await?;
-    Ok(Json(HeartbeatResponse {
+    Ok(HeartbeatResponse {
         commands: cmds,
         config_update: None,
         rotate_token: authed.rotation_due
@@ -574,7 +588,7 @@ async fn heartbeat(
             && authed.generation == TokenGeneration::Current,
         confirm_token_rotation: confirmed,
         protocol_version: None,
-    }))
+    })
 }
 
 // ---------------------------------------------------------------------------------------

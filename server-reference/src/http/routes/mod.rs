@@ -1,5 +1,6 @@
 //! Routes, one module per resource. [`all`] is the route table.
 
+pub mod agent_ws;
 pub mod agents;
 pub mod ops;
 
@@ -11,5 +12,6 @@ pub fn all() -> Vec<Route> {
     let mut routes = Vec::new();
     routes.extend(ops::routes());
     routes.extend(agents::routes());
+    routes.extend(agent_ws::routes());
     routes
 }
