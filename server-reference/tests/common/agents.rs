@@ -244,8 +244,17 @@ pub type Ws =
 
 /// Opens the agent WebSocket with `token`; `Err(status)` when the upgrade is refused.
 pub async fn ws_connect(server: &TestServer, agent_id: &str, token: &str) -> Result<Ws, u16> {
+    ws_connect_addr(server.addr, agent_id, token).await
+}
+
+/// Opens the agent WebSocket of the server at `addr` with `token`.
+pub async fn ws_connect_addr(
+    addr: std::net::SocketAddr,
+    agent_id: &str,
+    token: &str,
+) -> Result<Ws, u16> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-    let url = format!("ws://{}/api/v1/agent-ws/{agent_id}/ws", server.addr);
+    let url = format!("ws://{addr}/api/v1/agent-ws/{agent_id}/ws");
     let mut req = url.into_client_request().unwrap();
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
