@@ -420,3 +420,121 @@ async fn forged_frames_from_a_real_agent_token_suspend_it() {
     drop(server);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+async fn credential_hashes(
+    fx: &Fixtures,
+    device: &str,
+) -> (String, Option<String>, Option<String>) {
+    let mut tx = fx.pool().begin().await.unwrap();
+    system_context(&mut tx).await;
+    sqlx::query_as(
+        "SELECT agent_hash, agent_pending_hash, agent_previous_hash FROM device_credentials
+          WHERE device_id = $1::uuid",
+    )
+    .bind(device)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap()
+}
+
+fn token_hash(token: &str) -> String {
+    breeze_crypto::credentials::AgentToken::parse(token)
+        .unwrap()
+        .hash()
+        .to_hex()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_by_the_real_agent_survives_a_kill_between_phases() {
+    agent_binary();
+    server_binary();
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server, base) = server_process(&harness.db, &tmp, "server").await;
+    let dir = tmp.join("agent");
+    agent_enroll(&dir, &base, &key.raw);
+    let agent_id = yaml_value(&dir.join("agent.yaml"), "agent_id");
+    let device = yaml_value(&dir.join("agent.yaml"), "device_id");
+    let enrolled_token = yaml_value(&dir.join("secrets.yaml"), "auth_token");
+
+    // 1. a due rotation, run by the real agent on its next heartbeat (staged, confirmed)
+    fx.exec(
+        "UPDATE device_credentials SET rotation_due_at = now() - interval '1 minute'
+          WHERE device_id = $1",
+        &[device.parse().unwrap()],
+    )
+    .await;
+    let agent = agent_run(&dir, &tmp, "agent-1");
+    poll("the agent's own rotation", || async {
+        let (current, pending, previous) = credential_hashes(&fx, &device).await;
+        pending.is_none()
+            && previous.as_deref() == Some(token_hash(&enrolled_token).as_str())
+            && current != token_hash(&enrolled_token)
+    })
+    .await;
+    drop(agent); // SIGKILL
+    let rotated = yaml_value(&dir.join("secrets.yaml"), "auth_token");
+    assert_eq!(
+        credential_hashes(&fx, &device).await.0,
+        token_hash(&rotated),
+        "the agent saved the confirmed token"
+    );
+
+    // 2. phase 1 done, then the agent dies before phase 2: the staged tokens are on disk
+    let http = reqwest::Client::new();
+    let staged: Value = http
+        .post(format!("{base}/api/v1/agents/{agent_id}/rotate-token"))
+        .bearer_auth(&rotated)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secrets = dir.join("secrets.yaml");
+    let current = std::fs::read_to_string(&secrets).unwrap();
+    let doc = format!(
+        "{}pending:\n  auth_token: {}\n  watchdog_auth_token: {}\n  helper_auth_token: {}\n  expires_at: {}\n",
+        current
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+        staged["authToken"].as_str().unwrap(),
+        staged["watchdogAuthToken"].as_str().unwrap(),
+        staged["helperAuthToken"].as_str().unwrap(),
+        staged["pendingExpiresAt"].as_str().unwrap(),
+    );
+    std::fs::write(&secrets, doc).unwrap();
+    let pending_hash = token_hash(staged["authToken"].as_str().unwrap());
+    assert_eq!(
+        credential_hashes(&fx, &device).await.1.as_deref(),
+        Some(pending_hash.as_str())
+    );
+
+    // restarted, the agent resumes: confirms with the pending token, never stranded
+    let agent = agent_run(&dir, &tmp, "agent-2");
+    poll("the resumed confirmation", || async {
+        let (current, pending, _) = credential_hashes(&fx, &device).await;
+        pending.is_none() && current == pending_hash
+    })
+    .await;
+    poll("the agent to save the promoted token", || async {
+        std::fs::read_to_string(&secrets).is_ok_and(|t| !t.contains("pending"))
+            && token_hash(&yaml_value(&secrets, "auth_token")) == pending_hash
+    })
+    .await;
+    assert!(audit_rows(&fx, "agent.token.rotate.staged").await.len() >= 2);
+    assert!(audit_rows(&fx, "agent.token.rotate.confirmed").await.len() >= 2);
+    verify_all_chains(&harness, &fx).await;
+    drop(agent);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
