@@ -291,3 +291,44 @@ async fn a_command_queued_on_one_replica_reaches_a_socket_on_another() {
     let _on_a = connected(&a).await;
     assert!(matches!(next_non_ping(&mut ws).await, WsIn::Close(4002)));
 }
+
+#[tokio::test]
+async fn a_socket_that_never_pongs_is_closed_with_4008() {
+    let w = world().await;
+    let mut ws = connected(&w).await;
+    // the first ping comes after 30 s; without a pong the socket closes 40 s later
+    let WsIn::Json(ping) = ws_next(&mut ws).await else {
+        panic!("expected a ping")
+    };
+    assert_eq!(ping["type"], "ping");
+    assert!(ping["timestamp"].is_u64());
+    // (a second ping may come first, at 60 s)
+    assert!(matches!(next_non_ping(&mut ws).await, WsIn::Close(4008)));
+}
+
+#[tokio::test]
+async fn a_socket_that_pongs_stays_open() {
+    let w = world().await;
+    let mut ws = connected(&w).await;
+    for _ in 0..2 {
+        let WsIn::Json(ping) = ws_next(&mut ws).await else {
+            panic!("expected a ping")
+        };
+        assert_eq!(ping["type"], "ping");
+        ws_send(
+            &mut ws,
+            &json!({"type": "pong", "timestamp": ping["timestamp"]}),
+        )
+        .await;
+    }
+    // still usable after 60 s: a heartbeat frame is answered
+    ws_send(
+        &mut ws,
+        &json!({"type": "heartbeat", "status": "ok", "agentVersion": "1.0.0"}),
+    )
+    .await;
+    let WsIn::Json(ack) = next_non_ping(&mut ws).await else {
+        panic!("expected heartbeat_ack")
+    };
+    assert_eq!(ack["type"], "heartbeat_ack");
+}
