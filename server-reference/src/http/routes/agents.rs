@@ -1047,3 +1047,27 @@ async fn get_command(
     drop(tx);
     Ok(Json(CommandOut::from(view)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::redact_secrets;
+
+    #[test]
+    fn private_keys_and_agent_tokens_are_redacted() {
+        let pem = "a\n-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\nb";
+        assert_eq!(redact_secrets(pem), "a\n[REDACTED PRIVATE KEY]\nb");
+        let open = "x -----BEGIN OPENSSH PRIVATE KEY-----\nAAAA never ends";
+        assert_eq!(redact_secrets(open), "x [REDACTED PRIVATE KEY]");
+        let token = format!("t=brz_{} é", "a1".repeat(32));
+        assert_eq!(redact_secrets(&token), "t=brz_[REDACTED] é");
+    }
+
+    #[test]
+    fn public_material_and_plain_text_are_kept() {
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----";
+        assert_eq!(redact_secrets(cert), cert);
+        for text in ["", "brz_", "brz_short", "-----BEGIN ", "ünïcödé -----BEGIN"] {
+            assert_eq!(redact_secrets(text), text);
+        }
+    }
+}
