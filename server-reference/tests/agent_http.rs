@@ -777,3 +777,51 @@ async fn heartbeat_body_limit_is_five_mib() {
     let (s, _, _) = agent_post(&w.server, &path, &a.token, &big).await;
     assert_eq!(s, 413);
 }
+
+#[tokio::test]
+async fn enrollment_is_limited_per_ip_and_commands_stay_in_their_tenant() {
+    let w = world().await;
+    // ten enrollment attempts per minute per client address, then 429 with Retry-After
+    let client = common::agents::client_from_random_loopback();
+    let unknown = json!({"enrollmentKey": "cd".repeat(32), "hostname": "h", "osType": "linux",
+                         "osVersion": "1", "architecture": "x", "agentVersion": "1"});
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let res = client
+            .post(w.server.url("/api/v1/agents/enroll"))
+            .json(&unknown)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+        if res.status() == 429 {
+            assert!(res.headers().contains_key("retry-after"));
+        }
+    }
+    assert_eq!(statuses[..10], [401; 10]);
+    assert_eq!(statuses[10], 429);
+
+    // a technician of another organization cannot queue on this device (404, nothing queued)
+    let key = w.key(10).await;
+    let a = enroll_ok(&w.server, &key, "tenant-host").await;
+    let org2 = w.fx.org(w.partner).await;
+    let outsider =
+        w.fx.org_user(w.partner, org2, SeededRole::OrgTechnician, None)
+            .await;
+    let token = mfa_token(&w.server, &w.fx, &outsider).await;
+    let (s, _) = queue(
+        &w,
+        &token,
+        a.device_id,
+        &json!({"type": "reboot", "payload": {}}),
+    )
+    .await;
+    assert_eq!(s, 404);
+    let queued = scalar_i64(
+        &w.fx,
+        "SELECT count(*) FROM device_commands WHERE device_id = $1",
+        a.device_id,
+    )
+    .await;
+    assert_eq!(queued, 0);
+}
