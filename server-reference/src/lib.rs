@@ -14,6 +14,7 @@
 //! | [`error`] | the API error type and its JSON rendering |
 //! | [`clock`] | the injectable clock |
 //! | [`notify`] | outbound user notifications (the encrypted outbox) |
+//! | [`fanout`] | the per-process agent WebSocket hub and its PostgreSQL `LISTEN` task |
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fanout;
 pub mod http;
 pub mod metrics;
 pub mod notify;

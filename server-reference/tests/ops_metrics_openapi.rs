@@ -134,6 +134,10 @@ async fn openapi_lists_every_route_with_its_access() {
             Access::Metrics => {
                 assert_eq!(op["security"][0]["metricsToken"], serde_json::json!([]));
             }
+            Access::Agent => {
+                assert_eq!(op["security"][0]["agentToken"], serde_json::json!([]));
+                assert!(op["security"].as_array().unwrap().len() == 1);
+            }
             Access::Authenticated | Access::PlatformAdmin => {
                 assert_eq!(op["security"][0]["bearer"], serde_json::json!([]));
                 assert!(op["security"].as_array().unwrap().len() == 1);

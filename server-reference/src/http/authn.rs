@@ -203,10 +203,15 @@ pub async fn guard(
         // a route registered without metadata: refuse (fail closed)
         return ApiError::internal("route without declared access").into_response();
     };
+    if meta.access == Access::Agent {
+        return super::agent_auth::guard(State(state), ConnectInfo(peer), req, next).await;
+    }
     let client = client_meta(&state, peer.ip(), req.headers());
     req.extensions_mut().insert(client.clone());
     let outcome = match meta.access {
         Access::Public => Ok(None),
+        // handled above by the agent guard; fail closed if ever reached
+        Access::Agent => Err(ApiError::internal("agent route reached the user guard")),
         Access::Metrics => check_metrics_token(&state, req.headers()).map(|()| None),
         Access::Authenticated | Access::Permission(_) | Access::PlatformAdmin => {
             authenticate(&state, &meta, req.uri().path(), req.headers(), client)
@@ -447,6 +452,7 @@ pub fn rate_limited(decision: &breeze_core::ratelimit::RateDecision) -> ApiError
 fn authorize(state: &AppState, meta: &RouteMeta, authed: &Authed) -> Result<(), ApiError> {
     match meta.access {
         Access::Public | Access::Metrics => Ok(()),
+        Access::Agent => Err(ApiError::Forbidden("agents_only")),
         Access::Authenticated => match authed.who {
             Authenticated::User(_) => Ok(()),
             Authenticated::ApiKey { .. } => Err(ApiError::Forbidden("users_only")),

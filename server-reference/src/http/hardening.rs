@@ -30,6 +30,9 @@ use crate::error::ApiError;
 use crate::http::authn;
 use crate::state::AppState;
 
+/// The hard cap on any request body: the largest route limit (agent command results).
+pub const MAX_BODY_LIMIT: usize = breeze_agent_proto::limits::MAX_COMMAND_RESULT_BODY_BYTES;
+
 /// Default request body limit (routes that need more, such as agent heartbeats, raise it).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
@@ -73,7 +76,11 @@ pub struct RequestId(pub String);
 pub fn apply(app: Router, state: &AppState) -> Router {
     let mut app = app
         .layer(axum::middleware::from_fn(csrf))
-        .layer(RequestBodyLimitLayer::new(DEFAULT_BODY_LIMIT))
+        // the extractors' limit; a route raises it with its own `DefaultBodyLimit` layer
+        // (agent heartbeats 5 MiB, command results 24 MiB) ...
+        .layer(axum::extract::DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        // ... and no body at all may exceed the largest route limit
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             global_rate_limit,

@@ -1,5 +1,6 @@
 //! HTTP: the router built from the route table, the guard, hardening layers, serving.
 
+pub mod agent_auth;
 pub mod authn;
 pub mod extract;
 pub mod hardening;

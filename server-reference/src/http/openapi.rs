@@ -24,6 +24,7 @@ fn access_name(access: Access) -> &'static str {
         Access::Permission(_) => "permission",
         Access::PlatformAdmin => "platform_admin",
         Access::Metrics => "metrics",
+        Access::Agent => "agent",
     }
 }
 
@@ -31,6 +32,7 @@ fn security(access: Access) -> Value {
     match access {
         Access::Public => json!([]),
         Access::Metrics => json!([{"metricsToken": []}]),
+        Access::Agent => json!([{"agentToken": []}]),
         // users only
         Access::Authenticated | Access::PlatformAdmin => json!([{"bearer": []}]),
         // a user or an API key holding the permission
@@ -118,7 +120,8 @@ pub fn document(routes: &[RouteMeta]) -> Value {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                "metricsToken": {"type": "http", "scheme": "bearer"}
+                "metricsToken": {"type": "http", "scheme": "bearer"},
+                "agentToken": {"type": "http", "scheme": "bearer", "bearerFormat": "brz_ agent token"}
             },
             "responses": {
                 "Error": {

@@ -23,6 +23,8 @@ pub enum Access {
     PlatformAdmin,
     /// The metrics bearer token.
     Metrics,
+    /// An enrolled agent's `brz_` token (SPEC 8.2; path carries `{agentId}`).
+    Agent,
 }
 
 impl Access {

@@ -14,9 +14,11 @@
 //! finish reading, commit or drop, then do the slow work.
 
 pub mod admin;
+pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod commands;
 pub mod devices;
 pub mod enrollment_keys;
 pub mod ops;

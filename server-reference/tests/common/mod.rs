@@ -10,6 +10,7 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod agents;
 pub mod auth;
 pub mod ops;
 pub mod tenancy;

@@ -1,5 +1,7 @@
 //! Routes, one module per resource. [`all`] is the route table.
 
+pub mod agent_ws;
+pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod ops;
@@ -15,5 +17,7 @@ pub fn all() -> Vec<Route> {
     routes.extend(audit::routes());
     routes.extend(tenancy::routes());
     routes.extend(auth::routes());
+    routes.extend(agents::routes());
+    routes.extend(agent_ws::routes());
     routes
 }

@@ -1,0 +1,397 @@
+//! Agent authentication (SPEC 8.2) for every `/api/v1/agents/{agentId}/*` route declared
+//! [`Access::Agent`](super::route::Access::Agent) and for the agent WebSocket.
+//!
+//! Order: bearer `brz_` format -> device by agent id -> token suspended -> credentials
+//! missing (`re_enrollment_required`) -> current, pending (unexpired), previous (in grace)
+//! hash for the agent role, then the watchdog role (constant-time) -> decommissioned or
+//! quarantined: 403 -> per device+IP limit -> source-IP change (audited, de-duplicated per
+//! device+IP for 24 h) -> per-agent limit -> per-organization limit -> tenant state
+//! (`offboarding` keeps the HTTP agent routes, not the WebSocket) -> the response carries
+//! `x-token-rotation-required: true` when the previous token was used.
+//!
+//! Agent-facing errors are [`HttpErrorBody`]s (`{"error", "code"}`) so the agent can act on
+//! the reason. The lookups run in a short system-scope transaction closed before the
+//! handler opens the agent's own (organization scope, its site only).
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use breeze_agent_proto::http::{ErrorReason, HttpErrorBody, TOKEN_ROTATION_REQUIRED_HEADER};
+use breeze_agent_proto::issue::Issue;
+use breeze_authz::access::{AccessContext, Principal, resolve};
+use breeze_core::audit::{Actor, AuditResult};
+use breeze_core::ratelimit::AgentRequestClass;
+use breeze_core::tenancy::{DeviceId, OrgId, OrgStatus, SiteId};
+use breeze_crypto::credentials::{AgentToken, TokenHash};
+use serde_json::json;
+
+use super::authn::{ClientMeta, client_meta, event_builder};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::store::{StoreError, agents, audit, principal};
+
+/// An error answered to an agent.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// A reason with its own status.
+    Reason(ErrorReason),
+    /// 400 with issues (at most 10).
+    Invalid(Vec<Issue>),
+    /// 429 with `Retry-After`.
+    RateLimited(u64),
+    /// 503: a dependency is unreachable (fail closed).
+    Unavailable,
+    /// 500; the cause is logged, never returned.
+    Internal(String),
+}
+
+impl AgentError {
+    /// A 500 whose cause is logged.
+    #[must_use]
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    /// The machine reason.
+    #[must_use]
+    pub const fn reason(&self) -> ErrorReason {
+        match self {
+            Self::Reason(r) => *r,
+            Self::Invalid(_) => ErrorReason::InvalidRequest,
+            Self::RateLimited(_) => ErrorReason::RateLimited,
+            Self::Unavailable | Self::Internal(_) => ErrorReason::InternalError,
+        }
+    }
+}
+
+impl From<StoreError> for AgentError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable => Self::Unavailable,
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<ApiError> for AgentError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Unavailable => Self::Unavailable,
+            ApiError::RateLimited(r) => Self::RateLimited(r.retry_after_secs),
+            ApiError::PayloadTooLarge => Self::Reason(ErrorReason::PayloadTooLarge),
+            ApiError::NotFound => Self::Reason(ErrorReason::CommandNotFound),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for AgentError {
+    fn into_response(self) -> Response {
+        let reason = self.reason();
+        let status = match &self {
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::from_u16(reason.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        };
+        if let Self::Internal(cause) = &self {
+            tracing::error!(cause = %cause, "agent route internal error");
+        }
+        let retry = match &self {
+            Self::RateLimited(secs) => Some(*secs),
+            _ => None,
+        };
+        let mut body = HttpErrorBody::new(reason);
+        if let Self::Invalid(issues) = self {
+            body.issues = issues
+                .into_iter()
+                .take(breeze_agent_proto::limits::MAX_ISSUES)
+                .collect();
+        }
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = retry {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
+    }
+}
+
+/// Which role's token authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRole {
+    /// The agent.
+    Agent,
+    /// The watchdog.
+    Watchdog,
+}
+
+/// Which generation of the role's token matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenGeneration {
+    /// The current token.
+    Current,
+    /// The staged token of a rotation (unexpired).
+    Pending,
+    /// The previous token, inside its grace window.
+    Previous,
+}
+
+/// Where the agent is calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// An HTTP agent route (heartbeat, results, rotation).
+    Http,
+    /// The WebSocket (agent role only, tenant must be active).
+    WebSocket,
+}
+
+/// An authenticated agent (request extension of [`Access::Agent`] routes).
+///
+/// [`Access::Agent`]: super::route::Access::Agent
+#[derive(Debug, Clone)]
+pub struct AgentAuthed {
+    /// Public agent id.
+    pub agent_id: String,
+    /// Device.
+    pub device_id: DeviceId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// Site.
+    pub site_id: SiteId,
+    /// Access context (organization scope, the device's site only).
+    pub ctx: AccessContext,
+    /// Role of the token.
+    pub role: TokenRole,
+    /// Generation of the token.
+    pub generation: TokenGeneration,
+    /// Hash of the presented token (hex).
+    pub presented_hash: String,
+    /// Rotation is due.
+    pub rotation_due: bool,
+    /// A rotation is staged.
+    pub rotation_pending: bool,
+    /// Client.
+    pub client: ClientMeta,
+}
+
+impl AgentAuthed {
+    /// The audit actor.
+    #[must_use]
+    pub const fn actor(&self) -> Actor {
+        Actor::Agent(self.device_id)
+    }
+}
+
+/// The agent id of an agent path (`/api/v1/agents/{agentId}/...` or
+/// `/api/v1/agent-ws/{agentId}/ws`).
+#[must_use]
+pub fn agent_id_of_path(path: &str) -> Option<&str> {
+    let rest = path
+        .strip_prefix("/api/v1/agents/")
+        .or_else(|| path.strip_prefix("/api/v1/agent-ws/"))?;
+    rest.split('/').next()
+}
+
+/// The bearer token of a request, if any (never from a query string).
+#[must_use]
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn ct_match(presented: &TokenHash, stored: Option<&String>) -> bool {
+    stored
+        .and_then(|s| s.parse::<TokenHash>().ok())
+        .is_some_and(|h| presented.ct_eq(&h))
+}
+
+fn rate(decision: &breeze_core::ratelimit::RateDecision) -> Result<(), AgentError> {
+    if decision.is_allowed() {
+        return Ok(());
+    }
+    if decision.verdict == breeze_core::ratelimit::Verdict::Unavailable {
+        return Err(AgentError::Unavailable);
+    }
+    Err(AgentError::RateLimited(
+        decision.retry_after_secs().unwrap_or(1),
+    ))
+}
+
+/// Authenticates an agent call (see the module docs for the order).
+///
+/// # Errors
+/// [`AgentError`] with the reason of the first failed step.
+pub async fn authenticate(
+    state: &AppState,
+    agent_id: &str,
+    headers: &HeaderMap,
+    client: ClientMeta,
+    lane: Lane,
+) -> Result<AgentAuthed, AgentError> {
+    let invalid = AgentError::Reason(ErrorReason::InvalidToken);
+    let raw = bearer_token(headers).ok_or(AgentError::Reason(ErrorReason::InvalidToken))?;
+    let token =
+        AgentToken::parse(raw).map_err(|_| AgentError::Reason(ErrorReason::InvalidToken))?;
+    if breeze_agent_proto::AgentId::parse(agent_id).is_err() {
+        return Err(invalid);
+    }
+    let presented = token.hash();
+    drop(token);
+
+    let mut tx = state.store.begin_system("authenticate agent").await?;
+    let row = agents::auth_row(&mut tx, agent_id)
+        .await?
+        .ok_or(AgentError::Reason(ErrorReason::InvalidToken))?;
+    if row.suspended {
+        return Err(AgentError::Reason(ErrorReason::TokenSuspended));
+    }
+    if !row.has_credentials || row.agent.first().is_none_or(Option::is_none) {
+        return Err(AgentError::Reason(ErrorReason::ReEnrollmentRequired));
+    }
+    let now = state.clock.now();
+    let pending_live = row.pending_expires_at.is_some_and(|t| t > now);
+    let grace_live = row.previous_grace_until.is_some_and(|t| t > now);
+    let mut matched = None;
+    let roles: &[(TokenRole, &[Option<String>; 3])] = match lane {
+        Lane::Http => &[
+            (TokenRole::Agent, &row.agent),
+            (TokenRole::Watchdog, &row.watchdog),
+        ],
+        Lane::WebSocket => &[(TokenRole::Agent, &row.agent)],
+    };
+    for (role, hashes) in roles {
+        let [current, pending, previous] = hashes;
+        // every comparison runs (constant time per hash, no early exit on a match)
+        let c = ct_match(&presented, current.as_ref());
+        let p = pending_live && ct_match(&presented, pending.as_ref());
+        let v = grace_live && ct_match(&presented, previous.as_ref());
+        if matched.is_none() {
+            matched = if c {
+                Some((*role, TokenGeneration::Current))
+            } else if p {
+                Some((*role, TokenGeneration::Pending))
+            } else if v {
+                Some((*role, TokenGeneration::Previous))
+            } else {
+                None
+            };
+        }
+    }
+    let (role, generation) = matched.ok_or(invalid)?;
+    if row.status == "decommissioned" || row.status == "quarantined" {
+        return Err(AgentError::Reason(ErrorReason::DeviceNotAuthorized));
+    }
+    let orgs = principal::org_records_for(&mut tx, None, Some(*row.org_id.as_uuid())).await?;
+    drop(tx);
+
+    rate(
+        &state
+            .limiter
+            .agent_per_device_ip(row.device_id, client.key())
+            .await,
+    )?;
+
+    let ip = client.ip.to_string();
+    if row.last_ip.as_deref() != Some(ip.as_str()) {
+        let changed = row.last_ip.is_some();
+        let mut tx = state.store.begin_system("agent source ip").await?;
+        let audit_it =
+            agents::record_source_ip(&mut tx, row.device_id, row.org_id, &ip, changed).await?;
+        if audit_it {
+            let event = event_builder(
+                state,
+                Actor::Agent(row.device_id),
+                &client,
+                "agent.source.ip.changed",
+                AuditResult::Success,
+            )?
+            .resource_type("device")
+            .resource_id(row.device_id.to_string())
+            .details(&json!({"previousIp": row.last_ip, "ip": ip}))
+            .build()
+            .map_err(AgentError::internal)?;
+            audit::append(&mut tx, Some(row.org_id), event).await?;
+        }
+        tx.commit().await?;
+    }
+
+    rate(&state.limiter.agent_per_agent(agent_id).await)?;
+    let devices = u32::try_from(row.org_devices.max(1)).unwrap_or(u32::MAX);
+    rate(
+        &state
+            .limiter
+            .agent_per_org(row.org_id, devices, AgentRequestClass::General)
+            .await,
+    )?;
+
+    let ctx = resolve(
+        &Principal::Agent {
+            device_id: row.device_id,
+            org_id: row.org_id,
+            site_id: row.site_id,
+        },
+        &orgs,
+    )
+    .map_err(|_| AgentError::Reason(ErrorReason::TenantInactive))?;
+    let offboarding = orgs
+        .iter()
+        .any(|o| o.id == row.org_id && o.status == OrgStatus::Offboarding);
+    if offboarding && lane == Lane::WebSocket {
+        return Err(AgentError::Reason(ErrorReason::TenantOffboarding));
+    }
+
+    Ok(AgentAuthed {
+        agent_id: agent_id.to_owned(),
+        device_id: row.device_id,
+        org_id: row.org_id,
+        site_id: row.site_id,
+        ctx,
+        role,
+        generation,
+        presented_hash: presented.to_hex(),
+        rotation_due: row.rotation_due_at.is_some_and(|t| t <= now),
+        rotation_pending: pending_live,
+        client,
+    })
+}
+
+/// The guard of [`Access::Agent`](super::route::Access::Agent) routes: authenticates,
+/// inserts [`AgentAuthed`], and flags the response when the previous token was used.
+pub async fn guard(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let client = client_meta(&state, peer.ip(), req.headers());
+    let path = req.uri().path().to_owned();
+    let Some(agent_id) = agent_id_of_path(&path) else {
+        return AgentError::Reason(ErrorReason::InvalidToken).into_response();
+    };
+    let lane = if path.starts_with("/api/v1/agent-ws/") {
+        Lane::WebSocket
+    } else {
+        Lane::Http
+    };
+    let authed = match authenticate(&state, agent_id, req.headers(), client.clone(), lane).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    let previous = authed.generation == TokenGeneration::Previous;
+    req.extensions_mut().insert(client);
+    req.extensions_mut().insert(authed);
+    let mut response = next.run(req).await;
+    if previous {
+        response.headers_mut().insert(
+            TOKEN_ROTATION_REQUIRED_HEADER,
+            HeaderValue::from_static("true"),
+        );
+    }
+    response
+}

@@ -1,0 +1,384 @@
+//! The agent WebSocket (SPEC 8.6): `GET /api/v1/agent-ws/{agentId}/ws`.
+//!
+//! Authenticated before the upgrade by the agent guard (agent role only, tenant active).
+//! The frame and message size limits are set on the upgrade, so an oversized frame is
+//! refused before any parsing. One socket per agent across replicas: the upgrade bumps the
+//! device's connection generation and notifies every replica, whose hub closes older
+//! sockets with 4002. Pings every 30 s, 4008 without a pong within 40 s of a ping. Commands
+//! are pushed when queued (hub notification) and re-claimed on every ping tick. A frame
+//! naming a command or session the agent does not own is a probe: five within five minutes
+//! suspend the agent's tokens durably (audited `agent.token.suspended`) and close with 4001.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Extension, State};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use breeze_agent_proto::command::{Command, CommandBody};
+use breeze_agent_proto::frame::{Ack, AgentFrame, Connected, ErrorFrame, ErrorFrameCode, Ping};
+use breeze_agent_proto::http::ErrorReason;
+use breeze_agent_proto::ids::UnixMillis;
+use breeze_agent_proto::limits::MAX_TEXT_FRAME_BYTES;
+use breeze_agent_proto::{BinaryFrame, CloseCode, ServerFrame};
+use breeze_core::audit::AuditResult;
+use breeze_core::ratelimit::Quota;
+use serde_json::json;
+use tokio::time::Instant;
+
+use crate::fanout::{Hub, HubEvent};
+use crate::http::agent_auth::{AgentAuthed, AgentError, TokenRole};
+use crate::http::authn::event_builder;
+use crate::http::route::{Access, Route, route};
+use crate::http::routes::agents::{ResultOutcome, claim_commands, process_heartbeat, store_result};
+use crate::state::AppState;
+use crate::store::{agents, audit, commands};
+
+/// Seconds between server pings.
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a ping may wait for its pong.
+pub const PONG_TIMEOUT: Duration = Duration::from_secs(40);
+/// Probes tolerated within [`PROBE_WINDOW`] before suspension (the fifth suspends).
+pub const PROBE_LIMIT: u32 = 5;
+/// Probe counting window.
+pub const PROBE_WINDOW: Duration = Duration::from_secs(300);
+
+/// The routes of this module (each router gets its own hub).
+#[must_use]
+pub fn routes() -> Vec<Route> {
+    let hub = Hub::new();
+    vec![route(
+        Method::GET,
+        "/api/v1/agent-ws/{agentId}/ws",
+        Access::Agent,
+        "agent WebSocket",
+        get(upgrade).layer(Extension(hub)),
+    )]
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    Extension(authed): Extension<AgentAuthed>,
+    Extension(hub): Extension<Arc<Hub>>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, AgentError> {
+    if authed.role != TokenRole::Agent {
+        return Err(AgentError::Reason(ErrorReason::InvalidToken));
+    }
+    let decision = state.limiter.ws_connect_per_agent(&authed.agent_id).await;
+    if !decision.is_allowed() {
+        return Err(AgentError::from(crate::http::authn::rate_limited(
+            &decision,
+        )));
+    }
+    hub.ensure_started(&state).await.map_err(|e| {
+        tracing::error!(error = %e, "agent hub listener unavailable");
+        AgentError::Unavailable
+    })?;
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let generation =
+        agents::bump_ws_generation(&mut tx, authed.device_id, &authed.agent_id).await?;
+    tx.commit().await?;
+    Ok(ws
+        .max_frame_size(MAX_TEXT_FRAME_BYTES)
+        .max_message_size(MAX_TEXT_FRAME_BYTES)
+        .on_upgrade(move |socket| async move {
+            let (registration, events) = hub.register(authed.device_id, generation);
+            let mut session = Session {
+                state,
+                authed,
+                socket,
+                sessions: HashSet::new(),
+                awaiting_pong: None,
+            };
+            session.run(events).await;
+            drop(registration);
+        })
+        .into_response())
+}
+
+struct Session {
+    state: AppState,
+    authed: AgentAuthed,
+    socket: WebSocket,
+    /// Terminal/desktop sessions this socket was told to open (the agent owns those).
+    sessions: HashSet<String>,
+    awaiting_pong: Option<Instant>,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+fn now_ms(state: &AppState) -> UnixMillis {
+    UnixMillis(u64::try_from(state.clock.unix().saturating_mul(1000)).unwrap_or(0))
+}
+
+impl Session {
+    async fn run(&mut self, mut events: tokio::sync::mpsc::Receiver<HubEvent>) {
+        let connected = ServerFrame::Connected(Connected {
+            agent_id: match breeze_agent_proto::AgentId::parse(&self.authed.agent_id) {
+                Ok(id) => id,
+                Err(_) => return,
+            },
+            timestamp: now_ms(&self.state),
+            capabilities: vec!["commands".to_owned(), "heartbeat".to_owned()],
+            protocol_version: None,
+        });
+        if matches!(self.send(&connected).await, Flow::Stop) {
+            return;
+        }
+        if matches!(self.push_commands().await, Flow::Stop) {
+            return;
+        }
+        let mut ticker = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+        loop {
+            let pong_deadline = self
+                .awaiting_pong
+                .map_or_else(|| Instant::now() + PING_INTERVAL * 10, |t| t + PONG_TIMEOUT);
+            let flow = tokio::select! {
+                msg = self.socket.recv() => match msg {
+                    Some(Ok(m)) => self.on_message(m).await,
+                    _ => Flow::Stop,
+                },
+                ev = events.recv() => match ev {
+                    Some(HubEvent::CommandsQueued) => self.push_commands().await,
+                    Some(HubEvent::Close(code)) => self.close(code).await,
+                    None => Flow::Stop,
+                },
+                _ = ticker.tick() => self.on_tick().await,
+                () = tokio::time::sleep_until(pong_deadline), if self.awaiting_pong.is_some() => {
+                    self.close(CloseCode::PongTimeout.as_u16()).await
+                }
+            };
+            if matches!(flow, Flow::Stop) {
+                return;
+            }
+        }
+    }
+
+    async fn send(&mut self, frame: &ServerFrame) -> Flow {
+        let Ok(text) = frame.encode() else {
+            tracing::error!("server frame failed its own validation");
+            return Flow::Continue;
+        };
+        if self.socket.send(Message::Text(text.into())).await.is_err() {
+            return Flow::Stop;
+        }
+        Flow::Continue
+    }
+
+    async fn close(&mut self, code: u16) -> Flow {
+        let reason = CloseCode::from_u16(code).map_or("closing", CloseCode::reason);
+        let _ = self
+            .socket
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })))
+            .await;
+        Flow::Stop
+    }
+
+    async fn on_tick(&mut self) -> Flow {
+        if self.awaiting_pong.is_none() {
+            self.awaiting_pong = Some(Instant::now());
+        }
+        let ping = ServerFrame::Ping(Ping {
+            timestamp: now_ms(&self.state),
+        });
+        if matches!(self.send(&ping).await, Flow::Stop) {
+            return Flow::Stop;
+        }
+        // a lost notification costs at most one tick
+        self.push_commands().await
+    }
+
+    async fn push_commands(&mut self) -> Flow {
+        let cmds = match claim_commands(&self.state, &self.authed).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(reason = e.reason().as_str(), "claiming commands failed");
+                return Flow::Continue;
+            }
+        };
+        for cmd in cmds {
+            self.remember_session(&cmd);
+            if matches!(self.send(&ServerFrame::Command(cmd)).await, Flow::Stop) {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn remember_session(&mut self, cmd: &Command) {
+        if let CommandBody::TerminalStart(p) = &cmd.body {
+            self.sessions.insert(p.session_id.as_str().to_owned());
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) -> Flow {
+        match message {
+            Message::Text(text) => match AgentFrame::decode(text.as_bytes()) {
+                Err(e) => {
+                    self.send(&ServerFrame::Error(ErrorFrame::invalid_message(&e)))
+                        .await
+                }
+                Ok(decoded) => self.on_frame(decoded.into_message()).await,
+            },
+            Message::Binary(bytes) => match BinaryFrame::decode(&bytes) {
+                Err(e) => {
+                    let frame = ErrorFrame {
+                        code: ErrorFrameCode::InvalidMessage,
+                        message: e.to_string(),
+                        issues: Vec::new(),
+                        received_type: None,
+                    };
+                    self.send(&ServerFrame::Error(frame)).await
+                }
+                Ok(frame) => {
+                    if self.sessions.contains(frame.session_id.as_str()) {
+                        Flow::Continue
+                    } else {
+                        self.probe("binary").await
+                    }
+                }
+            },
+            Message::Pong(_) => {
+                self.awaiting_pong = None;
+                Flow::Continue
+            }
+            Message::Ping(_) => Flow::Continue,
+            Message::Close(_) => Flow::Stop,
+        }
+    }
+
+    async fn on_frame(&mut self, frame: AgentFrame) -> Flow {
+        let kind = frame.type_name();
+        let outcome: Result<Flow, AgentError> = async {
+            Ok(match frame {
+                AgentFrame::Pong(_) => {
+                    self.awaiting_pong = None;
+                    Flow::Continue
+                }
+                AgentFrame::Heartbeat(beat) => {
+                    let response = process_heartbeat(&self.state, &self.authed, &beat).await?;
+                    for cmd in &response.commands {
+                        self.remember_session(cmd);
+                    }
+                    self.send(&ServerFrame::HeartbeatAck(response)).await
+                }
+                AgentFrame::CommandResult(result) => {
+                    let id = result.command_id;
+                    match store_result(&self.state, &self.authed, result).await? {
+                        ResultOutcome::NotOwned => self.probe(kind).await,
+                        ResultOutcome::Recorded | ResultOutcome::Duplicate => {
+                            self.send(&ServerFrame::Ack(Ack { command_id: id })).await
+                        }
+                    }
+                }
+                AgentFrame::TerminalOutput(out) => {
+                    if self.sessions.contains(out.session_id.as_str()) {
+                        Flow::Continue
+                    } else {
+                        self.probe(kind).await
+                    }
+                }
+                AgentFrame::PatchProgress(p) => self.owned_command(p.command_id, kind).await?,
+                AgentFrame::VerificationProgress(v) => {
+                    self.owned_command(v.command_id, kind).await?
+                }
+                AgentFrame::UpdateStatus(_) => Flow::Continue,
+            })
+        }
+        .await;
+        match outcome {
+            Ok(flow) => flow,
+            Err(e) => {
+                tracing::warn!(
+                    reason = e.reason().as_str(),
+                    "agent frame processing failed"
+                );
+                self.send(&ServerFrame::Error(ErrorFrame::processing_error(
+                    "the frame could not be processed",
+                    kind,
+                )))
+                .await
+            }
+        }
+    }
+
+    async fn owned_command(
+        &mut self,
+        command: breeze_core::tenancy::CommandId,
+        kind: &str,
+    ) -> Result<Flow, AgentError> {
+        let mut tx = self.state.store.begin(&self.authed.ctx).await?;
+        let owned = commands::belongs_to(&mut tx, self.authed.device_id, command).await?;
+        drop(tx);
+        Ok(if owned {
+            Flow::Continue
+        } else {
+            self.probe(kind).await
+        })
+    }
+
+    /// Counts a frame naming something the agent does not own; the fifth within five
+    /// minutes suspends the agent durably and closes the socket with 4001.
+    async fn probe(&mut self, kind: &str) -> Flow {
+        let Ok(quota) = Quota::new(PROBE_LIMIT - 1, PROBE_WINDOW) else {
+            return self.close(CloseCode::DeviceNotAuthorized.as_u16()).await;
+        };
+        let decision = self
+            .state
+            .limiter
+            .check_quota(&format!("agent-probe:{}", self.authed.agent_id), quota)
+            .await;
+        if decision.is_allowed() {
+            return self
+                .send(&ServerFrame::Error(ErrorFrame::processing_error(
+                    "unknown command or session",
+                    kind,
+                )))
+                .await;
+        }
+        // refused or limiter unavailable: fail closed
+        if let Err(e) = suspend(&self.state, &self.authed, kind).await {
+            tracing::error!(
+                reason = e.reason().as_str(),
+                "suspending a probing agent failed"
+            );
+        }
+        self.close(CloseCode::DeviceNotAuthorized.as_u16()).await
+    }
+}
+
+async fn suspend(state: &AppState, authed: &AgentAuthed, kind: &str) -> Result<(), AgentError> {
+    let mut tx = state.store.begin_system("suspend probing agent").await?;
+    if agents::suspend(&mut tx, authed.device_id, "cross_tenant_probe").await? {
+        let event = event_builder(
+            state,
+            authed.actor(),
+            &authed.client,
+            "agent.token.suspended",
+            AuditResult::Denied,
+        )?
+        .resource_type("device")
+        .resource_id(authed.device_id.to_string())
+        .details(&json!({
+            "reason": "cross_tenant_probe",
+            "probes": PROBE_LIMIT,
+            "windowSeconds": PROBE_WINDOW.as_secs(),
+            "lastFrameType": kind,
+        }))
+        .build()
+        .map_err(AgentError::internal)?;
+        audit::append(&mut tx, Some(authed.org_id), event).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

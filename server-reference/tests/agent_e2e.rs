@@ -1,0 +1,540 @@
+//! End to end with real processes: the `breeze-server` binary (twice, as two replicas on one
+//! database) and the reference agent binary `breeze-agent`, over loopback HTTP and
+//! WebSocket. Enrollment, a script queued by a user and run by the real agent, audit chain
+//! verification, quarantine and decommission seen by the agent, probe suspension, and
+//! cross-replica delivery.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use breeze_authz::seeded::SeededRole;
+use common::agents::{
+    WsIn, audit_rows, beat, enrollment_key, mfa_token, verify_all_chains, ws_next, ws_send,
+};
+use common::{Fixtures, TestDb, TestServer, system_context, test_settings};
+use serde_json::{Value, json};
+
+/// Kills the child on drop.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// The process's log, without terminal colour sequences.
+    fn log(&self) -> String {
+        let raw = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let mut out = String::with_capacity(raw.len());
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                for d in chars.by_ref() {
+                    if d.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+fn target_debug_dir() -> PathBuf {
+    // this test binary lives in <target>/debug/deps/
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_path_buf()
+}
+
+/// Builds `package`'s binary `bin` from this checkout and copies it to a private path (the
+/// target directory may be shared with other checkouts that rebuild the same binary).
+fn build_private(package: &str, bin: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let target = target_debug_dir().parent().unwrap().to_path_buf();
+    let status = Command::new(cargo)
+        .args(["build", "-p", package, "--bin", bin])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "building {bin} failed");
+    let built = target_debug_dir().join(bin);
+    let private = std::env::temp_dir().join(format!("{bin}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::copy(&built, &private).unwrap();
+    private
+}
+
+/// The reference agent binary (the workspace's own `breeze-agent`).
+fn agent_binary() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| build_private("agent-reference", "breeze-agent"))
+}
+
+/// The `breeze-server` binary of this checkout.
+fn server_binary() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| build_private("server-reference", "breeze-server"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `breeze-server serve` on `db` and waits for `/ready`.
+async fn server_process(db: &TestDb, dir: &Path, name: &str) -> (Proc, String) {
+    let port = free_port();
+    let log = dir.join(format!("{name}.log"));
+    let file = std::fs::File::create(&log).unwrap();
+    let mut cmd = Command::new(server_binary());
+    cmd.arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BREEZE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(file);
+    for (k, v) in test_settings(db) {
+        cmd.env(k, v);
+    }
+    let proc = Proc {
+        child: cmd.spawn().unwrap(),
+        log,
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = http.get(format!("{base}/ready")).send().await
+            && r.status() == 200
+        {
+            return (proc, base);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server did not become ready: {}", proc.log());
+}
+
+fn agent_cmd(dir: &Path) -> Command {
+    let mut cmd = Command::new(agent_binary());
+    cmd.arg("--config-dir")
+        .arg(dir)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn agent_enroll(dir: &Path, base: &str, key: &str) {
+    let out = agent_cmd(dir)
+        .args(["enroll", key, "--server", base])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "enroll failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn agent_run(dir: &Path, logs: &Path, name: &str) -> Proc {
+    let log = logs.join(format!("{name}.log"));
+    let file = std::fs::File::create(&log).unwrap();
+    let child = agent_cmd(dir)
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    Proc { child, log }
+}
+
+/// Reads a YAML scalar of a flat file written by the agent.
+fn yaml_value(path: &Path, key: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .map(|v| v.trim().trim_matches('\'').trim_matches('"').to_owned())
+        .unwrap_or_else(|| panic!("no `{key}` in {}", path.display()))
+}
+
+async fn poll<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..600 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn ws_generation(fx: &Fixtures, agent_id: &str) -> i64 {
+    let mut tx = fx.pool().begin().await.unwrap();
+    system_context(&mut tx).await;
+    sqlx::query_scalar(
+        "SELECT coalesce(c.ws_generation, 0) FROM devices d
+           LEFT JOIN device_credentials c ON c.device_id = d.id WHERE d.agent_id = $1",
+    )
+    .bind(agent_id)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap()
+}
+
+async fn queue(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    device: &str,
+    content: &str,
+) -> String {
+    let res = http
+        .post(format!("{base}/api/v1/devices/{device}/commands"))
+        .bearer_auth(token)
+        .json(&json!({"type": "run_script",
+                      "payload": {"content": content, "language": "bash", "timeoutSeconds": 30}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn command_view(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    device: &str,
+    id: &str,
+) -> Value {
+    http.get(format!("{base}/api/v1/devices/{device}/commands/{id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_server_and_real_agent_end_to_end() {
+    agent_binary();
+    server_binary();
+    // an in-process server only for its database, fixtures and keys
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let tech = fx
+        .org_user(partner, org, SeededRole::OrgTechnician, None)
+        .await;
+    let user_token = mfa_token(&harness, &fx, &tech).await;
+
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server_a, base_a) = server_process(&harness.db, &tmp, "server-a").await;
+    let (server_b, base_b) = server_process(&harness.db, &tmp, "server-b").await;
+
+    // enroll the real agent against replica B, run it
+    let agent_dir = tmp.join("agent");
+    agent_enroll(&agent_dir, &base_b, &key.raw);
+    let agent_id = yaml_value(&agent_dir.join("agent.yaml"), "agent_id");
+    let device = yaml_value(&agent_dir.join("agent.yaml"), "device_id");
+    let mut agent = agent_run(&agent_dir, &tmp, "agent");
+    poll("the agent's websocket", || async {
+        ws_generation(&fx, &agent_id).await >= 1
+    })
+    .await;
+
+    // a user queues a script on replica A; the agent (connected to B) runs it
+    let http = reqwest::Client::new();
+    let id = queue(&http, &base_a, &user_token, &device, "echo hello-from-e2e").await;
+    poll("the command result", || {
+        let (http, base_a, user_token, device, id) = (&http, &base_a, &user_token, &device, &id);
+        async move {
+            command_view(http, base_a, user_token, device, id).await["status"] == "completed"
+        }
+    })
+    .await;
+    let view = command_view(&http, &base_a, &user_token, &device, &id).await;
+    assert_eq!(view["exitCode"], 0, "{view}");
+    assert!(view["stdout"].as_str().unwrap().contains("hello-from-e2e"));
+    assert_eq!(audit_rows(&fx, "agent.enroll").await.len(), 1);
+    assert_eq!(audit_rows(&fx, "device.command.execute").await.len(), 1);
+    assert_eq!(audit_rows(&fx, "device.command.result").await.len(), 1);
+    verify_all_chains(&harness, &fx).await;
+
+    // quarantine: the socket closes with 4001 and the agent is refused
+    let token = yaml_value(&agent_dir.join("secrets.yaml"), "auth_token");
+    fx.exec(
+        "UPDATE devices SET status = 'quarantined' WHERE id = $1",
+        &[device.parse().unwrap()],
+    )
+    .await;
+    poll("the agent to see 4001", || async {
+        agent.log().contains("code=4001")
+    })
+    .await;
+    let res = http
+        .post(format!("{base_b}/api/v1/agents/{agent_id}/heartbeat"))
+        .bearer_auth(&token)
+        .json(&beat())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "device_not_authorized");
+
+    // back online, restart the agent, then decommission: 4040
+    fx.exec(
+        "UPDATE devices SET status = 'offline' WHERE id = $1",
+        &[device.parse().unwrap()],
+    )
+    .await;
+    drop(agent);
+    let before = ws_generation(&fx, &agent_id).await;
+    agent = agent_run(&agent_dir, &tmp, "agent-2");
+    poll("the agent to reconnect", || async {
+        ws_generation(&fx, &agent_id).await > before
+    })
+    .await;
+    fx.exec(
+        "UPDATE devices SET status = 'decommissioned' WHERE id = $1",
+        &[device.parse().unwrap()],
+    )
+    .await;
+    poll("the agent to see 4040", || async {
+        agent.log().contains("code=4040")
+    })
+    .await;
+    drop(agent);
+    drop(server_a);
+    drop(server_b);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_frames_from_a_real_agent_token_suspend_it() {
+    agent_binary();
+    server_binary();
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let org2 = fx.org(partner).await;
+    let site2 = fx.site(org2).await;
+    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let key2 = enrollment_key(&harness, &fx, org2, site2, 10, 3600, None).await;
+    let tech2 = fx
+        .org_user(partner, org2, SeededRole::OrgTechnician, None)
+        .await;
+    let token2 = mfa_token(&harness, &fx, &tech2).await;
+
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server, base) = server_process(&harness.db, &tmp, "server").await;
+    // two real enrollments; the victim's agent is not running, so its command stays queued
+    let dir = tmp.join("attacker");
+    agent_enroll(&dir, &base, &key.raw);
+    let victim_dir = tmp.join("victim");
+    agent_enroll(&victim_dir, &base, &key2.raw);
+    let victim_device = yaml_value(&victim_dir.join("agent.yaml"), "device_id");
+    let http = reqwest::Client::new();
+    let victim_cmd = queue(&http, &base, &token2, &victim_device, "echo secret").await;
+
+    // the attacker's real token, over a hand-made socket to the real server process
+    let agent_id = yaml_value(&dir.join("agent.yaml"), "agent_id");
+    let token = yaml_value(&dir.join("secrets.yaml"), "auth_token");
+    let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut ws = common::agents::ws_connect_addr(addr, &agent_id, &token)
+        .await
+        .unwrap();
+    let forged = json!({"type": "command_result", "commandId": victim_cmd,
+                        "status": "completed", "exitCode": 0, "stdout": "pwned"});
+    let mut closed = None;
+    for _ in 0..5 {
+        ws_send(&mut ws, &forged).await;
+        loop {
+            match ws_next(&mut ws).await {
+                WsIn::Json(v) if v["type"] == "connected" || v["type"] == "ping" => {}
+                WsIn::Json(v) => {
+                    assert_eq!(v["code"], "PROCESSING_ERROR");
+                    break;
+                }
+                WsIn::Close(code) => {
+                    closed = Some(code);
+                    break;
+                }
+                WsIn::Ended => panic!("socket ended without a close frame"),
+            }
+        }
+    }
+    assert_eq!(closed, Some(4001));
+    let res = http
+        .post(format!("{base}/api/v1/agents/{agent_id}/heartbeat"))
+        .bearer_auth(&token)
+        .json(&beat())
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "token_suspended");
+    let view = command_view(&http, &base, &token2, &victim_device, &victim_cmd).await;
+    assert_eq!(view["status"], "pending");
+    let rows = audit_rows(&fx, "agent.token.suspended").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0, org.to_string());
+    verify_all_chains(&harness, &fx).await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+async fn credential_hashes(
+    fx: &Fixtures,
+    device: &str,
+) -> (String, Option<String>, Option<String>) {
+    let mut tx = fx.pool().begin().await.unwrap();
+    system_context(&mut tx).await;
+    sqlx::query_as(
+        "SELECT agent_hash, agent_pending_hash, agent_previous_hash FROM device_credentials
+          WHERE device_id = $1::uuid",
+    )
+    .bind(device)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap()
+}
+
+fn token_hash(token: &str) -> String {
+    breeze_crypto::credentials::AgentToken::parse(token)
+        .unwrap()
+        .hash()
+        .to_hex()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_by_the_real_agent_survives_a_kill_between_phases() {
+    agent_binary();
+    server_binary();
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server, base) = server_process(&harness.db, &tmp, "server").await;
+    let dir = tmp.join("agent");
+    agent_enroll(&dir, &base, &key.raw);
+    let agent_id = yaml_value(&dir.join("agent.yaml"), "agent_id");
+    let device = yaml_value(&dir.join("agent.yaml"), "device_id");
+    let enrolled_token = yaml_value(&dir.join("secrets.yaml"), "auth_token");
+
+    // 1. a due rotation, run by the real agent on its next heartbeat (staged, confirmed)
+    fx.exec(
+        "UPDATE device_credentials SET rotation_due_at = now() - interval '1 minute'
+          WHERE device_id = $1",
+        &[device.parse().unwrap()],
+    )
+    .await;
+    let agent = agent_run(&dir, &tmp, "agent-1");
+    poll("the agent's own rotation", || async {
+        let (current, pending, previous) = credential_hashes(&fx, &device).await;
+        pending.is_none()
+            && previous.as_deref() == Some(token_hash(&enrolled_token).as_str())
+            && current != token_hash(&enrolled_token)
+    })
+    .await;
+    drop(agent); // SIGKILL
+    let rotated = yaml_value(&dir.join("secrets.yaml"), "auth_token");
+    assert_eq!(
+        credential_hashes(&fx, &device).await.0,
+        token_hash(&rotated),
+        "the agent saved the confirmed token"
+    );
+
+    // 2. phase 1 done, then the agent dies before phase 2: the staged tokens are on disk
+    let http = reqwest::Client::new();
+    let staged: Value = http
+        .post(format!("{base}/api/v1/agents/{agent_id}/rotate-token"))
+        .bearer_auth(&rotated)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secrets = dir.join("secrets.yaml");
+    let current = std::fs::read_to_string(&secrets).unwrap();
+    let doc = format!(
+        "{}pending:\n  auth_token: {}\n  watchdog_auth_token: {}\n  helper_auth_token: {}\n  expires_at: {}\n",
+        current
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect::<String>(),
+        staged["authToken"].as_str().unwrap(),
+        staged["watchdogAuthToken"].as_str().unwrap(),
+        staged["helperAuthToken"].as_str().unwrap(),
+        staged["pendingExpiresAt"].as_str().unwrap(),
+    );
+    std::fs::write(&secrets, doc).unwrap();
+    let pending_hash = token_hash(staged["authToken"].as_str().unwrap());
+    assert_eq!(
+        credential_hashes(&fx, &device).await.1.as_deref(),
+        Some(pending_hash.as_str())
+    );
+
+    // restarted, the agent resumes: confirms with the pending token, never stranded
+    let agent = agent_run(&dir, &tmp, "agent-2");
+    poll("the resumed confirmation", || async {
+        let (current, pending, _) = credential_hashes(&fx, &device).await;
+        pending.is_none() && current == pending_hash
+    })
+    .await;
+    poll("the agent to save the promoted token", || async {
+        std::fs::read_to_string(&secrets).is_ok_and(|t| !t.contains("pending"))
+            && token_hash(&yaml_value(&secrets, "auth_token")) == pending_hash
+    })
+    .await;
+    assert!(audit_rows(&fx, "agent.token.rotate.staged").await.len() >= 2);
+    assert!(audit_rows(&fx, "agent.token.rotate.confirmed").await.len() >= 2);
+    verify_all_chains(&harness, &fx).await;
+    drop(agent);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
