@@ -85,6 +85,7 @@ struct Victim {
     role: Uuid,
     api_key: Uuid,
     enrollment_key: Uuid,
+    command: Uuid,
     /// Distinctive names of the victim rows.
     names: Vec<String>,
 }
@@ -101,6 +102,7 @@ fn param_id(v: &Victim, name: &str) -> Option<Uuid> {
         "roleId" => v.role,
         "apiKeyId" => v.api_key,
         "keyId" => v.enrollment_key,
+        "commandId" => v.command,
         _ => return None,
     })
 }
@@ -136,6 +138,9 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
         }
         ("POST", "/api/v1/orgs/{orgId}/enrollment-keys") => {
             Some(json!({"name": "pwned", "siteId": v.site}))
+        }
+        ("POST", "/api/v1/devices/{deviceId}/commands") => {
+            Some(json!({"type": "reboot", "payload": {}}))
         }
         _ => return None,
     })
@@ -213,6 +218,7 @@ fn victim_rows(v: &Victim) -> Vec<(&'static str, &'static str, Uuid)> {
         ("roles", "id", v.role),
         ("api_keys", "id", v.api_key),
         ("enrollment_keys", "id", v.enrollment_key),
+        ("device_commands", "id", v.command),
     ]
 }
 
@@ -240,6 +246,7 @@ async fn snapshots(fx: &common::Fixtures, v: &Victim) -> BTreeMap<String, Option
         "api_keys",
         "enrollment_keys",
         "users",
+        "device_commands",
     ] {
         let sql = format!("SELECT count(*) FROM {table} WHERE org_id = $1");
         out.insert(
@@ -276,6 +283,10 @@ const RLS_TABLES: &[&str] = &[
     "org_memberships",
     "api_keys",
     "enrollment_keys",
+    "device_commands",
+    "device_credentials",
+    "agent_ip_history",
+    "device_heartbeats",
 ];
 
 async fn run_matrix(disable_rls: bool) {
@@ -359,6 +370,14 @@ async fn run_matrix(disable_rls: bool) {
         format!("victim-ekey-{tag}"),
         u1.email.clone(),
     ]);
+    // a queued command of the victim device (agent routes: SPEC 8)
+    let c1 = Uuid::new_v4();
+    fx.exec(
+        "INSERT INTO device_commands (id, org_id, site_id, device_id, type, payload)
+         SELECT $1, org_id, site_id, id, 'reboot', 'not-an-envelope' FROM devices WHERE id = $2",
+        &[c1, d1],
+    )
+    .await;
     let v = Victim {
         partner: *vp.as_uuid(),
         org: *v1.as_uuid(),
@@ -370,6 +389,7 @@ async fn run_matrix(disable_rls: bool) {
         role: r1,
         api_key: k1,
         enrollment_key: e1,
+        command: c1,
         names: all_names,
     };
 
@@ -467,7 +487,14 @@ async fn run_matrix(disable_rls: bool) {
     for r in &routes::all() {
         let meta = r.meta;
         let params = path_params(meta.path);
-        if meta.method != "GET" || params.is_empty() || params == ["partnerId"] {
+        if meta.method != "GET"
+            || params.is_empty()
+            || params == ["partnerId"]
+            || !matches!(
+                meta.access,
+                Access::Permission(_) | Access::PlatformAdmin | Access::Authenticated
+            )
+        {
             continue;
         }
         let url = fill(meta.path, &v);

@@ -79,6 +79,8 @@ pub fn apply(app: Router, state: &AppState) -> Router {
         // the extractors' limit; a route raises it with its own `DefaultBodyLimit` layer
         // (agent heartbeats 5 MiB, command results 24 MiB) ...
         .layer(axum::extract::DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        // ... a declared length above the path's limit is refused before routing ...
+        .layer(axum::middleware::from_fn(declared_body_limit))
         // ... and no body at all may exceed the largest route limit
         .layer(RequestBodyLimitLayer::new(MAX_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
@@ -186,6 +188,26 @@ async fn global_rate_limit(State(state): State<AppState>, req: Request, next: Ne
         crate::metrics::global().record_limiter_unavailable();
     }
     authn::rate_limited(&decision).into_response()
+}
+
+/// Refuses a declared `Content-Length` above the limit of the path (413): agent routes
+/// accept up to [`MAX_BODY_LIMIT`] (each narrows it further), every other route
+/// [`DEFAULT_BODY_LIMIT`].
+async fn declared_body_limit(req: Request, next: Next) -> Response {
+    let limit = if req.uri().path().starts_with("/api/v1/agents/") {
+        MAX_BODY_LIMIT
+    } else {
+        DEFAULT_BODY_LIMIT
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return ApiError::PayloadTooLarge.into_response();
+    }
+    next.run(req).await
 }
 
 /// Re-renders a bare 413 (the body-limit layer's plain text) in the JSON error format.

@@ -953,6 +953,24 @@ impl From<commands::CommandView> for CommandOut {
     }
 }
 
+/// The device as the caller's context sees it, checked in Rust as well as by row-level
+/// security (SPEC 1.3: two independent layers): a device outside the caller's organizations
+/// or site list is 404.
+async fn reachable_device(
+    tx: &mut crate::store::ScopedTx,
+    authed: &Authed,
+    device: DeviceId,
+) -> Result<commands::DeviceTarget, ApiError> {
+    let target = commands::device_target(tx, device)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if authed.ctx.can_access_site(target.org_id, target.site_id) {
+        Ok(target)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
 async fn queue_command(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
@@ -981,9 +999,7 @@ async fn queue_command(
         .map_err(ApiError::internal)?;
 
     let mut tx = state.store.begin(&authed.ctx).await?;
-    let device = commands::device_target(&mut tx, path.device_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let device = reachable_device(&mut tx, &authed, path.device_id).await?;
     if device.status == "quarantined" || device.status == "decommissioned" {
         return Err(ApiError::Conflict("device_not_commandable"));
     }
@@ -1024,9 +1040,7 @@ async fn list_commands(
 ) -> Result<Json<PageOf<CommandOut>>, ApiError> {
     let page = query.page()?;
     let mut tx = state.store.begin(&authed.ctx).await?;
-    commands::device_target(&mut tx, path.device_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    reachable_device(&mut tx, &authed, path.device_id).await?;
     let rows = commands::list(&mut tx, path.device_id, page.after, i64::from(page.limit)).await?;
     drop(tx);
     let items: Vec<CommandOut> = rows.into_iter().map(CommandOut::from).collect();
@@ -1041,6 +1055,7 @@ async fn get_command(
     extract::Path(path): extract::Path<DeviceCommandPath>,
 ) -> Result<Json<CommandOut>, ApiError> {
     let mut tx = state.store.begin(&authed.ctx).await?;
+    reachable_device(&mut tx, &authed, path.device_id).await?;
     let view = commands::get(&mut tx, path.device_id, path.command_id)
         .await?
         .ok_or(ApiError::NotFound)?;

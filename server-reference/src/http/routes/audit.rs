@@ -193,8 +193,13 @@ fn resource_forms(r: &str) -> Vec<String> {
     forms
 }
 
-/// The caller must be able to reach `org`; 404 otherwise (nothing is leaked).
+/// The caller must be able to reach `org`; 404 otherwise (nothing is leaked). Chains are per
+/// organization and cannot be cut by site, so a caller limited to a site list may not read
+/// them at all (403): a partial chain would both leak other sites' events and not verify.
 fn check_org(authed: &Authed, org: Option<&str>) -> Result<Option<OrgId>, ApiError> {
+    if !authed.ctx.allowed_site_ids().is_all() {
+        return Err(ApiError::Forbidden("site_limited"));
+    }
     let Some(org) = org else { return Ok(None) };
     let id = org
         .parse::<uuid::Uuid>()
