@@ -44,6 +44,9 @@ enum Class {
     CreateOwn,
     /// Acts on the caller only (users/me, logout, MFA setup, ...).
     SelfOnly,
+    /// Names its targets in the body (bulk commands): run by every attacker with the
+    /// victim's ids in the body (see [`body_for`]), the answer must be 403/404.
+    BodyTargets,
 }
 
 /// Protected routes with no tenant path parameter. One line per route: other engineers'
@@ -68,6 +71,7 @@ const CLASSIFIED: &[(&str, &str, Class)] = &[
     ("GET", "/api/v1/auth/mfa/status", Class::SelfOnly),
     ("POST", "/api/v1/auth/password/change", Class::SelfOnly),
     ("GET", "/api/v1/users/me", Class::SelfOnly),
+    ("POST", "/api/v1/commands/bulk", Class::BodyTargets),
 ];
 
 /// Path parameters that address something inside one site: attacker (d) runs on these.
@@ -142,6 +146,11 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
         ("POST", "/api/v1/devices/{deviceId}/commands") => {
             Some(json!({"type": "reboot", "payload": {}}))
         }
+        ("POST", "/api/v1/commands/bulk") => Some(json!({
+            "deviceIds": [v.device],
+            "type": "reboot",
+            "payload": {},
+        })),
         _ => return None,
     })
 }
@@ -570,6 +579,28 @@ async fn run_matrix(disable_rls: bool) {
                         meta.method, meta.path
                     )
                 });
+            if class == Class::BodyTargets {
+                let body = body_for(&v, meta.method, meta.path)
+                    .unwrap_or_else(|| panic!("no matrix body for {} {}", meta.method, meta.path));
+                for (who, token, markers) in attackers.iter().chain([&site_attacker]) {
+                    let (status, text) = call(
+                        &server,
+                        auth_of(token),
+                        meta.method,
+                        meta.path,
+                        body.as_ref(),
+                    )
+                    .await;
+                    probed += 1;
+                    let leaked = leaks(&text, markers);
+                    if !matches!(status, 403 | 404) || !leaked.is_empty() {
+                        failures.push(format!(
+                            "{who}: {} {} -> {status} (want 403/404), leaked {leaked:?}: {text}",
+                            meta.method, meta.path
+                        ));
+                    }
+                }
+            }
             if class == Class::List {
                 for (who, token, markers) in attackers.iter().chain([&site_attacker]) {
                     let (status, body) =

@@ -53,6 +53,56 @@ pub async fn insert(tx: &mut ScopedTx, c: &NewCommand) -> StoreResult<()> {
     Ok(())
 }
 
+/// Commands of one batch: the same type and payload envelope for many devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBatch<'a> {
+    /// Batch id (named by the batch's audit entries).
+    pub batch_id: Uuid,
+    /// `(command id, device)` pairs; every device must be one of `targets`.
+    pub commands: &'a [(CommandId, DeviceTarget)],
+    /// Command type.
+    pub command_type: &'a str,
+    /// Envelope of the payload JSON (one encryption shared by the batch).
+    pub payload_envelope: &'a str,
+    /// Who queued it.
+    pub created_by: Option<UserId>,
+}
+
+/// Queues a batch in one statement (the insert trigger notifies each command at commit).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure or refusal (row-level security refuses the
+/// whole statement when one row is outside the context).
+pub async fn insert_batch(tx: &mut ScopedTx, b: &NewBatch<'_>) -> StoreResult<u64> {
+    let mut ids = Vec::with_capacity(b.commands.len());
+    let mut orgs = Vec::with_capacity(b.commands.len());
+    let mut sites = Vec::with_capacity(b.commands.len());
+    let mut devices = Vec::with_capacity(b.commands.len());
+    for (id, t) in b.commands {
+        ids.push(*id.as_uuid());
+        orgs.push(*t.org_id.as_uuid());
+        sites.push(*t.site_id.as_uuid());
+        devices.push(*t.id.as_uuid());
+    }
+    let done = sqlx::query(
+        "INSERT INTO device_commands
+           (id, org_id, site_id, device_id, type, payload, created_by, batch_id)
+         SELECT t.id, t.org, t.site, t.dev, $5, $6, $7, $8
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS t(id, org, site, dev)",
+    )
+    .bind(&ids)
+    .bind(&orgs)
+    .bind(&sites)
+    .bind(&devices)
+    .bind(b.command_type)
+    .bind(b.payload_envelope)
+    .bind(b.created_by.map(|u| *u.as_uuid()))
+    .bind(b.batch_id)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// A claimed command (payload still an envelope).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimedCommand {
@@ -317,4 +367,26 @@ pub async fn device_target(tx: &mut ScopedTx, id: DeviceId) -> StoreResult<Optio
         site_id: SiteId::from_uuid(site),
         status,
     }))
+}
+
+/// The devices of `ids` visible in the context (missing ones are simply absent).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn device_targets(tx: &mut ScopedTx, ids: &[DeviceId]) -> StoreResult<Vec<DeviceTarget>> {
+    let ids: Vec<Uuid> = ids.iter().map(|d| *d.as_uuid()).collect();
+    let rows: Vec<(Uuid, Uuid, Uuid, String)> =
+        sqlx::query_as("SELECT id, org_id, site_id, status FROM devices WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(tx.conn())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, org, site, status)| DeviceTarget {
+            id: DeviceId::from_uuid(id),
+            org_id: OrgId::from_uuid(org),
+            site_id: SiteId::from_uuid(site),
+            status,
+        })
+        .collect())
 }

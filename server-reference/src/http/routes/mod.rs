@@ -4,6 +4,7 @@ pub mod agent_ws;
 pub mod agents;
 pub mod audit;
 pub mod auth;
+pub mod command_batches;
 pub mod ops;
 pub mod tenancy;
 
@@ -19,5 +20,6 @@ pub fn all() -> Vec<Route> {
     routes.extend(auth::routes());
     routes.extend(agents::routes());
     routes.extend(agent_ws::routes());
+    routes.extend(command_batches::routes());
     routes
 }
