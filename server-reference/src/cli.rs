@@ -212,6 +212,26 @@ pub fn init_tracing() {
 
 /// Runs a parsed command.
 ///
+/// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`). Tokio's
+/// default of 1024 overflows when a fleet reconnects at once: the dropped SYNs are retried
+/// only after a second, which shows up as one-second latencies.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds the listening socket with [`LISTEN_BACKLOG`].
+///
+/// # Errors
+/// The I/O error of socket, bind or listen.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// # Errors
 /// [`CliError`] of the command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -222,7 +242,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let state = AppState::connect(config).await?;
             let _audit_tasks = crate::audit_jobs::spawn_background(&state);
             let router = crate::http::router(state);
-            let listener = tokio::net::TcpListener::bind(listen).await?;
+            let listener = bind(listen)?;
             tracing::info!(address = %listener.local_addr()?, "breeze-server listening");
             crate::http::serve(listener, router).await?;
             Ok(())

@@ -163,6 +163,9 @@ pub struct ServerConfig {
     /// Requests per minute per client IP across all routes (SPEC 7: 300). May be lowered;
     /// only test mode may raise it (`BREEZE_GLOBAL_RATE_LIMIT_PER_MIN`).
     pub global_rate_limit_per_min: u32,
+    /// Seconds an agent's authentication row may be reused (SPEC 11; 0 turns the cache
+    /// off; at most 600). `BREEZE_AGENT_AUTH_CACHE_SECS`, default 120.
+    pub agent_auth_cache_secs: u64,
 }
 
 /// The SPEC 7 per-IP limit of every route, per minute.
@@ -441,6 +444,13 @@ impl ServerConfig {
                 reason: "expected 1 to 300 (only test mode may raise it)".into(),
             });
         }
+        let agent_auth_cache_secs = settings.parsed("BREEZE_AGENT_AUTH_CACHE_SECS", 120u64)?;
+        if agent_auth_cache_secs > 600 {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_AGENT_AUTH_CACHE_SECS".into(),
+                reason: "expected 0 (off) to 600".into(),
+            });
+        }
         let listen = settings.parsed(
             "BREEZE_LISTEN",
             DEFAULT_LISTEN
@@ -480,6 +490,7 @@ impl ServerConfig {
                 .parsed("BREEZE_AUDIT_RETENTION_INTERVAL_SECS", 86_400)?,
             secure_cookies: settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production)?,
             global_rate_limit_per_min,
+            agent_auth_cache_secs,
         })
     }
 

@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent_cache;
+pub mod agent_load;
 pub mod audit_cli;
 pub mod audit_jobs;
 pub mod bootstrap;

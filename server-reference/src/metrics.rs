@@ -55,6 +55,7 @@ pub struct Metrics {
     latency: Mutex<BTreeMap<String, Histogram>>,
     rate_limited: AtomicU64,
     limiter_unavailable: AtomicU64,
+    agent_admission_refused: AtomicU64,
 }
 
 static GLOBAL: std::sync::OnceLock<Metrics> = std::sync::OnceLock::new();
@@ -100,6 +101,11 @@ impl Metrics {
     /// Records a request refused because the rate limiter was unavailable (fail closed).
     pub fn record_limiter_unavailable(&self) {
         self.limiter_unavailable.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records an agent request refused by admission control (429: the pool was busy).
+    pub fn record_agent_admission_refused(&self) {
+        self.agent_admission_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Renders the Prometheus text exposition (format 0.0.4) with the on-demand gauges.
@@ -175,6 +181,12 @@ impl Metrics {
             "breeze_rate_limiter_unavailable_total",
             "Requests refused with 503 because the rate limiter was unavailable.",
             self.limiter_unavailable.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "breeze_agent_admission_refusals_total",
+            "Agent requests answered 429 because the agents' share of the database pool was busy.",
+            self.agent_admission_refused.load(Ordering::Relaxed),
         );
         gauge(
             &mut out,

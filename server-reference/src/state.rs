@@ -186,6 +186,10 @@ pub struct Inner {
     pub registry: Registry,
     /// Bounds concurrent password hashing (64 MiB each).
     pub hash_permits: Semaphore,
+    /// Admission and caches of the agent hot path.
+    pub agent_load: crate::agent_load::AgentLoad,
+    /// Short-lived cache of agent authentication rows.
+    pub agent_cache: Arc<crate::agent_cache::AuthCache>,
     /// Proxies whose forwarded headers are trusted.
     pub proxies: TrustedProxies,
     /// Force-MFA exemptions.
@@ -294,6 +298,8 @@ impl AppState {
             TrustedProxies::parse(&config.trusted_proxies, ForwardedHeader::XForwardedFor)
                 .map_err(|_| key_err("BREEZE_TRUSTED_PROXIES"))?;
         let hash_permits = Semaphore::new(config.max_concurrent_hashes.max(1));
+        let db_connections = config.database_max_connections;
+        let agent_cache_secs = config.agent_auth_cache_secs;
         let mfa = MfaCipher::new(&config.mfa_encryption_key);
         let pepper = Pepper::new(config.pepper.clone());
         Ok(Self {
@@ -310,6 +316,10 @@ impl AppState {
                 revocation: RevocationStore::new(revocation),
                 registry: Registry::spec(),
                 hash_permits,
+                agent_load: crate::agent_load::AgentLoad::new(db_connections),
+                agent_cache: Arc::new(crate::agent_cache::AuthCache::new(
+                    std::time::Duration::from_secs(agent_cache_secs),
+                )),
                 proxies,
                 mfa_policy: MfaPolicy::default(),
                 clock,

@@ -78,9 +78,37 @@ fn build_private(package: &str, bin: &str) -> PathBuf {
         .unwrap();
     assert!(status.success(), "building {bin} failed");
     let built = target_debug_dir().join(bin);
-    let private = std::env::temp_dir().join(format!("{bin}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::copy(&built, &private).unwrap();
+    // a hard link next to the build: no copy of a 200 MB binary per test process, and a
+    // rebuild by another checkout replaces `built`, not this inode
+    let dir = target.join("e2e-private");
+    std::fs::create_dir_all(&dir).unwrap();
+    forget_old_links(&dir);
+    let private = dir.join(format!("{bin}-{}", uuid::Uuid::new_v4().simple()));
+    if std::fs::hard_link(&built, &private).is_err() {
+        std::fs::copy(&built, &private).unwrap();
+    }
     private
+}
+
+/// Removes private binaries of earlier runs: links whose inode has not been linked (its
+/// change time) for an hour. Linking updates the change time of every link of the inode,
+/// so a binary in use by a running test always looks fresh.
+fn forget_old_links(dir: &Path) {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .is_ok_and(|m| now.saturating_sub(m.ctime()) > 3600);
+        if old {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// The reference agent binary (the workspace's own `breeze-agent`).

@@ -348,6 +348,34 @@ fn the_per_ip_limit_may_be_lowered_but_raised_only_in_test_mode() {
 }
 
 #[test]
+fn the_agent_auth_cache_may_be_off_or_up_to_ten_minutes() {
+    let with = |secs: &str| {
+        let dir = std::env::temp_dir().join(format!("breeze-cache-{}", Uuid::new_v4()));
+        let r = ServerConfig::from_settings(Settings::from_pairs([
+            ("BREEZE_MODE", "development".to_owned()),
+            (
+                "DATABASE_URL",
+                "postgres://breeze_app@127.0.0.1:1/breeze".to_owned(),
+            ),
+            (
+                "BREEZE_DEV_SECRETS_FILE",
+                dir.join("s.env").display().to_string(),
+            ),
+            ("BREEZE_AGENT_AUTH_CACHE_SECS", secs.to_owned()),
+        ]));
+        let _ = std::fs::remove_dir_all(&dir);
+        r.map(|c| c.agent_auth_cache_secs)
+    };
+    assert_eq!(with("").unwrap(), 120);
+    assert_eq!(with("0").unwrap(), 0);
+    assert_eq!(with("600").unwrap(), 600);
+    let err = with("601").unwrap_err().to_string();
+    assert!(err.contains("BREEZE_AGENT_AUTH_CACHE_SECS"), "{err}");
+    assert!(with("-1").is_err());
+    assert!(with("soon").is_err());
+}
+
+#[test]
 fn development_generates_a_private_secrets_file_and_reuses_it() {
     let dir = std::env::temp_dir().join(format!("breeze-devsecrets-{}", Uuid::new_v4()));
     let file = dir.join("nested/dev-secrets.env");

@@ -26,12 +26,13 @@ use breeze_core::audit::{Actor, AuditResult};
 use breeze_core::ratelimit::AgentRequestClass;
 use breeze_core::tenancy::{DeviceId, OrgId, OrgStatus, SiteId};
 use breeze_crypto::credentials::{AgentToken, TokenHash};
+use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 use super::authn::{ClientMeta, client_meta, event_builder};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{StoreError, agents, audit, principal};
+use crate::store::{StoreError, agents, audit};
 
 /// An error answered to an agent.
 #[derive(Debug)]
@@ -223,6 +224,79 @@ fn rate(decision: &breeze_core::ratelimit::RateDecision) -> Result<(), AgentErro
     ))
 }
 
+/// The authentication row of `agent_id` from PostgreSQL (a short system-scope read), kept
+/// in the cache for the next calls.
+async fn load_row(
+    state: &AppState,
+    agent_id: &str,
+) -> Result<Option<agents::AgentAuthRow>, AgentError> {
+    state
+        .agent_cache
+        .ensure_listening(state.config.database_url.expose_secret())
+        .await;
+    let mut tx = state.store.begin_system("authenticate agent").await?;
+    let row = agents::auth_row(&mut tx, agent_id).await?;
+    drop(tx);
+    if let Some(r) = &row {
+        state.agent_cache.put(agent_id, r.clone());
+    }
+    Ok(row)
+}
+
+/// The device count of `org` for its agent limit (cached; counted on a miss).
+async fn org_devices(state: &AppState, org: OrgId) -> Result<u32, AgentError> {
+    if let Some(n) = state.agent_load.org_devices(org) {
+        return Ok(n);
+    }
+    let mut tx = state
+        .store
+        .begin_system("count organization devices")
+        .await?;
+    let n = agents::org_device_count(&mut tx, org).await?;
+    drop(tx);
+    let n = u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+    state.agent_load.set_org_devices(org, n);
+    Ok(n)
+}
+
+/// Which role and generation of `row` the presented hash matches. Every comparison runs
+/// (constant time per hash, no early exit on a match).
+fn match_token(
+    row: &agents::AgentAuthRow,
+    presented: &TokenHash,
+    lane: Lane,
+    now: time::OffsetDateTime,
+) -> Option<(TokenRole, TokenGeneration)> {
+    let pending_live = row.pending_expires_at.is_some_and(|t| t > now);
+    let grace_live = row.previous_grace_until.is_some_and(|t| t > now);
+    let roles: &[(TokenRole, &[Option<String>; 3])] = match lane {
+        Lane::Http => &[
+            (TokenRole::Agent, &row.agent),
+            (TokenRole::Watchdog, &row.watchdog),
+        ],
+        Lane::WebSocket => &[(TokenRole::Agent, &row.agent)],
+    };
+    let mut matched = None;
+    for (role, hashes) in roles {
+        let [current, pending, previous] = hashes;
+        let c = ct_match(presented, current.as_ref());
+        let p = pending_live && ct_match(presented, pending.as_ref());
+        let v = grace_live && ct_match(presented, previous.as_ref());
+        if matched.is_none() {
+            matched = if c {
+                Some((*role, TokenGeneration::Current))
+            } else if p {
+                Some((*role, TokenGeneration::Pending))
+            } else if v {
+                Some((*role, TokenGeneration::Previous))
+            } else {
+                None
+            };
+        }
+    }
+    matched
+}
+
 /// Authenticates an agent call (see the module docs for the order).
 ///
 /// # Errors
@@ -244,51 +318,39 @@ pub async fn authenticate(
     let presented = token.hash();
     drop(token);
 
-    let mut tx = state.store.begin_system("authenticate agent").await?;
-    let row = agents::auth_row(&mut tx, agent_id)
-        .await?
-        .ok_or(AgentError::Reason(ErrorReason::InvalidToken))?;
+    let now = state.clock.now();
+    // the cached row first; a token it does not know is looked up again before refusal
+    let (mut row, cached) = match state.agent_cache.get(agent_id) {
+        Some(r) => (r, true),
+        None => (load_row(state, agent_id).await?.ok_or(invalid)?, false),
+    };
+    let mut matched = match_token(&row, &presented, lane, now);
+    // a cached row may only let a request in: every refusal is decided on a fresh row
+    let refusing = matched.is_none()
+        || row.suspended
+        || !row.has_credentials
+        || row.status == "decommissioned"
+        || row.status == "quarantined";
+    if refusing && cached {
+        row = load_row(state, agent_id)
+            .await?
+            .ok_or(AgentError::Reason(ErrorReason::InvalidToken))?;
+        matched = match_token(&row, &presented, lane, now);
+    }
     if row.suspended {
         return Err(AgentError::Reason(ErrorReason::TokenSuspended));
     }
     if !row.has_credentials || row.agent.first().is_none_or(Option::is_none) {
         return Err(AgentError::Reason(ErrorReason::ReEnrollmentRequired));
     }
-    let now = state.clock.now();
     let pending_live = row.pending_expires_at.is_some_and(|t| t > now);
-    let grace_live = row.previous_grace_until.is_some_and(|t| t > now);
-    let mut matched = None;
-    let roles: &[(TokenRole, &[Option<String>; 3])] = match lane {
-        Lane::Http => &[
-            (TokenRole::Agent, &row.agent),
-            (TokenRole::Watchdog, &row.watchdog),
-        ],
-        Lane::WebSocket => &[(TokenRole::Agent, &row.agent)],
-    };
-    for (role, hashes) in roles {
-        let [current, pending, previous] = hashes;
-        // every comparison runs (constant time per hash, no early exit on a match)
-        let c = ct_match(&presented, current.as_ref());
-        let p = pending_live && ct_match(&presented, pending.as_ref());
-        let v = grace_live && ct_match(&presented, previous.as_ref());
-        if matched.is_none() {
-            matched = if c {
-                Some((*role, TokenGeneration::Current))
-            } else if p {
-                Some((*role, TokenGeneration::Pending))
-            } else if v {
-                Some((*role, TokenGeneration::Previous))
-            } else {
-                None
-            };
-        }
-    }
-    let (role, generation) = matched.ok_or(invalid)?;
+    let (role, generation) = matched.ok_or(AgentError::Reason(ErrorReason::InvalidToken))?;
     if row.status == "decommissioned" || row.status == "quarantined" {
         return Err(AgentError::Reason(ErrorReason::DeviceNotAuthorized));
     }
-    let orgs = principal::org_records_for(&mut tx, None, Some(*row.org_id.as_uuid())).await?;
-    drop(tx);
+    // the organization came with the row (one round trip on the hot path)
+    let orgs = [row.org];
+    let devices = org_devices(state, row.org_id).await?;
 
     rate(
         &state
@@ -319,10 +381,10 @@ pub async fn authenticate(
             audit::append(&mut tx, Some(row.org_id), event).await?;
         }
         tx.commit().await?;
+        state.agent_cache.set_last_ip(agent_id, &ip);
     }
 
     rate(&state.limiter.agent_per_agent(agent_id).await)?;
-    let devices = u32::try_from(row.org_devices.max(1)).unwrap_or(u32::MAX);
     rate(
         &state
             .limiter
@@ -378,6 +440,14 @@ pub async fn guard(
         Lane::WebSocket
     } else {
         Lane::Http
+    };
+    // admission before any database work; held until the response is ready
+    let _permit = match state.agent_load.admit().await {
+        Ok(p) => p,
+        Err(retry_after) => {
+            crate::metrics::global().record_agent_admission_refused();
+            return AgentError::RateLimited(retry_after).into_response();
+        }
     };
     let authed = match authenticate(&state, agent_id, req.headers(), client.clone(), lane).await {
         Ok(a) => a,

@@ -4,6 +4,7 @@
 //! Credentials are SHA-256 hex hashes; callers compare them in constant time. Every
 //! compare-and-set here names the hash it expects, so a lost race changes nothing.
 
+use breeze_authz::access::OrgRecord;
 use breeze_core::tenancy::{DeviceId, OrgId, PartnerId, SiteId};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -301,8 +302,8 @@ pub struct AgentAuthRow {
     pub rotation_due_at: Option<OffsetDateTime>,
     /// Last source IP (text).
     pub last_ip: Option<String>,
-    /// Devices of the organization (per-organization limit).
-    pub org_devices: i64,
+    /// The device's organization (status and partner, for access resolution).
+    pub org: OrgRecord,
 }
 
 /// Reads the authentication row of `agent_id` (system scope).
@@ -316,9 +317,7 @@ pub async fn auth_row(tx: &mut ScopedTx, agent_id: &str) -> StoreResult<Option<A
                 c.suspended, c.agent_hash, c.agent_pending_hash, c.agent_previous_hash,
                 c.watchdog_hash, c.watchdog_pending_hash, c.watchdog_previous_hash,
                 c.pending_expires_at, c.previous_grace_until, c.rotation_due_at,
-                host(c.last_ip),
-                (SELECT count(*) FROM devices x WHERE x.org_id = d.org_id
-                   AND x.status <> 'decommissioned')
+                host(c.last_ip), o.status, o.deleted_at IS NOT NULL
            FROM devices d
            JOIN organizations o ON o.id = d.org_id
            LEFT JOIN device_credentials c ON c.device_id = d.id
@@ -342,8 +341,26 @@ pub async fn auth_row(tx: &mut ScopedTx, agent_id: &str) -> StoreResult<Option<A
         previous_grace_until: r.try_get(14)?,
         rotation_due_at: r.try_get(15)?,
         last_ip: r.try_get(16)?,
-        org_devices: r.try_get(17)?,
+        org: OrgRecord {
+            id: OrgId::from_uuid(r.try_get(1)?),
+            partner_id: PartnerId::from_uuid(r.try_get(3)?),
+            status: super::principal::parse_org_status(&r.try_get::<String, _>(17)?)?,
+            deleted: r.try_get(18)?,
+        },
     }))
+}
+
+/// Devices of `org` that are not decommissioned (the size of its agent rate limit).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn org_device_count(tx: &mut ScopedTx, org: OrgId) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM devices WHERE org_id = $1 AND status <> 'decommissioned'",
+    )
+    .bind(org.as_uuid())
+    .fetch_one(tx.conn())
+    .await?)
 }
 
 /// Records a source IP of a device. Returns `true` when the IP differs from the last one
@@ -386,25 +403,6 @@ pub async fn record_source_ip(
     Ok(audit.unwrap_or(false))
 }
 
-/// Marks a device online after a beat (writes the device row only when the status or the
-/// minute of `last_seen_at` changes; quarantined and decommissioned devices keep their
-/// status).
-///
-/// # Errors
-/// [`super::StoreError`] on database failure.
-pub async fn touch_device(tx: &mut ScopedTx, device: DeviceId) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE devices SET status = 'online', last_seen_at = now()
-          WHERE id = $1 AND status IN ('online', 'offline')
-            AND (status <> 'online' OR last_seen_at IS NULL
-                 OR last_seen_at < now() - interval '30 seconds')",
-    )
-    .bind(device.as_uuid())
-    .execute(tx.conn())
-    .await?;
-    Ok(())
-}
-
 /// Heartbeat facts to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeartbeatFacts {
@@ -422,28 +420,49 @@ pub struct HeartbeatFacts {
     pub pending_reboot: Option<bool>,
 }
 
-/// Upserts the latest heartbeat facts.
+/// Records a heartbeat in one statement (SPEC 8.4, 11: one round trip on the hot path):
+/// the device goes `online` (its `last_seen_at` is written at most every 30 seconds, so a
+/// fleet's heartbeats do not rewrite the devices table), the latest facts are upserted,
+/// and up to `limit` pending commands are claimed (`pending -> sent`, `FOR UPDATE SKIP
+/// LOCKED`, oldest first). Every part runs even when no command is pending.
 ///
 /// # Errors
 /// [`super::StoreError`] on database failure.
-pub async fn upsert_heartbeat(
+pub async fn heartbeat_and_claim(
     tx: &mut ScopedTx,
     device: DeviceId,
     org: OrgId,
     site: SiteId,
     facts: &HeartbeatFacts,
-) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO device_heartbeats (device_id, org_id, site_id, health, agent_version,
-                                        metrics, uptime_seconds, last_user, pending_reboot)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (device_id) DO UPDATE SET health = EXCLUDED.health,
-           agent_version = EXCLUDED.agent_version,
-           metrics = coalesce(EXCLUDED.metrics, device_heartbeats.metrics),
-           uptime_seconds = coalesce(EXCLUDED.uptime_seconds, device_heartbeats.uptime_seconds),
-           last_user = coalesce(EXCLUDED.last_user, device_heartbeats.last_user),
-           pending_reboot = coalesce(EXCLUDED.pending_reboot, device_heartbeats.pending_reboot),
-           updated_at = now()",
+    limit: i64,
+) -> StoreResult<Vec<super::commands::ClaimedCommand>> {
+    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "WITH touched AS (
+           UPDATE devices SET status = 'online', last_seen_at = now()
+            WHERE id = $1 AND status IN ('online', 'offline')
+              AND (status <> 'online' OR last_seen_at IS NULL
+                   OR last_seen_at < now() - interval '30 seconds')
+           RETURNING id),
+         beat AS (
+           INSERT INTO device_heartbeats (device_id, org_id, site_id, health, agent_version,
+                                          metrics, uptime_seconds, last_user, pending_reboot)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (device_id) DO UPDATE SET health = EXCLUDED.health,
+             agent_version = EXCLUDED.agent_version,
+             metrics = coalesce(EXCLUDED.metrics, device_heartbeats.metrics),
+             uptime_seconds = coalesce(EXCLUDED.uptime_seconds, device_heartbeats.uptime_seconds),
+             last_user = coalesce(EXCLUDED.last_user, device_heartbeats.last_user),
+             pending_reboot = coalesce(EXCLUDED.pending_reboot, device_heartbeats.pending_reboot),
+             updated_at = now()
+           RETURNING device_id),
+         picked AS (
+           SELECT id FROM device_commands
+            WHERE device_id = $1 AND status = 'pending'
+            ORDER BY created_at, id LIMIT $10
+            FOR UPDATE SKIP LOCKED)
+         UPDATE device_commands c SET status = 'sent', sent_at = now()
+           FROM picked WHERE c.id = picked.id
+         RETURNING c.id, c.type, c.payload",
     )
     .bind(device.as_uuid())
     .bind(org.as_uuid())
@@ -454,9 +473,19 @@ pub async fn upsert_heartbeat(
     .bind(facts.uptime_seconds)
     .bind(&facts.last_user)
     .bind(facts.pending_reboot)
-    .execute(tx.conn())
+    .bind(limit.clamp(1, super::commands::MAX_CLAIM))
+    .fetch_all(tx.conn())
     .await?;
-    Ok(())
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, command_type, payload_envelope)| super::commands::ClaimedCommand {
+                id: breeze_core::tenancy::CommandId::from_uuid(id),
+                command_type,
+                payload_envelope,
+            },
+        )
+        .collect())
 }
 
 /// Phase 1 of rotation: stages `new` as pending until `expires`, only while the current

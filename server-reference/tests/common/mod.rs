@@ -161,6 +161,8 @@ pub fn test_settings(db: &TestDb) -> Vec<(String, String)> {
             "metrics-token-for-tests-7f3a9c1e5b".to_owned(),
         ),
         ("BREEZE_LOGIN_FLOOR_MS", "0".to_owned()),
+        // direct database writes in tests take effect at once; the cache has its own tests
+        ("BREEZE_AGENT_AUTH_CACHE_SECS", "0".to_owned()),
         // the per-IP limit of every route is raised for tests that make many requests;
         // tests/ops_hardening.rs sets the SPEC value (300) and checks it
         ("BREEZE_GLOBAL_RATE_LIMIT_PER_MIN", "1000000".to_owned()),
@@ -213,6 +215,16 @@ impl TestServer {
     pub async fn start_with_redis() -> Self {
         let url = redis_url();
         Self::start_with(move |s| s.push(("REDIS_URL".into(), url.clone()))).await
+    }
+
+    /// A server with the agents' authentication cache on (the harness turns it off so that
+    /// direct database writes take effect at once), as deployed.
+    pub async fn start_with_agent_auth_cache() -> Self {
+        Self::start_with(|s| {
+            s.retain(|(k, _)| k != "BREEZE_AGENT_AUTH_CACHE_SECS");
+            s.push(("BREEZE_AGENT_AUTH_CACHE_SECS".into(), "120".into()));
+        })
+        .await
     }
 
     /// A fresh database and a server whose settings `edit` may change.

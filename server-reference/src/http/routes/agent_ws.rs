@@ -41,6 +41,8 @@ use crate::store::{agents, audit, commands};
 pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a ping may wait for its pong.
 pub const PONG_TIMEOUT: Duration = Duration::from_secs(40);
+/// Initial read and write buffer of a socket.
+pub const WS_BUFFER_BYTES: usize = 4 * 1024;
 /// Probes tolerated within [`PROBE_WINDOW`] before suspension (the fifth suspends).
 pub const PROBE_LIMIT: u32 = 5;
 /// Probe counting window.
@@ -83,6 +85,10 @@ async fn upgrade(
         agents::bump_ws_generation(&mut tx, authed.device_id, &authed.agent_id).await?;
     tx.commit().await?;
     Ok(ws
+        // small initial buffers (they grow for a large frame): 10,000 idle sockets must
+        // not hold 128 KiB each
+        .read_buffer_size(WS_BUFFER_BYTES)
+        .write_buffer_size(WS_BUFFER_BYTES)
         .max_frame_size(MAX_TEXT_FRAME_BYTES)
         .max_message_size(MAX_TEXT_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
@@ -199,7 +205,12 @@ impl Session {
     }
 
     async fn push_commands(&mut self) -> Flow {
-        let cmds = match claim_commands(&self.state, &self.authed).await {
+        // the agents' share of the pool, waited for (background work never fails on load)
+        let state = self.state.clone();
+        let permit = state.agent_load.permit().await;
+        let claimed = claim_commands(&self.state, &self.authed).await;
+        drop(permit);
+        let cmds = match claimed {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(reason = e.reason().as_str(), "claiming commands failed");
@@ -380,5 +391,6 @@ async fn suspend(state: &AppState, authed: &AgentAuthed, kind: &str) -> Result<(
         audit::append(&mut tx, Some(authed.org_id), event).await?;
     }
     tx.commit().await?;
+    state.agent_cache.invalidate_device(authed.device_id);
     Ok(())
 }

@@ -411,6 +411,7 @@ async fn enroll(
     .map_err(AgentError::internal)?;
     audit::append(&mut tx, Some(row.org_id), event).await?;
     tx.commit().await?;
+    state.agent_cache.invalidate_device(device_id);
 
     let response = EnrollResponse {
         agent_id: breeze_agent_proto::AgentId::parse(&agent_id).map_err(AgentError::internal)?,
@@ -562,24 +563,26 @@ pub async fn process_heartbeat(
         pending_reboot: beat.pending_reboot.get().copied(),
     };
     let mut tx = state.store.begin(&authed.ctx).await?;
-    agents::touch_device(&mut tx, authed.device_id).await?;
-    agents::upsert_heartbeat(
-        &mut tx,
-        authed.device_id,
-        authed.org_id,
-        authed.site_id,
-        &facts,
-    )
-    .await?;
     let confirmed =
         if authed.generation == TokenGeneration::Pending && authed.role == TokenRole::Agent {
             confirm_staged(state, &mut tx, authed).await?.is_some()
         } else {
             false
         };
-    let claimed = commands::claim_pending(&mut tx, authed.device_id, commands::MAX_CLAIM).await?;
+    let claimed = agents::heartbeat_and_claim(
+        &mut tx,
+        authed.device_id,
+        authed.org_id,
+        authed.site_id,
+        &facts,
+        commands::MAX_CLAIM,
+    )
+    .await?;
     let cmds = wire_commands(state, &mut tx, authed.device_id, claimed).await?;
     tx.commit().await?;
+    if confirmed {
+        state.agent_cache.invalidate_device(authed.device_id);
+    }
     Ok(HeartbeatResponse {
         commands: cmds,
         config_update: None,
@@ -693,6 +696,7 @@ pub async fn store_result(
             .as_ref()
             .map(|v| redact_secrets(&v.to_string())),
     };
+    let _permit = state.agent_load.result_permit().await;
     let mut tx = state.store.begin(&authed.ctx).await?;
     let (outcome, command_type) =
         commands::record_result(&mut tx, authed.device_id, result.command_id, &stored).await?;
@@ -813,6 +817,7 @@ async fn rotate_token(
     .map_err(AgentError::internal)?;
     audit::append(&mut tx, Some(authed.org_id), event).await?;
     tx.commit().await?;
+    state.agent_cache.invalidate_device(authed.device_id);
     Ok(Json(RotateTokenResponse {
         auth_token: wire(&tokens.agent)?,
         watchdog_auth_token: wire(&tokens.watchdog)?,
@@ -838,6 +843,7 @@ async fn confirm_rotation(
                 return Err(AgentError::Reason(ErrorReason::RefreshRaced));
             };
             tx.commit().await?;
+            state.agent_cache.invalidate_device(authed.device_id);
             Ok(Json(ConfirmRotationResponse {
                 confirmed: true,
                 grace_expires_at: ts(grace),
@@ -971,19 +977,21 @@ async fn reachable_device(
     }
 }
 
-async fn queue_command(
-    State(state): State<AppState>,
-    Extension(authed): Extension<Authed>,
-    extract::Path(path): extract::Path<DevicePath>,
-    extract::Json(body): extract::Json<QueueCommandBody>,
-) -> Result<Response, ApiError> {
-    let id = CommandId::new_random();
-    let payload = body
-        .payload
-        .clone()
+/// Validates a command strictly with the protocol crate (the same decoder the agent runs)
+/// and encrypts its payload (v3, AAD `device_commands.payload`): the envelope to store.
+///
+/// # Errors
+/// [`ApiError::Validation`] naming `body.*` fields; 500 when encryption fails.
+pub(crate) fn seal_command(
+    state: &AppState,
+    id: CommandId,
+    command_type: &str,
+    payload: Option<&Value>,
+) -> Result<String, ApiError> {
+    let payload = payload
+        .cloned()
         .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-    // strict validation by the protocol crate (the same decoder the agent runs)
-    let wire = json!({"id": id, "type": body.command_type, "payload": payload}).to_string();
+    let wire = json!({"id": id, "type": command_type, "payload": payload}).to_string();
     Command::decode(wire.as_bytes()).map_err(|e| {
         ApiError::Validation(
             e.issues()
@@ -993,10 +1001,20 @@ async fn queue_command(
         )
     })?;
     let field = Field::new("device_commands", "payload").map_err(ApiError::internal)?;
-    let envelope = state
+    state
         .secrets
         .encrypt(&payload.to_string(), &field)
-        .map_err(ApiError::internal)?;
+        .map_err(ApiError::internal)
+}
+
+async fn queue_command(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    extract::Path(path): extract::Path<DevicePath>,
+    extract::Json(body): extract::Json<QueueCommandBody>,
+) -> Result<Response, ApiError> {
+    let id = CommandId::new_random();
+    let envelope = seal_command(&state, id, &body.command_type, body.payload.as_ref())?;
 
     let mut tx = state.store.begin(&authed.ctx).await?;
     let device = reachable_device(&mut tx, &authed, path.device_id).await?;

@@ -272,6 +272,9 @@ async fn move_device(
     }));
     seal(&mut tx, Some(device.org_id), ev).await?;
     tx.commit().await?;
+    state
+        .agent_cache
+        .invalidate_device(breeze_core::tenancy::DeviceId::from_uuid(device.id));
     Ok(axum::Json(row))
 }
 
@@ -295,6 +298,9 @@ async fn set_status(
         .details(&json!({"from": device.status, "to": status}));
     seal(&mut tx, Some(device.org_id), ev).await?;
     tx.commit().await?;
+    state
+        .agent_cache
+        .invalidate_device(breeze_core::tenancy::DeviceId::from_uuid(device.id));
     Ok(row)
 }
 

@@ -259,6 +259,9 @@ async fn update(
     }));
     seal(&mut tx, Some(id), ev).await?;
     tx.commit().await?;
+    state
+        .agent_cache
+        .invalidate_org(breeze_core::tenancy::OrgId::from_uuid(id));
     Ok(axum::Json(row))
 }
 
@@ -278,5 +281,8 @@ async fn remove(
     )
     .await?;
     tx.commit().await?;
+    state
+        .agent_cache
+        .invalidate_org(breeze_core::tenancy::OrgId::from_uuid(id));
     Ok(StatusCode::NO_CONTENT)
 }

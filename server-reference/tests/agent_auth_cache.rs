@@ -1,0 +1,119 @@
+//! The agents' authentication cache (SPEC 11) never outlives a revocation made elsewhere:
+//! a change written straight to PostgreSQL, as another replica would, reaches this
+//! server's cache through the notification triggers within moments.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use common::agents::{Enrolled, agent_post, beat, enroll_ok, enrollment_key, owner_exec};
+
+async fn heartbeat(server: &TestServer, a: &Enrolled) -> (u16, serde_json::Value) {
+    let (s, _, v) = agent_post(
+        server,
+        &format!("/api/v1/agents/{}/heartbeat", a.agent_id),
+        &a.token,
+        &beat(),
+    )
+    .await;
+    (s, v)
+}
+
+/// Heartbeats until the answer is `want` (the notification is asynchronous), at most 5 s.
+async fn until(server: &TestServer, a: &Enrolled, want: u16) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (s, v) = heartbeat(server, a).await;
+        if s == want {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "still {s} after 5 s: {v}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn revocations_written_elsewhere_reach_the_cache() {
+    let server = TestServer::start_with_agent_auth_cache().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&server, &fx, org, site, 10, 3600, None).await;
+    let a = enroll_ok(&server, &key, "cache-a").await;
+    let b = enroll_ok(&server, &key, "cache-b").await;
+
+    // warm: the rows are cached once the invalidation listener is up
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.state.agent_cache.is_live() {
+        assert_eq!(heartbeat(&server, &a).await.0, 200);
+        assert!(
+            Instant::now() < deadline,
+            "the cache listener never came up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // the first heartbeat turns a device online, which notifies and drops its entry; the
+    // next one caches it for good
+    for _ in 0..2 {
+        assert_eq!(heartbeat(&server, &a).await.0, 200);
+        assert_eq!(heartbeat(&server, &b).await.0, 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(heartbeat(&server, &a).await.0, 200);
+    assert_eq!(heartbeat(&server, &b).await.0, 200);
+    assert!(
+        server.state.agent_cache.len() >= 2,
+        "{}",
+        server.state.agent_cache.len()
+    );
+
+    // suspension by another replica
+    owner_exec(
+        &fx,
+        "UPDATE device_credentials SET suspended = true, suspended_at = now() WHERE device_id = $1",
+        a.device_id,
+    )
+    .await;
+    let v = until(&server, &a, 403).await;
+    assert_eq!(v["code"], "token_suspended", "{v}");
+
+    // quarantine by another replica
+    owner_exec(
+        &fx,
+        "UPDATE devices SET status = 'quarantined' WHERE id = $1",
+        b.device_id,
+    )
+    .await;
+    until(&server, &b, 403).await;
+
+    // a suspended organization: its agents are refused too
+    let c = enroll_ok(&server, &key, "cache-c").await;
+    assert_eq!(heartbeat(&server, &c).await.0, 200);
+    owner_exec(
+        &fx,
+        "UPDATE organizations SET status = 'suspended' WHERE id = $1",
+        *org.as_uuid(),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (s, _) = heartbeat(&server, &c).await;
+        if s != 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a suspended organization's agent is still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
