@@ -450,6 +450,28 @@ impl AccessContext {
         Ok((context, record))
     }
 
+    /// A system-scope context narrowed to the listed organizations and sites, for platform
+    /// work done on behalf of several authenticated principals at once (the server's batched
+    /// agent heartbeats): row-level security still admits only those organizations and
+    /// sites, and no partner. The returned record must be written to the audit log, as for
+    /// [`AccessContext::system`].
+    ///
+    /// # Errors
+    /// [`SystemContextError::InvalidReason`], as for [`AccessContext::system`].
+    pub fn system_within(
+        reason: &str,
+        now: OffsetDateTime,
+        orgs: impl IntoIterator<Item = OrgId>,
+        sites: impl IntoIterator<Item = SiteId>,
+    ) -> Result<(Self, SystemAccessRecord), SystemContextError> {
+        let (mut context, record) = Self::system(reason, now)?;
+        context.accessible_org_ids = IdSet::collect(orgs);
+        context.accessible_partner_ids = IdSet::none();
+        context.allowed_site_ids = IdSet::collect(sites);
+        context.org_access_all = false;
+        Ok((context, record))
+    }
+
     /// The scope.
     #[must_use]
     pub const fn scope(&self) -> Scope {
@@ -532,12 +554,11 @@ impl AccessContext {
     }
 
     /// Whether the context may write partner-wide rows (SPEC 1.1: partner scope with
-    /// `org_access = all`, or system scope).
+    /// `org_access = all`, or system scope not narrowed by [`AccessContext::system_within`]).
     #[must_use]
     pub const fn can_write_partner_wide(&self) -> bool {
         match self.scope {
-            Scope::System => true,
-            Scope::Partner => self.org_access_all,
+            Scope::System | Scope::Partner => self.org_access_all,
             Scope::Organization => false,
         }
     }

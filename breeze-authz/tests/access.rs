@@ -430,6 +430,47 @@ fn system_context_needs_a_reason_and_yields_a_record() {
 }
 
 #[test]
+fn narrowed_system_context_reaches_only_its_orgs_and_sites() {
+    let now = OffsetDateTime::UNIX_EPOCH;
+    assert!(AccessContext::system_within(" ", now, [], []).is_err());
+    let (a, b, other) = (
+        OrgId::new_random(),
+        OrgId::new_random(),
+        OrgId::new_random(),
+    );
+    let (sa, sb) = (SiteId::new_random(), SiteId::new_random());
+    let (ctx, record) =
+        AccessContext::system_within("agent heartbeats", now, [b, a, a], [sa, sb]).unwrap();
+    assert_eq!(record.reason, "agent heartbeats");
+    assert_eq!(ctx.scope(), Scope::System);
+    assert!(ctx.can_access_org(a) && ctx.can_access_org(b));
+    assert!(!ctx.can_access_org(other));
+    assert!(ctx.can_access_site(a, sa));
+    assert!(!ctx.can_access_site(a, SiteId::new_random()));
+    assert!(!ctx.can_access_site(other, sa));
+    assert!(!ctx.can_access_partner(PartnerId::new_random()));
+    assert!(!ctx.can_write_partner_wide());
+    let settings = ctx.session_settings();
+    assert_eq!(settings[0].1, "system");
+    let mut orgs = [a.to_string(), b.to_string()];
+    orgs.sort();
+    assert_eq!(settings[2].1, orgs.join(","));
+    assert_eq!(settings[3].1, "");
+    assert_ne!(settings[6].1, "*");
+    // an empty narrowing reaches nothing
+    let (none, _) = AccessContext::system_within("nothing", now, [], []).unwrap();
+    assert!(!none.can_access_org(a));
+    assert_eq!(none.session_settings()[2].1, "");
+    // the unnarrowed system context still writes partner-wide
+    assert!(
+        AccessContext::system("job", now)
+            .unwrap()
+            .0
+            .can_write_partner_wide()
+    );
+}
+
+#[test]
 fn duplicate_org_records_do_not_duplicate_access() {
     let w = World::new();
     let mut orgs = w.all();

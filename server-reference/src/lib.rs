@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod agent_beats;
 pub mod agent_cache;
 pub mod agent_load;
 pub mod audit_cli;

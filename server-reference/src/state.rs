@@ -190,6 +190,8 @@ pub struct Inner {
     pub agent_load: crate::agent_load::AgentLoad,
     /// Short-lived cache of agent authentication rows.
     pub agent_cache: Arc<crate::agent_cache::AuthCache>,
+    /// Group commit of agent heartbeats.
+    pub heartbeats: crate::agent_beats::HeartbeatBatcher,
     /// Proxies whose forwarded headers are trusted.
     pub proxies: TrustedProxies,
     /// Force-MFA exemptions.
@@ -302,6 +304,7 @@ impl AppState {
         let agent_cache_secs = config.agent_auth_cache_secs;
         let mfa = MfaCipher::new(&config.mfa_encryption_key);
         let pepper = Pepper::new(config.pepper.clone());
+        let heartbeats = crate::agent_beats::HeartbeatBatcher::start(store.clone());
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -320,6 +323,7 @@ impl AppState {
                 agent_cache: Arc::new(crate::agent_cache::AuthCache::new(
                     std::time::Duration::from_secs(agent_cache_secs),
                 )),
+                heartbeats,
                 proxies,
                 mfa_policy: MfaPolicy::default(),
                 clock,

@@ -148,6 +148,23 @@ pub async fn claim_pending(
         .collect())
 }
 
+/// Puts claimed commands back to `pending` (their heartbeat's caller left before it could
+/// be answered), unless something else has moved them on. Returns how many went back.
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn unclaim(tx: &mut ScopedTx, ids: &[CommandId]) -> StoreResult<u64> {
+    let ids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+    let done = sqlx::query(
+        "UPDATE device_commands SET status = 'pending', sent_at = NULL
+          WHERE id = ANY($1) AND status = 'sent'",
+    )
+    .bind(&ids)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// A result to record (already capped and redacted by the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResult {

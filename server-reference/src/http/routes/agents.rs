@@ -40,6 +40,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use crate::agent_beats::BeatError;
+use crate::agent_load::spread_retry_after;
 use crate::config::Mode;
 use crate::error::{ApiError, FieldIssue};
 use crate::http::agent_auth::{AgentAuthed, AgentError, TokenGeneration, TokenRole};
@@ -447,8 +449,22 @@ async fn wire_commands(
     device: DeviceId,
     claimed: Vec<commands::ClaimedCommand>,
 ) -> Result<Vec<Command>, AgentError> {
+    let (out, undecodable) = decode_claimed(state, claimed)?;
+    for id in undecodable {
+        record_undecodable(tx, device, id).await?;
+    }
+    Ok(out)
+}
+
+/// The claimed commands as wire messages, and the ids of those that could not be decrypted
+/// or decoded (to be failed by the caller).
+fn decode_claimed(
+    state: &AppState,
+    claimed: Vec<commands::ClaimedCommand>,
+) -> Result<(Vec<Command>, Vec<CommandId>), AgentError> {
     let field = payload_field()?;
     let mut out = Vec::with_capacity(claimed.len());
+    let mut undecodable = Vec::new();
     for c in claimed {
         let decoded = state
             .secrets
@@ -464,19 +480,28 @@ async fn wire_commands(
             out.push(cmd.into_message());
         } else {
             tracing::warn!(command = %c.id, "stored command could not be decoded; failed");
-            let failed = StoredResult {
-                status: "failed",
-                exit_code: None,
-                stdout: None,
-                stderr: None,
-                duration_ms: None,
-                error: Some("the server could not decode the stored command".into()),
-                result: None,
-            };
-            commands::record_result(tx, device, c.id, &failed).await?;
+            undecodable.push(c.id);
         }
     }
-    Ok(out)
+    Ok((out, undecodable))
+}
+
+async fn record_undecodable(
+    tx: &mut ScopedTx,
+    device: DeviceId,
+    id: CommandId,
+) -> Result<(), AgentError> {
+    let failed = StoredResult {
+        status: "failed",
+        exit_code: None,
+        stdout: None,
+        stderr: None,
+        duration_ms: None,
+        error: Some("the server could not decode the stored command".into()),
+        result: None,
+    };
+    commands::record_result(tx, device, id, &failed).await?;
+    Ok(())
 }
 
 /// Claims up to 10 pending commands of the agent's device, in the agent's own context.
@@ -562,27 +587,47 @@ pub async fn process_heartbeat(
         last_user: beat.last_user.get().cloned(),
         pending_reboot: beat.pending_reboot.get().copied(),
     };
-    let mut tx = state.store.begin(&authed.ctx).await?;
-    let confirmed =
-        if authed.generation == TokenGeneration::Pending && authed.role == TokenRole::Agent {
-            confirm_staged(state, &mut tx, authed).await?.is_some()
-        } else {
-            false
-        };
-    let claimed = agents::heartbeat_and_claim(
-        &mut tx,
-        authed.device_id,
-        authed.org_id,
-        authed.site_id,
-        &facts,
-        commands::MAX_CLAIM,
-    )
-    .await?;
-    let cmds = wire_commands(state, &mut tx, authed.device_id, claimed).await?;
-    tx.commit().await?;
-    if confirmed {
-        state.agent_cache.invalidate_device(authed.device_id);
-    }
+    let confirming =
+        authed.generation == TokenGeneration::Pending && authed.role == TokenRole::Agent;
+    let (cmds, confirmed) = if confirming {
+        // Rare (once per rotation) and audited: its own transaction, in the agent's context.
+        let mut tx = state.store.begin(&authed.ctx).await?;
+        let confirmed = confirm_staged(state, &mut tx, authed).await?.is_some();
+        let claimed = agents::heartbeat_and_claim(
+            &mut tx,
+            authed.device_id,
+            authed.org_id,
+            authed.site_id,
+            &facts,
+            commands::MAX_CLAIM,
+        )
+        .await?;
+        let cmds = wire_commands(state, &mut tx, authed.device_id, claimed).await?;
+        tx.commit().await?;
+        if confirmed {
+            state.agent_cache.invalidate_device(authed.device_id);
+        }
+        (cmds, confirmed)
+    } else {
+        let claimed = state
+            .heartbeats
+            .beat(authed.device_id, authed.org_id, authed.site_id, facts)
+            .await
+            .map_err(|e| match e {
+                BeatError::Overloaded => AgentError::RateLimited(spread_retry_after()),
+                BeatError::Stopped => AgentError::Unavailable,
+                BeatError::Store(e) => AgentError::from(e),
+            })?;
+        let (cmds, undecodable) = decode_claimed(state, claimed)?;
+        if !undecodable.is_empty() {
+            let mut tx = state.store.begin(&authed.ctx).await?;
+            for id in undecodable {
+                record_undecodable(&mut tx, authed.device_id, id).await?;
+            }
+            tx.commit().await?;
+        }
+        (cmds, false)
+    };
     Ok(HeartbeatResponse {
         commands: cmds,
         config_update: None,

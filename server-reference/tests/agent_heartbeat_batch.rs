@@ -1,0 +1,260 @@
+//! Group commit of heartbeats over real HTTP and PostgreSQL: heartbeats of devices in two
+//! partners' organizations, arriving together (and twice for every device), are recorded
+//! in shared batches, and each device gets exactly its own commands, once, oldest first.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+
+use breeze_authz::access::AccessContext;
+use breeze_authz::seeded::SeededRole;
+use breeze_core::tenancy::{DeviceId, OrgId, SiteId};
+use breeze_server::store::agents::{BatchedBeat, HeartbeatFacts, heartbeat_batch_and_claim};
+use common::agents::{Enrolled, agent_post, beat, enroll_ok, enrollment_key, mfa_token};
+use common::{TestServer, system_context};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const DEVICES_PER_ORG: usize = 4;
+const COMMANDS_PER_DEVICE: usize = 3;
+
+struct Tenant {
+    org: OrgId,
+    site: SiteId,
+    devices: Vec<Enrolled>,
+}
+
+async fn tenant(server: &TestServer, fx: &common::Fixtures, name: &str) -> Tenant {
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(server, fx, org, site, 100, 3600, None).await;
+    let mut devices = Vec::new();
+    for i in 0..DEVICES_PER_ORG {
+        devices.push(enroll_ok(server, &key, &format!("{name}-{i}")).await);
+    }
+    // queue COMMANDS_PER_DEVICE scripts per device, one after the other
+    let tech = fx
+        .org_user(partner, org, SeededRole::OrgTechnician, None)
+        .await;
+    let token = mfa_token(server, fx, &tech).await;
+    for d in &devices {
+        for seq in 0..COMMANDS_PER_DEVICE {
+            let body = json!({"type": "run_script", "payload": {
+                "scriptId": "00000000-0000-4000-8000-000000000001",
+                "content": format!("echo {}-{seq}", d.device_id),
+                "language": "bash", "timeoutSeconds": 60}});
+            let res = server
+                .http
+                .post(server.url(&format!("/api/v1/devices/{}/commands", d.device_id)))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 201);
+        }
+    }
+    Tenant { org, site, devices }
+}
+
+async fn rows(fx: &common::Fixtures, sql: &str) -> Vec<(Uuid, Uuid, String)> {
+    let mut tx = fx.pool().begin().await.unwrap();
+    system_context(&mut tx).await;
+    sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned()))
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_heartbeats_of_two_tenants_each_get_their_own_commands_once() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let a = tenant(&server, &fx, "alpha").await;
+    let b = tenant(&server, &fx, "bravo").await;
+
+    // every device heartbeats twice at the same moment
+    let mut set = tokio::task::JoinSet::new();
+    for d in a.devices.iter().chain(&b.devices) {
+        for _ in 0..2 {
+            let http = server.http.clone();
+            let url = server.url(&format!("/api/v1/agents/{}/heartbeat", d.agent_id));
+            let (token, device) = (d.token.clone(), d.device_id);
+            set.spawn(async move {
+                let res = http
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&beat())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 200);
+                (device, res.json::<Value>().await.unwrap())
+            });
+        }
+    }
+    let mut got: BTreeMap<Uuid, Vec<String>> = BTreeMap::new();
+    let mut seen_ids = HashSet::new();
+    while let Some(done) = set.join_next().await {
+        let (device, body) = done.unwrap();
+        let contents: Vec<String> = body["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                assert!(
+                    seen_ids.insert(c["id"].as_str().unwrap().to_owned()),
+                    "twice: {c}"
+                );
+                c["payload"]["content"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        // one response carries a device's commands in the order they were queued
+        let mut sorted = contents.clone();
+        sorted.sort();
+        assert_eq!(contents, sorted, "out of order for {device}");
+        got.entry(device).or_default().extend(contents);
+    }
+    for d in a.devices.iter().chain(&b.devices) {
+        let mut mine = got.remove(&d.device_id).unwrap_or_default();
+        mine.sort();
+        let want: Vec<String> = (0..COMMANDS_PER_DEVICE)
+            .map(|seq| format!("echo {}-{seq}", d.device_id))
+            .collect();
+        assert_eq!(mine, want, "device {}", d.device_id);
+    }
+    assert!(got.is_empty());
+
+    // each heartbeat row sits in its device's own tenant; every device is online
+    let beats = rows(
+        &fx,
+        "SELECT h.device_id, h.org_id, d.status FROM device_heartbeats h
+           JOIN devices d ON d.id = h.device_id",
+    )
+    .await;
+    assert_eq!(beats.len(), 2 * DEVICES_PER_ORG);
+    for (device, org, status) in beats {
+        let t = if a.devices.iter().any(|d| d.device_id == device) {
+            &a
+        } else {
+            &b
+        };
+        assert_eq!(org, *t.org.as_uuid());
+        assert_eq!(status, "online");
+    }
+    let sent = rows(
+        &fx,
+        "SELECT device_id, org_id, status FROM device_commands WHERE status <> 'sent'",
+    )
+    .await;
+    assert!(sent.is_empty(), "{sent:?}");
+
+    // a later heartbeat claims nothing more
+    let d = &a.devices[0];
+    let path = format!("/api/v1/agents/{}/heartbeat", d.agent_id);
+    let (s, _, hb) = agent_post(&server, &path, &d.token, &beat()).await;
+    assert_eq!(s, 200);
+    assert!(hb["commands"].as_array().unwrap().is_empty());
+}
+
+async fn count(fx: &common::Fixtures, sql: &str, device: Uuid) -> i64 {
+    let mut tx = fx.pool().begin().await.unwrap();
+    system_context(&mut tx).await;
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+        .bind(device)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_batch_writes_nothing_for_a_mismatched_pair_or_outside_its_context() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let a = tenant(&server, &fx, "alpha").await;
+    let b = tenant(&server, &fx, "bravo").await;
+    let victim = &a.devices[0];
+    let beat_as = |org: OrgId, site: SiteId| BatchedBeat {
+        device: DeviceId::from_uuid(victim.device_id),
+        org,
+        site,
+        facts: HeartbeatFacts {
+            health: "ok",
+            agent_version: "9.9.9".into(),
+            metrics: None,
+            uptime_seconds: None,
+            last_user: None,
+            pending_reboot: None,
+        },
+    };
+    let narrowed = |org: OrgId, site: SiteId| {
+        AccessContext::system_within("test", time::OffsetDateTime::now_utc(), [org], [site])
+            .unwrap()
+            .0
+    };
+    let attempts = [
+        // A's device presented as B's, in B's context
+        (narrowed(b.org, b.site), beat_as(b.org, b.site)),
+        // A's device as A's, in a context that reaches only B
+        (narrowed(b.org, b.site), beat_as(a.org, a.site)),
+        // A's device presented as B's, in a context reaching both
+        (
+            AccessContext::system_within(
+                "test",
+                time::OffsetDateTime::now_utc(),
+                [a.org, b.org],
+                [a.site, b.site],
+            )
+            .unwrap()
+            .0,
+            beat_as(b.org, b.site),
+        ),
+    ];
+    for (ctx, beat) in attempts {
+        let mut tx = server.state.store.begin(&ctx).await.unwrap();
+        let claimed = heartbeat_batch_and_claim(&mut tx, &[beat], 10).await;
+        // refused or empty, never a claim
+        if let Ok(claimed) = claimed {
+            assert!(claimed.is_empty(), "{claimed:?}");
+            tx.commit().await.unwrap();
+        }
+    }
+    let sql_beats = "SELECT count(*) FROM device_heartbeats WHERE device_id = $1";
+    let sql_pending =
+        "SELECT count(*) FROM device_commands WHERE device_id = $1 AND status = 'pending'";
+    let sql_online = "SELECT count(*) FROM devices WHERE id = $1 AND last_seen_at IS NOT NULL AND status = 'online'";
+    assert_eq!(count(&fx, sql_beats, victim.device_id).await, 0);
+    assert_eq!(
+        count(&fx, sql_pending, victim.device_id).await,
+        i64::try_from(COMMANDS_PER_DEVICE).unwrap()
+    );
+    let online_before = count(&fx, sql_online, victim.device_id).await;
+
+    // the right pair in its own context: recorded, commands claimed
+    let mut tx = server
+        .state
+        .store
+        .begin(&narrowed(a.org, a.site))
+        .await
+        .unwrap();
+    let claimed = heartbeat_batch_and_claim(&mut tx, &[beat_as(a.org, a.site)], 10)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(claimed.len(), COMMANDS_PER_DEVICE);
+    assert_eq!(count(&fx, sql_beats, victim.device_id).await, 1);
+    assert_eq!(count(&fx, sql_pending, victim.device_id).await, 0);
+    assert_eq!(count(&fx, sql_online, victim.device_id).await, 1);
+    assert_eq!(
+        online_before, 0,
+        "enrolled devices start without a heartbeat"
+    );
+}
