@@ -171,6 +171,7 @@ async fn run_batch(store: &PgStore, mut batch: Vec<Pending>) {
     };
     match outcome {
         Ok(claimed) => {
+            crate::metrics::global().record_heartbeat_batch(batch.len());
             let mut by_device = group_by_device(claimed);
             let mut undelivered = Vec::new();
             for p in batch {
@@ -187,6 +188,7 @@ async fn run_batch(store: &PgStore, mut batch: Vec<Pending>) {
             }
         }
         Err(e) => {
+            crate::metrics::global().record_heartbeat_batch_failed();
             tracing::warn!(error = %e, heartbeats = batch.len(), "heartbeat batch failed");
             for p in batch {
                 let _ = p.reply.send(Err(BeatError::Store(e.clone())));

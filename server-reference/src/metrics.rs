@@ -56,6 +56,9 @@ pub struct Metrics {
     rate_limited: AtomicU64,
     limiter_unavailable: AtomicU64,
     agent_admission_refused: AtomicU64,
+    heartbeat_batches: AtomicU64,
+    heartbeats_batched: AtomicU64,
+    heartbeat_batch_failures: AtomicU64,
 }
 
 static GLOBAL: std::sync::OnceLock<Metrics> = std::sync::OnceLock::new();
@@ -106,6 +109,30 @@ impl Metrics {
     /// Records an agent request refused by admission control (429: the pool was busy).
     pub fn record_agent_admission_refused(&self) {
         self.agent_admission_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a committed heartbeat batch of `heartbeats`.
+    pub fn record_heartbeat_batch(&self, heartbeats: usize) {
+        self.heartbeat_batches.fetch_add(1, Ordering::Relaxed);
+        self.heartbeats_batched.fetch_add(
+            u64::try_from(heartbeats).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// (batches committed, heartbeats they recorded) so far.
+    #[must_use]
+    pub fn heartbeat_batch_counts(&self) -> (u64, u64) {
+        (
+            self.heartbeat_batches.load(Ordering::Relaxed),
+            self.heartbeats_batched.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Records a heartbeat batch that failed (its heartbeats were answered with an error).
+    pub fn record_heartbeat_batch_failed(&self) {
+        self.heartbeat_batch_failures
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Renders the Prometheus text exposition (format 0.0.4) with the on-demand gauges.
@@ -187,6 +214,24 @@ impl Metrics {
             "breeze_agent_admission_refusals_total",
             "Agent requests answered 429 because the agents' share of the database pool was busy.",
             self.agent_admission_refused.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "breeze_agent_heartbeat_batches_total",
+            "Heartbeat batches committed (one transaction each).",
+            self.heartbeat_batches.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "breeze_agent_heartbeats_batched_total",
+            "Heartbeats recorded by committed batches.",
+            self.heartbeats_batched.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "breeze_agent_heartbeat_batch_failures_total",
+            "Heartbeat batches that failed; their heartbeats were answered with an error.",
+            self.heartbeat_batch_failures.load(Ordering::Relaxed),
         );
         gauge(
             &mut out,

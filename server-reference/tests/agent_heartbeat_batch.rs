@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 use breeze_authz::access::AccessContext;
 use breeze_authz::seeded::SeededRole;
 use breeze_core::tenancy::{DeviceId, OrgId, SiteId};
+use breeze_server::agent_beats::HeartbeatBatcher;
 use breeze_server::store::agents::{BatchedBeat, HeartbeatFacts, heartbeat_batch_and_claim};
 use common::agents::{Enrolled, agent_post, beat, enroll_ok, enrollment_key, mfa_token};
 use common::{TestServer, system_context};
@@ -82,6 +83,7 @@ async fn concurrent_heartbeats_of_two_tenants_each_get_their_own_commands_once()
     let b = tenant(&server, &fx, "bravo").await;
 
     // every device heartbeats twice at the same moment
+    let (batches_before, beats_before) = breeze_server::metrics::global().heartbeat_batch_counts();
     let mut set = tokio::task::JoinSet::new();
     for d in a.devices.iter().chain(&b.devices) {
         for _ in 0..2 {
@@ -132,6 +134,10 @@ async fn concurrent_heartbeats_of_two_tenants_each_get_their_own_commands_once()
         assert_eq!(mine, want, "device {}", d.device_id);
     }
     assert!(got.is_empty());
+    // all 16 heartbeats went through the batcher
+    let (batches, beats) = breeze_server::metrics::global().heartbeat_batch_counts();
+    assert_eq!(beats - beats_before, 4 * DEVICES_PER_ORG as u64);
+    assert!(batches > batches_before);
 
     // each heartbeat row sits in its device's own tenant; every device is online
     let beats = rows(
@@ -257,4 +263,43 @@ async fn a_batch_writes_nothing_for_a_mismatched_pair_or_outside_its_context() {
         online_before, 0,
         "enrolled devices start without a heartbeat"
     );
+}
+
+#[tokio::test]
+async fn heartbeats_queued_together_share_one_transaction() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let a = tenant(&server, &fx, "alpha").await;
+    let b = tenant(&server, &fx, "bravo").await;
+    let batcher = HeartbeatBatcher::start(server.state.store.clone());
+    let facts = HeartbeatFacts {
+        health: "warning",
+        agent_version: "2.0.0".into(),
+        metrics: None,
+        uptime_seconds: Some(5),
+        last_user: None,
+        pending_reboot: None,
+    };
+    let (batches_before, beats_before) = breeze_server::metrics::global().heartbeat_batch_counts();
+    // queued on this (current-thread) runtime before any worker runs
+    let mut set = tokio::task::JoinSet::new();
+    for (t, d) in a
+        .devices
+        .iter()
+        .map(|d| (&a, d))
+        .chain(b.devices.iter().map(|d| (&b, d)))
+    {
+        let (batcher, facts) = (batcher.clone(), facts.clone());
+        let (device, org, site) = (DeviceId::from_uuid(d.device_id), t.org, t.site);
+        set.spawn(async move { batcher.beat(device, org, site, facts).await.unwrap().len() });
+    }
+    let mut claimed = 0;
+    while let Some(n) = set.join_next().await {
+        claimed += n.unwrap();
+    }
+    assert_eq!(claimed, 2 * DEVICES_PER_ORG * COMMANDS_PER_DEVICE);
+    let (batches, beats) = breeze_server::metrics::global().heartbeat_batch_counts();
+    let (batches, beats) = (batches - batches_before, beats - beats_before);
+    assert_eq!(beats, 2 * DEVICES_PER_ORG as u64);
+    assert!(batches < beats, "{batches} batches for {beats} heartbeats");
 }
