@@ -34,10 +34,13 @@ use crate::store::{PgStore, StoreError};
 
 /// Most heartbeats in one batch.
 pub const MAX_BATCH: usize = 512;
-/// Heartbeats waiting for a batch before new ones are refused (backpressure).
-pub const QUEUE_DEPTH: usize = 16_384;
-/// Batches run at once (each holds one pool connection while it runs).
-pub const WORKERS: usize = 2;
+/// Heartbeats waiting for a batch before new ones are refused with 429 (backpressure):
+/// about a second of the rate one server is sized for, so a queued heartbeat is answered
+/// long before an agent's request times out.
+pub const QUEUE_DEPTH: usize = 2_048;
+/// Batches run at once (each holds one pool connection while it runs; admission keeps
+/// [`BATCH_CONNECTIONS`](crate::agent_load::BATCH_CONNECTIONS) out of the agents' permits).
+pub const WORKERS: usize = crate::agent_load::BATCH_CONNECTIONS as usize;
 /// Attempts of a batch that PostgreSQL aborted for a deadlock or a serialization failure.
 const ATTEMPTS: u32 = 3;
 

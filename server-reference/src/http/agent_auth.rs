@@ -441,8 +441,9 @@ pub async fn guard(
     } else {
         Lane::Http
     };
-    // admission before any database work; held until the response is ready
-    let _permit = match state.agent_load.admit().await {
+    // admission before any database work; held until the response is ready, unless the
+    // handler gives it back early (see `AdmissionSlot`)
+    let slot = match state.agent_load.admit().await {
         Ok(p) => p,
         Err(retry_after) => {
             crate::metrics::global().record_agent_admission_refused();
@@ -456,7 +457,9 @@ pub async fn guard(
     let previous = authed.generation == TokenGeneration::Previous;
     req.extensions_mut().insert(client);
     req.extensions_mut().insert(authed);
+    req.extensions_mut().insert(slot.clone());
     let mut response = next.run(req).await;
+    drop(slot);
     if previous {
         response.headers_mut().insert(
             TOKEN_ROTATION_REQUIRED_HEADER,

@@ -277,7 +277,8 @@ impl Session {
                     Flow::Continue
                 }
                 AgentFrame::Heartbeat(beat) => {
-                    let response = process_heartbeat(&self.state, &self.authed, &beat).await?;
+                    let response =
+                        process_heartbeat(&self.state, &self.authed, &beat, None).await?;
                     for cmd in &response.commands {
                         self.remember_session(cmd);
                     }

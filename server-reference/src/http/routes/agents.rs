@@ -41,7 +41,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::agent_beats::BeatError;
-use crate::agent_load::spread_retry_after;
+use crate::agent_load::{AdmissionSlot, spread_retry_after};
 use crate::config::Mode;
 use crate::error::{ApiError, FieldIssue};
 use crate::http::agent_auth::{AgentAuthed, AgentError, TokenGeneration, TokenRole};
@@ -557,17 +557,23 @@ async fn confirm_staged(
 async fn heartbeat(
     State(state): State<AppState>,
     Extension(authed): Extension<AgentAuthed>,
+    Extension(admission): Extension<AdmissionSlot>,
     body: Bytes,
 ) -> Result<Json<HeartbeatResponse>, AgentError> {
     let beat = HeartbeatRequest::decode(&body)
         .map_err(|e| decode_error(&e))?
         .into_message();
-    process_heartbeat(&state, &authed, &beat).await.map(Json)
+    process_heartbeat(&state, &authed, &beat, Some(&admission))
+        .await
+        .map(Json)
 }
 
 /// Records a heartbeat (device online, latest facts), confirms a staged rotation when the
 /// pending agent token was used, and claims up to 10 pending commands. Shared by the HTTP
 /// route and the `heartbeat` frame.
+///
+/// `admission` (the HTTP route's) is given back when the heartbeat is handed to the
+/// batcher: the wait there holds no pool connection, and the batcher bounds its own queue.
 ///
 /// # Errors
 /// [`AgentError`] on database failure.
@@ -575,6 +581,7 @@ pub async fn process_heartbeat(
     state: &AppState,
     authed: &AgentAuthed,
     beat: &HeartbeatRequest,
+    admission: Option<&AdmissionSlot>,
 ) -> Result<HeartbeatResponse, AgentError> {
     let facts = agents::HeartbeatFacts {
         health: health_name(beat.status),
@@ -609,6 +616,9 @@ pub async fn process_heartbeat(
         }
         (cmds, confirmed)
     } else {
+        if let Some(slot) = admission {
+            slot.release();
+        }
         let claimed = state
             .heartbeats
             .beat(authed.device_id, authed.org_id, authed.site_id, facts)
