@@ -424,7 +424,8 @@ pub struct HeartbeatFacts {
 /// the device goes `online` (its `last_seen_at` is written at most every 30 seconds, so a
 /// fleet's heartbeats do not rewrite the devices table), the latest facts are upserted,
 /// and up to `limit` pending commands are claimed (`pending -> sent`, `FOR UPDATE SKIP
-/// LOCKED`, oldest first). Every part runs even when no command is pending.
+/// LOCKED`, oldest first). Every part runs even when no command is pending. The one-device
+/// case of [`heartbeat_batch_and_claim`] (the same statement), in the caller's transaction.
 ///
 /// # Errors
 /// [`super::StoreError`] on database failure.
@@ -436,56 +437,14 @@ pub async fn heartbeat_and_claim(
     facts: &HeartbeatFacts,
     limit: i64,
 ) -> StoreResult<Vec<super::commands::ClaimedCommand>> {
-    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
-        "WITH touched AS (
-           UPDATE devices SET status = 'online', last_seen_at = now()
-            WHERE id = $1 AND status IN ('online', 'offline')
-              AND (status <> 'online' OR last_seen_at IS NULL
-                   OR last_seen_at < now() - interval '30 seconds')
-           RETURNING id),
-         beat AS (
-           INSERT INTO device_heartbeats (device_id, org_id, site_id, health, agent_version,
-                                          metrics, uptime_seconds, last_user, pending_reboot)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (device_id) DO UPDATE SET health = EXCLUDED.health,
-             agent_version = EXCLUDED.agent_version,
-             metrics = coalesce(EXCLUDED.metrics, device_heartbeats.metrics),
-             uptime_seconds = coalesce(EXCLUDED.uptime_seconds, device_heartbeats.uptime_seconds),
-             last_user = coalesce(EXCLUDED.last_user, device_heartbeats.last_user),
-             pending_reboot = coalesce(EXCLUDED.pending_reboot, device_heartbeats.pending_reboot),
-             updated_at = now()
-           RETURNING device_id),
-         picked AS (
-           SELECT id FROM device_commands
-            WHERE device_id = $1 AND status = 'pending'
-            ORDER BY created_at, id LIMIT $10
-            FOR UPDATE SKIP LOCKED)
-         UPDATE device_commands c SET status = 'sent', sent_at = now()
-           FROM picked WHERE c.id = picked.id
-         RETURNING c.id, c.type, c.payload",
-    )
-    .bind(device.as_uuid())
-    .bind(org.as_uuid())
-    .bind(site.as_uuid())
-    .bind(facts.health)
-    .bind(&facts.agent_version)
-    .bind(&facts.metrics)
-    .bind(facts.uptime_seconds)
-    .bind(&facts.last_user)
-    .bind(facts.pending_reboot)
-    .bind(limit.clamp(1, super::commands::MAX_CLAIM))
-    .fetch_all(tx.conn())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(id, command_type, payload_envelope)| super::commands::ClaimedCommand {
-                id: breeze_core::tenancy::CommandId::from_uuid(id),
-                command_type,
-                payload_envelope,
-            },
-        )
-        .collect())
+    let beat = BatchedBeat {
+        device,
+        org,
+        site,
+        facts: facts.clone(),
+    };
+    let claimed = heartbeat_batch_and_claim(tx, std::slice::from_ref(&beat), limit).await?;
+    Ok(claimed.into_iter().map(|(_, c)| c).collect())
 }
 
 /// One authenticated heartbeat of a batch: the device and where authentication placed it.
