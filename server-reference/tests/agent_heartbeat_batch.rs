@@ -303,3 +303,205 @@ async fn heartbeats_queued_together_share_one_transaction() {
     assert_eq!(beats, 2 * DEVICES_PER_ORG as u64);
     assert!(batches < beats, "{batches} batches for {beats} heartbeats");
 }
+
+fn ok_facts() -> HeartbeatFacts {
+    HeartbeatFacts {
+        health: "ok",
+        agent_version: "1.0.0".into(),
+        metrics: None,
+        uptime_seconds: None,
+        last_user: None,
+        pending_reboot: None,
+    }
+}
+
+/// Queues one heartbeat per `(device, org, site)` on a fresh batcher before any worker
+/// runs (one batch), and returns each device's outcome: the claimed command ids or the
+/// error.
+async fn beat_together(
+    server: &TestServer,
+    beats: Vec<(Uuid, OrgId, SiteId)>,
+) -> BTreeMap<Uuid, Result<Vec<String>, String>> {
+    let batcher = HeartbeatBatcher::start(server.state.store.clone());
+    let mut set = tokio::task::JoinSet::new();
+    for (device, org, site) in beats {
+        let batcher = batcher.clone();
+        set.spawn(async move {
+            let got = batcher
+                .beat(DeviceId::from_uuid(device), org, site, ok_facts())
+                .await
+                .map(|cmds| cmds.into_iter().map(|c| c.id.to_string()).collect())
+                .map_err(|e| e.to_string());
+            (device, got)
+        });
+    }
+    let mut out = BTreeMap::new();
+    while let Some(done) = set.join_next().await {
+        let (device, got) = done.unwrap();
+        out.insert(device, got);
+    }
+    out
+}
+
+async fn queue_script(server: &TestServer, token: &str, device: Uuid) -> String {
+    let body = json!({"type": "run_script", "payload": {
+        "scriptId": "00000000-0000-4000-8000-000000000001",
+        "content": "echo after-move", "language": "bash", "timeoutSeconds": 60}});
+    let res = server
+        .http
+        .post(server.url(&format!("/api/v1/devices/{device}/commands")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Finding 1 (issue 15): moving a device left its heartbeat row and pending commands in
+/// the old site, so the moved device's next heartbeat raised 42501 inside the shared batch
+/// and failed every other tenant's heartbeat with it.
+#[tokio::test]
+async fn finding_01_moved_device_heartbeats_with_other_tenants() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let a = tenant(&server, &fx, "alpha").await;
+    let b = tenant(&server, &fx, "bravo").await;
+    let moved = &a.devices[0];
+    // every device has a heartbeat row (and its first commands claimed)
+    let first = beat_together(
+        &server,
+        a.devices
+            .iter()
+            .map(|d| (d.device_id, a.org, a.site))
+            .chain(b.devices.iter().map(|d| (d.device_id, b.org, b.site)))
+            .collect(),
+    )
+    .await;
+    assert!(first.values().all(Result::is_ok), "{first:?}");
+
+    // a command queued before the move and still pending moves with the device
+    let partner: Uuid = {
+        let mut tx = fx.pool().begin().await.unwrap();
+        system_context(&mut tx).await;
+        sqlx::query_scalar("SELECT partner_id FROM organizations WHERE id = $1")
+            .bind(a.org.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    let admin = fx
+        .org_user(
+            breeze_core::tenancy::PartnerId::from_uuid(partner),
+            a.org,
+            SeededRole::OrgAdmin,
+            None,
+        )
+        .await;
+    let token = mfa_token(&server, &fx, &admin).await;
+    let before_move = queue_script(&server, &token, moved.device_id).await;
+    let site2 = fx.site(a.org).await;
+    let res = server
+        .http
+        .post(server.url(&format!("/api/v1/devices/{}/move", moved.device_id)))
+        .bearer_auth(&token)
+        .json(&json!({"siteId": site2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let after_move = queue_script(&server, &token, moved.device_id).await;
+
+    // the moved device (now in site2) beats together with another partner's devices: the
+    // batch context reaches site2 and B's site, not the old site
+    let got = beat_together(
+        &server,
+        std::iter::once((moved.device_id, a.org, site2))
+            .chain(b.devices.iter().map(|d| (d.device_id, b.org, b.site)))
+            .collect(),
+    )
+    .await;
+    assert!(got.values().all(Result::is_ok), "{got:?}");
+    let mut mine = got[&moved.device_id].clone().unwrap();
+    mine.sort();
+    let mut want = vec![before_move, after_move];
+    want.sort();
+    assert_eq!(mine, want);
+
+    // the heartbeat row and every unfinished command sit in the new site
+    let misplaced = count(
+        &fx,
+        "SELECT (SELECT count(*) FROM device_heartbeats h JOIN devices d ON d.id = h.device_id
+                  WHERE h.device_id = $1 AND h.site_id <> d.site_id)
+              + (SELECT count(*) FROM device_commands c JOIN devices d ON d.id = c.device_id
+                  WHERE c.device_id = $1 AND c.site_id <> d.site_id
+                    AND c.status IN ('pending', 'sent'))",
+        moved.device_id,
+    )
+    .await;
+    assert_eq!(misplaced, 0);
+    // the move is audited with what moved along
+    let moves = common::agents::audit_rows(&fx, "device.move").await;
+    assert_eq!(moves.len(), 1);
+    assert_eq!(moves[0].2["heartbeatMoved"], json!(true));
+    assert_eq!(moves[0].2["commandsMoved"], json!(4), "3 sent, 1 pending");
+}
+
+/// Finding 1 (issue 15): a row the batch context cannot update (here a heartbeat left in
+/// another site, as the old move did) fails only its own device's heartbeat, never the
+/// other tenants' in the same batch; migration 0700 repairs such rows.
+#[tokio::test]
+async fn finding_01_a_poisoned_row_fails_only_its_own_heartbeat() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let a = tenant(&server, &fx, "alpha").await;
+    let b = tenant(&server, &fx, "bravo").await;
+    let all = |a: &Tenant, b: &Tenant| -> Vec<(Uuid, OrgId, SiteId)> {
+        a.devices
+            .iter()
+            .map(|d| (d.device_id, a.org, a.site))
+            .chain(b.devices.iter().map(|d| (d.device_id, b.org, b.site)))
+            .collect()
+    };
+    let first = beat_together(&server, all(&a, &b)).await;
+    assert!(first.values().all(Result::is_ok), "{first:?}");
+    // poison: the heartbeat row and a pending command of one device in another site
+    let poisoned = a.devices[0].device_id;
+    let elsewhere = fx.site(a.org).await;
+    fx.exec(
+        "UPDATE device_heartbeats SET site_id = $2 WHERE device_id = $1",
+        &[poisoned, *elsewhere.as_uuid()],
+    )
+    .await;
+    fx.exec(
+        "INSERT INTO device_commands (id, org_id, site_id, device_id, type, payload)
+         SELECT gen_random_uuid(), org_id, $2, id, 'run_script', 'x' FROM devices WHERE id = $1",
+        &[poisoned, *elsewhere.as_uuid()],
+    )
+    .await;
+
+    let got = beat_together(&server, all(&a, &b)).await;
+    for (device, outcome) in &got {
+        if *device == poisoned {
+            assert!(outcome.is_err(), "{outcome:?}");
+        } else {
+            assert_eq!(outcome, &Ok(Vec::new()), "{device}");
+        }
+    }
+
+    // the repair migration puts the rows back in the device's site
+    let repair = include_str!("../migrations/0700_device_site_repair.sql");
+    let mut conn = fx.pool().acquire().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("BEGIN; {repair} COMMIT;")))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let got = beat_together(&server, all(&a, &b)).await;
+    assert!(got.values().all(Result::is_ok), "{got:?}");
+    assert_eq!(got[&poisoned].as_ref().unwrap().len(), 1, "{got:?}");
+}

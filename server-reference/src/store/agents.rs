@@ -463,7 +463,11 @@ pub struct BatchedBeat {
 /// [`heartbeat_and_claim`] for many devices in one statement: every device in `beats` goes
 /// `online`, its facts are upserted, and up to `limit` pending commands of each are claimed.
 /// Each row is matched on the device *and* the organization authentication placed it in: a
-/// pair that does not match a visible device writes and claims nothing. Returns the claimed commands with their device, oldest first per device.
+/// pair that does not match a visible device writes and claims nothing. The heartbeat row
+/// is written only when the device is still in the site authentication placed it in (a
+/// stale placement must not drag the row back), and it takes that site (issue 15,
+/// finding 1: a row left in another site by a move is repaired by the next heartbeat that
+/// can see it). Returns the claimed commands with their device, oldest first per device.
 ///
 /// `beats` must not name a device twice (one upsert cannot touch a row twice); the caller
 /// runs a repeat in a later batch. The transaction's context should reach exactly the
@@ -518,7 +522,9 @@ pub async fn heartbeat_batch_and_claim(
            SELECT b.device_id, b.org_id, b.site_id, b.health, b.agent_version, b.metrics,
                   b.uptime_seconds, b.last_user, b.pending_reboot
              FROM b JOIN devices d ON d.id = b.device_id AND d.org_id = b.org_id
-           ON CONFLICT (device_id) DO UPDATE SET health = EXCLUDED.health,
+                                  AND d.site_id = b.site_id
+           ON CONFLICT (device_id) DO UPDATE SET site_id = EXCLUDED.site_id,
+             health = EXCLUDED.health,
              agent_version = EXCLUDED.agent_version,
              metrics = coalesce(EXCLUDED.metrics, device_heartbeats.metrics),
              uptime_seconds = coalesce(EXCLUDED.uptime_seconds, device_heartbeats.uptime_seconds),

@@ -120,7 +120,22 @@ pub async fn set_display_name(
         .ok_or(StoreError::NotFound)
 }
 
-/// Moves a device to `site` (and `group`, which must be in that site) of its organization.
+/// What moved along with a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedDevice {
+    /// The device after the move.
+    pub row: DeviceRow,
+    /// Whether its heartbeat row moved too.
+    pub heartbeat_moved: bool,
+    /// How many of its unfinished (`pending` or `sent`) commands moved too.
+    pub commands_moved: u64,
+}
+
+/// Moves a device to `site` (and `group`, which must be in that site) of its organization,
+/// with the rows that carry its site: its heartbeat row and its unfinished commands (issue
+/// 15, finding 1: left behind, they no longer matched the site the agent authenticates in,
+/// so its heartbeats failed and its commands were never claimed). Finished commands keep
+/// the site they ran in. All in the caller's transaction, so the move is all or nothing.
 ///
 /// # Errors
 /// [`StoreError::NotFound`]; [`StoreError::Denied`] when the target is out of reach;
@@ -130,18 +145,42 @@ pub async fn move_device(
     id: Uuid,
     site: Uuid,
     group: Option<Uuid>,
-) -> StoreResult<DeviceRow> {
+) -> StoreResult<MovedDevice> {
     let sql = format!(
         "UPDATE devices SET site_id = $2, group_id = $3, updated_at = now() WHERE id = $1
          RETURNING {DEVICE_COLS}"
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let row: DeviceRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(site)
         .bind(group)
         .fetch_optional(tx.conn())
         .await?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound)?;
+    let heartbeat = sqlx::query(
+        "UPDATE device_heartbeats SET site_id = $3
+          WHERE device_id = $1 AND org_id = $2 AND site_id <> $3",
+    )
+    .bind(id)
+    .bind(row.org_id)
+    .bind(site)
+    .execute(tx.conn())
+    .await?;
+    let commands = sqlx::query(
+        "UPDATE device_commands SET site_id = $3
+          WHERE device_id = $1 AND org_id = $2 AND site_id <> $3
+            AND status IN ('pending', 'sent')",
+    )
+    .bind(id)
+    .bind(row.org_id)
+    .bind(site)
+    .execute(tx.conn())
+    .await?;
+    Ok(MovedDevice {
+        row,
+        heartbeat_moved: heartbeat.rows_affected() > 0,
+        commands_moved: commands.rows_affected(),
+    })
 }
 
 /// Sets a device's status.

@@ -258,17 +258,21 @@ async fn move_device(
             ));
         }
     }
-    let row = devices::move_device(
+    // the heartbeat row and unfinished commands move with the device, in this transaction
+    let moved = devices::move_device(
         &mut tx,
         device.id,
         site.id,
         body.group_id.map(|g| *g.as_uuid()),
     )
     .await?;
+    let row = moved.row;
     let ev = event(&state, &authed, "device.move", "device", device.id)?.details(&json!({
         "fromSiteId": device.site_id,
         "toSiteId": row.site_id,
         "groupId": row.group_id,
+        "heartbeatMoved": moved.heartbeat_moved,
+        "commandsMoved": moved.commands_moved,
     }));
     seal(&mut tx, Some(device.org_id), ev).await?;
     tx.commit().await?;
