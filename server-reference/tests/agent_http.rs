@@ -234,8 +234,13 @@ async fn enrollment_refusals_are_typed_and_audited() {
     .await;
     let (s, b) = enroll(&w.server, &enroll_body(&key, "h-limit"), None).await;
     assert_eq!((s, b["code"].as_str()), (403, Some("device_limit_reached")));
-    // a malformed body: 400, nothing audited for it
-    let (s, b) = enroll(&w.server, &json!({"hostname": "x"}), None).await;
+    // a malformed body with a well-formed key: 400, nothing audited for it
+    let (s, b) = enroll(
+        &w.server,
+        &json!({"enrollmentKey": "ab".repeat(32), "hostname": "x"}),
+        None,
+    )
+    .await;
     assert_eq!((s, b["code"].as_str()), (400, Some("invalid_request")));
 
     let rows = audit_rows(&w.fx, "agent.enroll").await;
@@ -824,4 +829,111 @@ async fn enrollment_is_limited_per_ip_and_commands_stay_in_their_tenant() {
     )
     .await;
     assert_eq!(queued, 0);
+}
+
+/// Finding 16 (issue 15): the partner device limit was a count followed by an insert, so
+/// concurrent enrollments each saw room and together exceeded it.
+#[tokio::test]
+async fn finding_16_partner_device_limit_holds_under_concurrent_enrollments() {
+    let w = world().await;
+    const LIMIT: i64 = 5;
+    w.fx.exec(
+        "UPDATE partners SET max_devices = 5 WHERE id = $1",
+        &[*w.partner.as_uuid()],
+    )
+    .await;
+    // two keys in two organizations of the partner: the limit is the partner's
+    let org2 = w.fx.org(w.partner).await;
+    let site2 = w.fx.site(org2).await;
+    let keys = [
+        w.key(100).await,
+        enrollment_key(&w.server, &w.fx, org2, site2, 100, 3600, None).await,
+    ];
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let http = common::agents::client_from_random_loopback();
+        let url = w.server.url("/api/v1/agents/enroll");
+        let body = enroll_body(&keys[i % 2], &format!("limit-{i}"));
+        tasks.push(tokio::spawn(async move {
+            let res = http.post(url).json(&body).send().await.unwrap();
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap();
+            (status, body["code"].as_str().map(str::to_owned))
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let (status, code) = t.await.unwrap();
+        match status {
+            201 => ok += 1,
+            403 => assert_eq!(code.as_deref(), Some("device_limit_reached")),
+            other => panic!("unexpected {other} {code:?}"),
+        }
+    }
+    let devices = scalar_i64(
+        &w.fx,
+        "SELECT count(*) FROM devices d JOIN organizations o ON o.id = d.org_id
+          WHERE o.partner_id = $1",
+        *w.partner.as_uuid(),
+    )
+    .await;
+    assert_eq!(devices, LIMIT, "the partner's devices exceed its limit");
+    assert_eq!(ok, LIMIT);
+    let refused = audit_rows(&w.fx, "agent.enroll")
+        .await
+        .into_iter()
+        .filter(|r| r.2["reason"] == json!("device_limit_reached"))
+        .count();
+    assert_eq!(refused, 25);
+}
+
+/// Finding 16 (issue 15): a malformed enrollment key and a rate-limited enrollment were
+/// refused without an audit entry.
+#[tokio::test]
+async fn finding_16_malformed_key_and_rate_limited_enrollments_are_audited() {
+    let w = world().await;
+    let client = common::agents::client_from_random_loopback();
+    let mut statuses = Vec::new();
+    for i in 0..11 {
+        let key = if i == 0 {
+            "not-a-key".to_owned()
+        } else {
+            "cd".repeat(32)
+        };
+        let body = json!({"enrollmentKey": key, "hostname": "h", "osType": "linux",
+                          "osVersion": "1", "architecture": "x", "agentVersion": "1"});
+        let res = client
+            .post(w.server.url("/api/v1/agents/enroll"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses[0], 400, "a malformed key is a bad request");
+    assert_eq!(statuses[1..10], [401; 9]);
+    assert_eq!(statuses[10], 429);
+    let rows = audit_rows(&w.fx, "agent.enroll").await;
+    let reasons: Vec<(String, Option<String>, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.0.clone(),
+                r.1.clone(),
+                r.2["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let denied = |reason: &str| {
+        (
+            "system".to_owned(),
+            Some("denied".to_owned()),
+            reason.to_owned(),
+        )
+    };
+    let mut want = vec![denied("enrollment_key_malformed")];
+    want.extend(std::iter::repeat_n(denied("enrollment_key_not_found"), 9));
+    want.push(denied("rate_limited"));
+    assert_eq!(reasons, want);
+    verify_all_chains(&w.server, &w.fx).await;
 }

@@ -82,6 +82,21 @@ pub async fn enrollment_key_by_hash(
     ))
 }
 
+/// Locks the partner's row until the end of the transaction (`FOR UPDATE`) and returns its
+/// device limit as it is under the lock. Enrollment takes it before counting the partner's
+/// devices, so concurrent enrollments of one partner are counted one after the other.
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn lock_partner_limit(tx: &mut ScopedTx, partner: PartnerId) -> StoreResult<Option<i32>> {
+    let limit: Option<Option<i32>> =
+        sqlx::query_scalar("SELECT max_devices FROM partners WHERE id = $1 FOR UPDATE")
+            .bind(partner.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?;
+    Ok(limit.flatten())
+}
+
 /// Counts the partner's devices that are not decommissioned.
 ///
 /// # Errors

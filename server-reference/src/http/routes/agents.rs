@@ -176,24 +176,38 @@ async fn enroll_refused(
     reason: ErrorReason,
     result: AuditResult,
 ) -> AgentError {
-    let attempt = async {
-        let mut tx = state.store.begin_system("audit refused enrollment").await?;
-        let mut builder = event_builder(state, Actor::System, client, "agent.enroll", result)?
-            .resource_type("enrollment_key")
-            .details(&json!({"reason": reason.as_str()}));
-        if let Some(id) = key_id {
-            builder = builder.resource_id(id.to_string());
-        }
-        let event = builder.build().map_err(AgentError::internal)?;
-        audit::append(&mut tx, org, event).await?;
-        tx.commit().await?;
-        Ok::<(), AgentError>(())
-    };
-    match attempt.await {
+    match audit_enroll_refusal(state, client, org, key_id, reason.as_str(), result).await {
         Ok(()) => AgentError::Reason(reason),
         Err(e) => e,
     }
 }
+
+/// Appends one `agent.enroll` refusal with `reason` in its details (the path every
+/// enrollment denial takes, so it can be aggregated in one place). Unauthenticated
+/// callers reach it: it costs one append and reads nothing from the request body.
+async fn audit_enroll_refusal(
+    state: &AppState,
+    client: &ClientMeta,
+    org: Option<OrgId>,
+    key_id: Option<Uuid>,
+    reason: &str,
+    result: AuditResult,
+) -> Result<(), AgentError> {
+    let mut tx = state.store.begin_system("audit refused enrollment").await?;
+    let mut builder = event_builder(state, Actor::System, client, "agent.enroll", result)?
+        .resource_type("enrollment_key")
+        .details(&json!({"reason": reason}));
+    if let Some(id) = key_id {
+        builder = builder.resource_id(id.to_string());
+    }
+    let event = builder.build().map_err(AgentError::internal)?;
+    audit::append(&mut tx, org, event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The audit reason of a malformed enrollment key (answered as the body error it is).
+const KEY_MALFORMED: &str = "enrollment_key_malformed";
 
 const fn os_name(os: OsType) -> &'static str {
     match os {
@@ -238,15 +252,55 @@ async fn enroll(
 ) -> Result<Response, AgentError> {
     let decision = state.limiter.enrollment_per_ip(client.key()).await;
     if !decision.is_allowed() {
+        // audited like every other enrollment denial (issue 15, finding 16), before the
+        // body is even decoded
+        audit_enroll_refusal(
+            &state,
+            &client,
+            None,
+            None,
+            ErrorReason::RateLimited.as_str(),
+            AuditResult::Denied,
+        )
+        .await?;
         return Err(AgentError::from(crate::http::authn::rate_limited(
             &decision,
         )));
     }
-    let request = EnrollRequest::decode(&body)
-        .map_err(|e| decode_error(&e))?
-        .into_message();
-    let key = EnrollmentKey::parse(request.enrollment_key.expose_secret())
-        .map_err(|_| AgentError::Reason(ErrorReason::EnrollmentKeyNotFound))?;
+    let request = match EnrollRequest::decode(&body) {
+        Ok(r) => r.into_message(),
+        Err(e) => {
+            // a malformed (or missing) key is a credential failure worth an audit entry;
+            // other malformed bodies are not (issue 15, finding 16)
+            if e.issues().iter().any(|i| i.path == "enrollmentKey") {
+                audit_enroll_refusal(
+                    &state,
+                    &client,
+                    None,
+                    None,
+                    KEY_MALFORMED,
+                    AuditResult::Denied,
+                )
+                .await?;
+            }
+            return Err(decode_error(&e));
+        }
+    };
+    let key = match EnrollmentKey::parse(request.enrollment_key.expose_secret()) {
+        Ok(k) => k,
+        Err(_) => {
+            audit_enroll_refusal(
+                &state,
+                &client,
+                None,
+                None,
+                KEY_MALFORMED,
+                AuditResult::Denied,
+            )
+            .await?;
+            return Err(AgentError::Reason(ErrorReason::EnrollmentKeyNotFound));
+        }
+    };
     let key_hash = key.peppered_hash(&state.pepper);
 
     let mut tx = state.store.begin_system("agent enrollment").await?;
@@ -332,8 +386,13 @@ async fn enroll(
         )
         .await);
     }
+    // The partner row is locked for the rest of this transaction before its devices are
+    // counted, so concurrent enrollments of one partner count one after the other and
+    // never exceed the limit together (issue 15, finding 16); the limit is read under the
+    // lock too.
     if in_place.is_none()
-        && let Some(max) = row.partner_max_devices
+        && row.partner_max_devices.is_some()
+        && let Some(max) = agents::lock_partner_limit(&mut tx, row.partner_id).await?
         && agents::partner_device_count(&mut tx, row.partner_id).await? >= i64::from(max)
     {
         drop(tx);
