@@ -937,3 +937,150 @@ async fn finding_16_malformed_key_and_rate_limited_enrollments_are_audited() {
     assert_eq!(reasons, want);
     verify_all_chains(&w.server, &w.fx).await;
 }
+
+async fn user_call(w: &World, token: &str, method: reqwest::Method, path: &str) -> (u16, Value) {
+    let res = w
+        .server
+        .http
+        .request(method, w.server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Finding 3 (issue 15): a suspended or quarantined host came back as a new device by
+/// enrolling again with a multi-use key; and there was no admin review of suspensions.
+#[tokio::test]
+async fn finding_03_held_hosts_cannot_reenroll_and_suspensions_are_reviewed() {
+    let w = world().await;
+    let key = w.key(100).await;
+    let quarantined = enroll_ok(&w.server, &key, "held-q").await;
+    let suspended = enroll_ok(&w.server, &key, "held-s").await;
+    let admin =
+        w.fx.org_user(w.partner, w.org, SeededRole::OrgAdmin, None)
+            .await;
+    let token = mfa_token(&w.server, &w.fx, &admin).await;
+    let (s, _) = user_call(
+        &w,
+        &token,
+        reqwest::Method::POST,
+        &format!("/api/v1/devices/{}/quarantine", quarantined.device_id),
+    )
+    .await;
+    assert_eq!(s, 200);
+    w.fx.exec(
+        "UPDATE device_credentials SET suspended = true, suspended_at = now(),
+                suspended_reason = 'cross_tenant_probe' WHERE device_id = $1",
+        &[suspended.device_id],
+    )
+    .await;
+    let devices_in_site = "SELECT count(*) FROM devices WHERE site_id = $1";
+    let before = scalar_i64(&w.fx, devices_in_site, *w.site.as_uuid()).await;
+
+    // re-enrolling either host name as a new device is refused and audited
+    for host in ["held-q", "held-s"] {
+        let (s, b) = enroll(&w.server, &enroll_body(&key, host), None).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (403, Some("device_not_authorized")),
+            "{host}: {b}"
+        );
+    }
+    assert_eq!(
+        scalar_i64(&w.fx, devices_in_site, *w.site.as_uuid()).await,
+        before
+    );
+    let held: Vec<(String, String)> = audit_rows(&w.fx, "agent.enroll")
+        .await
+        .into_iter()
+        .filter(|r| r.2["reason"] == json!("device_held"))
+        .map(|r| {
+            assert_eq!(r.0, w.org.to_string());
+            assert_eq!(r.1.as_deref(), Some("denied"));
+            (
+                r.2["heldDeviceId"].as_str().unwrap().to_owned(),
+                r.2["held"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        held,
+        vec![
+            (quarantined.device_id.to_string(), "quarantined".to_owned()),
+            (suspended.device_id.to_string(), "suspended".to_owned()),
+        ]
+    );
+    // another host name of the site still enrolls
+    enroll_ok(&w.server, &key, "fresh-host").await;
+
+    // the review: listed for a devices:write user whose session passed MFA
+    let (s, b) = user_call(
+        &w,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/devices/suspended",
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let items = b["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{b}");
+    assert_eq!(items[0]["id"], json!(suspended.device_id));
+    assert_eq!(items[0]["suspendedReason"], json!("cross_tenant_probe"));
+    let (s, b) = user_call(
+        &w,
+        &token,
+        reqwest::Method::GET,
+        &format!("/api/v1/devices/suspended?orgId={}", w.org),
+    )
+    .await;
+    assert_eq!((s, b["items"].as_array().unwrap().len()), (200, 1));
+    // without MFA (a role that does not force it) or with a read-only role: 403
+    let writer_role = common::audit::custom_role(&w.fx, w.partner, &["devices:write"]).await;
+    let writer = common::audit::org_user_with_role(&w.fx, w.partner, w.org, writer_role).await;
+    let no_mfa = w.server.token_for(&w.fx, &writer).await;
+    let viewer =
+        w.fx.org_user(w.partner, w.org, SeededRole::OrgViewer, None)
+            .await;
+    let viewer = mfa_token(&w.server, &w.fx, &viewer).await;
+    let lift = format!("/api/v1/devices/{}/unsuspend", suspended.device_id);
+    for t in [&no_mfa, &viewer] {
+        let (s, _) = user_call(&w, t, reqwest::Method::GET, "/api/v1/devices/suspended").await;
+        assert_eq!(s, 403);
+        let (s, _) = user_call(&w, t, reqwest::Method::POST, &lift).await;
+        assert_eq!(s, 403);
+    }
+    let (s, b) = user_call(&w, &no_mfa, reqwest::Method::POST, &lift).await;
+    assert_eq!((s, b["error"].as_str()), (403, Some("mfa_required")), "{b}");
+    // the suspended agent is refused until the lift
+    let path = format!("/api/v1/agents/{}/heartbeat", suspended.agent_id);
+    let (s, _, b) = agent_post(&w.server, &path, &suspended.token, &beat()).await;
+    assert_eq!((s, b["code"].as_str()), (403, Some("token_suspended")));
+
+    // the lift: audited with the reason it lifts, the agent works again at once
+    let (s, b) = user_call(&w, &token, reqwest::Method::POST, &lift).await;
+    assert_eq!(s, 200, "{b}");
+    let lifts = audit_rows(&w.fx, "device.suspension.lift").await;
+    assert_eq!(lifts.len(), 1);
+    assert_eq!(lifts[0].0, w.org.to_string());
+    assert_eq!(lifts[0].2["reason"], json!("cross_tenant_probe"));
+    let (s, _, _) = agent_post(&w.server, &path, &suspended.token, &beat()).await;
+    assert_eq!(s, 200);
+    let (s, b) = user_call(&w, &token, reqwest::Method::POST, &lift).await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (409, Some("not_suspended")),
+        "{b}"
+    );
+    let (s, b) = user_call(
+        &w,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/devices/suspended",
+    )
+    .await;
+    assert_eq!((s, b["items"].as_array().unwrap().len()), (200, 0));
+    verify_all_chains(&w.server, &w.fx).await;
+}

@@ -57,6 +57,7 @@ const CLASSIFIED: &[(&str, &str, Class)] = &[
     ("GET", "/api/v1/orgs", Class::List),
     ("POST", "/api/v1/orgs", Class::CreateOwn),
     ("GET", "/api/v1/devices", Class::List),
+    ("GET", "/api/v1/devices/suspended", Class::List),
     ("GET", "/api/v1/users", Class::List),
     ("POST", "/api/v1/users", Class::CreateOwn),
     ("GET", "/api/v1/roles", Class::List),
@@ -128,7 +129,9 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
         ("POST", "/api/v1/devices/{deviceId}/move") => Some(json!({"siteId": v.other_site})),
         (
             "POST",
-            "/api/v1/devices/{deviceId}/quarantine" | "/api/v1/devices/{deviceId}/decommission",
+            "/api/v1/devices/{deviceId}/quarantine"
+            | "/api/v1/devices/{deviceId}/decommission"
+            | "/api/v1/devices/{deviceId}/unsuspend",
         ) => None,
         ("PATCH", "/api/v1/users/{userId}") => Some(json!({"status": "disabled"})),
         ("PUT", "/api/v1/users/{userId}/membership") => Some(json!({
@@ -228,6 +231,8 @@ fn victim_rows(v: &Victim) -> Vec<(&'static str, &'static str, Uuid)> {
         ("api_keys", "id", v.api_key),
         ("enrollment_keys", "id", v.enrollment_key),
         ("device_commands", "id", v.command),
+        // suspended: an attacker's unsuspend must leave it so
+        ("device_credentials", "device_id", v.device),
     ]
 }
 
@@ -385,6 +390,15 @@ async fn run_matrix(disable_rls: bool) {
         "INSERT INTO device_commands (id, org_id, site_id, device_id, type, payload)
          SELECT $1, org_id, site_id, id, 'reboot', 'not-an-envelope' FROM devices WHERE id = $2",
         &[c1, d1],
+    )
+    .await;
+    // the victim device's agent credentials, suspended (the suspension review routes)
+    fx.exec(
+        "INSERT INTO device_credentials (device_id, org_id, agent_hash, suspended,
+                                         suspended_reason, suspended_at)
+         SELECT id, org_id, repeat('a', 64), true, 'cross_tenant_probe', now()
+           FROM devices WHERE id = $1",
+        &[d1],
     )
     .await;
     let v = Victim {

@@ -116,12 +116,30 @@ async fn openapi_lists_every_route_with_its_access() {
         operations += path.as_object().unwrap().len();
     }
     assert_eq!(operations, routes.len(), "one operation per route");
+    // the suspension review is declared MFA-only
+    for (method, path) in [
+        ("GET", "/api/v1/devices/suspended"),
+        ("POST", "/api/v1/devices/{deviceId}/unsuspend"),
+    ] {
+        let r = routes
+            .iter()
+            .find(|r| r.meta.method == method && r.meta.path == path)
+            .unwrap_or_else(|| panic!("{method} {path} missing"));
+        assert!(r.meta.mfa, "{method} {path}");
+        assert_eq!(r.meta.access, Access::Permission("devices:write"));
+    }
     for r in &routes {
         let m = r.meta;
         let op = &doc["paths"][m.path][m.method.to_lowercase()];
         assert!(op.is_object(), "{} {} missing", m.method, m.path);
         assert_eq!(op["summary"], m.summary);
         match m.access {
+            // an MFA route takes a user session only (issue 15, finding 3)
+            Access::Permission(p) if m.mfa => {
+                assert_eq!(op["x-breeze-permission"], p, "{}", m.path);
+                assert_eq!(op["x-breeze-mfa"], serde_json::json!(true), "{}", m.path);
+                assert_eq!(op["security"], serde_json::json!([{"bearer": []}]));
+            }
             Access::Permission(p) => {
                 assert_eq!(op["x-breeze-permission"], p, "{}", m.path);
                 assert_eq!(op["security"][0]["bearer"], serde_json::json!([]));

@@ -450,6 +450,17 @@ pub fn rate_limited(decision: &breeze_core::ratelimit::RateDecision) -> ApiError
 }
 
 fn authorize(state: &AppState, meta: &RouteMeta, authed: &Authed) -> Result<(), ApiError> {
+    authorize_access(state, meta, authed)?;
+    if meta.mfa {
+        match &authed.who {
+            Authenticated::User(s) if s.claims.mfa => {}
+            _ => return Err(ApiError::Forbidden("mfa_required")),
+        }
+    }
+    Ok(())
+}
+
+fn authorize_access(state: &AppState, meta: &RouteMeta, authed: &Authed) -> Result<(), ApiError> {
     match meta.access {
         Access::Public | Access::Metrics => Ok(()),
         Access::Agent => Err(ApiError::Forbidden("agents_only")),

@@ -53,7 +53,13 @@ fn operation(meta: &RouteMeta) -> Value {
                 .replace(['/', '{', '}', '-', '.'], "_")
         )),
     );
-    op.insert("security".into(), security(meta.access));
+    if meta.mfa {
+        // a user session that passed MFA; API keys cannot
+        op.insert("security".into(), json!([{"bearer": []}]));
+        op.insert("x-breeze-mfa".into(), json!(true));
+    } else {
+        op.insert("security".into(), security(meta.access));
+    }
     op.insert("x-breeze-access".into(), json!(access_name(meta.access)));
     if let Some(p) = meta.access.permission() {
         op.insert("x-breeze-permission".into(), json!(p));
@@ -177,10 +183,27 @@ mod tests {
             path: "/api/v1/orgs/{orgId}/devices",
             access: Access::Permission("devices:read"),
             summary: "list devices",
+            mfa: false,
         }]);
         let op = &doc["paths"]["/api/v1/orgs/{orgId}/devices"]["get"];
         assert_eq!(op["x-breeze-permission"], "devices:read");
         assert_eq!(op["parameters"][0]["schema"]["format"], "uuid");
         assert_eq!(op["security"][1]["apiKey"], json!([]));
+        assert!(op.get("x-breeze-mfa").is_none());
+    }
+
+    #[test]
+    fn mfa_routes_say_so_and_take_no_api_key() {
+        let doc = document(&[RouteMeta {
+            method: "POST",
+            path: "/api/v1/devices/{deviceId}/unsuspend",
+            access: Access::Permission("devices:write"),
+            summary: "lift",
+            mfa: true,
+        }]);
+        let op = &doc["paths"]["/api/v1/devices/{deviceId}/unsuspend"]["post"];
+        assert_eq!(op["x-breeze-mfa"], json!(true));
+        assert_eq!(op["x-breeze-permission"], "devices:write");
+        assert_eq!(op["security"], json!([{"bearer": []}]));
     }
 }

@@ -49,6 +49,9 @@ pub struct RouteMeta {
     pub access: Access,
     /// One-line summary (OpenAPI).
     pub summary: &'static str,
+    /// The caller must be a user whose session passed MFA (API keys are refused):
+    /// declared with [`Route::mfa_required`].
+    pub mfa: bool,
 }
 
 /// One route: metadata plus the handler.
@@ -89,7 +92,19 @@ pub fn route(
             path,
             access,
             summary,
+            mfa: false,
         },
         handler,
+    }
+}
+
+impl Route {
+    /// Declares that the route needs a user session that passed MFA (sensitive reviews
+    /// such as lifting a device suspension); the guard refuses anyone else with 403
+    /// `mfa_required`, and the OpenAPI document says so (`x-breeze-mfa`).
+    #[must_use]
+    pub const fn mfa_required(mut self) -> Self {
+        self.meta.mfa = true;
+        self
     }
 }

@@ -177,6 +177,42 @@ pub async fn reenroll_candidates(
         .collect())
 }
 
+/// A device that holds its host name in a site: suspended credentials or quarantined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldDevice {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its credentials are suspended (else it is quarantined).
+    pub suspended: bool,
+}
+
+/// The newest device of `site` named `hostname` that is suspended or quarantined (not
+/// decommissioned): enrollment of that host name is refused while it is held.
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn held_device(
+    tx: &mut ScopedTx,
+    site: SiteId,
+    hostname: &str,
+) -> StoreResult<Option<HeldDevice>> {
+    let row: Option<(Uuid, bool)> = sqlx::query_as(
+        "SELECT d.id, coalesce(c.suspended, false)
+           FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id
+          WHERE d.site_id = $1 AND d.hostname = $2 AND d.status <> 'decommissioned'
+            AND (c.suspended OR d.status = 'quarantined')
+          ORDER BY d.enrolled_at DESC LIMIT 1",
+    )
+    .bind(site.as_uuid())
+    .bind(hostname)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|(id, suspended)| HeldDevice {
+        device_id: DeviceId::from_uuid(id),
+        suspended,
+    }))
+}
+
 /// A device to create or update at enrollment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrolledDevice {

@@ -199,3 +199,90 @@ pub async fn set_status(tx: &mut ScopedTx, id: Uuid, status: &str) -> StoreResul
         .await?
         .ok_or(StoreError::NotFound)
 }
+
+/// A device whose agent credentials are suspended (cross-tenant probing, SPEC 8.2), as the
+/// admin review lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct SuspendedDeviceRow {
+    /// Device id.
+    pub id: Uuid,
+    /// Organization.
+    pub org_id: Uuid,
+    /// Site.
+    pub site_id: Uuid,
+    /// Public agent id.
+    pub agent_id: String,
+    /// Host name reported by the agent.
+    pub hostname: String,
+    /// Name set by an operator.
+    pub display_name: Option<String>,
+    /// Device status.
+    pub status: String,
+    /// Why it was suspended.
+    pub suspended_reason: Option<String>,
+    /// When.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub suspended_at: Option<OffsetDateTime>,
+}
+
+/// A page of the suspended devices the context reaches (optionally of one organization).
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn list_suspended(
+    tx: &mut ScopedTx,
+    org: Option<Uuid>,
+    page: Page,
+) -> StoreResult<Vec<SuspendedDeviceRow>> {
+    Ok(sqlx::query_as(
+        "SELECT d.id, d.org_id, d.site_id, d.agent_id, d.hostname, d.display_name, d.status,
+                c.suspended_reason, c.suspended_at
+           FROM devices d JOIN device_credentials c ON c.device_id = d.id AND c.org_id = d.org_id
+          WHERE c.suspended AND ($1::uuid IS NULL OR d.org_id = $1)
+            AND ($2::uuid IS NULL OR d.id > $2)
+          ORDER BY d.id LIMIT $3",
+    )
+    .bind(org)
+    .bind(page.after)
+    .bind(fetch_limit(page))
+    .fetch_all(tx.conn())
+    .await?)
+}
+
+/// What a lifted suspension was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiftedSuspension {
+    /// Why the device had been suspended.
+    pub reason: Option<String>,
+    /// Since when.
+    pub suspended_at: Option<OffsetDateTime>,
+}
+
+/// Lifts the suspension of a device's agent credentials; `None` when they are not
+/// suspended (or not in reach). The credentials trigger notifies every replica's agent
+/// authentication cache at commit.
+///
+/// # Errors
+/// [`StoreError`] on database failure.
+pub async fn lift_suspension(
+    tx: &mut ScopedTx,
+    device: Uuid,
+) -> StoreResult<Option<LiftedSuspension>> {
+    let row: Option<(Option<String>, Option<OffsetDateTime>)> = sqlx::query_as(
+        "WITH old AS (
+           SELECT device_id, suspended_reason, suspended_at FROM device_credentials
+            WHERE device_id = $1 AND suspended FOR UPDATE)
+         UPDATE device_credentials c SET suspended = false, suspended_reason = NULL,
+                suspended_at = NULL, updated_at = now()
+           FROM old WHERE c.device_id = old.device_id
+         RETURNING old.suspended_reason, old.suspended_at",
+    )
+    .bind(device)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(row.map(|(reason, suspended_at)| LiftedSuspension {
+        reason,
+        suspended_at,
+    }))
+}

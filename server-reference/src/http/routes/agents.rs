@@ -193,10 +193,27 @@ async fn audit_enroll_refusal(
     reason: &str,
     result: AuditResult,
 ) -> Result<(), AgentError> {
+    audit_enroll_refusal_with(state, client, org, key_id, reason, result, Value::Null).await
+}
+
+/// [`audit_enroll_refusal`] with more details (`extra`, an object, is merged in).
+async fn audit_enroll_refusal_with(
+    state: &AppState,
+    client: &ClientMeta,
+    org: Option<OrgId>,
+    key_id: Option<Uuid>,
+    reason: &str,
+    result: AuditResult,
+    extra: Value,
+) -> Result<(), AgentError> {
+    let mut details = json!({"reason": reason});
+    if let (Value::Object(extra), Some(d)) = (extra, details.as_object_mut()) {
+        d.extend(extra);
+    }
     let mut tx = state.store.begin_system("audit refused enrollment").await?;
     let mut builder = event_builder(state, Actor::System, client, "agent.enroll", result)?
         .resource_type("enrollment_key")
-        .details(&json!({"reason": reason}));
+        .details(&details);
     if let Some(id) = key_id {
         builder = builder.resource_id(id.to_string());
     }
@@ -208,6 +225,9 @@ async fn audit_enroll_refusal(
 
 /// The audit reason of a malformed enrollment key (answered as the body error it is).
 const KEY_MALFORMED: &str = "enrollment_key_malformed";
+/// The audit reason of an enrollment refused because the host's device in the site is
+/// suspended or quarantined (answered 403 `device_not_authorized`).
+pub const DEVICE_HELD: &str = "device_held";
 
 const fn os_name(os: OsType) -> &'static str {
     match os {
@@ -385,6 +405,30 @@ async fn enroll(
             AuditResult::Denied,
         )
         .await);
+    }
+    // A host whose device in this site is suspended or quarantined cannot come back as a
+    // new device (issue 15, finding 3: a multi-use key would otherwise bypass both): after
+    // the tenant check, before the device limit. Refused as the device itself would be
+    // (403 `device_not_authorized`), audited with reason `device_held`; an admin lifts
+    // the suspension or the quarantine first.
+    if let Some(held) = agents::held_device(&mut tx, row.site_id, &request.hostname).await? {
+        drop(tx);
+        let extra = json!({
+            "heldDeviceId": held.device_id.to_string(),
+            "held": if held.suspended { "suspended" } else { "quarantined" },
+            "hostname": request.hostname,
+        });
+        audit_enroll_refusal_with(
+            &state,
+            &client,
+            Some(row.org_id),
+            Some(row.id),
+            DEVICE_HELD,
+            AuditResult::Denied,
+            extra,
+        )
+        .await?;
+        return Err(AgentError::Reason(ErrorReason::DeviceNotAuthorized));
     }
     // The partner row is locked for the rest of this transaction before its devices are
     // counted, so concurrent enrollments of one partner count one after the other and

@@ -2,6 +2,10 @@
 //! site of the same organization, quarantine (`devices:write`) and decommission
 //! (`devices:delete`, irreversible). Quarantine and decommission are audited
 //! `device.quarantine` / `device.decommission`.
+//!
+//! Suspension review (issue 15, finding 3): agent credentials suspended for cross-tenant
+//! probing are listed and lifted by a user holding `devices:write` whose session passed
+//! MFA; a lift is audited `device.suspension.lift` with the reason it lifts.
 
 use axum::extract::{Extension, State};
 use axum::http::Method;
@@ -17,7 +21,7 @@ use crate::http::authn::Authed;
 use crate::http::extract::{Json, Page, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
 use crate::state::AppState;
-use crate::store::devices::{self, DeviceFilter, DeviceRow};
+use crate::store::devices::{self, DeviceFilter, DeviceRow, SuspendedDeviceRow};
 use crate::store::{ScopedTx, tenancy};
 
 /// The routes of this module.
@@ -31,6 +35,22 @@ pub fn routes() -> Vec<Route> {
             "list devices (filters orgId, siteId, status)",
             get(list),
         ),
+        route(
+            Method::GET,
+            "/api/v1/devices/suspended",
+            Access::Permission("devices:write"),
+            "list devices whose agent credentials are suspended, for review (filter orgId; MFA)",
+            get(list_suspended),
+        )
+        .mfa_required(),
+        route(
+            Method::POST,
+            "/api/v1/devices/{deviceId}/unsuspend",
+            Access::Permission("devices:write"),
+            "lift the suspension of a device's agent credentials after review (MFA)",
+            post(unsuspend),
+        )
+        .mfa_required(),
         route(
             Method::GET,
             "/api/v1/devices/{deviceId}",
@@ -338,4 +358,81 @@ async fn decommission(
     )
     .await?;
     Ok(axum::Json(row))
+}
+
+/// Query of the suspended-device list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SuspendedQuery {
+    /// Page size.
+    pub limit: Option<String>,
+    /// Cursor.
+    pub cursor: Option<String>,
+    /// Only this organization.
+    pub org_id: Option<OrgId>,
+}
+
+impl SuspendedQuery {
+    fn page_query(&self) -> PageQuery {
+        PageQuery {
+            limit: self.limit.clone(),
+            cursor: self.cursor.clone(),
+        }
+    }
+}
+
+impl Validate for SuspendedQuery {
+    fn validate(&self) -> Vec<FieldIssue> {
+        self.page_query().validate()
+    }
+}
+
+async fn list_suspended(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Query(q): Query<SuspendedQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let page: Page = q.page_query().page()?;
+    if let Some(org) = q.org_id {
+        org_in_reach(&authed, *org.as_uuid())?;
+    }
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut rows: Vec<SuspendedDeviceRow> =
+        devices::list_suspended(&mut tx, q.org_id.map(|o| *o.as_uuid()), page).await?;
+    drop(tx);
+    rows.retain(|r| site_in_reach(&authed, r.org_id, r.site_id).is_ok());
+    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+}
+
+async fn unsuspend(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<DevicePath>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut tx = state.store.begin(&authed.ctx).await?;
+    // 404 outside the caller's organizations and site list
+    let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
+    let lifted = devices::lift_suspension(&mut tx, device.id)
+        .await?
+        .ok_or(ApiError::Conflict("not_suspended"))?;
+    let ev = event(
+        &state,
+        &authed,
+        "device.suspension.lift",
+        "device",
+        device.id,
+    )?
+    .details(&json!({
+        "agentId": device.agent_id,
+        "reason": lifted.reason,
+        "suspendedAt": lifted
+            .suspended_at
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok()),
+    }));
+    seal(&mut tx, Some(device.org_id), ev).await?;
+    tx.commit().await?;
+    state
+        .agent_cache
+        .invalidate_device(breeze_core::tenancy::DeviceId::from_uuid(device.id));
+    Ok(axum::Json(json!({"id": device.id, "suspended": false})))
 }
