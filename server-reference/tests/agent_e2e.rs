@@ -566,3 +566,250 @@ async fn rotation_by_the_real_agent_survives_a_kill_between_phases() {
     drop(server);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Enrolls a device over HTTP against a server process; returns (agent id, token).
+async fn http_enroll(
+    base: &str,
+    key: &common::agents::KeyFixture,
+    hostname: &str,
+) -> (String, String) {
+    let res = common::agents::client_from_random_loopback()
+        .post(format!("{base}/api/v1/agents/enroll"))
+        .json(&common::agents::enroll_body(key, hostname))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let v: Value = res.json().await.unwrap();
+    (
+        v["agentId"].as_str().unwrap().to_owned(),
+        v["authToken"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Issue 15, finding 1, end to end: a real agent's device is moved through the API while
+/// devices of another partner keep heartbeating; every heartbeat answers 200 and a command
+/// queued after the move is delivered to the moved agent and run by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_01_e2e_moved_agent_and_other_tenants_keep_heartbeating() {
+    agent_binary();
+    server_binary();
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let site2 = fx.site(org).await;
+    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let admin = fx.org_user(partner, org, SeededRole::OrgAdmin, None).await;
+    let user_token = mfa_token(&harness, &fx, &admin).await;
+    // another partner's devices
+    let other_partner = fx.partner().await;
+    let other_org = fx.org(other_partner).await;
+    let other_site = fx.site(other_org).await;
+    const OTHERS: usize = 20;
+    let other_key = enrollment_key(&harness, &fx, other_org, other_site, 30, 3600, None).await;
+
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server, base) = server_process(&harness.db, &tmp, "server").await;
+    let agent_dir = tmp.join("agent");
+    agent_enroll(&agent_dir, &base, &key.raw);
+    let device = yaml_value(&agent_dir.join("agent.yaml"), "device_id");
+    // heartbeat every 5 seconds (the protocol's minimum) instead of 60
+    let agent_yaml = agent_dir.join("agent.yaml");
+    let text = std::fs::read_to_string(&agent_yaml).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("heartbeat_interval_seconds:") {
+                "heartbeat_interval_seconds: 5\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&agent_yaml, text).unwrap();
+    let agent = agent_run(&agent_dir, &tmp, "agent");
+    let beats_of = |device: String| {
+        let fx = &fx;
+        async move {
+            let mut tx = fx.pool().begin().await.unwrap();
+            system_context(&mut tx).await;
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM device_heartbeats WHERE device_id = $1::uuid",
+            )
+            .bind(device)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+        }
+    };
+    poll("the agent's first heartbeat", || {
+        let beats = beats_of(device.clone());
+        async move { beats.await > 0 }
+    })
+    .await;
+
+    // the other partner's devices heartbeat continuously from now on: each every 3 s from
+    // its own address (inside the per-device, per-IP and per-org agent limits), staggered,
+    // so some are always in flight
+    let mut others = Vec::new();
+    for i in 0..OTHERS {
+        others.push(http_enroll(&base, &other_key, &format!("other-{i}")).await);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut pumps = tokio::task::JoinSet::new();
+    for (i, (agent_id, token)) in others.into_iter().enumerate() {
+        let (stop, base) = (std::sync::Arc::clone(&stop), base.clone());
+        pumps.spawn(async move {
+            let http = common::agents::client_from_random_loopback();
+            tokio::time::sleep(Duration::from_millis(150 * i as u64)).await;
+            let mut statuses: Vec<u16> = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let res = http
+                    .post(format!("{base}/api/v1/agents/{agent_id}/heartbeat"))
+                    .bearer_auth(&token)
+                    .json(&beat())
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(res.status().as_u16());
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+            statuses
+        });
+    }
+
+    // move the real agent's device through the API, then queue a command
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{base}/api/v1/devices/{device}/move"))
+        .bearer_auth(&user_token)
+        .json(&json!({"siteId": site2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let id = queue(&http, &base, &user_token, &device, "echo after-the-move").await;
+    poll("the moved agent to run the command", || {
+        let (http, base, user_token, device, id) = (&http, &base, &user_token, &device, &id);
+        async move {
+            command_view(http, base, user_token, device, id).await["status"] == "completed"
+        }
+    })
+    .await;
+    let view = command_view(&http, &base, &user_token, &device, &id).await;
+    assert!(view["stdout"].as_str().unwrap().contains("after-the-move"));
+    // two more of the moved agent's heartbeats while the others keep going
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut statuses = Vec::new();
+    while let Some(done) = pumps.join_next().await {
+        statuses.extend(done.unwrap());
+    }
+    assert!(
+        statuses.len() > 3 * OTHERS,
+        "only {} heartbeats",
+        statuses.len()
+    );
+    let failed: Vec<&u16> = statuses.iter().filter(|s| **s != 200).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} answered {failed:?}",
+        failed.len(),
+        statuses.len()
+    );
+    let log = agent.log();
+    assert!(!log.contains("heartbeat failed"), "{log}");
+    let moves = audit_rows(&fx, "device.move").await;
+    assert_eq!(moves.len(), 1);
+    assert_eq!(moves[0].2["heartbeatMoved"], json!(true));
+    verify_all_chains(&harness, &fx).await;
+    drop(agent);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// Issue 15, finding 3, end to end: the real agent's host is quarantined through the API;
+/// enrolling it again (a new config directory, a multi-use key) is refused with 403
+/// `device_not_authorized` and audited with reason `device_held`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_03_e2e_reenrolment_of_a_quarantined_host_is_refused() {
+    agent_binary();
+    server_binary();
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let admin = fx.org_user(partner, org, SeededRole::OrgAdmin, None).await;
+    let user_token = mfa_token(&harness, &fx, &admin).await;
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server, base) = server_process(&harness.db, &tmp, "server").await;
+    let first = tmp.join("agent");
+    agent_enroll(&first, &base, &key.raw);
+    let device = yaml_value(&first.join("agent.yaml"), "device_id");
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("{base}/api/v1/devices/{device}/quarantine"))
+        .bearer_auth(&user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // the same host enrolls again from scratch: refused
+    let again = agent_cmd(&tmp.join("agent-again"))
+        .args(["enroll", &key.raw, "--server", &base])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success(), "re-enrolment succeeded: {stderr}");
+    // and over plain HTTP with the host name the device has: 403 with the documented code
+    let hostname: String = {
+        let mut tx = fx.pool().begin().await.unwrap();
+        system_context(&mut tx).await;
+        sqlx::query_scalar("SELECT hostname FROM devices WHERE id = $1::uuid")
+            .bind(&device)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    let res = common::agents::client_from_random_loopback()
+        .post(format!("{base}/api/v1/agents/enroll"))
+        .json(&common::agents::enroll_body(&key, &hostname))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "device_not_authorized");
+    let held: Vec<_> = audit_rows(&fx, "agent.enroll")
+        .await
+        .into_iter()
+        .filter(|r| r.2["reason"] == json!("device_held"))
+        .collect();
+    assert_eq!(held.len(), 2, "{held:?}");
+    for r in &held {
+        assert_eq!(r.0, org.to_string());
+        assert_eq!(r.1.as_deref(), Some("denied"));
+        assert_eq!(r.2["heldDeviceId"], json!(device));
+        assert_eq!(r.2["held"], json!("quarantined"));
+    }
+    let devices: i64 = {
+        let mut tx = fx.pool().begin().await.unwrap();
+        system_context(&mut tx).await;
+        sqlx::query_scalar("SELECT count(*) FROM devices WHERE site_id = $1")
+            .bind(site.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    assert_eq!(devices, 1, "no new device for the held host");
+    verify_all_chains(&harness, &fx).await;
+    drop(server);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
