@@ -234,11 +234,14 @@ async fn load_row(
         .agent_cache
         .ensure_listening(state.config.database_url.expose_secret())
         .await;
+    // taken before the read: an invalidation handled after it refuses the row (a revoking
+    // commit between this read and the put must not leave its old row cached)
+    let ticket = state.agent_cache.ticket();
     let mut tx = state.store.begin_system("authenticate agent").await?;
     let row = agents::auth_row(&mut tx, agent_id).await?;
     drop(tx);
     if let Some(r) = &row {
-        state.agent_cache.put(agent_id, r.clone());
+        state.agent_cache.put(ticket, agent_id, r.clone());
     }
     Ok(row)
 }
