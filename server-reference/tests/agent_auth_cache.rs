@@ -156,5 +156,9 @@ async fn finding_10_a_row_read_before_a_revocation_is_not_cached_after_its_notif
     assert!(!cache.put(ticket, &a.agent_id, stale));
     assert!(cache.get(&a.agent_id).is_none(), "the stale row was cached");
     let (s, v) = heartbeat(&server, &a).await;
-    assert_eq!((s, v["code"].as_str()), (403, Some("token_suspended")), "{v}");
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (403, Some("token_suspended")),
+        "{v}"
+    );
 }

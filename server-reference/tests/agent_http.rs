@@ -858,7 +858,10 @@ async fn finding_05_agents_behind_one_nat_are_not_held_to_the_per_ip_user_limit(
             }
         }
     }
-    assert_eq!(refused, 0, "agents behind one NAT were throttled by the per-IP limit");
+    assert_eq!(
+        refused, 0,
+        "agents behind one NAT were throttled by the per-IP limit"
+    );
 
     // agent routes keep a per-IP cap of their own (much higher in production)
     let server = TestServer::start_with(|s| {

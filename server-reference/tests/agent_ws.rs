@@ -501,7 +501,10 @@ async fn finding_04_websocket_frames_are_charged_to_the_per_agent_and_per_org_li
         &beat(),
     )
     .await;
-    assert_eq!(s, 429, "the flooding agent's own HTTP limit is the same one");
+    assert_eq!(
+        s, 429,
+        "the flooding agent's own HTTP limit is the same one"
+    );
     let (s, _, _) = agent_post(
         &w.server,
         &format!("/api/v1/agents/{}/heartbeat", other.agent_id),
@@ -521,11 +524,7 @@ async fn finding_04_websocket_frames_are_charged_to_the_per_agent_and_per_org_li
         .server
         .state
         .limiter
-        .agent_per_org(
-            org2,
-            1,
-            breeze_core::ratelimit::AgentRequestClass::General,
-        )
+        .agent_per_org(org2, 1, breeze_core::ratelimit::AgentRequestClass::General)
         .await
         .is_allowed()
     {
@@ -590,9 +589,11 @@ fn desktop_frame(session: &str) -> Vec<u8> {
 
 async fn ws_send_binary(ws: &mut common::agents::Ws, bytes: Vec<u8>) {
     use futures::SinkExt as _;
-    ws.send(tokio_tungstenite::tungstenite::Message::Binary(bytes.into()))
-        .await
-        .unwrap();
+    ws.send(tokio_tungstenite::tungstenite::Message::Binary(
+        bytes.into(),
+    ))
+    .await
+    .unwrap();
 }
 
 #[tokio::test]

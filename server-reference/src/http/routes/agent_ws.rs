@@ -238,9 +238,7 @@ impl Session {
             Ok(SocketVerdict::NotAuthorized) => {
                 self.close(CloseCode::DeviceNotAuthorized.as_u16()).await
             }
-            Ok(SocketVerdict::Reconnect) => {
-                self.close(CloseCode::ReconnectRequired.as_u16()).await
-            }
+            Ok(SocketVerdict::Reconnect) => self.close(CloseCode::ReconnectRequired.as_u16()).await,
             Err(e) => {
                 tracing::warn!(
                     reason = e.reason().as_str(),
@@ -394,7 +392,10 @@ impl Session {
                 Some(self.close(CLOSE_TRY_AGAIN_LATER).await)
             }
             Err(e) => {
-                tracing::warn!(reason = e.reason().as_str(), "charging an agent frame failed");
+                tracing::warn!(
+                    reason = e.reason().as_str(),
+                    "charging an agent frame failed"
+                );
                 Some(
                     self.send(&ServerFrame::Error(ErrorFrame::processing_error(
                         "the frame could not be processed",
