@@ -1,8 +1,11 @@
 //! WebSocket text frames (SPEC 8.6), in both directions: JSON objects tagged by `type`.
 //!
 //! Decoding checks the frame size before parsing ([`MAX_TEXT_FRAME_BYTES`] for agent frames,
-//! [`MAX_SERVER_MESSAGE_BYTES`] for server frames), then the `type`, then the frame's own size
-//! limit, then its fields strictly. An invalid agent frame is answered with
+//! [`MAX_SERVER_MESSAGE_BYTES`] for server frames). An agent frame is then held to the limit
+//! of its type before it is parsed: [`agent_frame_limit`] finds the top-level `type` member
+//! with one non-allocating pass over the bytes, and a frame whose type it cannot find gets
+//! the small limit. Then the frame is parsed, its `type` read, its own size limit checked
+//! again, then its fields strictly. An invalid agent frame is answered with
 //! [`ErrorFrame::invalid_message`].
 
 use breeze_core::tenancy::CommandId;
@@ -222,6 +225,129 @@ fn split_tag(bytes: &[u8]) -> Result<(String, Value), DecodeError> {
     }
 }
 
+/// The byte limit of an agent text frame, decided before parsing from its top-level `type`
+/// member: `command_result` [`MAX_COMMAND_RESULT_BODY_BYTES`], `heartbeat`
+/// [`MAX_HEARTBEAT_BODY_BYTES`], `terminal_output` [`MAX_TERMINAL_FRAME_BYTES`], every
+/// other type, and a frame whose type is not a plain string member of the top-level object,
+/// [`MAX_SMALL_FRAME_BYTES`]. The member may be anywhere in the object (encoders that sort
+/// keys put it last).
+#[must_use]
+pub fn agent_frame_limit(bytes: &[u8]) -> usize {
+    match top_level_type(bytes) {
+        Some(b"command_result") => MAX_COMMAND_RESULT_BODY_BYTES,
+        Some(b"heartbeat") => MAX_HEARTBEAT_BODY_BYTES,
+        Some(b"terminal_output") => MAX_TERMINAL_FRAME_BYTES,
+        _ => MAX_SMALL_FRAME_BYTES,
+    }
+}
+
+/// A forward-only JSON scanner: no allocation, no recursion, no value is built.
+struct Scan<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    /// A string at the cursor: its raw content and whether it holds an escape.
+    fn string(&mut self) -> Option<(&'a [u8], bool)> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            match self.next()? {
+                b'"' => return Some((self.bytes.get(start..self.at.saturating_sub(1))?, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    self.next()?;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Skips one value (objects and arrays by depth counting).
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.checked_sub(1)?;
+                            if depth == 0 {
+                                self.at += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.at += 1;
+                }
+            }
+            _ => {
+                let start = self.at;
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                ) {
+                    self.at += 1;
+                }
+                (self.at > start).then_some(())
+            }
+        }
+    }
+}
+
+/// The raw value of the top-level `type` member when the input is an object and that member
+/// is a string without escapes (key and value); `None` otherwise.
+fn top_level_type(bytes: &[u8]) -> Option<&[u8]> {
+    let mut scan = Scan { bytes, at: 0 };
+    scan.ws();
+    scan.eat(b'{')?;
+    loop {
+        scan.ws();
+        let (key, key_escaped) = scan.string()?;
+        scan.ws();
+        scan.eat(b':')?;
+        scan.ws();
+        if key == b"type" && !key_escaped {
+            let (value, escaped) = scan.string()?;
+            return (!escaped).then_some(value);
+        }
+        scan.skip_value()?;
+        scan.ws();
+        if scan.next()? != b',' {
+            return None;
+        }
+    }
+}
+
 fn unknown_type() -> DecodeError {
     DecodeError::single("type", IssueCode::UnknownType, "unknown message type")
 }
@@ -258,6 +384,8 @@ impl AgentFrame {
     /// issues and the echoed `type`; answer it with [`ErrorFrame::invalid_message`].
     pub fn decode(bytes: &[u8]) -> Result<Decoded<Self>, DecodeError> {
         check_size(bytes.len(), MAX_TEXT_FRAME_BYTES)?;
+        // the limit of the frame's type, before anything is parsed
+        check_size(bytes.len(), agent_frame_limit(bytes))?;
         let (tag, rest) = split_tag(bytes)?;
         let len = bytes.len();
         let frame = match tag.as_str() {

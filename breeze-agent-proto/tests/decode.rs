@@ -358,3 +358,60 @@ fn non_utf8_and_duplicate_keys_are_refused() {
     let err = HeartbeatRequest::decode(dup).unwrap_err();
     assert_eq!(err.issues()[0].path, "status");
 }
+
+#[test]
+fn finding_18_small_frame_types_are_capped_before_parsing() {
+    use breeze_agent_proto::limits::{MAX_COMMAND_RESULT_BODY_BYTES, MAX_SMALL_FRAME_BYTES};
+    let pad = "a".repeat(MAX_SMALL_FRAME_BYTES);
+    // not JSON past its type: a parse would report a syntax error; the cap comes first
+    for frame in [
+        format!(r#"{{"type":"pong","pad":"{pad}"#),
+        format!(r#"{{"type":"update_status","pad":"{pad}"#),
+        format!(r#"{{"type":"shell_exec","pad":"{pad}"#),
+        // no type member found: the small cap
+        format!(r#"{{"pad":"{pad}"#),
+        format!(r#"["{pad}"]"#),
+        // a type that is not a plain string
+        format!(r#"{{"type":["command_result"],"pad":"{pad}"}}"#),
+        format!(r#"{{"ty\u0070e":"command_result","pad":"{pad}"}}"#),
+        // a nested type member does not count
+        format!(r#"{{"x":{{"type":"command_result"}},"pad":"{pad}"}}"#),
+        format!(r#"{{"x":"\"type\":\"command_result\"","pad":"{pad}"}}"#),
+    ] {
+        let err = AgentFrame::decode(frame.as_bytes()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::TooLarge {
+                    max: MAX_SMALL_FRAME_BYTES,
+                    ..
+                }
+            ),
+            "{}: {err:?}",
+            &frame[..40]
+        );
+    }
+    // a command result keeps the large cap wherever its type member is (keys sorted)
+    let out = "b".repeat(3 * MAX_SMALL_FRAME_BYTES);
+    let result = json!({"type": "command_result", "commandId": CMD, "status": "completed",
+                        "stdout": out, "stderr": "x\"type\":\"pong\"", "exitCode": 0})
+    .to_string();
+    assert!(result.find("\"type\"").unwrap() > MAX_SMALL_FRAME_BYTES);
+    assert!(AgentFrame::decode(result.as_bytes()).is_ok());
+    let leading = format!(
+        r#"{{ "type" : "command_result", "commandId":"{CMD}","status":"completed","stdout":"{out}"}}"#
+    );
+    assert!(AgentFrame::decode(leading.as_bytes()).is_ok());
+    // ... and only that: above it, refused by size
+    let huge = format!(
+        r#"{{"type":"command_result","stdout":"{}"#,
+        "c".repeat(MAX_COMMAND_RESULT_BODY_BYTES)
+    );
+    assert!(matches!(
+        AgentFrame::decode(huge.as_bytes()),
+        Err(DecodeError::TooLarge { .. })
+    ));
+    // a small frame still gets precise parse errors
+    let err = AgentFrame::decode(br#"{"type":"pong","#).unwrap_err();
+    assert_eq!(err.issues()[0].code, IssueCode::Syntax);
+}

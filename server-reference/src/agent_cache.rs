@@ -18,15 +18,19 @@
 //!   milliseconds; this process also drops them itself when it makes the change;
 //! - nothing is cached while that listener is down, and the whole cache is cleared every
 //!   time it (re)connects, so a notification lost during an outage cannot leave a stale
-//!   entry behind.
+//!   entry behind;
+//! - a row read from PostgreSQL is kept only if no invalidation that concerns it arrived
+//!   since the read began ([`AuthCache::ticket`] before the read, checked by
+//!   [`AuthCache::put`]): a row read just before a revoking commit cannot be cached after
+//!   that commit's notification was handled.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use breeze_core::tenancy::{DeviceId, OrgId};
+use breeze_core::tenancy::{DeviceId, OrgId, PartnerId};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -45,9 +49,71 @@ struct Entry {
     at: Instant,
 }
 
+/// Invalidations remembered for [`AuthCache::put`]'s check (a ticket older than the oldest
+/// one kept refuses its row).
+pub const INVALIDATION_LOG: usize = 4096;
+
+/// What an invalidation named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Device(DeviceId),
+    Org(OrgId),
+    Partner(PartnerId),
+    All,
+}
+
+impl Target {
+    fn concerns(self, row: &AgentAuthRow) -> bool {
+        match self {
+            Self::Device(d) => row.device_id == d,
+            Self::Org(o) => row.org_id == o,
+            Self::Partner(p) => row.partner_id == p || row.org.partner_id == p,
+            Self::All => true,
+        }
+    }
+}
+
+/// Taken before a row is read from PostgreSQL; [`AuthCache::put`] keeps the row only if no
+/// invalidation concerning it was handled since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
 struct Inner {
     by_agent: lru::LruCache<String, Entry>,
     agent_of_device: HashMap<DeviceId, String>,
+    /// Invalidations handled so far (each one's generation is its position).
+    generation: u64,
+    /// The last [`INVALIDATION_LOG`] invalidations with their generation.
+    log: VecDeque<(u64, Target)>,
+}
+
+impl Inner {
+    fn record(&mut self, target: Target) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.log.len() >= INVALIDATION_LOG {
+            self.log.pop_front();
+        }
+        self.log.push_back((self.generation, target));
+    }
+
+    /// Whether an invalidation handled after `ticket` concerns `row` (or may have: the log
+    /// no longer reaches back to the ticket).
+    fn invalidated_since(&self, ticket: Ticket, row: &AgentAuthRow) -> bool {
+        if self.generation == ticket.0 {
+            return false;
+        }
+        let complete = self
+            .log
+            .front()
+            .is_some_and(|(g, _)| *g <= ticket.0.wrapping_add(1));
+        if !complete {
+            return true;
+        }
+        self.log
+            .iter()
+            .filter(|(g, _)| *g > ticket.0)
+            .any(|(_, t)| t.concerns(row))
+    }
 }
 
 /// The cache (one per process).
@@ -81,6 +147,8 @@ impl AuthCache {
             inner: Mutex::new(Inner {
                 by_agent: lru::LruCache::new(NonZeroUsize::MIN.saturating_add(MAX_ENTRIES - 1)),
                 agent_of_device: HashMap::new(),
+                generation: 0,
+                log: VecDeque::new(),
             }),
             live: AtomicBool::new(false),
             started: OnceCell::new(),
@@ -93,6 +161,7 @@ impl AuthCache {
 struct Note {
     device_id: Option<uuid::Uuid>,
     org_id: Option<uuid::Uuid>,
+    partner_id: Option<uuid::Uuid>,
 }
 
 impl AuthCache {
@@ -115,13 +184,25 @@ impl AuthCache {
         }
     }
 
-    /// Keeps `row` for `agent_id` (only while invalidations are flowing).
-    pub fn put(&self, agent_id: &str, row: AgentAuthRow) {
+    /// The ticket to take before reading a row from PostgreSQL for [`AuthCache::put`].
+    #[must_use]
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.inner.lock().generation)
+    }
+
+    /// Keeps `row` for `agent_id`, read after `ticket` was taken: only while invalidations
+    /// are flowing, and only if no invalidation concerning the row was handled since the
+    /// ticket (the read may predate the change that notified). Returns whether it was kept.
+    pub fn put(&self, ticket: Ticket, agent_id: &str, row: AgentAuthRow) -> bool {
         if !self.live.load(Ordering::Acquire) {
-            return;
+            return false;
         }
         let device = row.device_id;
         let mut inner = self.inner.lock();
+        // checked under the lock every invalidation takes: none can slip in between
+        if inner.invalidated_since(ticket, &row) {
+            return false;
+        }
         let evicted = inner.by_agent.push(
             agent_id.to_owned(),
             Entry {
@@ -135,6 +216,7 @@ impl AuthCache {
             inner.agent_of_device.remove(&old.row.device_id);
         }
         inner.agent_of_device.insert(device, agent_id.to_owned());
+        true
     }
 
     /// Records the source address this process just stored for `agent_id`.
@@ -147,6 +229,7 @@ impl AuthCache {
     /// Forgets the entry of `device`.
     pub fn invalidate_device(&self, device: DeviceId) {
         let mut inner = self.inner.lock();
+        inner.record(Target::Device(device));
         if let Some(agent) = inner.agent_of_device.remove(&device) {
             inner.by_agent.pop(&agent);
         }
@@ -154,11 +237,21 @@ impl AuthCache {
 
     /// Forgets every entry of `org`.
     pub fn invalidate_org(&self, org: OrgId) {
+        self.invalidate(Target::Org(org));
+    }
+
+    /// Forgets every entry of the organizations of `partner`.
+    pub fn invalidate_partner(&self, partner: PartnerId) {
+        self.invalidate(Target::Partner(partner));
+    }
+
+    fn invalidate(&self, target: Target) {
         let mut inner = self.inner.lock();
+        inner.record(target);
         let doomed: Vec<String> = inner
             .by_agent
             .iter()
-            .filter(|(_, e)| e.row.org_id == org)
+            .filter(|(_, e)| target.concerns(&e.row))
             .map(|(k, _)| k.clone())
             .collect();
         for agent in doomed {
@@ -171,6 +264,7 @@ impl AuthCache {
     /// Forgets everything.
     pub fn clear(&self) {
         let mut inner = self.inner.lock();
+        inner.record(Target::All);
         inner.by_agent.clear();
         inner.agent_of_device.clear();
     }
@@ -199,9 +293,14 @@ impl AuthCache {
             self.clear();
             return;
         };
-        match (channel, note.device_id, note.org_id) {
-            ("breeze_device_events", Some(d), _) => self.invalidate_device(DeviceId::from_uuid(d)),
-            ("breeze_org_events", _, Some(o)) => self.invalidate_org(OrgId::from_uuid(o)),
+        match (channel, note.device_id, note.org_id, note.partner_id) {
+            ("breeze_device_events", Some(d), _, _) => {
+                self.invalidate_device(DeviceId::from_uuid(d));
+            }
+            ("breeze_org_events", _, Some(o), _) => self.invalidate_org(OrgId::from_uuid(o)),
+            ("breeze_org_events", _, None, Some(p)) => {
+                self.invalidate_partner(PartnerId::from_uuid(p));
+            }
             _ => self.clear(),
         }
     }
@@ -298,7 +397,8 @@ mod tests {
     #[test]
     fn nothing_is_cached_while_invalidations_are_not_flowing() {
         let cache = AuthCache::default();
-        cache.put("agent-1", row(OrgId::new_random()));
+        let t = cache.ticket();
+        assert!(!cache.put(t, "agent-1", row(OrgId::new_random())));
         assert!(cache.get("agent-1").is_none());
         assert!(cache.is_empty());
     }
@@ -309,9 +409,10 @@ mod tests {
         cache.live.store(true, Ordering::Release);
         let org = OrgId::new_random();
         let (a, b, c) = (row(org), row(org), row(OrgId::new_random()));
-        cache.put("a", a.clone());
-        cache.put("b", b.clone());
-        cache.put("c", c.clone());
+        let t = cache.ticket();
+        cache.put(t, "a", a.clone());
+        cache.put(t, "b", b.clone());
+        cache.put(t, "c", c.clone());
         assert_eq!(cache.get("a"), Some(a.clone()));
         cache.set_last_ip("a", "127.0.0.9");
         assert_eq!(
@@ -332,9 +433,59 @@ mod tests {
         assert!(cache.is_empty());
 
         // a re-put of the same agent keeps its device mapping
-        cache.put("c", c.clone());
-        cache.put("c", c.clone());
+        let t = cache.ticket();
+        cache.put(t, "c", c.clone());
+        cache.put(t, "c", c.clone());
         cache.invalidate_device(c.device_id);
         assert!(cache.get("c").is_none());
+    }
+
+    #[test]
+    fn finding_10_a_row_read_before_an_invalidation_is_not_put_after_it() {
+        let cache = AuthCache::default();
+        cache.live.store(true, Ordering::Release);
+        let org = OrgId::new_random();
+        let (a, other) = (row(org), row(OrgId::new_random()));
+
+        // read -> invalidate -> put: refused, for each kind of invalidation
+        let ticket = cache.ticket();
+        cache.dispatch(
+            "breeze_device_events",
+            &format!(r#"{{"deviceId":"{}","credentials":true}}"#, a.device_id),
+        );
+        assert!(!cache.put(ticket, "a", a.clone()));
+        assert!(cache.get("a").is_none());
+        let ticket = cache.ticket();
+        cache.dispatch("breeze_org_events", &format!(r#"{{"orgId":"{org}"}}"#));
+        assert!(!cache.put(ticket, "a", a.clone()));
+        let ticket = cache.ticket();
+        cache.dispatch(
+            "breeze_org_events",
+            &format!(r#"{{"partnerId":"{}"}}"#, a.partner_id),
+        );
+        assert!(!cache.put(ticket, "a", a.clone()));
+        let ticket = cache.ticket();
+        cache.clear();
+        assert!(!cache.put(ticket, "a", a.clone()));
+        assert!(cache.is_empty());
+
+        // an invalidation of something else does not refuse the row
+        let ticket = cache.ticket();
+        cache.invalidate_device(other.device_id);
+        cache.invalidate_org(other.org_id);
+        assert!(cache.put(ticket, "a", a.clone()));
+        assert_eq!(cache.get("a"), Some(a.clone()));
+
+        // a ticket older than the remembered invalidations refuses
+        let ticket = cache.ticket();
+        for _ in 0..=INVALIDATION_LOG {
+            cache.invalidate_device(other.device_id);
+        }
+        assert!(!cache.put(ticket, "b", a.clone()));
+        // read -> put -> invalidate: the entry goes
+        let ticket = cache.ticket();
+        assert!(cache.put(ticket, "a", a.clone()));
+        cache.invalidate_partner(a.partner_id);
+        assert!(cache.get("a").is_none());
     }
 }

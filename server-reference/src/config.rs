@@ -166,10 +166,24 @@ pub struct ServerConfig {
     /// Seconds an agent's authentication row may be reused (SPEC 11; 0 turns the cache
     /// off; at most 600). `BREEZE_AGENT_AUTH_CACHE_SECS`, default 120.
     pub agent_auth_cache_secs: u64,
+    /// Requests per minute per client IP on the agent routes (`/api/v1/agents/...`,
+    /// `/api/v1/agent-ws/...`), which are exempt from the per-IP user limit: many agents
+    /// share one NAT address and each has its own per-agent, per-device+IP and per-org
+    /// limits; this cap only bounds unauthenticated traffic (enrollment, bad tokens) from
+    /// one address. `BREEZE_AGENT_IP_RATE_LIMIT_PER_MIN`, default 20,000.
+    pub agent_ip_rate_limit_per_min: u32,
+    /// Seconds between pings of an agent WebSocket, which is also when each socket is
+    /// re-authenticated (SPEC 8.6: 30). Only test mode may lower it
+    /// (`BREEZE_AGENT_WS_PING_SECS`).
+    pub agent_ws_ping_secs: u64,
 }
 
 /// The SPEC 7 per-IP limit of every route, per minute.
 pub const GLOBAL_RATE_LIMIT_PER_MIN: u32 = 300;
+/// Default per-IP cap of the agent routes (`BREEZE_AGENT_IP_RATE_LIMIT_PER_MIN`).
+pub const AGENT_IP_RATE_LIMIT_PER_MIN: u32 = 20_000;
+/// Seconds between agent WebSocket pings (SPEC 8.6).
+pub const AGENT_WS_PING_SECS: u64 = 30;
 
 /// Raw settings: the file's lines overlaid by the environment.
 #[derive(Default)]
@@ -451,6 +465,27 @@ impl ServerConfig {
                 reason: "expected 0 (off) to 600".into(),
             });
         }
+        let agent_ip_rate_limit_per_min = settings.parsed(
+            "BREEZE_AGENT_IP_RATE_LIMIT_PER_MIN",
+            AGENT_IP_RATE_LIMIT_PER_MIN,
+        )?;
+        if !(1..=breeze_core::ratelimit::MAX_LIMIT).contains(&agent_ip_rate_limit_per_min) {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_AGENT_IP_RATE_LIMIT_PER_MIN".into(),
+                reason: "expected 1 to 1000000".into(),
+            });
+        }
+        let agent_ws_ping_secs =
+            settings.parsed("BREEZE_AGENT_WS_PING_SECS", AGENT_WS_PING_SECS)?;
+        if agent_ws_ping_secs == 0
+            || agent_ws_ping_secs > AGENT_WS_PING_SECS
+            || (agent_ws_ping_secs != AGENT_WS_PING_SECS && mode != Mode::Test)
+        {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_AGENT_WS_PING_SECS".into(),
+                reason: "expected 30 (only test mode may lower it, to 1 at least)".into(),
+            });
+        }
         let listen = settings.parsed(
             "BREEZE_LISTEN",
             DEFAULT_LISTEN
@@ -491,6 +526,8 @@ impl ServerConfig {
             secure_cookies: settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production)?,
             global_rate_limit_per_min,
             agent_auth_cache_secs,
+            agent_ip_rate_limit_per_min,
+            agent_ws_ping_secs,
         })
     }
 

@@ -2,17 +2,21 @@
 //! PostgreSQL `LISTEN` task that tells them what happened elsewhere (SPEC 8.6, 11).
 //!
 //! Cross-replica delivery goes through PostgreSQL: inserting a command notifies
-//! `breeze_commands` (trigger), a device status change notifies `breeze_device_events`
-//! (trigger), and a new socket bumps the device's connection generation and notifies
-//! `breeze_agent_ws`. Every replica's hub listens and forwards to its local sockets. A lost
-//! notification costs latency, not correctness: sockets also re-claim pending commands on
-//! every ping tick, and the generation column stays authoritative.
+//! `breeze_commands` (trigger), a device's status, placement or credentials change notifies
+//! `breeze_device_events`, an organization's or partner's status or deletion notifies
+//! `breeze_org_events` (triggers), and a new socket bumps the device's connection generation
+//! and notifies `breeze_agent_ws`. Every replica's hub listens and forwards to its local
+//! sockets: quarantine closes with 4001 and decommission with 4040 at once; any other
+//! change of the device, its organization or its partner makes the socket re-authenticate
+//! from a fresh row and close if it no longer may stay. A lost notification costs latency,
+//! not correctness: sockets also re-authenticate and re-claim pending commands on every
+//! ping tick, and the generation column stays authoritative.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use breeze_core::tenancy::DeviceId;
+use breeze_core::tenancy::{DeviceId, OrgId, PartnerId};
 use parking_lot::Mutex;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -21,7 +25,12 @@ use tokio::sync::{OnceCell, mpsc};
 use crate::state::AppState;
 
 /// Notification channels the hub listens on.
-pub const CHANNELS: [&str; 3] = ["breeze_commands", "breeze_device_events", "breeze_agent_ws"];
+pub const CHANNELS: [&str; 4] = [
+    "breeze_commands",
+    "breeze_device_events",
+    "breeze_org_events",
+    "breeze_agent_ws",
+];
 
 /// What the hub tells a socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +40,24 @@ pub enum HubEvent {
     /// Close with this code (4001 device no longer authorized, 4002 superseded, 4040
     /// reconnect required).
     Close(u16),
+    /// The device, its organization or its partner changed: re-authenticate from a fresh
+    /// row and close if the socket may no longer stay.
+    Recheck,
+}
+
+/// Where a socket's agent belongs (which organization and partner notifications reach it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tenant {
+    /// Organization.
+    pub org: OrgId,
+    /// Partner.
+    pub partner: PartnerId,
 }
 
 struct Local {
     id: u64,
     generation: i64,
+    tenant: Tenant,
     tx: mpsc::Sender<HubEvent>,
 }
 
@@ -77,6 +99,8 @@ impl Drop for Registration {
 #[serde(rename_all = "camelCase")]
 struct Note {
     device_id: Option<uuid::Uuid>,
+    org_id: Option<uuid::Uuid>,
+    partner_id: Option<uuid::Uuid>,
     status: Option<String>,
     generation: Option<i64>,
 }
@@ -126,6 +150,7 @@ impl Hub {
         self: &Arc<Self>,
         device: DeviceId,
         generation: i64,
+        tenant: Tenant,
     ) -> (Registration, mpsc::Receiver<HubEvent>) {
         let (tx, rx) = mpsc::channel(16);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -135,7 +160,12 @@ impl Hub {
         for old in list.iter().filter(|l| l.generation < generation) {
             let _ = old.tx.try_send(HubEvent::Close(4002));
         }
-        list.push(Local { id, generation, tx });
+        list.push(Local {
+            id,
+            generation,
+            tenant,
+            tx,
+        });
         drop(map);
         (
             Registration {
@@ -165,10 +195,33 @@ impl Hub {
         }
     }
 
+    /// Sends `event` to every local socket whose tenant `matches`.
+    fn send_tenants(&self, matches: impl Fn(&Tenant) -> bool, event: HubEvent) {
+        let map = self.sockets.lock();
+        for l in map.values().flatten().filter(|l| matches(&l.tenant)) {
+            // a full queue already holds a wake-up; the ping tick re-checks anyway
+            let _ = l.tx.try_send(event);
+        }
+    }
+
     fn dispatch(&self, channel: &str, payload: &str) {
         let Ok(note) = serde_json::from_str::<Note>(payload) else {
             return;
         };
+        if channel == "breeze_org_events" {
+            match (note.org_id, note.partner_id) {
+                (Some(o), _) => {
+                    let org = OrgId::from_uuid(o);
+                    self.send_tenants(|t| t.org == org, HubEvent::Recheck);
+                }
+                (None, Some(p)) => {
+                    let partner = PartnerId::from_uuid(p);
+                    self.send_tenants(|t| t.partner == partner, HubEvent::Recheck);
+                }
+                (None, None) => {}
+            }
+            return;
+        }
         let Some(device) = note.device_id.map(DeviceId::from_uuid) else {
             return;
         };
@@ -177,7 +230,8 @@ impl Hub {
             "breeze_device_events" => match note.status.as_deref() {
                 Some("quarantined") => self.send(device, HubEvent::Close(4001), None),
                 Some("decommissioned") => self.send(device, HubEvent::Close(4040), None),
-                _ => {}
+                // moved, credentials changed (suspension, rotation), any other status
+                _ => self.send(device, HubEvent::Recheck, None),
             },
             "breeze_agent_ws" => {
                 if let Some(g) = note.generation {

@@ -117,3 +117,48 @@ async fn revocations_written_elsewhere_reach_the_cache() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn finding_10_a_row_read_before_a_revocation_is_not_cached_after_its_notification() {
+    let server = TestServer::start_with_agent_auth_cache().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&server, &fx, org, site, 10, 3600, None).await;
+    let a = enroll_ok(&server, &key, "race").await;
+    let cache = &server.state.agent_cache;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cache.get(&a.agent_id).is_none() {
+        assert_eq!(heartbeat(&server, &a).await.0, 200);
+        assert!(Instant::now() < deadline, "never cached");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // the interleaving of `load_row` against a revoking commit on another replica: take
+    // the ticket and read the row (here: the same row, still unsuspended) ...
+    let ticket = cache.ticket();
+    let stale = cache.get(&a.agent_id).unwrap();
+    assert!(!stale.suspended);
+    // ... the revocation commits and its notification is handled ...
+    owner_exec(
+        &fx,
+        "UPDATE device_credentials SET suspended = true, suspended_at = now() WHERE device_id = $1",
+        a.device_id,
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cache.get(&a.agent_id).is_some() {
+        assert!(Instant::now() < deadline, "the notification never arrived");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ... and only then is the row read before it put
+    assert!(!cache.put(ticket, &a.agent_id, stale));
+    assert!(cache.get(&a.agent_id).is_none(), "the stale row was cached");
+    let (s, v) = heartbeat(&server, &a).await;
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (403, Some("token_suspended")),
+        "{v}"
+    );
+}

@@ -1084,3 +1084,63 @@ async fn finding_03_held_hosts_cannot_reenroll_and_suspensions_are_reviewed() {
     assert_eq!((s, b["items"].as_array().unwrap().len()), (200, 0));
     verify_all_chains(&w.server, &w.fx).await;
 }
+
+#[tokio::test]
+async fn finding_05_agents_behind_one_nat_are_not_held_to_the_per_ip_user_limit() {
+    // the SPEC per-IP limit of user routes: 300 / min
+    let server = TestServer::start_with(|s| {
+        s.retain(|(k, _)| k != "BREEZE_GLOBAL_RATE_LIMIT_PER_MIN");
+        s.push(("BREEZE_GLOBAL_RATE_LIMIT_PER_MIN".into(), "300".into()));
+    })
+    .await;
+    let w = world_with(server).await;
+    let key = w.key(20).await;
+    let mut agents = Vec::new();
+    for i in 0..11 {
+        agents.push(enroll_ok(&w.server, &key, &format!("nat-{i}")).await);
+    }
+    // 11 agents behind one address, 28 heartbeats each (308 requests), each agent well
+    // inside its own per-agent, per-device+IP and per-organization limits
+    let mut refused = 0;
+    for _ in 0..28 {
+        for a in &agents {
+            let (s, _, b) = agent_post(
+                &w.server,
+                &format!("/api/v1/agents/{}/heartbeat", a.agent_id),
+                &a.token,
+                &beat(),
+            )
+            .await;
+            if s != 200 {
+                refused += 1;
+                assert_eq!(s, 429, "{b}");
+            }
+        }
+    }
+    assert_eq!(
+        refused, 0,
+        "agents behind one NAT were throttled by the per-IP limit"
+    );
+
+    // agent routes keep a per-IP cap of their own (much higher in production)
+    let server = TestServer::start_with(|s| {
+        s.push(("BREEZE_AGENT_IP_RATE_LIMIT_PER_MIN".into(), "20".into()));
+    })
+    .await;
+    let w = world_with(server).await;
+    let key = w.key(2).await;
+    let a = enroll_ok(&w.server, &key, "capped").await;
+    let mut statuses = Vec::new();
+    for _ in 0..21 {
+        let (s, _, _) = agent_post(
+            &w.server,
+            &format!("/api/v1/agents/{}/heartbeat", a.agent_id),
+            &a.token,
+            &beat(),
+        )
+        .await;
+        statuses.push(s);
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(statuses[20], 429);
+}

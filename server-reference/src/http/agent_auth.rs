@@ -24,7 +24,7 @@ use breeze_agent_proto::issue::Issue;
 use breeze_authz::access::{AccessContext, Principal, resolve};
 use breeze_core::audit::{Actor, AuditResult};
 use breeze_core::ratelimit::AgentRequestClass;
-use breeze_core::tenancy::{DeviceId, OrgId, OrgStatus, SiteId};
+use breeze_core::tenancy::{DeviceId, OrgId, OrgStatus, PartnerId, SiteId};
 use breeze_crypto::credentials::{AgentToken, TokenHash};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
@@ -164,6 +164,8 @@ pub struct AgentAuthed {
     pub org_id: OrgId,
     /// Site.
     pub site_id: SiteId,
+    /// Partner of the organization.
+    pub partner_id: PartnerId,
     /// Access context (organization scope, the device's site only).
     pub ctx: AccessContext,
     /// Role of the token.
@@ -212,7 +214,8 @@ fn ct_match(presented: &TokenHash, stored: Option<&String>) -> bool {
         .is_some_and(|h| presented.ct_eq(&h))
 }
 
-fn rate(decision: &breeze_core::ratelimit::RateDecision) -> Result<(), AgentError> {
+/// `Ok` when `decision` allows; 429 when it refuses; 503 when the limiter is unavailable.
+pub(crate) fn rate(decision: &breeze_core::ratelimit::RateDecision) -> Result<(), AgentError> {
     if decision.is_allowed() {
         return Ok(());
     }
@@ -234,17 +237,20 @@ async fn load_row(
         .agent_cache
         .ensure_listening(state.config.database_url.expose_secret())
         .await;
+    // taken before the read: an invalidation handled after it refuses the row (a revoking
+    // commit between this read and the put must not leave its old row cached)
+    let ticket = state.agent_cache.ticket();
     let mut tx = state.store.begin_system("authenticate agent").await?;
     let row = agents::auth_row(&mut tx, agent_id).await?;
     drop(tx);
     if let Some(r) = &row {
-        state.agent_cache.put(agent_id, r.clone());
+        state.agent_cache.put(ticket, agent_id, r.clone());
     }
     Ok(row)
 }
 
 /// The device count of `org` for its agent limit (cached; counted on a miss).
-async fn org_devices(state: &AppState, org: OrgId) -> Result<u32, AgentError> {
+pub(crate) async fn org_devices(state: &AppState, org: OrgId) -> Result<u32, AgentError> {
     if let Some(n) = state.agent_load.org_devices(org) {
         return Ok(n);
     }
@@ -413,6 +419,7 @@ pub async fn authenticate(
         device_id: row.device_id,
         org_id: row.org_id,
         site_id: row.site_id,
+        partner_id: row.partner_id,
         ctx,
         role,
         generation,
@@ -420,6 +427,95 @@ pub async fn authenticate(
         rotation_due: row.rotation_due_at.is_some_and(|t| t <= now),
         rotation_pending: pending_live,
         client,
+    })
+}
+
+/// Why an open agent WebSocket must close (its close code, SPEC 8.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketVerdict {
+    /// The socket may stay.
+    Keep,
+    /// 4001: the device is no longer authorized (token suspended or gone, device
+    /// quarantined, organization or partner not serviceable).
+    NotAuthorized,
+    /// 4040: reconnect and authenticate again (device moved or decommissioned, agent id
+    /// re-bound, the socket's token rotated out).
+    Reconnect,
+}
+
+/// The verdict of `row` on the socket opened as `authed`.
+fn socket_verdict(
+    row: &agents::AgentAuthRow,
+    authed: &AgentAuthed,
+    now: time::OffsetDateTime,
+) -> SocketVerdict {
+    if row.device_id != authed.device_id || row.status == "decommissioned" {
+        return SocketVerdict::Reconnect;
+    }
+    if row.suspended || !row.has_credentials || row.status == "quarantined" {
+        return SocketVerdict::NotAuthorized;
+    }
+    if row.org_id != authed.org_id
+        || row.site_id != authed.site_id
+        || row.partner_id != authed.partner_id
+    {
+        return SocketVerdict::Reconnect;
+    }
+    let still_valid = authed
+        .presented_hash
+        .parse::<TokenHash>()
+        .ok()
+        .and_then(|h| match_token(row, &h, Lane::WebSocket, now))
+        .is_some();
+    if !still_valid {
+        return SocketVerdict::Reconnect;
+    }
+    let principal = Principal::Agent {
+        device_id: row.device_id,
+        org_id: row.org_id,
+        site_id: row.site_id,
+    };
+    if resolve(&principal, &[row.org]).is_err() || row.org.status == OrgStatus::Offboarding {
+        return SocketVerdict::NotAuthorized;
+    }
+    SocketVerdict::Keep
+}
+
+/// Re-authenticates an open WebSocket (SPEC 8.6 "tenant must be active", for as long as
+/// the socket lives). `fresh` reads the row from PostgreSQL and also checks the partner
+/// (after a notification); otherwise the cached row is used when there is one (every ping
+/// tick), and a verdict to close is confirmed on a fresh row first (a cached row may only
+/// keep a socket open, never close one). No rate limit is charged.
+///
+/// # Errors
+/// [`AgentError`] when PostgreSQL cannot answer (the caller keeps the socket until the next
+/// check).
+pub async fn recheck_socket(
+    state: &AppState,
+    authed: &AgentAuthed,
+    fresh: bool,
+) -> Result<SocketVerdict, AgentError> {
+    let now = state.clock.now();
+    if !fresh
+        && let Some(row) = state.agent_cache.get(&authed.agent_id)
+        && socket_verdict(&row, authed, now) == SocketVerdict::Keep
+    {
+        return Ok(SocketVerdict::Keep);
+    }
+    let Some(row) = load_row(state, &authed.agent_id).await? else {
+        return Ok(SocketVerdict::Reconnect);
+    };
+    let verdict = socket_verdict(&row, authed, now);
+    if verdict != SocketVerdict::Keep || !fresh {
+        return Ok(verdict);
+    }
+    let mut tx = state.store.begin_system("recheck agent socket").await?;
+    let serviceable = agents::partner_serviceable(&mut tx, row.partner_id).await?;
+    drop(tx);
+    Ok(if serviceable {
+        SocketVerdict::Keep
+    } else {
+        SocketVerdict::NotAuthorized
     })
 }
 

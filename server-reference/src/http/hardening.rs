@@ -164,8 +164,19 @@ pub fn cors_layer(origins: &[String], mode: Mode) -> Option<CorsLayer> {
     )
 }
 
+/// Whether `path` is an agent route (enrollment, the agent's own routes, its WebSocket).
+#[must_use]
+pub fn is_agent_path(path: &str) -> bool {
+    path.starts_with("/api/v1/agents/") || path.starts_with("/api/v1/agent-ws/")
+}
+
 /// The global per-IP limit (SPEC 7, 300 / min; the key and name are those of
 /// `RateLimiter::global_per_ip`). A limiter that cannot answer refuses (503).
+///
+/// Agent routes are exempt from it (hundreds of agents may share one NAT address, and each
+/// has its own per-agent, per-device+IP and per-org limits, SPEC 8.2); they are held to a
+/// much higher per-IP cap of their own (`agent_ip`), which bounds what one address can send
+/// before authentication (enrollment keeps its own 10 / min on top).
 async fn global_rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(peer) = req
         .extensions()
@@ -176,10 +187,17 @@ async fn global_rate_limit(State(state): State<AppState>, req: Request, next: Ne
         return ApiError::Unavailable.into_response();
     };
     let client = authn::client_meta(&state, peer.ip(), req.headers());
-    let policy = Policy::new(
-        "global_ip",
-        Quota::per_secs(state.config.global_rate_limit_per_min, 60),
-    );
+    let policy = if is_agent_path(req.uri().path()) {
+        Policy::new(
+            "agent_ip",
+            Quota::per_secs(state.config.agent_ip_rate_limit_per_min, 60),
+        )
+    } else {
+        Policy::new(
+            "global_ip",
+            Quota::per_secs(state.config.global_rate_limit_per_min, 60),
+        )
+    };
     let decision = state.limiter.check(policy, &client.key().to_string()).await;
     if decision.is_allowed() {
         return next.run(req).await;

@@ -730,3 +730,18 @@ pub async fn bump_ws_generation(
     .await?;
     Ok(generation)
 }
+
+/// Whether `partner` exists, is active and not deleted (a socket's re-check after a
+/// partner notification; system scope).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn partner_serviceable(tx: &mut ScopedTx, partner: PartnerId) -> StoreResult<bool> {
+    let ok: Option<bool> = sqlx::query_scalar(
+        "SELECT status = 'active' AND deleted_at IS NULL FROM partners WHERE id = $1",
+    )
+    .bind(partner.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(ok.unwrap_or(false))
+}

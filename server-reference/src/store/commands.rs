@@ -407,3 +407,28 @@ pub async fn device_targets(tx: &mut ScopedTx, ids: &[DeviceId]) -> StoreResult<
         })
         .collect())
 }
+
+/// Most terminal commands [`session_commands`] reads.
+pub const MAX_SESSION_COMMANDS: i64 = 200;
+
+/// The payload envelopes of the recent (24 h) terminal commands handed to `device`, newest
+/// first, at most [`MAX_SESSION_COMMANDS`]: the sessions the agent owns, whichever lane
+/// delivered them (the caller decrypts).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn session_commands(tx: &mut ScopedTx, device: DeviceId) -> StoreResult<Vec<String>> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT payload FROM device_commands
+          WHERE device_id = $1
+            AND type IN ('terminal_start', 'terminal_data', 'terminal_resize', 'terminal_stop')
+            AND status <> 'pending'
+            AND created_at > now() - interval '24 hours'
+          ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(device.as_uuid())
+    .bind(MAX_SESSION_COMMANDS)
+    .fetch_all(tx.conn())
+    .await?;
+    Ok(rows)
+}

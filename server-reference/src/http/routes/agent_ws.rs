@@ -5,9 +5,27 @@
 //! refused before any parsing. One socket per agent across replicas: the upgrade bumps the
 //! device's connection generation and notifies every replica, whose hub closes older
 //! sockets with 4002. Pings every 30 s, 4008 without a pong within 40 s of a ping. Commands
-//! are pushed when queued (hub notification) and re-claimed on every ping tick. A frame
-//! naming a command or session the agent does not own is a probe: five within five minutes
-//! suspend the agent's tokens durably (audited `agent.token.suspended`) and close with 4001.
+//! are pushed when queued (hub notification) and re-claimed on every ping tick.
+//!
+//! A socket stays only while its agent could open it again: a change of the device (moved,
+//! credentials, status), its organization or its partner makes the hub ask the socket to
+//! re-authenticate from a fresh row, and every ping tick re-authenticates from the auth
+//! cache, so a lost notification is caught within one tick. Closes: 4001 when the device is
+//! no longer authorized (token suspended, quarantine, organization or partner not
+//! serviceable), 4040 when the agent must reconnect and authenticate again (device moved to
+//! another site or organization, decommissioned, its token rotated out).
+//!
+//! Every inbound text frame except `pong` and `terminal_output` (relay data of a session
+//! the agent owns) is charged to the per-agent and per-organization agent limits, the same
+//! ones HTTP agent calls use; a refused frame is answered `PROCESSING_ERROR` and dropped,
+//! and a limiter that cannot answer closes the socket with 1013 (try again later).
+//!
+//! A frame naming a command or session the agent does not own is a probe: five within five
+//! minutes suspend the agent's tokens durably (audited `agent.token.suspended`) and close
+//! with 4001. The agent owns every session of the terminal commands handed to it on any lane
+//! (this socket, an earlier one, an HTTP heartbeat): a session this socket has not seen is
+//! looked up among the device's recent terminal commands before it counts. When the probe
+//! counter cannot answer, the socket closes with 1013 without suspending.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -25,12 +43,16 @@ use breeze_agent_proto::ids::UnixMillis;
 use breeze_agent_proto::limits::MAX_TEXT_FRAME_BYTES;
 use breeze_agent_proto::{BinaryFrame, CloseCode, ServerFrame};
 use breeze_core::audit::AuditResult;
-use breeze_core::ratelimit::Quota;
-use serde_json::json;
+use breeze_core::ratelimit::{AgentRequestClass, Quota, Verdict};
+use breeze_crypto::envelope::Field;
+use secrecy::ExposeSecret as _;
+use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::fanout::{Hub, HubEvent};
-use crate::http::agent_auth::{AgentAuthed, AgentError, TokenRole};
+use crate::fanout::{Hub, HubEvent, Tenant};
+use crate::http::agent_auth::{
+    AgentAuthed, AgentError, SocketVerdict, TokenRole, org_devices, rate, recheck_socket,
+};
 use crate::http::authn::event_builder;
 use crate::http::route::{Access, Route, route};
 use crate::http::routes::agents::{ResultOutcome, claim_commands, process_heartbeat, store_result};
@@ -47,6 +69,11 @@ pub const WS_BUFFER_BYTES: usize = 4 * 1024;
 pub const PROBE_LIMIT: u32 = 5;
 /// Probe counting window.
 pub const PROBE_WINDOW: Duration = Duration::from_secs(300);
+/// Close code when a limiter cannot answer (RFC 6455 "try again later"): the socket closes
+/// with no durable consequence for the agent.
+pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+/// Sessions a socket remembers as owned (more are looked up again when named).
+pub const MAX_REMEMBERED_SESSIONS: usize = 1024;
 
 /// The routes of this module (each router gets its own hub).
 #[must_use]
@@ -92,7 +119,11 @@ async fn upgrade(
         .max_frame_size(MAX_TEXT_FRAME_BYTES)
         .max_message_size(MAX_TEXT_FRAME_BYTES)
         .on_upgrade(move |socket| async move {
-            let (registration, events) = hub.register(authed.device_id, generation);
+            let tenant = Tenant {
+                org: authed.org_id,
+                partner: authed.partner_id,
+            };
+            let (registration, events) = hub.register(authed.device_id, generation, tenant);
             let mut session = Session {
                 state,
                 authed,
@@ -141,7 +172,8 @@ impl Session {
         if matches!(self.push_commands().await, Flow::Stop) {
             return;
         }
-        let mut ticker = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+        let every = Duration::from_secs(self.state.config.agent_ws_ping_secs.max(1));
+        let mut ticker = tokio::time::interval_at(Instant::now() + every, every);
         loop {
             let pong_deadline = self
                 .awaiting_pong
@@ -154,6 +186,7 @@ impl Session {
                 ev = events.recv() => match ev {
                     Some(HubEvent::CommandsQueued) => self.push_commands().await,
                     Some(HubEvent::Close(code)) => self.close(code).await,
+                    Some(HubEvent::Recheck) => self.recheck(true).await,
                     None => Flow::Stop,
                 },
                 _ = ticker.tick() => self.on_tick().await,
@@ -179,7 +212,10 @@ impl Session {
     }
 
     async fn close(&mut self, code: u16) -> Flow {
-        let reason = CloseCode::from_u16(code).map_or("closing", CloseCode::reason);
+        let reason = match code {
+            CLOSE_TRY_AGAIN_LATER => "try again later",
+            _ => CloseCode::from_u16(code).map_or("closing", CloseCode::reason),
+        };
         let _ = self
             .socket
             .send(Message::Close(Some(CloseFrame {
@@ -190,7 +226,34 @@ impl Session {
         Flow::Stop
     }
 
+    /// Re-authenticates the socket (see the module docs); a database that cannot answer
+    /// keeps it until the next check.
+    async fn recheck(&mut self, fresh: bool) -> Flow {
+        let state = self.state.clone();
+        let permit = state.agent_load.permit().await;
+        let verdict = recheck_socket(&self.state, &self.authed, fresh).await;
+        drop(permit);
+        match verdict {
+            Ok(SocketVerdict::Keep) => Flow::Continue,
+            Ok(SocketVerdict::NotAuthorized) => {
+                self.close(CloseCode::DeviceNotAuthorized.as_u16()).await
+            }
+            Ok(SocketVerdict::Reconnect) => self.close(CloseCode::ReconnectRequired.as_u16()).await,
+            Err(e) => {
+                tracing::warn!(
+                    reason = e.reason().as_str(),
+                    "re-authenticating an agent socket failed"
+                );
+                Flow::Continue
+            }
+        }
+    }
+
     async fn on_tick(&mut self) -> Flow {
+        // a lost notification costs at most one tick
+        if matches!(self.recheck(false).await, Flow::Stop) {
+            return Flow::Stop;
+        }
         if self.awaiting_pong.is_none() {
             self.awaiting_pong = Some(Instant::now());
         }
@@ -227,20 +290,146 @@ impl Session {
     }
 
     fn remember_session(&mut self, cmd: &Command) {
-        if let CommandBody::TerminalStart(p) = &cmd.body {
-            self.sessions.insert(p.session_id.as_str().to_owned());
+        let session = match &cmd.body {
+            CommandBody::TerminalStart(p) => &p.session_id,
+            CommandBody::TerminalData(p) => &p.session_id,
+            CommandBody::TerminalResize(p) => &p.session_id,
+            CommandBody::TerminalStop(p) => &p.session_id,
+            _ => return,
+        };
+        if self.sessions.len() < MAX_REMEMBERED_SESSIONS {
+            self.sessions.insert(session.as_str().to_owned());
+        }
+    }
+
+    /// Whether the agent owns `session`: handed to it in a terminal command on any lane.
+    /// `None` when that cannot be known now (the frame is dropped, not counted as a probe).
+    async fn owns_session(&mut self, session: &str) -> Option<bool> {
+        if self.sessions.contains(session) {
+            return Some(true);
+        }
+        let found = async {
+            let mut tx = self.state.store.begin(&self.authed.ctx).await?;
+            let envelopes = commands::session_commands(&mut tx, self.authed.device_id).await?;
+            drop(tx);
+            let field = Field::new("device_commands", "payload").map_err(AgentError::internal)?;
+            Ok::<_, AgentError>(envelopes.iter().any(|envelope| {
+                self.state
+                    .secrets
+                    .decrypt(envelope, &field)
+                    .ok()
+                    .and_then(|plain| serde_json::from_str::<Value>(plain.expose_secret()).ok())
+                    .is_some_and(|p| p.get("sessionId").and_then(Value::as_str) == Some(session))
+            }))
+        }
+        .await;
+        match found {
+            Ok(true) => {
+                if self.sessions.len() < MAX_REMEMBERED_SESSIONS {
+                    self.sessions.insert(session.to_owned());
+                }
+                Some(true)
+            }
+            Ok(false) => Some(false),
+            Err(e) => {
+                tracing::warn!(
+                    reason = e.reason().as_str(),
+                    "looking up an agent session failed"
+                );
+                None
+            }
+        }
+    }
+
+    /// A frame naming `session`: relayed when the agent owns it, a probe when it does not.
+    async fn session_frame(&mut self, session: &str, kind: &str) -> Flow {
+        match self.owns_session(session).await {
+            Some(true) => Flow::Continue,
+            Some(false) => self.probe(kind).await,
+            None => {
+                self.send(&ServerFrame::Error(ErrorFrame::processing_error(
+                    "the frame could not be processed",
+                    kind,
+                )))
+                .await
+            }
+        }
+    }
+
+    /// Charges an inbound frame to the per-agent and per-organization agent limits (those
+    /// of HTTP agent calls). `None` when it may be processed; otherwise how the socket goes
+    /// on (a refused frame is answered and dropped; a limiter that cannot answer closes).
+    async fn charge(&mut self, kind: &str) -> Option<Flow> {
+        let charged = async {
+            let devices = org_devices(&self.state, self.authed.org_id).await?;
+            rate(
+                &self
+                    .state
+                    .limiter
+                    .agent_per_agent(&self.authed.agent_id)
+                    .await,
+            )?;
+            rate(
+                &self
+                    .state
+                    .limiter
+                    .agent_per_org(self.authed.org_id, devices, AgentRequestClass::General)
+                    .await,
+            )
+        }
+        .await;
+        match charged {
+            Ok(()) => None,
+            Err(AgentError::RateLimited(_)) => Some(
+                self.send(&ServerFrame::Error(ErrorFrame::processing_error(
+                    "rate limited: the frame was dropped",
+                    kind,
+                )))
+                .await,
+            ),
+            Err(AgentError::Unavailable) => {
+                crate::metrics::global().record_limiter_unavailable();
+                Some(self.close(CLOSE_TRY_AGAIN_LATER).await)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    reason = e.reason().as_str(),
+                    "charging an agent frame failed"
+                );
+                Some(
+                    self.send(&ServerFrame::Error(ErrorFrame::processing_error(
+                        "the frame could not be processed",
+                        kind,
+                    )))
+                    .await,
+                )
+            }
         }
     }
 
     async fn on_message(&mut self, message: Message) -> Flow {
         match message {
-            Message::Text(text) => match AgentFrame::decode(text.as_bytes()) {
-                Err(e) => {
-                    self.send(&ServerFrame::Error(ErrorFrame::invalid_message(&e)))
-                        .await
+            Message::Text(text) => {
+                let decoded = AgentFrame::decode(text.as_bytes());
+                let kind = match &decoded {
+                    Ok(d) => d.message.type_name(),
+                    Err(_) => "invalid",
+                };
+                // pongs and session relay data are not requests; everything else is
+                // charged, invalid frames included
+                if !matches!(kind, "pong" | "terminal_output")
+                    && let Some(flow) = self.charge(kind).await
+                {
+                    return flow;
                 }
-                Ok(decoded) => self.on_frame(decoded.into_message()).await,
-            },
+                match decoded {
+                    Err(e) => {
+                        self.send(&ServerFrame::Error(ErrorFrame::invalid_message(&e)))
+                            .await
+                    }
+                    Ok(decoded) => self.on_frame(decoded.into_message()).await,
+                }
+            }
             Message::Binary(bytes) => match BinaryFrame::decode(&bytes) {
                 Err(e) => {
                     let frame = ErrorFrame {
@@ -252,11 +441,8 @@ impl Session {
                     self.send(&ServerFrame::Error(frame)).await
                 }
                 Ok(frame) => {
-                    if self.sessions.contains(frame.session_id.as_str()) {
-                        Flow::Continue
-                    } else {
-                        self.probe("binary").await
-                    }
+                    let session = frame.session_id.as_str().to_owned();
+                    self.session_frame(&session, "binary").await
                 }
             },
             Message::Pong(_) => {
@@ -294,11 +480,7 @@ impl Session {
                     }
                 }
                 AgentFrame::TerminalOutput(out) => {
-                    if self.sessions.contains(out.session_id.as_str()) {
-                        Flow::Continue
-                    } else {
-                        self.probe(kind).await
-                    }
+                    self.session_frame(out.session_id.as_str(), kind).await
                 }
                 AgentFrame::PatchProgress(p) => self.owned_command(p.command_id, kind).await?,
                 AgentFrame::VerificationProgress(v) => {
@@ -358,7 +540,13 @@ impl Session {
                 )))
                 .await;
         }
-        // refused or limiter unavailable: fail closed
+        if decision.verdict == Verdict::Unavailable {
+            // nothing was counted: close (fail closed) but suspend nobody on no evidence
+            crate::metrics::global().record_limiter_unavailable();
+            tracing::warn!("probe counter unavailable; closing the agent socket");
+            return self.close(CLOSE_TRY_AGAIN_LATER).await;
+        }
+        // the fifth probe within the window
         if let Err(e) = suspend(&self.state, &self.authed, kind).await {
             tracing::error!(
                 reason = e.reason().as_str(),
