@@ -1324,6 +1324,9 @@ async fn finding_19_user_routes_refuse_trailing_data_after_the_json_body() {
     assert_eq!(s, 201, "{v}");
 }
 
+/// Builds a request body around a name.
+type NameBody = Box<dyn Fn(&str) -> Value>;
+
 #[tokio::test]
 async fn finding_20_user_supplied_names_refuse_control_characters() {
     let server = TestServer::start().await;
@@ -1351,7 +1354,7 @@ async fn finding_20_user_supplied_names_refuse_control_characters() {
         "tab\t",
     ];
     let plain = fx.org_user(p, org, SeededRole::OrgViewer, None).await;
-    let cases: Vec<(&str, &str, String, Box<dyn Fn(&str) -> Value>)> = vec![
+    let cases: Vec<(&str, &str, String, NameBody)> = vec![
         (
             "partner",
             "POST",
