@@ -1264,6 +1264,21 @@ async fn finding_12_tenant_admins_cannot_read_or_change_platform_admins() {
         )
         .await;
         assert_eq!(s, 200, "{v}");
+        // nor listed
+        let (s, list) = call(
+            &server,
+            Auth::Bearer(&t),
+            "GET",
+            "/api/v1/users?limit=100",
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{list}");
+        assert!(list.contains(&plain.id.to_string()), "{list}");
+        assert!(
+            !list.contains(&op.id.to_string()),
+            "a platform admin is listed: {list}"
+        );
     }
     // the platform itself still manages them
     let platform = fx.platform_admin().await;
