@@ -12,7 +12,7 @@ use crate::limits::{
 };
 use crate::secret::{EnrollmentKey, EnrollmentSecret, WireToken};
 use crate::validate::{
-    Path, Report, Validate, check_chars, check_list, check_opt_chars, check_range,
+    Path, Report, Validate, check_list, check_opt_text, check_range, check_text,
 };
 use crate::version::ProtocolVersion;
 
@@ -182,28 +182,28 @@ impl Default for AgentConfig {
 
 impl Validate for EnrollRequest {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(
+        check_text(
             &self.hostname,
             1,
             MAX_HOSTNAME_CHARS,
             &path.field("hostname"),
             report,
         );
-        check_chars(
+        check_text(
             &self.os_version,
             1,
             MAX_FACT_CHARS,
             &path.field("osVersion"),
             report,
         );
-        check_chars(
+        check_text(
             &self.architecture,
             1,
             MAX_VERSION_CHARS,
             &path.field("architecture"),
             report,
         );
-        check_chars(
+        check_text(
             &self.agent_version,
             1,
             MAX_VERSION_CHARS,
@@ -233,7 +233,7 @@ impl Validate for HardwareInfo {
             ("biosVersion", &self.bios_version),
             ("gpuModel", &self.gpu_model),
         ] {
-            check_opt_chars(
+            check_opt_text(
                 value.as_deref(),
                 0,
                 MAX_FACT_CHARS,
@@ -246,14 +246,14 @@ impl Validate for HardwareInfo {
 
 impl Validate for NetworkInterface {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(
+        check_text(
             &self.name,
             1,
             MAX_INTERFACE_NAME_CHARS,
             &path.field("name"),
             report,
         );
-        check_opt_chars(
+        check_opt_text(
             self.mac.as_deref(),
             0,
             MAX_MAC_CHARS,

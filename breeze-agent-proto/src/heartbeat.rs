@@ -16,7 +16,7 @@ use crate::limits::{
     MAX_FACT_CHARS, MAX_HEARTBEAT_COMMANDS, MAX_HOSTNAME_CHARS, MAX_INTERFACE_NAME_CHARS,
     MAX_IP_CHARS, MAX_IP_ENTRIES, MAX_MAC_CHARS, MAX_USER_CHARS, MAX_VERSION_CHARS,
 };
-use crate::validate::{Path, Report, Validate, chars_in, check_chars, check_list};
+use crate::validate::{Path, Report, Validate, check_list, check_text, text_in};
 use crate::version::ProtocolVersion;
 
 /// The agent's self-reported health.
@@ -236,13 +236,14 @@ fn any<T>(_: &T) -> Result<(), String> {
     Ok(())
 }
 
-fn chars(min: usize, max: usize) -> impl Fn(&String) -> Result<(), String> {
-    move |s: &String| chars_in(s, min, max).map_err(|(_, message)| message)
+/// The length rule that also drops a value with control characters (it would reach logs).
+fn text(min: usize, max: usize) -> impl Fn(&String) -> Result<(), String> {
+    move |s: &String| text_in(s, min, max).map_err(|(_, message)| message)
 }
 
 impl Validate for HeartbeatRequest {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(
+        check_text(
             &self.agent_version,
             1,
             MAX_VERSION_CHARS,
@@ -255,15 +256,12 @@ impl Validate for HeartbeatRequest {
                 Ok(())
             });
         self.uptime.check(&path.field("uptime"), report, any);
-        self.hostname.check(
-            &path.field("hostname"),
-            report,
-            chars(1, MAX_HOSTNAME_CHARS),
-        );
+        self.hostname
+            .check(&path.field("hostname"), report, text(1, MAX_HOSTNAME_CHARS));
         self.os_version
-            .check(&path.field("osVersion"), report, chars(1, MAX_FACT_CHARS));
+            .check(&path.field("osVersion"), report, text(1, MAX_FACT_CHARS));
         self.last_user
-            .check(&path.field("lastUser"), report, chars(0, MAX_USER_CHARS));
+            .check(&path.field("lastUser"), report, text(0, MAX_USER_CHARS));
         self.pending_reboot
             .check(&path.field("pendingReboot"), report, any);
         self.ip_history_update.check_nested(
@@ -324,13 +322,13 @@ impl IpHistoryUpdate {
 
 impl IpEntry {
     fn check(&self) -> Result<(), String> {
-        chars_in(&self.interface_name, 1, MAX_INTERFACE_NAME_CHARS)
+        text_in(&self.interface_name, 1, MAX_INTERFACE_NAME_CHARS)
             .map_err(|(_, m)| format!("interfaceName: {m}"))?;
         if crate::net::parse_ip(&self.ip_address, MAX_IP_CHARS).is_none() {
             return Err("ipAddress: expected an ipv4 or ipv6 address".to_owned());
         }
         if let Some(mac) = &self.mac_address {
-            chars_in(mac, 0, MAX_MAC_CHARS).map_err(|(_, m)| format!("macAddress: {m}"))?;
+            text_in(mac, 0, MAX_MAC_CHARS).map_err(|(_, m)| format!("macAddress: {m}"))?;
         }
         Ok(())
     }

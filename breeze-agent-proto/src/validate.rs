@@ -166,6 +166,40 @@ pub fn chars_in(s: &str, min: usize, max: usize) -> Result<(), (IssueCode, Strin
     Ok(())
 }
 
+/// The rule of names and facts that reach logs and terminals (hostname, OS facts, user
+/// names, interface names): [`chars_in`], and no C0/C1 control character anywhere
+/// (`breeze_core::text`, the rule the server applies to user-supplied names too).
+pub fn text_in(s: &str, min: usize, max: usize) -> Result<(), (IssueCode, String)> {
+    chars_in(s, min, max)?;
+    if breeze_core::text::has_control(s) {
+        return Err((
+            IssueCode::InvalidFormat,
+            "must not contain control characters".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Reports a string that breaks [`text_in`].
+pub fn check_text(s: &str, min: usize, max: usize, path: &Path<'_>, report: &mut Report) {
+    if let Err((code, message)) = text_in(s, min, max) {
+        report.issue(path, code, &message);
+    }
+}
+
+/// Like [`check_text`] for an optional string.
+pub fn check_opt_text(
+    s: Option<&str>,
+    min: usize,
+    max: usize,
+    path: &Path<'_>,
+    report: &mut Report,
+) {
+    if let Some(s) = s {
+        check_text(s, min, max, path, report);
+    }
+}
+
 /// Reports a number outside `min..=max`.
 pub fn check_range<T: PartialOrd + Display + Copy>(
     value: T,

@@ -415,3 +415,49 @@ fn finding_18_small_frame_types_are_capped_before_parsing() {
     let err = AgentFrame::decode(br#"{"type":"pong","#).unwrap_err();
     assert_eq!(err.issues()[0].code, IssueCode::Syntax);
 }
+
+#[test]
+fn finding_20_control_characters_in_hostnames_and_facts_are_refused() {
+    let enroll = |field: &str, value: &str| {
+        let mut body = json!({ "enrollmentKey": KEY, "hostname": "host", "osType": "linux",
+            "osVersion": "6.1", "architecture": "x86_64", "agentVersion": "1.0.0" });
+        body[field] = json!(value);
+        EnrollRequest::decode(body.to_string().as_bytes())
+    };
+    for bad in [
+        "host\nINFO forged",
+        "host\u{1b}[31m",
+        "\u{1b}[2J",
+        "host\r",
+        "host\t",
+        "host\u{85}",
+        "host\u{9b}1m",
+        "host\u{7f}",
+    ] {
+        for field in ["hostname", "osVersion", "architecture", "agentVersion"] {
+            let err = invalid(enroll(field, bad).unwrap_err());
+            assert_eq!(err.issues[0].path, field, "{field}={bad:?}");
+            assert_eq!(
+                err.issues[0].code,
+                IssueCode::InvalidFormat,
+                "{field}={bad:?}"
+            );
+            assert!(!err.to_string().contains(bad), "value echoed: {err}");
+        }
+    }
+    assert!(enroll("hostname", "WS-Zürich-01.example").is_ok());
+
+    // a heartbeat's informational fields with controls are dropped, never kept
+    let body = json!({ "status": "ok", "agentVersion": "1",
+        "hostname": "host\n\u{1b}[31mforged", "osVersion": "os\u{85}", "lastUser": "eve\u{1b}[0m" });
+    let decoded = HeartbeatRequest::decode(body.to_string().as_bytes()).unwrap();
+    assert!(decoded.message.hostname.get().is_none());
+    assert!(decoded.message.os_version.get().is_none());
+    assert!(decoded.message.last_user.get().is_none());
+    let paths: Vec<_> = decoded.dropped.iter().map(|d| d.path.as_str()).collect();
+    assert_eq!(paths, ["hostname", "osVersion", "lastUser"]);
+    // the required agentVersion is refused outright
+    let body = json!({ "status": "ok", "agentVersion": "1\n2" });
+    let err = invalid(HeartbeatRequest::decode(body.to_string().as_bytes()).unwrap_err());
+    assert_eq!(err.issues[0].path, "agentVersion");
+}

@@ -263,8 +263,10 @@ pub struct SystemAccessRecord {
 }
 
 /// The names of the PostgreSQL session settings of SPEC 1.2, in the order
-/// [`AccessContext::session_settings`] returns them.
-pub const SESSION_SETTING_NAMES: [&str; 7] = [
+/// [`AccessContext::session_settings`] returns them. The eighth,
+/// `breeze.partner_wide_write`, carries [`AccessContext::can_write_partner_wide`] so
+/// row-level security refuses partner-wide writes too (`true`, or empty for no right).
+pub const SESSION_SETTING_NAMES: [&str; 8] = [
     "breeze.scope",
     "breeze.org_id",
     "breeze.accessible_org_ids",
@@ -272,6 +274,7 @@ pub const SESSION_SETTING_NAMES: [&str; 7] = [
     "breeze.user_id",
     "breeze.current_partner_id",
     "breeze.allowed_site_ids",
+    "breeze.partner_wide_write",
 ];
 
 fn org_scope(
@@ -453,7 +456,9 @@ impl AccessContext {
     /// A system-scope context narrowed to the listed organizations and sites, for platform
     /// work done on behalf of several authenticated principals at once (the server's batched
     /// agent heartbeats): row-level security still admits only those organizations and
-    /// sites, and no partner. The returned record must be written to the audit log, as for
+    /// sites, and no partner. PostgreSQL does not treat it as "system": policies reserved
+    /// to the platform (users, memberships, refresh tokens, MFA, password resets, partners)
+    /// refuse it, because its lists are not `*`. The returned record must be written to the audit log, as for
     /// [`AccessContext::system`].
     ///
     /// # Errors
@@ -566,11 +571,12 @@ impl AccessContext {
     /// The PostgreSQL session settings of SPEC 1.2, as `(name, value)` pairs in the order of
     /// [`SESSION_SETTING_NAMES`], for `set_config(name, value, true)`. Lists are
     /// comma-joined lowercase UUIDs, `*` means all, the empty string none (or not
-    /// applicable).
+    /// applicable). `breeze.partner_wide_write` is `true` when
+    /// [`AccessContext::can_write_partner_wide`] holds, else empty.
     #[must_use]
-    pub fn session_settings(&self) -> [(&'static str, String); 7] {
+    pub fn session_settings(&self) -> [(&'static str, String); 8] {
         let opt = |v: Option<String>| v.unwrap_or_default();
-        let [scope, org, orgs, partners, user, current, sites] = SESSION_SETTING_NAMES;
+        let [scope, org, orgs, partners, user, current, sites, write] = SESSION_SETTING_NAMES;
         [
             (scope, self.scope.as_str().to_owned()),
             (org, opt(self.org_id.map(|id| id.to_string()))),
@@ -582,6 +588,14 @@ impl AccessContext {
                 opt(self.current_partner_id.map(|id| id.to_string())),
             ),
             (sites, self.allowed_site_ids.to_setting()),
+            (
+                write,
+                if self.can_write_partner_wide() {
+                    "true".to_owned()
+                } else {
+                    String::new()
+                },
+            ),
         ]
     }
 }

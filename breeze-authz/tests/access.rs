@@ -401,6 +401,7 @@ fn session_settings_render_spec_1_2() {
     let mut sites = [site_a.to_string(), site_b.to_string()];
     sites.sort();
     assert_eq!(s[6].1, sites.join(","));
+    assert_eq!(s[7], ("breeze.partner_wide_write", String::new()));
     for (_, value) in &s {
         assert_eq!(value, &value.to_lowercase());
         assert!(!value.contains(' '));
@@ -412,6 +413,46 @@ fn session_settings_render_spec_1_2() {
     assert_eq!(s[2].1.split(',').count(), 2);
     assert_eq!(s[3].1, w.partner.to_string());
     assert_eq!(s[6].1, "*");
+    assert_eq!(s[7].1, "true");
+}
+
+#[test]
+fn partner_wide_write_right_is_carried_to_postgres() {
+    let w = World::new();
+    let now = OffsetDateTime::UNIX_EPOCH;
+    let write = |ctx: &AccessContext| {
+        let s = ctx.session_settings();
+        assert_eq!(s[7].0, "breeze.partner_wide_write");
+        assert_eq!(s[7].1 == "true", ctx.can_write_partner_wide());
+        assert!(s[7].1.is_empty() || s[7].1 == "true", "{:?}", s[7]);
+        s[7].1.clone()
+    };
+    let all = resolve(&partner_user(w.partner, OrgAccess::All), &w.all()).unwrap();
+    assert_eq!(write(&all), "true");
+    let selected = resolve(
+        &partner_user(w.partner, OrgAccess::Selected(vec![w.active.id])),
+        &w.all(),
+    )
+    .unwrap();
+    assert_eq!(write(&selected), "");
+    let none = resolve(&partner_user(w.partner, OrgAccess::None), &w.all()).unwrap();
+    assert_eq!(write(&none), "");
+    let org = resolve(
+        &Principal::User {
+            user_id: UserId::new_random(),
+            memberships: Memberships {
+                organization: Some(org_membership(w.active.id, SiteAccess::All)),
+                ..Memberships::default()
+            },
+        },
+        &w.all(),
+    )
+    .unwrap();
+    assert_eq!(write(&org), "");
+    let (system, _) = AccessContext::system("job", now).unwrap();
+    assert_eq!(write(&system), "true");
+    let (narrowed, _) = AccessContext::system_within("beats", now, [w.active.id], []).unwrap();
+    assert_eq!(write(&narrowed), "");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Breeze core: tenancy ids and the scope every data access needs, the tamper-evident
 //! audit chain, rate limiting, revocation, the outbound SSRF guard and startup
-//! configuration validation.
+//! configuration validation, and the text hygiene of names and hostnames.
 
 pub mod audit;
 pub mod clientip;
@@ -9,3 +9,4 @@ pub mod ratelimit;
 pub mod revocation;
 pub mod ssrf;
 pub mod tenancy;
+pub mod text;

@@ -162,3 +162,61 @@ async fn finding_10_a_row_read_before_a_revocation_is_not_cached_after_its_notif
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn finding_06_a_partner_suspended_elsewhere_reaches_the_cache() {
+    let server = TestServer::start_with_agent_auth_cache().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&server, &fx, org, site, 10, 3600, None).await;
+    let a = enroll_ok(&server, &key, "cache-partner").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.state.agent_cache.is_live() {
+        assert_eq!(heartbeat(&server, &a).await.0, 200);
+        assert!(
+            Instant::now() < deadline,
+            "the cache listener never came up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..2 {
+        assert_eq!(heartbeat(&server, &a).await.0, 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(heartbeat(&server, &a).await.0, 200);
+    assert!(!server.state.agent_cache.is_empty(), "the row is cached");
+
+    // the partner is suspended by another replica: no organization row changes, yet the
+    // cached row must go (the partner trigger notifies)
+    owner_exec(
+        &fx,
+        "UPDATE partners SET status = 'suspended' WHERE id = $1",
+        *partner.as_uuid(),
+    )
+    .await;
+    let v = until(&server, &a, 403).await;
+    assert_eq!(v["code"], "tenant_inactive", "{v}");
+
+    // back to active, then deleted
+    owner_exec(
+        &fx,
+        "UPDATE partners SET status = 'active' WHERE id = $1",
+        *partner.as_uuid(),
+    )
+    .await;
+    until(&server, &a, 200).await;
+    for _ in 0..2 {
+        assert_eq!(heartbeat(&server, &a).await.0, 200);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    owner_exec(
+        &fx,
+        "UPDATE partners SET deleted_at = now() WHERE id = $1",
+        *partner.as_uuid(),
+    )
+    .await;
+    let v = until(&server, &a, 403).await;
+    assert_eq!(v["code"], "tenant_inactive", "{v}");
+}

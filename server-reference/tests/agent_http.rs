@@ -1144,3 +1144,124 @@ async fn finding_05_agents_behind_one_nat_are_not_held_to_the_per_ip_user_limit(
     assert!(statuses[..20].iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(statuses[20], 429);
 }
+
+const PARTNER_SUSPEND: &str = "UPDATE partners SET status = 'suspended' WHERE id = $1";
+const PARTNER_ACTIVATE: &str =
+    "UPDATE partners SET status = 'active', deleted_at = NULL WHERE id = $1";
+const PARTNER_DELETE: &str = "UPDATE partners SET deleted_at = now() WHERE id = $1";
+
+#[tokio::test]
+async fn finding_06_partner_suspended_or_deleted_refuses_agent_heartbeats() {
+    let w = world().await;
+    let key = w.key(10).await;
+    let a = enroll_ok(&w.server, &key, "partner-host").await;
+    let path = format!("/api/v1/agents/{}/heartbeat", a.agent_id);
+    let p = *w.partner.as_uuid();
+    let (s, _, b) = agent_post(&w.server, &path, &a.token, &beat()).await;
+    assert_eq!(s, 200, "{b}");
+    for (what, sql) in [("suspended", PARTNER_SUSPEND), ("deleted", PARTNER_DELETE)] {
+        w.fx.exec(sql, &[p]).await;
+        for token in [&a.token, &a.watchdog] {
+            let (s, _, b) = agent_post(&w.server, &path, token, &beat()).await;
+            assert_eq!(
+                (s, b["code"].as_str()),
+                (403, Some("tenant_inactive")),
+                "agent of a {what} partner: {b}"
+            );
+        }
+        w.fx.exec(PARTNER_ACTIVATE, &[p]).await;
+        let (s, _, b) = agent_post(&w.server, &path, &a.token, &beat()).await;
+        assert_eq!(s, 200, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn finding_06_partner_suspended_or_deleted_refuses_enrollment() {
+    let w = world().await;
+    let key = w.key(10).await;
+    let p = *w.partner.as_uuid();
+    let devices = "SELECT count(*) FROM devices WHERE org_id = $1";
+    enroll_ok(&w.server, &key, "before").await;
+    for (what, sql) in [("suspended", PARTNER_SUSPEND), ("deleted", PARTNER_DELETE)] {
+        w.fx.exec(sql, &[p]).await;
+        let n = scalar_i64(&w.fx, devices, *w.org.as_uuid()).await;
+        let (s, b) = enroll(&w.server, &enroll_body(&key, &format!("h-{what}")), None).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (403, Some("tenant_inactive")),
+            "enrollment under a {what} partner: {b}"
+        );
+        assert_eq!(scalar_i64(&w.fx, devices, *w.org.as_uuid()).await, n);
+        w.fx.exec(PARTNER_ACTIVATE, &[p]).await;
+    }
+    enroll_ok(&w.server, &key, "after").await;
+    let org = w.org.to_string();
+    let refused: Vec<String> = audit_rows(&w.fx, "agent.enroll")
+        .await
+        .iter()
+        .filter(|r| r.1.as_deref() != Some("success"))
+        .map(|r| format!("{}:{}", r.0, r.2["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        refused,
+        vec![
+            format!("{org}:tenant_inactive"),
+            format!("{org}:tenant_inactive")
+        ]
+    );
+    verify_all_chains(&w.server, &w.fx).await;
+}
+
+#[tokio::test]
+async fn finding_20_agent_hostnames_with_control_characters_are_refused() {
+    let w = world().await;
+    let key = w.key(50).await;
+    let devices = "SELECT count(*) FROM devices WHERE org_id = $1";
+    let n = scalar_i64(&w.fx, devices, *w.org.as_uuid()).await;
+    for host in [
+        "host\nINFO forged log line",
+        "host\u{1b}[31mred",
+        "\u{1b}[2J",
+        "host\r",
+        "host\u{85}",
+        "host\u{9b}1m",
+        "host\u{7f}",
+    ] {
+        let (s, b) = enroll(&w.server, &enroll_body(&key, host), None).await;
+        assert_eq!(
+            (s, b["code"].as_str()),
+            (400, Some("invalid_request")),
+            "hostname {host:?}: {b}"
+        );
+        assert!(b.to_string().contains("hostname"), "{b}");
+        let mut body = enroll_body(&key, "fine-host");
+        body["osVersion"] = json!(host);
+        let (s, b) = enroll(&w.server, &body, None).await;
+        assert_eq!(s, 400, "osVersion {host:?}: {b}");
+    }
+    assert_eq!(scalar_i64(&w.fx, devices, *w.org.as_uuid()).await, n);
+    // a heartbeat's informational hostname with controls is dropped, never stored or echoed
+    let a = enroll_ok(&w.server, &key, "clean-host").await;
+    let path = format!("/api/v1/agents/{}/heartbeat", a.agent_id);
+    let mut hb = beat();
+    hb["hostname"] = json!("clean-host\n\u{1b}[31mforged");
+    hb["lastUser"] = json!("eve\u{1b}[0m");
+    let (s, _, b) = agent_post(&w.server, &path, &a.token, &hb).await;
+    assert_eq!(s, 200, "{b}");
+    assert!(!b.to_string().contains('\u{1b}'), "{b}");
+    let stored: i64 = scalar_i64(
+        &w.fx,
+        "SELECT count(*) FROM device_heartbeats WHERE device_id = $1
+            AND (last_user IS NULL OR last_user !~ '[[:cntrl:]]')",
+        a.device_id,
+    )
+    .await;
+    assert_eq!(stored, 1);
+    let hostname_clean = scalar_i64(
+        &w.fx,
+        "SELECT count(*) FROM devices WHERE id = $1 AND hostname = 'clean-host'",
+        a.device_id,
+    )
+    .await;
+    assert_eq!(hostname_clean, 1);
+}

@@ -717,3 +717,348 @@ async fn site_allow_list_is_enforced_by_the_database() {
     assert!(!ids.contains(&w.dev_b));
     let _ = w.site_b;
 }
+
+/// The settings of a real context, as the store sets them.
+fn ctx_settings(ctx: &breeze_authz::access::AccessContext) -> Vec<(&'static str, String)> {
+    ctx.session_settings().into_iter().collect()
+}
+
+#[tokio::test]
+async fn finding_11_a_narrowed_system_context_reaches_no_identity_table() {
+    let w = world().await;
+    let user: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE org_id = $1 LIMIT 1")
+        .bind(w.org_a.as_uuid())
+        .fetch_one(&w.su)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO mfa_challenges (id, user_id, token_hash, expires_at)
+         VALUES ($1, $2, repeat('c', 64), now() + interval '5 minutes')",
+    )
+    .bind(Uuid::new_v4())
+    .bind(user)
+    .execute(&w.su)
+    .await
+    .unwrap();
+    let (narrowed, _record) = breeze_authz::access::AccessContext::system_within(
+        "heartbeat batch (test)",
+        time::OffsetDateTime::now_utc(),
+        [w.org_a],
+        [w.site_a],
+    )
+    .unwrap();
+    let settings = ctx_settings(&narrowed);
+    let mut conn = bare_app(&w.db).await;
+
+    // it still does its job: the devices of its organization and site
+    let mut tx = conn.begin().await.unwrap();
+    set(&mut tx, &settings).await;
+    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM devices")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(ids, vec![w.dev_a]);
+    for table in [
+        "users",
+        "refresh_families",
+        "refresh_tokens",
+        "mfa_recovery_codes",
+        "mfa_challenges",
+        "password_resets",
+        "system_memberships",
+        "notification_outbox",
+    ] {
+        let n: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        assert_eq!(n, 0, "a narrowed system context reads {table}");
+    }
+    for (table, sql) in [
+        ("users", "UPDATE users SET name = 'x' WHERE id = $1"),
+        (
+            "refresh_families",
+            "UPDATE refresh_families SET revoked_at = now() WHERE user_id = $1",
+        ),
+        (
+            "refresh_tokens",
+            "UPDATE refresh_tokens SET used_at = now() WHERE user_id = $1",
+        ),
+        (
+            "mfa_recovery_codes",
+            "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
+        ),
+        (
+            "mfa_challenges",
+            "UPDATE mfa_challenges SET used_at = now() WHERE user_id = $1",
+        ),
+        (
+            "password_resets",
+            "UPDATE password_resets SET used_at = now() WHERE user_id = $1",
+        ),
+    ] {
+        let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(
+            done.rows_affected(),
+            0,
+            "a narrowed system context writes {table}"
+        );
+    }
+    drop(tx);
+    for (table, sql) in [
+        (
+            "users",
+            format!(
+                "INSERT INTO users (id, email, partner_id, org_id, password_hash)
+                 VALUES ($1, 'n@example.test', '{}', '{}', 'x')",
+                w.partner, w.org_a
+            ),
+        ),
+        (
+            "refresh_families",
+            "INSERT INTO refresh_families (id, user_id, expires_at) VALUES ($1, $2, now())"
+                .to_owned(),
+        ),
+        (
+            "password_resets",
+            "INSERT INTO password_resets (id, user_id, token_hash, expires_at)
+             VALUES ($1, $2, repeat('7', 64), now())"
+                .to_owned(),
+        ),
+        (
+            "mfa_recovery_codes",
+            "INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($2, repeat('e', 64))
+             ON CONFLICT DO NOTHING RETURNING $1::uuid"
+                .to_owned(),
+        ),
+    ] {
+        let mut tx = conn.begin().await.unwrap();
+        set(&mut tx, &settings).await;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(Uuid::new_v4());
+        if table != "users" {
+            q = q.bind(user);
+        }
+        let e = q.execute(&mut *tx).await.unwrap_err();
+        assert_eq!(
+            code(&e),
+            "42501",
+            "a narrowed system context inserts into {table}"
+        );
+    }
+    // the unnarrowed system context still reaches them (the test is not vacuous)
+    let (system, _record) = breeze_authz::access::AccessContext::system(
+        "auth flow (test)",
+        time::OffsetDateTime::now_utc(),
+    )
+    .unwrap();
+    let mut tx = conn.begin().await.unwrap();
+    set(&mut tx, &ctx_settings(&system)).await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    assert!(n > 0);
+}
+
+#[tokio::test]
+async fn finding_13_partner_wide_writes_are_refused_by_postgres_without_the_right() {
+    use breeze_authz::access::{
+        MembershipState, Memberships, OrgAccess, OrgRecord, PartnerMembership, Principal, resolve,
+    };
+    use breeze_core::tenancy::{OrgStatus, RoleId, UserId};
+    let w = world().await;
+    let orgs = [w.org_a, w.org_b].map(|id| OrgRecord {
+        id,
+        partner_id: w.partner,
+        status: OrgStatus::Active,
+        deleted: false,
+    });
+    let role: Uuid = sqlx::query_scalar("SELECT id FROM roles WHERE partner_id = $1 LIMIT 1")
+        .bind(w.partner.as_uuid())
+        .fetch_one(&w.su)
+        .await
+        .unwrap();
+    let ctx_for = |access: OrgAccess| {
+        resolve(
+            &Principal::User {
+                user_id: UserId::new_random(),
+                memberships: Memberships {
+                    partner: Some(PartnerMembership {
+                        partner_id: w.partner,
+                        role_id: RoleId::new_random(),
+                        org_access: access,
+                        state: MembershipState::Active,
+                    }),
+                    ..Memberships::default()
+                },
+            },
+            &orgs,
+        )
+        .unwrap()
+    };
+    let mut conn = bare_app(&w.db).await;
+    let p = *w.partner.as_uuid();
+    for access in [OrgAccess::Selected(vec![w.org_a]), OrgAccess::None] {
+        let ctx = ctx_for(access.clone());
+        assert!(!ctx.can_write_partner_wide());
+        let settings = ctx_settings(&ctx);
+        for (what, sql) in [
+            (
+                "organization insert",
+                "INSERT INTO organizations (id, partner_id, name) VALUES ($1, $2, 'new org')",
+            ),
+            (
+                "custom role insert",
+                "INSERT INTO roles (id, partner_id, scope, name, seeded)
+                 VALUES ($1, $2, 'organization', 'sneaky', false)",
+            ),
+        ] {
+            let mut tx = conn.begin().await.unwrap();
+            set(&mut tx, &settings).await;
+            let e = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(Uuid::new_v4())
+                .bind(p)
+                .execute(&mut *tx)
+                .await
+                .unwrap_err();
+            assert_eq!(code(&e), "42501", "{what} with {access:?}");
+        }
+        for (what, sql) in [
+            (
+                "custom role update",
+                "UPDATE roles SET name = 'renamed' WHERE id = $1 AND $2::uuid IS NOT NULL",
+            ),
+            (
+                "custom role delete",
+                "DELETE FROM roles WHERE id = $1 AND $2::uuid IS NOT NULL",
+            ),
+            (
+                "partner row update",
+                "UPDATE partners SET name = 'renamed' WHERE id = $2 AND $1::uuid IS NOT NULL",
+            ),
+            (
+                "partner membership update",
+                "UPDATE partner_memberships SET org_access = 'all', org_ids = '{}'
+                  WHERE partner_id = $2 AND $1::uuid IS NOT NULL",
+            ),
+            (
+                "partner membership delete",
+                "DELETE FROM partner_memberships WHERE partner_id = $2 AND $1::uuid IS NOT NULL",
+            ),
+            (
+                "organization delete",
+                "DELETE FROM organizations WHERE partner_id = $2 AND $1::uuid IS NOT NULL",
+            ),
+        ] {
+            let mut tx = conn.begin().await.unwrap();
+            set(&mut tx, &settings).await;
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(role)
+                .bind(p)
+                .execute(&mut *tx)
+                .await;
+            let affected = match done {
+                Ok(d) => d.rows_affected(),
+                Err(e) => {
+                    assert_eq!(code(&e), "42501", "{what} with {access:?}");
+                    0
+                }
+            };
+            assert_eq!(affected, 0, "{what} with {access:?}");
+        }
+    }
+    // with org_access = all the same insert is allowed (the refusal is the right, not the SQL)
+    let settings = ctx_settings(&ctx_for(OrgAccess::All));
+    let mut tx = conn.begin().await.unwrap();
+    set(&mut tx, &settings).await;
+    sqlx::query("INSERT INTO organizations (id, partner_id, name) VALUES ($1, $2, 'new org')")
+        .bind(Uuid::new_v4())
+        .bind(p)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let done = sqlx::query("UPDATE roles SET name = 'renamed' WHERE id = $1")
+        .bind(role)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+}
+
+#[tokio::test]
+async fn finding_14_device_credentials_and_ip_history_follow_site_allow_lists() {
+    let w = world().await;
+    for (dev, org) in [(w.dev_a, w.org_a), (w.dev_a2, w.org_a), (w.dev_b, w.org_b)] {
+        sqlx::query("INSERT INTO device_credentials (device_id, org_id, agent_hash) VALUES ($1, $2, repeat('d', 64))")
+            .bind(dev)
+            .bind(org.as_uuid())
+            .execute(&w.su)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO agent_ip_history (device_id, ip, org_id) VALUES ($1, '192.0.2.1', $2)",
+        )
+        .bind(dev)
+        .bind(org.as_uuid())
+        .execute(&w.su)
+        .await
+        .unwrap();
+    }
+    let limited = org_ctx(w.partner, w.org_a, &w.site_a.to_string());
+    let mut conn = bare_app(&w.db).await;
+    let mut tx = conn.begin().await.unwrap();
+    set(&mut tx, &limited).await;
+    for table in ["device_credentials", "agent_ip_history"] {
+        let ids: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT device_id FROM {table}"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(ids, vec![w.dev_a], "{table} under a site-limited context");
+    }
+    let done = sqlx::query(
+        "UPDATE device_credentials SET suspended = true, suspended_at = now() WHERE device_id = $1",
+    )
+    .bind(w.dev_a2)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(done.rows_affected(), 0);
+    let done = sqlx::query("DELETE FROM agent_ip_history WHERE device_id = $1")
+        .bind(w.dev_a2)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 0);
+    drop(tx);
+    let mut tx = conn.begin().await.unwrap();
+    set(&mut tx, &limited).await;
+    let e = sqlx::query(
+        "INSERT INTO agent_ip_history (device_id, ip, org_id) VALUES ($1, '198.51.100.7', $2)",
+    )
+    .bind(w.dev_a2)
+    .bind(w.org_a.as_uuid())
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert_eq!(code(&e), "42501");
+    drop(tx);
+    // all sites of the organization: both of A's devices, never B's
+    let all = org_ctx(w.partner, w.org_a, "*");
+    let mut tx = conn.begin().await.unwrap();
+    set(&mut tx, &all).await;
+    let mut ids: Vec<Uuid> = sqlx::query_scalar("SELECT device_id FROM device_credentials")
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    ids.sort();
+    let mut want = vec![w.dev_a, w.dev_a2];
+    want.sort();
+    assert_eq!(ids, want);
+}

@@ -1119,3 +1119,339 @@ async fn privilege_escalation_is_refused() {
     .await;
     assert_eq!(s, 404);
 }
+
+/// Sends `body` verbatim as `application/json` (trailing-data and control-character cases
+/// that `reqwest::json` would not produce).
+async fn raw_json(
+    server: &TestServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let res = server
+        .http
+        .request(method, server.url(path))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn set_partner(fx: &common::Fixtures, partner: Uuid, sql: &str) {
+    fx.exec(sql, &[partner]).await;
+}
+
+const PARTNER_SUSPEND: &str = "UPDATE partners SET status = 'suspended' WHERE id = $1";
+const PARTNER_ACTIVATE: &str =
+    "UPDATE partners SET status = 'active', deleted_at = NULL WHERE id = $1";
+const PARTNER_DELETE: &str = "UPDATE partners SET deleted_at = now() WHERE id = $1";
+
+#[tokio::test]
+async fn finding_06_partner_suspended_or_deleted_refuses_org_user_tokens() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let p = fx.partner().await;
+    let org = fx.org(p).await;
+    let user = fx.org_user(p, org, SeededRole::OrgViewer, None).await;
+    let t = mfa_token(&server, &fx, &user).await;
+    let pid = *p.as_uuid();
+    let get = |t: String| {
+        let server = &server;
+        async move { call(server, Auth::Bearer(&t), "GET", "/api/v1/devices", None).await }
+    };
+    assert_eq!(get(t.clone()).await.0, 200);
+    set_partner(&fx, pid, PARTNER_SUSPEND).await;
+    let (s, body) = get(t.clone()).await;
+    assert_eq!(s, 401, "org user of a suspended partner: {body}");
+    assert!(body.contains("no_live_membership"), "{body}");
+    set_partner(&fx, pid, PARTNER_ACTIVATE).await;
+    assert_eq!(get(t.clone()).await.0, 200);
+    set_partner(&fx, pid, PARTNER_DELETE).await;
+    let (s, body) = get(t.clone()).await;
+    assert_eq!(s, 401, "org user of a deleted partner: {body}");
+}
+
+#[tokio::test]
+async fn finding_06_partner_suspended_or_deleted_refuses_org_api_keys() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let p = fx.partner().await;
+    let org = fx.org(p).await;
+    let admin = fx.org_user(p, org, SeededRole::OrgAdmin, None).await;
+    let t = mfa_token(&server, &fx, &admin).await;
+    let (s, created) = json_call(
+        &server,
+        &t,
+        "POST",
+        &format!("/api/v1/orgs/{org}/api-keys"),
+        Some(&json!({"name": "CI", "scopes": ["devices:read"]})),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    let raw = created["key"].as_str().unwrap().to_owned();
+    let pid = *p.as_uuid();
+    let get = || call(&server, Auth::ApiKey(&raw), "GET", "/api/v1/devices", None);
+    assert_eq!(get().await.0, 200);
+    set_partner(&fx, pid, PARTNER_SUSPEND).await;
+    let (s, body) = get().await;
+    assert_eq!(s, 401, "API key of a suspended partner's org: {body}");
+    assert!(body.contains("organization_unavailable"), "{body}");
+    set_partner(&fx, pid, PARTNER_ACTIVATE).await;
+    assert_eq!(get().await.0, 200);
+    set_partner(&fx, pid, PARTNER_DELETE).await;
+    let (s, body) = get().await;
+    assert_eq!(s, 401, "API key of a deleted partner's org: {body}");
+    assert!(body.contains("organization_unavailable"), "{body}");
+}
+
+#[tokio::test]
+async fn finding_12_tenant_admins_cannot_read_or_change_platform_admins() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let p = fx.partner().await;
+    let org = fx.org(p).await;
+    let partner_admin = fx
+        .partner_user(p, SeededRole::PartnerAdmin, "all", &[])
+        .await;
+    let org_admin = fx.org_user(p, org, SeededRole::OrgAdmin, None).await;
+    // platform operators whose home tenant is this partner / this organization
+    let op_partner = fx
+        .partner_user(p, SeededRole::PartnerViewer, "all", &[])
+        .await;
+    let op_org = fx.org_user(p, org, SeededRole::OrgViewer, None).await;
+    for op in [&op_partner, &op_org] {
+        fx.exec(
+            "INSERT INTO system_memberships (user_id, role_id) VALUES ($1, $2)",
+            &[
+                *op.id.as_uuid(),
+                *seeded(SeededRole::PlatformAdmin).as_uuid(),
+            ],
+        )
+        .await;
+    }
+    // an ordinary user of the same tenant stays manageable (the guard is not a blanket 404)
+    let plain = fx.org_user(p, org, SeededRole::OrgViewer, None).await;
+    for (admin, op) in [
+        (&partner_admin, &op_partner),
+        (&partner_admin, &op_org),
+        (&org_admin, &op_org),
+    ] {
+        let t = mfa_token(&server, &fx, admin).await;
+        let id = *op.id.as_uuid();
+        let before_user = snapshot(&fx, "users", "id", id).await;
+        let path = format!("/api/v1/users/{id}");
+        let (s, v) = json_call(&server, &t, "GET", &path, None).await;
+        assert_eq!(s, 404, "read of a platform admin: {v}");
+        for body in [json!({"status": "disabled"}), json!({"name": "renamed"})] {
+            let (s, v) = json_call(&server, &t, "PATCH", &path, Some(&body)).await;
+            assert_eq!(s, 404, "{body} on a platform admin: {v}");
+        }
+        let (s, v) = json_call(&server, &t, "DELETE", &path, None).await;
+        assert_eq!(s, 404, "delete of a platform admin: {v}");
+        assert_eq!(snapshot(&fx, "users", "id", id).await, before_user);
+        let (s, v) = json_call(
+            &server,
+            &t,
+            "PATCH",
+            &format!("/api/v1/users/{}", plain.id),
+            Some(&json!({"name": "plain"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        // nor listed
+        let (s, list) = call(
+            &server,
+            Auth::Bearer(&t),
+            "GET",
+            "/api/v1/users?limit=100",
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{list}");
+        assert!(list.contains(&plain.id.to_string()), "{list}");
+        assert!(
+            !list.contains(&op.id.to_string()),
+            "a platform admin is listed: {list}"
+        );
+    }
+    // the platform itself still manages them
+    let platform = fx.platform_admin().await;
+    let t = mfa_token(&server, &fx, &platform).await;
+    let (s, v) = json_call(
+        &server,
+        &t,
+        "GET",
+        &format!("/api/v1/users/{}", op_org.id),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+}
+
+#[tokio::test]
+async fn finding_19_user_routes_refuse_trailing_data_after_the_json_body() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let p = fx.partner().await;
+    let org = fx.org(p).await;
+    let site = fx.site(org).await;
+    let admin = fx
+        .partner_user(p, SeededRole::PartnerAdmin, "all", &[])
+        .await;
+    let t = mfa_token(&server, &fx, &admin).await;
+    let sites = format!("/api/v1/orgs/{org}/sites");
+    let count_sites = "SELECT count(*) FROM sites WHERE org_id = $1";
+    let n0 = common::tenancy::count(&fx, count_sites, *org.as_uuid()).await;
+    for body in [
+        r#"{"name":"y"} garbage"#,
+        r#"{"name":"a"}{"name":"b"}"#,
+        r#"{"name":"a"} {"name":"b"}"#,
+        r#"{"name":"a"}]"#,
+        r#"{"name":"a"} 1"#,
+    ] {
+        let (s, v) = raw_json(&server, &t, "POST", &sites, body).await;
+        assert_eq!(s, 400, "{body}: {v}");
+        assert_eq!(issue_paths(&v), ["body"], "{body}: {v}");
+    }
+    assert_eq!(
+        common::tenancy::count(&fx, count_sites, *org.as_uuid()).await,
+        n0
+    );
+    let before = snapshot(&fx, "sites", "id", *site.as_uuid()).await;
+    let (s, v) = raw_json(
+        &server,
+        &t,
+        "PATCH",
+        &format!("/api/v1/sites/{site}"),
+        r#"{"name":"renamed"} {"name":"other"}"#,
+    )
+    .await;
+    assert_eq!(s, 400, "{v}");
+    assert_eq!(snapshot(&fx, "sites", "id", *site.as_uuid()).await, before);
+    // trailing whitespace is not data
+    let (s, v) = raw_json(&server, &t, "POST", &sites, "{\"name\":\"ok\"} \r\n\t").await;
+    assert_eq!(s, 201, "{v}");
+}
+
+/// Builds a request body around a name.
+type NameBody = Box<dyn Fn(&str) -> Value>;
+
+#[tokio::test]
+async fn finding_20_user_supplied_names_refuse_control_characters() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let p = fx.partner().await;
+    let org = fx.org(p).await;
+    let site = fx.site(org).await;
+    let group = fx.group(org, site).await;
+    let device = fx.device(org, site).await;
+    let admin = fx
+        .partner_user(p, SeededRole::PartnerAdmin, "all", &[])
+        .await;
+    let t = mfa_token(&server, &fx, &admin).await;
+    let platform = fx.platform_admin().await;
+    let pt = mfa_token(&server, &fx, &platform).await;
+    let bad = [
+        "evil\n",
+        "\nevil",
+        "evil\r",
+        "ev\nil",
+        "\u{85}evil",
+        "evil\u{9b}31m",
+        "a\u{1b}[31mred",
+        "\u{1b}[2J",
+        "tab\t",
+    ];
+    let plain = fx.org_user(p, org, SeededRole::OrgViewer, None).await;
+    let cases: Vec<(&str, &str, String, NameBody)> = vec![
+        (
+            "partner",
+            "POST",
+            "/api/v1/partners".into(),
+            Box::new(|n| json!({"name": n})),
+        ),
+        (
+            "org",
+            "POST",
+            "/api/v1/orgs".into(),
+            Box::new(|n| json!({"name": n})),
+        ),
+        (
+            "org patch",
+            "PATCH",
+            format!("/api/v1/orgs/{org}"),
+            Box::new(|n| json!({"name": n})),
+        ),
+        (
+            "site",
+            "POST",
+            format!("/api/v1/orgs/{org}/sites"),
+            Box::new(|n| json!({"name": n})),
+        ),
+        (
+            "group",
+            "POST",
+            format!("/api/v1/sites/{site}/groups"),
+            Box::new(|n| json!({"name": n})),
+        ),
+        (
+            "group patch",
+            "PATCH",
+            format!("/api/v1/groups/{group}"),
+            Box::new(|n| json!({"name": n})),
+        ),
+        (
+            "device",
+            "PATCH",
+            format!("/api/v1/devices/{device}"),
+            Box::new(|n| json!({"displayName": n})),
+        ),
+        (
+            "user",
+            "PATCH",
+            format!("/api/v1/users/{}", plain.id),
+            Box::new(|n| json!({"name": n})),
+        ),
+        (
+            "role",
+            "POST",
+            "/api/v1/roles".into(),
+            Box::new(
+                |n| json!({"name": n, "scope": "organization", "permissions": ["devices:read"]}),
+            ),
+        ),
+        (
+            "api key",
+            "POST",
+            format!("/api/v1/orgs/{org}/api-keys"),
+            Box::new(|n| json!({"name": n, "scopes": ["devices:read"]})),
+        ),
+        (
+            "enrollment key",
+            "POST",
+            format!("/api/v1/orgs/{org}/enrollment-keys"),
+            Box::new(move |n| json!({"name": n, "siteId": site})),
+        ),
+    ];
+    for (what, method, path, body) in &cases {
+        let token = if *what == "partner" { &pt } else { &t };
+        for name in bad {
+            let (s, v) = json_call(&server, token, method, path, Some(&body(name))).await;
+            assert_eq!(s, 400, "{what} named {name:?}: {v}");
+            let paths = issue_paths(&v);
+            assert!(
+                paths == ["body.name"] || paths == ["body.displayName"],
+                "{what} named {name:?}: {v}"
+            );
+        }
+        // the same route accepts a clean name (the refusal is about the characters)
+        let (s, v) = json_call(&server, token, method, path, Some(&body("Clean name"))).await;
+        assert!(s == 200 || s == 201, "{what} clean: {s} {v}");
+    }
+}

@@ -93,13 +93,18 @@ where
                     ApiError::invalid("body", "could not be read")
                 }
             })?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             ApiError::Validation(vec![FieldIssue::new(
                 prefix("body", &path),
                 shape_message(e.inner()),
             )])
+        })?;
+        // one JSON value and nothing after it but whitespace (`{..} garbage` and two
+        // objects back to back are refused, as the agent protocol does)
+        de.end().map_err(|_| {
+            ApiError::invalid("body", "must be a single JSON value without trailing data")
         })?;
         finish("body", value).map(Json)
     }
@@ -313,9 +318,9 @@ pub fn is_valid_email(email: &str) -> bool {
         && !domain.ends_with('.')
 }
 
-/// Checks a display name: 1..=`max` characters after trimming, no control characters.
+/// Checks a display name: 1..=`max` characters after trimming, no C0/C1 control
+/// character anywhere, leading and trailing ones included (`breeze_core::text`).
 #[must_use]
 pub fn is_valid_name(name: &str, max: usize) -> bool {
-    let trimmed = name.trim();
-    !trimmed.is_empty() && trimmed.chars().count() <= max && !trimmed.chars().any(char::is_control)
+    breeze_core::text::check_name(name, max).is_ok()
 }

@@ -363,17 +363,21 @@ pub struct AgentAuthRow {
 /// [`super::StoreError`] on database failure.
 pub async fn auth_row(tx: &mut ScopedTx, agent_id: &str) -> StoreResult<Option<AgentAuthRow>> {
     use sqlx::Row as _;
-    let row = sqlx::query(
+    // the organization's status includes its partner's (issue 15, finding 6)
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT d.id, d.org_id, d.site_id, o.partner_id, d.status, c.device_id IS NOT NULL,
                 c.suspended, c.agent_hash, c.agent_pending_hash, c.agent_previous_hash,
                 c.watchdog_hash, c.watchdog_pending_hash, c.watchdog_previous_hash,
                 c.pending_expires_at, c.previous_grace_until, c.rotation_due_at,
-                host(c.last_ip), o.status, o.deleted_at IS NOT NULL
+                host(c.last_ip), {}, {}
            FROM devices d
            JOIN organizations o ON o.id = d.org_id
+           JOIN partners p ON p.id = o.partner_id
            LEFT JOIN device_credentials c ON c.device_id = d.id
           WHERE d.agent_id = $1",
-    )
+        super::principal::SERVICE_STATUS,
+        super::principal::SERVICE_DELETED,
+    )))
     .bind(agent_id)
     .fetch_optional(tx.conn())
     .await?;

@@ -2,9 +2,9 @@
 //!
 //! The only way to run a query is through a [`ScopedTx`], and the only ways to open one are
 //! [`PgStore::begin`] (with an [`AccessContext`], which only authentication or
-//! `AccessContext::system` can build) and [`PgStore::begin_system`]. Opening sets the seven
-//! `breeze.*` settings transaction-locally before anything else, so row-level security sees
-//! the request's context on every statement (SPEC 1.2, 1.3).
+//! `AccessContext::system` can build) and the crate-private `PgStore::begin_system`.
+//! Opening sets the eight `breeze.*` settings transaction-locally before anything else, so
+//! row-level security sees the request's context on every statement (SPEC 1.2, 1.3).
 //!
 //! Route code never sees a connection: it calls the functions of the table-family modules,
 //! which take `&mut ScopedTx`. The domain types they return are plain Rust, so a second
@@ -188,13 +188,44 @@ impl PgStore {
     /// (authentication lookups, background jobs, CLI). `reason` is recorded in the context's
     /// actor and must say why.
     ///
+    /// Crate-private: the server's own flows are its only callers (issue 15, finding 11).
+    /// Each use is traced with its access record (target `breeze::system_context`); the
+    /// flows that change data audit what they did in the same transaction. Code outside
+    /// the crate (tests, embedders) builds a context with
+    /// [`AccessContext::system`], which hands it the record to write, and calls
+    /// [`PgStore::begin`].
+    ///
+    /// ```compile_fail
+    /// # async fn f(store: breeze_server::store::PgStore) {
+    /// // not part of the library API
+    /// let _ = store.begin_system("anything").await;
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// [`StoreError::Unavailable`], or [`StoreError::Audit`] for an invalid reason.
-    pub async fn begin_system(&self, reason: &str) -> StoreResult<ScopedTx> {
-        let (ctx, _record) = AccessContext::system(reason, time::OffsetDateTime::now_utc())
+    pub(crate) async fn begin_system(&self, reason: &str) -> StoreResult<ScopedTx> {
+        let (ctx, record) = AccessContext::system(reason, time::OffsetDateTime::now_utc())
             .map_err(|e| StoreError::Audit(e.to_string()))?;
+        trace_system_record(&record, None);
         self.begin(&ctx).await
     }
+}
+
+/// Traces the access record of a system context (target `breeze::system_context`, debug
+/// level: authentication opens one per request). `orgs` is the number of organizations a
+/// narrowed context reaches (`None`: the whole platform).
+pub(crate) fn trace_system_record(
+    record: &breeze_authz::access::SystemAccessRecord,
+    orgs: Option<usize>,
+) {
+    tracing::debug!(
+        target: "breeze::system_context",
+        reason = %record.reason,
+        issued_at = %record.issued_at,
+        narrowed_to_orgs = ?orgs,
+        "system context opened"
+    );
 }
 
 /// One transaction carrying an access context. Dropping it without [`ScopedTx::commit`]

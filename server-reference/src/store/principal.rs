@@ -239,7 +239,19 @@ pub async fn org_records(
     org_records_for(tx, partner, org).await
 }
 
-/// Organizations of `partner` and/or the organization `org`, ordered by id.
+/// The status of organization `o` as access resolution sees it: `suspended` while its
+/// partner `p` is not active (issue 15, finding 6: an organization whose partner is
+/// suspended or deleted is not serviceable on any path: user and API-key authentication,
+/// agent authentication, enrollment). Shared by every query that builds an
+/// [`OrgRecord`], so no path can forget the partner.
+pub(crate) const SERVICE_STATUS: &str =
+    "CASE WHEN p.status = 'active' THEN o.status ELSE 'suspended' END";
+
+/// Whether organization `o` counts as deleted: its own `deleted_at` or its partner's.
+pub(crate) const SERVICE_DELETED: &str = "(o.deleted_at IS NOT NULL OR p.deleted_at IS NOT NULL)";
+
+/// Organizations of `partner` and/or the organization `org`, ordered by id. Their status
+/// and deletion include their partner's ([`SERVICE_STATUS`], [`SERVICE_DELETED`]).
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
@@ -248,10 +260,11 @@ pub async fn org_records_for(
     partner: Option<Uuid>,
     org: Option<Uuid>,
 ) -> StoreResult<Vec<OrgRecord>> {
-    let rows: Vec<(Uuid, Uuid, String, bool)> = sqlx::query_as(
-        "SELECT id, partner_id, status, deleted_at IS NOT NULL FROM organizations
-          WHERE partner_id = $1 OR id = $2 ORDER BY id",
-    )
+    let rows: Vec<(Uuid, Uuid, String, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT o.id, o.partner_id, {SERVICE_STATUS}, {SERVICE_DELETED}
+           FROM organizations o JOIN partners p ON p.id = o.partner_id
+          WHERE o.partner_id = $1 OR o.id = $2 ORDER BY o.id"
+    )))
     .bind(partner)
     .bind(org)
     .fetch_all(tx.conn())
@@ -340,16 +353,19 @@ pub async fn touch_api_key(tx: &mut ScopedTx, id: ApiKeyId) -> StoreResult<()> {
     Ok(())
 }
 
-/// Whether a tenant organization is serviceable (active or trial, not deleted).
+/// Whether a tenant organization is serviceable (active or trial, not deleted, its partner
+/// active and not deleted).
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn org_is_serviceable(tx: &mut ScopedTx, org: OrgId) -> StoreResult<bool> {
-    let row: Option<(String, bool)> =
-        sqlx::query_as("SELECT status, deleted_at IS NOT NULL FROM organizations WHERE id = $1")
-            .bind(org.as_uuid())
-            .fetch_optional(tx.conn())
-            .await?;
+    let row: Option<(String, bool)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {SERVICE_STATUS}, {SERVICE_DELETED}
+           FROM organizations o JOIN partners p ON p.id = o.partner_id WHERE o.id = $1"
+    )))
+    .bind(org.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?;
     Ok(match row {
         Some((status, deleted)) => parse_org_status(&status)?.is_active() && !deleted,
         None => false,

@@ -38,18 +38,24 @@ pub struct UserRow {
 const USER_COLS: &str =
     "id, email, name, partner_id, org_id, status, mfa_enabled, last_login_at, created_at";
 
-/// A page of the users the context reaches (platform admins without a tenant excluded).
+/// A page of the users the context reaches (platform admins without a tenant excluded;
+/// outside system scope, platform admins with a tenant home too: they are reachable from
+/// system scope only).
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn list_users(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<UserRow>> {
+    let include_platform = tx.context().scope() == breeze_authz::access::Scope::System;
     let sql = format!(
         "SELECT {USER_COLS} FROM users
-          WHERE partner_id IS NOT NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
+          WHERE partner_id IS NOT NULL AND ($1::uuid IS NULL OR id > $1)
+            AND ($3 OR NOT EXISTS (SELECT 1 FROM system_memberships s WHERE s.user_id = users.id))
+          ORDER BY id LIMIT $2"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(page.after)
         .bind(fetch_limit(page))
+        .bind(include_platform)
         .fetch_all(tx.conn())
         .await?)
 }
@@ -214,7 +220,9 @@ pub async fn count_sites_of(tx: &mut ScopedTx, org: Uuid, sites: &[Uuid]) -> Sto
     )
 }
 
-/// Whether `user` holds a system (platform) membership.
+/// Whether `user` holds a system (platform) membership. Tenant contexts see the system
+/// membership of every user they see (policy `system_memberships_select`, migration
+/// 0720), so the answer is right outside system scope too.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.

@@ -33,7 +33,6 @@ use uuid::Uuid;
 
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
-use crate::http::extract::is_valid_name;
 use crate::http::route::Route;
 use crate::state::AppState;
 use crate::store::{ScopedTx, audit};
@@ -110,10 +109,20 @@ pub(crate) fn holds_all(state: &AppState, authed: &Authed, set: &PermissionSet) 
         .all(|p| authed.allows(state, &p.to_string()))
 }
 
-/// A name issue at `path`, if `name` is not 1..=`max` printable characters.
+/// A name issue at `path`, if `name` is not 1..=`max` characters without control
+/// characters (`breeze_core::text::check_name`: newlines and escape sequences reach logs
+/// and terminals).
 pub(crate) fn name_issue(path: &str, name: &str, max: usize) -> Option<FieldIssue> {
-    (!is_valid_name(name, max))
-        .then(|| FieldIssue::new(path, format!("must be 1 to {max} characters")))
+    match breeze_core::text::check_name(name, max) {
+        Ok(()) => None,
+        Err(breeze_core::text::NameError::ControlCharacter) => {
+            Some(FieldIssue::new(path, "must not contain control characters"))
+        }
+        Err(_) => Some(FieldIssue::new(
+            path,
+            format!("must be 1 to {max} characters"),
+        )),
+    }
 }
 
 /// An optional name's issue.

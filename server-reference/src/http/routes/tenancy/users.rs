@@ -211,7 +211,7 @@ impl Validate for CreateUser {
         if !is_valid_email(self.email.trim()) {
             issues.push(FieldIssue::new("email", "must be an e-mail address"));
         }
-        if self.name.chars().count() > MAX_NAME || self.name.chars().any(char::is_control) {
+        if self.name.chars().count() > MAX_NAME || breeze_core::text::has_control(&self.name) {
             issues.push(FieldIssue::new("name", "must be at most 200 characters"));
         }
         if let Err(e) =
