@@ -158,6 +158,13 @@ pub struct ServerConfig {
     pub audit_checkpoint_interval_secs: u64,
     /// Seconds between audit retention runs (0 = off).
     pub audit_retention_interval_secs: u64,
+    /// The shortest audit retention, in days, anyone may set and the retention job ever
+    /// applies (`BREEZE_AUDIT_RETENTION_FLOOR_DAYS`, default 90, 1 to 36500): an
+    /// organization's shorter stored retention is treated as this floor.
+    pub audit_retention_floor_days: u32,
+    /// Retention of the system chain in days (`BREEZE_SYSTEM_AUDIT_RETENTION_DAYS`, default
+    /// 365, at least the floor).
+    pub system_audit_retention_days: u32,
     /// Whether the refresh cookie carries `Secure` (true unless development over http).
     pub secure_cookies: bool,
     /// Requests per minute per client IP across all routes (SPEC 7: 300). May be lowered;
@@ -167,6 +174,13 @@ pub struct ServerConfig {
     /// off; at most 600). `BREEZE_AGENT_AUTH_CACHE_SECS`, default 120.
     pub agent_auth_cache_secs: u64,
 }
+
+/// Default of [`ServerConfig::audit_retention_floor_days`].
+pub const DEFAULT_AUDIT_RETENTION_FLOOR_DAYS: u32 = 90;
+/// Default of [`ServerConfig::system_audit_retention_days`] (SPEC 6.1: 365 days).
+pub const DEFAULT_SYSTEM_AUDIT_RETENTION_DAYS: u32 = 365;
+/// The longest retention the schema allows (`organizations.retention_days`).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 /// The SPEC 7 per-IP limit of every route, per minute.
 pub const GLOBAL_RATE_LIMIT_PER_MIN: u32 = 300;
@@ -451,6 +465,27 @@ impl ServerConfig {
                 reason: "expected 0 (off) to 600".into(),
             });
         }
+        let audit_retention_floor_days = settings.parsed(
+            "BREEZE_AUDIT_RETENTION_FLOOR_DAYS",
+            DEFAULT_AUDIT_RETENTION_FLOOR_DAYS,
+        )?;
+        if !(1..=MAX_RETENTION_DAYS).contains(&audit_retention_floor_days) {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_AUDIT_RETENTION_FLOOR_DAYS".into(),
+                reason: "expected 1 to 36500 days".into(),
+            });
+        }
+        let system_audit_retention_days = settings.parsed(
+            "BREEZE_SYSTEM_AUDIT_RETENTION_DAYS",
+            DEFAULT_SYSTEM_AUDIT_RETENTION_DAYS.max(audit_retention_floor_days),
+        )?;
+        if !(audit_retention_floor_days..=MAX_RETENTION_DAYS).contains(&system_audit_retention_days)
+        {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_SYSTEM_AUDIT_RETENTION_DAYS".into(),
+                reason: "expected the retention floor to 36500 days".into(),
+            });
+        }
         let listen = settings.parsed(
             "BREEZE_LISTEN",
             DEFAULT_LISTEN
@@ -488,6 +523,8 @@ impl ServerConfig {
                 .parsed("BREEZE_AUDIT_CHECKPOINT_INTERVAL_SECS", 3600)?,
             audit_retention_interval_secs: settings
                 .parsed("BREEZE_AUDIT_RETENTION_INTERVAL_SECS", 86_400)?,
+            audit_retention_floor_days,
+            system_audit_retention_days,
             secure_cookies: settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production)?,
             global_rate_limit_per_min,
             agent_auth_cache_secs,
