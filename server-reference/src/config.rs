@@ -5,6 +5,7 @@
 //! Keyed secrets use one variable per key id: `BREEZE_JWT_KEY_<kid>`,
 //! `BREEZE_ENCRYPTION_KEY_<id>`, `BREEZE_AUDIT_SIGNING_KEY_<kid>` (Ed25519 seed, 64 hex).
 //!
+//! `BREEZE_MODE` (`production`, `development` or `test`) is required: there is no default.
 //! `development` mode generates any missing secret on first run into a 0600 file
 //! (`BREEZE_DEV_SECRETS_FILE`, default `.breeze/dev-secrets.env`) and reuses it afterwards;
 //! it never falls back to a built-in default. `production` mode refuses to start on any
@@ -75,6 +76,16 @@ impl Mode {
                 name: "BREEZE_MODE".into(),
                 reason: "expected `production`, `development` or `test`".into(),
             }),
+        }
+    }
+
+    /// The setting's spelling.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Production => "production",
+            Self::Development => "development",
+            Self::Test => "test",
         }
     }
 
@@ -409,7 +420,14 @@ impl ServerConfig {
     /// # Errors
     /// [`ConfigError`] for a missing or malformed setting.
     pub fn from_settings(mut settings: Settings) -> Result<Self, ConfigError> {
-        let mode = Mode::parse(settings.get("BREEZE_MODE").unwrap_or("development"))?;
+        // No default: an unset mode once meant development (generated secrets, warnings
+        // instead of errors, enrollment without a secret, cookies without Secure).
+        let mode = Mode::parse(settings.get("BREEZE_MODE").ok_or_else(|| {
+            ConfigError::Invalid {
+                name: "BREEZE_MODE".into(),
+                reason: "is required: set it to `production`, `development` or `test`".into(),
+            }
+        })?)?;
         if mode == Mode::Development {
             let path = PathBuf::from(
                 settings
