@@ -276,10 +276,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let state = AppState::connect(config).await?;
             check_checkpoint_keys(&state, allow_unknown_checkpoint_keys).await?;
             let _audit_tasks = crate::audit_jobs::spawn_background(&state);
-            let router = crate::http::router(state);
+            let router = crate::http::router(state.clone());
             let listener = bind(listen)?;
             tracing::info!(address = %listener.local_addr()?, "breeze-server listening");
-            crate::http::serve(listener, router).await?;
+            let served = crate::http::serve(listener, router).await;
+            // repeated failures still counted in memory are written before exiting
+            if let Err(e) = state
+                .failure_audit
+                .flush_all(&state.store, state.clock.now())
+                .await
+            {
+                tracing::error!(error = %e, "failure audit: counts not written at shutdown");
+            }
+            served?;
             Ok(())
         }
         Command::Migrate {

@@ -12,6 +12,7 @@
 //! | [`http`] | the router, the route table with each route's declared access, middleware, routes per resource |
 //! | [`state`] | the shared application state |
 //! | [`cli`] | the `breeze-server` command line |
+//! | [`failure_audit`] | aggregated audit of repeated unauthenticated failures on the system chain |
 //! | [`error`] | the API error type and its JSON rendering |
 //! | [`clock`] | the injectable clock |
 //! | [`notify`] | outbound user notifications (the encrypted outbox) |
@@ -39,6 +40,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod failure_audit;
 pub mod fanout;
 pub mod http;
 pub mod metrics;

@@ -198,6 +198,8 @@ pub struct Inner {
     pub mfa_policy: MfaPolicy,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Aggregated audit of unauthenticated failures on the system chain (per replica).
+    pub failure_audit: Arc<crate::failure_audit::FailureAudit>,
     /// Outbound user notifications (password resets); the encrypted outbox by default.
     pub notifier: Arc<dyn crate::notify::Notifier>,
 }
@@ -288,6 +290,9 @@ impl AppState {
         let mfa = MfaCipher::new(&config.mfa_encryption_key);
         let pepper = Pepper::new(config.pepper.clone());
         let heartbeats = crate::agent_beats::HeartbeatBatcher::start(store.clone());
+        let failure_audit = Arc::new(crate::failure_audit::FailureAudit::new());
+        // the flusher ends by itself once the state (and with it the aggregator) is dropped
+        drop(failure_audit.spawn_flusher(store.clone(), clock.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -310,6 +315,7 @@ impl AppState {
                 proxies,
                 mfa_policy: MfaPolicy::default(),
                 clock,
+                failure_audit,
                 notifier: Arc::new(crate::notify::OutboxNotifier),
             }),
         })

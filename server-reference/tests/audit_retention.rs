@@ -584,3 +584,57 @@ async fn finding_08_the_retention_job_never_prunes_younger_than_the_floor() {
     let done = audit_jobs::retention_run(&maint, &keys(), later).await.unwrap();
     assert_eq!(done.pruned.len(), 1, "{done:?}");
 }
+
+#[tokio::test]
+async fn finding_17_the_system_chain_is_pruned_past_its_retention_and_still_verifies() {
+    let db = TestDb::new().await;
+    let store = app_store(&db).await;
+    // 4 system entries older than the default system retention (365 days), a checkpoint,
+    // then 2 recent ones and a checkpoint
+    append_n(&store, None, 4, "auth.login", "user", days_ago(400)).await;
+    audit_jobs::checkpoint_all(&store, &signer(), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    append_n(&store, None, 2, "auth.login", "user", days_ago(1)).await;
+    audit_jobs::checkpoint_all(&store, &signer(), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+
+    let (ok, out, err) = run_cli(&db, &["audit", "retention"]);
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("pruned chain system seq 0..=3"), "{out}");
+    // rows 0..=3 gone; 4, 5, the retention record (6) and the run event (7) remain
+    assert_eq!(count(&db, "system").await, (4, Some(4)));
+    let anchors: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_anchors WHERE chain_key = 'system'")
+            .fetch_one(&db.superuser_pool().await)
+            .await
+            .unwrap();
+    assert_eq!(anchors, 1);
+    // the system chain still verifies from its anchor, in process and through the binary
+    let mut tx = store.begin(&system_ctx()).await.unwrap();
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), Some(None))
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.chains[0].pruned_through, Some(3));
+    drop(tx);
+    let (ok, out, err) = run_cli(&db, &["audit", "verify"]);
+    assert!(ok, "{out} {err}");
+
+    // a shorter system retention applies, never below the floor
+    let (ok, out, _) = run_cli(&db, &["audit", "retention"]);
+    assert!(ok && out.contains("0 chains pruned"), "{out}");
+    let settings = |days: &str| {
+        breeze_server::config::ServerConfig::from_settings(
+            breeze_server::config::Settings::from_pairs(
+                common::test_settings(&db)
+                    .into_iter()
+                    .chain([("BREEZE_SYSTEM_AUDIT_RETENTION_DAYS".to_owned(), days.to_owned())]),
+            ),
+        )
+    };
+    assert_eq!(settings("120").unwrap().system_audit_retention_days, 120);
+    let err = settings("30").unwrap_err().to_string();
+    assert!(err.contains("BREEZE_SYSTEM_AUDIT_RETENTION_DAYS"), "{err}");
+}

@@ -176,11 +176,33 @@ async fn enroll_refused(
     reason: ErrorReason,
     result: AuditResult,
 ) -> AgentError {
+    // without an organization the refusal goes to the system chain: aggregated per source
+    // and minute (crate::failure_audit)
+    if org.is_none()
+        && !state.failure_audit.first_in_window(
+            crate::failure_audit::Failure {
+                action: "agent.enroll",
+                reason: reason.as_str(),
+                result,
+                resource_type: "enrollment_key",
+                error_message: None,
+            },
+            client.ip,
+            client.user_agent.as_deref(),
+            state.clock.now(),
+        )
+    {
+        return AgentError::Reason(reason);
+    }
     let attempt = async {
         let mut tx = state.store.begin_system("audit refused enrollment").await?;
         let mut builder = event_builder(state, Actor::System, client, "agent.enroll", result)?
             .resource_type("enrollment_key")
-            .details(&json!({"reason": reason.as_str()}));
+            .details(&if org.is_none() {
+                json!({"reason": reason.as_str(), "count": 1})
+            } else {
+                json!({"reason": reason.as_str()})
+            });
         if let Some(id) = key_id {
             builder = builder.resource_id(id.to_string());
         }
