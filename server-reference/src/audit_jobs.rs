@@ -665,8 +665,13 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                         }
                         let Some(store) = &maint else { continue };
                         let policy = RetentionPolicy::from_config(&state.config);
-                        match retention_run_with(store, &state.audit_keys, state.clock.now(), policy)
-                            .await
+                        match retention_run_with(
+                            store,
+                            &state.audit_keys,
+                            state.clock.now(),
+                            policy,
+                        )
+                        .await
                         {
                             Ok(done) => tracing::info!(
                                 pruned = done.pruned.len(),

@@ -82,7 +82,10 @@ pub fn ring_ids(ring: &KeyRing) -> String {
 ///
 /// # Errors
 /// [`StoreError`] when the checkpoints cannot be read.
-pub async fn unknown_stored_keys(store: &PgStore, ring: &KeyRing) -> Result<Vec<String>, StoreError> {
+pub async fn unknown_stored_keys(
+    store: &PgStore,
+    ring: &KeyRing,
+) -> Result<Vec<String>, StoreError> {
     let mut tx = store.begin_system("startup: checkpoint keys").await?;
     let mut unknown = Vec::new();
     for id in audit::checkpoint_key_ids(&mut tx).await? {

@@ -225,7 +225,8 @@ async fn check_checkpoint_keys(state: &AppState, allow_unknown: bool) -> Result<
         verifying_key_ids = %ring,
         "breeze-server starting: mode and audit checkpoint keys in use"
     );
-    let unknown = crate::checkpoint_keys::unknown_stored_keys(&state.store, &state.audit_keys).await?;
+    let unknown =
+        crate::checkpoint_keys::unknown_stored_keys(&state.store, &state.audit_keys).await?;
     if unknown.is_empty() {
         return Ok(());
     }

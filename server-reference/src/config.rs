@@ -422,12 +422,16 @@ impl ServerConfig {
     pub fn from_settings(mut settings: Settings) -> Result<Self, ConfigError> {
         // No default: an unset mode once meant development (generated secrets, warnings
         // instead of errors, enrollment without a secret, cookies without Secure).
-        let mode = Mode::parse(settings.get("BREEZE_MODE").ok_or_else(|| {
-            ConfigError::Invalid {
-                name: "BREEZE_MODE".into(),
-                reason: "is required: set it to `production`, `development` or `test`".into(),
-            }
-        })?)?;
+        let mode =
+            Mode::parse(
+                settings
+                    .get("BREEZE_MODE")
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "BREEZE_MODE".into(),
+                        reason: "is required: set it to `production`, `development` or `test`"
+                            .into(),
+                    })?,
+            )?;
         if mode == Mode::Development {
             let path = PathBuf::from(
                 settings

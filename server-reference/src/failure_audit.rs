@@ -172,7 +172,11 @@ impl FailureAudit {
     ///
     /// # Errors
     /// [`StoreError`] when the events cannot be written.
-    pub async fn flush_due(&self, store: &PgStore, now: OffsetDateTime) -> Result<usize, StoreError> {
+    pub async fn flush_due(
+        &self,
+        store: &PgStore,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
         self.flush(store, now, false).await
     }
 
@@ -180,11 +184,20 @@ impl FailureAudit {
     ///
     /// # Errors
     /// As [`Self::flush_due`].
-    pub async fn flush_all(&self, store: &PgStore, now: OffsetDateTime) -> Result<usize, StoreError> {
+    pub async fn flush_all(
+        &self,
+        store: &PgStore,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
         self.flush(store, now, true).await
     }
 
-    async fn flush(&self, store: &PgStore, now: OffsetDateTime, all: bool) -> Result<usize, StoreError> {
+    async fn flush(
+        &self,
+        store: &PgStore,
+        now: OffsetDateTime,
+        all: bool,
+    ) -> Result<usize, StoreError> {
         let windows = self.take(now, all);
         if windows.is_empty() {
             return Ok(0);

@@ -449,7 +449,13 @@ async fn finding_08_org_admin_cannot_shrink_retention_and_partner_changes_respec
     let partner_token = common::agents::mfa_token(&server, &fx, &partner_admin).await;
 
     // an org admin may still rename the organization...
-    let (s, body) = patch_org(&server, &org_token, org, &serde_json::json!({"name": "Renamed"})).await;
+    let (s, body) = patch_org(
+        &server,
+        &org_token,
+        org,
+        &serde_json::json!({"name": "Renamed"}),
+    )
+    .await;
     assert_eq!(s, 200, "{body}");
     // ...but not touch its audit retention, not even upwards
     for days in [1, 400] {
@@ -517,7 +523,11 @@ async fn finding_08_org_admin_cannot_shrink_retention_and_partner_changes_respec
     let details = &entry["event"]["details"];
     assert_eq!(details["from"], 365, "{entry}");
     assert_eq!(details["to"], 90, "{entry}");
-    assert_eq!(entry["event"]["actor_id"], partner_admin.id.to_string(), "{entry}");
+    assert_eq!(
+        entry["event"]["actor_id"],
+        partner_admin.id.to_string(),
+        "{entry}"
+    );
 
     // PostgreSQL refuses it too: an organization-scope context cannot change retention
     let fx_pool = server.db.pool("breeze_app").await;
@@ -564,7 +574,15 @@ async fn finding_08_the_retention_job_never_prunes_younger_than_the_floor() {
         &[*org.as_uuid()],
     )
     .await;
-    append_n(&store, Some(org), 4, "device.delete", "device", days_ago(30)).await;
+    append_n(
+        &store,
+        Some(org),
+        4,
+        "device.delete",
+        "device",
+        days_ago(30),
+    )
+    .await;
     audit_jobs::checkpoint_all(&store, &signer(), OffsetDateTime::now_utc())
         .await
         .unwrap();
@@ -579,9 +597,13 @@ async fn finding_08_the_retention_job_never_prunes_younger_than_the_floor() {
     // entries older than the floor go
     append_n(&store, Some(org), 2, "device.delete", "device", days_ago(0)).await;
     let later = OffsetDateTime::now_utc() + time::Duration::days(200);
-    audit_jobs::checkpoint_all(&store, &signer(), later).await.unwrap();
+    audit_jobs::checkpoint_all(&store, &signer(), later)
+        .await
+        .unwrap();
     let maint = maint_store(&db).await;
-    let done = audit_jobs::retention_run(&maint, &keys(), later).await.unwrap();
+    let done = audit_jobs::retention_run(&maint, &keys(), later)
+        .await
+        .unwrap();
     assert_eq!(done.pruned.len(), 1, "{done:?}");
 }
 
@@ -628,9 +650,10 @@ async fn finding_17_the_system_chain_is_pruned_past_its_retention_and_still_veri
     let settings = |days: &str| {
         breeze_server::config::ServerConfig::from_settings(
             breeze_server::config::Settings::from_pairs(
-                common::test_settings(&db)
-                    .into_iter()
-                    .chain([("BREEZE_SYSTEM_AUDIT_RETENTION_DAYS".to_owned(), days.to_owned())]),
+                common::test_settings(&db).into_iter().chain([(
+                    "BREEZE_SYSTEM_AUDIT_RETENTION_DAYS".to_owned(),
+                    days.to_owned(),
+                )]),
             ),
         )
     };

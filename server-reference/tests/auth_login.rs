@@ -432,7 +432,13 @@ async fn finding_17_a_flood_of_failed_logins_from_one_ip_is_aggregated_and_the_c
     // another source is aggregated on its own
     let other = "10.18.18.18";
     for i in 0..3 {
-        let res = login_from(&server, other, &format!("o-{i}@example.test"), "Wrong-1-Pass").await;
+        let res = login_from(
+            &server,
+            other,
+            &format!("o-{i}@example.test"),
+            "Wrong-1-Pass",
+        )
+        .await;
         assert_eq!(res.status().as_u16(), 401);
     }
 

@@ -613,7 +613,10 @@ fn finding_15_serve_without_breeze_mode_refuses_with_a_clear_error() {
     let dir = std::env::temp_dir().join(format!("breeze-nomode-{}", Uuid::new_v4()));
     let file = dir.join("dev-secrets.env");
     let env: Vec<(String, String)> = [
-        ("DATABASE_URL", "postgres://breeze_app@127.0.0.1:1/breeze".to_owned()),
+        (
+            "DATABASE_URL",
+            "postgres://breeze_app@127.0.0.1:1/breeze".to_owned(),
+        ),
         ("BREEZE_LISTEN", "127.0.0.1:0".to_owned()),
         ("BREEZE_DEV_SECRETS_FILE", file.display().to_string()),
     ]

@@ -277,15 +277,15 @@ async fn finding_07_every_encrypted_column_in_the_database_is_rekeyed() {
         .iter()
         .map(|c| (c.column.table.to_owned(), c.column.column.to_owned()))
         .collect();
-    let missing: Vec<_> = before
-        .keys()
-        .filter(|k| !registered.contains(*k))
-        .collect();
+    let missing: Vec<_> = before.keys().filter(|k| !registered.contains(*k)).collect();
     assert!(
         missing.is_empty(),
         "encrypted columns missing from rekey::ENCRYPTED_COLUMNS: {missing:?}"
     );
-    for expected in [("device_commands", "payload"), ("notification_outbox", "body")] {
+    for expected in [
+        ("device_commands", "payload"),
+        ("notification_outbox", "body"),
+    ] {
         assert!(
             before.contains_key(&(expected.0.to_owned(), expected.1.to_owned())),
             "the exercise wrote no {expected:?}: {before:?}"
@@ -318,7 +318,11 @@ async fn finding_07_every_encrypted_column_in_the_database_is_rekeyed() {
         .iter()
         .find(|c| c.column == "device_commands.payload")
         .unwrap_or_else(|| panic!("device_commands.payload not rekeyed: {report:?}"));
-    assert_eq!((commands.scanned, commands.reencrypted), (2, 2), "{report:?}");
+    assert_eq!(
+        (commands.scanned, commands.reencrypted),
+        (2, 2),
+        "{report:?}"
+    );
 
     let only_new = ring("t1", NEW_KEY);
     let after = envelopes_in_database(&server).await;

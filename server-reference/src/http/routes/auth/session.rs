@@ -104,7 +104,9 @@ async fn login_inner(
                 "auth.login",
                 AuditResult::Failure,
             )?
-            .details(&json!({"reason": "unknown_user", "emailHash": email_hash(&email), "count": 1}))
+            .details(
+                &json!({"reason": "unknown_user", "emailHash": email_hash(&email), "count": 1}),
+            )
             .error_message("invalid credentials");
             audit_alone(state, None, ev).await?;
         }
