@@ -148,9 +148,15 @@ pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), 
             let url = maint_url
                 .ok_or_else(|| CliError::Other("DATABASE_MAINT_URL is required".into()))?;
             let maint = PgStore::connect(&url, 2).await?;
-            let done = audit_jobs::retention_run(&maint, &state.audit_keys, state.clock.now())
-                .await
-                .map_err(job_err)?;
+            let policy = audit_jobs::RetentionPolicy::from_config(&state.config);
+            let done = audit_jobs::retention_run_with(
+                &maint,
+                &state.audit_keys,
+                state.clock.now(),
+                policy,
+            )
+            .await
+            .map_err(job_err)?;
             for o in &done.pruned {
                 println!(
                     "pruned chain {} seq {}..={} ({} rows), record at {}",

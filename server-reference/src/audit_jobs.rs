@@ -9,8 +9,9 @@
 //!   checkpoint keys.
 //! - [`checkpoint_all`]: signs the head of every chain with entries since its last
 //!   checkpoint.
-//! - [`retention_run`]: per organization, prunes the prefix older than its retention period
-//!   that ends at a stored checkpoint, through the maintenance role.
+//! - [`retention_run_with`]: per organization and for the system chain, prunes the prefix
+//!   older than its retention period (never younger than the operator's floor) that ends at
+//!   a stored checkpoint, through the maintenance role.
 //! - [`export_chain`]: a self-contained bundle of one chain, size-capped.
 //! - [`spawn_background`]: the periodic checkpoint and retention tasks of `serve`.
 
@@ -325,9 +326,60 @@ pub struct RetentionOutcome {
     pub record_sequence: u64,
 }
 
+/// How long chains are kept: the operator's floor and the system chain's retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    /// No entry younger than this many days is ever pruned, whatever an organization's
+    /// stored `retention_days` says (`BREEZE_AUDIT_RETENTION_FLOOR_DAYS`).
+    pub floor_days: u32,
+    /// Retention of the system chain in days (`BREEZE_SYSTEM_AUDIT_RETENTION_DAYS`); the
+    /// floor applies to it too.
+    pub system_days: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            floor_days: crate::config::DEFAULT_AUDIT_RETENTION_FLOOR_DAYS,
+            system_days: crate::config::DEFAULT_SYSTEM_AUDIT_RETENTION_DAYS,
+        }
+    }
+}
+
+impl RetentionPolicy {
+    /// The policy the configuration sets.
+    #[must_use]
+    pub const fn from_config(config: &crate::config::ServerConfig) -> Self {
+        Self {
+            floor_days: config.audit_retention_floor_days,
+            system_days: config.system_audit_retention_days,
+        }
+    }
+
+    /// The days actually applied to a chain whose configured retention is `days`.
+    #[must_use]
+    pub fn effective(&self, days: u32) -> u32 {
+        days.max(self.floor_days)
+    }
+}
+
+/// [`retention_run_with`] under the default policy (floor 90 days, system chain 365).
+///
+/// # Errors
+/// As [`retention_run_with`].
+pub async fn retention_run(
+    maint: &PgStore,
+    keys: &KeyRing,
+    now: OffsetDateTime,
+) -> Result<RetentionReport, AuditJobError> {
+    retention_run_with(maint, keys, now, RetentionPolicy::default()).await
+}
+
 /// Prunes, for every organization, the prefix of its chain older than its retention period
-/// (`organizations.retention_days`, cut-off `now - days`) that ends at a stored checkpoint.
-/// `maint` must be a store connected as the maintenance role (`DATABASE_MAINT_URL`).
+/// (`organizations.retention_days`, never less than the policy's floor; cut-off
+/// `now - days`) that ends at a stored checkpoint, then the system chain's prefix older
+/// than the policy's system retention. `maint` must be a store connected as the maintenance
+/// role (`DATABASE_MAINT_URL`).
 ///
 /// Per chain, in one transaction: lock the head, verify the chain (a chain that does not
 /// verify is never pruned: that would erase the evidence), plan with
@@ -338,23 +390,30 @@ pub struct RetentionOutcome {
 ///
 /// # Errors
 /// [`AuditJobError::Store`] when the organizations cannot be listed.
-pub async fn retention_run(
+pub async fn retention_run_with(
     maint: &PgStore,
     keys: &KeyRing,
     now: OffsetDateTime,
+    policy: RetentionPolicy,
 ) -> Result<RetentionReport, AuditJobError> {
     let mut tx = maint.begin_system("audit retention").await?;
     let orgs = store_audit::org_retention_days(&mut tx).await?;
     drop(tx);
+    let chains = orgs
+        .into_iter()
+        .map(|(org, days)| (Some(org), days))
+        .chain(std::iter::once((None, policy.system_days)));
     let mut report = RetentionReport::default();
-    for (org, days) in orgs {
+    for (org, days) in chains {
+        let days = policy.effective(days);
         let cutoff = now.saturating_sub(time::Duration::days(i64::from(days)));
         match retention_chain(maint, keys, org, cutoff, now).await {
             Ok(Some(outcome)) => report.pruned.push(outcome),
             Ok(None) => {}
             Err(e) => {
-                tracing::error!(chain = %org, error = %e, "audit retention refused for a chain");
-                report.failed.push((org.to_string(), e.to_string()));
+                let chain = store_audit::chain_key(org);
+                tracing::error!(chain = %chain, error = %e, "audit retention refused for a chain");
+                report.failed.push((chain, e.to_string()));
             }
         }
     }
@@ -420,22 +479,22 @@ async fn prune_end(
 async fn retention_chain(
     maint: &PgStore,
     keys: &KeyRing,
-    org: OrgId,
+    org: Option<OrgId>,
     cutoff: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<Option<RetentionOutcome>, AuditJobError> {
     let at = timestamp(now)?;
     let cutoff = timestamp(cutoff)?;
-    let key = store_audit::chain_key(Some(org));
+    let key = store_audit::chain_key(org);
     let mut tx = maint.begin_system("audit retention").await?;
-    let mut head = store_audit::lock_head(&mut tx, Some(org)).await?;
+    let mut head = store_audit::lock_head(&mut tx, org).await?;
     if head.next_sequence() == 0 {
         return Ok(None);
     }
     // Never prune a chain that does not verify: the rows are the evidence.
     let stored = StoredHead {
         chain_key: key.clone(),
-        org: Some(org),
+        org,
         next_seq: head.next_sequence(),
         head_hash: head.head_hash(),
     };
@@ -458,7 +517,7 @@ async fn retention_chain(
     let record = RetentionRecord::plan(&head, &anchor_entry, &cp, keys, pruned_from, through, at)
         .map_err(audit_err)?;
     let entry = head.seal(EntryBody::Retention(record)).map_err(audit_err)?;
-    store_audit::insert_entry(&mut tx, Some(org), &entry).await?;
+    store_audit::insert_entry(&mut tx, org, &entry).await?;
     let deleted = store_audit::prune_prefix(&mut tx, &cp, through).await?;
     let details = serde_json::json!({
         "chain": key,
@@ -605,7 +664,15 @@ pub fn spawn_background(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                             }
                         }
                         let Some(store) = &maint else { continue };
-                        match retention_run(store, &state.audit_keys, state.clock.now()).await {
+                        let policy = RetentionPolicy::from_config(&state.config);
+                        match retention_run_with(
+                            store,
+                            &state.audit_keys,
+                            state.clock.now(),
+                            policy,
+                        )
+                        .await
+                        {
                             Ok(done) => tracing::info!(
                                 pruned = done.pruned.len(),
                                 failed = done.failed.len(),

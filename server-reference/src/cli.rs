@@ -38,8 +38,13 @@ pub struct Cli {
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the HTTP server.
-    Serve,
+    /// Run the HTTP server (`BREEZE_MODE` must be set).
+    Serve {
+        /// Start even when the database holds audit checkpoints signed by keys this server
+        /// does not have (they will not verify here); logged as an error at startup.
+        #[arg(long, env = "BREEZE_ALLOW_UNKNOWN_CHECKPOINT_KEYS")]
+        allow_unknown_checkpoint_keys: bool,
+    },
     /// Create the database roles (with `--admin-url`) and run the migrations as the owner.
     Migrate {
         /// A superuser URL: creates the owner, runtime and maintenance roles and the database
@@ -210,6 +215,34 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// Logs the mode and the checkpoint key ids in use, and refuses to serve over stored
+/// checkpoints the key ring cannot verify unless `allow_unknown` (then logs an error).
+async fn check_checkpoint_keys(state: &AppState, allow_unknown: bool) -> Result<(), CliError> {
+    let ring = crate::checkpoint_keys::ring_ids(&state.audit_keys);
+    tracing::info!(
+        mode = state.config.mode.as_str(),
+        signing_key_id = %state.audit_signer.key_id(),
+        verifying_key_ids = %ring,
+        "breeze-server starting: mode and audit checkpoint keys in use"
+    );
+    let unknown =
+        crate::checkpoint_keys::unknown_stored_keys(&state.store, &state.audit_keys).await?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let list = unknown.join(",");
+    if allow_unknown {
+        tracing::error!(
+            unknown_key_ids = %list,
+            "starting with unknown checkpoint keys (--allow-unknown-checkpoint-keys): checkpoints signed by {list} will not verify with this server's keys"
+        );
+        return Ok(());
+    }
+    Err(CliError::Other(format!(
+        "the database holds audit checkpoints signed by keys this server does not have (key ids {list}): configure those keys as BREEZE_AUDIT_SIGNING_KEY_<id>, or start with --allow-unknown-checkpoint-keys to accept that they will not verify here"
+    )))
+}
+
 /// Runs a parsed command.
 ///
 /// Connections the kernel queues for `accept` (capped by `net.core.somaxconn`). Tokio's
@@ -236,15 +269,27 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListen
 /// [`CliError`] of the command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Serve => {
+        Command::Serve {
+            allow_unknown_checkpoint_keys,
+        } => {
             let config = load_config(cli.config.as_deref())?;
             let listen = config.listen;
             let state = AppState::connect(config).await?;
+            check_checkpoint_keys(&state, allow_unknown_checkpoint_keys).await?;
             let _audit_tasks = crate::audit_jobs::spawn_background(&state);
-            let router = crate::http::router(state);
+            let router = crate::http::router(state.clone());
             let listener = bind(listen)?;
             tracing::info!(address = %listener.local_addr()?, "breeze-server listening");
-            crate::http::serve(listener, router).await?;
+            let served = crate::http::serve(listener, router).await;
+            // repeated failures still counted in memory are written before exiting
+            if let Err(e) = state
+                .failure_audit
+                .flush_all(&state.store, state.clock.now())
+                .await
+            {
+                tracing::error!(error = %e, "failure audit: counts not written at shutdown");
+            }
+            served?;
             Ok(())
         }
         Command::Migrate {

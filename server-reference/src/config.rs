@@ -5,6 +5,7 @@
 //! Keyed secrets use one variable per key id: `BREEZE_JWT_KEY_<kid>`,
 //! `BREEZE_ENCRYPTION_KEY_<id>`, `BREEZE_AUDIT_SIGNING_KEY_<kid>` (Ed25519 seed, 64 hex).
 //!
+//! `BREEZE_MODE` (`production`, `development` or `test`) is required: there is no default.
 //! `development` mode generates any missing secret on first run into a 0600 file
 //! (`BREEZE_DEV_SECRETS_FILE`, default `.breeze/dev-secrets.env`) and reuses it afterwards;
 //! it never falls back to a built-in default. `production` mode refuses to start on any
@@ -75,6 +76,16 @@ impl Mode {
                 name: "BREEZE_MODE".into(),
                 reason: "expected `production`, `development` or `test`".into(),
             }),
+        }
+    }
+
+    /// The setting's spelling.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Production => "production",
+            Self::Development => "development",
+            Self::Test => "test",
         }
     }
 
@@ -158,6 +169,13 @@ pub struct ServerConfig {
     pub audit_checkpoint_interval_secs: u64,
     /// Seconds between audit retention runs (0 = off).
     pub audit_retention_interval_secs: u64,
+    /// The shortest audit retention, in days, anyone may set and the retention job ever
+    /// applies (`BREEZE_AUDIT_RETENTION_FLOOR_DAYS`, default 90, 1 to 36500): an
+    /// organization's shorter stored retention is treated as this floor.
+    pub audit_retention_floor_days: u32,
+    /// Retention of the system chain in days (`BREEZE_SYSTEM_AUDIT_RETENTION_DAYS`, default
+    /// 365, at least the floor).
+    pub system_audit_retention_days: u32,
     /// Whether the refresh cookie carries `Secure` (true unless development over http).
     pub secure_cookies: bool,
     /// Requests per minute per client IP across all routes (SPEC 7: 300). May be lowered;
@@ -177,6 +195,13 @@ pub struct ServerConfig {
     /// (`BREEZE_AGENT_WS_PING_SECS`).
     pub agent_ws_ping_secs: u64,
 }
+
+/// Default of [`ServerConfig::audit_retention_floor_days`].
+pub const DEFAULT_AUDIT_RETENTION_FLOOR_DAYS: u32 = 90;
+/// Default of [`ServerConfig::system_audit_retention_days`] (SPEC 6.1: 365 days).
+pub const DEFAULT_SYSTEM_AUDIT_RETENTION_DAYS: u32 = 365;
+/// The longest retention the schema allows (`organizations.retention_days`).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 /// The SPEC 7 per-IP limit of every route, per minute.
 pub const GLOBAL_RATE_LIMIT_PER_MIN: u32 = 300;
@@ -409,7 +434,18 @@ impl ServerConfig {
     /// # Errors
     /// [`ConfigError`] for a missing or malformed setting.
     pub fn from_settings(mut settings: Settings) -> Result<Self, ConfigError> {
-        let mode = Mode::parse(settings.get("BREEZE_MODE").unwrap_or("development"))?;
+        // No default: an unset mode once meant development (generated secrets, warnings
+        // instead of errors, enrollment without a secret, cookies without Secure).
+        let mode =
+            Mode::parse(
+                settings
+                    .get("BREEZE_MODE")
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "BREEZE_MODE".into(),
+                        reason: "is required: set it to `production`, `development` or `test`"
+                            .into(),
+                    })?,
+            )?;
         if mode == Mode::Development {
             let path = PathBuf::from(
                 settings
@@ -486,6 +522,27 @@ impl ServerConfig {
                 reason: "expected 30 (only test mode may lower it, to 1 at least)".into(),
             });
         }
+        let audit_retention_floor_days = settings.parsed(
+            "BREEZE_AUDIT_RETENTION_FLOOR_DAYS",
+            DEFAULT_AUDIT_RETENTION_FLOOR_DAYS,
+        )?;
+        if !(1..=MAX_RETENTION_DAYS).contains(&audit_retention_floor_days) {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_AUDIT_RETENTION_FLOOR_DAYS".into(),
+                reason: "expected 1 to 36500 days".into(),
+            });
+        }
+        let system_audit_retention_days = settings.parsed(
+            "BREEZE_SYSTEM_AUDIT_RETENTION_DAYS",
+            DEFAULT_SYSTEM_AUDIT_RETENTION_DAYS.max(audit_retention_floor_days),
+        )?;
+        if !(audit_retention_floor_days..=MAX_RETENTION_DAYS).contains(&system_audit_retention_days)
+        {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_SYSTEM_AUDIT_RETENTION_DAYS".into(),
+                reason: "expected the retention floor to 36500 days".into(),
+            });
+        }
         let listen = settings.parsed(
             "BREEZE_LISTEN",
             DEFAULT_LISTEN
@@ -523,6 +580,8 @@ impl ServerConfig {
                 .parsed("BREEZE_AUDIT_CHECKPOINT_INTERVAL_SECS", 3600)?,
             audit_retention_interval_secs: settings
                 .parsed("BREEZE_AUDIT_RETENTION_INTERVAL_SECS", 86_400)?,
+            audit_retention_floor_days,
+            system_audit_retention_days,
             secure_cookies: settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production)?,
             global_rate_limit_per_min,
             agent_auth_cache_secs,

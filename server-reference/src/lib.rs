@@ -6,11 +6,13 @@
 //! | module | holds |
 //! |---|---|
 //! | [`audit_jobs`] | audit verification, checkpoints, retention, export and their background tasks |
+//! | [`checkpoint_keys`] | audit checkpoint key ids derived from the public key, the verifying ring, the startup check of stored checkpoints |
 //! | [`config`] | configuration from the environment and an optional file, startup validation |
 //! | [`store`] | the PostgreSQL store: connections, the scoped transaction, one module per table family (all SQL lives here) |
 //! | [`http`] | the router, the route table with each route's declared access, middleware, routes per resource |
 //! | [`state`] | the shared application state |
 //! | [`cli`] | the `breeze-server` command line |
+//! | [`failure_audit`] | aggregated audit of repeated unauthenticated failures on the system chain |
 //! | [`error`] | the API error type and its JSON rendering |
 //! | [`clock`] | the injectable clock |
 //! | [`notify`] | outbound user notifications (the encrypted outbox) |
@@ -33,10 +35,12 @@ pub mod agent_load;
 pub mod audit_cli;
 pub mod audit_jobs;
 pub mod bootstrap;
+pub mod checkpoint_keys;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod failure_audit;
 pub mod fanout;
 pub mod http;
 pub mod metrics;

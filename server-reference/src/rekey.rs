@@ -9,6 +9,9 @@
 //! rows are simply "already current" the next time. Afterwards an old key can be dropped
 //! once a run reports no failures.
 //!
+//! The walk runs in a system-scope transaction (every organization and site), so row-level
+//! security shows it every row of every tenant.
+//!
 //! Not key-ringed and therefore not walked: `users.mfa_secret` and `users.mfa_pending_secret`
 //! (`mfa:v1` under the single MFA key; rotating that key is a separate procedure).
 
@@ -31,17 +34,31 @@ pub struct EncryptedColumn {
     pub field_column: &'static str,
 }
 
-/// Every key-ringed encrypted column. Add new ones here (for example
-/// `device_commands.payload`).
-pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[EncryptedColumn {
-    column: ops::ColumnRef {
-        table: "notification_outbox",
-        id_column: "id",
-        column: "body",
+/// Every key-ringed encrypted column. A column that stores `enc:` envelopes and is missing
+/// here would keep needing its old key after a "complete" rekey:
+/// `tests/ops_rekey.rs::finding_07_every_encrypted_column_in_the_database_is_rekeyed`
+/// exercises the server, walks every text column of the schema for envelopes and fails on
+/// any column not listed here.
+pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
+    EncryptedColumn {
+        column: ops::ColumnRef {
+            table: "device_commands",
+            id_column: "id",
+            column: "payload",
+        },
+        field_table: "device_commands",
+        field_column: "payload",
     },
-    field_table: "notification_outbox",
-    field_column: "body",
-}];
+    EncryptedColumn {
+        column: ops::ColumnRef {
+            table: "notification_outbox",
+            id_column: "id",
+            column: "body",
+        },
+        field_table: "notification_outbox",
+        field_column: "body",
+    },
+];
 
 /// Default rows per batch.
 pub const DEFAULT_BATCH: u32 = 500;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use breeze_authz::mfa::MfaPolicy;
 use breeze_authz::registry::Registry;
-use breeze_core::audit::{CheckpointSigner, KeyId, KeyRing as AuditKeyRing};
+use breeze_core::audit::{CheckpointSigner, KeyRing as AuditKeyRing};
 use breeze_core::clientip::{ForwardedHeader, TrustedProxies};
 use breeze_core::ratelimit::{
     MemoryRateLimiter, Quota, RateDecision, RateLimitBackend, RateLimitError, RateLimiter,
@@ -22,7 +22,6 @@ use breeze_crypto::jwt::JwtKeyRing;
 use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, ServerConfig};
@@ -174,9 +173,10 @@ pub struct Inner {
     pub mfa: MfaCipher,
     /// Pepper for enrollment keys and recovery codes.
     pub pepper: Pepper,
-    /// Audit checkpoint signer (active key).
+    /// Audit checkpoint signer (active key, under its derived key id).
     pub audit_signer: CheckpointSigner,
-    /// Audit checkpoint verifying keys (every configured key).
+    /// Audit checkpoint verifying keys (every configured key, under its derived id and its
+    /// configured id: see [`crate::checkpoint_keys`]).
     pub audit_keys: AuditKeyRing,
     /// Rate limiter.
     pub limiter: RateLimiter<LimitBackend>,
@@ -198,6 +198,8 @@ pub struct Inner {
     pub mfa_policy: MfaPolicy,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// Aggregated audit of unauthenticated failures on the system chain (per replica).
+    pub failure_audit: Arc<crate::failure_audit::FailureAudit>,
     /// Outbound user notifications (password resets); the encrypted outbox by default.
     pub notifier: Arc<dyn crate::notify::Notifier>,
 }
@@ -257,24 +259,7 @@ impl AppState {
             .active(&config.encryption_active_key_id)
             .map_err(|_| key_err("BREEZE_ENCRYPTION_ACTIVE_KEY_ID"))?;
 
-        let mut audit_keys = AuditKeyRing::new();
-        let mut audit_signer = None;
-        for key in &config.audit_signing_keys {
-            let name = format!("BREEZE_AUDIT_SIGNING_KEY_{}", key.id);
-            let mut seed = Zeroizing::new([0u8; 32]);
-            hex::decode_to_slice(key.value.expose_secret(), seed.as_mut_slice())
-                .map_err(|_| key_err(&name))?;
-            let kid = KeyId::new(&key.id).map_err(|_| key_err(&name))?;
-            let signer = CheckpointSigner::from_seed(kid.clone(), &seed);
-            audit_keys
-                .insert(kid, signer.verifying_key())
-                .map_err(|_| key_err(&name))?;
-            if key.id == config.audit_active_signing_kid {
-                audit_signer = Some(signer);
-            }
-        }
-        let audit_signer =
-            audit_signer.ok_or_else(|| key_err("BREEZE_AUDIT_ACTIVE_SIGNING_KID"))?;
+        let (audit_signer, audit_keys) = crate::checkpoint_keys::from_config(&config)?;
 
         let (limiter, revocation) = match &config.redis_url {
             None => (
@@ -305,6 +290,9 @@ impl AppState {
         let mfa = MfaCipher::new(&config.mfa_encryption_key);
         let pepper = Pepper::new(config.pepper.clone());
         let heartbeats = crate::agent_beats::HeartbeatBatcher::start(store.clone());
+        let failure_audit = Arc::new(crate::failure_audit::FailureAudit::new());
+        // the flusher ends by itself once the state (and with it the aggregator) is dropped
+        drop(failure_audit.spawn_flusher(store.clone(), clock.clone()));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -327,6 +315,7 @@ impl AppState {
                 proxies,
                 mfa_policy: MfaPolicy::default(),
                 clock,
+                failure_audit,
                 notifier: Arc::new(crate::notify::OutboxNotifier),
             }),
         })

@@ -406,3 +406,258 @@ async fn background_tasks_checkpoint_and_prune() {
         .unwrap();
     assert!(report.ok, "{report:?}");
 }
+
+/// PATCH an organization over real HTTP as `token`.
+async fn patch_org(
+    server: &common::TestServer,
+    token: &str,
+    org: breeze_core::tenancy::OrgId,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let res = server
+        .http
+        .patch(server.url(&format!("/api/v1/orgs/{org}")))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+async fn retention_days_of(db: &TestDb, org: breeze_core::tenancy::OrgId) -> i32 {
+    sqlx::query_scalar("SELECT retention_days FROM organizations WHERE id = $1")
+        .bind(org.as_uuid())
+        .fetch_one(&db.superuser_pool().await)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn finding_08_org_admin_cannot_shrink_retention_and_partner_changes_respect_the_floor() {
+    use breeze_authz::seeded::SeededRole;
+    let server = common::TestServer::start().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let org_admin = fx.org_user(partner, org, SeededRole::OrgAdmin, None).await;
+    let org_token = common::agents::mfa_token(&server, &fx, &org_admin).await;
+    let partner_admin = fx
+        .partner_user(partner, SeededRole::PartnerAdmin, "all", &[])
+        .await;
+    let partner_token = common::agents::mfa_token(&server, &fx, &partner_admin).await;
+
+    // an org admin may still rename the organization...
+    let (s, body) = patch_org(
+        &server,
+        &org_token,
+        org,
+        &serde_json::json!({"name": "Renamed"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    // ...but not touch its audit retention, not even upwards
+    for days in [1, 400] {
+        let (s, body) = patch_org(
+            &server,
+            &org_token,
+            org,
+            &serde_json::json!({"retentionDays": days}),
+        )
+        .await;
+        assert_eq!(s, 403, "org admin changed retention to {days}: {body}");
+        assert_eq!(body["error"], "retention_change_requires_partner", "{body}");
+    }
+    assert_eq!(retention_days_of(&server.db, org).await, 365);
+
+    // a partner admin below the floor (default 90 days): 400 naming the field
+    let (s, body) = patch_org(
+        &server,
+        &partner_token,
+        org,
+        &serde_json::json!({"retentionDays": 89}),
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["path"] == "body.retentionDays"),
+        "{body}"
+    );
+    assert_eq!(retention_days_of(&server.db, org).await, 365);
+    // creating an organization below the floor is refused the same way
+    let res = server
+        .http
+        .post(server.url("/api/v1/orgs"))
+        .bearer_auth(&partner_token)
+        .json(&serde_json::json!({"name": "Short memory", "retentionDays": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+
+    // at the floor: accepted and audited with the old and new values
+    let (s, body) = patch_org(
+        &server,
+        &partner_token,
+        org,
+        &serde_json::json!({"retentionDays": 90}),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["retentionDays"], 90);
+    assert_eq!(retention_days_of(&server.db, org).await, 90);
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT entry FROM audit_log WHERE chain_key = $1 AND action = 'organization.retention.change'",
+    )
+    .bind(org.to_string())
+    .fetch_all(&server.db.superuser_pool().await)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let entry: serde_json::Value = serde_json::from_str(&rows[0]).unwrap();
+    let details = &entry["event"]["details"];
+    assert_eq!(details["from"], 365, "{entry}");
+    assert_eq!(details["to"], 90, "{entry}");
+    assert_eq!(
+        entry["event"]["actor_id"],
+        partner_admin.id.to_string(),
+        "{entry}"
+    );
+
+    // PostgreSQL refuses it too: an organization-scope context cannot change retention
+    let fx_pool = server.db.pool("breeze_app").await;
+    let mut tx = fx_pool.begin().await.unwrap();
+    sqlx::query(
+        "SELECT set_config('breeze.scope', 'organization', true),
+                set_config('breeze.org_id', $1, true),
+                set_config('breeze.accessible_org_ids', $1, true),
+                set_config('breeze.accessible_partner_ids', '', true),
+                set_config('breeze.allowed_site_ids', '*', true)",
+    )
+    .bind(org.to_string())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    // the same context may rename (the row is reachable)...
+    let renamed = sqlx::query("UPDATE organizations SET name = 'Again' WHERE id = $1")
+        .bind(org.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(renamed.rows_affected(), 1);
+    // ...but not change the retention
+    let refused = sqlx::query("UPDATE organizations SET retention_days = 1 WHERE id = $1")
+        .bind(org.as_uuid())
+        .execute(&mut *tx)
+        .await;
+    assert!(
+        refused.is_err(),
+        "the database let an organization context shrink retention"
+    );
+}
+
+#[tokio::test]
+async fn finding_08_the_retention_job_never_prunes_younger_than_the_floor() {
+    let db = TestDb::new().await;
+    let fx = Fixtures::new(&db).await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let store = app_store(&db).await;
+    // a retention below the floor already stored (written before the floor existed)
+    fx.exec(
+        "UPDATE organizations SET retention_days = 1 WHERE id = $1",
+        &[*org.as_uuid()],
+    )
+    .await;
+    append_n(
+        &store,
+        Some(org),
+        4,
+        "device.delete",
+        "device",
+        days_ago(30),
+    )
+    .await;
+    audit_jobs::checkpoint_all(&store, &signer(), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    // the binary with the default floor (90 days) keeps 30-day-old entries
+    let (ok, out, err) = run_cli(&db, &["audit", "retention"]);
+    assert!(ok, "{out} {err}");
+    assert_eq!(
+        count(&db, &org.to_string()).await,
+        (4, Some(0)),
+        "entries younger than the floor were pruned: {out}"
+    );
+    // entries older than the floor go
+    append_n(&store, Some(org), 2, "device.delete", "device", days_ago(0)).await;
+    let later = OffsetDateTime::now_utc() + time::Duration::days(200);
+    audit_jobs::checkpoint_all(&store, &signer(), later)
+        .await
+        .unwrap();
+    let maint = maint_store(&db).await;
+    let done = audit_jobs::retention_run(&maint, &keys(), later)
+        .await
+        .unwrap();
+    assert_eq!(done.pruned.len(), 1, "{done:?}");
+}
+
+#[tokio::test]
+async fn finding_17_the_system_chain_is_pruned_past_its_retention_and_still_verifies() {
+    let db = TestDb::new().await;
+    let store = app_store(&db).await;
+    // 4 system entries older than the default system retention (365 days), a checkpoint,
+    // then 2 recent ones and a checkpoint
+    append_n(&store, None, 4, "auth.login", "user", days_ago(400)).await;
+    audit_jobs::checkpoint_all(&store, &signer(), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    append_n(&store, None, 2, "auth.login", "user", days_ago(1)).await;
+    audit_jobs::checkpoint_all(&store, &signer(), OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+
+    let (ok, out, err) = run_cli(&db, &["audit", "retention"]);
+    assert!(ok, "{out} {err}");
+    assert!(out.contains("pruned chain system seq 0..=3"), "{out}");
+    // rows 0..=3 gone; 4, 5, the retention record (6) and the run event (7) remain
+    assert_eq!(count(&db, "system").await, (4, Some(4)));
+    let anchors: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_anchors WHERE chain_key = 'system'")
+            .fetch_one(&db.superuser_pool().await)
+            .await
+            .unwrap();
+    assert_eq!(anchors, 1);
+    // the system chain still verifies from its anchor, in process and through the binary
+    let mut tx = store.begin(&system_ctx()).await.unwrap();
+    let report = audit_jobs::verify_visible(&mut tx, &keys(), Some(None))
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.chains[0].pruned_through, Some(3));
+    drop(tx);
+    let (ok, out, err) = run_cli(&db, &["audit", "verify"]);
+    assert!(ok, "{out} {err}");
+
+    // a shorter system retention applies, never below the floor
+    let (ok, out, _) = run_cli(&db, &["audit", "retention"]);
+    assert!(ok && out.contains("0 chains pruned"), "{out}");
+    let settings = |days: &str| {
+        breeze_server::config::ServerConfig::from_settings(
+            breeze_server::config::Settings::from_pairs(
+                common::test_settings(&db).into_iter().chain([(
+                    "BREEZE_SYSTEM_AUDIT_RETENTION_DAYS".to_owned(),
+                    days.to_owned(),
+                )]),
+            ),
+        )
+    };
+    assert_eq!(settings("120").unwrap().system_audit_retention_days, 120);
+    let err = settings("30").unwrap_err().to_string();
+    assert!(err.contains("BREEZE_SYSTEM_AUDIT_RETENTION_DAYS"), "{err}");
+}

@@ -386,3 +386,92 @@ async fn weak_stored_hash_is_upgraded_on_login() {
         200
     );
 }
+
+/// `(entries, sum of details.count)` of unknown-user login failures on the system chain from
+/// `ip` (an entry without a count stands for one failure).
+async fn unknown_user_failures_from(fx: &common::Fixtures, ip: &str) -> (usize, u64) {
+    let rows = audit_rows(fx, "auth.login").await;
+    let mine: Vec<_> = rows
+        .iter()
+        .filter(|r| {
+            r.chain == "system"
+                && r.details()["reason"] == "unknown_user"
+                && r.entry["event"]["ip"] == ip
+        })
+        .collect();
+    let sum = mine
+        .iter()
+        .map(|r| r.details()["count"].as_u64().unwrap_or(1))
+        .sum();
+    (mine.len(), sum)
+}
+
+#[tokio::test]
+async fn finding_17_a_flood_of_failed_logins_from_one_ip_is_aggregated_and_the_count_adds_up() {
+    let server = server().await;
+    let fx = server.fixtures().await;
+    let ip = "10.17.17.17";
+    let mut failed = 0u64;
+    let mut limited = 0u64;
+    for i in 0..25 {
+        let res = login_from(
+            &server,
+            ip,
+            &format!("flood-{i}@example.test"),
+            "Wrong-Password-1",
+        )
+        .await;
+        match res.status().as_u16() {
+            401 => failed += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(failed >= 10, "{failed} failures reached the audit");
+    assert!(limited > 0, "the per-IP limit answered some");
+    // another source is aggregated on its own
+    let other = "10.18.18.18";
+    for i in 0..3 {
+        let res = login_from(
+            &server,
+            other,
+            &format!("o-{i}@example.test"),
+            "Wrong-1-Pass",
+        )
+        .await;
+        assert_eq!(res.status().as_u16(), 401);
+    }
+
+    // the first failure of each source is written at once
+    let (entries, _) = unknown_user_failures_from(&fx, ip).await;
+    assert!(entries >= 1, "the first failure is written at once");
+    // once the window is over, the repeats are flushed as one event with their count
+    server.clock.advance(120);
+    let mut seen = (0, 0);
+    for _ in 0..100 {
+        seen = unknown_user_failures_from(&fx, ip).await;
+        if seen.1 == failed {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (entries, sum) = seen;
+    assert_eq!(sum, failed, "the counts add up to the failures");
+    // at most two entries per source and minute window (the first, then the aggregate); the
+    // flood may straddle one window boundary
+    assert!(
+        entries <= 4,
+        "{entries} system-chain entries for {failed} failures from one source"
+    );
+    let mut other_seen = (0, 0);
+    for _ in 0..50 {
+        other_seen = unknown_user_failures_from(&fx, other).await;
+        if other_seen.1 == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(other_seen.1, 3);
+    assert!(other_seen.0 <= 4);
+    common::agents::verify_all_chains(&server, &fx).await;
+}

@@ -497,3 +497,251 @@ async fn serve_logs_one_json_access_line_per_request_without_secrets() {
         "never the raw path"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Finding 15: explicit mode, checkpoint key ids derived from the public key, and refusing
+// to serve over checkpoints signed by keys the ring does not know
+// ---------------------------------------------------------------------------------------
+
+/// The key id the server derives for an Ed25519 seed (hex): `ed25519-` and the first 16
+/// hex digits of SHA-256 of the 32-byte public key.
+fn derived_key_id(seed_hex: &str) -> String {
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(seed_hex, seed.as_mut_slice()).unwrap();
+    let signer = breeze_core::audit::CheckpointSigner::from_seed(
+        breeze_core::audit::KeyId::new("any").unwrap(),
+        &seed,
+    );
+    let digest = breeze_core::audit::hash::sha256(signer.verifying_key().as_bytes());
+    format!("ed25519-{}", &digest.to_hex()[..16])
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// What a `serve` process did within a deadline.
+enum Served {
+    /// It exited (status, standard error).
+    Exited(bool, String),
+    /// It answered `/health` (standard error after it was stopped).
+    Up(String),
+}
+
+/// Runs `breeze-server serve EXTRA` with exactly `env` until it exits or answers `/health`
+/// (then stops it), within 60 s.
+async fn serve_until_up_or_exit(env: &[(String, String)], extra: &[&str]) -> Served {
+    let port = free_port();
+    let mut child = std::process::Command::new(common::ops::server_bin())
+        .arg("serve")
+        .args(extra)
+        .env_clear()
+        .env("RUST_LOG", "info")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env("BREEZE_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::install_crypto();
+    let http = reqwest::Client::new();
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            return Served::Exited(status.success(), stderr(&out));
+        }
+        if http
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .is_ok()
+        {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            return Served::Up(stderr(&out));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    panic!("serve neither exited nor came up within 60 s");
+}
+
+/// The test settings of `db` without any generated-in-development secret, in `mode`, with
+/// `secrets_file` as the development secrets file.
+fn dev_settings(db: &TestDb, secrets_file: &std::path::Path) -> Vec<(String, String)> {
+    let mut env = common::test_settings(db);
+    env.retain(|(k, _)| {
+        !(k.starts_with("BREEZE_JWT_")
+            || k.starts_with("BREEZE_ENCRYPTION_")
+            || k.starts_with("BREEZE_AUDIT_SIGNING_KEY_")
+            || k == "BREEZE_AUDIT_ACTIVE_SIGNING_KID"
+            || k == "BREEZE_MFA_ENCRYPTION_KEY"
+            || k == "BREEZE_PEPPER"
+            || k == "BREEZE_METRICS_TOKEN"
+            || k == "BREEZE_MODE"
+            || k == "BREEZE_LOGIN_FLOOR_MS"
+            || k == "BREEZE_GLOBAL_RATE_LIMIT_PER_MIN")
+    });
+    env.push(("BREEZE_MODE".into(), "development".into()));
+    env.push((
+        "BREEZE_DEV_SECRETS_FILE".into(),
+        secrets_file.display().to_string(),
+    ));
+    env
+}
+
+fn dev_audit_seed(secrets_file: &std::path::Path) -> String {
+    std::fs::read_to_string(secrets_file)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("BREEZE_AUDIT_SIGNING_KEY_dev1="))
+        .unwrap()
+        .to_owned()
+}
+
+async fn checkpoint_key_ids(db: &TestDb) -> Vec<String> {
+    sqlx::query_scalar("SELECT key_id FROM audit_checkpoints ORDER BY created_at, chain_key, seq")
+        .fetch_all(&db.superuser_pool().await)
+        .await
+        .unwrap()
+}
+
+#[test]
+fn finding_15_serve_without_breeze_mode_refuses_with_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("breeze-nomode-{}", Uuid::new_v4()));
+    let file = dir.join("dev-secrets.env");
+    let env: Vec<(String, String)> = [
+        (
+            "DATABASE_URL",
+            "postgres://breeze_app@127.0.0.1:1/breeze".to_owned(),
+        ),
+        ("BREEZE_LISTEN", "127.0.0.1:0".to_owned()),
+        ("BREEZE_DEV_SECRETS_FILE", file.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let out = run_bin(&["serve"], &env, None);
+    let err = stderr(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success(), "serve ran without a mode");
+    assert!(
+        err.contains("BREEZE_MODE") && err.contains("production"),
+        "the error names the setting and its values: {err}"
+    );
+    assert!(
+        !file.exists(),
+        "no development secrets are generated without an explicit mode"
+    );
+    // the configuration API refuses the same
+    let refused = ServerConfig::from_settings(Settings::from_pairs([(
+        "DATABASE_URL",
+        "postgres://breeze_app@127.0.0.1:1/breeze",
+    )]))
+    .unwrap_err();
+    assert!(refused.to_string().contains("BREEZE_MODE"), "{refused}");
+}
+
+#[tokio::test]
+async fn finding_15_two_development_servers_never_share_a_checkpoint_key_id() {
+    let db = TestDb::new().await;
+    let store = common::audit::app_store(&db).await;
+    let dir = std::env::temp_dir().join(format!("breeze-twodev-{}", Uuid::new_v4()));
+    let (file_a, file_b) = (dir.join("a.env"), dir.join("b.env"));
+    let at = common::audit::days_ago(0);
+
+    common::audit::append_n(&store, None, 2, "test.event", "test", at).await;
+    let out = run_bin(&["audit", "checkpoint"], &dev_settings(&db, &file_a), None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    common::audit::append_n(&store, None, 2, "test.event", "test", at).await;
+    let out = run_bin(&["audit", "checkpoint"], &dev_settings(&db, &file_b), None);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let (seed_a, seed_b) = (dev_audit_seed(&file_a), dev_audit_seed(&file_b));
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_ne!(seed_a, seed_b, "two generated keys");
+    let ids = checkpoint_key_ids(&db).await;
+    assert_eq!(
+        ids,
+        vec![derived_key_id(&seed_a), derived_key_id(&seed_b)],
+        "each checkpoint is signed under its own key's derived id"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_15_serve_refuses_checkpoints_signed_by_keys_its_ring_does_not_know() {
+    let db = TestDb::new().await;
+    let store = common::audit::app_store(&db).await;
+    let at = common::audit::days_ago(0);
+    // a checkpoint signed before key ids were derived (configured id `t1`)...
+    common::audit::append_n(&store, None, 2, "test.event", "test", at).await;
+    breeze_server::audit_jobs::checkpoint_all(
+        &store,
+        &common::audit::signer(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    // ...and one signed by the binary now
+    common::audit::append_n(&store, None, 2, "test.event", "test", at).await;
+    let out = run_on(&db, &["audit", "checkpoint"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ids = checkpoint_key_ids(&db).await;
+    let derived = derived_key_id(common::audit::TEST_AUDIT_SEED);
+    assert_eq!(ids, vec!["t1".to_owned(), derived.clone()]);
+    // both verify with the configured key (the configured id stays an alias of its key)
+    let out = run_on(&db, &["audit", "verify"], None);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+
+    // The server with its own key starts and says which mode and key ids it uses.
+    match serve_until_up_or_exit(&common::test_settings(&db), &[]).await {
+        Served::Up(log) => {
+            let line = log
+                .lines()
+                .find(|l| l.contains("audit checkpoint keys"))
+                .unwrap_or_else(|| panic!("no startup line naming the keys:\n{log}"));
+            assert!(line.contains("\"mode\":\"test\""), "{line}");
+            assert!(line.contains(&derived), "{line}");
+        }
+        Served::Exited(_, err) => panic!("the server with the right key refused: {err}"),
+    }
+
+    // A second server with a fresh key under the same configured id (the reproduced
+    // `dev1` case) refuses to start: the stored checkpoints are signed by a key it lacks.
+    let other_seed = "1f2e3d4c5b6a79880716253443526170f1e2d3c4b5a6978800f1e2d3c4b5a697";
+    let mut other = common::test_settings(&db);
+    for (k, v) in &mut other {
+        if k == "BREEZE_AUDIT_SIGNING_KEY_t1" {
+            *v = other_seed.to_owned();
+        }
+    }
+    match serve_until_up_or_exit(&other, &[]).await {
+        Served::Exited(ok, err) => {
+            assert!(!ok);
+            assert!(
+                err.contains(&derived) && err.contains("--allow-unknown-checkpoint-keys"),
+                "the refusal names the unknown key id and the way out: {err}"
+            );
+        }
+        Served::Up(_) => panic!("serve started over checkpoints signed by a key it does not know"),
+    }
+    // told to, it starts, and says so loudly
+    match serve_until_up_or_exit(&other, &["--allow-unknown-checkpoint-keys"]).await {
+        Served::Up(log) => {
+            assert!(
+                log.lines().any(|l| l.contains("\"level\":\"ERROR\"")
+                    && l.contains("unknown checkpoint keys")
+                    && l.contains(&derived)),
+                "{log}"
+            );
+        }
+        Served::Exited(_, err) => panic!("the escape hatch did not start the server: {err}"),
+    }
+    assert_eq!(
+        checkpoint_key_ids(&db).await.len(),
+        2,
+        "no checkpoint was signed by the refused servers"
+    );
+}

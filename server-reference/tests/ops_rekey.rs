@@ -91,9 +91,15 @@ async fn rekey_moves_old_values_to_the_active_key_and_is_resumable() {
     // batch of 2: several transactions, keyset pagination across them
     let report = rekey::rekey(&server.state, 2).await.unwrap();
     assert_eq!(report.active_key_id, "t1");
-    assert_eq!(report.columns.len(), 1);
-    let c = &report.columns[0];
-    assert_eq!(c.column, "notification_outbox.body");
+    assert_eq!(report.columns.len(), rekey::ENCRYPTED_COLUMNS.len());
+    let outbox = |r: &rekey::RekeyReport| {
+        r.columns
+            .iter()
+            .find(|c| c.column == "notification_outbox.body")
+            .unwrap()
+            .clone()
+    };
+    let c = &outbox(&report);
     assert_eq!(
         (c.scanned, c.reencrypted, c.already_current, c.failed),
         (7, 5, 1, 1)
@@ -120,7 +126,7 @@ async fn rekey_moves_old_values_to_the_active_key_and_is_resumable() {
 
     // second run: nothing left to do
     let again = rekey::rekey(&server.state, 500).await.unwrap();
-    let c = &again.columns[0];
+    let c = &outbox(&again);
     assert_eq!(
         (c.scanned, c.reencrypted, c.already_current, c.failed),
         (7, 0, 6, 1)
@@ -179,4 +185,154 @@ async fn rekey_through_the_binary() {
     let stored = body_of(&server, id).await;
     assert!(stored.starts_with("enc:v3:t1:"));
     assert!(!stdout.contains("hello") && !common::ops::stderr(&out).contains("hello"));
+}
+
+/// Every `table.column` of the public schema's base tables holding at least one value that
+/// looks like an at-rest envelope (`enc:v1:`, `enc:v2:`, `enc:v3:`), with those values.
+/// Read as the superuser, so row-level security hides nothing.
+async fn envelopes_in_database(
+    server: &TestServer,
+) -> std::collections::BTreeMap<(String, String), Vec<String>> {
+    let pool = server.db.superuser_pool().await;
+    let columns: Vec<(String, String)> = sqlx::query_as(
+        "SELECT c.table_name::text, c.column_name::text
+           FROM information_schema.columns c
+           JOIN information_schema.tables t
+             ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+          WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+            AND c.data_type IN ('text', 'character varying')
+          ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(columns.len() > 20, "the schema walk found too few columns");
+    let mut found = std::collections::BTreeMap::new();
+    for (table, column) in columns {
+        let values: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT \"{column}\"::text FROM \"{table}\"
+              WHERE \"{column}\" ~ '^enc:v[0-9]+:'"
+        )))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        if !values.is_empty() {
+            found.insert((table, column), values);
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn finding_07_every_encrypted_column_in_the_database_is_rekeyed() {
+    use breeze_authz::seeded::SeededRole;
+    use common::agents::{enroll_ok, enrollment_key, mfa_token};
+    // writes go under `old`; `t1` is configured too and becomes the active key later
+    let server = TestServer::start_with(|s| {
+        s.retain(|(k, _)| k != "BREEZE_ENCRYPTION_ACTIVE_KEY_ID");
+        s.push(("BREEZE_ENCRYPTION_KEY_old".into(), OLD_KEY.into()));
+        s.push(("BREEZE_ENCRYPTION_ACTIVE_KEY_ID".into(), "old".into()));
+    })
+    .await;
+    let fx = server.fixtures().await;
+
+    // Exercise every path of the server that stores an encrypted value, for two tenants:
+    // queued commands and password-reset mails.
+    for n in 0..2 {
+        let partner = fx.partner().await;
+        let org = fx.org(partner).await;
+        let site = fx.site(org).await;
+        let key = enrollment_key(&server, &fx, org, site, 5, 3600, None).await;
+        let agent = enroll_ok(&server, &key, &format!("rekey-host-{n}")).await;
+        let tech = fx
+            .org_user(partner, org, SeededRole::OrgTechnician, None)
+            .await;
+        let token = mfa_token(&server, &fx, &tech).await;
+        let res = server
+            .http
+            .post(server.url(&format!("/api/v1/devices/{}/commands", agent.device_id)))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"type": "run_script", "payload": {
+                "scriptId": "00000000-0000-4000-8000-000000000001",
+                "content": format!("echo command-history-{n}"), "language": "bash",
+                "timeoutSeconds": 60}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 201, "{}", res.text().await.unwrap());
+        let res = server
+            .http
+            .post(server.url("/api/v1/auth/password/reset-request"))
+            .json(&serde_json::json!({"email": tech.email}))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+
+    // The guard: every column holding envelopes must be in the rekey registry. A new
+    // encrypted column that is not registered fails here.
+    let before = envelopes_in_database(&server).await;
+    let registered: std::collections::BTreeSet<(String, String)> = rekey::ENCRYPTED_COLUMNS
+        .iter()
+        .map(|c| (c.column.table.to_owned(), c.column.column.to_owned()))
+        .collect();
+    let missing: Vec<_> = before.keys().filter(|k| !registered.contains(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "encrypted columns missing from rekey::ENCRYPTED_COLUMNS: {missing:?}"
+    );
+    for expected in [
+        ("device_commands", "payload"),
+        ("notification_outbox", "body"),
+    ] {
+        assert!(
+            before.contains_key(&(expected.0.to_owned(), expected.1.to_owned())),
+            "the exercise wrote no {expected:?}: {before:?}"
+        );
+    }
+
+    // Rotate: `t1` becomes active (a new server state on the same database), rekey, and
+    // then the active key alone must open every envelope in the database.
+    let mut settings = common::test_settings(&server.db);
+    settings.push(("BREEZE_ENCRYPTION_KEY_old".into(), OLD_KEY.into()));
+    let config = breeze_server::config::ServerConfig::from_settings(
+        breeze_server::config::Settings::from_pairs(settings),
+    )
+    .unwrap();
+    let store = breeze_server::store::PgStore::connect(&config.database_url, 4)
+        .await
+        .unwrap();
+    let rotated = breeze_server::state::AppState::build(
+        config,
+        store,
+        std::sync::Arc::new(breeze_server::clock::SystemClock),
+    )
+    .await
+    .unwrap();
+    let report = rekey::rekey(&rotated, 1).await.unwrap();
+    let (_, _, _, failed) = report.totals();
+    assert_eq!(failed, 0, "{report:?}");
+    let commands = report
+        .columns
+        .iter()
+        .find(|c| c.column == "device_commands.payload")
+        .unwrap_or_else(|| panic!("device_commands.payload not rekeyed: {report:?}"));
+    assert_eq!(
+        (commands.scanned, commands.reencrypted),
+        (2, 2),
+        "{report:?}"
+    );
+
+    let only_new = ring("t1", NEW_KEY);
+    let after = envelopes_in_database(&server).await;
+    for ((table, column), values) in &after {
+        let field = Field::new(table, column).unwrap();
+        for v in values {
+            assert!(
+                only_new.decrypt(v, &field).is_ok(),
+                "{table}.{column} still needs the old key after a complete rekey"
+            );
+        }
+    }
 }

@@ -259,6 +259,36 @@ pub async fn insert_checkpoint(tx: &mut ScopedTx, cp: &Checkpoint) -> StoreResul
     Ok(done.rows_affected() == 1)
 }
 
+/// The distinct key ids of every stored checkpoint (system scope sees all chains).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn checkpoint_key_ids(tx: &mut ScopedTx) -> StoreResult<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT key_id FROM audit_checkpoints ORDER BY key_id")
+            .fetch_all(tx.conn())
+            .await?,
+    )
+}
+
+/// The most recently stored checkpoint signed under `key_id`.
+///
+/// # Errors
+/// [`StoreError`], or [`StoreError::Audit`] for a stored checkpoint that does not parse.
+pub async fn latest_checkpoint_of_key(
+    tx: &mut ScopedTx,
+    key_id: &str,
+) -> StoreResult<Option<Checkpoint>> {
+    let row: Option<String> = sqlx::query_scalar(
+        "SELECT checkpoint FROM audit_checkpoints WHERE key_id = $1
+          ORDER BY created_at DESC, chain_key, seq DESC LIMIT 1",
+    )
+    .bind(key_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    row.as_deref().map(parse_checkpoint).transpose()
+}
+
 /// The checkpoint a pruned chain starts from (the latest anchor), if it was ever pruned.
 ///
 /// # Errors

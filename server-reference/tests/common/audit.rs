@@ -25,11 +25,15 @@ pub fn signer() -> CheckpointSigner {
     CheckpointSigner::from_seed(KeyId::new("t1").unwrap(), &seed)
 }
 
-/// The trusted key ring of the test signer.
+/// The trusted key ring of the test key, as the server builds it: under its configured id
+/// `t1` (what [`signer`] signs under) and under its derived id (what the server signs under).
 pub fn keys() -> KeyRing {
     let s = signer();
     let mut ring = KeyRing::new();
     ring.insert(s.key_id().clone(), s.verifying_key()).unwrap();
+    let derived =
+        breeze_server::checkpoint_keys::derived_key_id(s.verifying_key().as_bytes()).unwrap();
+    ring.insert(derived, s.verifying_key()).unwrap();
     ring
 }
 

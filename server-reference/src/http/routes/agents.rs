@@ -190,7 +190,7 @@ async fn audit_enroll_refusal(
     client: &ClientMeta,
     org: Option<OrgId>,
     key_id: Option<Uuid>,
-    reason: &str,
+    reason: &'static str,
     result: AuditResult,
 ) -> Result<(), AgentError> {
     audit_enroll_refusal_with(state, client, org, key_id, reason, result, Value::Null).await
@@ -202,11 +202,33 @@ async fn audit_enroll_refusal_with(
     client: &ClientMeta,
     org: Option<OrgId>,
     key_id: Option<Uuid>,
-    reason: &str,
+    reason: &'static str,
     result: AuditResult,
     extra: Value,
 ) -> Result<(), AgentError> {
-    let mut details = json!({"reason": reason});
+    // without an organization the refusal goes to the system chain: aggregated per source
+    // and minute (crate::failure_audit); the first of a window is written at once
+    if org.is_none()
+        && !state.failure_audit.first_in_window(
+            crate::failure_audit::Failure {
+                action: "agent.enroll",
+                reason,
+                result,
+                resource_type: "enrollment_key",
+                error_message: None,
+            },
+            client.ip,
+            client.user_agent.as_deref(),
+            state.clock.now(),
+        )
+    {
+        return Ok(());
+    }
+    let mut details = if org.is_none() {
+        json!({"reason": reason, "count": 1})
+    } else {
+        json!({"reason": reason})
+    };
     if let (Value::Object(extra), Some(d)) = (extra, details.as_object_mut()) {
         d.extend(extra);
     }

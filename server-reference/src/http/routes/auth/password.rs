@@ -241,6 +241,15 @@ fn bad_reset_token() -> ApiError {
     ApiError::invalid("body.token", "is invalid, used or expired")
 }
 
+/// A password reset with an unknown, used or expired token (system chain, aggregated).
+const INVALID_RESET_TOKEN: crate::failure_audit::Failure = crate::failure_audit::Failure {
+    action: "auth.password.reset",
+    reason: "invalid_token",
+    result: AuditResult::Failure,
+    resource_type: "user",
+    error_message: None,
+};
+
 /// `POST /api/v1/auth/password/reset`: consumes the token once, sets the password, ends
 /// every session.
 pub async fn reset(
@@ -265,15 +274,23 @@ pub async fn reset(
         None => None,
     };
     let Some(row) = row else {
-        let ev = event(
-            &state,
-            Actor::System,
-            &client,
-            "auth.password.reset",
-            AuditResult::Failure,
-        )?
-        .details(&json!({"reason": "invalid_token"}));
-        audit_alone(&state, None, ev).await?;
+        // the system chain: aggregated per source and minute (crate::failure_audit)
+        if state.failure_audit.first_in_window(
+            INVALID_RESET_TOKEN,
+            client.ip,
+            client.user_agent.as_deref(),
+            state.clock.now(),
+        ) {
+            let ev = event(
+                &state,
+                Actor::System,
+                &client,
+                "auth.password.reset",
+                AuditResult::Failure,
+            )?
+            .details(&json!({"reason": "invalid_token", "count": 1}));
+            audit_alone(&state, None, ev).await?;
+        }
         return Err(bad_reset_token());
     };
     let new = SecretString::from(body.new_password);

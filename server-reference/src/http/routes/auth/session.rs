@@ -49,6 +49,15 @@ impl Validate for LoginBody {
     }
 }
 
+/// A login for an e-mail no user has (system chain, aggregated).
+const UNKNOWN_USER_LOGIN: crate::failure_audit::Failure = crate::failure_audit::Failure {
+    action: "auth.login",
+    reason: "unknown_user",
+    result: AuditResult::Failure,
+    resource_type: "user",
+    error_message: Some("invalid credentials"),
+};
+
 /// `POST /api/v1/auth/login`.
 pub async fn login(
     State(state): State<AppState>,
@@ -81,16 +90,26 @@ async fn login_inner(
 
     let Some(user) = user else {
         dummy_verify_off(state, &password).await;
-        let ev = event(
-            state,
-            Actor::System,
-            client,
-            "auth.login",
-            AuditResult::Failure,
-        )?
-        .details(&json!({"reason": "unknown_user", "emailHash": email_hash(&email)}))
-        .error_message("invalid credentials");
-        audit_alone(state, None, ev).await?;
+        // the system chain: aggregated per source and minute (crate::failure_audit)
+        if state.failure_audit.first_in_window(
+            UNKNOWN_USER_LOGIN,
+            client.ip,
+            client.user_agent.as_deref(),
+            state.clock.now(),
+        ) {
+            let ev = event(
+                state,
+                Actor::System,
+                client,
+                "auth.login",
+                AuditResult::Failure,
+            )?
+            .details(
+                &json!({"reason": "unknown_user", "emailHash": email_hash(&email), "count": 1}),
+            )
+            .error_message("invalid credentials");
+            audit_alone(state, None, ev).await?;
+        }
         return Err(invalid_credentials());
     };
     let org = user.org_id;

@@ -2,6 +2,12 @@
 //! partner-wide write), read, change (status: active / trial / suspended / offboarding),
 //! soft-delete.
 //!
+//! Audit retention (`retentionDays`) is a partner or platform decision too: an organization
+//! may not shorten (or otherwise change) how long its own history is kept. No one may set it
+//! below the operator's floor (`BREEZE_AUDIT_RETENTION_FLOOR_DAYS`, default 90); a change is
+//! audited as `organization.retention.change` with the old and new values. PostgreSQL
+//! refuses a change from an organization-scope context as well (migration 0730).
+//!
 //! A status change is a partner decision: organization-scope callers may rename their
 //! organization but not change its status. An organization that is suspended or deleted is
 //! out of every partner context's reach (SPEC 1.1), so reactivating it is a platform-admin
@@ -157,6 +163,18 @@ async fn list(
     Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
 }
 
+/// Refuses a retention below the operator's floor (400 naming the field).
+fn check_floor(state: &AppState, days: Option<i32>) -> Result<(), ApiError> {
+    let floor = state.config.audit_retention_floor_days;
+    match days {
+        Some(d) if u32::try_from(d).map_or(true, |d| d < floor) => Err(ApiError::invalid(
+            "body.retentionDays",
+            format!("must be at least {floor} days (the operator's retention floor)"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
@@ -165,6 +183,7 @@ async fn create(
     if !authed.ctx.can_write_partner_wide() {
         return Err(ApiError::Forbidden("partner_wide_write_required"));
     }
+    check_floor(&state, body.retention_days)?;
     let partner = match (authed.ctx.scope(), body.partner_id) {
         (Scope::System, Some(p)) => p,
         (Scope::System, None) => {
@@ -197,7 +216,9 @@ async fn create(
         *partner.as_uuid(),
         body.name.trim(),
         status,
-        body.retention_days.unwrap_or(365),
+        body.retention_days.unwrap_or_else(|| {
+            i32::try_from(state.config.audit_retention_floor_days.max(365)).unwrap_or(365)
+        }),
     )
     .await?;
     // partner-level change: the new organization is not in this request's reach yet
@@ -239,6 +260,10 @@ async fn update(
     if body.status.is_some() && authed.ctx.scope() == Scope::Organization {
         return Err(ApiError::Forbidden("status_change_requires_partner"));
     }
+    if body.retention_days.is_some() && authed.ctx.scope() == Scope::Organization {
+        return Err(ApiError::Forbidden("retention_change_requires_partner"));
+    }
+    check_floor(&state, body.retention_days)?;
     let mut tx = state.store.begin(&authed.ctx).await?;
     let before = tenancy::get_org(&mut tx, id)
         .await?
@@ -258,6 +283,21 @@ async fn update(
         "retentionDays": row.retention_days,
     }));
     seal(&mut tx, Some(id), ev).await?;
+    if row.retention_days != before.retention_days {
+        let ev = event(
+            &state,
+            &authed,
+            "organization.retention.change",
+            "organization",
+            id,
+        )?
+        .details(&json!({
+            "from": before.retention_days,
+            "to": row.retention_days,
+            "floor": state.config.audit_retention_floor_days,
+        }));
+        seal(&mut tx, Some(id), ev).await?;
+    }
     tx.commit().await?;
     state
         .agent_cache
