@@ -745,3 +745,74 @@ async fn finding_15_serve_refuses_checkpoints_signed_by_keys_its_ring_does_not_k
         "no checkpoint was signed by the refused servers"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_17_serve_writes_counted_failures_when_it_shuts_down() {
+    let db = TestDb::new().await;
+    let port = free_port();
+    let mut child = std::process::Command::new(common::ops::server_bin())
+        .arg("serve")
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .envs(common::test_settings(&db))
+        .env("BREEZE_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::install_crypto();
+    let base = format!("http://127.0.0.1:{port}");
+    {
+        let http = reqwest::Client::new();
+        let mut up = false;
+        for _ in 0..200 {
+            if http.get(format!("{base}/health")).send().await.is_ok() {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(up, "the server did not come up");
+        for i in 0..3 {
+            let res = http
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&serde_json::json!({"email": format!("gone-{i}@example.test"), "password": "Wrong-Password-1"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 401);
+        }
+    }
+    // SIGTERM: graceful shutdown, then the counted repeats are written
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut exited = false;
+    for _ in 0..200 {
+        if child.try_wait().unwrap().is_some() {
+            exited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    if !exited {
+        child.kill().unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(exited, "serve did not stop on SIGTERM: {}", stderr(&out));
+    let counts: Vec<Option<i64>> = sqlx::query_scalar(
+        "SELECT ((entry::jsonb) #>> '{event,details,count}')::bigint FROM audit_log
+          WHERE chain_key = 'system' AND action = 'auth.login'
+            AND (entry::jsonb) #>> '{event,details,reason}' = 'unknown_user' ORDER BY seq",
+    )
+    .fetch_all(&db.superuser_pool().await)
+    .await
+    .unwrap();
+    let sum: i64 = counts.iter().map(|c| c.unwrap_or(1)).sum();
+    assert_eq!(sum, 3, "{counts:?}: {}", stderr(&out));
+    // the first failure at once, the two repeats as one event (the three requests take
+    // milliseconds: they straddle a minute boundary almost never)
+    assert_eq!(counts, vec![Some(1), Some(2)]);
+}
