@@ -263,13 +263,19 @@ async fn return_undelivered(store: &PgStore, undelivered: &[(BatchedBeat, Vec<Cl
         .flat_map(|(_, cmds)| cmds.iter().map(|c| c.id))
         .collect();
     let result = async {
-        let (ctx, _record) = AccessContext::system_within(
+        let (ctx, record) = AccessContext::system_within(
             "agent heartbeat batch: return undelivered commands",
             time::OffsetDateTime::now_utc(),
             undelivered.iter().map(|(b, _)| b.org),
             undelivered.iter().map(|(b, _)| b.site),
         )
         .map_err(|e| StoreError::Audit(e.to_string()))?;
+        let orgs = undelivered
+            .iter()
+            .map(|(b, _)| b.org)
+            .collect::<HashSet<_>>()
+            .len();
+        crate::store::trace_system_record(&record, Some(orgs));
         let mut tx = store.begin(&ctx).await?;
         let n = commands::unclaim(&mut tx, &ids).await?;
         tx.commit().await?;
@@ -293,13 +299,15 @@ async fn record(
     store: &PgStore,
     beats: &[BatchedBeat],
 ) -> Result<Vec<(DeviceId, ClaimedCommand)>, Retry> {
-    let (ctx, _record) = AccessContext::system_within(
+    let (ctx, record) = AccessContext::system_within(
         "agent heartbeat batch",
         time::OffsetDateTime::now_utc(),
         beats.iter().map(|b| b.org),
         beats.iter().map(|b| b.site),
     )
     .map_err(|e| Retry::Fatal(StoreError::Audit(e.to_string())))?;
+    let orgs = beats.iter().map(|b| b.org).collect::<HashSet<_>>().len();
+    crate::store::trace_system_record(&record, Some(orgs));
     let mut tx = store.begin(&ctx).await.map_err(Retry::Fatal)?;
     let claimed = agents::heartbeat_batch_and_claim(&mut tx, beats, MAX_CLAIM)
         .await
