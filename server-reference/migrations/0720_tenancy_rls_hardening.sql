@@ -155,23 +155,9 @@ CREATE POLICY agent_ip_history_all ON agent_ip_history FOR ALL
   USING (breeze_has_org_access(org_id) AND breeze_has_device_site_access(device_id))
   WITH CHECK (breeze_has_org_access(org_id) AND breeze_has_device_site_access(device_id));
 
--- ---------------------------------------------------------------------------------------
--- 6. A partner's status or deletion decides whether its organizations are serviceable:
--- tell every replica's agent authentication cache (an unknown payload clears it whole;
--- partner changes are rare).
--- ---------------------------------------------------------------------------------------
-
-CREATE FUNCTION breeze_notify_partner() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.status IS DISTINCT FROM OLD.status OR NEW.deleted_at IS DISTINCT FROM OLD.deleted_at THEN
-    PERFORM pg_notify('breeze_org_events', json_build_object('partnerId', NEW.id)::text);
-  END IF;
-  RETURN NULL;
-END $$;
-
-CREATE TRIGGER partners_serviceability_notify AFTER UPDATE OF status, deleted_at ON partners
-  FOR EACH ROW EXECUTE FUNCTION breeze_notify_partner();
+-- 6. A partner's status or deletion decides whether its organizations are serviceable; the
+-- agent authentication caches and sockets learn of it through the partner notification of
+-- 0710 (breeze_notify_partner, on breeze_org_events).
 
 GRANT EXECUTE ON FUNCTION breeze_is_tenant_scope(), breeze_can_write_partner_wide(),
-  breeze_has_device_site_access(uuid), breeze_notify_partner() TO breeze_app;
+  breeze_has_device_site_access(uuid) TO breeze_app;
