@@ -913,27 +913,40 @@ async fn finding_16_malformed_key_and_rate_limited_enrollments_are_audited() {
     assert_eq!(statuses[0], 400, "a malformed key is a bad request");
     assert_eq!(statuses[1..10], [401; 9]);
     assert_eq!(statuses[10], 429);
+    // refusals without an organization are aggregated per source and minute (finding 17):
+    // the first of each reason is written at once, the repeats as one event with their count
+    let state = &w.server.state;
+    state
+        .failure_audit
+        .flush_all(&state.store, state.clock.now())
+        .await
+        .unwrap();
     let rows = audit_rows(&w.fx, "agent.enroll").await;
-    let reasons: Vec<(String, Option<String>, String)> = rows
+    let reasons: Vec<(String, Option<String>, String, i64)> = rows
         .iter()
         .map(|r| {
             (
                 r.0.clone(),
                 r.1.clone(),
                 r.2["reason"].as_str().unwrap().to_owned(),
+                r.2["count"].as_i64().unwrap(),
             )
         })
         .collect();
-    let denied = |reason: &str| {
+    let denied = |reason: &str, count: i64| {
         (
             "system".to_owned(),
             Some("denied".to_owned()),
             reason.to_owned(),
+            count,
         )
     };
-    let mut want = vec![denied("enrollment_key_malformed")];
-    want.extend(std::iter::repeat_n(denied("enrollment_key_not_found"), 9));
-    want.push(denied("rate_limited"));
+    let want = vec![
+        denied("enrollment_key_malformed", 1),
+        denied("enrollment_key_not_found", 1),
+        denied("rate_limited", 1),
+        denied("enrollment_key_not_found", 8),
+    ];
     assert_eq!(reasons, want);
     verify_all_chains(&w.server, &w.fx).await;
 }
