@@ -59,6 +59,23 @@ impl ClientMeta {
     pub fn key(&self) -> ClientKey {
         ClientKey::from_ip(self.ip)
     }
+
+    /// Counts one unauthenticated failure of this client in the server's per-source, per-minute
+    /// aggregation (`crate::failure_audit`); `true` when it is the first of its window, which
+    /// the caller writes to the system chain at once (with `details.count = 1`).
+    #[must_use]
+    pub fn first_failure_in_window(
+        &self,
+        state: &AppState,
+        failure: crate::failure_audit::Failure,
+    ) -> bool {
+        state.failure_audit.first_in_window(
+            failure,
+            self.ip,
+            self.user_agent.as_deref(),
+            state.clock.now(),
+        )
+    }
 }
 
 /// An authenticated user's session facts.

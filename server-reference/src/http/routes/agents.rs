@@ -196,6 +196,16 @@ async fn audit_enroll_refusal(
     audit_enroll_refusal_with(state, client, org, key_id, reason, result, Value::Null).await
 }
 
+/// [`audit_enroll_refusal`] of a denial before any key was found (rate limit, malformed key):
+/// no organization, so the system chain, aggregated per source and minute.
+async fn audit_keyless_refusal(
+    state: &AppState,
+    client: &ClientMeta,
+    reason: &'static str,
+) -> Result<(), AgentError> {
+    audit_enroll_refusal(state, client, None, None, reason, AuditResult::Denied).await
+}
+
 /// [`audit_enroll_refusal`] with more details (`extra`, an object, is merged in).
 async fn audit_enroll_refusal_with(
     state: &AppState,
@@ -209,7 +219,8 @@ async fn audit_enroll_refusal_with(
     // without an organization the refusal goes to the system chain: aggregated per source
     // and minute (crate::failure_audit); the first of a window is written at once
     if org.is_none()
-        && !state.failure_audit.first_in_window(
+        && !client.first_failure_in_window(
+            state,
             crate::failure_audit::Failure {
                 action: "agent.enroll",
                 reason,
@@ -217,9 +228,6 @@ async fn audit_enroll_refusal_with(
                 resource_type: "enrollment_key",
                 error_message: None,
             },
-            client.ip,
-            client.user_agent.as_deref(),
-            state.clock.now(),
         )
     {
         return Ok(());
@@ -296,15 +304,7 @@ async fn enroll(
     if !decision.is_allowed() {
         // audited like every other enrollment denial (issue 15, finding 16), before the
         // body is even decoded
-        audit_enroll_refusal(
-            &state,
-            &client,
-            None,
-            None,
-            ErrorReason::RateLimited.as_str(),
-            AuditResult::Denied,
-        )
-        .await?;
+        audit_keyless_refusal(&state, &client, ErrorReason::RateLimited.as_str()).await?;
         return Err(AgentError::from(crate::http::authn::rate_limited(
             &decision,
         )));
@@ -315,15 +315,7 @@ async fn enroll(
             // a malformed (or missing) key is a credential failure worth an audit entry;
             // other malformed bodies are not (issue 15, finding 16)
             if e.issues().iter().any(|i| i.path == "enrollmentKey") {
-                audit_enroll_refusal(
-                    &state,
-                    &client,
-                    None,
-                    None,
-                    KEY_MALFORMED,
-                    AuditResult::Denied,
-                )
-                .await?;
+                audit_keyless_refusal(&state, &client, KEY_MALFORMED).await?;
             }
             return Err(decode_error(&e));
         }
@@ -331,15 +323,7 @@ async fn enroll(
     let key = match EnrollmentKey::parse(request.enrollment_key.expose_secret()) {
         Ok(k) => k,
         Err(_) => {
-            audit_enroll_refusal(
-                &state,
-                &client,
-                None,
-                None,
-                KEY_MALFORMED,
-                AuditResult::Denied,
-            )
-            .await?;
+            audit_keyless_refusal(&state, &client, KEY_MALFORMED).await?;
             return Err(AgentError::Reason(ErrorReason::EnrollmentKeyNotFound));
         }
     };

@@ -275,12 +275,7 @@ pub async fn reset(
     };
     let Some(row) = row else {
         // the system chain: aggregated per source and minute (crate::failure_audit)
-        if state.failure_audit.first_in_window(
-            INVALID_RESET_TOKEN,
-            client.ip,
-            client.user_agent.as_deref(),
-            state.clock.now(),
-        ) {
+        if client.first_failure_in_window(&state, INVALID_RESET_TOKEN) {
             let ev = event(
                 &state,
                 Actor::System,

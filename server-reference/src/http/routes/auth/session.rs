@@ -91,12 +91,7 @@ async fn login_inner(
     let Some(user) = user else {
         dummy_verify_off(state, &password).await;
         // the system chain: aggregated per source and minute (crate::failure_audit)
-        if state.failure_audit.first_in_window(
-            UNKNOWN_USER_LOGIN,
-            client.ip,
-            client.user_agent.as_deref(),
-            state.clock.now(),
-        ) {
+        if client.first_failure_in_window(state, UNKNOWN_USER_LOGIN) {
             let ev = event(
                 state,
                 Actor::System,
