@@ -67,7 +67,7 @@ impl Target {
         match self {
             Self::Device(d) => row.device_id == d,
             Self::Org(o) => row.org_id == o,
-            Self::Partner(p) => row.partner_id == p || row.org.partner_id == p,
+            Self::Partner(p) => row.org.partner_id == p,
             Self::All => true,
         }
     }
@@ -375,7 +375,6 @@ mod tests {
             device_id: DeviceId::new_random(),
             org_id: org,
             site_id: SiteId::new_random(),
-            partner_id: partner,
             status: "online".into(),
             has_credentials: true,
             suspended: false,
@@ -461,7 +460,7 @@ mod tests {
         let ticket = cache.ticket();
         cache.dispatch(
             "breeze_org_events",
-            &format!(r#"{{"partnerId":"{}"}}"#, a.partner_id),
+            &format!(r#"{{"partnerId":"{}"}}"#, a.org.partner_id),
         );
         assert!(!cache.put(ticket, "a", a.clone()));
         let ticket = cache.ticket();
@@ -485,7 +484,7 @@ mod tests {
         // read -> put -> invalidate: the entry goes
         let ticket = cache.ticket();
         assert!(cache.put(ticket, "a", a.clone()));
-        cache.invalidate_partner(a.partner_id);
+        cache.invalidate_partner(a.org.partner_id);
         assert!(cache.get("a").is_none());
     }
 }

@@ -419,7 +419,7 @@ pub async fn authenticate(
         device_id: row.device_id,
         org_id: row.org_id,
         site_id: row.site_id,
-        partner_id: row.partner_id,
+        partner_id: row.org.partner_id,
         ctx,
         role,
         generation,
@@ -457,7 +457,7 @@ fn socket_verdict(
     }
     if row.org_id != authed.org_id
         || row.site_id != authed.site_id
-        || row.partner_id != authed.partner_id
+        || row.org.partner_id != authed.partner_id
     {
         return SocketVerdict::Reconnect;
     }
@@ -482,8 +482,8 @@ fn socket_verdict(
 }
 
 /// Re-authenticates an open WebSocket (SPEC 8.6 "tenant must be active", for as long as
-/// the socket lives). `fresh` reads the row from PostgreSQL and also checks the partner
-/// (after a notification); otherwise the cached row is used when there is one (every ping
+/// the socket lives). `fresh` reads the row from PostgreSQL (after a notification);
+/// otherwise the cached row is used when there is one (every ping
 /// tick), and a verdict to close is confirmed on a fresh row first (a cached row may only
 /// keep a socket open, never close one). No rate limit is charged.
 ///
@@ -505,18 +505,8 @@ pub async fn recheck_socket(
     let Some(row) = load_row(state, &authed.agent_id).await? else {
         return Ok(SocketVerdict::Reconnect);
     };
-    let verdict = socket_verdict(&row, authed, now);
-    if verdict != SocketVerdict::Keep || !fresh {
-        return Ok(verdict);
-    }
-    let mut tx = state.store.begin_system("recheck agent socket").await?;
-    let serviceable = agents::partner_serviceable(&mut tx, row.partner_id).await?;
-    drop(tx);
-    Ok(if serviceable {
-        SocketVerdict::Keep
-    } else {
-        SocketVerdict::NotAuthorized
-    })
+    // the row's organization status includes its partner's (issue 15, finding 6)
+    Ok(socket_verdict(&row, authed, now))
 }
 
 /// The guard of [`Access::Agent`](super::route::Access::Agent) routes: authenticates,

@@ -333,8 +333,6 @@ pub struct AgentAuthRow {
     pub org_id: OrgId,
     /// Site.
     pub site_id: SiteId,
-    /// Partner.
-    pub partner_id: PartnerId,
     /// Device status.
     pub status: String,
     /// Whether a credentials row exists.
@@ -386,7 +384,6 @@ pub async fn auth_row(tx: &mut ScopedTx, agent_id: &str) -> StoreResult<Option<A
         device_id: DeviceId::from_uuid(r.try_get(0)?),
         org_id: OrgId::from_uuid(r.try_get(1)?),
         site_id: SiteId::from_uuid(r.try_get(2)?),
-        partner_id: PartnerId::from_uuid(r.try_get(3)?),
         status: r.try_get(4)?,
         has_credentials: r.try_get(5)?,
         suspended: r.try_get::<Option<bool>, _>(6)?.unwrap_or(false),
@@ -733,19 +730,4 @@ pub async fn bump_ws_generation(
     .execute(tx.conn())
     .await?;
     Ok(generation)
-}
-
-/// Whether `partner` exists, is active and not deleted (a socket's re-check after a
-/// partner notification; system scope).
-///
-/// # Errors
-/// [`super::StoreError`] on database failure.
-pub async fn partner_serviceable(tx: &mut ScopedTx, partner: PartnerId) -> StoreResult<bool> {
-    let ok: Option<bool> = sqlx::query_scalar(
-        "SELECT status = 'active' AND deleted_at IS NULL FROM partners WHERE id = $1",
-    )
-    .bind(partner.as_uuid())
-    .fetch_optional(tx.conn())
-    .await?;
-    Ok(ok.unwrap_or(false))
 }
