@@ -195,3 +195,17 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+/// The 429 error of a refused rate-limit decision (503 when the limiter is unavailable).
+#[must_use]
+pub fn rate_limited(decision: &breeze_core::ratelimit::RateDecision) -> ApiError {
+    if decision.verdict == breeze_core::ratelimit::Verdict::Unavailable {
+        return ApiError::Unavailable;
+    }
+    ApiError::RateLimited(RateLimited {
+        retry_after_secs: decision.retry_after_secs().unwrap_or(1),
+        limit: u64::from(decision.limit),
+        remaining: u64::from(decision.remaining),
+        reset_unix: decision.reset_at_ms / 1000,
+    })
+}

@@ -5,18 +5,16 @@
 //!
 //! | module | holds |
 //! |---|---|
-//! | [`audit_jobs`] | audit verification, checkpoints, retention, export and their background tasks |
-//! | [`checkpoint_keys`] | audit checkpoint key ids derived from the public key, the verifying ring, the startup check of stored checkpoints |
+//! | [`agents`] | the agent service: enrollment, authentication and its cache, heartbeats and their group commit, commands, results, token rotation, the WebSocket fan-out, admission |
+//! | [`audit`] | audit verification, checkpoints, retention, export and their tasks and CLI; checkpoint key ids; aggregated failure audit; the audit event of a request |
+//! | [`ops`] | the `breeze-server` command line, bootstrap, secrets rekey, metrics |
+//! | [`http`] | the router, the route table with each route's declared access, middleware, thin route adapters per resource |
+//! | [`store`] | the PostgreSQL store: connections, the scoped transaction, paging, one module per table family (all SQL lives here) |
 //! | [`config`] | configuration from the environment and an optional file, startup validation |
-//! | [`store`] | the PostgreSQL store: connections, the scoped transaction, one module per table family (all SQL lives here) |
-//! | [`http`] | the router, the route table with each route's declared access, middleware, routes per resource |
 //! | [`state`] | the shared application state |
-//! | [`cli`] | the `breeze-server` command line |
-//! | [`failure_audit`] | aggregated audit of repeated unauthenticated failures on the system chain |
 //! | [`error`] | the API error type and its JSON rendering |
 //! | [`clock`] | the injectable clock |
 //! | [`notify`] | outbound user notifications (the encrypted outbox) |
-//! | [`fanout`] | the per-process agent WebSocket hub and its PostgreSQL `LISTEN` task |
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,22 +27,13 @@
 //! # Ok(()) }
 //! ```
 
-pub mod agent_beats;
-pub mod agent_cache;
-pub mod agent_load;
-pub mod audit_cli;
-pub mod audit_jobs;
-pub mod bootstrap;
-pub mod checkpoint_keys;
-pub mod cli;
+pub mod agents;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod error;
-pub mod failure_audit;
-pub mod fanout;
 pub mod http;
-pub mod metrics;
 pub mod notify;
-pub mod rekey;
+pub mod ops;
 pub mod state;
 pub mod store;

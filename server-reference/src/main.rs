@@ -1,5 +1,5 @@
-//! `breeze-server` binary: see [`breeze_server::cli`].
+//! `breeze-server` binary: see [`breeze_server::ops::cli`].
 
 fn main() -> std::process::ExitCode {
-    breeze_server::cli::main()
+    breeze_server::ops::cli::main()
 }

@@ -176,7 +176,7 @@ pub struct Inner {
     /// Audit checkpoint signer (active key, under its derived key id).
     pub audit_signer: CheckpointSigner,
     /// Audit checkpoint verifying keys (every configured key, under its derived id and its
-    /// configured id: see [`crate::checkpoint_keys`]).
+    /// configured id: see [`crate::audit::checkpoint_keys`]).
     pub audit_keys: AuditKeyRing,
     /// Rate limiter.
     pub limiter: RateLimiter<LimitBackend>,
@@ -187,11 +187,11 @@ pub struct Inner {
     /// Bounds concurrent password hashing (64 MiB each).
     pub hash_permits: Semaphore,
     /// Admission and caches of the agent hot path.
-    pub agent_load: crate::agent_load::AgentLoad,
+    pub agent_load: crate::agents::admission::AgentLoad,
     /// Short-lived cache of agent authentication rows.
-    pub agent_cache: Arc<crate::agent_cache::AuthCache>,
+    pub agent_cache: Arc<crate::agents::auth_cache::AuthCache>,
     /// Group commit of agent heartbeats.
-    pub heartbeats: crate::agent_beats::HeartbeatBatcher,
+    pub heartbeats: crate::agents::beats::HeartbeatBatcher,
     /// Proxies whose forwarded headers are trusted.
     pub proxies: TrustedProxies,
     /// Force-MFA exemptions.
@@ -199,7 +199,7 @@ pub struct Inner {
     /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Aggregated audit of unauthenticated failures on the system chain (per replica).
-    pub failure_audit: Arc<crate::failure_audit::FailureAudit>,
+    pub failure_audit: Arc<crate::audit::failures::FailureAudit>,
     /// Outbound user notifications (password resets); the encrypted outbox by default.
     pub notifier: Arc<dyn crate::notify::Notifier>,
 }
@@ -259,7 +259,7 @@ impl AppState {
             .active(&config.encryption_active_key_id)
             .map_err(|_| key_err("BREEZE_ENCRYPTION_ACTIVE_KEY_ID"))?;
 
-        let (audit_signer, audit_keys) = crate::checkpoint_keys::from_config(&config)?;
+        let (audit_signer, audit_keys) = crate::audit::checkpoint_keys::from_config(&config)?;
 
         let (limiter, revocation) = match &config.redis_url {
             None => (
@@ -289,8 +289,8 @@ impl AppState {
         let agent_cache_secs = config.agent_auth_cache_secs;
         let mfa = MfaCipher::new(&config.mfa_encryption_key);
         let pepper = Pepper::new(config.pepper.clone());
-        let heartbeats = crate::agent_beats::HeartbeatBatcher::start(store.clone());
-        let failure_audit = Arc::new(crate::failure_audit::FailureAudit::new());
+        let heartbeats = crate::agents::beats::HeartbeatBatcher::start(store.clone());
+        let failure_audit = Arc::new(crate::audit::failures::FailureAudit::new());
         // the flusher ends by itself once the state (and with it the aggregator) is dropped
         drop(failure_audit.spawn_flusher(store.clone(), clock.clone()));
         Ok(Self {
@@ -307,8 +307,8 @@ impl AppState {
                 revocation: RevocationStore::new(revocation),
                 registry: Registry::spec(),
                 hash_permits,
-                agent_load: crate::agent_load::AgentLoad::new(db_connections),
-                agent_cache: Arc::new(crate::agent_cache::AuthCache::new(
+                agent_load: crate::agents::admission::AgentLoad::new(db_connections),
+                agent_cache: Arc::new(crate::agents::auth_cache::AuthCache::new(
                     std::time::Duration::from_secs(agent_cache_secs),
                 )),
                 heartbeats,

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 use breeze_authz::access::AccessContext;
 use breeze_authz::seeded::SeededRole;
 use breeze_core::tenancy::{DeviceId, OrgId, SiteId};
-use breeze_server::agent_beats::HeartbeatBatcher;
+use breeze_server::agents::beats::HeartbeatBatcher;
 use breeze_server::store::agents::{BatchedBeat, HeartbeatFacts, heartbeat_batch_and_claim};
 use common::agents::{Enrolled, agent_post, beat, enroll_ok, enrollment_key, mfa_token};
 use common::{TestServer, system_context};
@@ -83,7 +83,8 @@ async fn concurrent_heartbeats_of_two_tenants_each_get_their_own_commands_once()
     let b = tenant(&server, &fx, "bravo").await;
 
     // every device heartbeats twice at the same moment
-    let (batches_before, beats_before) = breeze_server::metrics::global().heartbeat_batch_counts();
+    let (batches_before, beats_before) =
+        breeze_server::ops::metrics::global().heartbeat_batch_counts();
     let mut set = tokio::task::JoinSet::new();
     for d in a.devices.iter().chain(&b.devices) {
         for _ in 0..2 {
@@ -135,7 +136,7 @@ async fn concurrent_heartbeats_of_two_tenants_each_get_their_own_commands_once()
     }
     assert!(got.is_empty());
     // all 16 heartbeats went through the batcher
-    let (batches, beats) = breeze_server::metrics::global().heartbeat_batch_counts();
+    let (batches, beats) = breeze_server::ops::metrics::global().heartbeat_batch_counts();
     assert_eq!(beats - beats_before, 4 * DEVICES_PER_ORG as u64);
     assert!(batches > batches_before);
 
@@ -280,7 +281,8 @@ async fn heartbeats_queued_together_share_one_transaction() {
         last_user: None,
         pending_reboot: None,
     };
-    let (batches_before, beats_before) = breeze_server::metrics::global().heartbeat_batch_counts();
+    let (batches_before, beats_before) =
+        breeze_server::ops::metrics::global().heartbeat_batch_counts();
     // queued on this (current-thread) runtime before any worker runs
     let mut set = tokio::task::JoinSet::new();
     for (t, d) in a
@@ -298,7 +300,7 @@ async fn heartbeats_queued_together_share_one_transaction() {
         claimed += n.unwrap();
     }
     assert_eq!(claimed, 2 * DEVICES_PER_ORG * COMMANDS_PER_DEVICE);
-    let (batches, beats) = breeze_server::metrics::global().heartbeat_batch_counts();
+    let (batches, beats) = breeze_server::ops::metrics::global().heartbeat_batch_counts();
     let (batches, beats) = (batches - batches_before, beats - beats_before);
     assert_eq!(beats, 2 * DEVICES_PER_ORG as u64);
     assert!(batches < beats, "{batches} batches for {beats} heartbeats");

@@ -12,7 +12,7 @@
 mod common;
 
 use breeze_core::audit::AuditResult;
-use breeze_server::audit_jobs;
+use breeze_server::audit::jobs as audit_jobs;
 use breeze_server::store::audit as store_audit;
 use common::audit::{app_store, days_ago, event, keys, system_ctx};
 use common::{Fixtures, TestDb};

@@ -12,7 +12,7 @@
 mod common;
 
 use breeze_core::audit::{BundleOptions, CheckpointSigner, KeyId, verify_bundle_bytes};
-use breeze_server::audit_jobs::{self, MAX_EXPORT_BYTES};
+use breeze_server::audit::jobs::{self as audit_jobs, MAX_EXPORT_BYTES};
 use breeze_server::store::audit as store_audit;
 use common::audit::{
     app_store, append_n, days_ago, keys, maint_store, run_cli, signer, system_ctx,

@@ -11,7 +11,7 @@
 
 mod common;
 
-use breeze_server::audit_jobs;
+use breeze_server::audit::jobs as audit_jobs;
 use common::audit::{app_store, append_n, days_ago, run_cli, signer};
 use common::{Fixtures, TestDb};
 use sqlx::PgPool;

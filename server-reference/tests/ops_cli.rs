@@ -677,7 +677,7 @@ async fn finding_15_serve_refuses_checkpoints_signed_by_keys_its_ring_does_not_k
     let at = common::audit::days_ago(0);
     // a checkpoint signed before key ids were derived (configured id `t1`)...
     common::audit::append_n(&store, None, 2, "test.event", "test", at).await;
-    breeze_server::audit_jobs::checkpoint_all(
+    breeze_server::audit::jobs::checkpoint_all(
         &store,
         &common::audit::signer(),
         time::OffsetDateTime::now_utc(),

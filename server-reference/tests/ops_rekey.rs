@@ -12,7 +12,7 @@
 mod common;
 
 use breeze_crypto::envelope::{Field, KeyRing};
-use breeze_server::rekey;
+use breeze_server::ops::rekey;
 use common::{TestServer, system_context};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;

@@ -15,7 +15,7 @@ mod common;
 
 use breeze_authz::seeded::SeededRole;
 use breeze_core::tenancy::{OrgId, PartnerId, SiteId};
-use breeze_server::audit_jobs;
+use breeze_server::audit::jobs as audit_jobs;
 use common::audit::{app_store, append_n, days_ago, signer};
 use common::{Fixtures, TestDb};
 use sqlx::{Connection as _, PgConnection, PgPool};

@@ -26,10 +26,7 @@ use breeze_authz::mfa::MfaGate;
 use breeze_authz::permission::{Grant, Permission};
 use breeze_authz::registry::PermissionSet;
 use breeze_authz::role::{Role, RoleScope};
-use breeze_core::audit::{
-    Action, Actor, AuditEvent, AuditEventBuilder, AuditResult, InitiatedBy, Timestamp,
-};
-use breeze_core::clientip::ClientKey;
+use breeze_core::audit::{Actor, AuditEventBuilder, AuditResult};
 use breeze_core::tenancy::{ApiKeyId, UserId};
 use breeze_crypto::credentials::{ApiKey, TokenHash};
 use breeze_crypto::jwt::{Claims, JwtError, TokenScope, TokenType};
@@ -37,46 +34,12 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use super::route::{Access, RouteMeta};
-use crate::error::{ApiError, RateLimited};
+use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::principal::{self, AuthUser, RoleRecord};
 
-/// Longest user agent kept.
-pub const MAX_USER_AGENT: usize = 512;
-
-/// Who is calling from where (set on every request, public ones included).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientMeta {
-    /// The client address (forwarded headers honoured only from trusted proxies).
-    pub ip: IpAddr,
-    /// The user agent, truncated.
-    pub user_agent: Option<String>,
-}
-
-impl ClientMeta {
-    /// The rate-limit key of the client (IPv6 by /64).
-    #[must_use]
-    pub fn key(&self) -> ClientKey {
-        ClientKey::from_ip(self.ip)
-    }
-
-    /// Counts one unauthenticated failure of this client in the server's per-source, per-minute
-    /// aggregation (`crate::failure_audit`); `true` when it is the first of its window, which
-    /// the caller writes to the system chain at once (with `details.count = 1`).
-    #[must_use]
-    pub fn first_failure_in_window(
-        &self,
-        state: &AppState,
-        failure: crate::failure_audit::Failure,
-    ) -> bool {
-        state.failure_audit.first_in_window(
-            failure,
-            self.ip,
-            self.user_agent.as_deref(),
-            state.clock.now(),
-        )
-    }
-}
+pub use crate::audit::events::{ClientMeta, MAX_USER_AGENT, event_builder};
+pub use crate::error::rate_limited;
 
 /// An authenticated user's session facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,27 +134,6 @@ impl Authed {
     ) -> Result<AuditEventBuilder, ApiError> {
         event_builder(state, self.actor(), &self.client, action, result)
     }
-}
-
-/// Starts an audit event for `actor` at `client`, initiated manually, timestamped now.
-///
-/// # Errors
-/// [`ApiError::Internal`] for an invalid action name or clock (programming errors).
-pub fn event_builder(
-    state: &AppState,
-    actor: Actor,
-    client: &ClientMeta,
-    action: &str,
-    result: AuditResult,
-) -> Result<AuditEventBuilder, ApiError> {
-    let action = Action::new(action).map_err(ApiError::internal)?;
-    let now = Timestamp::from_datetime_truncated(state.clock.now()).map_err(ApiError::internal)?;
-    let mut builder =
-        AuditEvent::builder(actor, action, result, InitiatedBy::Manual, now).ip(client.ip);
-    if let Some(ua) = &client.user_agent {
-        builder = builder.user_agent(ua);
-    }
-    Ok(builder)
 }
 
 /// The client of a request: forwarded headers only from trusted proxies.
@@ -450,20 +392,6 @@ async fn authenticate_api_key(
     principal::touch_api_key(&mut tx, row.id).await?;
     tx.commit().await?;
     Ok(authed)
-}
-
-/// The 429 error of a refused rate-limit decision (503 when the limiter is unavailable).
-#[must_use]
-pub fn rate_limited(decision: &breeze_core::ratelimit::RateDecision) -> ApiError {
-    if decision.verdict == breeze_core::ratelimit::Verdict::Unavailable {
-        return ApiError::Unavailable;
-    }
-    ApiError::RateLimited(RateLimited {
-        retry_after_secs: decision.retry_after_secs().unwrap_or(1),
-        limit: u64::from(decision.limit),
-        remaining: u64::from(decision.remaining),
-        reset_unix: decision.reset_at_ms / 1000,
-    })
 }
 
 fn authorize(state: &AppState, meta: &RouteMeta, authed: &Authed) -> Result<(), ApiError> {

@@ -203,7 +203,7 @@ async fn global_rate_limit(State(state): State<AppState>, req: Request, next: Ne
         return next.run(req).await;
     }
     if decision.verdict == breeze_core::ratelimit::Verdict::Unavailable {
-        crate::metrics::global().record_limiter_unavailable();
+        crate::ops::metrics::global().record_limiter_unavailable();
     }
     authn::rate_limited(&decision).into_response()
 }
@@ -328,7 +328,7 @@ async fn request_id_and_access_log(
         .unwrap_or_else(|| Uuid::new_v4().to_string());
     let method = req.method().as_str().to_owned();
     let route = req.extensions().get::<MatchedPath>().map_or_else(
-        || crate::metrics::UNMATCHED_ROUTE.to_owned(),
+        || crate::ops::metrics::UNMATCHED_ROUTE.to_owned(),
         |m| m.as_str().to_owned(),
     );
     let client_ip = req
@@ -346,7 +346,7 @@ async fn request_id_and_access_log(
             .headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
     }
-    crate::metrics::global().record_request(&method, &route, status, latency);
+    crate::ops::metrics::global().record_request(&method, &route, status, latency);
     let client_ip = client_ip.map(|ip| ip.to_string());
     tracing::info!(
         target: "breeze::access",

@@ -68,7 +68,7 @@ pub async fn insert_platform_admin(
 }
 
 /// An encrypted text column, keyed by a uuid id column. The names are compile-time
-/// constants of [`crate::rekey::ENCRYPTED_COLUMNS`]; they are still checked to be plain SQL
+/// constants of [`crate::ops::rekey::ENCRYPTED_COLUMNS`]; they are still checked to be plain SQL
 /// identifiers before being put into a statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnRef {

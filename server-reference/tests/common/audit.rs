@@ -32,7 +32,8 @@ pub fn keys() -> KeyRing {
     let mut ring = KeyRing::new();
     ring.insert(s.key_id().clone(), s.verifying_key()).unwrap();
     let derived =
-        breeze_server::checkpoint_keys::derived_key_id(s.verifying_key().as_bytes()).unwrap();
+        breeze_server::audit::checkpoint_keys::derived_key_id(s.verifying_key().as_bytes())
+            .unwrap();
     ring.insert(derived, s.verifying_key()).unwrap();
     ring
 }

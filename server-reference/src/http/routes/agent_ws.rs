@@ -49,13 +49,14 @@ use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::fanout::{Hub, HubEvent, Tenant};
-use crate::http::agent_auth::{
-    AgentAuthed, AgentError, SocketVerdict, TokenRole, org_devices, rate, recheck_socket,
-};
+use crate::agents::auth::{SocketVerdict, org_devices, rate, recheck_socket};
+use crate::agents::commands::claim_commands;
+use crate::agents::fanout::{Hub, HubEvent, Tenant};
+use crate::agents::heartbeat::process_heartbeat;
+use crate::agents::results::{ResultOutcome, store_result};
+use crate::http::agent_auth::{AgentAuthed, AgentError, TokenRole};
 use crate::http::authn::event_builder;
 use crate::http::route::{Access, Route, route};
-use crate::http::routes::agents::{ResultOutcome, claim_commands, process_heartbeat, store_result};
 use crate::state::AppState;
 use crate::store::{agents, audit, commands};
 
@@ -388,7 +389,7 @@ impl Session {
                 .await,
             ),
             Err(AgentError::Unavailable) => {
-                crate::metrics::global().record_limiter_unavailable();
+                crate::ops::metrics::global().record_limiter_unavailable();
                 Some(self.close(CLOSE_TRY_AGAIN_LATER).await)
             }
             Err(e) => {
@@ -542,7 +543,7 @@ impl Session {
         }
         if decision.verdict == Verdict::Unavailable {
             // nothing was counted: close (fail closed) but suspend nobody on no evidence
-            crate::metrics::global().record_limiter_unavailable();
+            crate::ops::metrics::global().record_limiter_unavailable();
             tracing::warn!("probe counter unavailable; closing the agent socket");
             return self.close(CLOSE_TRY_AGAIN_LATER).await;
         }

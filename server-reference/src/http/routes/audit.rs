@@ -29,7 +29,7 @@ use breeze_core::tenancy::OrgId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::audit_jobs::{self, AuditJobError, MAX_EXPORT_BYTES};
+use crate::audit::jobs::{self as audit_jobs, AuditJobError, MAX_EXPORT_BYTES};
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{DEFAULT_PAGE, MAX_PAGE, Query, Validate};

@@ -21,11 +21,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::agents::commands::seal_command;
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract;
 use crate::http::route::{Access, Route, route};
-use crate::http::routes::agents::seal_command;
 use crate::state::AppState;
 use crate::store::audit;
 use crate::store::commands::{self, DeviceTarget, NewBatch};

@@ -5,6 +5,7 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod command_batches;
+pub mod device_commands;
 pub mod ops;
 pub mod tenancy;
 
@@ -19,6 +20,7 @@ pub fn all() -> Vec<Route> {
     routes.extend(tenancy::routes());
     routes.extend(auth::routes());
     routes.extend(agents::routes());
+    routes.extend(device_commands::routes());
     routes.extend(agent_ws::routes());
     routes.extend(command_batches::routes());
     routes

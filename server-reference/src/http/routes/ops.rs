@@ -49,10 +49,10 @@ pub fn routes() -> Vec<Route> {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let (pool_size, pool_idle) = state.store.pool_stats();
-    let body = crate::metrics::global().render(&crate::metrics::Gauges {
+    let body = crate::ops::metrics::global().render(&crate::ops::metrics::Gauges {
         pool_size,
         pool_idle,
-        rss_bytes: crate::metrics::process_rss_bytes(),
+        rss_bytes: crate::ops::metrics::process_rss_bytes(),
     });
     (
         [(

@@ -242,7 +242,7 @@ fn bad_reset_token() -> ApiError {
 }
 
 /// A password reset with an unknown, used or expired token (system chain, aggregated).
-const INVALID_RESET_TOKEN: crate::failure_audit::Failure = crate::failure_audit::Failure {
+const INVALID_RESET_TOKEN: crate::audit::failures::Failure = crate::audit::failures::Failure {
     action: "auth.password.reset",
     reason: "invalid_token",
     result: AuditResult::Failure,
@@ -274,7 +274,7 @@ pub async fn reset(
         None => None,
     };
     let Some(row) = row else {
-        // the system chain: aggregated per source and minute (crate::failure_audit)
+        // the system chain: aggregated per source and minute (crate::audit::failures)
         if client.first_failure_in_window(&state, INVALID_RESET_TOKEN) {
             let ev = event(
                 &state,

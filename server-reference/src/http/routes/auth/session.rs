@@ -50,7 +50,7 @@ impl Validate for LoginBody {
 }
 
 /// A login for an e-mail no user has (system chain, aggregated).
-const UNKNOWN_USER_LOGIN: crate::failure_audit::Failure = crate::failure_audit::Failure {
+const UNKNOWN_USER_LOGIN: crate::audit::failures::Failure = crate::audit::failures::Failure {
     action: "auth.login",
     reason: "unknown_user",
     result: AuditResult::Failure,
@@ -90,7 +90,7 @@ async fn login_inner(
 
     let Some(user) = user else {
         dummy_verify_off(state, &password).await;
-        // the system chain: aggregated per source and minute (crate::failure_audit)
+        // the system chain: aggregated per source and minute (crate::audit::failures)
         if client.first_failure_in_window(state, UNKNOWN_USER_LOGIN) {
             let ev = event(
                 state,

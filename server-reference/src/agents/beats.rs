@@ -43,8 +43,8 @@ pub const MAX_BATCH: usize = 512;
 /// long before an agent's request times out.
 pub const QUEUE_DEPTH: usize = 2_048;
 /// Batches run at once (each holds one pool connection while it runs; admission keeps
-/// [`BATCH_CONNECTIONS`](crate::agent_load::BATCH_CONNECTIONS) out of the agents' permits).
-pub const WORKERS: usize = crate::agent_load::BATCH_CONNECTIONS as usize;
+/// [`BATCH_CONNECTIONS`](crate::agents::admission::BATCH_CONNECTIONS) out of the agents' permits).
+pub const WORKERS: usize = crate::agents::admission::BATCH_CONNECTIONS as usize;
 /// Attempts of a batch that PostgreSQL aborted for a deadlock or a serialization failure.
 const ATTEMPTS: u32 = 3;
 
@@ -174,7 +174,7 @@ async fn run_batch(store: &PgStore, mut batch: Vec<Pending>) {
         match record_retrying(store, &beats).await {
             Ok(claimed) => answer(store, part, claimed).await,
             Err(e) if part.len() > 1 && row_specific(&e) => {
-                crate::metrics::global().record_heartbeat_batch_failed();
+                crate::ops::metrics::global().record_heartbeat_batch_failed();
                 tracing::warn!(error = %e, heartbeats = part.len(),
                     "heartbeat batch failed; retrying its halves apart");
                 let second = part.split_off(part.len() / 2);
@@ -182,7 +182,7 @@ async fn run_batch(store: &PgStore, mut batch: Vec<Pending>) {
                 parts.push(part);
             }
             Err(e) => {
-                crate::metrics::global().record_heartbeat_batch_failed();
+                crate::ops::metrics::global().record_heartbeat_batch_failed();
                 tracing::warn!(error = %e, heartbeats = part.len(), "heartbeat batch failed");
                 for p in part {
                     let _ = p.reply.send(Err(BeatError::Store(e.clone())));
@@ -226,7 +226,7 @@ async fn record_retrying(
 
 /// Answers every waiter of a committed batch with its own claimed commands.
 async fn answer(store: &PgStore, part: Vec<Pending>, claimed: Vec<(DeviceId, ClaimedCommand)>) {
-    crate::metrics::global().record_heartbeat_batch(part.len());
+    crate::ops::metrics::global().record_heartbeat_batch(part.len());
     let mut by_device = group_by_device(claimed);
     let mut undelivered = Vec::new();
     for p in part {

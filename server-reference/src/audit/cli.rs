@@ -12,11 +12,31 @@ use breeze_core::audit::{Action, Actor, AuditEvent, AuditResult, InitiatedBy, Ti
 use breeze_core::tenancy::OrgId;
 use clap::Subcommand;
 
-use crate::audit_jobs::{self, MAX_EXPORT_BYTES};
-use crate::cli::CliError;
-use crate::config::ServerConfig;
+use crate::audit::jobs::{self as audit_jobs, MAX_EXPORT_BYTES};
+use crate::config::{ConfigError, ServerConfig};
 use crate::state::AppState;
 use crate::store::PgStore;
+
+/// What an `audit` subcommand can fail with (the command line wraps it).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditCliError {
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// State.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// Store.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// I/O.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// Anything else, with a message.
+    #[error("{0}")]
+    Other(String),
+}
 
 /// `audit` subcommands.
 #[derive(Debug, Subcommand)]
@@ -43,24 +63,24 @@ pub enum AuditAction {
     Retention,
 }
 
-fn parse_chain(s: &str) -> Result<Option<OrgId>, CliError> {
+fn parse_chain(s: &str) -> Result<Option<OrgId>, AuditCliError> {
     if s == "system" {
         return Ok(None);
     }
     s.parse::<uuid::Uuid>()
         .map(|u| Some(OrgId::from_uuid(u)))
-        .map_err(|_| CliError::Other("--org must be an organization UUID or `system`".into()))
+        .map_err(|_| AuditCliError::Other("--org must be an organization UUID or `system`".into()))
 }
 
-fn job_err(e: audit_jobs::AuditJobError) -> CliError {
-    CliError::Other(e.to_string())
+fn job_err(e: audit_jobs::AuditJobError) -> AuditCliError {
+    AuditCliError::Other(e.to_string())
 }
 
 /// Runs an `audit` subcommand.
 ///
 /// # Errors
-/// [`CliError`]; a broken chain makes `verify` fail.
-pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), CliError> {
+/// [`AuditCliError`]; a broken chain makes `verify` fail.
+pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), AuditCliError> {
     let config = ServerConfig::from_env_and_file(config_file)?;
     let maint_url = config.database_maint_url.clone();
     let state = AppState::connect(config).await?;
@@ -89,7 +109,7 @@ pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), 
                 }
             }
             if broken > 0 {
-                return Err(CliError::Other(format!(
+                return Err(AuditCliError::Other(format!(
                     "audit verification failed: {broken} of {} chains broken",
                     report.chains.len()
                 )));
@@ -114,17 +134,17 @@ pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), 
             // the export itself is audited, in the exported chain
             let event = AuditEvent::builder(
                 Actor::System,
-                Action::new("audit.export").map_err(|e| CliError::Other(e.to_string()))?,
+                Action::new("audit.export").map_err(|e| AuditCliError::Other(e.to_string()))?,
                 AuditResult::Success,
                 InitiatedBy::Manual,
                 Timestamp::from_datetime_truncated(state.clock.now())
-                    .map_err(|e| CliError::Other(e.to_string()))?,
+                    .map_err(|e| AuditCliError::Other(e.to_string()))?,
             )
             .resource_type("audit_chain")
             .resource_id(crate::store::audit::chain_key(org))
             .details(&serde_json::json!({"via": "cli", "bytes": bytes.len()}))
             .build()
-            .map_err(|e| CliError::Other(e.to_string()))?;
+            .map_err(|e| AuditCliError::Other(e.to_string()))?;
             crate::store::audit::append(&mut tx, org, event).await?;
             tx.commit().await?;
             match out {
@@ -146,7 +166,7 @@ pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), 
         }
         AuditAction::Retention => {
             let url = maint_url
-                .ok_or_else(|| CliError::Other("DATABASE_MAINT_URL is required".into()))?;
+                .ok_or_else(|| AuditCliError::Other("DATABASE_MAINT_URL is required".into()))?;
             let maint = PgStore::connect(&url, 2).await?;
             let policy = audit_jobs::RetentionPolicy::from_config(&state.config);
             let done = audit_jobs::retention_run_with(
@@ -170,7 +190,7 @@ pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), 
             if done.failed.is_empty() {
                 Ok(())
             } else {
-                Err(CliError::Other(format!(
+                Err(AuditCliError::Other(format!(
                     "audit retention refused for {} chains",
                     done.failed.len()
                 )))

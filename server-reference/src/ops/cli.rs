@@ -65,7 +65,7 @@ pub enum Command {
     Audit {
         /// What to do.
         #[command(subcommand)]
-        action: crate::audit_cli::AuditAction,
+        action: crate::audit::cli::AuditAction,
     },
     /// Create the first platform admin (refused when one exists). Without
     /// `--password-stdin` a password is generated and printed once.
@@ -120,7 +120,7 @@ pub enum SecretsAction {
     /// Re-encrypt every key-ringed column under the active key (resumable).
     Rekey {
         /// Rows per transaction.
-        #[arg(long, default_value_t = crate::rekey::DEFAULT_BATCH)]
+        #[arg(long, default_value_t = crate::ops::rekey::DEFAULT_BATCH)]
         batch: u32,
     },
 }
@@ -150,10 +150,13 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     /// Bootstrap commands.
     #[error(transparent)]
-    Bootstrap(#[from] crate::bootstrap::BootstrapError),
+    Bootstrap(#[from] crate::ops::bootstrap::BootstrapError),
     /// Rekey.
     #[error(transparent)]
-    Rekey(#[from] crate::rekey::RekeyError),
+    Rekey(#[from] crate::ops::rekey::RekeyError),
+    /// Audit subcommands.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::cli::AuditCliError),
     /// Anything else, with a message.
     #[error("{0}")]
     Other(String),
@@ -218,7 +221,7 @@ pub fn init_tracing() {
 /// Logs the mode and the checkpoint key ids in use, and refuses to serve over stored
 /// checkpoints the key ring cannot verify unless `allow_unknown` (then logs an error).
 async fn check_checkpoint_keys(state: &AppState, allow_unknown: bool) -> Result<(), CliError> {
-    let ring = crate::checkpoint_keys::ring_ids(&state.audit_keys);
+    let ring = crate::audit::checkpoint_keys::ring_ids(&state.audit_keys);
     tracing::info!(
         mode = state.config.mode.as_str(),
         signing_key_id = %state.audit_signer.key_id(),
@@ -226,7 +229,7 @@ async fn check_checkpoint_keys(state: &AppState, allow_unknown: bool) -> Result<
         "breeze-server starting: mode and audit checkpoint keys in use"
     );
     let unknown =
-        crate::checkpoint_keys::unknown_stored_keys(&state.store, &state.audit_keys).await?;
+        crate::audit::checkpoint_keys::unknown_stored_keys(&state.store, &state.audit_keys).await?;
     if unknown.is_empty() {
         return Ok(());
     }
@@ -276,7 +279,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let listen = config.listen;
             let state = AppState::connect(config).await?;
             check_checkpoint_keys(&state, allow_unknown_checkpoint_keys).await?;
-            let _audit_tasks = crate::audit_jobs::spawn_background(&state);
+            let _audit_tasks = crate::audit::jobs::spawn_background(&state);
             let router = crate::http::router(state.clone());
             let listener = bind(listen)?;
             tracing::info!(address = %listener.local_addr()?, "breeze-server listening");
@@ -310,7 +313,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Audit { action } => crate::audit_cli::run(cli.config.as_deref(), action).await,
+        Command::Audit { action } => {
+            Ok(crate::audit::cli::run(cli.config.as_deref(), action).await?)
+        }
         Command::Config {
             action: ConfigAction::Check,
         } => {
@@ -339,10 +344,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let (password, generated) = if password_stdin {
                 (read_password_stdin()?, false)
             } else {
-                (crate::bootstrap::generate_password()?, true)
+                (crate::ops::bootstrap::generate_password()?, true)
             };
             let state = AppState::connect(load_config(cli.config.as_deref())?).await?;
-            let id = crate::bootstrap::bootstrap_admin(&state, &email, &password).await?;
+            let id = crate::ops::bootstrap::bootstrap_admin(&state, &email, &password).await?;
             println!("platform admin created: {id}");
             if generated {
                 println!(
@@ -363,9 +368,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 },
         } => {
             let state = AppState::connect(load_config(cli.config.as_deref())?).await?;
-            let created = crate::bootstrap::create_enrollment_key(
+            let created = crate::ops::bootstrap::create_enrollment_key(
                 &state,
-                &crate::bootstrap::EnrollmentKeyOptions {
+                &crate::ops::bootstrap::EnrollmentKeyOptions {
                     org_id: breeze_core::tenancy::OrgId::from_uuid(org),
                     site_id: breeze_core::tenancy::SiteId::from_uuid(site),
                     max_usage,
@@ -385,7 +390,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             action: SecretsAction::Rekey { batch },
         } => {
             let state = AppState::connect(load_config(cli.config.as_deref())?).await?;
-            let report = crate::rekey::rekey(&state, batch).await?;
+            let report = crate::ops::rekey::rekey(&state, batch).await?;
             for c in &report.columns {
                 println!(
                     "{}: scanned {}, reencrypted {}, already current {}, failed {}",
