@@ -62,6 +62,12 @@ pub enum ApiError {
     /// 409 with a machine code.
     #[error("conflict")]
     Conflict(&'static str),
+    /// 409 `already_exists`: a unique constraint refused the row; the body names it.
+    #[error("already exists")]
+    Duplicate {
+        /// The constraint, when PostgreSQL named one.
+        constraint: Option<String>,
+    },
     /// 413.
     #[error("payload too large")]
     PayloadTooLarge,
@@ -100,7 +106,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::Duplicate { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MfaEnrollmentRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -116,6 +122,7 @@ impl ApiError {
             Self::Validation(_) => "validation_failed",
             Self::Unauthorized(code) | Self::Forbidden(code) | Self::Conflict(code) => code,
             Self::NotFound => "not_found",
+            Self::Duplicate { .. } => "already_exists",
             Self::PayloadTooLarge => "payload_too_large",
             Self::MfaEnrollmentRequired => "mfa_enrollment_required",
             Self::RateLimited(_) => "rate_limited",
@@ -133,6 +140,8 @@ struct Body<'a> {
     issues: Option<&'a [FieldIssue]>,
     #[serde(rename = "enrollUrl", skip_serializing_if = "Option::is_none")]
     enroll_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    constraint: Option<&'a str>,
 }
 
 fn generic_message(status: StatusCode) -> &'static str {
@@ -164,6 +173,10 @@ impl IntoResponse for ApiError {
                 _ => None,
             },
             enroll_url: matches!(self, Self::MfaEnrollmentRequired).then_some("/auth/mfa/setup"),
+            constraint: match &self {
+                Self::Duplicate { constraint } => constraint.as_deref(),
+                _ => None,
+            },
         };
         let mut response = (status, axum::Json(body)).into_response();
         if let Self::RateLimited(r) = self {
@@ -189,7 +202,8 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::NotFound,
             StoreError::Conflict(code) => Self::Conflict(code),
             StoreError::Denied => Self::NotFound,
-            StoreError::Invalid(path, message) => Self::invalid(path, message),
+            StoreError::Duplicate { constraint } => Self::Duplicate { constraint },
+            StoreError::Invalid { path, message, .. } => Self::invalid(path, message),
             StoreError::Unavailable => Self::Unavailable,
             other => Self::internal(other),
         }

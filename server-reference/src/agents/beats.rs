@@ -200,7 +200,8 @@ const fn row_specific(e: &StoreError) -> bool {
         e,
         StoreError::Denied
             | StoreError::Conflict(_)
-            | StoreError::Invalid(..)
+            | StoreError::Duplicate { .. }
+            | StoreError::Invalid { .. }
             | StoreError::NotFound
             | StoreError::Database(_)
     )
@@ -316,13 +317,13 @@ async fn record(
     Ok(claimed)
 }
 
-/// Deadlocks and serialization failures are worth another attempt; the rest are not.
+/// Deadlocks and serialization failures (by SQLSTATE) are worth another attempt; the rest
+/// are not.
 fn classify(e: StoreError) -> Retry {
-    match &e {
-        StoreError::Database(m) if m.contains("deadlock") || m.contains("serializ") => {
-            Retry::Transient(e)
-        }
-        _ => Retry::Fatal(e),
+    if e.is_transient() {
+        Retry::Transient(e)
+    } else {
+        Retry::Fatal(e)
     }
 }
 
@@ -386,12 +387,12 @@ mod tests {
     #[test]
     fn only_deadlocks_and_serialization_failures_are_retried() {
         assert!(matches!(
-            classify(StoreError::Database("deadlock detected".into())),
+            classify(StoreError::database("deadlock detected")),
             Retry::Transient(_)
         ));
         assert!(matches!(
-            classify(StoreError::Database(
-                "could not serialize access due to concurrent update".into()
+            classify(StoreError::database(
+                "could not serialize access due to concurrent update"
             )),
             Retry::Transient(_)
         ));

@@ -239,9 +239,9 @@ pub async fn create_enrollment_key(
         .await
         .map_err(|e| match e {
             // the (site, org) foreign key: the site is not one of this organization's
-            StoreError::Invalid("reference", _) => {
-                BootstrapError::Invalid("site", "no such site in this organization".into())
-            }
+            StoreError::Invalid {
+                path: "reference", ..
+            } => BootstrapError::Invalid("site", "no such site in this organization".into()),
             other => other.into(),
         })?;
     let id = created.view.id;

@@ -79,9 +79,9 @@ pub async fn create_database(admin_url: &SecretString, name: &str) -> StoreResul
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
-        return Err(StoreError::Invalid(
+        return Err(StoreError::invalid(
             "database",
-            "expected 1 to 63 characters of a-z, 0-9 and _".into(),
+            "expected 1 to 63 characters of a-z, 0-9 and _",
         ));
     }
     let mut conn = PgConnection::connect_with(&connect_options(admin_url)?).await?;
@@ -117,7 +117,7 @@ pub async fn migrate(owner_url: &SecretString) -> StoreResult<()> {
     MIGRATOR
         .run(&pool)
         .await
-        .map_err(|e| StoreError::Database(format!("migration failed: {e}")))?;
+        .map_err(|e| StoreError::database(format!("migration failed: {e}")))?;
     seed_roles(&pool).await?;
     pool.close().await;
     Ok(())

@@ -127,10 +127,7 @@ pub async fn create_enrollment_key(
     secret: Option<&secrecy::SecretString>,
 ) -> StoreResult<CreatedEnrollmentKey> {
     if !(1..=MAX_USAGE).contains(&new.max_usage) {
-        return Err(StoreError::Invalid(
-            "maxUsage",
-            "must be 1 to 100000".into(),
-        ));
+        return Err(StoreError::invalid("maxUsage", "must be 1 to 100000"));
     }
     let key = EnrollmentKey::generate().map_err(|e| StoreError::Audit(e.to_string()))?;
     let key_hash = key.peppered_hash(pepper).to_hex();

@@ -41,24 +41,106 @@ pub enum StoreError {
     /// No such row (or not visible in this context).
     #[error("not found")]
     NotFound,
-    /// A uniqueness or state conflict, with a machine code.
+    /// A domain conflict the store detected itself, with a machine code.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// A unique constraint refused the row (`23505`), naming the constraint.
+    #[error("already exists ({})", constraint.as_deref().unwrap_or("unnamed constraint"))]
+    Duplicate {
+        /// The constraint PostgreSQL named.
+        constraint: Option<String>,
+    },
     /// Row-level security or a privilege refused the statement.
     #[error("denied by the database")]
     Denied,
-    /// Input the database refused (check constraint), with a field path.
-    #[error("invalid `{0}`: {1}")]
-    Invalid(&'static str, String),
+    /// Input the database refused, with a field path (`reference` for a foreign key,
+    /// `value` for a check constraint) and a message; `constraint` names the constraint.
+    #[error("invalid `{path}`: {message}")]
+    Invalid {
+        /// The field path.
+        path: &'static str,
+        /// What is wrong, generically.
+        message: String,
+        /// The constraint PostgreSQL named, when one refused the row.
+        constraint: Option<String>,
+    },
     /// The database is unreachable or the pool is exhausted.
     #[error("database unavailable")]
     Unavailable,
     /// An audit entry could not be built or sealed.
     #[error("audit: {0}")]
     Audit(String),
-    /// Any other database error (logged, answered as 500).
+    /// Any other database error (logged, answered as 500), with its SQLSTATE.
     #[error("database error: {0}")]
-    Database(String),
+    Database(DbFailure),
+}
+
+/// A database failure the store does not map to a domain error: its SQLSTATE and constraint
+/// (for decisions, such as retrying a deadlock) and PostgreSQL's message (for the log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbFailure {
+    /// The five-character SQLSTATE, when PostgreSQL returned one.
+    pub sqlstate: Option<String>,
+    /// The constraint involved, when PostgreSQL named one.
+    pub constraint: Option<String>,
+    /// The message (logged, never answered to a client).
+    pub message: String,
+}
+
+impl std::fmt::Display for DbFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.sqlstate {
+            Some(code) => write!(f, "[{code}] {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// SQLSTATE `40001`: the transaction could not be serialized.
+pub const SERIALIZATION_FAILURE: &str = "40001";
+/// SQLSTATE `40P01`: the transaction was chosen as a deadlock victim.
+pub const DEADLOCK_DETECTED: &str = "40P01";
+
+impl StoreError {
+    /// A store-side failure without a SQLSTATE (a malformed stored value, a bad URL).
+    #[must_use]
+    pub fn database(message: impl Into<String>) -> Self {
+        Self::Database(DbFailure {
+            sqlstate: None,
+            constraint: None,
+            message: message.into(),
+        })
+    }
+
+    /// Input refused before the database saw it, with a field path.
+    #[must_use]
+    pub fn invalid(path: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            path,
+            message: message.into(),
+            constraint: None,
+        }
+    }
+
+    /// The SQLSTATE of a database failure, when there is one.
+    #[must_use]
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Self::Database(f) => f.sqlstate.as_deref(),
+            Self::Duplicate { .. } => Some("23505"),
+            _ => None,
+        }
+    }
+
+    /// Whether the whole transaction may succeed when run again unchanged: a serialization
+    /// failure or a deadlock (decided on the SQLSTATE, never on message text).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.sqlstate(),
+            Some(SERIALIZATION_FAILURE | DEADLOCK_DETECTED)
+        )
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -68,15 +150,30 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 Self::Unavailable
             }
-            sqlx::Error::Database(db) => match db.code().as_deref() {
-                // insufficient_privilege (RLS WITH CHECK, missing grant, our triggers)
-                Some("42501") => Self::Denied,
-                Some("23505") => Self::Conflict("already_exists"),
-                Some("23503") => Self::Invalid("reference", "refers to a missing row".into()),
-                Some("23514") => Self::Invalid("value", "violates a constraint".into()),
-                _ => Self::Database(db.message().to_owned()),
-            },
-            _ => Self::Database(e.to_string()),
+            sqlx::Error::Database(db) => {
+                let constraint = db.constraint().map(str::to_owned);
+                match db.code().as_deref() {
+                    // insufficient_privilege (RLS WITH CHECK, missing grant, our triggers)
+                    Some("42501") => Self::Denied,
+                    Some("23505") => Self::Duplicate { constraint },
+                    Some("23503") => Self::Invalid {
+                        path: "reference",
+                        message: "refers to a missing row".into(),
+                        constraint,
+                    },
+                    Some("23514") => Self::Invalid {
+                        path: "value",
+                        message: "violates a constraint".into(),
+                        constraint,
+                    },
+                    code => Self::Database(DbFailure {
+                        sqlstate: code.map(str::to_owned),
+                        constraint,
+                        message: db.message().to_owned(),
+                    }),
+                }
+            }
+            _ => Self::database(e.to_string()),
         }
     }
 }
@@ -97,7 +194,7 @@ pub struct PgStore {
 pub fn connect_options(url: &SecretString) -> StoreResult<PgConnectOptions> {
     url.expose_secret()
         .parse::<PgConnectOptions>()
-        .map_err(|_| StoreError::Database("malformed database url".into()))
+        .map_err(|_| StoreError::database("malformed database url"))
 }
 
 impl PgStore {
@@ -138,9 +235,8 @@ impl PgStore {
         .fetch_one(&self.pool)
         .await?;
         if superuser || bypass || owned > 0 {
-            return Err(StoreError::Database(
-                "the runtime database role must be NOSUPERUSER, NOBYPASSRLS and own no table"
-                    .into(),
+            return Err(StoreError::database(
+                "the runtime database role must be NOSUPERUSER, NOBYPASSRLS and own no table",
             ));
         }
         Ok(())

@@ -89,10 +89,7 @@ fn identifier(name: &'static str) -> StoreResult<&'static str> {
     {
         Ok(name)
     } else {
-        Err(StoreError::Invalid(
-            "column",
-            "not a plain identifier".into(),
-        ))
+        Err(StoreError::invalid("column", "not a plain identifier"))
     }
 }
 

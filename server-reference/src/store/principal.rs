@@ -73,7 +73,7 @@ pub struct ApiKeyRow {
 }
 
 fn epoch(v: i32) -> StoreResult<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Database("negative epoch".into()))
+    u64::try_from(v).map_err(|_| StoreError::database("negative epoch"))
 }
 
 /// Parses a stored role scope.
@@ -85,7 +85,7 @@ pub fn parse_scope(s: &str) -> StoreResult<RoleScope> {
         "system" => Ok(RoleScope::System),
         "partner" => Ok(RoleScope::Partner),
         "organization" => Ok(RoleScope::Organization),
-        _ => Err(StoreError::Database("unknown role scope".into())),
+        _ => Err(StoreError::database("unknown role scope")),
     }
 }
 
@@ -99,7 +99,7 @@ pub fn parse_org_status(s: &str) -> StoreResult<OrgStatus> {
         "trial" => Ok(OrgStatus::Trial),
         "suspended" => Ok(OrgStatus::Suspended),
         "offboarding" => Ok(OrgStatus::Offboarding),
-        _ => Err(StoreError::Database("unknown organization status".into())),
+        _ => Err(StoreError::database("unknown organization status")),
     }
 }
 
@@ -190,7 +190,7 @@ pub async fn memberships(tx: &mut ScopedTx, user: UserId) -> StoreResult<Members
                     OrgAccess::Selected(org_ids.into_iter().map(OrgId::from_uuid).collect())
                 }
                 "none" => OrgAccess::None,
-                _ => return Err(StoreError::Database("unknown org_access".into())),
+                _ => return Err(StoreError::database("unknown org_access")),
             };
             Some(PartnerMembership {
                 partner_id: PartnerId::from_uuid(partner_id),

@@ -161,7 +161,9 @@ pub async fn delete_role(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
         .execute(tx.conn())
         .await
         .map_err(|e| match StoreError::from(e) {
-            StoreError::Invalid("reference", _) => StoreError::Conflict("role_in_use"),
+            StoreError::Invalid {
+                path: "reference", ..
+            } => StoreError::Conflict("role_in_use"),
             other => other,
         })?;
     if done.rows_affected() == 0 {

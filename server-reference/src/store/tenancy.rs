@@ -389,7 +389,9 @@ pub async fn delete_site(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
         .await
         .map_err(|e| match StoreError::from(e) {
             // a row this context cannot see still refers to the site
-            StoreError::Invalid("reference", _) => StoreError::Conflict("site_not_empty"),
+            StoreError::Invalid {
+                path: "reference", ..
+            } => StoreError::Conflict("site_not_empty"),
             other => other,
         })?;
     if done.rows_affected() == 0 {
@@ -503,7 +505,9 @@ pub async fn delete_group(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
         .execute(tx.conn())
         .await
         .map_err(|e| match StoreError::from(e) {
-            StoreError::Invalid("reference", _) => StoreError::Conflict("group_not_empty"),
+            StoreError::Invalid {
+                path: "reference", ..
+            } => StoreError::Conflict("group_not_empty"),
             other => other,
         })?;
     if done.rows_affected() == 0 {
