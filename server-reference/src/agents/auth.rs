@@ -93,6 +93,18 @@ impl AgentAuthed {
     pub const fn actor(&self) -> Actor {
         Actor::Agent(self.device_id)
     }
+
+    /// Opens a transaction in the agent's own context (its organization, its device's site
+    /// only): the one way the agent service gets its transaction.
+    ///
+    /// # Errors
+    /// [`crate::store::StoreError`] when PostgreSQL is unreachable.
+    pub async fn begin(
+        &self,
+        state: &AppState,
+    ) -> crate::store::StoreResult<crate::store::ScopedTx> {
+        state.store.begin(&self.ctx).await
+    }
 }
 
 fn ct_match(presented: &TokenHash, stored: Option<&String>) -> bool {

@@ -386,15 +386,29 @@ mod tests {
 
     #[test]
     fn only_deadlocks_and_serialization_failures_are_retried() {
+        let failure = |code: &str, message: &str| {
+            StoreError::Database(crate::store::DbFailure {
+                sqlstate: Some(code.into()),
+                constraint: None,
+                message: message.into(),
+            })
+        };
         assert!(matches!(
-            classify(StoreError::database("deadlock detected")),
+            classify(failure("40P01", "deadlock detected")),
             Retry::Transient(_)
         ));
         assert!(matches!(
-            classify(StoreError::database(
-                "could not serialize access due to concurrent update"
-            )),
+            classify(failure("40001", "could not serialize access")),
             Retry::Transient(_)
+        ));
+        // the decision is the code's, never the message's
+        assert!(matches!(
+            classify(failure("XX000", "deadlock detected")),
+            Retry::Fatal(_)
+        ));
+        assert!(matches!(
+            classify(StoreError::database("could not serialize access")),
+            Retry::Fatal(_)
         ));
         assert!(matches!(classify(StoreError::Denied), Retry::Fatal(_)));
         assert!(matches!(classify(StoreError::Unavailable), Retry::Fatal(_)));

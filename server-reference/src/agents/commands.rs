@@ -84,7 +84,7 @@ pub async fn claim_commands(
     state: &AppState,
     authed: &AgentAuthed,
 ) -> Result<Vec<Command>, AgentError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(state).await?;
     let claimed = commands::claim_pending(&mut tx, authed.device_id, commands::MAX_CLAIM).await?;
     let out = wire_commands(state, &mut tx, authed.device_id, claimed).await?;
     tx.commit().await?;

@@ -89,7 +89,7 @@ pub async fn process_heartbeat(
         authed.generation == TokenGeneration::Pending && authed.role == TokenRole::Agent;
     let (cmds, confirmed) = if confirming {
         // Rare (once per rotation) and audited: its own transaction, in the agent's context.
-        let mut tx = state.store.begin(&authed.ctx).await?;
+        let mut tx = authed.begin(state).await?;
         let confirmed = confirm_staged(state, &mut tx, authed).await?.is_some();
         let claimed = agents::heartbeat_and_claim(
             &mut tx,
@@ -121,7 +121,7 @@ pub async fn process_heartbeat(
             })?;
         let (cmds, undecodable) = decode_claimed(state, claimed)?;
         if !undecodable.is_empty() {
-            let mut tx = state.store.begin(&authed.ctx).await?;
+            let mut tx = authed.begin(state).await?;
             for id in undecodable {
                 record_undecodable(&mut tx, authed.device_id, id).await?;
             }

@@ -113,7 +113,7 @@ pub async fn store_result(
             .map(|v| redact_secrets(&v.to_string())),
     };
     let _permit = state.agent_load.result_permit().await;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(state).await?;
     let (outcome, command_type) =
         commands::record_result(&mut tx, authed.device_id, result.command_id, &stored).await?;
     match outcome {

@@ -71,7 +71,7 @@ pub async fn stage(
     }
     let tokens = TokenSet::generate()?;
     let expires = state.clock.now() + PENDING_TTL;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(state).await?;
     if !agents::stage_rotation(
         &mut tx,
         authed.device_id,
@@ -121,7 +121,7 @@ pub async fn confirm(
     }
     match authed.generation {
         TokenGeneration::Pending => {
-            let mut tx = state.store.begin(&authed.ctx).await?;
+            let mut tx = authed.begin(state).await?;
             let Some(grace) = confirm_staged(state, &mut tx, authed).await? else {
                 return Err(AgentError::Reason(ErrorReason::RefreshRaced));
             };

@@ -37,6 +37,7 @@ use super::route::{Access, RouteMeta};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::principal::{self, AuthUser, RoleRecord};
+use crate::store::{ScopedTx, StoreError};
 
 pub use crate::audit::events::{ClientMeta, MAX_USER_AGENT, event_builder};
 pub use crate::error::rate_limited;
@@ -96,6 +97,15 @@ impl Authed {
             Authenticated::User(s) => Some(s),
             Authenticated::ApiKey { .. } => None,
         }
+    }
+
+    /// Opens the request's scoped transaction in this caller's access context: the one way
+    /// a handler gets its transaction (row-level security sees exactly this context).
+    ///
+    /// # Errors
+    /// [`StoreError`] when PostgreSQL is unreachable or the context cannot be set.
+    pub async fn begin(&self, state: &AppState) -> Result<ScopedTx, StoreError> {
+        state.store.begin(&self.ctx).await
     }
 
     /// The audit actor.
@@ -388,7 +398,7 @@ async fn authenticate_api_key(
         client,
     };
     authorize(state, meta, &authed)?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(state).await?;
     principal::touch_api_key(&mut tx, row.id).await?;
     tx.commit().await?;
     Ok(authed)

@@ -211,10 +211,7 @@ where
     }
 }
 
-/// Most items a page holds.
-pub const MAX_PAGE: u32 = 100;
-/// Items a page holds when the client does not say.
-pub const DEFAULT_PAGE: u32 = 50;
+pub use crate::store::page::{DEFAULT_PAGE, MAX_PAGE, Page};
 
 /// Cursor pagination: `?limit=1..100&cursor=<opaque>`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -224,15 +221,6 @@ pub struct PageQuery {
     pub limit: Option<String>,
     /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// A validated page request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    /// 1..=100.
-    pub limit: u32,
-    /// Items after this id (ids are UUIDs; pages are ordered by id).
-    pub after: Option<uuid::Uuid>,
 }
 
 impl PageQuery {

@@ -5,9 +5,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::tenancy::fetch_limit;
+use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
-use crate::http::extract::Page;
 
 /// An API key (never its hash).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -57,16 +56,8 @@ pub async fn list_api_keys(
     org: Uuid,
     page: Page,
 ) -> StoreResult<Vec<ApiKeyView>> {
-    let sql = format!(
-        "SELECT {COLS} FROM api_keys
-          WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(org)
-        .bind(page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(tx.conn())
-        .await?)
+    let select = format!("SELECT {COLS} FROM api_keys WHERE org_id = $1");
+    fetch_page(tx, &select, 1, |q| q.bind(org), page).await
 }
 
 /// A key.

@@ -4,9 +4,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::tenancy::fetch_limit;
+use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
-use crate::http::extract::Page;
 
 /// A device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -71,20 +70,23 @@ pub async fn list_devices(
     filter: &DeviceFilter,
     page: Page,
 ) -> StoreResult<Vec<DeviceRow>> {
-    let sql = format!(
+    let select = format!(
         "SELECT {DEVICE_COLS} FROM devices
           WHERE ($1::uuid IS NULL OR org_id = $1) AND ($2::uuid IS NULL OR site_id = $2)
-            AND ($3::text IS NULL OR status = $3) AND ($4::uuid IS NULL OR id > $4)
-          ORDER BY id LIMIT $5"
+            AND ($3::text IS NULL OR status = $3)"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(filter.org)
-        .bind(filter.site)
-        .bind(filter.status.as_deref())
-        .bind(page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(tx.conn())
-        .await?)
+    fetch_page(
+        tx,
+        &select,
+        3,
+        |q| {
+            q.bind(filter.org)
+                .bind(filter.site)
+                .bind(filter.status.clone())
+        },
+        page,
+    )
+    .await
 }
 
 /// A device.
@@ -245,7 +247,7 @@ pub async fn list_suspended(
     )
     .bind(org)
     .bind(page.after)
-    .bind(fetch_limit(page))
+    .bind(page.fetch_limit())
     .fetch_all(tx.conn())
     .await?)
 }

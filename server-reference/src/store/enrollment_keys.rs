@@ -6,9 +6,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::tenancy::fetch_limit;
+use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
-use crate::http::extract::Page;
 
 /// Most uses a key may allow.
 pub const MAX_USAGE: i32 = 100_000;
@@ -57,16 +56,8 @@ pub async fn list_enrollment_keys(
     org: Uuid,
     page: Page,
 ) -> StoreResult<Vec<EnrollmentKeyView>> {
-    let sql = format!(
-        "SELECT {COLS} FROM enrollment_keys
-          WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(org)
-        .bind(page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(tx.conn())
-        .await?)
+    let select = format!("SELECT {COLS} FROM enrollment_keys WHERE org_id = $1");
+    fetch_page(tx, &select, 1, |q| q.bind(org), page).await
 }
 
 /// A key.

@@ -22,6 +22,7 @@ pub mod commands;
 pub mod devices;
 pub mod enrollment_keys;
 pub mod ops;
+pub mod page;
 pub mod principal;
 pub mod roles;
 pub mod tenancy;

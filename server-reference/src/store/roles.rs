@@ -4,9 +4,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::tenancy::fetch_limit;
+use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
-use crate::http::extract::Page;
 
 /// A role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -49,17 +48,11 @@ pub async fn list_roles(
     partner: Option<Uuid>,
     page: Page,
 ) -> StoreResult<Vec<RoleRow>> {
-    let sql = format!(
+    let select = format!(
         "SELECT {ROLE_COLS} FROM roles
-          WHERE (partner_id IS NULL OR $1::uuid IS NULL OR partner_id = $1)
-            AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
+          WHERE (partner_id IS NULL OR $1::uuid IS NULL OR partner_id = $1)"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(partner)
-        .bind(page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(tx.conn())
-        .await?)
+    fetch_page(tx, &select, 1, |q| q.bind(partner), page).await
 }
 
 /// A role.

@@ -2,20 +2,14 @@
 //!
 //! Every function runs inside the caller's [`ScopedTx`], so row-level security filters
 //! every statement by the request's access context; a row outside it is simply not found.
-//! Lists are cursor pages ordered by id (`limit + 1` rows fetched, see
-//! [`crate::http::extract::PageOf::from_fetched`]).
+//! Lists are cursor pages ordered by id ([`super::page::fetch_page`]).
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
-use crate::http::extract::Page;
-
-/// `LIMIT` of a page query: one more than the page holds.
-pub(crate) fn fetch_limit(page: Page) -> i64 {
-    i64::from(page.limit).saturating_add(1)
-}
 
 /// A partner (MSP).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -44,15 +38,8 @@ const PARTNER_COLS: &str = "id, name, status, max_devices, created_at, updated_a
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn list_partners(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<PartnerRow>> {
-    let sql = format!(
-        "SELECT {PARTNER_COLS} FROM partners
-          WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(tx.conn())
-        .await?)
+    let select = format!("SELECT {PARTNER_COLS} FROM partners WHERE deleted_at IS NULL");
+    fetch_page(tx, &select, 0, |q| q, page).await
 }
 
 /// A live partner.
@@ -161,15 +148,8 @@ const ORG_COLS: &str = "id, partner_id, name, status, retention_days, created_at
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn list_orgs(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<OrgRow>> {
-    let sql = format!(
-        "SELECT {ORG_COLS} FROM organizations
-          WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(tx.conn())
-        .await?)
+    let select = format!("SELECT {ORG_COLS} FROM organizations WHERE deleted_at IS NULL");
+    fetch_page(tx, &select, 0, |q| q, page).await
 }
 
 /// A live organization.
@@ -297,16 +277,8 @@ const SITE_COLS: &str = "id, org_id, name, timezone, created_at, updated_at";
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn list_sites(tx: &mut ScopedTx, org: Uuid, page: Page) -> StoreResult<Vec<SiteRow>> {
-    let sql = format!(
-        "SELECT {SITE_COLS} FROM sites
-          WHERE org_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(org)
-        .bind(page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(tx.conn())
-        .await?)
+    let select = format!("SELECT {SITE_COLS} FROM sites WHERE org_id = $1");
+    fetch_page(tx, &select, 1, |q| q.bind(org), page).await
 }
 
 /// A site.
@@ -427,16 +399,8 @@ const GROUP_COLS: &str = "id, org_id, site_id, name, created_at, updated_at";
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn list_groups(tx: &mut ScopedTx, site: Uuid, page: Page) -> StoreResult<Vec<GroupRow>> {
-    let sql = format!(
-        "SELECT {GROUP_COLS} FROM device_groups
-          WHERE site_id = $1 AND ($2::uuid IS NULL OR id > $2) ORDER BY id LIMIT $3"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(site)
-        .bind(page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(tx.conn())
-        .await?)
+    let select = format!("SELECT {GROUP_COLS} FROM device_groups WHERE site_id = $1");
+    fetch_page(tx, &select, 1, |q| q.bind(site), page).await
 }
 
 /// A device group.

@@ -5,9 +5,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::tenancy::fetch_limit;
+use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
-use crate::http::extract::Page;
 
 /// A user (no credentials).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -46,18 +45,12 @@ const USER_COLS: &str =
 /// [`StoreError`] on database failure.
 pub async fn list_users(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<UserRow>> {
     let include_platform = tx.context().scope() == breeze_authz::access::Scope::System;
-    let sql = format!(
+    let select = format!(
         "SELECT {USER_COLS} FROM users
-          WHERE partner_id IS NOT NULL AND ($1::uuid IS NULL OR id > $1)
-            AND ($3 OR NOT EXISTS (SELECT 1 FROM system_memberships s WHERE s.user_id = users.id))
-          ORDER BY id LIMIT $2"
+          WHERE partner_id IS NOT NULL
+            AND ($1 OR NOT EXISTS (SELECT 1 FROM system_memberships s WHERE s.user_id = users.id))"
     );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(page.after)
-        .bind(fetch_limit(page))
-        .bind(include_platform)
-        .fetch_all(tx.conn())
-        .await?)
+    fetch_page(tx, &select, 1, |q| q.bind(include_platform), page).await
 }
 
 /// A user.

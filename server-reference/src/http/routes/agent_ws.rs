@@ -108,7 +108,7 @@ async fn upgrade(
         tracing::error!(error = %e, "agent hub listener unavailable");
         AgentError::Unavailable
     })?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let generation =
         agents::bump_ws_generation(&mut tx, authed.device_id, &authed.agent_id).await?;
     tx.commit().await?;
@@ -310,7 +310,7 @@ impl Session {
             return Some(true);
         }
         let found = async {
-            let mut tx = self.state.store.begin(&self.authed.ctx).await?;
+            let mut tx = self.authed.begin(&self.state).await?;
             let envelopes = commands::session_commands(&mut tx, self.authed.device_id).await?;
             drop(tx);
             let field = Field::new("device_commands", "payload").map_err(AgentError::internal)?;
@@ -512,7 +512,7 @@ impl Session {
         command: breeze_core::tenancy::CommandId,
         kind: &str,
     ) -> Result<Flow, AgentError> {
-        let mut tx = self.state.store.begin(&self.authed.ctx).await?;
+        let mut tx = self.authed.begin(&self.state).await?;
         let owned = commands::belongs_to(&mut tx, self.authed.device_id, command).await?;
         drop(tx);
         Ok(if owned {

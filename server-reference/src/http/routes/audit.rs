@@ -347,7 +347,7 @@ async fn list(
         result: q.result.clone(),
         after: q.cursor.as_deref().and_then(parse_cursor),
     };
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let rows = store_audit::list(&mut tx, &filter, limit.saturating_add(1)).await?;
     drop(tx);
     let hashes = q.include_hashes.as_deref() == Some("true");
@@ -392,7 +392,7 @@ async fn verify(
     Query(q): Query<VerifyQuery>,
 ) -> Result<axum::Json<audit_jobs::VerifyReport>, ApiError> {
     let org = check_org(&authed, q.org_id.as_deref())?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let report = match audit_jobs::verify_visible(&mut tx, &state.audit_keys, org.map(Some)).await {
         // an accessible organization whose chain was never written: nothing to break
         Err(AuditJobError::NotFound) => audit_jobs::VerifyReport {
@@ -444,7 +444,7 @@ async fn export(
     };
     let from_seq = q.from_seq.as_deref().and_then(|s| s.parse().ok());
     let to_seq = q.to_seq.as_deref().and_then(|s| s.parse().ok());
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let bytes = audit_jobs::export_chain(
         &mut tx,
         &state.audit_keys,

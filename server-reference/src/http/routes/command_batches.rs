@@ -117,7 +117,7 @@ async fn queue_bulk(
         body.payload.as_ref(),
     )?;
 
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let found = commands::device_targets(&mut tx, &body.device_ids).await?;
     let targets = reachable_all(&authed, &body.device_ids, found)?;
     let planned: Vec<(CommandId, DeviceTarget)> = targets

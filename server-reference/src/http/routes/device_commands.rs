@@ -160,7 +160,7 @@ async fn queue_command(
     let id = CommandId::new_random();
     let envelope = seal_command(&state, id, &body.command_type, body.payload.as_ref())?;
 
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let device = reachable_device(&mut tx, &authed, path.device_id).await?;
     if device.status == "quarantined" || device.status == "decommissioned" {
         return Err(ApiError::Conflict("device_not_commandable"));
@@ -201,7 +201,7 @@ async fn list_commands(
     extract::Query(query): extract::Query<PageQuery>,
 ) -> Result<Json<PageOf<CommandOut>>, ApiError> {
     let page = query.page()?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     reachable_device(&mut tx, &authed, path.device_id).await?;
     let rows = commands::list(&mut tx, path.device_id, page.after, i64::from(page.limit)).await?;
     drop(tx);
@@ -216,7 +216,7 @@ async fn get_command(
     Extension(authed): Extension<Authed>,
     extract::Path(path): extract::Path<DeviceCommandPath>,
 ) -> Result<Json<CommandOut>, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     reachable_device(&mut tx, &authed, path.device_id).await?;
     let view = commands::get(&mut tx, path.device_id, path.command_id)
         .await?

@@ -23,7 +23,7 @@ pub async fn me(
 ) -> Result<Response, ApiError> {
     let session = authed.session().ok_or(ApiError::Forbidden("users_only"))?;
     let user = &session.user;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let profile = store::profile(&mut tx, user.id).await?;
     let memberships = principal::memberships(&mut tx, user.id).await?;
     let mfa = store::mfa_state(&mut tx, user.id).await?;

@@ -168,7 +168,7 @@ pub async fn status(
     Extension(authed): Extension<Authed>,
 ) -> Result<Response, ApiError> {
     let session = session_of(&authed)?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let mfa = store::mfa_state(&mut tx, session.user.id).await?;
     drop(tx);
     Ok(axum::Json(json!({

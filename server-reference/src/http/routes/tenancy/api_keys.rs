@@ -121,7 +121,7 @@ async fn list(
     let page = q.page()?;
     let org = *p.org_id.as_uuid();
     org_in_reach(&authed, org)?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let rows = api_keys::list_api_keys(&mut tx, org, page).await?;
     drop(tx);
     Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
@@ -159,7 +159,7 @@ async fn create(
     let expires_at = body
         .expires_in_days
         .map(|d| state.clock.now() + time::Duration::days(d));
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let view = api_keys::insert_api_key(
         &mut tx,
         &NewApiKey {
@@ -195,7 +195,7 @@ async fn revoke(
     Path(p): Path<ApiKeyPath>,
 ) -> Result<StatusCode, ApiError> {
     let id = *p.api_key_id.as_uuid();
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let key = api_keys::get_api_key(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -205,7 +205,7 @@ async fn list(
         site: q.site_id.map(|s| *s.as_uuid()),
         status: q.status.clone(),
     };
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let mut rows = devices::list_devices(&mut tx, &filter, page).await?;
     drop(tx);
     rows.retain(|r| site_in_reach(&authed, r.org_id, r.site_id).is_ok());
@@ -217,7 +217,7 @@ async fn read(
     Extension(authed): Extension<Authed>,
     Path(p): Path<DevicePath>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let row = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
     Ok(axum::Json(row))
 }
@@ -228,7 +228,7 @@ async fn update(
     Path(p): Path<DevicePath>,
     Json(body): Json<UpdateDevice>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
     let Some(display_name) = body.display_name else {
         return Ok(axum::Json(device));
@@ -251,7 +251,7 @@ async fn move_device(
     Path(p): Path<DevicePath>,
     Json(body): Json<MoveDevice>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
     if device.status == "decommissioned" {
         return Err(ApiError::Conflict("device_decommissioned"));
@@ -309,7 +309,7 @@ async fn set_status(
     status: &'static str,
     action: &'static str,
 ) -> Result<DeviceRow, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(state).await?;
     let device = device_for(&mut tx, authed, device).await?;
     if device.status == "decommissioned" {
         return Err(ApiError::Conflict("device_decommissioned"));
@@ -396,7 +396,7 @@ async fn list_suspended(
     if let Some(org) = q.org_id {
         org_in_reach(&authed, *org.as_uuid())?;
     }
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let mut rows: Vec<SuspendedDeviceRow> =
         devices::list_suspended(&mut tx, q.org_id.map(|o| *o.as_uuid()), page).await?;
     drop(tx);
@@ -409,7 +409,7 @@ async fn unsuspend(
     Extension(authed): Extension<Authed>,
     Path(p): Path<DevicePath>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     // 404 outside the caller's organizations and site list
     let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
     let lifted = devices::lift_suspension(&mut tx, device.id)

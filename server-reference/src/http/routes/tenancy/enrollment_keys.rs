@@ -127,7 +127,7 @@ async fn list(
     let page = q.page()?;
     let org = *p.org_id.as_uuid();
     org_in_reach(&authed, org)?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let mut rows = enrollment_keys::list_enrollment_keys(&mut tx, org, page).await?;
     drop(tx);
     rows.retain(|r| site_in_reach(&authed, r.org_id, r.site_id).is_ok());
@@ -142,7 +142,7 @@ async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let org = *p.org_id.as_uuid();
     org_in_reach(&authed, org)?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let site = tenancy::get_site(&mut tx, *body.site_id.as_uuid())
         .await?
         .filter(|s| s.org_id == org && site_in_reach(&authed, s.org_id, s.id).is_ok())
@@ -192,7 +192,7 @@ async fn remove(
     Path(p): Path<KeyPath>,
 ) -> Result<StatusCode, ApiError> {
     let id = *p.key_id.as_uuid();
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let key = enrollment_keys::get_enrollment_key(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;

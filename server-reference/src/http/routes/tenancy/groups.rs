@@ -104,7 +104,7 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page()?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let site = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
     let rows = tenancy::list_groups(&mut tx, site.id, page).await?;
     drop(tx);
@@ -117,7 +117,7 @@ async fn create(
     Path(p): Path<SitePath>,
     Json(body): Json<GroupBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let site = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
     let row = tenancy::insert_group(&mut tx, site.org_id, site.id, body.name.trim()).await?;
     let ev = event(
@@ -138,7 +138,7 @@ async fn read(
     Extension(authed): Extension<Authed>,
     Path(p): Path<GroupPath>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let row = group_for(&mut tx, &authed, *p.group_id.as_uuid()).await?;
     Ok(axum::Json(row))
 }
@@ -149,7 +149,7 @@ async fn update(
     Path(p): Path<GroupPath>,
     Json(body): Json<GroupBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let group = group_for(&mut tx, &authed, *p.group_id.as_uuid()).await?;
     let row = tenancy::update_group(&mut tx, group.id, body.name.trim()).await?;
     seal(
@@ -173,7 +173,7 @@ async fn remove(
     Extension(authed): Extension<Authed>,
     Path(p): Path<GroupPath>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let group = group_for(&mut tx, &authed, *p.group_id.as_uuid()).await?;
     tenancy::delete_group(&mut tx, group.id).await?;
     seal(

@@ -20,6 +20,7 @@ pub mod api_keys;
 pub mod devices;
 pub mod enrollment_keys;
 pub mod groups;
+pub mod memberships;
 pub mod orgs;
 pub mod partners;
 pub mod roles;

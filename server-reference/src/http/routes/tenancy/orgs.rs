@@ -156,7 +156,7 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page()?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let mut rows = tenancy::list_orgs(&mut tx, page).await?;
     drop(tx);
     rows.retain(|r| org_in_reach(&authed, r.id).is_ok());
@@ -204,7 +204,7 @@ async fn create(
         return Err(ApiError::NotFound);
     }
     let status = body.status.as_deref().unwrap_or("active");
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     if tenancy::get_partner(&mut tx, *partner.as_uuid())
         .await?
         .is_none()
@@ -242,7 +242,7 @@ async fn read(
 ) -> Result<impl IntoResponse, ApiError> {
     let id = *p.org_id.as_uuid();
     org_in_reach(&authed, id)?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let row = tenancy::get_org(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -264,7 +264,7 @@ async fn update(
         return Err(ApiError::Forbidden("retention_change_requires_partner"));
     }
     check_floor(&state, body.retention_days)?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let before = tenancy::get_org(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -312,7 +312,7 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let id = *p.org_id.as_uuid();
     org_in_reach(&authed, id)?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     tenancy::delete_org(&mut tx, id).await?;
     seal(
         &mut tx,

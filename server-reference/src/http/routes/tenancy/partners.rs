@@ -130,7 +130,7 @@ async fn create(
     Extension(authed): Extension<Authed>,
     Json(body): Json<CreatePartner>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let row = tenancy::insert_partner(&mut tx, body.name.trim(), body.max_devices).await?;
     let ev = event(&state, &authed, "partner.create", "partner", row.id)?
         .details(&json!({"name": row.name, "maxDevices": row.max_devices}));
@@ -145,7 +145,7 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page()?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let rows = tenancy::list_partners(&mut tx, page).await?;
     drop(tx);
     Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
@@ -156,7 +156,7 @@ async fn read(
     Extension(authed): Extension<Authed>,
     Path(p): Path<PartnerPath>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let row = tenancy::get_partner(&mut tx, *p.partner_id.as_uuid())
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -170,7 +170,7 @@ async fn update(
     Json(body): Json<UpdatePartner>,
 ) -> Result<impl IntoResponse, ApiError> {
     let id = *p.partner_id.as_uuid();
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let row = tenancy::update_partner(
         &mut tx,
         id,
@@ -195,7 +195,7 @@ async fn remove(
     Path(p): Path<PartnerPath>,
 ) -> Result<StatusCode, ApiError> {
     let id = *p.partner_id.as_uuid();
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     tenancy::delete_partner(&mut tx, id).await?;
     seal(
         &mut tx,

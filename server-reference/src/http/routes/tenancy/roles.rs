@@ -238,7 +238,7 @@ async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page()?;
     let partner = authed.ctx.current_partner_id().map(|p| *p.as_uuid());
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let mut rows = roles::list_roles(&mut tx, partner, page).await?;
     drop(tx);
     let system = authed.ctx.scope() == Scope::System;
@@ -272,7 +272,7 @@ async fn create(
         &body.permissions,
         body.requires_mfa,
     )?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let row = roles::insert_role(
         &mut tx,
         &NewRole {
@@ -301,7 +301,7 @@ async fn update(
     Path(p): Path<RolePath>,
     Json(body): Json<UpdateRole>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let role = editable(&state, &authed, &mut tx, *p.role_id.as_uuid()).await?;
     let name = body.name.as_deref().map_or(role.name.as_str(), str::trim);
     let grants = body.permissions.as_deref().unwrap_or(&role.permissions);
@@ -337,7 +337,7 @@ async fn remove(
     Extension(authed): Extension<Authed>,
     Path(p): Path<RolePath>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let role = editable(&state, &authed, &mut tx, *p.role_id.as_uuid()).await?;
     roles::delete_role(&mut tx, role.id).await?;
     seal(

@@ -139,7 +139,7 @@ async fn list(
     let page = q.page()?;
     let org = *p.org_id.as_uuid();
     org_in_reach(&authed, org)?;
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let mut rows = tenancy::list_sites(&mut tx, org, page).await?;
     drop(tx);
     rows.retain(|r| site_in_reach(&authed, r.org_id, r.id).is_ok());
@@ -157,7 +157,7 @@ async fn create(
     if !authed.ctx.allowed_site_ids().is_all() {
         return Err(ApiError::Forbidden("site_restricted"));
     }
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let row = tenancy::insert_site(
         &mut tx,
         org,
@@ -177,7 +177,7 @@ async fn read(
     Extension(authed): Extension<Authed>,
     Path(p): Path<SitePath>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let row = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
     Ok(axum::Json(row))
 }
@@ -188,7 +188,7 @@ async fn update(
     Path(p): Path<SitePath>,
     Json(body): Json<UpdateSite>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let site = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
     let row = tenancy::update_site(
         &mut tx,
@@ -209,7 +209,7 @@ async fn remove(
     Extension(authed): Extension<Authed>,
     Path(p): Path<SitePath>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.store.begin(&authed.ctx).await?;
+    let mut tx = authed.begin(&state).await?;
     let site = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
     tenancy::delete_site(&mut tx, site.id).await?;
     seal(
