@@ -10,8 +10,6 @@
 
 mod vectors_gen;
 
-use std::path::PathBuf;
-
 use breeze_authz::access::OrgRecord;
 use breeze_authz::api_key::{ApiKeyRecord, ApiKeyScopes, ApiKeyStatus};
 use breeze_authz::mfa::{MFA_ENROLLMENT_REQUIRED_BODY, MfaGate, MfaPolicy};
@@ -23,14 +21,12 @@ use breeze_authz::seeded::SeededRole;
 use breeze_core::tenancy::{ApiKeyId, OrgId};
 use serde_json::Value;
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors/authz")
-}
-
 fn load(name: &str) -> Value {
-    let text = std::fs::read_to_string(dir().join(name)).unwrap_or_else(|e| {
+    let path = vectors_gen::dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "read vectors/authz/{name}: {e}; run `{}`",
+            "read vectors/{}/{name}: {e}; run `{}`",
+            vectors_gen::DIR,
             vectors_gen::COMMAND
         )
     });
@@ -48,10 +44,11 @@ fn arr(v: &Value) -> &Vec<Value> {
 #[test]
 fn checked_in_vectors_are_fresh() {
     for (name, text) in vectors_gen::all() {
-        let on_disk = std::fs::read_to_string(dir().join(name)).unwrap_or_default();
+        let on_disk = std::fs::read_to_string(vectors_gen::dir().join(&name)).unwrap_or_default();
         assert!(
             on_disk == text,
-            "vectors/authz/{name} is stale or missing: run `{}`",
+            "vectors/{}/{name} is stale or missing: run `{}`",
+            vectors_gen::DIR,
             vectors_gen::COMMAND
         );
     }

@@ -2,6 +2,8 @@
 //! writes them, and by `tests/vectors.rs`, which fails when the checked-in copy is stale).
 //! Inputs are fixed; expected outputs are computed by this crate.
 
+use std::path::PathBuf;
+
 use breeze_authz::access::{
     MembershipState, Memberships, OrgAccess, OrgMembership, OrgRecord, PartnerMembership,
     Principal, SiteAccess, SystemMembership, resolve,
@@ -22,11 +24,21 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+/// The folder of the files under `vectors/`.
+pub const DIR: &str = "authz";
+
 /// The command that rewrites the files.
 pub const COMMAND: &str = "cargo run -p breeze-authz --example gen_vectors";
 
-/// Every vector file: (file name, contents).
-pub fn all() -> Vec<(&'static str, String)> {
+/// `vectors/<DIR>` in this checkout.
+pub fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vectors")
+        .join(DIR)
+}
+
+/// Every vector file: (file name under `vectors/<DIR>/`, pretty JSON text).
+pub fn all() -> Vec<(String, String)> {
     [
         ("permissions.json", permissions()),
         ("scopes.json", scopes()),
@@ -38,7 +50,7 @@ pub fn all() -> Vec<(&'static str, String)> {
     .map(|(name, value)| {
         let mut text = serde_json::to_string_pretty(&value).expect("vectors serialize");
         text.push('\n');
-        (name, text)
+        (name.to_owned(), text)
     })
     .collect()
 }
