@@ -10,8 +10,8 @@
 
 mod vectors_gen;
 
-use breeze_agent_proto::MessageKind;
 use breeze_agent_proto::golden::{expected_binary_outcome, expected_outcome, schema_files};
+use breeze_agent_proto::{MessageKind, redact_secrets};
 use serde_json::Value;
 
 fn read(name: &str) -> String {
@@ -150,4 +150,21 @@ fn every_command_type_has_a_vector() {
             "{frame}"
         );
     }
+}
+
+#[test]
+fn redact_vectors_replay() {
+    let file: Value = serde_json::from_str(&read("redact.json")).unwrap();
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 30, "expected the full vector set");
+    let mut changed = 0;
+    for v in vectors {
+        let name = v["name"].as_str().unwrap();
+        let input = v["input"].as_str().unwrap();
+        let output = v["output"].as_str().unwrap();
+        assert_eq!(redact_secrets(input), output, "vector {name}");
+        changed += usize::from(input != output);
+    }
+    // Both kinds of case are there: secrets replaced and near misses kept.
+    assert!(changed >= 15 && changed + 10 <= vectors.len(), "{changed}");
 }
