@@ -18,6 +18,9 @@ use breeze_authz::registry::Registry;
 use breeze_authz::risk::{PolicyScope, RiskEngine, RiskLevel, ToolCatalogue, ToolTarget};
 use breeze_authz::role::{Role, RoleScope};
 use breeze_authz::seeded::SeededRole;
+use breeze_authz::session::{
+    SessionInvalid, TokenFacts, UserFacts, check_password_and_mfa, check_user_and_epochs,
+};
 use breeze_core::tenancy::{ApiKeyId, OrgId};
 use serde_json::Value;
 
@@ -230,4 +233,33 @@ fn mfa_replay() {
             "{case}"
         );
     }
+}
+
+#[test]
+fn session_replay() {
+    let v = load("session.json");
+    let codes: Vec<&str> = SessionInvalid::ALL.iter().map(|e| e.code()).collect();
+    assert_eq!(arr(&v["checks"]).iter().map(s).collect::<Vec<_>>(), codes);
+    let cases = arr(&v["cases"]);
+    assert!(cases.len() >= 96, "expected the full matrix");
+    let mut seen = std::collections::HashSet::new();
+    for case in cases {
+        let user: UserFacts = serde_json::from_value(case["user"].clone()).unwrap();
+        let token: TokenFacts = serde_json::from_value(case["token"].clone()).unwrap();
+        let expected = s(&case["outcome"]);
+        assert_eq!(
+            vectors_gen::session_outcome(&user, &token),
+            expected,
+            "{}",
+            case["name"]
+        );
+        // The two halves give the same answer as the whole.
+        let halves = check_user_and_epochs(&user, &token)
+            .and_then(|()| check_password_and_mfa(&user, &token))
+            .map_or_else(|e| e.code(), |()| "valid");
+        assert_eq!(halves, expected, "{}", case["name"]);
+        seen.insert(expected.to_owned());
+    }
+    // Every outcome appears.
+    assert_eq!(seen.len(), codes.len() + 1, "{seen:?}");
 }
