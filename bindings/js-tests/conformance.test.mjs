@@ -245,6 +245,22 @@ test(`[${backendName}] force-mfa`, () => {
   }
 });
 
+test(`[${backendName}] session validity`, () => {
+  const v = load('authz/session.json');
+  assert.deepEqual(v.checks, ['invalid_token', 'session_revoked', 'password_changed', 'mfa_required']);
+  assert.ok(v.cases.length >= 96);
+  for (const c of v.cases) {
+    let got = 'valid';
+    try { breeze.sessionCheck(c.user, c.token); } catch (e) { got = e.code; }
+    assert.equal(got, c.outcome, c.name);
+  }
+  const [first] = v.cases;
+  throwsCode(() => breeze.sessionCheck({ ...first.user, extra: true }, first.token), 'invalid_input');
+  throwsCode(() => breeze.sessionCheck(first.user, { aep: first.token.aep }), 'invalid_input');
+  // A verified token's claims object is accepted as it is.
+  breeze.sessionCheck(first.user, { ...first.token, sub: 'x', type: 'access', exp: first.token.iat + 900 });
+});
+
 // ---------------------------------------------------------------- audit
 
 const chainKeys = () => load('audit/chain.json').keys.map((k) => ({ key_id: k.key_id, public_key: k.public_key }));
@@ -335,4 +351,10 @@ test(`[${backendName}] agent protocol schemas`, () => {
   assert.deepEqual([...breeze.agentMessageKinds()].sort(), files.map((f) => f.kind).sort());
   for (const f of files) assert.deepEqual(breeze.agentSchema(f.kind), f.schema, f.kind);
   throwsCode(() => breeze.agentDecode('shell_exec', '{}'), 'invalid_input');
+});
+
+test(`[${backendName}] agent output redaction`, () => {
+  const v = load('agent-proto/redact.json');
+  assert.ok(v.vectors.length >= 30);
+  for (const c of v.vectors) assert.equal(breeze.agentRedactSecrets(c.input), c.output, c.name);
 });

@@ -19,12 +19,14 @@ export const REPLAYED = [
   'authz/scopes.json',
   'authz/risk.json',
   'authz/mfa.json',
+  'authz/session.json',
   'audit/canonical.json',
   'audit/chain.json',
   'audit/tampered.json',
   'audit/sanitize.json',
   'agent-proto/text.json',
   'agent-proto/binary.json',
+  'agent-proto/redact.json',
 ];
 
 const cache = new Map();

@@ -15,6 +15,8 @@ export declare function agentDecodeBinary(input: Uint8Array): any
 
 export declare function agentMessageKinds(): Array<string>
 
+export declare function agentRedactSecrets(output: string): string
+
 export declare function agentSchema(kind: string): any
 
 export declare function apiKeyCheck(status: string, expiresAt: string | undefined | null, now: string): void
@@ -90,6 +92,8 @@ export declare function secretReencrypt(ring: any, table: string, column: string
 export declare function secretVersion(value: string): string
 
 export declare function seededRoles(): any
+
+export declare function sessionCheck(user: any, token: any): void
 
 export declare function totpCode(secretBase32: string, unix: number): string
 

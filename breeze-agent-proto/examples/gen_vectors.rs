@@ -1,10 +1,31 @@
-//! Writes the golden vectors to `vectors/agent-proto/` (text.json, binary.json).
+//! Writes the shared vectors of `vectors/agent-proto/` (golden vectors, redaction vectors and
+//! `schemas/`): `cargo run -p breeze-agent-proto --example gen_vectors`.
 //!
-//! `cargo run -p breeze-agent-proto --example gen_vectors`
-#![allow(clippy::expect_used, reason = "generator program")]
+//! The files are listed by `tests/vectors_gen/mod.rs`; `tests/golden.rs` rebuilds them in
+//! memory and fails when a checked-in file is stale.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "generator program"
+)]
 
-mod support;
+#[path = "../tests/vectors_gen/mod.rs"]
+mod vectors_gen;
 
 fn main() {
-    support::write_under_vectors(breeze_agent_proto::golden::vector_files());
+    let dir = vectors_gen::dir();
+    for (name, text) in vectors_gen::all() {
+        let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create the vectors folder");
+        }
+        std::fs::write(&path, text).expect("write a vector file");
+        println!("wrote vectors/{}/{name}", vectors_gen::DIR);
+    }
+    println!(
+        "(the same command rewrites them: `{}`)",
+        vectors_gen::COMMAND
+    );
 }

@@ -1,4 +1,5 @@
-//! Golden vectors: example inputs of every message and frame with their expected decoding.
+//! Golden vectors: example inputs of every message and frame with their expected decoding,
+//! and command outputs with their redaction ([`redact_vectors`]).
 //!
 //! `cargo run -p breeze-agent-proto --example gen_vectors` writes them to
 //! `vectors/agent-proto/`; the Rust tests replay the checked-in files and fail when they are
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::binary::BinaryFrame;
 use crate::message::MessageKind;
+use crate::redact::redact_secrets;
 
 const AGENT_ID: &str = "3f9c1a7e5b2d4c6e8f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60";
 const KEY: &str = "9d2e4f6a8b0c1d3e5f7a9b1c3d5e7f9a0b2c4d6e8f0a1b3c5d7e9f1a3b5c7d9e";
@@ -47,6 +49,18 @@ pub struct BinaryVector {
     pub input_hex: String,
     /// The expected outcome.
     pub expect: Value,
+}
+
+/// One redaction vector: a command output and what [`redact_secrets`] makes of it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedactVector {
+    /// Unique name (`redact/case`).
+    pub name: String,
+    /// The text as the agent reported it.
+    pub input: String,
+    /// The text as stored and shown.
+    pub output: String,
 }
 
 /// What decoding `input` as `kind` yields, in the vector format.
@@ -556,6 +570,113 @@ pub fn binary_vectors() -> Vec<BinaryVector> {
         .collect()
 }
 
+/// The redaction vectors (SPEC 8.5): private keys and agent tokens in command output, and
+/// the near misses that must be kept.
+#[must_use]
+pub fn redact_vectors() -> Vec<RedactVector> {
+    let hex32 = "0123456789abcdef".repeat(2);
+    let hex64 = "0123456789abcdef".repeat(4);
+    let h31 = "a".repeat(31);
+    let cases: Vec<(&str, String)> = vec![
+        ("empty", String::new()),
+        ("plain_text", "exit 0: 3 files copied\n".to_owned()),
+        (
+            "rsa_private_key",
+            "a\n-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\nb".to_owned(),
+        ),
+        (
+            "pkcs8_private_key",
+            "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----".to_owned(),
+        ),
+        (
+            "encrypted_private_key",
+            "x -----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIF\n-----END ENCRYPTED PRIVATE KEY----- y".to_owned(),
+        ),
+        (
+            "unterminated_block",
+            "x -----BEGIN OPENSSH PRIVATE KEY-----\nAAAA never ends".to_owned(),
+        ),
+        (
+            "end_line_never_closes",
+            "-----BEGIN EC PRIVATE KEY-----\nMHc\n-----END EC PRIVATE KEY\ntail".to_owned(),
+        ),
+        (
+            "header_never_closes",
+            "-----BEGIN PRIVATE KEY\nMIIE\n".to_owned(),
+        ),
+        (
+            "header_spans_lines",
+            "-----BEGIN X\nPRIVATE KEY-----\nsecret\n-----END X-----!".to_owned(),
+        ),
+        (
+            "private_key_after_header",
+            "-----BEGIN X-----PRIVATE KEY\n-----END X-----".to_owned(),
+        ),
+        (
+            "certificate_kept",
+            "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----".to_owned(),
+        ),
+        (
+            "public_key_kept",
+            "-----BEGIN PUBLIC KEY-----\nMCow\n-----END PUBLIC KEY-----".to_owned(),
+        ),
+        (
+            "nested_begin",
+            "-----BEGIN PRIVATE KEY-----\n-----BEGIN PRIVATE KEY-----\nA\n-----END PRIVATE KEY-----\nB\n-----END PRIVATE KEY-----\nC".to_owned(),
+        ),
+        (
+            "private_key_inside_certificate",
+            "-----BEGIN CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\nA\n-----END PRIVATE KEY-----\n-----END CERTIFICATE-----".to_owned(),
+        ),
+        (
+            "two_blocks",
+            "-----BEGIN PRIVATE KEY-----\nA\n-----END PRIVATE KEY----- and -----BEGIN DSA PRIVATE KEY-----\nB\n-----END DSA PRIVATE KEY-----".to_owned(),
+        ),
+        (
+            "lone_markers",
+            "----------BEGIN ----- -----END PRIVATE KEY----- -----BEGIN ".to_owned(),
+        ),
+        (
+            "multibyte_around_block",
+            "é-----BEGIN PRIVATE KEY-----ü\n-----END PRIVATE KEY-----😀".to_owned(),
+        ),
+        (
+            "multibyte_in_header",
+            "-----BEGIN 😀 PRIVATE KEY 😀-----é".to_owned(),
+        ),
+        ("non_ascii_look_alike", "-----BEGIN PRÏVATE KEY-----\nx\n-----END PRÏVATE KEY-----".to_owned()),
+        ("agent_token", format!("t=brz_{hex64} é")),
+        ("token_32_hex", format!("brz_{hex32}")),
+        ("token_31_hex_kept", format!("brz_{h31}")),
+        ("token_31_hex_then_letter_kept", format!("brz_{h31}g")),
+        ("token_uppercase_hex", format!("brz_{}", "ABCDEF0123456789".repeat(2))),
+        ("token_mixed_case_hex", format!("brz_{}", "aBcD".repeat(16))),
+        ("token_then_non_hex", format!("brz_{hex32}ghij")),
+        ("uppercase_prefix_kept", format!("BRZ_{hex32} Brz_{hex32}")),
+        ("token_inside_word", format!("xbrz_{hex32}")),
+        ("prefix_then_token", format!("brz_brz_{hex32}")),
+        ("short_prefixes_kept", "brz_ brz_short brz_abc".to_owned()),
+        ("multibyte_around_token", format!("ü brz_{hex32}é ébrz_{hex32}")),
+        ("multibyte_cuts_hex_run", format!("brz_{}é9", "9".repeat(31))),
+        ("tokens_separated", format!("brz_{hex64} brz_{hex64}\nbrz_{hex64}")),
+        ("tokens_back_to_back", format!("brz_{hex64}brz_{hex64}")),
+        ("token_before_block", format!("brz_{hex32}-----BEGIN PRIVATE KEY-----\nA\n-----END PRIVATE KEY-----")),
+        ("token_inside_block", format!("-----BEGIN PRIVATE KEY-----\nbrz_{hex32}\n-----END PRIVATE KEY-----brz_{hex32}")),
+        (
+            "json_result",
+            format!("{{\"env\":{{\"BREEZE_TOKEN\":\"brz_{hex64}\"}},\"key\":\"-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n\"}}"),
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, input)| RedactVector {
+            name: format!("redact/{name}"),
+            output: redact_secrets(&input),
+            input,
+        })
+        .collect()
+}
+
 /// The files the generator writes under `vectors/agent-proto/`: (relative path, contents).
 #[must_use]
 pub fn vector_files() -> Vec<(String, String)> {
@@ -568,7 +689,14 @@ pub fn vector_files() -> Vec<(String, String)> {
     let mut text =
         header("text messages and frames (input is the exact text; decode it as `kind`)");
     let mut binary = header("binary WebSocket frames (input is hex)");
-    if let (Some(t), Some(bin)) = (text.as_object_mut(), binary.as_object_mut()) {
+    let mut redact = header(
+        "command-output redaction (SPEC 8.5; `output` is `redact_secrets(input)`: PEM private-key blocks and agent tokens replaced)",
+    );
+    if let (Some(t), Some(bin), Some(red)) = (
+        text.as_object_mut(),
+        binary.as_object_mut(),
+        redact.as_object_mut(),
+    ) {
         t.insert(
             "vectors".to_owned(),
             serde_json::to_value(text_vectors()).unwrap_or(Value::Null),
@@ -577,10 +705,15 @@ pub fn vector_files() -> Vec<(String, String)> {
             "vectors".to_owned(),
             serde_json::to_value(binary_vectors()).unwrap_or(Value::Null),
         );
+        red.insert(
+            "vectors".to_owned(),
+            serde_json::to_value(redact_vectors()).unwrap_or(Value::Null),
+        );
     }
     vec![
         ("text.json".to_owned(), pretty(&text)),
         ("binary.json".to_owned(), pretty(&binary)),
+        ("redact.json".to_owned(), pretty(&redact)),
     ]
 }
 

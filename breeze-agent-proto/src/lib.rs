@@ -2,9 +2,10 @@
 //!
 //! One module per message family — [`enrollment`] (8.1), [`rotation`] (8.3), [`heartbeat`]
 //! (8.4), [`command`], [`payload`] and [`result`] (8.5), [`frame`], [`binary`] and [`close`]
-//! (8.6), [`http`] error bodies — plus [`limits`] (every size and length limit, in one place)
-//! and [`version`] (protocol versions and their negotiation; the compatibility rule is
-//! written there).
+//! (8.6), [`http`] error bodies — plus [`limits`] (every size and length limit, in one place),
+//! [`version`] (protocol versions and their negotiation; the compatibility rule is
+//! written there) and [`redact`] (private keys and agent tokens removed from command output
+//! before it is stored or shown, SPEC 8.5).
 //!
 //! Decoding is strict for protocol fields: the size is checked before parsing, unknown types
 //! and unknown fields are refused, and every limit is enforced, with an error listing at most
@@ -62,6 +63,7 @@ pub mod limits;
 mod message;
 mod net;
 pub mod payload;
+pub mod redact;
 pub mod result;
 pub mod rotation;
 pub mod secret;
@@ -84,6 +86,7 @@ pub use ids::{AgentId, SessionId, Timestamp, UnixMillis};
 pub use informational::Informational;
 pub use issue::{DroppedField, Issue, IssueCode};
 pub use message::{DecodedJson, Message, MessageKind};
+pub use redact::redact_secrets;
 pub use result::{CommandResult, CommandStatus};
 pub use rotation::{
     ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse,

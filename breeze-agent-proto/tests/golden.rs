@@ -8,44 +8,41 @@
     reason = "test code"
 )]
 
-use std::path::PathBuf;
+mod vectors_gen;
 
-use breeze_agent_proto::MessageKind;
-use breeze_agent_proto::golden::{
-    expected_binary_outcome, expected_outcome, schema_files, vector_files,
-};
+use breeze_agent_proto::golden::{expected_binary_outcome, expected_outcome, schema_files};
+use breeze_agent_proto::{MessageKind, redact_secrets};
 use serde_json::Value;
 
-fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors/agent-proto")
-}
-
 fn read(name: &str) -> String {
-    let path = vectors_dir().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    let path = vectors_gen::dir().join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "read vectors/{}/{name}: {e}; run `{}`",
+            vectors_gen::DIR,
+            vectors_gen::COMMAND
+        )
+    })
 }
 
 #[test]
-fn checked_in_vectors_are_current() {
-    for (name, expected) in vector_files() {
+fn checked_in_vectors_are_fresh() {
+    for (name, text) in vectors_gen::all() {
+        let on_disk = std::fs::read_to_string(vectors_gen::dir().join(&name)).unwrap_or_default();
         assert!(
-            read(&name) == expected,
-            "vectors/agent-proto/{name} is stale: run `cargo run -p breeze-agent-proto --example gen_vectors`"
+            on_disk == text,
+            "vectors/{}/{name} is stale or missing: run `{}`",
+            vectors_gen::DIR,
+            vectors_gen::COMMAND
         );
     }
 }
 
 #[test]
-fn checked_in_schemas_are_current() {
-    for (name, expected) in schema_files() {
-        assert!(
-            read(&name) == expected,
-            "vectors/agent-proto/{name} is stale: run `cargo run -p breeze-agent-proto --example gen_schemas`"
-        );
-    }
-    // No stray schema files for messages that no longer exist.
+fn no_stray_schema_files() {
+    // No schema files for messages that no longer exist.
     let listed: Vec<String> = schema_files().into_iter().map(|(n, _)| n).collect();
-    for entry in std::fs::read_dir(vectors_dir().join("schemas")).unwrap() {
+    for entry in std::fs::read_dir(vectors_gen::dir().join("schemas")).unwrap() {
         let name = format!("schemas/{}", entry.unwrap().file_name().to_string_lossy());
         assert!(
             listed.contains(&name),
@@ -153,4 +150,21 @@ fn every_command_type_has_a_vector() {
             "{frame}"
         );
     }
+}
+
+#[test]
+fn redact_vectors_replay() {
+    let file: Value = serde_json::from_str(&read("redact.json")).unwrap();
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 30, "expected the full vector set");
+    let mut changed = 0;
+    for v in vectors {
+        let name = v["name"].as_str().unwrap();
+        let input = v["input"].as_str().unwrap();
+        let output = v["output"].as_str().unwrap();
+        assert_eq!(redact_secrets(input), output, "vector {name}");
+        changed += usize::from(input != output);
+    }
+    // Both kinds of case are there: secrets replaced and near misses kept.
+    assert!(changed >= 15 && changed + 10 <= vectors.len(), "{changed}");
 }

@@ -1,24 +1,30 @@
 //! Writes the shared vectors of `vectors/authz/`: `cargo run -p breeze-authz --example gen_vectors`.
+//!
+//! The files are built by `tests/vectors_gen/mod.rs`; `tests/vectors.rs` rebuilds them in
+//! memory and fails when a checked-in file is stale.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
-    reason = "generator code"
+    reason = "generator program"
 )]
 
 #[path = "../tests/vectors_gen/mod.rs"]
 mod vectors_gen;
 
-use std::path::Path;
-
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors/authz");
-    std::fs::create_dir_all(&dir).expect("create vectors/authz");
+    let dir = vectors_gen::dir();
     for (name, text) in vectors_gen::all() {
-        let path = dir.join(name);
-        std::fs::write(&path, text).expect("write vector file");
-        println!("wrote {}", path.display());
+        let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create the vectors folder");
+        }
+        std::fs::write(&path, text).expect("write a vector file");
+        println!("wrote vectors/{}/{name}", vectors_gen::DIR);
     }
-    println!("(regenerate with `{}`)", vectors_gen::COMMAND);
+    println!(
+        "(the same command rewrites them: `{}`)",
+        vectors_gen::COMMAND
+    );
 }

@@ -1,5 +1,6 @@
 //! Breeze RBAC: the permission registry, roles, access resolution, API-key scopes,
-//! force-MFA and the AI tool risk policy (SPEC sections 1.1, 1.2, 2.4, 3.3, 5 and 10).
+//! session validity, force-MFA and the AI tool risk policy (SPEC sections 1.1, 1.2, 2.2, 2.4,
+//! 3.3, 5 and 10).
 //!
 //! A pure library: no database, no web framework, no clock reads on decision paths (time
 //! is a parameter), so it also builds for `wasm32`.
@@ -12,6 +13,7 @@
 //! | [`seeded`] | the seeded roles and their permission sets, in one table |
 //! | [`access`] | access resolution and the [`access::AccessContext`] (SPEC 1.1, 1.2) |
 //! | [`cache`] | the permission cache with per-user and global invalidation |
+//! | [`session`] | whether a verified token still belongs to a live session: active user, epochs, password change, MFA (SPEC 2.2) |
 //! | [`mfa`] | the force-MFA 428 decision (SPEC 2.4) |
 //! | [`api_key`] | API-key scopes, status and expiry (SPEC 3.3) |
 //! | [`risk`] | the AI tool risk engine and approvals (SPEC 10) |
@@ -86,3 +88,4 @@ pub mod registry;
 pub mod risk;
 pub mod role;
 pub mod seeded;
+pub mod session;

@@ -10,8 +10,6 @@
 
 mod vectors_gen;
 
-use std::path::PathBuf;
-
 use breeze_authz::access::OrgRecord;
 use breeze_authz::api_key::{ApiKeyRecord, ApiKeyScopes, ApiKeyStatus};
 use breeze_authz::mfa::{MFA_ENROLLMENT_REQUIRED_BODY, MfaGate, MfaPolicy};
@@ -20,17 +18,18 @@ use breeze_authz::registry::Registry;
 use breeze_authz::risk::{PolicyScope, RiskEngine, RiskLevel, ToolCatalogue, ToolTarget};
 use breeze_authz::role::{Role, RoleScope};
 use breeze_authz::seeded::SeededRole;
+use breeze_authz::session::{
+    SessionInvalid, TokenFacts, UserFacts, check_password_and_mfa, check_user_and_epochs,
+};
 use breeze_core::tenancy::{ApiKeyId, OrgId};
 use serde_json::Value;
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors/authz")
-}
-
 fn load(name: &str) -> Value {
-    let text = std::fs::read_to_string(dir().join(name)).unwrap_or_else(|e| {
+    let path = vectors_gen::dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "read vectors/authz/{name}: {e}; run `{}`",
+            "read vectors/{}/{name}: {e}; run `{}`",
+            vectors_gen::DIR,
             vectors_gen::COMMAND
         )
     });
@@ -48,10 +47,11 @@ fn arr(v: &Value) -> &Vec<Value> {
 #[test]
 fn checked_in_vectors_are_fresh() {
     for (name, text) in vectors_gen::all() {
-        let on_disk = std::fs::read_to_string(dir().join(name)).unwrap_or_default();
+        let on_disk = std::fs::read_to_string(vectors_gen::dir().join(&name)).unwrap_or_default();
         assert!(
             on_disk == text,
-            "vectors/authz/{name} is stale or missing: run `{}`",
+            "vectors/{}/{name} is stale or missing: run `{}`",
+            vectors_gen::DIR,
             vectors_gen::COMMAND
         );
     }
@@ -233,4 +233,33 @@ fn mfa_replay() {
             "{case}"
         );
     }
+}
+
+#[test]
+fn session_replay() {
+    let v = load("session.json");
+    let codes: Vec<&str> = SessionInvalid::ALL.iter().map(|e| e.code()).collect();
+    assert_eq!(arr(&v["checks"]).iter().map(s).collect::<Vec<_>>(), codes);
+    let cases = arr(&v["cases"]);
+    assert!(cases.len() >= 96, "expected the full matrix");
+    let mut seen = std::collections::HashSet::new();
+    for case in cases {
+        let user: UserFacts = serde_json::from_value(case["user"].clone()).unwrap();
+        let token: TokenFacts = serde_json::from_value(case["token"].clone()).unwrap();
+        let expected = s(&case["outcome"]);
+        assert_eq!(
+            vectors_gen::session_outcome(&user, &token),
+            expected,
+            "{}",
+            case["name"]
+        );
+        // The two halves give the same answer as the whole.
+        let halves = check_user_and_epochs(&user, &token)
+            .and_then(|()| check_password_and_mfa(&user, &token))
+            .map_or_else(|e| e.code(), |()| "valid");
+        assert_eq!(halves, expected, "{}", case["name"]);
+        seen.insert(expected.to_owned());
+    }
+    // Every outcome appears.
+    assert_eq!(seen.len(), codes.len() + 1, "{seen:?}");
 }

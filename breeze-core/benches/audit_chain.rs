@@ -10,7 +10,7 @@
     reason = "bench code"
 )]
 
-#[path = "../examples/gen_audit_vectors.rs"]
+#[path = "../tests/vectors_gen/mod.rs"]
 mod fixtures;
 
 use std::hint::black_box;

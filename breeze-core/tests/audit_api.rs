@@ -8,7 +8,7 @@
     reason = "test code"
 )]
 
-#[path = "../examples/gen_audit_vectors.rs"]
+#[path = "vectors_gen/mod.rs"]
 mod fixtures;
 
 use breeze_core::audit::*;

@@ -8,25 +8,32 @@
     reason = "test code"
 )]
 
-#[path = "../examples/gen_audit_vectors.rs"]
-mod fixtures;
+mod vectors_gen;
 
 use breeze_core::audit::*;
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
-    let path = fixtures::repo_root().join("vectors/audit").join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let path = vectors_gen::dir().join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "read vectors/{}/{name}: {e}; run `{}`",
+            vectors_gen::DIR,
+            vectors_gen::COMMAND
+        )
+    });
     serde_json::from_str(&text).unwrap()
 }
 
 #[test]
-fn checked_in_vectors_are_current() {
-    for (path, fresh) in fixtures::generate() {
-        let on_disk = std::fs::read_to_string(fixtures::repo_root().join(path)).unwrap_or_default();
+fn checked_in_vectors_are_fresh() {
+    for (name, text) in vectors_gen::all() {
+        let on_disk = std::fs::read_to_string(vectors_gen::dir().join(&name)).unwrap_or_default();
         assert!(
-            on_disk == fresh,
-            "{path} is stale: run `cargo run -p breeze-core --example gen_audit_vectors` and commit the result"
+            on_disk == text,
+            "vectors/{}/{name} is stale or missing: run `{}`",
+            vectors_gen::DIR,
+            vectors_gen::COMMAND
         );
     }
 }
@@ -80,7 +87,7 @@ fn worked_example_matches_docs() {
             hex_bytes.push_str(first);
         }
     }
-    let e = fixtures::worked_example();
+    let e = vectors_gen::worked_example();
     assert_eq!(hex_bytes, hex::encode(e.canonical_bytes()));
     assert_eq!(content, e.content_hash.unwrap().to_hex());
     assert_eq!(chain, e.chain_hash.unwrap().to_hex());

@@ -1,5 +1,7 @@
-//! Rewrites `vectors/crypto/breeze_generated.json`. Run after a deliberate change to a format:
-//! `cargo run -p breeze-crypto --example gen_vectors`.
+//! Writes the generated vectors of `vectors/crypto/`: `cargo run -p breeze-crypto --example gen_vectors`.
+//!
+//! The files are built by `tests/vectors_gen/mod.rs`; `tests/vectors.rs` rebuilds them in
+//! memory and fails when a checked-in file is stale. Run after a deliberate change to a format.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -8,12 +10,21 @@
     reason = "generator program"
 )]
 
-#[path = "../tests/support/generate.rs"]
-mod generate;
+#[path = "../tests/vectors_gen/mod.rs"]
+mod vectors_gen;
 
 fn main() {
-    let value = generate::generate();
-    let text = serde_json::to_string_pretty(&value).unwrap() + "\n";
-    std::fs::write(generate::generated_path(), text).unwrap();
-    println!("wrote {}", generate::generated_path().display());
+    let dir = vectors_gen::dir();
+    for (name, text) in vectors_gen::all() {
+        let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create the vectors folder");
+        }
+        std::fs::write(&path, text).expect("write a vector file");
+        println!("wrote vectors/{}/{name}", vectors_gen::DIR);
+    }
+    println!(
+        "(the same command rewrites them: `{}`)",
+        vectors_gen::COMMAND
+    );
 }

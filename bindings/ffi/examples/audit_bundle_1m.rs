@@ -14,7 +14,7 @@
     reason = "example code"
 )]
 
-#[path = "../../../breeze-core/examples/gen_audit_vectors.rs"]
+#[path = "../../../breeze-core/tests/vectors_gen/mod.rs"]
 mod fixtures;
 
 use std::fs::File;

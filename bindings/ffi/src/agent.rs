@@ -1,5 +1,6 @@
 //! The agent wire protocol (SPEC 8): decode and validate any message or frame, returning the
-//! typed message or the list of issues, and the JSON Schemas.
+//! typed message or the list of issues, the JSON Schemas, and the redaction of secrets in
+//! command output (SPEC 8.5).
 
 use breeze_agent_proto::MessageKind;
 use breeze_agent_proto::golden::{expected_binary_outcome, expected_outcome};
@@ -43,4 +44,12 @@ pub fn agent_decode_binary(input: &[u8]) -> serde_json::Value {
 /// `invalid_input` for an unknown kind.
 pub fn agent_schema(kind_name: &str) -> FfiResult<serde_json::Value> {
     to_json(&kind(kind_name)?.schema())
+}
+
+/// Replaces PEM private-key blocks and agent tokens (`brz_` + at least 32 hex digits) in a
+/// command's output, exactly as the server does before storing it (SPEC 8.5): for showing
+/// output that did not come through the server's store.
+#[must_use]
+pub fn agent_redact_secrets(text: &str) -> String {
+    breeze_agent_proto::redact_secrets(text)
 }

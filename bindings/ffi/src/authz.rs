@@ -1,5 +1,5 @@
-//! Authorization: permission checks against roles, grants, API-key scopes, force-MFA and the
-//! AI tool risk decision (SPEC 3.3, 5, 10).
+//! Authorization: permission checks against roles, grants, API-key scopes, session validity,
+//! force-MFA and the AI tool risk decision (SPEC 2.2, 3.3, 5, 10).
 
 use breeze_authz::api_key::{ApiKeyScopes, ApiKeyStatus};
 use breeze_authz::mfa::{MfaGate, MfaPolicy};
@@ -8,11 +8,12 @@ use breeze_authz::registry::Registry;
 use breeze_authz::risk::{PolicyScope, RiskEngine, RiskLevel, ToolCatalogue, ToolTarget};
 use breeze_authz::role::{Role, RoleScope};
 use breeze_authz::seeded::SeededRole;
+use breeze_authz::session::{TokenFacts, UserFacts, check_session};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::error::{FfiError, FfiResult, from_json, to_json};
+use crate::error::{FfiError, FfiResult, from_json, js_integral_fields, to_json};
 
 /// A role as the bindings pass it: `{"name", "scope", "grants", "force_mfa"}` (the shape of
 /// `vectors/authz/permissions.json`).
@@ -206,4 +207,20 @@ pub fn risk_decide(
 pub fn mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path: &str) -> bool {
     MfaPolicy::default().decide(role_requires_mfa, mfa_enrolled, path)
         == MfaGate::EnrollmentRequired
+}
+
+/// Whether a verified token still belongs to a live session of its user (SPEC 2.2): `user`
+/// is the user's current row `{"active", "auth_epoch", "mfa_epoch", "password_changed_at"
+/// (unix seconds), "mfa_enabled"}`, `token` the token's `{"aep", "mep", "iat", "mfa"}` (the
+/// claims object `jwt_verify` returns can be passed as is: other claims are ignored). Integral
+/// floats within 2^53 are taken as integers (JavaScript numbers). `Ok` when valid.
+///
+/// # Errors
+/// The first failing check, in order: `invalid_token` (user not active), `session_revoked`
+/// (auth or MFA epoch changed), `password_changed` (issued before the last password change),
+/// `mfa_required`; `invalid_input` for objects of the wrong shape.
+pub fn session_check(user: serde_json::Value, token: serde_json::Value) -> FfiResult<()> {
+    let user: UserFacts = from_json(js_integral_fields(user), "session user")?;
+    let token: TokenFacts = from_json(js_integral_fields(token), "session token")?;
+    Ok(check_session(&user, &token)?)
 }

@@ -24,7 +24,7 @@ pub enum Family {
     Totp,
     /// MFA recovery codes.
     Recovery,
-    /// Permissions, grants, roles, API-key scopes and the AI risk policy.
+    /// Permissions, grants, roles, API-key scopes, session validity and the AI risk policy.
     Authz,
     /// The audit chain: checkpoints, keys, chain ids.
     Audit,
@@ -109,6 +109,7 @@ from_crate_error! {
     breeze_authz::api_key::ApiKeyRejection => Authz,
     breeze_authz::role::RoleError => Authz,
     breeze_authz::risk::RiskPolicyError => Authz,
+    breeze_authz::session::SessionInvalid => Authz,
     breeze_core::audit::CheckpointError => Audit,
 }
 
@@ -160,4 +161,30 @@ pub fn js_number_from_u64(x: u64) -> FfiResult<f64> {
     }
     #[expect(clippy::cast_precision_loss, reason = "at most 2^53 - 1, exact in f64")]
     Ok(x as f64)
+}
+
+/// The fields of a flat JSON object with every integral float within +-2^53 turned into an
+/// integer. The napi layer hands JavaScript numbers beyond 2^32 to serde as floats (`1e10`,
+/// not `10000000000`), which integer fields would refuse; the values are exact below 2^53.
+/// Other values, and fields of nested objects, are returned as they are.
+#[must_use]
+pub fn js_integral_fields(value: serde_json::Value) -> serde_json::Value {
+    const SAFE: f64 = 9_007_199_254_740_991.0;
+    let serde_json::Value::Object(map) = value else {
+        return value;
+    };
+    let integral = |v: serde_json::Value| -> serde_json::Value {
+        match v.as_f64() {
+            Some(x) if v.is_f64() && x.fract() == 0.0 && x.abs() <= SAFE => {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "checked integral and within 2^53 above"
+                )]
+                let n = x as i64;
+                serde_json::Value::from(n)
+            }
+            _ => v,
+        }
+    };
+    serde_json::Value::Object(map.into_iter().map(|(k, v)| (k, integral(v))).collect())
 }

@@ -13,8 +13,8 @@
 //! | [`jwt`] | HS256 sign / verify with a `kid` key ring |
 //! | [`totp`] | TOTP secrets, codes, verification, `otpauth://` URIs |
 //! | [`audit`] | audit entry canonical form and hashes, chain / bundle / checkpoint verification, sanitizer |
-//! | [`agent`] | agent-protocol decode and validation (typed message or issue list), JSON Schemas |
-//! | [`authz`] | permission checks, grants, API-key scopes and status, force-MFA, AI risk decisions |
+//! | [`agent`] | agent-protocol decode and validation (typed message or issue list), JSON Schemas, redaction of command output |
+//! | [`authz`] | permission checks, grants, API-key scopes and status, session validity, force-MFA, AI risk decisions |
 //! | [`error`] | [`FfiError`]: family, code, message |
 //!
 //! ```

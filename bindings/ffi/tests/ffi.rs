@@ -86,3 +86,71 @@ fn js_numbers_are_checked() {
     assert_eq!(js_number_from_u64(60_000_000).unwrap(), 60_000_000.0);
     assert!(js_number_from_u64(u64::MAX).is_err());
 }
+
+#[test]
+fn agent_output_is_redacted() {
+    let token = format!("brz_{}", "0f".repeat(16));
+    let out = agent::agent_redact_secrets(&format!(
+        "{token}\n-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\nok"
+    ));
+    assert_eq!(out, "brz_[REDACTED]\n[REDACTED PRIVATE KEY]\nok");
+    assert_eq!(agent::agent_redact_secrets("plain"), "plain");
+}
+
+#[test]
+fn session_check_codes_and_inputs() {
+    let user = json!({"active": true, "auth_epoch": 3, "mfa_epoch": 1,
+        "password_changed_at": 1_767_225_600, "mfa_enabled": true});
+    let token = json!({"aep": 3, "mep": 1, "iat": 1_767_225_700, "mfa": true});
+    authz::session_check(user.clone(), token.clone()).unwrap();
+
+    let mut bumped = user.clone();
+    bumped["auth_epoch"] = json!(4);
+    let e = authz::session_check(bumped, token.clone()).unwrap_err();
+    assert_eq!((e.family, e.code), (Family::Authz, "session_revoked"));
+    let mut inactive = user.clone();
+    inactive["active"] = json!(false);
+    let e = authz::session_check(inactive, token.clone()).unwrap_err();
+    assert_eq!((e.family, e.code), (Family::Authz, "invalid_token"));
+
+    // A verified token's whole claims object is accepted (other claims are ignored)...
+    let claims = json!({"sub": "0b9e5c1a-2f3d-4e5f-8a9b-0c1d2e3f4a5b", "type": "access",
+        "aep": 3, "mep": 1, "iat": 1_767_225_500, "exp": 1_767_226_400, "mfa": false});
+    let e = authz::session_check(user.clone(), claims).unwrap_err();
+    assert_eq!(e.code, "password_changed");
+    // ...but every fact is required, and the user object takes no unknown field.
+    let e = authz::session_check(user.clone(), json!({"aep": 3, "mep": 1, "iat": 1})).unwrap_err();
+    assert_eq!((e.family, e.code), (Family::Input, "invalid_input"));
+    let mut typo = user.clone();
+    typo["mfa_enabeld"] = json!(true);
+    let e = authz::session_check(typo, token.clone()).unwrap_err();
+    assert_eq!(e.code, "invalid_input");
+
+    // JavaScript numbers past 2^32 arrive as floats: integral ones within 2^53 are integers.
+    let big = 9_007_199_254_740_991.0_f64;
+    let mut big_user = user.clone();
+    big_user["auth_epoch"] = json!(big);
+    let mut big_token = token.clone();
+    big_token["aep"] = json!(big);
+    big_token["iat"] = json!(1e10);
+    authz::session_check(big_user, big_token).unwrap();
+    let mut fractional = token;
+    fractional["aep"] = json!(3.5);
+    let e = authz::session_check(user, fractional).unwrap_err();
+    assert_eq!(e.code, "invalid_input");
+}
+
+#[test]
+fn js_integral_fields_only_touch_exact_integers() {
+    use breeze_ffi::error::js_integral_fields;
+    let v = js_integral_fields(
+        json!({"a": 1e10, "b": 1.5, "c": 1e300, "d": -2.0, "e": "x", "f": {"g": 2.0}}),
+    );
+    assert_eq!(v["a"], json!(10_000_000_000_i64));
+    assert_eq!(v["b"], json!(1.5));
+    assert_eq!(v["c"], json!(1e300));
+    assert_eq!(v["d"], json!(-2));
+    assert_eq!(v["e"], json!("x"));
+    assert_eq!(v["f"], json!({"g": 2.0}));
+    assert_eq!(js_integral_fields(json!([1.0])), json!([1.0]));
+}

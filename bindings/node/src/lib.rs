@@ -227,6 +227,11 @@ pub fn mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path
     authz::mfa_enrollment_required(role_requires_mfa, mfa_enrolled, &path)
 }
 
+#[napi]
+pub fn session_check(user: Value, token: Value) -> Result<(), napi::Error<String>> {
+    r(authz::session_check(user, token))
+}
+
 // ---- audit chain
 
 #[napi]
@@ -274,4 +279,9 @@ pub fn agent_decode_binary(input: Uint8Array) -> Value {
 #[napi]
 pub fn agent_schema(kind: String) -> Result<Value, napi::Error<String>> {
     r(agent::agent_schema(&kind))
+}
+
+#[napi]
+pub fn agent_redact_secrets(output: String) -> String {
+    agent::agent_redact_secrets(&output)
 }

@@ -15,7 +15,7 @@ create_exception!(breeze, EnvelopeError, BreezeError, "Encrypted envelope or key
 create_exception!(breeze, JwtError, BreezeError, "JWT signing or verification.");
 create_exception!(breeze, TotpError, BreezeError, "TOTP secret or code.");
 create_exception!(breeze, RecoveryCodeError, BreezeError, "MFA recovery code.");
-create_exception!(breeze, AuthzError, BreezeError, "Permission, grant, role, API-key scope or risk policy.");
+create_exception!(breeze, AuthzError, BreezeError, "Permission, grant, role, API-key scope, session validity or risk policy.");
 create_exception!(breeze, AuditError, BreezeError, "Audit checkpoint or its keys.");
 
 fn to_py(e: FfiError) -> PyErr {
@@ -295,6 +295,11 @@ fn mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path: &s
     authz::mfa_enrollment_required(role_requires_mfa, mfa_enrolled, path)
 }
 
+#[pyfunction]
+fn session_check(user: &Bound<'_, PyAny>, token: &Bound<'_, PyAny>) -> Res<()> {
+    r(authz::session_check(json_in(user)?, json_in(token)?))
+}
+
 // ---- audit chain
 
 #[pyfunction]
@@ -353,6 +358,11 @@ fn agent_schema(py: Python<'_>, kind: &str) -> Res<Py<PyAny>> {
     json_out(py, &r(agent::agent_schema(kind))?)
 }
 
+#[pyfunction]
+fn agent_redact_secrets(output: &Bound<'_, PyAny>) -> Res<String> {
+    Ok(agent::agent_redact_secrets(&text(output)?))
+}
+
 /// The native module behind the `breeze` package.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -404,6 +414,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(risk_catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(risk_decide, m)?)?;
     m.add_function(wrap_pyfunction!(mfa_enrollment_required, m)?)?;
+    m.add_function(wrap_pyfunction!(session_check, m)?)?;
     m.add_function(wrap_pyfunction!(audit_entry_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(audit_verify_chain, m)?)?;
     m.add_function(wrap_pyfunction!(audit_verify_bundle, m)?)?;
@@ -413,5 +424,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(agent_decode, m)?)?;
     m.add_function(wrap_pyfunction!(agent_decode_binary, m)?)?;
     m.add_function(wrap_pyfunction!(agent_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(agent_redact_secrets, m)?)?;
     Ok(())
 }

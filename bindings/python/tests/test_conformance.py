@@ -280,6 +280,26 @@ def test_mfa():
         assert got is c["enrollment_required"], c
 
 
+def test_session():
+    v = load("authz/session.json")
+    assert v["checks"] == ["invalid_token", "session_revoked", "password_changed", "mfa_required"]
+    assert len(v["cases"]) >= 96
+    for c in v["cases"]:
+        try:
+            breeze.session_check(c["user"], c["token"])
+            got = "valid"
+        except breeze.AuthzError as e:
+            got = e.code
+        assert got == c["outcome"], c["name"]
+    first = v["cases"][0]
+    with pytest.raises(breeze.InvalidInputError):
+        breeze.session_check(dict(first["user"], extra=True), first["token"])
+    with pytest.raises(breeze.InvalidInputError):
+        breeze.session_check(first["user"], {"aep": first["token"]["aep"]})
+    # A verified token's claims object is accepted as it is.
+    breeze.session_check(first["user"], dict(first["token"], sub="x", type="access", exp=first["token"]["iat"] + 900))
+
+
 # ---------------------------------------------------------------- audit
 
 def chain_keys():
@@ -381,3 +401,11 @@ def test_agent_schemas():
         assert breeze.agent_schema(f.name[: -len(".schema.json")]) == json.loads(f.read_text()), f.name
     with pytest.raises(breeze.InvalidInputError):
         breeze.agent_decode("shell_exec", b"{}")
+
+
+def test_agent_redaction():
+    v = load("agent-proto/redact.json")
+    assert len(v["vectors"]) >= 30
+    for c in v["vectors"]:
+        assert breeze.agent_redact_secrets(c["input"]) == c["output"], c["name"]
+        assert breeze.agent_redact_secrets(c["input"].encode()) == c["output"], c["name"]

@@ -258,6 +258,11 @@ pub fn mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path
     authz::mfa_enrollment_required(role_requires_mfa, mfa_enrolled, path)
 }
 
+#[wasm_bindgen(js_name = sessionCheck)]
+pub fn session_check(user: JsValue, token: JsValue) -> Res<()> {
+    r(authz::session_check(json_in(&user)?, json_in(&token)?))
+}
+
 // ---- audit chain
 
 #[wasm_bindgen(js_name = auditEntryHashes)]
@@ -310,4 +315,9 @@ pub fn agent_decode_binary(input: &[u8]) -> Res<JsValue> {
 #[wasm_bindgen(js_name = agentSchema)]
 pub fn agent_schema(kind: &str) -> Res<JsValue> {
     json_out(&r(agent::agent_schema(kind))?)
+}
+
+#[wasm_bindgen(js_name = agentRedactSecrets)]
+pub fn agent_redact_secrets(output: &str) -> String {
+    agent::agent_redact_secrets(output)
 }

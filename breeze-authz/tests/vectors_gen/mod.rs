@@ -2,6 +2,8 @@
 //! writes them, and by `tests/vectors.rs`, which fails when the checked-in copy is stale).
 //! Inputs are fixed; expected outputs are computed by this crate.
 
+use std::path::PathBuf;
+
 use breeze_authz::access::{
     MembershipState, Memberships, OrgAccess, OrgMembership, OrgRecord, PartnerMembership,
     Principal, SiteAccess, SystemMembership, resolve,
@@ -14,6 +16,7 @@ use breeze_authz::permission::{Grant, Permission};
 use breeze_authz::registry::Registry;
 use breeze_authz::risk::{PolicyScope, RiskEngine, RiskLevel, ToolCatalogue, ToolTarget};
 use breeze_authz::seeded::SeededRole;
+use breeze_authz::session::{SessionInvalid, TokenFacts, UserFacts, check_session};
 use breeze_core::tenancy::{
     ApiKeyId, DeviceGroupId, DeviceId, OrgId, OrgStatus, PartnerId, RoleId, SiteId, UserId,
 };
@@ -22,23 +25,34 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+/// The folder of the files under `vectors/`.
+pub const DIR: &str = "authz";
+
 /// The command that rewrites the files.
 pub const COMMAND: &str = "cargo run -p breeze-authz --example gen_vectors";
 
-/// Every vector file: (file name, contents).
-pub fn all() -> Vec<(&'static str, String)> {
+/// `vectors/<DIR>` in this checkout.
+pub fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vectors")
+        .join(DIR)
+}
+
+/// Every vector file: (file name under `vectors/<DIR>/`, pretty JSON text).
+pub fn all() -> Vec<(String, String)> {
     [
         ("permissions.json", permissions()),
         ("scopes.json", scopes()),
         ("risk.json", risk()),
         ("access.json", access()),
         ("mfa.json", mfa()),
+        ("session.json", session()),
     ]
     .into_iter()
     .map(|(name, value)| {
         let mut text = serde_json::to_string_pretty(&value).expect("vectors serialize");
         text.push('\n');
-        (name, text)
+        (name.to_owned(), text)
     })
     .collect()
 }
@@ -632,6 +646,174 @@ fn mfa() -> Value {
         "status": MFA_ENROLLMENT_REQUIRED_STATUS,
         "body": MFA_ENROLLMENT_REQUIRED_BODY,
         "exempt_paths": policy.exempt_paths(),
+        "cases": cases,
+    })
+}
+
+/// The outcome of [`check_session`] in the vector format: `valid` or the error code.
+pub fn session_outcome(user: &UserFacts, token: &TokenFacts) -> &'static str {
+    match check_session(user, token) {
+        Ok(()) => "valid",
+        Err(e) => e.code(),
+    }
+}
+
+fn session() -> Value {
+    // 2026-01-01T00:00:00Z: the last password change of the base user.
+    const CHANGED: i64 = 1_767_225_600;
+    let user = UserFacts {
+        active: true,
+        auth_epoch: 4,
+        mfa_epoch: 2,
+        password_changed_at: CHANGED,
+        mfa_enabled: true,
+    };
+    let token = TokenFacts {
+        aep: 4,
+        mep: 2,
+        iat: CHANGED + 300,
+        mfa: true,
+    };
+    let mut cases = Vec::new();
+    let mut case = |name: String, user: UserFacts, token: TokenFacts| {
+        cases.push(json!({
+            "name": name,
+            "user": user,
+            "token": token,
+            "outcome": session_outcome(&user, &token),
+        }));
+    };
+    case("current".into(), user, token);
+    case(
+        "inactive_user".into(),
+        UserFacts {
+            active: false,
+            ..user
+        },
+        token,
+    );
+    case(
+        "auth_epoch_bumped".into(),
+        UserFacts {
+            auth_epoch: 5,
+            ..user
+        },
+        token,
+    );
+    case(
+        "mfa_epoch_bumped".into(),
+        UserFacts {
+            mfa_epoch: 3,
+            ..user
+        },
+        token,
+    );
+    case(
+        "token_epoch_ahead".into(),
+        user,
+        TokenFacts { aep: 9, ..token },
+    );
+    case(
+        "issued_a_second_before_password_change".into(),
+        user,
+        TokenFacts {
+            iat: CHANGED - 1,
+            ..token
+        },
+    );
+    case(
+        "issued_in_the_second_of_password_change".into(),
+        user,
+        TokenFacts {
+            iat: CHANGED,
+            ..token
+        },
+    );
+    case(
+        "mfa_not_completed".into(),
+        user,
+        TokenFacts {
+            mfa: false,
+            ..token
+        },
+    );
+    case(
+        "no_mfa_user_without_mfa".into(),
+        UserFacts {
+            mfa_enabled: false,
+            ..user
+        },
+        TokenFacts {
+            mfa: false,
+            ..token
+        },
+    );
+    // The largest integer every binding's number type holds exactly (2^53 - 1).
+    const MAX_SAFE: u64 = 9_007_199_254_740_991;
+    let big_user = UserFacts {
+        auth_epoch: MAX_SAFE,
+        mfa_epoch: MAX_SAFE,
+        ..user
+    };
+    case(
+        "largest_epochs".into(),
+        big_user,
+        TokenFacts {
+            aep: MAX_SAFE,
+            mep: MAX_SAFE,
+            ..token
+        },
+    );
+    case(
+        "largest_epochs_off_by_one".into(),
+        big_user,
+        TokenFacts {
+            aep: MAX_SAFE,
+            mep: MAX_SAFE - 1,
+            ..token
+        },
+    );
+    case(
+        "pre_epoch_times".into(),
+        UserFacts {
+            password_changed_at: -86_400,
+            ..user
+        },
+        TokenFacts {
+            iat: -86_399,
+            ..token
+        },
+    );
+    // Every combination of one fault per check, so the order is in the file.
+    for active in [true, false] {
+        for aep in [4, 3] {
+            for mep in [2, 1] {
+                for iat in [CHANGED + 1, CHANGED, CHANGED - 1] {
+                    for (mfa_enabled, mfa) in
+                        [(false, false), (false, true), (true, false), (true, true)]
+                    {
+                        let u = UserFacts {
+                            active,
+                            mfa_enabled,
+                            ..user
+                        };
+                        let t = TokenFacts { aep, mep, iat, mfa };
+                        case(
+                            format!(
+                                "matrix/active={active},aep={aep},mep={mep},iat=changed{:+},mfa_enabled={mfa_enabled},mfa={mfa}",
+                                iat - CHANGED
+                            ),
+                            u,
+                            t,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    json!({
+        "description": "SPEC 2.2/2.3 session validity: a verified token (its aep, mep, iat and mfa claims) against the user's current row. The checks run in the order of `checks` and the first failure is the outcome (its code), else `valid`. Times are Unix seconds. Generated by `cargo run -p breeze-authz --example gen_vectors`.",
+        "checks": SessionInvalid::ALL.iter().map(|e| e.code()).collect::<Vec<_>>(),
         "cases": cases,
     })
 }

@@ -6,17 +6,23 @@
 //! and fails closed: when the backend cannot answer, tokens are revoked, refreshes and TOTP
 //! codes refused. PostgreSQL remains the durable backstop (family `revoked_at`, user epochs),
 //! so losing this cache never un-revokes anything the database knows about.
+//!
+//! What a refresh does with the two burns of its `jti` (the cache's [`RefreshBurn`] and the
+//! store's [`DurableBurn`]) is the pure [`decide_refresh`] (after
+//! [`decide_refresh_before_store`]).
 
 mod backend;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod refresh;
 mod store;
 
 pub use backend::{BurnOutcome, RevocationBackend, RevocationError, StepOutcome};
 pub use memory::MemoryRevocationStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisRevocationStore;
+pub use refresh::{DurableBurn, RefreshDecision, decide_refresh, decide_refresh_before_store};
 pub use store::{
     DEFAULT_CUTOFF_TTL, DEFAULT_FAMILY_TTL, DEFAULT_JTI_TTL, DEFAULT_TOTP_TTL, RACE_GRACE,
     RefreshBurn, RevocationStore, TotpStep,

@@ -84,6 +84,14 @@ def api_key_check(status: str, expires_at: Optional[str], now: str) -> None:
 def risk_catalogue() -> List[Dict[str, str]]: ...
 def risk_decide(tool: str, target: Dict[str, Any], policies: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]: ...
 def mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path: str) -> bool: ...
+def session_check(user: Dict[str, Any], token: Dict[str, Any]) -> None:
+    """Whether a verified token still belongs to a live session (SPEC 2.2).
+
+    ``user``: ``{"active", "auth_epoch", "mfa_epoch", "password_changed_at" (unix seconds),
+    "mfa_enabled"}``; ``token``: ``{"aep", "mep", "iat", "mfa"}`` (the claims ``jwt_verify``
+    returns can be passed as is). Raises :class:`AuthzError`, checks in this order:
+    ``invalid_token``, ``session_revoked``, ``password_changed``, ``mfa_required``.
+    """
 
 # Audit chain. keys: [{"key_id": str, "public_key": <64 hex>}]
 def audit_entry_hashes(entry: Dict[str, Any]) -> Dict[str, Any]:
@@ -105,3 +113,5 @@ def agent_decode(kind: str, input: Text) -> Dict[str, Any]:
     """``{"valid": True, "message", "dropped"}`` or ``{"valid": False, "error", "issues", "totalIssues", ...}``."""
 def agent_decode_binary(input: bytes) -> Dict[str, Any]: ...
 def agent_schema(kind: str) -> Dict[str, Any]: ...
+def agent_redact_secrets(output: Text) -> str:
+    """Command output with PEM private-key blocks and agent tokens replaced, as the server stores it (SPEC 8.5)."""

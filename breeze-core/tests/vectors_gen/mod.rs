@@ -1,9 +1,9 @@
-//! Writes the audit-chain test vectors under `vectors/audit/`:
-//! `cargo run -p breeze-core --example gen_audit_vectors`.
+//! Builds the shared vectors of `vectors/audit/` (used by `examples/gen_vectors.rs`, which
+//! writes them, and by `tests/audit_vectors.rs`, which fails when the checked-in copy is
+//! stale). The same file is included by the tests, the benches and `breeze-ffi`'s
+//! `audit_bundle_1m` example as a fixture library.
 //!
 //! Deterministic: fixed keys (test seeds, published here on purpose), ids and timestamps.
-//! `tests/audit_vectors.rs` regenerates them in memory and fails when the checked-in copy is
-//! stale. The same file is included by the tests as a fixture library.
 
 #![allow(
     clippy::unwrap_used,
@@ -774,26 +774,32 @@ fn sanitize_vectors() -> Value {
     json!({"description": "Details sanitizer of SPEC 6.1: input -> output.", "cases": cases})
 }
 
-/// Every vector file: (path relative to the repo root, contents).
-pub fn generate() -> Vec<(&'static str, String)> {
-    let pretty = |v: Value| serde_json::to_string_pretty(&v).unwrap() + "\n";
-    vec![
-        ("vectors/audit/canonical.json", pretty(canonical_vectors())),
-        ("vectors/audit/chain.json", pretty(chain_vectors())),
-        ("vectors/audit/tampered.json", pretty(tampered_vectors())),
-        ("vectors/audit/sanitize.json", pretty(sanitize_vectors())),
+/// The folder of the files under `vectors/`.
+pub const DIR: &str = "audit";
+
+/// The command that rewrites the files.
+pub const COMMAND: &str = "cargo run -p breeze-core --example gen_vectors";
+
+/// `vectors/<DIR>` in this checkout.
+pub fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vectors")
+        .join(DIR)
+}
+
+/// Every vector file: (file name under `vectors/<DIR>/`, pretty JSON text).
+pub fn all() -> Vec<(String, String)> {
+    [
+        ("canonical.json", canonical_vectors()),
+        ("chain.json", chain_vectors()),
+        ("tampered.json", tampered_vectors()),
+        ("sanitize.json", sanitize_vectors()),
     ]
-}
-
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn main() {
-    for (path, text) in generate() {
-        let full = repo_root().join(path);
-        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
-        std::fs::write(&full, text).unwrap();
-        println!("wrote {path}");
-    }
+    .into_iter()
+    .map(|(name, value)| {
+        let mut text = serde_json::to_string_pretty(&value).expect("vectors serialize");
+        text.push('\n');
+        (name.to_owned(), text)
+    })
+    .collect()
 }

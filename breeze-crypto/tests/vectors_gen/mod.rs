@@ -1,7 +1,9 @@
-//! Deterministic generator of `vectors/crypto/breeze_generated.json`: values made by Breeze from
-//! the fixed inputs in `vectors/crypto/interop/inputs.json`. Shared by the generator example
-//! and the drift test; the bindings replay the file, the interop scripts check it with
-//! independent implementations.
+//! Builds the generated vectors of `vectors/crypto/` (used by `examples/gen_vectors.rs`, which
+//! writes them, and by `tests/vectors.rs`, which fails when the checked-in copy is stale):
+//! `breeze_generated.json`, values made by Breeze from the fixed inputs in
+//! `vectors/crypto/interop/inputs.json`. The bindings replay the file, the interop scripts
+//! check it with independent implementations. (The other files of `vectors/crypto/` come from
+//! independent sources and are not generated here.)
 
 use std::path::PathBuf;
 
@@ -17,19 +19,34 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// Repo-relative path helper.
-pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors/crypto")
+/// The folder of the files under `vectors/`.
+pub const DIR: &str = "crypto";
+
+/// The command that rewrites the files.
+pub const COMMAND: &str = "cargo run -p breeze-crypto --example gen_vectors";
+
+/// `vectors/<DIR>` in this checkout.
+pub fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../vectors")
+        .join(DIR)
 }
 
-/// The checked-in generated file.
-pub fn generated_path() -> PathBuf {
-    vectors_dir().join("breeze_generated.json")
+/// Every generated vector file: (file name under `vectors/<DIR>/`, pretty JSON text).
+pub fn all() -> Vec<(String, String)> {
+    [("breeze_generated.json", generate())]
+        .into_iter()
+        .map(|(name, value)| {
+            let mut text = serde_json::to_string_pretty(&value).expect("vectors serialize");
+            text.push('\n');
+            (name.to_owned(), text)
+        })
+        .collect()
 }
 
 /// Reads a JSON file under `vectors/crypto`.
 pub fn read_json(name: &str) -> Value {
-    let text = std::fs::read_to_string(vectors_dir().join(name)).unwrap();
+    let text = std::fs::read_to_string(dir().join(name)).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -41,7 +58,7 @@ fn uuid(v: &Value) -> Option<Uuid> {
     v.as_str().map(|x| x.parse().unwrap())
 }
 
-/// Builds every generated vector.
+/// The contents of `breeze_generated.json`.
 pub fn generate() -> Value {
     let inputs = read_json("interop/inputs.json");
     json!({
