@@ -13,13 +13,14 @@
 //!
 //! One left-to-right scan handles both, in linear time. The output is byte for byte what the
 //! server produced before this function moved here (a pass over PEM blocks followed by a pass
-//! over tokens): a redacted block can neither create nor split a token, because the block
-//! starts with `-` and its replacement with `[`, and neither is a hex digit or part of `brz_`.
+//! over tokens), but for the fix below: a redacted block can neither create nor split a
+//! token, because the block starts with `-` and its replacement with `[`, and neither is a
+//! hex digit or part of `brz_`.
 //!
-//! Two consequences of the rules, kept on purpose (they are the server's behaviour):
-//! a `brz_` inside a redacted block disappears with the block, and two tokens written
-//! back to back with nothing between them are one hex run for the first (its `b` is a hex
-//! digit), so only the first is replaced and the second's `rz_...` stays visible.
+//! A `brz_` inside a redacted block disappears with the block. Two tokens written back to
+//! back are two tokens: a hex run stops before a `b` that starts the next `brz_`. (The
+//! server's scanners read the second token's `b` as a hex digit of the first and left its
+//! `rz_...` visible; fixed when the rule moved here, issue 16.)
 //!
 //! ```
 //! use breeze_agent_proto::redact::redact_secrets;
@@ -117,9 +118,7 @@ fn pem_block(from: &str, out: &mut String) -> usize {
 /// Handles the `brz_` at the start of `from`: writes the replacement (or the prefix itself
 /// when too few hex digits follow) and returns how many bytes it consumed.
 fn agent_token(from: &str, out: &mut String) -> usize {
-    let hex_len = from
-        .get(TOKEN_PREFIX.len()..)
-        .map_or(0, |h| h.bytes().take_while(u8::is_ascii_hexdigit).count());
+    let hex_len = from.get(TOKEN_PREFIX.len()..).map_or(0, token_hex_len);
     if hex_len >= MIN_TOKEN_HEX_DIGITS {
         out.push_str(REDACTED_AGENT_TOKEN);
         TOKEN_PREFIX.len().saturating_add(hex_len)
@@ -127,6 +126,20 @@ fn agent_token(from: &str, out: &mut String) -> usize {
         out.push_str(TOKEN_PREFIX);
         TOKEN_PREFIX.len()
     }
+}
+
+/// The length of the hex run at the start of `h`, stopping before a `b` that starts the
+/// next `brz_` (tokens written back to back are two tokens, both redacted).
+fn token_hex_len(h: &str) -> usize {
+    let bytes = h.as_bytes();
+    let mut len = 0;
+    while let Some(b) = bytes.get(len) {
+        if !b.is_ascii_hexdigit() || bytes.get(len..).is_some_and(|r| r.starts_with(b"brz_")) {
+            break;
+        }
+        len += 1;
+    }
+    len
 }
 
 #[cfg(test)]
@@ -182,9 +195,15 @@ mod tests {
         while let Some(i) = rest.find("brz_") {
             let (before, from) = rest.split_at(i);
             out.push_str(before);
-            let hex_len = from
-                .get(4..)
-                .map_or(0, |h| h.chars().take_while(char::is_ascii_hexdigit).count());
+            // the one deliberate change from the server's scanner: a run stops at the next
+            // `brz_` (back-to-back tokens leaked the second one)
+            let hex_len = from.get(4..).map_or(0, |h| {
+                h.char_indices()
+                    .take_while(|(i, c)| {
+                        c.is_ascii_hexdigit() && !h.get(*i..).is_some_and(|r| r.starts_with("brz_"))
+                    })
+                    .count()
+            });
             if hex_len >= 32 {
                 out.push_str("brz_[REDACTED]");
                 rest = from.get(4 + hex_len..).unwrap_or("");
@@ -195,6 +214,17 @@ mod tests {
         }
         out.push_str(rest);
         out
+    }
+
+    #[test]
+    fn tokens_back_to_back_are_both_redacted() {
+        let hex = "b".repeat(64);
+        check(
+            &format!("brz_{hex}brz_{hex}"),
+            "brz_[REDACTED]brz_[REDACTED]",
+        );
+        // a run that merely ends in `b` before other text is still one token
+        check(&format!("brz_{hex}rz"), "brz_[REDACTED]rz");
     }
 
     fn check(input: &str, expected: &str) {
@@ -330,9 +360,8 @@ mod tests {
             &format!("brz_{a} brz_{a}\nbrz_{a}"),
             "brz_[REDACTED] brz_[REDACTED]\nbrz_[REDACTED]",
         );
-        // Back to back: the second token's `b` extends the first hex run, so the rest of the
-        // second token is kept (the server's behaviour, recorded here on purpose).
-        check(&format!("brz_{a}brz_{a}"), &format!("brz_[REDACTED]rz_{a}"));
+        // Back to back: two tokens, both redacted (the server's scanners leaked the second).
+        check(&format!("brz_{a}brz_{a}"), "brz_[REDACTED]brz_[REDACTED]");
         check(
             &format!("brz_{a}-----BEGIN PRIVATE KEY-----"),
             "brz_[REDACTED][REDACTED PRIVATE KEY]",
