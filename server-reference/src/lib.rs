@@ -10,6 +10,7 @@
 //! | [`ops`] | the `breeze-server` command line, bootstrap, secrets rekey, metrics |
 //! | [`http`] | the router, the route table with each route's declared access, middleware, thin route adapters per resource |
 //! | [`store`] | the PostgreSQL store: connections, the scoped transaction, paging, one module per table family (all SQL lives here) |
+//! | [`permissions`] | the permission cache of user requests and the version counters read from PostgreSQL |
 //! | [`config`] | configuration from the environment and an optional file, startup validation |
 //! | [`state`] | the shared application state |
 //! | [`error`] | the API error type and its JSON rendering |
@@ -35,5 +36,6 @@ pub mod error;
 pub mod http;
 pub mod notify;
 pub mod ops;
+pub mod permissions;
 pub mod state;
 pub mod store;

@@ -131,21 +131,27 @@ mod tests {
             partner: None,
             org: None,
         };
-        cache.versions().observe(user, Versions { global: 1, user: 1 });
+        cache
+            .versions()
+            .observe(user, Versions { global: 1, user: 1 });
         let Lookup::Miss(ticket) = cache.lookup(&key) else {
             panic!("empty cache hit");
         };
         cache.store(ticket, "old role");
         assert!(matches!(cache.lookup(&key), Lookup::Hit("old role")));
         // another replica changed a membership: the next request reads user version 2
-        cache.versions().observe(user, Versions { global: 1, user: 2 });
+        cache
+            .versions()
+            .observe(user, Versions { global: 1, user: 2 });
         assert!(matches!(cache.lookup(&key), Lookup::Miss(_)));
         // a role change anywhere (global) has the same effect
         let Lookup::Miss(ticket) = cache.lookup(&key) else {
             panic!("stale hit");
         };
         cache.store(ticket, "new role");
-        cache.versions().observe(user, Versions { global: 2, user: 2 });
+        cache
+            .versions()
+            .observe(user, Versions { global: 2, user: 2 });
         assert!(matches!(cache.lookup(&key), Lookup::Miss(_)));
     }
 }

@@ -188,6 +188,8 @@ pub struct Inner {
     pub hash_permits: Semaphore,
     /// Admission and caches of the agent hot path.
     pub agent_load: crate::agents::admission::AgentLoad,
+    /// The permission cache of user requests (`None` when turned off).
+    pub permission_cache: Option<crate::permissions::UserPermissionCache>,
     /// Short-lived cache of agent authentication rows.
     pub agent_cache: Arc<crate::agents::auth_cache::AuthCache>,
     /// Group commit of agent heartbeats.
@@ -287,6 +289,13 @@ impl AppState {
         let hash_permits = Semaphore::new(config.max_concurrent_hashes.max(1));
         let db_connections = config.database_max_connections;
         let agent_cache_secs = config.agent_auth_cache_secs;
+        let permission_cache = match config.permission_cache_secs {
+            0 => None,
+            secs => Some(
+                crate::permissions::new_cache(std::time::Duration::from_secs(secs))
+                    .map_err(|_| key_err("BREEZE_PERMISSION_CACHE_SECS"))?,
+            ),
+        };
         let mfa = MfaCipher::new(&config.mfa_encryption_key);
         let pepper = Pepper::new(config.pepper.clone());
         let heartbeats = crate::agents::beats::HeartbeatBatcher::start(store.clone());
@@ -308,6 +317,7 @@ impl AppState {
                 registry: Registry::spec(),
                 hash_permits,
                 agent_load: crate::agents::admission::AgentLoad::new(db_connections),
+                permission_cache,
                 agent_cache: Arc::new(crate::agents::auth_cache::AuthCache::new(
                     std::time::Duration::from_secs(agent_cache_secs),
                 )),

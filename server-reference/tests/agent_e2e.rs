@@ -813,3 +813,89 @@ async fn finding_03_e2e_reenrolment_of_a_quarantined_host_is_refused() {
     drop(server);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// The permission cache across replicas (issue 16): two real `breeze-server` processes on
+/// one database. Replica B serves a user's requests from its permission cache; a role change
+/// made through replica A's API denies the user's very next request on B.
+#[tokio::test]
+async fn permission_cache_a_role_change_through_replica_a_denies_the_next_request_on_b() {
+    server_binary();
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let admin = fx.org_user(partner, org, SeededRole::OrgAdmin, None).await;
+    let target = fx.org_user(partner, org, SeededRole::OrgAdmin, None).await;
+    let admin_token = mfa_token(&harness, &fx, &admin).await;
+    let target_token = mfa_token(&harness, &fx, &target).await;
+
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server_a, base_a) = server_process(&harness.db, &tmp, "server-a").await;
+    let (server_b, base_b) = server_process(&harness.db, &tmp, "server-b").await;
+    let http = reqwest::Client::new();
+    let audit_on_b = || async {
+        http.get(format!("{base_b}/api/v1/audit"))
+            .bearer_auth(&target_token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let set_role_without_triggers = |role: SeededRole| {
+        let url = harness.db.superuser_url();
+        let user = *target.id.as_uuid();
+        async move {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query("SET LOCAL session_replication_role = replica")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE org_memberships SET role_id = $2 WHERE user_id = $1")
+                .bind(user)
+                .bind(common::seeded(role).as_uuid())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    };
+
+    // B reads the user's role once and caches it
+    assert_eq!(audit_on_b().await, 200, "{}", server_b.log());
+    // the cache is really in use: a change that bypasses the version triggers (superuser,
+    // triggers off) is not seen by B within the TTL
+    set_role_without_triggers(SeededRole::OrgViewer).await;
+    assert_eq!(audit_on_b().await, 200, "B must answer from its cache");
+    set_role_without_triggers(SeededRole::OrgAdmin).await;
+
+    // the role change through replica A's API
+    let r = http
+        .put(format!(
+            "{base_a}/api/v1/users/{}/membership",
+            target.id.as_uuid()
+        ))
+        .bearer_auth(&admin_token)
+        .json(&json!({
+            "kind": "organization",
+            "orgId": org,
+            "roleId": common::seeded(SeededRole::OrgViewer).as_uuid(),
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_eq!(
+        status,
+        200,
+        "{} {}",
+        r.text().await.unwrap(),
+        server_a.log()
+    );
+    // the very next request on B is denied: an Org Viewer has no audit:read
+    assert_eq!(audit_on_b().await, 403, "{}", server_b.log());
+    drop((server_a, server_b));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -1062,3 +1062,72 @@ async fn finding_14_device_credentials_and_ip_history_follow_site_allow_lists() 
     want.sort();
     assert_eq!(ids, want);
 }
+
+/// The permission-cache versions (migration 0740): forced RLS admitting only the owner, no
+/// privilege for the runtime role, readable through their function only, and bumped by the
+/// triggers (a membership change bumps its user; a role change bumps the global counter).
+#[tokio::test]
+async fn permission_versions_are_private_and_bumped_by_triggers() {
+    let db = TestDb::new().await;
+    let su = db.superuser_pool().await;
+    let (enabled, forced): (bool, bool) = sqlx::query_as(
+        "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = 'permission_versions'",
+    )
+    .fetch_one(&su)
+    .await
+    .unwrap();
+    assert!(enabled && forced);
+    let any: bool = sqlx::query_scalar(
+        "SELECT has_table_privilege('breeze_app', 'permission_versions', 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE')",
+    )
+    .fetch_one(&su)
+    .await
+    .unwrap();
+    assert!(!any, "breeze_app has a privilege on permission_versions");
+    let mut app = bare_app(&db).await;
+    assert!(
+        sqlx::query("SELECT * FROM permission_versions")
+            .fetch_all(&mut app)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("SELECT breeze_bump_permission_version(gen_random_uuid())")
+            .execute(&mut app)
+            .await
+            .is_err(),
+        "the runtime role must not bump counters by hand"
+    );
+
+    let fx = Fixtures::new(&db).await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let user = fx.org_user(partner, org, SeededRole::OrgViewer, None).await;
+    let (g0, u0) = permission_versions(&mut app, *user.id.as_uuid()).await;
+    fx.exec(
+        "UPDATE org_memberships SET role_id = role_id WHERE user_id = $1",
+        &[*user.id.as_uuid()],
+    )
+    .await;
+    let (g1, u1) = permission_versions(&mut app, *user.id.as_uuid()).await;
+    assert_eq!((g1, u1), (g0, u0 + 1), "a membership change bumps its user");
+    fx.exec(
+        "UPDATE roles SET updated_at = now() WHERE id = $1",
+        &[Uuid::nil()],
+    )
+    .await;
+    let (g2, u2) = permission_versions(&mut app, *user.id.as_uuid()).await;
+    assert_eq!(
+        (g2, u2),
+        (g1 + 1, u1),
+        "a role change bumps the global counter"
+    );
+}
+
+async fn permission_versions(conn: &mut PgConnection, user: Uuid) -> (i64, i64) {
+    sqlx::query_as("SELECT global_version, user_version FROM breeze_permission_versions($1)")
+        .bind(user)
+        .fetch_one(conn)
+        .await
+        .unwrap()
+}

@@ -187,6 +187,10 @@ pub struct ServerConfig {
     /// Seconds an agent's authentication row may be reused (SPEC 11; 0 turns the cache
     /// off; at most 600). `BREEZE_AGENT_AUTH_CACHE_SECS`, default 120.
     pub agent_auth_cache_secs: u64,
+    /// Seconds a user's resolved permissions may be reused (SPEC 5: at most 300; 0 turns the
+    /// cache off). Any role or membership change invalidates at once on every replica.
+    /// `BREEZE_PERMISSION_CACHE_SECS`, default 60.
+    pub permission_cache_secs: u64,
     /// Requests per minute per client IP on the agent routes (`/api/v1/agents/...`,
     /// `/api/v1/agent-ws/...`), which are exempt from the per-IP user limit: many agents
     /// share one NAT address and each has its own per-agent, per-device+IP and per-org
@@ -296,6 +300,13 @@ impl ServerConfig {
                 reason: "expected 0 (off) to 600".into(),
             });
         }
+        let permission_cache_secs = settings.parsed("BREEZE_PERMISSION_CACHE_SECS", 60u64)?;
+        if permission_cache_secs > 300 {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_PERMISSION_CACHE_SECS".into(),
+                reason: "expected 0 (off) to 300".into(),
+            });
+        }
         let agent_ip_rate_limit_per_min = settings.parsed(
             "BREEZE_AGENT_IP_RATE_LIMIT_PER_MIN",
             AGENT_IP_RATE_LIMIT_PER_MIN,
@@ -380,6 +391,7 @@ impl ServerConfig {
             secure_cookies: settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production)?,
             global_rate_limit_per_min,
             agent_auth_cache_secs,
+            permission_cache_secs,
             agent_ip_rate_limit_per_min,
             agent_ws_ping_secs,
         })

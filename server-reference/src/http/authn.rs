@@ -22,10 +22,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use breeze_authz::access::{AccessContext, Principal, resolve};
 use breeze_authz::api_key::{ApiKeyRecord, ApiKeyScopes, ApiKeyStatus};
+use breeze_authz::cache::{CacheKey, Lookup};
 use breeze_authz::mfa::MfaGate;
 use breeze_authz::permission::{Grant, Permission};
 use breeze_authz::registry::PermissionSet;
 use breeze_authz::role::{Role, RoleScope};
+use breeze_authz::session::{TokenFacts, check_password_and_mfa, check_user_and_epochs};
 use breeze_core::audit::{Actor, AuditEventBuilder, AuditResult};
 use breeze_core::tenancy::{ApiKeyId, UserId};
 use breeze_crypto::credentials::{ApiKey, TokenHash};
@@ -35,6 +37,7 @@ use subtle::ConstantTimeEq;
 
 use super::route::{Access, RouteMeta};
 use crate::error::ApiError;
+use crate::permissions::{Granted, ResolvedAccess};
 use crate::state::AppState;
 use crate::store::principal::{self, AuthUser, RoleRecord};
 use crate::store::{ScopedTx, StoreError};
@@ -263,6 +266,17 @@ pub fn compile_role(state: &AppState, role: &RoleRecord) -> Result<PermissionSet
         .map_err(ApiError::internal)
 }
 
+/// The token's facts the session rules judge ([`breeze_authz::session::check_session`]).
+#[must_use]
+pub const fn token_facts(claims: &Claims) -> TokenFacts {
+    TokenFacts {
+        aep: claims.aep,
+        mep: claims.mep,
+        iat: claims.iat,
+        mfa: claims.mfa,
+    }
+}
+
 async fn authenticate_user(
     state: &AppState,
     meta: &RouteMeta,
@@ -285,47 +299,27 @@ async fn authenticate_user(
     }
 
     let mut tx = state.store.begin_system("authenticate user").await?;
+    // the user's row (with the permission versions) is read fresh on every request
     let user = principal::user_by_id(&mut tx, user_id)
         .await?
-        .filter(|u| u.active)
         .ok_or(ApiError::Unauthorized("invalid_token"))?;
-    if user.auth_epoch != claims.aep || user.mfa_epoch != claims.mep {
-        return Err(ApiError::Unauthorized("session_revoked"));
-    }
+    let session = (user.session_facts(), token_facts(&claims));
+    check_user_and_epochs(&session.0, &session.1).map_err(|e| ApiError::Unauthorized(e.code()))?;
     if principal::family_is_revoked(&mut tx, family, user_id).await? {
         return Err(ApiError::Unauthorized("session_revoked"));
     }
-    let memberships = principal::memberships(&mut tx, user_id).await?;
-    if claims.scope == TokenScope::System
-        && !memberships
-            .system
-            .as_ref()
-            .is_some_and(|m| m.state == breeze_authz::access::MembershipState::Active)
-    {
+    let resolved = resolved_access(state, &mut tx, &user).await?;
+    drop(tx);
+    if claims.scope == TokenScope::System && !resolved.platform_admin {
         return Err(ApiError::Unauthorized("not_platform_admin"));
     }
-    if claims.iat < user.password_changed_at.unix_timestamp() {
-        return Err(ApiError::Unauthorized("password_changed"));
-    }
-    if user.mfa_enabled && !claims.mfa {
-        return Err(ApiError::Unauthorized("mfa_required"));
-    }
-    let orgs = principal::org_records(&mut tx, &memberships).await?;
-    let ctx = resolve(
-        &Principal::User {
-            user_id,
-            memberships,
-        },
-        &orgs,
-    )
-    .map_err(|e| ApiError::Unauthorized(e.code()))?;
-    let role = match ctx.role_id() {
-        Some(id) => principal::role(&mut tx, id).await?,
-        None => None,
-    };
-    drop(tx);
+    check_password_and_mfa(&session.0, &session.1).map_err(|e| ApiError::Unauthorized(e.code()))?;
+    let granted = resolved
+        .access
+        .as_ref()
+        .map_err(|code| ApiError::Unauthorized(code))?;
 
-    let requires_mfa = role.as_ref().is_some_and(|r| r.requires_mfa);
+    let requires_mfa = granted.role.as_ref().is_some_and(|r| r.requires_mfa);
     if state
         .mfa_policy
         .decide(requires_mfa, user.mfa_enabled, path)
@@ -333,18 +327,82 @@ async fn authenticate_user(
     {
         return Err(ApiError::MfaEnrollmentRequired);
     }
-    let permissions = match &role {
-        Some(r) => Some(Arc::new(compile_role(state, r)?)),
-        None => None,
-    };
     let authed = Authed {
-        ctx,
-        who: Authenticated::User(Box::new(UserSession { user, claims, role })),
-        permissions,
+        ctx: granted.ctx.clone(),
+        who: Authenticated::User(Box::new(UserSession {
+            user,
+            claims,
+            role: granted.role.clone(),
+        })),
+        permissions: granted.permissions.clone(),
         client,
     };
     authorize(state, meta, &authed)?;
     Ok(authed)
+}
+
+/// The user's resolved access: from the permission cache when the versions read with the
+/// user's row still match, else read (memberships, organizations, role), compiled and
+/// cached (`crate::permissions`).
+async fn resolved_access(
+    state: &AppState,
+    tx: &mut ScopedTx,
+    user: &AuthUser,
+) -> Result<Arc<ResolvedAccess>, ApiError> {
+    let cache = &state.permission_cache;
+    let key = CacheKey {
+        user: user.id,
+        partner: user.partner_id,
+        org: user.org_id,
+    };
+    let ticket = match cache.as_ref() {
+        Some(cache) => {
+            cache.versions().observe(user.id, user.permission_versions);
+            match cache.lookup(&key) {
+                Lookup::Hit(hit) => return Ok(hit),
+                Lookup::Miss(ticket) => Some(ticket),
+            }
+        }
+        None => None,
+    };
+    let memberships = principal::memberships(tx, user.id).await?;
+    let platform_admin = memberships
+        .system
+        .as_ref()
+        .is_some_and(|m| m.state == breeze_authz::access::MembershipState::Active);
+    let orgs = principal::org_records(tx, &memberships).await?;
+    let access = match resolve(
+        &Principal::User {
+            user_id: user.id,
+            memberships,
+        },
+        &orgs,
+    ) {
+        Err(e) => Err(e.code()),
+        Ok(ctx) => {
+            let role = match ctx.role_id() {
+                Some(id) => principal::role(tx, id).await?,
+                None => None,
+            };
+            let permissions = match &role {
+                Some(r) => Some(Arc::new(compile_role(state, r)?)),
+                None => None,
+            };
+            Ok(Granted {
+                ctx,
+                role,
+                permissions,
+            })
+        }
+    };
+    let resolved = Arc::new(ResolvedAccess {
+        platform_admin,
+        access,
+    });
+    if let (Some(cache), Some(ticket)) = (cache.as_ref(), ticket) {
+        cache.store(ticket, Arc::clone(&resolved));
+    }
+    Ok(resolved)
 }
 
 async fn authenticate_api_key(

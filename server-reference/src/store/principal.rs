@@ -36,6 +36,23 @@ pub struct AuthUser {
     pub partner_id: Option<PartnerId>,
     /// Home organization.
     pub org_id: Option<OrgId>,
+    /// The permission-cache versions (global, this user's) read with the row.
+    pub permission_versions: breeze_authz::cache::Versions,
+}
+
+impl AuthUser {
+    /// The user's facts the session rules judge a token against
+    /// ([`breeze_authz::session::check_session`]).
+    #[must_use]
+    pub const fn session_facts(&self) -> breeze_authz::session::UserFacts {
+        breeze_authz::session::UserFacts {
+            active: self.active,
+            auth_epoch: self.auth_epoch,
+            mfa_epoch: self.mfa_epoch,
+            password_changed_at: self.password_changed_at.unix_timestamp(),
+            mfa_enabled: self.mfa_enabled,
+        }
+    }
 }
 
 /// A role as authorization needs it.
@@ -70,6 +87,10 @@ pub struct ApiKeyRow {
     pub rate_limit_per_hour: i32,
     /// Stored hash (hex), compared in constant time by the caller.
     pub key_hash: String,
+}
+
+fn counter(v: i64) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| StoreError::database("negative permission version"))
 }
 
 fn epoch(v: i32) -> StoreResult<u64> {
@@ -113,6 +134,8 @@ type UserRow = (
     OffsetDateTime,
     Option<Uuid>,
     Option<Uuid>,
+    i64,
+    i64,
 );
 
 /// Loads a user by id.
@@ -122,14 +145,15 @@ type UserRow = (
 pub async fn user_by_id(tx: &mut ScopedTx, id: UserId) -> StoreResult<Option<AuthUser>> {
     let row: Option<UserRow> = sqlx::query_as(
         "SELECT id, email, status, auth_epoch, mfa_epoch, mfa_enabled, password_changed_at,
-                partner_id, org_id
-           FROM users WHERE id = $1",
+                partner_id, org_id, v.global_version, v.user_version
+           FROM users CROSS JOIN LATERAL breeze_permission_versions(users.id) v
+          WHERE id = $1",
     )
     .bind(id.as_uuid())
     .fetch_optional(tx.conn())
     .await?;
     row.map(
-        |(id, email, status, aep, mep, mfa, changed, partner, org)| {
+        |(id, email, status, aep, mep, mfa, changed, partner, org, global, mine)| {
             Ok(AuthUser {
                 id: UserId::from_uuid(id),
                 email,
@@ -140,6 +164,10 @@ pub async fn user_by_id(tx: &mut ScopedTx, id: UserId) -> StoreResult<Option<Aut
                 password_changed_at: changed,
                 partner_id: partner.map(PartnerId::from_uuid),
                 org_id: org.map(OrgId::from_uuid),
+                permission_versions: breeze_authz::cache::Versions {
+                    global: counter(global)?,
+                    user: counter(mine)?,
+                },
             })
         },
     )

@@ -214,16 +214,7 @@ pub async fn family_state(
     }))
 }
 
-/// The durable outcome of burning a refresh `jti`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DurableBurn {
-    /// First use: burned now.
-    Fresh,
-    /// Already burned at this time.
-    Used(OffsetDateTime),
-    /// No such token in this family (never issued, or another family's).
-    Unknown,
-}
+pub use breeze_core::revocation::DurableBurn;
 
 /// Burns `jti` durably: `UPDATE ... SET used_at = now WHERE used_at IS NULL`.
 ///

@@ -5,9 +5,12 @@ use std::time::Instant;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use breeze_authz::session::check_session;
 use breeze_core::audit::{Actor, AuditResult};
 use breeze_core::ratelimit::Verdict;
-use breeze_core::revocation::{RACE_GRACE, RefreshBurn, TotpStep};
+use breeze_core::revocation::{
+    RACE_GRACE, RefreshDecision, TotpStep, decide_refresh, decide_refresh_before_store,
+};
 use breeze_core::tenancy::UserId;
 use breeze_crypto::credentials::{SessionToken, TokenHash};
 use breeze_crypto::jwt::TokenType;
@@ -24,7 +27,7 @@ use super::{
     session_response, token_subject, user_actor, verify_password_off, wait_floor,
 };
 use crate::error::{ApiError, FieldIssue};
-use crate::http::authn::{Authed, ClientMeta};
+use crate::http::authn::{Authed, ClientMeta, token_facts};
 use crate::http::extract::{Json, Validate, is_valid_email};
 use crate::state::AppState;
 use crate::store::auth as store;
@@ -401,17 +404,9 @@ pub async fn refresh(
     let mut tx = state.store.begin_system("refresh checks").await?;
     let user = principal::user_by_id(&mut tx, user_id)
         .await?
-        .filter(|u| u.active)
         .ok_or(ApiError::Unauthorized("invalid_token"))?;
-    if user.auth_epoch != claims.aep || user.mfa_epoch != claims.mep {
-        return Err(ApiError::Unauthorized("session_revoked"));
-    }
-    if claims.iat < user.password_changed_at.unix_timestamp() {
-        return Err(ApiError::Unauthorized("password_changed"));
-    }
-    if user.mfa_enabled && !claims.mfa {
-        return Err(ApiError::Unauthorized("mfa_required"));
-    }
+    check_session(&user.session_facts(), &token_facts(&claims))
+        .map_err(|e| ApiError::Unauthorized(e.code()))?;
     match store::family_state(&mut tx, family, user_id).await? {
         Some(f) if !f.revoked && f.expires_at > at => {}
         _ => return Err(ApiError::Unauthorized("session_revoked")),
@@ -419,42 +414,34 @@ pub async fn refresh(
     drop(tx);
 
     let cache = state.revocation.burn_refresh(jti, family).await;
-    if cache == RefreshBurn::Unavailable {
+    if decide_refresh_before_store(cache).is_some() {
         return Err(ApiError::Unavailable);
     }
     let mut tx = state.store.begin_system("refresh rotate").await?;
     let durable = store::burn_refresh_token(&mut tx, jti, family, user_id, at).await?;
     let grace = time::Duration::try_from(RACE_GRACE).map_err(ApiError::internal)?;
-    let reused = match durable {
-        store::DurableBurn::Unknown => return Err(ApiError::Unauthorized("invalid_token")),
-        store::DurableBurn::Fresh => match cache {
-            RefreshBurn::Fresh => false,
-            RefreshBurn::Raced => return Err(ApiError::Unauthorized("refresh_raced")),
-            RefreshBurn::Reused | RefreshBurn::Unavailable => true,
-        },
-        // The grace is judged on both records: the cache's burn age and the durable
-        // `used_at` (server clock). Either one past the grace means reuse.
-        store::DurableBurn::Used(used_at) => cache == RefreshBurn::Reused || at - used_at >= grace,
-    };
-    if reused {
-        store::revoke_family(&mut tx, family, user_id, "refresh_reuse", at).await?;
-        let ev = event(
-            &state,
-            user_actor(user_id),
-            &client,
-            "auth.refresh.reuse_detected",
-            AuditResult::Denied,
-        )?
-        .resource_type("session")
-        .resource_id(family.to_string())
-        .details(&json!({"familyId": family, "jti": jti}));
-        append(&mut tx, user.org_id, ev).await?;
-        tx.commit().await?;
-        revoke_in_cache(&state, user_id, &[family], None).await;
-        return Err(ApiError::Unauthorized("refresh_reused"));
-    }
-    if matches!(durable, store::DurableBurn::Used(_)) {
-        return Err(ApiError::Unauthorized("refresh_raced"));
+    match decide_refresh(cache, durable, at, grace) {
+        RefreshDecision::Issue => {}
+        RefreshDecision::InvalidToken => return Err(ApiError::Unauthorized("invalid_token")),
+        RefreshDecision::Raced => return Err(ApiError::Unauthorized("refresh_raced")),
+        RefreshDecision::Unavailable => return Err(ApiError::Unavailable),
+        RefreshDecision::Reuse => {
+            store::revoke_family(&mut tx, family, user_id, "refresh_reuse", at).await?;
+            let ev = event(
+                &state,
+                user_actor(user_id),
+                &client,
+                "auth.refresh.reuse_detected",
+                AuditResult::Denied,
+            )?
+            .resource_type("session")
+            .resource_id(family.to_string())
+            .details(&json!({"familyId": family, "jti": jti}));
+            append(&mut tx, user.org_id, ev).await?;
+            tx.commit().await?;
+            revoke_in_cache(&state, user_id, &[family], None).await;
+            return Err(ApiError::Unauthorized("refresh_reused"));
+        }
     }
 
     let subject = token_subject(&mut tx, &user, claims.mfa).await?;
