@@ -12,6 +12,7 @@
 //! | [`commands`] | sealing queued commands, claiming and decoding them for the wire |
 //! | [`results`] | command results: redacted, stored, audited |
 //! | [`rotation`] | token rotation: stage, confirm, grace |
+//! | [`socket`] | the agent socket's rules: open, charge frames, ownership, probes and suspension |
 //! | [`fanout`] | the per-process WebSocket hub and its `LISTEN` task |
 //! | [`admission`] | load control of the agent hot path |
 //! | [`error`] | the error an agent is answered with |
@@ -27,3 +28,4 @@ pub mod fanout;
 pub mod heartbeat;
 pub mod results;
 pub mod rotation;
+pub mod socket;

@@ -6,14 +6,13 @@
 //! broken, naming the chain, the first untrusted sequence and the break kind.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use breeze_core::audit::{Action, Actor, AuditEvent, AuditResult, InitiatedBy, Timestamp};
 use breeze_core::tenancy::OrgId;
 use clap::Subcommand;
 
 use crate::audit::jobs::{self as audit_jobs, MAX_EXPORT_BYTES};
-use crate::config::{ConfigError, ServerConfig};
 use crate::state::AppState;
 use crate::store::PgStore;
 
@@ -21,12 +20,6 @@ use crate::store::PgStore;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuditCliError {
-    /// Configuration.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// State.
-    #[error(transparent)]
-    State(#[from] crate::state::StateError),
     /// Store.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -76,14 +69,13 @@ fn job_err(e: audit_jobs::AuditJobError) -> AuditCliError {
     AuditCliError::Other(e.to_string())
 }
 
-/// Runs an `audit` subcommand.
+/// Runs an `audit` subcommand on a connected `state` (the command line loads the
+/// configuration and connects).
 ///
 /// # Errors
 /// [`AuditCliError`]; a broken chain makes `verify` fail.
-pub async fn run(config_file: Option<&Path>, action: AuditAction) -> Result<(), AuditCliError> {
-    let config = ServerConfig::from_env_and_file(config_file)?;
-    let maint_url = config.database_maint_url.clone();
-    let state = AppState::connect(config).await?;
+pub async fn run(state: &AppState, action: AuditAction) -> Result<(), AuditCliError> {
+    let maint_url = state.config.database_maint_url.clone();
     match action {
         AuditAction::Verify { org } => {
             let only = org.as_deref().map(parse_chain).transpose()?;

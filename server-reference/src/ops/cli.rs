@@ -314,7 +314,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Audit { action } => {
-            Ok(crate::audit::cli::run(cli.config.as_deref(), action).await?)
+            let config = ServerConfig::from_env_and_file(cli.config.as_deref())?;
+            let state = AppState::connect(config).await?;
+            Ok(crate::audit::cli::run(&state, action).await?)
         }
         Command::Config {
             action: ConfigAction::Check,

@@ -38,27 +38,20 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use breeze_agent_proto::command::{Command, CommandBody};
 use breeze_agent_proto::frame::{Ack, AgentFrame, Connected, ErrorFrame, ErrorFrameCode, Ping};
-use breeze_agent_proto::http::ErrorReason;
 use breeze_agent_proto::ids::UnixMillis;
 use breeze_agent_proto::limits::MAX_TEXT_FRAME_BYTES;
 use breeze_agent_proto::{BinaryFrame, CloseCode, ServerFrame};
-use breeze_core::audit::AuditResult;
-use breeze_core::ratelimit::{AgentRequestClass, Quota, Verdict};
-use breeze_crypto::envelope::Field;
-use secrecy::ExposeSecret as _;
-use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::agents::auth::{SocketVerdict, org_devices, rate, recheck_socket};
+use crate::agents::auth::{SocketVerdict, recheck_socket};
 use crate::agents::commands::claim_commands;
 use crate::agents::fanout::{Hub, HubEvent, Tenant};
 use crate::agents::heartbeat::process_heartbeat;
 use crate::agents::results::{ResultOutcome, store_result};
-use crate::http::agent_auth::{AgentAuthed, AgentError, TokenRole};
-use crate::http::authn::event_builder;
+use crate::agents::socket::{self, ProbeVerdict};
+use crate::http::agent_auth::{AgentAuthed, AgentError};
 use crate::http::route::{Access, Route, route};
 use crate::state::AppState;
-use crate::store::{agents, audit, commands};
 
 /// Seconds between server pings.
 pub const PING_INTERVAL: Duration = Duration::from_secs(30);
@@ -66,10 +59,7 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(30);
 pub const PONG_TIMEOUT: Duration = Duration::from_secs(40);
 /// Initial read and write buffer of a socket.
 pub const WS_BUFFER_BYTES: usize = 4 * 1024;
-/// Probes tolerated within [`PROBE_WINDOW`] before suspension (the fifth suspends).
-pub const PROBE_LIMIT: u32 = 5;
-/// Probe counting window.
-pub const PROBE_WINDOW: Duration = Duration::from_secs(300);
+pub use crate::agents::socket::{PROBE_LIMIT, PROBE_WINDOW};
 /// Close code when a limiter cannot answer (RFC 6455 "try again later"): the socket closes
 /// with no durable consequence for the agent.
 pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
@@ -95,23 +85,7 @@ async fn upgrade(
     Extension(hub): Extension<Arc<Hub>>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, AgentError> {
-    if authed.role != TokenRole::Agent {
-        return Err(AgentError::Reason(ErrorReason::InvalidToken));
-    }
-    let decision = state.limiter.ws_connect_per_agent(&authed.agent_id).await;
-    if !decision.is_allowed() {
-        return Err(AgentError::from(crate::http::authn::rate_limited(
-            &decision,
-        )));
-    }
-    hub.ensure_started(&state).await.map_err(|e| {
-        tracing::error!(error = %e, "agent hub listener unavailable");
-        AgentError::Unavailable
-    })?;
-    let mut tx = authed.begin(&state).await?;
-    let generation =
-        agents::bump_ws_generation(&mut tx, authed.device_id, &authed.agent_id).await?;
-    tx.commit().await?;
+    let generation = socket::open(&state, &authed, &hub).await?;
     Ok(ws
         // small initial buffers (they grow for a large frame): 10,000 idle sockets must
         // not hold 128 KiB each
@@ -309,21 +283,7 @@ impl Session {
         if self.sessions.contains(session) {
             return Some(true);
         }
-        let found = async {
-            let mut tx = self.authed.begin(&self.state).await?;
-            let envelopes = commands::session_commands(&mut tx, self.authed.device_id).await?;
-            drop(tx);
-            let field = Field::new("device_commands", "payload").map_err(AgentError::internal)?;
-            Ok::<_, AgentError>(envelopes.iter().any(|envelope| {
-                self.state
-                    .secrets
-                    .decrypt(envelope, &field)
-                    .ok()
-                    .and_then(|plain| serde_json::from_str::<Value>(plain.expose_secret()).ok())
-                    .is_some_and(|p| p.get("sessionId").and_then(Value::as_str) == Some(session))
-            }))
-        }
-        .await;
+        let found = socket::owns_session(&self.state, &self.authed, session).await;
         match found {
             Ok(true) => {
                 if self.sessions.len() < MAX_REMEMBERED_SESSIONS {
@@ -361,24 +321,7 @@ impl Session {
     /// of HTTP agent calls). `None` when it may be processed; otherwise how the socket goes
     /// on (a refused frame is answered and dropped; a limiter that cannot answer closes).
     async fn charge(&mut self, kind: &str) -> Option<Flow> {
-        let charged = async {
-            let devices = org_devices(&self.state, self.authed.org_id).await?;
-            rate(
-                &self
-                    .state
-                    .limiter
-                    .agent_per_agent(&self.authed.agent_id)
-                    .await,
-            )?;
-            rate(
-                &self
-                    .state
-                    .limiter
-                    .agent_per_org(self.authed.org_id, devices, AgentRequestClass::General)
-                    .await,
-            )
-        }
-        .await;
+        let charged = socket::charge_frame(&self.state, &self.authed).await;
         match charged {
             Ok(()) => None,
             Err(AgentError::RateLimited(_)) => Some(
@@ -512,9 +455,7 @@ impl Session {
         command: breeze_core::tenancy::CommandId,
         kind: &str,
     ) -> Result<Flow, AgentError> {
-        let mut tx = self.authed.begin(&self.state).await?;
-        let owned = commands::belongs_to(&mut tx, self.authed.device_id, command).await?;
-        drop(tx);
+        let owned = socket::owns_command(&self.state, &self.authed, command).await?;
         Ok(if owned {
             Flow::Continue
         } else {
@@ -525,62 +466,16 @@ impl Session {
     /// Counts a frame naming something the agent does not own; the fifth within five
     /// minutes suspends the agent durably and closes the socket with 4001.
     async fn probe(&mut self, kind: &str) -> Flow {
-        let Ok(quota) = Quota::new(PROBE_LIMIT - 1, PROBE_WINDOW) else {
-            return self.close(CloseCode::DeviceNotAuthorized.as_u16()).await;
-        };
-        let decision = self
-            .state
-            .limiter
-            .check_quota(&format!("agent-probe:{}", self.authed.agent_id), quota)
-            .await;
-        if decision.is_allowed() {
-            return self
-                .send(&ServerFrame::Error(ErrorFrame::processing_error(
+        match socket::probe(&self.state, &self.authed, kind).await {
+            ProbeVerdict::Warn => {
+                self.send(&ServerFrame::Error(ErrorFrame::processing_error(
                     "unknown command or session",
                     kind,
                 )))
-                .await;
+                .await
+            }
+            ProbeVerdict::CounterUnavailable => self.close(CLOSE_TRY_AGAIN_LATER).await,
+            ProbeVerdict::Suspended => self.close(CloseCode::DeviceNotAuthorized.as_u16()).await,
         }
-        if decision.verdict == Verdict::Unavailable {
-            // nothing was counted: close (fail closed) but suspend nobody on no evidence
-            crate::ops::metrics::global().record_limiter_unavailable();
-            tracing::warn!("probe counter unavailable; closing the agent socket");
-            return self.close(CLOSE_TRY_AGAIN_LATER).await;
-        }
-        // the fifth probe within the window
-        if let Err(e) = suspend(&self.state, &self.authed, kind).await {
-            tracing::error!(
-                reason = e.reason().as_str(),
-                "suspending a probing agent failed"
-            );
-        }
-        self.close(CloseCode::DeviceNotAuthorized.as_u16()).await
     }
-}
-
-async fn suspend(state: &AppState, authed: &AgentAuthed, kind: &str) -> Result<(), AgentError> {
-    let mut tx = state.store.begin_system("suspend probing agent").await?;
-    if agents::suspend(&mut tx, authed.device_id, "cross_tenant_probe").await? {
-        let event = event_builder(
-            state,
-            authed.actor(),
-            &authed.client,
-            "agent.token.suspended",
-            AuditResult::Denied,
-        )?
-        .resource_type("device")
-        .resource_id(authed.device_id.to_string())
-        .details(&json!({
-            "reason": "cross_tenant_probe",
-            "probes": PROBE_LIMIT,
-            "windowSeconds": PROBE_WINDOW.as_secs(),
-            "lastFrameType": kind,
-        }))
-        .build()
-        .map_err(AgentError::internal)?;
-        audit::append(&mut tx, Some(authed.org_id), event).await?;
-    }
-    tx.commit().await?;
-    state.agent_cache.invalidate_device(authed.device_id);
-    Ok(())
 }

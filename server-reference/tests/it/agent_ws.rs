@@ -10,14 +10,13 @@
     reason = "test code"
 )]
 
-mod common;
-
-use breeze_authz::seeded::SeededRole;
-use common::agents::{
+use crate::common;
+use crate::common::agents::{
     Enrolled, WsIn, agent_post, audit_rows, beat, enroll_ok, enrollment_key, mfa_token, same_db,
     verify_all_chains, ws_connect, ws_json, ws_next, ws_send,
 };
-use common::{Fixtures, TestServer, test_settings};
+use crate::common::{Fixtures, TestServer, test_settings};
+use breeze_authz::seeded::SeededRole;
 use serde_json::{Value, json};
 
 struct World {

@@ -8,11 +8,9 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common::TestServer;
+use crate::common::tenancy::{Auth, call, mfa_token};
 use breeze_authz::seeded::SeededRole;
-use common::TestServer;
-use common::tenancy::{Auth, call, mfa_token};
 use serde_json::json;
 
 /// The probes, in table column order.

@@ -11,13 +11,12 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
+use crate::common::audit::{app_store, append_n, days_ago, signer};
+use crate::common::{Fixtures, TestDb};
 use breeze_authz::seeded::SeededRole;
 use breeze_core::tenancy::{OrgId, PartnerId, SiteId};
 use breeze_server::audit::jobs as audit_jobs;
-use common::audit::{app_store, append_n, days_ago, signer};
-use common::{Fixtures, TestDb};
 use sqlx::{Connection as _, PgConnection, PgPool};
 use uuid::Uuid;
 

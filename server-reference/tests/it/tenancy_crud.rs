@@ -10,16 +10,15 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
 use std::collections::BTreeSet;
 
-use breeze_authz::seeded::SeededRole;
-use breeze_crypto::credentials::EnrollmentKey;
-use common::tenancy::{
+use crate::common::tenancy::{
     Auth, audit_rows, call, custom_role, has_audit, json_call, mfa_token, snapshot,
 };
-use common::{TestServer, seeded};
+use crate::common::{TestServer, seeded};
+use breeze_authz::seeded::SeededRole;
+use breeze_crypto::credentials::EnrollmentKey;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -8,10 +8,9 @@
     reason = "test code"
 )]
 
-mod common;
-
-use common::FIXTURE_PASSWORD;
-use common::auth::{
+use crate::common;
+use crate::common::FIXTURE_PASSWORD;
+use crate::common::auth::{
     Session, audit_rows, get, login, login_session, post, refresh, scalar, server, session_of,
     status_body, viewer,
 };

@@ -8,14 +8,12 @@
     reason = "test code"
 )]
 
-mod common;
-
-use breeze_authz::seeded::SeededRole;
-use common::agents::{
+use crate::common::agents::{
     Enrolled, KeyFixture, audit_rows, enroll_ok, enrollment_key, mfa_token, owner_exec,
     verify_all_chains, ws_connect, ws_json,
 };
-use common::{Fixtures, TestServer, system_context};
+use crate::common::{Fixtures, TestServer, system_context};
+use breeze_authz::seeded::SeededRole;
 use serde_json::{Value, json};
 use uuid::Uuid;
 

@@ -9,10 +9,9 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
+use crate::common::TestServer;
 use breeze_server::http::hardening::{CONTENT_SECURITY_POLICY, SECURITY_HEADERS};
-use common::TestServer;
 use serde_json::Value;
 
 /// The SPEC 7 per-IP limit (the harness raises it for everyone else).

@@ -9,15 +9,14 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
+use crate::common::audit::{
+    app_store, append_n, days_ago, keys, maint_store, run_cli, signer, system_ctx,
+};
+use crate::common::{Fixtures, TestDb};
 use breeze_core::audit::{BundleOptions, CheckpointSigner, KeyId, verify_bundle_bytes};
 use breeze_server::audit::jobs::{self as audit_jobs, MAX_EXPORT_BYTES};
 use breeze_server::store::audit as store_audit;
-use common::audit::{
-    app_store, append_n, days_ago, keys, maint_store, run_cli, signer, system_ctx,
-};
-use common::{Fixtures, TestDb};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 

@@ -9,12 +9,10 @@
     reason = "test code"
 )]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::TestServer;
-use common::agents::{Enrolled, agent_post, beat, enroll_ok, enrollment_key, owner_exec};
+use crate::common::TestServer;
+use crate::common::agents::{Enrolled, agent_post, beat, enroll_ok, enrollment_key, owner_exec};
 
 async fn heartbeat(server: &TestServer, a: &Enrolled) -> (u16, serde_json::Value) {
     let (s, _, v) = agent_post(

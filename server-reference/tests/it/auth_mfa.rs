@@ -8,16 +8,15 @@
     reason = "test code"
 )]
 
-mod common;
-
-use breeze_authz::seeded::SeededRole;
-use breeze_crypto::totp::{TotpSecret, code_at};
-use breeze_server::clock::Clock as _;
-use common::auth::{
+use crate::common;
+use crate::common::auth::{
     Session, audit_rows, get, login, login_session, post, scalar, server, session_of, status_body,
     viewer,
 };
-use common::{FIXTURE_PASSWORD, FixtureUser, TestServer};
+use crate::common::{FIXTURE_PASSWORD, FixtureUser, TestServer};
+use breeze_authz::seeded::SeededRole;
+use breeze_crypto::totp::{TotpSecret, code_at};
+use breeze_server::clock::Clock as _;
 use serde_json::{Value, json};
 
 fn code(server: &TestServer, secret: &str) -> String {

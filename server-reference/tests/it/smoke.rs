@@ -8,9 +8,8 @@
     reason = "test code"
 )]
 
-mod common;
-
-use common::TestServer;
+use crate::common;
+use crate::common::TestServer;
 
 #[tokio::test]
 async fn health_answers_with_security_headers() {

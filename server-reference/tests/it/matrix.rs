@@ -19,18 +19,17 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
 use std::collections::BTreeMap;
 
+use crate::common::tenancy::{
+    Auth, api_key_row, call, count, custom_role, enrollment_key_row, exec_text, mfa_token, snapshot,
+};
+use crate::common::{TestServer, seeded};
 use breeze_authz::seeded::SeededRole;
 use breeze_crypto::credentials::ApiKey;
 use breeze_server::http::route::Access;
 use breeze_server::http::routes;
-use common::tenancy::{
-    Auth, api_key_row, call, count, custom_role, enrollment_key_row, exec_text, mfa_token, snapshot,
-};
-use common::{TestServer, seeded};
 use serde_json::{Value, json};
 use uuid::Uuid;
 

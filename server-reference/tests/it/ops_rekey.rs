@@ -9,11 +9,10 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
+use crate::common::{TestServer, system_context};
 use breeze_crypto::envelope::{Field, KeyRing};
 use breeze_server::ops::rekey;
-use common::{TestServer, system_context};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 

@@ -9,13 +9,12 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
+use crate::common::ops::{audit_actions, run_bin, run_on, stderr, stdout};
+use crate::common::{TestDb, TestServer};
 use breeze_authz::seeded::SeededRole;
 use breeze_crypto::credentials::{EnrollmentKey, Pepper};
 use breeze_server::config::{Mode, ServerConfig, Settings};
-use common::ops::{audit_actions, run_bin, run_on, stderr, stdout};
-use common::{TestDb, TestServer};
 use secrecy::SecretString;
 use serde_json::Value;
 use uuid::Uuid;

@@ -8,18 +8,16 @@
     reason = "test code"
 )]
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::TestServer;
+use crate::common::agents::enrollment_key;
 use breeze_agent_proto::{EnrollmentKey, EnrollmentSecret};
 use breeze_fleet_sim::addrs::SourcePool;
 use breeze_fleet_sim::creds::KeyRecord;
 use breeze_fleet_sim::enroll::enroll;
 use breeze_fleet_sim::run::{HeartbeatLane, Heartbeats, Options, Storm, run};
 use breeze_fleet_sim::target::Target;
-use common::TestServer;
-use common::agents::enrollment_key;
 
 const SECRET: &str = "fleet-sim-test-secret-0123456789";
 

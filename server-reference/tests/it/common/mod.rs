@@ -164,7 +164,7 @@ pub fn test_settings(db: &TestDb) -> Vec<(String, String)> {
         // direct database writes in tests take effect at once; the cache has its own tests
         ("BREEZE_AGENT_AUTH_CACHE_SECS", "0".to_owned()),
         // the per-IP limit of every route is raised for tests that make many requests;
-        // tests/ops_hardening.rs sets the SPEC value (300) and checks it
+        // tests/it/ops_hardening.rs sets the SPEC value (300) and checks it
         ("BREEZE_GLOBAL_RATE_LIMIT_PER_MIN", "1000000".to_owned()),
         ("BREEZE_MAX_CONCURRENT_HASHES", "2".to_owned()),
         ("BREEZE_AUDIT_CHECKPOINT_INTERVAL_SECS", "0".to_owned()),

@@ -8,10 +8,8 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common::TestServer;
 use breeze_server::http::route::Access;
-use common::TestServer;
 use serde_json::Value;
 
 const METRICS_TOKEN: &str = "metrics-token-for-tests-7f3a9c1e5b";

@@ -8,10 +8,9 @@
     reason = "test code"
 )]
 
-mod common;
-
-use common::FIXTURE_PASSWORD;
-use common::auth::{
+use crate::common;
+use crate::common::FIXTURE_PASSWORD;
+use crate::common::auth::{
     audit_rows, exec, get, login, login_from, login_session, random_ip, scalar, server, set_cookie,
     status_body, viewer,
 };

@@ -8,13 +8,12 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::auth::{get, login, login_session, refresh, session_of, viewer};
-use common::{FIXTURE_PASSWORD, TestServer};
+use crate::common::auth::{get, login, login_session, refresh, session_of, viewer};
+use crate::common::{FIXTURE_PASSWORD, TestServer};
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 

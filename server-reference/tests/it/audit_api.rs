@@ -8,16 +8,14 @@
     reason = "test code"
 )]
 
-mod common;
-
 use std::collections::HashSet;
 
+use crate::common::TestServer;
+use crate::common::audit::{custom_role, days_ago, event, keys, org_user_with_role, system_ctx};
 use breeze_core::audit::{AuditResult, BundleOptions, verify_bundle_bytes};
 use breeze_core::tenancy::OrgId;
 use breeze_server::store::PgStore;
 use breeze_server::store::audit as store_audit;
-use common::TestServer;
-use common::audit::{custom_role, days_ago, event, keys, org_user_with_role, system_ctx};
 use serde_json::Value;
 
 async fn add(

@@ -8,14 +8,13 @@
     reason = "test code"
 )]
 
-mod common;
-
-use breeze_authz::seeded::SeededRole;
-use common::agents::{
+use crate::common;
+use crate::common::agents::{
     KeyFixture, agent_post, audit_rows, beat, enroll, enroll_body, enroll_ok, enrollment_key,
     mfa_token, verify_all_chains,
 };
-use common::{TestServer, system_context};
+use crate::common::{TestServer, system_context};
+use breeze_authz::seeded::SeededRole;
 use serde_json::{Value, json};
 
 struct World {

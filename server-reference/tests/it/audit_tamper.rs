@@ -9,11 +9,9 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common::audit::{app_store, append_n, days_ago, run_cli, signer};
+use crate::common::{Fixtures, TestDb};
 use breeze_server::audit::jobs as audit_jobs;
-use common::audit::{app_store, append_n, days_ago, run_cli, signer};
-use common::{Fixtures, TestDb};
 use sqlx::PgPool;
 
 async fn as_replica(su: &PgPool, sql: &str, chain: &str, seq: i64) {

@@ -9,13 +9,11 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common::audit::{app_store, days_ago, event, keys, system_ctx};
+use crate::common::{Fixtures, TestDb};
 use breeze_core::audit::AuditResult;
 use breeze_server::audit::jobs as audit_jobs;
 use breeze_server::store::audit as store_audit;
-use common::audit::{app_store, days_ago, event, keys, system_ctx};
-use common::{Fixtures, TestDb};
 
 const WRITERS: usize = 16;
 const EVENTS_EACH: usize = 25;

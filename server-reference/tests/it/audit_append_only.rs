@@ -9,13 +9,12 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
+use crate::common::audit::{app_store, append_n, days_ago, event, signer, system_ctx};
+use crate::common::{Fixtures, TestDb, system_context};
 use breeze_core::audit::{AuditResult, ChainHead, ChainId, EntryBody};
 use breeze_server::audit::jobs as audit_jobs;
 use breeze_server::store::audit as store_audit;
-use common::audit::{app_store, append_n, days_ago, event, signer, system_ctx};
-use common::{Fixtures, TestDb, system_context};
 use sqlx::PgPool;
 
 const TABLES: [(&str, &str); 4] = [

@@ -9,17 +9,16 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
 use std::collections::{BTreeMap, HashSet};
 
+use crate::common::agents::{Enrolled, agent_post, beat, enroll_ok, enrollment_key, mfa_token};
+use crate::common::{TestServer, system_context};
 use breeze_authz::access::AccessContext;
 use breeze_authz::seeded::SeededRole;
 use breeze_core::tenancy::{DeviceId, OrgId, SiteId};
 use breeze_server::agents::beats::HeartbeatBatcher;
 use breeze_server::store::agents::{BatchedBeat, HeartbeatFacts, heartbeat_batch_and_claim};
-use common::agents::{Enrolled, agent_post, beat, enroll_ok, enrollment_key, mfa_token};
-use common::{TestServer, system_context};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -496,7 +495,7 @@ async fn finding_01_a_poisoned_row_fails_only_its_own_heartbeat() {
     }
 
     // the repair migration puts the rows back in the device's site
-    let repair = include_str!("../migrations/0700_device_site_repair.sql");
+    let repair = include_str!("../../migrations/0700_device_site_repair.sql");
     let mut conn = fx.pool().acquire().await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("BEGIN; {repair} COMMIT;")))
         .execute(&mut *conn)

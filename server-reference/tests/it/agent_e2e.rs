@@ -11,18 +11,17 @@
     reason = "test code"
 )]
 
-mod common;
-
+use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use breeze_authz::seeded::SeededRole;
-use common::agents::{
+use crate::common::agents::{
     WsIn, audit_rows, beat, enrollment_key, mfa_token, verify_all_chains, ws_next, ws_send,
 };
-use common::{Fixtures, TestDb, TestServer, system_context, test_settings};
+use crate::common::{Fixtures, TestDb, TestServer, system_context, test_settings};
+use breeze_authz::seeded::SeededRole;
 use serde_json::{Value, json};
 
 /// Kills the child on drop.

@@ -8,11 +8,10 @@
     reason = "test code"
 )]
 
-mod common;
-
-use common::FIXTURE_PASSWORD;
-use common::TestServer;
-use common::auth::{
+use crate::common;
+use crate::common::FIXTURE_PASSWORD;
+use crate::common::TestServer;
+use crate::common::auth::{
     audit_rows, get, login, login_session, outbox_bodies, random_ip, scalar, server, status_body,
     viewer,
 };
