@@ -4,12 +4,11 @@ use breeze_agent_proto::Message as _;
 use breeze_agent_proto::enrollment::*;
 use breeze_agent_proto::http::ErrorReason;
 use breeze_core::audit::{Actor, AuditResult};
-use breeze_core::tenancy::{DeviceId, OrgId};
+use breeze_core::tenancy::{DeviceId, EnrollmentKeyId, OrgId};
 use breeze_crypto::credentials::{AgentId, AgentToken, EnrollmentKey, TokenHash};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
-use uuid::Uuid;
 
 use crate::agents::error::AgentError;
 use crate::agents::rotation::{TokenSet, wire};
@@ -24,7 +23,7 @@ async fn enroll_refused(
     state: &AppState,
     client: &ClientMeta,
     org: Option<OrgId>,
-    key_id: Option<Uuid>,
+    key_id: Option<EnrollmentKeyId>,
     reason: ErrorReason,
     result: AuditResult,
 ) -> AgentError {
@@ -41,7 +40,7 @@ async fn audit_enroll_refusal(
     state: &AppState,
     client: &ClientMeta,
     org: Option<OrgId>,
-    key_id: Option<Uuid>,
+    key_id: Option<EnrollmentKeyId>,
     reason: &'static str,
     result: AuditResult,
 ) -> Result<(), AgentError> {
@@ -63,7 +62,7 @@ async fn audit_enroll_refusal_with(
     state: &AppState,
     client: &ClientMeta,
     org: Option<OrgId>,
-    key_id: Option<Uuid>,
+    key_id: Option<EnrollmentKeyId>,
     reason: &'static str,
     result: AuditResult,
     extra: Value,

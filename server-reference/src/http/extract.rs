@@ -274,16 +274,28 @@ pub struct PageOf<T> {
 impl<T> PageOf<T> {
     /// Builds a page from `limit + 1` fetched items ordered by id: the extra item only
     /// signals that there is a next page.
-    pub fn from_fetched(mut items: Vec<T>, page: Page, id_of: impl Fn(&T) -> uuid::Uuid) -> Self {
+    pub fn from_fetched<I: Into<uuid::Uuid>>(
+        mut items: Vec<T>,
+        page: Page,
+        id_of: impl Fn(&T) -> I,
+    ) -> Self {
         let limit = usize::try_from(page.limit).unwrap_or(usize::MAX);
         let more = items.len() > limit;
         items.truncate(limit);
         let next_cursor = if more {
-            items.last().map(|last| id_of(last).to_string())
+            items.last().map(|last| id_of(last).into().to_string())
         } else {
             None
         };
         Self { items, next_cursor }
+    }
+
+    /// The same page with every item converted (a store row into its API shape).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> PageOf<U> {
+        PageOf {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }
 

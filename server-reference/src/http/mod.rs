@@ -7,6 +7,7 @@ pub mod hardening;
 pub mod openapi;
 pub mod route;
 pub mod routes;
+pub mod views;
 
 use std::net::SocketAddr;
 

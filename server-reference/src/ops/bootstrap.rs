@@ -190,7 +190,7 @@ pub struct EnrollmentKeyOptions {
 #[derive(Debug)]
 pub struct CreatedEnrollmentKey {
     /// Row id.
-    pub id: Uuid,
+    pub id: breeze_core::tenancy::EnrollmentKeyId,
     /// The raw key (print once).
     pub key: EnrollmentKey,
     /// Expiry.
@@ -227,8 +227,8 @@ pub async fn create_enrollment_key(
     }
     let expires_at = state.clock.now() + Duration::minutes(i64::from(options.expires_minutes));
     let new = enrollment_keys::NewEnrollmentKey {
-        org_id: *options.org_id.as_uuid(),
-        site_id: *options.site_id.as_uuid(),
+        org_id: options.org_id,
+        site_id: options.site_id,
         name,
         max_usage: i32::try_from(options.max_usage).unwrap_or(i32::MAX),
         expires_at,

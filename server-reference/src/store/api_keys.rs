@@ -1,21 +1,19 @@
 //! API keys as the management API sees them (SPEC 3.3). Only the SHA-256 hash and an
 //! 8-character display prefix are stored; the raw key is returned once by the route.
 
-use serde::Serialize;
+use breeze_core::tenancy::{ApiKeyId, OrgId, UserId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// An API key (never its hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ApiKeyView {
     /// Id.
-    pub id: Uuid,
+    pub id: ApiKeyId,
     /// Organization.
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// Name.
     pub name: String,
     /// The first 8 characters of the key.
@@ -25,22 +23,18 @@ pub struct ApiKeyView {
     /// `active`, `revoked` or `expired`.
     pub status: String,
     /// Expiry.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
     /// Requests per hour.
     pub rate_limit_per_hour: i32,
     /// Last use.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
     /// Uses.
     pub usage_count: i64,
     /// Creator.
-    pub created_by: Option<Uuid>,
+    pub created_by: Option<UserId>,
     /// Created.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Revoked.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
 }
 
@@ -53,7 +47,7 @@ const COLS: &str = "id, org_id, name, key_prefix, scopes, status, expires_at, \
 /// [`StoreError`] on database failure.
 pub async fn list_api_keys(
     tx: &mut ScopedTx,
-    org: Uuid,
+    org: OrgId,
     page: Page,
 ) -> StoreResult<Vec<ApiKeyView>> {
     let select = format!("SELECT {COLS} FROM api_keys WHERE org_id = $1");
@@ -64,7 +58,7 @@ pub async fn list_api_keys(
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn get_api_key(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<ApiKeyView>> {
+pub async fn get_api_key(tx: &mut ScopedTx, id: ApiKeyId) -> StoreResult<Option<ApiKeyView>> {
     let sql = format!("SELECT {COLS} FROM api_keys WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -76,7 +70,7 @@ pub async fn get_api_key(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<ApiK
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewApiKey<'a> {
     /// Organization.
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// Name.
     pub name: &'a str,
     /// Display prefix (8 characters).
@@ -90,7 +84,7 @@ pub struct NewApiKey<'a> {
     /// Requests per hour.
     pub rate_limit_per_hour: i32,
     /// Creator.
-    pub created_by: Option<Uuid>,
+    pub created_by: Option<UserId>,
 }
 
 /// Stores a key.
@@ -104,7 +98,7 @@ pub async fn insert_api_key(tx: &mut ScopedTx, key: &NewApiKey<'_>) -> StoreResu
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLS}"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(Uuid::new_v4())
+        .bind(ApiKeyId::new_random())
         .bind(key.org_id)
         .bind(key.name)
         .bind(key.key_prefix)
@@ -122,7 +116,7 @@ pub async fn insert_api_key(tx: &mut ScopedTx, key: &NewApiKey<'_>) -> StoreResu
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such key; [`StoreError::Conflict`]
 /// `already_revoked`.
-pub async fn revoke_api_key(tx: &mut ScopedTx, id: Uuid) -> StoreResult<ApiKeyView> {
+pub async fn revoke_api_key(tx: &mut ScopedTx, id: ApiKeyId) -> StoreResult<ApiKeyView> {
     let sql = format!(
         "UPDATE api_keys SET status = 'revoked', revoked_at = now()
           WHERE id = $1 AND status <> 'revoked' RETURNING {COLS}"

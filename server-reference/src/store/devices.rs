@@ -1,24 +1,22 @@
 //! Devices as the management API sees them (enrollment creates them; issue 8).
 
-use serde::Serialize;
+use breeze_core::tenancy::{DeviceGroupId, DeviceId, OrgId, SiteId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeviceRow {
     /// Id.
-    pub id: Uuid,
+    pub id: DeviceId,
     /// Organization.
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// Site.
-    pub site_id: Uuid,
+    pub site_id: SiteId,
     /// Group.
-    pub group_id: Option<Uuid>,
+    pub group_id: Option<DeviceGroupId>,
     /// Public agent id.
     pub agent_id: String,
     /// Host name reported by the agent.
@@ -36,13 +34,10 @@ pub struct DeviceRow {
     /// `online`, `offline`, `quarantined` or `decommissioned`.
     pub status: String,
     /// Last contact.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub last_seen_at: Option<OffsetDateTime>,
     /// Enrolled.
-    #[serde(with = "time::serde::rfc3339")]
     pub enrolled_at: OffsetDateTime,
     /// Last changed.
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -54,9 +49,9 @@ const DEVICE_COLS: &str = "id, org_id, site_id, group_id, agent_id, hostname, di
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeviceFilter {
     /// Only this organization.
-    pub org: Option<Uuid>,
+    pub org: Option<OrgId>,
     /// Only this site.
-    pub site: Option<Uuid>,
+    pub site: Option<SiteId>,
     /// Only this status.
     pub status: Option<String>,
 }
@@ -93,7 +88,7 @@ pub async fn list_devices(
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn get_device(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<DeviceRow>> {
+pub async fn get_device(tx: &mut ScopedTx, id: DeviceId) -> StoreResult<Option<DeviceRow>> {
     let sql = format!("SELECT {DEVICE_COLS} FROM devices WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -107,7 +102,7 @@ pub async fn get_device(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<Devic
 /// [`StoreError::NotFound`] when there is no such device in reach.
 pub async fn set_display_name(
     tx: &mut ScopedTx,
-    id: Uuid,
+    id: DeviceId,
     display_name: Option<&str>,
 ) -> StoreResult<DeviceRow> {
     let sql = format!(
@@ -144,9 +139,9 @@ pub struct MovedDevice {
 /// [`StoreError::Invalid`] when the site or group is not of the device's organization.
 pub async fn move_device(
     tx: &mut ScopedTx,
-    id: Uuid,
-    site: Uuid,
-    group: Option<Uuid>,
+    id: DeviceId,
+    site: SiteId,
+    group: Option<DeviceGroupId>,
 ) -> StoreResult<MovedDevice> {
     let sql = format!(
         "UPDATE devices SET site_id = $2, group_id = $3, updated_at = now() WHERE id = $1
@@ -189,7 +184,7 @@ pub async fn move_device(
 ///
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such device in reach.
-pub async fn set_status(tx: &mut ScopedTx, id: Uuid, status: &str) -> StoreResult<DeviceRow> {
+pub async fn set_status(tx: &mut ScopedTx, id: DeviceId, status: &str) -> StoreResult<DeviceRow> {
     let sql = format!(
         "UPDATE devices SET status = $2, updated_at = now() WHERE id = $1
          RETURNING {DEVICE_COLS}"
@@ -204,15 +199,14 @@ pub async fn set_status(tx: &mut ScopedTx, id: Uuid, status: &str) -> StoreResul
 
 /// A device whose agent credentials are suspended (cross-tenant probing, SPEC 8.2), as the
 /// admin review lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SuspendedDeviceRow {
     /// Device id.
-    pub id: Uuid,
+    pub id: DeviceId,
     /// Organization.
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// Site.
-    pub site_id: Uuid,
+    pub site_id: SiteId,
     /// Public agent id.
     pub agent_id: String,
     /// Host name reported by the agent.
@@ -224,7 +218,6 @@ pub struct SuspendedDeviceRow {
     /// Why it was suspended.
     pub suspended_reason: Option<String>,
     /// When.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub suspended_at: Option<OffsetDateTime>,
 }
 
@@ -234,7 +227,7 @@ pub struct SuspendedDeviceRow {
 /// [`StoreError`] on database failure.
 pub async fn list_suspended(
     tx: &mut ScopedTx,
-    org: Option<Uuid>,
+    org: Option<OrgId>,
     page: Page,
 ) -> StoreResult<Vec<SuspendedDeviceRow>> {
     Ok(sqlx::query_as(
@@ -269,7 +262,7 @@ pub struct LiftedSuspension {
 /// [`StoreError`] on database failure.
 pub async fn lift_suspension(
     tx: &mut ScopedTx,
-    device: Uuid,
+    device: DeviceId,
 ) -> StoreResult<Option<LiftedSuspension>> {
     let row: Option<(Option<String>, Option<OffsetDateTime>)> = sqlx::query_as(
         "WITH old AS (

@@ -1,10 +1,9 @@
 //! Enrollment keys (SPEC 8.1): org + site, name, optional per-key secret, usage limit and
 //! expiry. The key (64 hex) and the secret are stored only as peppered hashes (SPEC 3.2).
 
+use breeze_core::tenancy::{EnrollmentKeyId, OrgId, SiteId, UserId};
 use breeze_crypto::credentials::{EnrollmentKey, Pepper};
-use serde::Serialize;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
@@ -17,15 +16,14 @@ pub const DEFAULT_EXPIRES_MINUTES: i64 = 60;
 pub const MAX_EXPIRES_MINUTES: i64 = 525_600;
 
 /// An enrollment key (never its hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct EnrollmentKeyView {
     /// Id.
-    pub id: Uuid,
+    pub id: EnrollmentKeyId,
     /// Organization.
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// Site enrolled devices land in.
-    pub site_id: Uuid,
+    pub site_id: SiteId,
     /// Name.
     pub name: String,
     /// Most uses.
@@ -33,14 +31,12 @@ pub struct EnrollmentKeyView {
     /// Uses so far.
     pub usage_count: i32,
     /// Expiry.
-    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
     /// Whether a per-key secret is required.
     pub has_secret: bool,
     /// Creator.
-    pub created_by: Option<Uuid>,
+    pub created_by: Option<UserId>,
     /// Created.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -53,7 +49,7 @@ const COLS: &str = "id, org_id, site_id, name, max_usage, usage_count, expires_a
 /// [`StoreError`] on database failure.
 pub async fn list_enrollment_keys(
     tx: &mut ScopedTx,
-    org: Uuid,
+    org: OrgId,
     page: Page,
 ) -> StoreResult<Vec<EnrollmentKeyView>> {
     let select = format!("SELECT {COLS} FROM enrollment_keys WHERE org_id = $1");
@@ -66,7 +62,7 @@ pub async fn list_enrollment_keys(
 /// [`StoreError`] on database failure.
 pub async fn get_enrollment_key(
     tx: &mut ScopedTx,
-    id: Uuid,
+    id: EnrollmentKeyId,
 ) -> StoreResult<Option<EnrollmentKeyView>> {
     let sql = format!("SELECT {COLS} FROM enrollment_keys WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -79,9 +75,9 @@ pub async fn get_enrollment_key(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEnrollmentKey<'a> {
     /// Organization.
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// Site (of that organization).
-    pub site_id: Uuid,
+    pub site_id: SiteId,
     /// Name (1..=200 characters).
     pub name: &'a str,
     /// 1..=100000 uses.
@@ -89,7 +85,7 @@ pub struct NewEnrollmentKey<'a> {
     /// Expiry (the caller bounds it: default 60 minutes, at most a year).
     pub expires_at: OffsetDateTime,
     /// The creator, when a user creates it.
-    pub created_by: Option<Uuid>,
+    pub created_by: Option<UserId>,
 }
 
 /// A created key: its row and the raw key, to be shown once.
@@ -133,7 +129,7 @@ pub async fn create_enrollment_key(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLS}"
     );
     let view: EnrollmentKeyView = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(Uuid::new_v4())
+        .bind(EnrollmentKeyId::new_random())
         .bind(new.org_id)
         .bind(new.site_id)
         .bind(new.name)
@@ -151,7 +147,7 @@ pub async fn create_enrollment_key(
 ///
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such key in reach.
-pub async fn delete_enrollment_key(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
+pub async fn delete_enrollment_key(tx: &mut ScopedTx, id: EnrollmentKeyId) -> StoreResult<()> {
     let done = sqlx::query("DELETE FROM enrollment_keys WHERE id = $1")
         .bind(id)
         .execute(tx.conn())

@@ -1,20 +1,18 @@
 //! Roles: the seeded ones every partner sees and each partner's custom roles (SPEC 5).
 
-use serde::Serialize;
+use breeze_core::tenancy::{PartnerId, RoleId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct RoleRow {
     /// Id.
-    pub id: Uuid,
+    pub id: RoleId,
     /// Owning partner (none for seeded roles).
-    pub partner_id: Option<Uuid>,
+    pub partner_id: Option<PartnerId>,
     /// `system`, `partner` or `organization`.
     pub scope: String,
     /// Name.
@@ -28,10 +26,8 @@ pub struct RoleRow {
     /// Seeded (immutable).
     pub seeded: bool,
     /// Created.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -45,7 +41,7 @@ const ROLE_COLS: &str = "id, partner_id, scope, name, description, permissions, 
 /// [`StoreError`] on database failure.
 pub async fn list_roles(
     tx: &mut ScopedTx,
-    partner: Option<Uuid>,
+    partner: Option<PartnerId>,
     page: Page,
 ) -> StoreResult<Vec<RoleRow>> {
     let select = format!(
@@ -59,7 +55,7 @@ pub async fn list_roles(
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn get_role(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<RoleRow>> {
+pub async fn get_role(tx: &mut ScopedTx, id: RoleId) -> StoreResult<Option<RoleRow>> {
     let sql = format!("SELECT {ROLE_COLS} FROM roles WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -71,7 +67,7 @@ pub async fn get_role(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<RoleRow
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRole<'a> {
     /// Owning partner.
-    pub partner_id: Uuid,
+    pub partner_id: PartnerId,
     /// `partner` or `organization`.
     pub scope: &'a str,
     /// Name.
@@ -102,7 +98,7 @@ pub async fn insert_role(tx: &mut ScopedTx, role: &NewRole<'_>) -> StoreResult<R
          VALUES ($1, $2, $3, $4, $5, $6, $7, false) RETURNING {ROLE_COLS}"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(Uuid::new_v4())
+        .bind(RoleId::new_random())
         .bind(role.partner_id)
         .bind(role.scope)
         .bind(role.name)
@@ -120,7 +116,7 @@ pub async fn insert_role(tx: &mut ScopedTx, role: &NewRole<'_>) -> StoreResult<R
 /// [`StoreError::NotFound`]; [`StoreError::Conflict`] `role_name_taken`.
 pub async fn update_role(
     tx: &mut ScopedTx,
-    id: Uuid,
+    id: RoleId,
     name: Option<&str>,
     description: Option<&str>,
     permissions: Option<&[String]>,
@@ -148,7 +144,7 @@ pub async fn update_role(
 ///
 /// # Errors
 /// [`StoreError::Conflict`] `role_in_use`; [`StoreError::NotFound`].
-pub async fn delete_role(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
+pub async fn delete_role(tx: &mut ScopedTx, id: RoleId) -> StoreResult<()> {
     let done = sqlx::query("DELETE FROM roles WHERE id = $1 AND NOT seeded")
         .bind(id)
         .execute(tx.conn())

@@ -4,19 +4,17 @@
 //! every statement by the request's access context; a row outside it is simply not found.
 //! Lists are cursor pages ordered by id ([`super::page::fetch_page`]).
 
-use serde::Serialize;
+use breeze_core::tenancy::{DeviceGroupId, OrgId, PartnerId, SiteId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A partner (MSP).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct PartnerRow {
     /// Id.
-    pub id: Uuid,
+    pub id: PartnerId,
     /// Name.
     pub name: String,
     /// `active` or `suspended`.
@@ -24,10 +22,8 @@ pub struct PartnerRow {
     /// Device limit (none = unlimited).
     pub max_devices: Option<i32>,
     /// Created.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -46,7 +42,7 @@ pub async fn list_partners(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<Par
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn get_partner(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<PartnerRow>> {
+pub async fn get_partner(tx: &mut ScopedTx, id: PartnerId) -> StoreResult<Option<PartnerRow>> {
     let sql = format!("SELECT {PARTNER_COLS} FROM partners WHERE id = $1 AND deleted_at IS NULL");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -67,7 +63,7 @@ pub async fn insert_partner(
         "INSERT INTO partners (id, name, max_devices) VALUES ($1, $2, $3) RETURNING {PARTNER_COLS}"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(Uuid::new_v4())
+        .bind(PartnerId::new_random())
         .bind(name)
         .bind(max_devices)
         .fetch_one(tx.conn())
@@ -80,7 +76,7 @@ pub async fn insert_partner(
 /// [`StoreError::NotFound`] when there is no such live partner.
 pub async fn update_partner(
     tx: &mut ScopedTx,
-    id: Uuid,
+    id: PartnerId,
     name: Option<&str>,
     status: Option<&str>,
     max_devices: Option<Option<i32>>,
@@ -105,7 +101,7 @@ pub async fn update_partner(
 ///
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such live partner.
-pub async fn delete_partner(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
+pub async fn delete_partner(tx: &mut ScopedTx, id: PartnerId) -> StoreResult<()> {
     let done = sqlx::query(
         "UPDATE partners SET deleted_at = now(), updated_at = now()
           WHERE id = $1 AND deleted_at IS NULL",
@@ -120,13 +116,12 @@ pub async fn delete_partner(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
 }
 
 /// An organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct OrgRow {
     /// Id.
-    pub id: Uuid,
+    pub id: OrgId,
     /// Partner.
-    pub partner_id: Uuid,
+    pub partner_id: PartnerId,
     /// Name.
     pub name: String,
     /// `active`, `trial`, `suspended` or `offboarding`.
@@ -134,10 +129,8 @@ pub struct OrgRow {
     /// Audit retention in days.
     pub retention_days: i32,
     /// Created.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -156,7 +149,7 @@ pub async fn list_orgs(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<OrgRow>
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn get_org(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<OrgRow>> {
+pub async fn get_org(tx: &mut ScopedTx, id: OrgId) -> StoreResult<Option<OrgRow>> {
     let sql = format!("SELECT {ORG_COLS} FROM organizations WHERE id = $1 AND deleted_at IS NULL");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -170,14 +163,14 @@ pub async fn get_org(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<OrgRow>>
 /// [`StoreError::Denied`] when the context may not write for `partner`.
 pub async fn insert_org(
     tx: &mut ScopedTx,
-    partner: Uuid,
+    partner: PartnerId,
     name: &str,
     status: &str,
     retention_days: i32,
 ) -> StoreResult<OrgRow> {
     // RETURNING would need SELECT visibility of the new row, which the request's
     // accessible-org list cannot include yet: build the row from what was written.
-    let id = Uuid::new_v4();
+    let id = OrgId::new_random();
     let now = OffsetDateTime::now_utc();
     let created_at = now
         .replace_nanosecond(now.nanosecond() / 1000 * 1000)
@@ -212,7 +205,7 @@ pub async fn insert_org(
 /// [`StoreError::NotFound`] when there is no such live organization in reach.
 pub async fn update_org(
     tx: &mut ScopedTx,
-    id: Uuid,
+    id: OrgId,
     name: Option<&str>,
     status: Option<&str>,
     retention_days: Option<i32>,
@@ -236,7 +229,7 @@ pub async fn update_org(
 ///
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such live organization in reach.
-pub async fn delete_org(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
+pub async fn delete_org(tx: &mut ScopedTx, id: OrgId) -> StoreResult<()> {
     let done = sqlx::query(
         "UPDATE organizations SET deleted_at = now(), updated_at = now()
           WHERE id = $1 AND deleted_at IS NULL",
@@ -251,22 +244,19 @@ pub async fn delete_org(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
 }
 
 /// A site.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SiteRow {
     /// Id.
-    pub id: Uuid,
+    pub id: SiteId,
     /// Organization.
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// Name.
     pub name: String,
     /// IANA time zone name.
     pub timezone: String,
     /// Created.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -276,7 +266,7 @@ const SITE_COLS: &str = "id, org_id, name, timezone, created_at, updated_at";
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn list_sites(tx: &mut ScopedTx, org: Uuid, page: Page) -> StoreResult<Vec<SiteRow>> {
+pub async fn list_sites(tx: &mut ScopedTx, org: OrgId, page: Page) -> StoreResult<Vec<SiteRow>> {
     let select = format!("SELECT {SITE_COLS} FROM sites WHERE org_id = $1");
     fetch_page(tx, &select, 1, |q| q.bind(org), page).await
 }
@@ -285,7 +275,7 @@ pub async fn list_sites(tx: &mut ScopedTx, org: Uuid, page: Page) -> StoreResult
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn get_site(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<SiteRow>> {
+pub async fn get_site(tx: &mut ScopedTx, id: SiteId) -> StoreResult<Option<SiteRow>> {
     let sql = format!("SELECT {SITE_COLS} FROM sites WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -299,7 +289,7 @@ pub async fn get_site(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<SiteRow
 /// [`StoreError::Denied`] when the context may not create sites there.
 pub async fn insert_site(
     tx: &mut ScopedTx,
-    org: Uuid,
+    org: OrgId,
     name: &str,
     timezone: &str,
 ) -> StoreResult<SiteRow> {
@@ -308,7 +298,7 @@ pub async fn insert_site(
          RETURNING {SITE_COLS}"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(Uuid::new_v4())
+        .bind(SiteId::new_random())
         .bind(org)
         .bind(name)
         .bind(timezone)
@@ -322,7 +312,7 @@ pub async fn insert_site(
 /// [`StoreError::NotFound`] when there is no such site in reach.
 pub async fn update_site(
     tx: &mut ScopedTx,
-    id: Uuid,
+    id: SiteId,
     name: Option<&str>,
     timezone: Option<&str>,
 ) -> StoreResult<SiteRow> {
@@ -343,7 +333,7 @@ pub async fn update_site(
 ///
 /// # Errors
 /// [`StoreError::Conflict`] `site_not_empty`; [`StoreError::NotFound`].
-pub async fn delete_site(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
+pub async fn delete_site(tx: &mut ScopedTx, id: SiteId) -> StoreResult<()> {
     let used: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM devices WHERE site_id = $1)
              OR EXISTS (SELECT 1 FROM device_groups WHERE site_id = $1)
@@ -373,22 +363,19 @@ pub async fn delete_site(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
 }
 
 /// A device group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct GroupRow {
     /// Id.
-    pub id: Uuid,
+    pub id: DeviceGroupId,
     /// Organization.
-    pub org_id: Uuid,
+    pub org_id: OrgId,
     /// Site.
-    pub site_id: Uuid,
+    pub site_id: SiteId,
     /// Name.
     pub name: String,
     /// Created.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
-    #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -398,7 +385,11 @@ const GROUP_COLS: &str = "id, org_id, site_id, name, created_at, updated_at";
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn list_groups(tx: &mut ScopedTx, site: Uuid, page: Page) -> StoreResult<Vec<GroupRow>> {
+pub async fn list_groups(
+    tx: &mut ScopedTx,
+    site: SiteId,
+    page: Page,
+) -> StoreResult<Vec<GroupRow>> {
     let select = format!("SELECT {GROUP_COLS} FROM device_groups WHERE site_id = $1");
     fetch_page(tx, &select, 1, |q| q.bind(site), page).await
 }
@@ -407,7 +398,7 @@ pub async fn list_groups(tx: &mut ScopedTx, site: Uuid, page: Page) -> StoreResu
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn get_group(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<GroupRow>> {
+pub async fn get_group(tx: &mut ScopedTx, id: DeviceGroupId) -> StoreResult<Option<GroupRow>> {
     let sql = format!("SELECT {GROUP_COLS} FROM device_groups WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -421,8 +412,8 @@ pub async fn get_group(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<GroupR
 /// [`StoreError::Denied`] when the context may not write there.
 pub async fn insert_group(
     tx: &mut ScopedTx,
-    org: Uuid,
-    site: Uuid,
+    org: OrgId,
+    site: SiteId,
     name: &str,
 ) -> StoreResult<GroupRow> {
     let sql = format!(
@@ -430,7 +421,7 @@ pub async fn insert_group(
          RETURNING {GROUP_COLS}"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(Uuid::new_v4())
+        .bind(DeviceGroupId::new_random())
         .bind(org)
         .bind(site)
         .bind(name)
@@ -442,7 +433,11 @@ pub async fn insert_group(
 ///
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such group in reach.
-pub async fn update_group(tx: &mut ScopedTx, id: Uuid, name: &str) -> StoreResult<GroupRow> {
+pub async fn update_group(
+    tx: &mut ScopedTx,
+    id: DeviceGroupId,
+    name: &str,
+) -> StoreResult<GroupRow> {
     let sql = format!(
         "UPDATE device_groups SET name = $2, updated_at = now() WHERE id = $1
          RETURNING {GROUP_COLS}"
@@ -459,7 +454,7 @@ pub async fn update_group(tx: &mut ScopedTx, id: Uuid, name: &str) -> StoreResul
 ///
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such group in reach.
-pub async fn delete_group(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
+pub async fn delete_group(tx: &mut ScopedTx, id: DeviceGroupId) -> StoreResult<()> {
     sqlx::query("UPDATE devices SET group_id = NULL, updated_at = now() WHERE group_id = $1")
         .bind(id)
         .execute(tx.conn())

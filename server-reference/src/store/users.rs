@@ -1,36 +1,32 @@
 //! Users and their memberships as the management API sees them. Password hashes are
 //! written here but never read back by these functions.
 
-use serde::Serialize;
+use breeze_core::tenancy::{OrgId, PartnerId, RoleId, SiteId, UserId};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 use super::page::{Page, fetch_page};
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A user (no credentials).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserRow {
     /// Id.
-    pub id: Uuid,
+    pub id: UserId,
     /// E-mail (lowercase).
     pub email: String,
     /// Display name.
     pub name: String,
     /// Home partner.
-    pub partner_id: Option<Uuid>,
+    pub partner_id: Option<PartnerId>,
     /// Home organization (organization users).
-    pub org_id: Option<Uuid>,
+    pub org_id: Option<OrgId>,
     /// `active` or `disabled`.
     pub status: String,
     /// MFA switched on.
     pub mfa_enabled: bool,
     /// Last login.
-    #[serde(with = "time::serde::rfc3339::option")]
     pub last_login_at: Option<OffsetDateTime>,
     /// Created.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -57,7 +53,7 @@ pub async fn list_users(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<UserRo
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn get_user(tx: &mut ScopedTx, id: Uuid) -> StoreResult<Option<UserRow>> {
+pub async fn get_user(tx: &mut ScopedTx, id: UserId) -> StoreResult<Option<UserRow>> {
     let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -73,9 +69,9 @@ pub struct NewUser<'a> {
     /// Display name.
     pub name: &'a str,
     /// Home partner.
-    pub partner_id: Uuid,
+    pub partner_id: PartnerId,
     /// Home organization (organization users).
-    pub org_id: Option<Uuid>,
+    pub org_id: Option<OrgId>,
     /// Argon2id PHC string.
     pub password_hash: &'a str,
 }
@@ -90,7 +86,7 @@ pub async fn insert_user(tx: &mut ScopedTx, user: &NewUser<'_>) -> StoreResult<U
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {USER_COLS}"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(Uuid::new_v4())
+        .bind(UserId::new_random())
         .bind(user.email)
         .bind(user.name)
         .bind(user.partner_id)
@@ -108,7 +104,7 @@ pub async fn insert_user(tx: &mut ScopedTx, user: &NewUser<'_>) -> StoreResult<U
 ///
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such user in reach.
-pub async fn set_name(tx: &mut ScopedTx, id: Uuid, name: &str) -> StoreResult<()> {
+pub async fn set_name(tx: &mut ScopedTx, id: UserId, name: &str) -> StoreResult<()> {
     let done = sqlx::query("UPDATE users SET name = $2, updated_at = now() WHERE id = $1")
         .bind(id)
         .bind(name)
@@ -125,7 +121,7 @@ pub async fn set_name(tx: &mut ScopedTx, id: Uuid, name: &str) -> StoreResult<()
 ///
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such user in reach.
-pub async fn set_active(tx: &mut ScopedTx, id: Uuid, active: bool) -> StoreResult<()> {
+pub async fn set_active(tx: &mut ScopedTx, id: UserId, active: bool) -> StoreResult<()> {
     let done = sqlx::query(
         "UPDATE users SET status = CASE WHEN $2 THEN 'active' ELSE 'disabled' END,
                 auth_epoch = CASE WHEN $2 THEN auth_epoch ELSE auth_epoch + 1 END,
@@ -148,11 +144,11 @@ pub async fn set_active(tx: &mut ScopedTx, id: Uuid, active: bool) -> StoreResul
 /// [`StoreError::Denied`] when the partner is out of reach.
 pub async fn put_partner_membership(
     tx: &mut ScopedTx,
-    user: Uuid,
-    partner: Uuid,
-    role: Uuid,
+    user: UserId,
+    partner: PartnerId,
+    role: RoleId,
     org_access: &str,
-    org_ids: &[Uuid],
+    org_ids: &[OrgId],
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO partner_memberships (user_id, partner_id, role_id, org_access, org_ids)
@@ -177,10 +173,10 @@ pub async fn put_partner_membership(
 /// [`StoreError::Denied`] when the organization is out of reach.
 pub async fn put_org_membership(
     tx: &mut ScopedTx,
-    user: Uuid,
-    org: Uuid,
-    role: Uuid,
-    site_ids: Option<&[Uuid]>,
+    user: UserId,
+    org: OrgId,
+    role: RoleId,
+    site_ids: Option<&[SiteId]>,
 ) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO org_memberships (user_id, org_id, role_id, site_ids) VALUES ($1, $2, $3, $4)
@@ -201,7 +197,7 @@ pub async fn put_org_membership(
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn count_sites_of(tx: &mut ScopedTx, org: Uuid, sites: &[Uuid]) -> StoreResult<i64> {
+pub async fn count_sites_of(tx: &mut ScopedTx, org: OrgId, sites: &[SiteId]) -> StoreResult<i64> {
     Ok(
         sqlx::query_scalar(
             "SELECT count(*) FROM sites WHERE org_id = $1 AND id = ANY ($2::uuid[])",
@@ -219,7 +215,7 @@ pub async fn count_sites_of(tx: &mut ScopedTx, org: Uuid, sites: &[Uuid]) -> Sto
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
-pub async fn is_platform_user(tx: &mut ScopedTx, user: Uuid) -> StoreResult<bool> {
+pub async fn is_platform_user(tx: &mut ScopedTx, user: UserId) -> StoreResult<bool> {
     Ok(
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM system_memberships WHERE user_id = $1)")
             .bind(user)
@@ -234,7 +230,7 @@ pub async fn is_platform_user(tx: &mut ScopedTx, user: Uuid) -> StoreResult<bool
 /// [`StoreError`] on database failure.
 pub async fn memberships(
     tx: &mut ScopedTx,
-    user: Uuid,
+    user: UserId,
 ) -> StoreResult<breeze_authz::access::Memberships> {
-    super::principal::memberships(tx, breeze_core::tenancy::UserId::from_uuid(user)).await
+    super::principal::memberships(tx, user).await
 }

@@ -207,7 +207,7 @@ async fn list_commands(
     drop(tx);
     let items: Vec<CommandOut> = rows.into_iter().map(CommandOut::from).collect();
     Ok(Json(PageOf::from_fetched(items, page, |c| {
-        c.id.parse().unwrap_or_default()
+        c.id.parse::<uuid::Uuid>().unwrap_or_default()
     })))
 }
 

@@ -1,7 +1,7 @@
 //! Enrollment (SPEC 8.1): enrollment keys as enrollment reads them, the partner device
 //! limit, re-enrollment candidates, held devices, new devices and their credentials.
 
-use breeze_core::tenancy::{DeviceId, OrgId, PartnerId, SiteId};
+use breeze_core::tenancy::{DeviceId, EnrollmentKeyId, OrgId, PartnerId, SiteId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -11,7 +11,7 @@ use crate::store::{ScopedTx, StoreResult};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnrollmentKeyRow {
     /// Key id.
-    pub id: Uuid,
+    pub id: EnrollmentKeyId,
     /// Organization.
     pub org_id: OrgId,
     /// Site.
@@ -39,10 +39,10 @@ pub async fn enrollment_key_by_hash(
     hash_hex: &str,
 ) -> StoreResult<Option<EnrollmentKeyRow>> {
     type Row = (
-        Uuid,
-        Uuid,
-        Uuid,
-        Uuid,
+        EnrollmentKeyId,
+        OrgId,
+        SiteId,
+        PartnerId,
         Option<String>,
         i32,
         i32,
@@ -64,9 +64,9 @@ pub async fn enrollment_key_by_hash(
         |(id, org, site, partner, secret_hash, max_usage, usage_count, expires_at, max_devices)| {
             EnrollmentKeyRow {
                 id,
-                org_id: OrgId::from_uuid(org),
-                site_id: SiteId::from_uuid(site),
-                partner_id: PartnerId::from_uuid(partner),
+                org_id: org,
+                site_id: site,
+                partner_id: partner,
                 secret_hash,
                 max_usage,
                 usage_count,
@@ -112,7 +112,7 @@ pub async fn partner_device_count(tx: &mut ScopedTx, partner: PartnerId) -> Stor
 ///
 /// # Errors
 /// [`crate::store::StoreError`] on database failure.
-pub async fn claim_key_use(tx: &mut ScopedTx, key: Uuid) -> StoreResult<bool> {
+pub async fn claim_key_use(tx: &mut ScopedTx, key: EnrollmentKeyId) -> StoreResult<bool> {
     let done = sqlx::query(
         "UPDATE enrollment_keys SET usage_count = usage_count + 1
           WHERE id = $1 AND usage_count < max_usage AND expires_at > now()",

@@ -21,8 +21,9 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
+use crate::http::views::ApiKeyOut;
 use crate::state::AppState;
-use crate::store::api_keys::{self, ApiKeyView, NewApiKey};
+use crate::store::api_keys::{self, NewApiKey};
 
 /// The routes of this module.
 #[must_use]
@@ -108,7 +109,7 @@ impl Validate for CreateApiKey {
 #[serde(rename_all = "camelCase")]
 struct Created {
     #[serde(flatten)]
-    view: ApiKeyView,
+    view: ApiKeyOut,
     key: String,
 }
 
@@ -119,12 +120,14 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page()?;
-    let org = *p.org_id.as_uuid();
+    let org = p.org_id;
     org_in_reach(&authed, org)?;
     let mut tx = authed.begin(&state).await?;
     let rows = api_keys::list_api_keys(&mut tx, org, page).await?;
     drop(tx);
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(ApiKeyOut::from),
+    ))
 }
 
 async fn create(
@@ -133,7 +136,7 @@ async fn create(
     Path(p): Path<OrgPath>,
     Json(body): Json<CreateApiKey>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org = *p.org_id.as_uuid();
+    let org = p.org_id;
     org_in_reach(&authed, org)?;
     if !authed.ctx.allowed_site_ids().is_all() {
         return Err(ApiError::Forbidden("site_restricted"));
@@ -170,7 +173,7 @@ async fn create(
             scopes: &stored,
             expires_at,
             rate_limit_per_hour: body.rate_limit_per_hour.unwrap_or(1000),
-            created_by: authed.user_id().map(|u| *u.as_uuid()),
+            created_by: authed.user_id(),
         },
     )
     .await?;
@@ -183,7 +186,7 @@ async fn create(
     seal(&mut tx, Some(org), ev).await?;
     tx.commit().await?;
     let created = Created {
-        view,
+        view: view.into(),
         key: key.expose_secret().to_owned(),
     };
     Ok((StatusCode::CREATED, axum::Json(created)))
@@ -194,7 +197,7 @@ async fn revoke(
     Extension(authed): Extension<Authed>,
     Path(p): Path<ApiKeyPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = *p.api_key_id.as_uuid();
+    let id = p.api_key_id;
     let mut tx = authed.begin(&state).await?;
     let key = api_keys::get_api_key(&mut tx, id)
         .await?

@@ -20,6 +20,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, Page, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
+use crate::http::views::{DeviceOut, SuspendedDeviceOut};
 use crate::state::AppState;
 use crate::store::devices::{self, DeviceFilter, DeviceRow, SuspendedDeviceRow};
 use crate::store::{ScopedTx, tenancy};
@@ -182,7 +183,7 @@ impl Validate for MoveDevice {}
 async fn device_for(
     tx: &mut ScopedTx,
     authed: &Authed,
-    device: uuid::Uuid,
+    device: DeviceId,
 ) -> Result<DeviceRow, ApiError> {
     let row = devices::get_device(tx, device)
         .await?
@@ -198,18 +199,20 @@ async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let page: Page = q.page_query().page()?;
     if let Some(org) = q.org_id {
-        org_in_reach(&authed, *org.as_uuid())?;
+        org_in_reach(&authed, org)?;
     }
     let filter = DeviceFilter {
-        org: q.org_id.map(|o| *o.as_uuid()),
-        site: q.site_id.map(|s| *s.as_uuid()),
+        org: q.org_id,
+        site: q.site_id,
         status: q.status.clone(),
     };
     let mut tx = authed.begin(&state).await?;
     let mut rows = devices::list_devices(&mut tx, &filter, page).await?;
     drop(tx);
     rows.retain(|r| site_in_reach(&authed, r.org_id, r.site_id).is_ok());
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(DeviceOut::from),
+    ))
 }
 
 async fn read(
@@ -218,8 +221,8 @@ async fn read(
     Path(p): Path<DevicePath>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let row = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
-    Ok(axum::Json(row))
+    let row = device_for(&mut tx, &authed, p.device_id).await?;
+    Ok(axum::Json(DeviceOut::from(row)))
 }
 
 async fn update(
@@ -229,9 +232,9 @@ async fn update(
     Json(body): Json<UpdateDevice>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
+    let device = device_for(&mut tx, &authed, p.device_id).await?;
     let Some(display_name) = body.display_name else {
-        return Ok(axum::Json(device));
+        return Ok(axum::Json(DeviceOut::from(device)));
     };
     let row = devices::set_display_name(&mut tx, device.id, display_name.as_deref().map(str::trim))
         .await?;
@@ -242,7 +245,7 @@ async fn update(
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(DeviceOut::from(row)))
 }
 
 async fn move_device(
@@ -252,11 +255,11 @@ async fn move_device(
     Json(body): Json<MoveDevice>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
+    let device = device_for(&mut tx, &authed, p.device_id).await?;
     if device.status == "decommissioned" {
         return Err(ApiError::Conflict("device_decommissioned"));
     }
-    let target = *body.site_id.as_uuid();
+    let target = body.site_id;
     let site = tenancy::get_site(&mut tx, target)
         .await?
         .filter(|s| site_in_reach(&authed, s.org_id, s.id).is_ok())
@@ -268,7 +271,7 @@ async fn move_device(
         ));
     }
     if let Some(group) = body.group_id {
-        let in_site = tenancy::get_group(&mut tx, *group.as_uuid())
+        let in_site = tenancy::get_group(&mut tx, group)
             .await?
             .is_some_and(|g| g.site_id == site.id);
         if !in_site {
@@ -279,13 +282,7 @@ async fn move_device(
         }
     }
     // the heartbeat row and unfinished commands move with the device, in this transaction
-    let moved = devices::move_device(
-        &mut tx,
-        device.id,
-        site.id,
-        body.group_id.map(|g| *g.as_uuid()),
-    )
-    .await?;
+    let moved = devices::move_device(&mut tx, device.id, site.id, body.group_id).await?;
     let row = moved.row;
     let ev = event(&state, &authed, "device.move", "device", device.id)?.details(&json!({
         "fromSiteId": device.site_id,
@@ -296,16 +293,14 @@ async fn move_device(
     }));
     seal(&mut tx, Some(device.org_id), ev).await?;
     tx.commit().await?;
-    state
-        .agent_cache
-        .invalidate_device(breeze_core::tenancy::DeviceId::from_uuid(device.id));
-    Ok(axum::Json(row))
+    state.agent_cache.invalidate_device(device.id);
+    Ok(axum::Json(DeviceOut::from(row)))
 }
 
 async fn set_status(
     state: &AppState,
     authed: &Authed,
-    device: uuid::Uuid,
+    device: DeviceId,
     status: &'static str,
     action: &'static str,
 ) -> Result<DeviceRow, ApiError> {
@@ -322,9 +317,7 @@ async fn set_status(
         .details(&json!({"from": device.status, "to": status}));
     seal(&mut tx, Some(device.org_id), ev).await?;
     tx.commit().await?;
-    state
-        .agent_cache
-        .invalidate_device(breeze_core::tenancy::DeviceId::from_uuid(device.id));
+    state.agent_cache.invalidate_device(device.id);
     Ok(row)
 }
 
@@ -336,12 +329,12 @@ async fn quarantine(
     let row = set_status(
         &state,
         &authed,
-        *p.device_id.as_uuid(),
+        p.device_id,
         "quarantined",
         "device.quarantine",
     )
     .await?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(DeviceOut::from(row)))
 }
 
 async fn decommission(
@@ -352,12 +345,12 @@ async fn decommission(
     let row = set_status(
         &state,
         &authed,
-        *p.device_id.as_uuid(),
+        p.device_id,
         "decommissioned",
         "device.decommission",
     )
     .await?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(DeviceOut::from(row)))
 }
 
 /// Query of the suspended-device list.
@@ -394,14 +387,16 @@ async fn list_suspended(
 ) -> Result<impl IntoResponse, ApiError> {
     let page: Page = q.page_query().page()?;
     if let Some(org) = q.org_id {
-        org_in_reach(&authed, *org.as_uuid())?;
+        org_in_reach(&authed, org)?;
     }
     let mut tx = authed.begin(&state).await?;
     let mut rows: Vec<SuspendedDeviceRow> =
-        devices::list_suspended(&mut tx, q.org_id.map(|o| *o.as_uuid()), page).await?;
+        devices::list_suspended(&mut tx, q.org_id, page).await?;
     drop(tx);
     rows.retain(|r| site_in_reach(&authed, r.org_id, r.site_id).is_ok());
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(SuspendedDeviceOut::from),
+    ))
 }
 
 async fn unsuspend(
@@ -411,7 +406,7 @@ async fn unsuspend(
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
     // 404 outside the caller's organizations and site list
-    let device = device_for(&mut tx, &authed, *p.device_id.as_uuid()).await?;
+    let device = device_for(&mut tx, &authed, p.device_id).await?;
     let lifted = devices::lift_suspension(&mut tx, device.id)
         .await?
         .ok_or(ApiError::Conflict("not_suspended"))?;
@@ -431,8 +426,6 @@ async fn unsuspend(
     }));
     seal(&mut tx, Some(device.org_id), ev).await?;
     tx.commit().await?;
-    state
-        .agent_cache
-        .invalidate_device(breeze_core::tenancy::DeviceId::from_uuid(device.id));
+    state.agent_cache.invalidate_device(device.id);
     Ok(axum::Json(json!({"id": device.id, "suspended": false})))
 }

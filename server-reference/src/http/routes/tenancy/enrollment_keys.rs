@@ -19,10 +19,10 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
+use crate::http::views::EnrollmentKeyOut;
 use crate::state::AppState;
 use crate::store::enrollment_keys::{
-    self, DEFAULT_EXPIRES_MINUTES, EnrollmentKeyView, MAX_EXPIRES_MINUTES, MAX_USAGE,
-    NewEnrollmentKey,
+    self, DEFAULT_EXPIRES_MINUTES, MAX_EXPIRES_MINUTES, MAX_USAGE, NewEnrollmentKey,
 };
 use crate::store::tenancy;
 
@@ -114,7 +114,7 @@ impl Validate for CreateEnrollmentKey {
 #[serde(rename_all = "camelCase")]
 struct Created {
     #[serde(flatten)]
-    view: EnrollmentKeyView,
+    view: EnrollmentKeyOut,
     key: String,
 }
 
@@ -125,13 +125,15 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page()?;
-    let org = *p.org_id.as_uuid();
+    let org = p.org_id;
     org_in_reach(&authed, org)?;
     let mut tx = authed.begin(&state).await?;
     let mut rows = enrollment_keys::list_enrollment_keys(&mut tx, org, page).await?;
     drop(tx);
     rows.retain(|r| site_in_reach(&authed, r.org_id, r.site_id).is_ok());
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(EnrollmentKeyOut::from),
+    ))
 }
 
 async fn create(
@@ -140,10 +142,10 @@ async fn create(
     Path(p): Path<OrgPath>,
     Json(body): Json<CreateEnrollmentKey>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org = *p.org_id.as_uuid();
+    let org = p.org_id;
     org_in_reach(&authed, org)?;
     let mut tx = authed.begin(&state).await?;
-    let site = tenancy::get_site(&mut tx, *body.site_id.as_uuid())
+    let site = tenancy::get_site(&mut tx, body.site_id)
         .await?
         .filter(|s| s.org_id == org && site_in_reach(&authed, s.org_id, s.id).is_ok())
         .ok_or_else(|| ApiError::invalid("body.siteId", "is not a site of this organization"))?;
@@ -158,7 +160,7 @@ async fn create(
             name: body.name.trim(),
             max_usage: body.max_usage.unwrap_or(1),
             expires_at: state.clock.now() + time::Duration::minutes(minutes),
-            created_by: authed.user_id().map(|u| *u.as_uuid()),
+            created_by: authed.user_id(),
         },
         secret,
     )
@@ -180,7 +182,7 @@ async fn create(
     seal(&mut tx, Some(org), ev).await?;
     tx.commit().await?;
     let out = Created {
-        view,
+        view: view.into(),
         key: created.key.expose_secret().to_owned(),
     };
     Ok((StatusCode::CREATED, axum::Json(out)))
@@ -191,7 +193,7 @@ async fn remove(
     Extension(authed): Extension<Authed>,
     Path(p): Path<KeyPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = *p.key_id.as_uuid();
+    let id = p.key_id;
     let mut tx = authed.begin(&state).await?;
     let key = enrollment_keys::get_enrollment_key(&mut tx, id)
         .await?

@@ -15,6 +15,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
+use crate::http::views::GroupOut;
 use crate::state::AppState;
 use crate::store::{ScopedTx, tenancy};
 
@@ -88,7 +89,7 @@ impl Validate for GroupBody {
 pub(crate) async fn group_for(
     tx: &mut ScopedTx,
     authed: &Authed,
-    group: uuid::Uuid,
+    group: DeviceGroupId,
 ) -> Result<tenancy::GroupRow, ApiError> {
     let row = tenancy::get_group(tx, group)
         .await?
@@ -105,10 +106,12 @@ async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page()?;
     let mut tx = authed.begin(&state).await?;
-    let site = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
+    let site = site_for(&mut tx, &authed, p.site_id).await?;
     let rows = tenancy::list_groups(&mut tx, site.id, page).await?;
     drop(tx);
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(GroupOut::from),
+    ))
 }
 
 async fn create(
@@ -118,7 +121,7 @@ async fn create(
     Json(body): Json<GroupBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let site = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
+    let site = site_for(&mut tx, &authed, p.site_id).await?;
     let row = tenancy::insert_group(&mut tx, site.org_id, site.id, body.name.trim()).await?;
     let ev = event(
         &state,
@@ -130,7 +133,7 @@ async fn create(
     .details(&json!({"siteId": site.id}));
     seal(&mut tx, Some(site.org_id), ev).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(row)))
+    Ok((StatusCode::CREATED, axum::Json(GroupOut::from(row))))
 }
 
 async fn read(
@@ -139,8 +142,8 @@ async fn read(
     Path(p): Path<GroupPath>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let row = group_for(&mut tx, &authed, *p.group_id.as_uuid()).await?;
-    Ok(axum::Json(row))
+    let row = group_for(&mut tx, &authed, p.group_id).await?;
+    Ok(axum::Json(GroupOut::from(row)))
 }
 
 async fn update(
@@ -150,7 +153,7 @@ async fn update(
     Json(body): Json<GroupBody>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let group = group_for(&mut tx, &authed, *p.group_id.as_uuid()).await?;
+    let group = group_for(&mut tx, &authed, p.group_id).await?;
     let row = tenancy::update_group(&mut tx, group.id, body.name.trim()).await?;
     seal(
         &mut tx,
@@ -165,7 +168,7 @@ async fn update(
     )
     .await?;
     tx.commit().await?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(GroupOut::from(row)))
 }
 
 async fn remove(
@@ -174,7 +177,7 @@ async fn remove(
     Path(p): Path<GroupPath>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let group = group_for(&mut tx, &authed, *p.group_id.as_uuid()).await?;
+    let group = group_for(&mut tx, &authed, p.group_id).await?;
     tenancy::delete_group(&mut tx, group.id).await?;
     seal(
         &mut tx,

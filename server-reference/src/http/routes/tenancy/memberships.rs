@@ -5,10 +5,9 @@
 use breeze_authz::access::{Memberships, OrgAccess, Scope, SiteAccess};
 use breeze_authz::permission::Grant;
 use breeze_authz::registry::PermissionSet;
-use breeze_core::tenancy::{OrgId, PartnerId, RoleId, SiteId};
+use breeze_core::tenancy::{OrgId, PartnerId, RoleId, SiteId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::users::MAX_LIST;
 use super::{holds_all, site_in_reach};
@@ -182,7 +181,7 @@ pub(super) async fn current_role_set(
     let Some(role) = role else {
         return Ok(None);
     };
-    match roles::get_role(tx, *role.as_uuid()).await? {
+    match roles::get_role(tx, role).await? {
         Some(r) => Ok(Some(compile_row(state, &r)?)),
         // a role the caller cannot see: treat as more powerful than the caller
         None => Err(ApiError::Forbidden("privilege_escalation")),
@@ -193,16 +192,16 @@ pub(super) async fn current_role_set(
 #[derive(Debug)]
 pub(super) enum Checked {
     Partner {
-        partner: Uuid,
-        role: Uuid,
+        partner: PartnerId,
+        role: RoleId,
         access: String,
-        orgs: Vec<Uuid>,
+        orgs: Vec<OrgId>,
     },
     Organization {
-        org: Uuid,
-        partner: Uuid,
-        role: Uuid,
-        sites: Option<Vec<Uuid>>,
+        org: OrgId,
+        partner: PartnerId,
+        role: RoleId,
+        sites: Option<Vec<SiteId>>,
     },
 }
 
@@ -213,14 +212,14 @@ pub(super) async fn check_membership(
     authed: &Authed,
     tx: &mut ScopedTx,
     body: &MembershipBody,
-    partner_hint: Option<Uuid>,
+    partner_hint: Option<PartnerId>,
 ) -> Result<Checked, ApiError> {
     let role_id = match body {
         MembershipBody::Partner { role_id, .. } | MembershipBody::Organization { role_id, .. } => {
-            *role_id.as_uuid()
+            role_id
         }
     };
-    let role = roles::get_role(tx, role_id)
+    let role = roles::get_role(tx, *role_id)
         .await?
         .ok_or_else(|| ApiError::invalid("body.membership.roleId", "is not a known role"))?;
     if role.scope == "system" {
@@ -251,7 +250,6 @@ pub(super) async fn check_membership(
             let partner = authed
                 .ctx
                 .current_partner_id()
-                .map(|p| *p.as_uuid())
                 .or(partner_hint)
                 .ok_or_else(|| ApiError::invalid("body.partnerId", "is required"))?;
             if role.partner_id.is_some_and(|p| p != partner) {
@@ -263,13 +261,13 @@ pub(super) async fn check_membership(
             let mut orgs = Vec::with_capacity(org_ids.len());
             for org in org_ids {
                 let ok = authed.ctx.can_access_org(*org)
-                    && tenancy::get_org(tx, *org.as_uuid())
+                    && tenancy::get_org(tx, *org)
                         .await?
                         .is_some_and(|o| o.partner_id == partner);
                 if !ok {
                     return Err(ApiError::NotFound);
                 }
-                orgs.push(*org.as_uuid());
+                orgs.push(*org);
             }
             orgs.sort_unstable();
             orgs.dedup();
@@ -289,7 +287,7 @@ pub(super) async fn check_membership(
                     "must be an organization-scoped role",
                 ));
             }
-            let org = *org_id.as_uuid();
+            let org = *org_id;
             if !authed.ctx.can_access_org(*org_id) {
                 return Err(ApiError::NotFound);
             }
@@ -305,7 +303,7 @@ pub(super) async fn check_membership(
                 None if restricted => return Err(ApiError::Forbidden("site_restricted")),
                 None => None,
                 Some(list) => {
-                    let mut ids: Vec<Uuid> = list.iter().map(|s| *s.as_uuid()).collect();
+                    let mut ids: Vec<SiteId> = list.clone();
                     ids.sort_unstable();
                     ids.dedup();
                     if ids.iter().any(|s| site_in_reach(authed, org, *s).is_err()) {
@@ -330,7 +328,7 @@ pub(super) async fn check_membership(
 
 pub(super) async fn write_membership(
     tx: &mut ScopedTx,
-    user: Uuid,
+    user: UserId,
     m: &Checked,
 ) -> Result<(), ApiError> {
     match m {

@@ -30,7 +30,6 @@ pub mod users;
 use breeze_authz::registry::PermissionSet;
 use breeze_core::audit::{AuditEventBuilder, AuditResult};
 use breeze_core::tenancy::{OrgId, SiteId};
-use uuid::Uuid;
 
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
@@ -63,7 +62,7 @@ pub(crate) fn event(
     authed: &Authed,
     action: &str,
     resource_type: &str,
-    id: Uuid,
+    id: impl std::fmt::Display,
 ) -> Result<AuditEventBuilder, ApiError> {
     Ok(authed
         .event(state, action, AuditResult::Success)?
@@ -74,17 +73,17 @@ pub(crate) fn event(
 /// Seals `event` into `org`'s chain (the system chain for `None`) inside `tx`.
 pub(crate) async fn seal(
     tx: &mut ScopedTx,
-    org: Option<Uuid>,
+    org: Option<OrgId>,
     event: AuditEventBuilder,
 ) -> Result<(), ApiError> {
     let event = event.build().map_err(ApiError::internal)?;
-    audit::append(tx, org.map(OrgId::from_uuid), event).await?;
+    audit::append(tx, org, event).await?;
     Ok(())
 }
 
 /// 404 unless the context reaches organization `org` (Rust-side check, SPEC 1.3).
-pub(crate) fn org_in_reach(authed: &Authed, org: Uuid) -> Result<(), ApiError> {
-    if authed.ctx.can_access_org(OrgId::from_uuid(org)) {
+pub(crate) fn org_in_reach(authed: &Authed, org: OrgId) -> Result<(), ApiError> {
+    if authed.ctx.can_access_org(org) {
         Ok(())
     } else {
         Err(ApiError::NotFound)
@@ -92,11 +91,8 @@ pub(crate) fn org_in_reach(authed: &Authed, org: Uuid) -> Result<(), ApiError> {
 }
 
 /// 404 unless the context reaches site `site` of organization `org`.
-pub(crate) fn site_in_reach(authed: &Authed, org: Uuid, site: Uuid) -> Result<(), ApiError> {
-    if authed
-        .ctx
-        .can_access_site(OrgId::from_uuid(org), SiteId::from_uuid(site))
-    {
+pub(crate) fn site_in_reach(authed: &Authed, org: OrgId, site: SiteId) -> Result<(), ApiError> {
+    if authed.ctx.can_access_site(org, site) {
         Ok(())
     } else {
         Err(ApiError::NotFound)

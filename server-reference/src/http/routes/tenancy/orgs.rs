@@ -27,6 +27,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
+use crate::http::views::OrgOut;
 use crate::state::AppState;
 use crate::store::tenancy;
 
@@ -160,7 +161,9 @@ async fn list(
     let mut rows = tenancy::list_orgs(&mut tx, page).await?;
     drop(tx);
     rows.retain(|r| org_in_reach(&authed, r.id).is_ok());
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(OrgOut::from),
+    ))
 }
 
 /// Refuses a retention below the operator's floor (400 naming the field).
@@ -205,15 +208,12 @@ async fn create(
     }
     let status = body.status.as_deref().unwrap_or("active");
     let mut tx = authed.begin(&state).await?;
-    if tenancy::get_partner(&mut tx, *partner.as_uuid())
-        .await?
-        .is_none()
-    {
+    if tenancy::get_partner(&mut tx, partner).await?.is_none() {
         return Err(ApiError::NotFound);
     }
     let row = tenancy::insert_org(
         &mut tx,
-        *partner.as_uuid(),
+        partner,
         body.name.trim(),
         status,
         body.retention_days.unwrap_or_else(|| {
@@ -232,7 +232,7 @@ async fn create(
     .details(&json!({"partnerId": row.partner_id, "status": row.status}));
     seal(&mut tx, None, ev).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(row)))
+    Ok((StatusCode::CREATED, axum::Json(OrgOut::from(row))))
 }
 
 async fn read(
@@ -240,13 +240,13 @@ async fn read(
     Extension(authed): Extension<Authed>,
     Path(p): Path<OrgPath>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let id = *p.org_id.as_uuid();
+    let id = p.org_id;
     org_in_reach(&authed, id)?;
     let mut tx = authed.begin(&state).await?;
     let row = tenancy::get_org(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(OrgOut::from(row)))
 }
 
 async fn update(
@@ -255,7 +255,7 @@ async fn update(
     Path(p): Path<OrgPath>,
     Json(body): Json<UpdateOrg>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let id = *p.org_id.as_uuid();
+    let id = p.org_id;
     org_in_reach(&authed, id)?;
     if body.status.is_some() && authed.ctx.scope() == Scope::Organization {
         return Err(ApiError::Forbidden("status_change_requires_partner"));
@@ -299,10 +299,8 @@ async fn update(
         seal(&mut tx, Some(id), ev).await?;
     }
     tx.commit().await?;
-    state
-        .agent_cache
-        .invalidate_org(breeze_core::tenancy::OrgId::from_uuid(id));
-    Ok(axum::Json(row))
+    state.agent_cache.invalidate_org(id);
+    Ok(axum::Json(OrgOut::from(row)))
 }
 
 async fn remove(
@@ -310,7 +308,7 @@ async fn remove(
     Extension(authed): Extension<Authed>,
     Path(p): Path<OrgPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = *p.org_id.as_uuid();
+    let id = p.org_id;
     org_in_reach(&authed, id)?;
     let mut tx = authed.begin(&state).await?;
     tenancy::delete_org(&mut tx, id).await?;
@@ -321,8 +319,6 @@ async fn remove(
     )
     .await?;
     tx.commit().await?;
-    state
-        .agent_cache
-        .invalidate_org(breeze_core::tenancy::OrgId::from_uuid(id));
+    state.agent_cache.invalidate_org(id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -14,6 +14,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
+use crate::http::views::PartnerOut;
 use crate::state::AppState;
 use crate::store::tenancy;
 
@@ -136,7 +137,7 @@ async fn create(
         .details(&json!({"name": row.name, "maxDevices": row.max_devices}));
     seal(&mut tx, None, ev).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(row)))
+    Ok((StatusCode::CREATED, axum::Json(PartnerOut::from(row))))
 }
 
 async fn list(
@@ -148,7 +149,9 @@ async fn list(
     let mut tx = authed.begin(&state).await?;
     let rows = tenancy::list_partners(&mut tx, page).await?;
     drop(tx);
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(PartnerOut::from),
+    ))
 }
 
 async fn read(
@@ -157,10 +160,10 @@ async fn read(
     Path(p): Path<PartnerPath>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let row = tenancy::get_partner(&mut tx, *p.partner_id.as_uuid())
+    let row = tenancy::get_partner(&mut tx, p.partner_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(PartnerOut::from(row)))
 }
 
 async fn update(
@@ -169,7 +172,7 @@ async fn update(
     Path(p): Path<PartnerPath>,
     Json(body): Json<UpdatePartner>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let id = *p.partner_id.as_uuid();
+    let id = p.partner_id;
     let mut tx = authed.begin(&state).await?;
     let row = tenancy::update_partner(
         &mut tx,
@@ -186,7 +189,7 @@ async fn update(
     }));
     seal(&mut tx, None, ev).await?;
     tx.commit().await?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(PartnerOut::from(row)))
 }
 
 async fn remove(
@@ -194,7 +197,7 @@ async fn remove(
     Extension(authed): Extension<Authed>,
     Path(p): Path<PartnerPath>,
 ) -> Result<StatusCode, ApiError> {
-    let id = *p.partner_id.as_uuid();
+    let id = p.partner_id;
     let mut tx = authed.begin(&state).await?;
     tenancy::delete_partner(&mut tx, id).await?;
     seal(

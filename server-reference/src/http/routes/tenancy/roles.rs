@@ -21,6 +21,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
+use crate::http::views::RoleOut;
 use crate::state::AppState;
 use crate::store::ScopedTx;
 use crate::store::roles::{self, NewRole, RoleRow};
@@ -201,7 +202,7 @@ async fn editable(
     state: &AppState,
     authed: &Authed,
     tx: &mut ScopedTx,
-    id: uuid::Uuid,
+    id: RoleId,
 ) -> Result<RoleRow, ApiError> {
     let role = roles::get_role(tx, id).await?.ok_or(ApiError::NotFound)?;
     if role.seeded {
@@ -209,7 +210,7 @@ async fn editable(
     }
     let in_reach = role
         .partner_id
-        .is_some_and(|p| authed.ctx.can_access_partner(PartnerId::from_uuid(p)));
+        .is_some_and(|p| authed.ctx.can_access_partner(p));
     if !in_reach {
         return Err(ApiError::NotFound);
     }
@@ -237,13 +238,15 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page()?;
-    let partner = authed.ctx.current_partner_id().map(|p| *p.as_uuid());
+    let partner = authed.ctx.current_partner_id();
     let mut tx = authed.begin(&state).await?;
     let mut rows = roles::list_roles(&mut tx, partner, page).await?;
     drop(tx);
     let system = authed.ctx.scope() == Scope::System;
     rows.retain(|r| system || r.partner_id.is_none() || r.partner_id == partner);
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(RoleOut::from),
+    ))
 }
 
 async fn create(
@@ -276,7 +279,7 @@ async fn create(
     let row = roles::insert_role(
         &mut tx,
         &NewRole {
-            partner_id: *partner.as_uuid(),
+            partner_id: partner,
             scope: scope.as_str(),
             name: body.name.trim(),
             description: body.description.as_deref().unwrap_or(""),
@@ -292,7 +295,7 @@ async fn create(
     }));
     seal(&mut tx, None, ev).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(row)))
+    Ok((StatusCode::CREATED, axum::Json(RoleOut::from(row))))
 }
 
 async fn update(
@@ -302,7 +305,7 @@ async fn update(
     Json(body): Json<UpdateRole>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let role = editable(&state, &authed, &mut tx, *p.role_id.as_uuid()).await?;
+    let role = editable(&state, &authed, &mut tx, p.role_id).await?;
     let name = body.name.as_deref().map_or(role.name.as_str(), str::trim);
     let grants = body.permissions.as_deref().unwrap_or(&role.permissions);
     checked_set(
@@ -329,7 +332,7 @@ async fn update(
     }));
     seal(&mut tx, None, ev).await?;
     tx.commit().await?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(RoleOut::from(row)))
 }
 
 async fn remove(
@@ -338,7 +341,7 @@ async fn remove(
     Path(p): Path<RolePath>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let role = editable(&state, &authed, &mut tx, *p.role_id.as_uuid()).await?;
+    let role = editable(&state, &authed, &mut tx, p.role_id).await?;
     roles::delete_role(&mut tx, role.id).await?;
     seal(
         &mut tx,

@@ -15,6 +15,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
+use crate::http::views::SiteOut;
 use crate::state::AppState;
 use crate::store::{ScopedTx, tenancy};
 
@@ -121,7 +122,7 @@ impl Validate for UpdateSite {
 pub(crate) async fn site_for(
     tx: &mut ScopedTx,
     authed: &Authed,
-    site: uuid::Uuid,
+    site: SiteId,
 ) -> Result<tenancy::SiteRow, ApiError> {
     let row = tenancy::get_site(tx, site)
         .await?
@@ -137,13 +138,15 @@ async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let page = q.page()?;
-    let org = *p.org_id.as_uuid();
+    let org = p.org_id;
     org_in_reach(&authed, org)?;
     let mut tx = authed.begin(&state).await?;
     let mut rows = tenancy::list_sites(&mut tx, org, page).await?;
     drop(tx);
     rows.retain(|r| site_in_reach(&authed, r.org_id, r.id).is_ok());
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(SiteOut::from),
+    ))
 }
 
 async fn create(
@@ -152,7 +155,7 @@ async fn create(
     Path(p): Path<OrgPath>,
     Json(body): Json<CreateSite>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let org = *p.org_id.as_uuid();
+    let org = p.org_id;
     org_in_reach(&authed, org)?;
     if !authed.ctx.allowed_site_ids().is_all() {
         return Err(ApiError::Forbidden("site_restricted"));
@@ -169,7 +172,7 @@ async fn create(
         .details(&json!({"timezone": row.timezone}));
     seal(&mut tx, Some(org), ev).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, axum::Json(row)))
+    Ok((StatusCode::CREATED, axum::Json(SiteOut::from(row))))
 }
 
 async fn read(
@@ -178,8 +181,8 @@ async fn read(
     Path(p): Path<SitePath>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let row = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
-    Ok(axum::Json(row))
+    let row = site_for(&mut tx, &authed, p.site_id).await?;
+    Ok(axum::Json(SiteOut::from(row)))
 }
 
 async fn update(
@@ -189,7 +192,7 @@ async fn update(
     Json(body): Json<UpdateSite>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let site = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
+    let site = site_for(&mut tx, &authed, p.site_id).await?;
     let row = tenancy::update_site(
         &mut tx,
         site.id,
@@ -201,7 +204,7 @@ async fn update(
         .details(&json!({"name": body.name.is_some(), "timezone": row.timezone}));
     seal(&mut tx, Some(site.org_id), ev).await?;
     tx.commit().await?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(SiteOut::from(row)))
 }
 
 async fn remove(
@@ -210,7 +213,7 @@ async fn remove(
     Path(p): Path<SitePath>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let site = site_for(&mut tx, &authed, *p.site_id.as_uuid()).await?;
+    let site = site_for(&mut tx, &authed, p.site_id).await?;
     tenancy::delete_site(&mut tx, site.id).await?;
     seal(
         &mut tx,

@@ -22,12 +22,11 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post, put};
 use breeze_authz::access::{Memberships, Scope, SiteAccess};
-use breeze_core::tenancy::{OrgId, PartnerId, UserId};
+use breeze_core::tenancy::{PartnerId, UserId};
 use breeze_crypto::password::{PasswordPolicy, hash_password};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use uuid::Uuid;
 
 use super::memberships::{
     Checked, MembershipBody, MembershipView, check_membership, current_role_set,
@@ -38,6 +37,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate, is_valid_email};
 use crate::http::route::{Access, Route, route};
+use crate::http::views::UserOut;
 use crate::state::AppState;
 use crate::store::ScopedTx;
 use crate::store::users::{self, NewUser, UserRow};
@@ -188,7 +188,7 @@ impl Validate for UpdateUser {
 pub struct UserView {
     /// The user.
     #[serde(flatten)]
-    pub user: UserRow,
+    pub user: UserOut,
     /// The membership (organization membership first, as resolution picks it).
     pub membership: Option<MembershipView>,
 }
@@ -197,15 +197,15 @@ pub struct UserView {
 /// organization users through their organization, partner users through their partner.
 fn user_in_reach(authed: &Authed, u: &UserRow) -> bool {
     match (u.org_id, u.partner_id) {
-        (Some(org), _) => authed.ctx.can_access_org(OrgId::from_uuid(org)),
-        (None, Some(partner)) => authed.ctx.can_access_partner(PartnerId::from_uuid(partner)),
+        (Some(org), _) => authed.ctx.can_access_org(org),
+        (None, Some(partner)) => authed.ctx.can_access_partner(partner),
         (None, None) => authed.ctx.scope() == Scope::System,
     }
 }
 
 /// Loads a user the context reaches (404 otherwise). Platform admins are only reachable
 /// from system scope.
-async fn user_for(tx: &mut ScopedTx, authed: &Authed, id: Uuid) -> Result<UserRow, ApiError> {
+async fn user_for(tx: &mut ScopedTx, authed: &Authed, id: UserId) -> Result<UserRow, ApiError> {
     let row = users::get_user(tx, id)
         .await?
         .filter(|u| user_in_reach(authed, u))
@@ -226,7 +226,9 @@ async fn list(
     let mut rows = users::list_users(&mut tx, page).await?;
     drop(tx);
     rows.retain(|u| user_in_reach(&authed, u));
-    Ok(axum::Json(PageOf::from_fetched(rows, page, |r| r.id)))
+    Ok(axum::Json(
+        PageOf::from_fetched(rows, page, |r| r.id).map(UserOut::from),
+    ))
 }
 
 async fn create(
@@ -246,7 +248,7 @@ async fn create(
         .ok_or(ApiError::Unavailable)?
         .map_err(ApiError::internal)?;
     let mut tx = authed.begin(&state).await?;
-    let hint = body.partner_id.map(|p| *p.as_uuid());
+    let hint = body.partner_id;
     let checked = check_membership(&state, &authed, &mut tx, &body.membership, hint).await?;
     let (partner, org) = match &checked {
         Checked::Partner { partner, .. } => (*partner, None),
@@ -271,7 +273,7 @@ async fn create(
     tx.commit().await?;
     let view = UserView {
         membership: membership_view(&authed, &memberships),
-        user,
+        user: user.into(),
     };
     Ok((StatusCode::CREATED, axum::Json(view)))
 }
@@ -282,12 +284,12 @@ async fn read(
     Path(p): Path<UserPath>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    let user = user_for(&mut tx, &authed, *p.user_id.as_uuid()).await?;
+    let user = user_for(&mut tx, &authed, p.user_id).await?;
     let memberships = users::memberships(&mut tx, user.id).await?;
     drop(tx);
     Ok(axum::Json(UserView {
         membership: membership_view(&authed, &memberships),
-        user,
+        user: user.into(),
     }))
 }
 
@@ -298,7 +300,7 @@ async fn guard_target(
     tx: &mut ScopedTx,
     target: &UserRow,
 ) -> Result<Memberships, ApiError> {
-    if authed.user_id().map(|u| *u.as_uuid()) == Some(target.id) {
+    if authed.user_id() == Some(target.id) {
         return Err(ApiError::Forbidden("cannot_modify_self"));
     }
     let memberships = users::memberships(tx, target.id).await?;
@@ -335,7 +337,7 @@ async fn guard_target(
 async fn set_active(
     state: &AppState,
     authed: &Authed,
-    id: Uuid,
+    id: UserId,
     name: Option<&str>,
     active: Option<bool>,
     action: &str,
@@ -362,7 +364,7 @@ async fn set_active(
         // fast path; the epoch bump above already makes every token fail verification
         let _ = state
             .revocation
-            .revoke_user_tokens_before(UserId::from_uuid(id), state.clock.unix())
+            .revoke_user_tokens_before(id, state.clock.unix())
             .await;
     }
     Ok(row)
@@ -383,13 +385,13 @@ async fn update(
     let row = set_active(
         &state,
         &authed,
-        *p.user_id.as_uuid(),
+        p.user_id,
         body.name.as_deref(),
         active,
         action,
     )
     .await?;
-    Ok(axum::Json(row))
+    Ok(axum::Json(UserOut::from(row)))
 }
 
 async fn remove(
@@ -397,15 +399,7 @@ async fn remove(
     Extension(authed): Extension<Authed>,
     Path(p): Path<UserPath>,
 ) -> Result<StatusCode, ApiError> {
-    set_active(
-        &state,
-        &authed,
-        *p.user_id.as_uuid(),
-        None,
-        Some(false),
-        "user.delete",
-    )
-    .await?;
+    set_active(&state, &authed, p.user_id, None, Some(false), "user.delete").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -415,13 +409,13 @@ async fn put_membership(
     Path(p): Path<UserPath>,
     Json(body): Json<MembershipBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let id = *p.user_id.as_uuid();
+    let id = p.user_id;
     let mut tx = authed.begin(&state).await?;
     let target = user_for(&mut tx, &authed, id).await?;
     guard_target(&state, &authed, &mut tx, &target).await?;
     match (&body, target.org_id) {
         (MembershipBody::Partner { .. }, None) => {}
-        (MembershipBody::Organization { org_id, .. }, Some(home)) if *org_id.as_uuid() == home => {}
+        (MembershipBody::Organization { org_id, .. }, Some(home)) if *org_id == home => {}
         _ => {
             return Err(ApiError::invalid(
                 "body.kind",
@@ -438,6 +432,6 @@ async fn put_membership(
     tx.commit().await?;
     Ok(axum::Json(UserView {
         membership: membership_view(&authed, &memberships),
-        user: target,
+        user: target.into(),
     }))
 }
