@@ -5,6 +5,7 @@ use breeze_core::tenancy::{ApiKeyId, OrgId, UserId};
 use time::OffsetDateTime;
 
 use super::page::{Page, fetch_page};
+use super::rows::fetch_by_id;
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// An API key (never its hash).
@@ -59,11 +60,12 @@ pub async fn list_api_keys(
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn get_api_key(tx: &mut ScopedTx, id: ApiKeyId) -> StoreResult<Option<ApiKeyView>> {
-    let sql = format!("SELECT {COLS} FROM api_keys WHERE id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
+    fetch_by_id(
+        tx,
+        &format!("SELECT {COLS} FROM api_keys WHERE id = $1"),
+        id,
+    )
+    .await
 }
 
 /// A new key.

@@ -4,6 +4,7 @@ use breeze_core::tenancy::{DeviceGroupId, DeviceId, OrgId, SiteId};
 use time::OffsetDateTime;
 
 use super::page::{Page, fetch_page};
+use super::rows::fetch_by_id;
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A device.
@@ -89,11 +90,12 @@ pub async fn list_devices(
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn get_device(tx: &mut ScopedTx, id: DeviceId) -> StoreResult<Option<DeviceRow>> {
-    let sql = format!("SELECT {DEVICE_COLS} FROM devices WHERE id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
+    fetch_by_id(
+        tx,
+        &format!("SELECT {DEVICE_COLS} FROM devices WHERE id = $1"),
+        id,
+    )
+    .await
 }
 
 /// Sets (or clears) a device's display name.

@@ -6,6 +6,7 @@ use breeze_crypto::credentials::{EnrollmentKey, Pepper};
 use time::OffsetDateTime;
 
 use super::page::{Page, fetch_page};
+use super::rows::fetch_by_id;
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// Most uses a key may allow.
@@ -64,11 +65,12 @@ pub async fn get_enrollment_key(
     tx: &mut ScopedTx,
     id: EnrollmentKeyId,
 ) -> StoreResult<Option<EnrollmentKeyView>> {
-    let sql = format!("SELECT {COLS} FROM enrollment_keys WHERE id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
+    fetch_by_id(
+        tx,
+        &format!("SELECT {COLS} FROM enrollment_keys WHERE id = $1"),
+        id,
+    )
+    .await
 }
 
 /// What a new enrollment key is for.

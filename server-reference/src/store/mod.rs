@@ -25,6 +25,7 @@ pub mod ops;
 pub mod page;
 pub mod principal;
 pub mod roles;
+pub mod rows;
 pub mod tenancy;
 pub mod users;
 

@@ -4,6 +4,7 @@ use breeze_core::tenancy::{PartnerId, RoleId};
 use time::OffsetDateTime;
 
 use super::page::{Page, fetch_page};
+use super::rows::{delete_unreferenced, fetch_by_id};
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A role.
@@ -56,11 +57,12 @@ pub async fn list_roles(
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn get_role(tx: &mut ScopedTx, id: RoleId) -> StoreResult<Option<RoleRow>> {
-    let sql = format!("SELECT {ROLE_COLS} FROM roles WHERE id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
+    fetch_by_id(
+        tx,
+        &format!("SELECT {ROLE_COLS} FROM roles WHERE id = $1"),
+        id,
+    )
+    .await
 }
 
 /// A new custom role.
@@ -145,18 +147,6 @@ pub async fn update_role(
 /// # Errors
 /// [`StoreError::Conflict`] `role_in_use`; [`StoreError::NotFound`].
 pub async fn delete_role(tx: &mut ScopedTx, id: RoleId) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM roles WHERE id = $1 AND NOT seeded")
-        .bind(id)
-        .execute(tx.conn())
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Invalid {
-                path: "reference", ..
-            } => StoreError::Conflict("role_in_use"),
-            other => other,
-        })?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    // a row this context cannot see may still refer to it
+    delete_unreferenced(tx, "roles", "AND NOT seeded", id, "role_in_use").await
 }

@@ -8,6 +8,7 @@ use breeze_core::tenancy::{DeviceGroupId, OrgId, PartnerId, SiteId};
 use time::OffsetDateTime;
 
 use super::page::{Page, fetch_page};
+use super::rows::{delete_unreferenced, fetch_by_id, soft_delete};
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A partner (MSP).
@@ -43,11 +44,12 @@ pub async fn list_partners(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<Par
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn get_partner(tx: &mut ScopedTx, id: PartnerId) -> StoreResult<Option<PartnerRow>> {
-    let sql = format!("SELECT {PARTNER_COLS} FROM partners WHERE id = $1 AND deleted_at IS NULL");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
+    fetch_by_id(
+        tx,
+        &format!("SELECT {PARTNER_COLS} FROM partners WHERE id = $1 AND deleted_at IS NULL"),
+        id,
+    )
+    .await
 }
 
 /// Creates a partner.
@@ -102,17 +104,7 @@ pub async fn update_partner(
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such live partner.
 pub async fn delete_partner(tx: &mut ScopedTx, id: PartnerId) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE partners SET deleted_at = now(), updated_at = now()
-          WHERE id = $1 AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    soft_delete(tx, "partners", id).await
 }
 
 /// An organization.
@@ -150,11 +142,12 @@ pub async fn list_orgs(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<OrgRow>
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn get_org(tx: &mut ScopedTx, id: OrgId) -> StoreResult<Option<OrgRow>> {
-    let sql = format!("SELECT {ORG_COLS} FROM organizations WHERE id = $1 AND deleted_at IS NULL");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
+    fetch_by_id(
+        tx,
+        &format!("SELECT {ORG_COLS} FROM organizations WHERE id = $1 AND deleted_at IS NULL"),
+        id,
+    )
+    .await
 }
 
 /// Creates an organization of `partner`.
@@ -230,17 +223,7 @@ pub async fn update_org(
 /// # Errors
 /// [`StoreError::NotFound`] when there is no such live organization in reach.
 pub async fn delete_org(tx: &mut ScopedTx, id: OrgId) -> StoreResult<()> {
-    let done = sqlx::query(
-        "UPDATE organizations SET deleted_at = now(), updated_at = now()
-          WHERE id = $1 AND deleted_at IS NULL",
-    )
-    .bind(id)
-    .execute(tx.conn())
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    soft_delete(tx, "organizations", id).await
 }
 
 /// A site.
@@ -276,11 +259,12 @@ pub async fn list_sites(tx: &mut ScopedTx, org: OrgId, page: Page) -> StoreResul
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn get_site(tx: &mut ScopedTx, id: SiteId) -> StoreResult<Option<SiteRow>> {
-    let sql = format!("SELECT {SITE_COLS} FROM sites WHERE id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
+    fetch_by_id(
+        tx,
+        &format!("SELECT {SITE_COLS} FROM sites WHERE id = $1"),
+        id,
+    )
+    .await
 }
 
 /// Creates a site in `org`.
@@ -345,21 +329,8 @@ pub async fn delete_site(tx: &mut ScopedTx, id: SiteId) -> StoreResult<()> {
     if used {
         return Err(StoreError::Conflict("site_not_empty"));
     }
-    let done = sqlx::query("DELETE FROM sites WHERE id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            // a row this context cannot see still refers to the site
-            StoreError::Invalid {
-                path: "reference", ..
-            } => StoreError::Conflict("site_not_empty"),
-            other => other,
-        })?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    // a row this context cannot see may still refer to it
+    delete_unreferenced(tx, "sites", "", id, "site_not_empty").await
 }
 
 /// A device group.
@@ -399,11 +370,12 @@ pub async fn list_groups(
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn get_group(tx: &mut ScopedTx, id: DeviceGroupId) -> StoreResult<Option<GroupRow>> {
-    let sql = format!("SELECT {GROUP_COLS} FROM device_groups WHERE id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
+    fetch_by_id(
+        tx,
+        &format!("SELECT {GROUP_COLS} FROM device_groups WHERE id = $1"),
+        id,
+    )
+    .await
 }
 
 /// Creates a group in `site` of `org`.
@@ -459,18 +431,6 @@ pub async fn delete_group(tx: &mut ScopedTx, id: DeviceGroupId) -> StoreResult<(
         .bind(id)
         .execute(tx.conn())
         .await?;
-    let done = sqlx::query("DELETE FROM device_groups WHERE id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Invalid {
-                path: "reference", ..
-            } => StoreError::Conflict("group_not_empty"),
-            other => other,
-        })?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    // a row this context cannot see may still refer to it
+    delete_unreferenced(tx, "device_groups", "", id, "group_not_empty").await
 }

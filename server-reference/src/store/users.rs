@@ -5,6 +5,7 @@ use breeze_core::tenancy::{OrgId, PartnerId, RoleId, SiteId, UserId};
 use time::OffsetDateTime;
 
 use super::page::{Page, fetch_page};
+use super::rows::fetch_by_id;
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A user (no credentials).
@@ -54,11 +55,12 @@ pub async fn list_users(tx: &mut ScopedTx, page: Page) -> StoreResult<Vec<UserRo
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn get_user(tx: &mut ScopedTx, id: UserId) -> StoreResult<Option<UserRow>> {
-    let sql = format!("SELECT {USER_COLS} FROM users WHERE id = $1");
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?)
+    fetch_by_id(
+        tx,
+        &format!("SELECT {USER_COLS} FROM users WHERE id = $1"),
+        id,
+    )
+    .await
 }
 
 /// A new user.
