@@ -46,15 +46,12 @@ fn arr(v: &Value) -> &Vec<Value> {
 
 #[test]
 fn checked_in_vectors_are_fresh() {
-    for (name, text) in vectors_gen::all() {
-        let on_disk = std::fs::read_to_string(vectors_gen::dir().join(&name)).unwrap_or_default();
-        assert!(
-            on_disk == text,
-            "vectors/{}/{name} is stale or missing: run `{}`",
-            vectors_gen::DIR,
-            vectors_gen::COMMAND
-        );
-    }
+    vectors_gen::support::assert_fresh(
+        &vectors_gen::dir(),
+        vectors_gen::DIR,
+        vectors_gen::COMMAND,
+        vectors_gen::all(),
+    );
 }
 
 #[test]

@@ -3,10 +3,20 @@
 //! The files are built by the library's public [`breeze_agent_proto::golden`] module (the
 //! bindings decode through its outcome functions): the golden vectors, the redaction vectors
 //! and the JSON Schema of every message.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "generator and test code"
+)]
 
 use std::path::PathBuf;
 
 use breeze_agent_proto::golden::{schema_files, vector_files};
+
+#[path = "../../../vectors/gen_support.rs"]
+pub mod support;
 
 /// The folder of the files under `vectors/`.
 pub const DIR: &str = "agent-proto";
@@ -16,9 +26,7 @@ pub const COMMAND: &str = "cargo run -p breeze-agent-proto --example gen_vectors
 
 /// `vectors/<DIR>` in this checkout.
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../vectors")
-        .join(DIR)
+    support::dir(env!("CARGO_MANIFEST_DIR"), DIR)
 }
 
 /// Every vector file: (path under `vectors/<DIR>/`, pretty JSON text).

@@ -1,6 +1,13 @@
 //! Builds the shared vectors of `vectors/authz/` (used by `examples/gen_vectors.rs`, which
 //! writes them, and by `tests/vectors.rs`, which fails when the checked-in copy is stale).
 //! Inputs are fixed; expected outputs are computed by this crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "generator and test code"
+)]
 
 use std::path::PathBuf;
 
@@ -25,6 +32,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+#[path = "../../../vectors/gen_support.rs"]
+pub mod support;
+
 /// The folder of the files under `vectors/`.
 pub const DIR: &str = "authz";
 
@@ -33,28 +43,19 @@ pub const COMMAND: &str = "cargo run -p breeze-authz --example gen_vectors";
 
 /// `vectors/<DIR>` in this checkout.
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../vectors")
-        .join(DIR)
+    support::dir(env!("CARGO_MANIFEST_DIR"), DIR)
 }
 
 /// Every vector file: (file name under `vectors/<DIR>/`, pretty JSON text).
 pub fn all() -> Vec<(String, String)> {
-    [
+    support::pretty([
         ("permissions.json", permissions()),
         ("scopes.json", scopes()),
         ("risk.json", risk()),
         ("access.json", access()),
         ("mfa.json", mfa()),
         ("session.json", session()),
-    ]
-    .into_iter()
-    .map(|(name, value)| {
-        let mut text = serde_json::to_string_pretty(&value).expect("vectors serialize");
-        text.push('\n');
-        (name.to_owned(), text)
-    })
-    .collect()
+    ])
 }
 
 fn id(n: u128) -> Uuid {

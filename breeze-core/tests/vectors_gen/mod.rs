@@ -774,6 +774,9 @@ fn sanitize_vectors() -> Value {
     json!({"description": "Details sanitizer of SPEC 6.1: input -> output.", "cases": cases})
 }
 
+#[path = "../../../vectors/gen_support.rs"]
+pub mod support;
+
 /// The folder of the files under `vectors/`.
 pub const DIR: &str = "audit";
 
@@ -782,24 +785,15 @@ pub const COMMAND: &str = "cargo run -p breeze-core --example gen_vectors";
 
 /// `vectors/<DIR>` in this checkout.
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../vectors")
-        .join(DIR)
+    support::dir(env!("CARGO_MANIFEST_DIR"), DIR)
 }
 
 /// Every vector file: (file name under `vectors/<DIR>/`, pretty JSON text).
 pub fn all() -> Vec<(String, String)> {
-    [
+    support::pretty([
         ("canonical.json", canonical_vectors()),
         ("chain.json", chain_vectors()),
         ("tampered.json", tampered_vectors()),
         ("sanitize.json", sanitize_vectors()),
-    ]
-    .into_iter()
-    .map(|(name, value)| {
-        let mut text = serde_json::to_string_pretty(&value).expect("vectors serialize");
-        text.push('\n');
-        (name.to_owned(), text)
-    })
-    .collect()
+    ])
 }

@@ -4,6 +4,13 @@
 //! `vectors/crypto/interop/inputs.json`. The bindings replay the file, the interop scripts
 //! check it with independent implementations. (The other files of `vectors/crypto/` come from
 //! independent sources and are not generated here.)
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "generator and test code"
+)]
 
 use std::path::PathBuf;
 
@@ -19,6 +26,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+#[path = "../../../vectors/gen_support.rs"]
+pub mod support;
+
 /// The folder of the files under `vectors/`.
 pub const DIR: &str = "crypto";
 
@@ -27,21 +37,12 @@ pub const COMMAND: &str = "cargo run -p breeze-crypto --example gen_vectors";
 
 /// `vectors/<DIR>` in this checkout.
 pub fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../vectors")
-        .join(DIR)
+    support::dir(env!("CARGO_MANIFEST_DIR"), DIR)
 }
 
 /// Every generated vector file: (file name under `vectors/<DIR>/`, pretty JSON text).
 pub fn all() -> Vec<(String, String)> {
-    [("breeze_generated.json", generate())]
-        .into_iter()
-        .map(|(name, value)| {
-            let mut text = serde_json::to_string_pretty(&value).expect("vectors serialize");
-            text.push('\n');
-            (name.to_owned(), text)
-        })
-        .collect()
+    support::pretty([("breeze_generated.json", generate())])
 }
 
 /// Reads a JSON file under `vectors/crypto`.
