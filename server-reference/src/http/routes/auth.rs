@@ -36,6 +36,7 @@ mod me;
 mod mfa;
 mod password;
 mod session;
+mod step_up;
 
 use std::time::{Duration, Instant};
 

@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::password::step_up;
+use super::step_up::step_up;
 use super::{allow, append, check_password_field, no_store};
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::{Authed, UserSession};

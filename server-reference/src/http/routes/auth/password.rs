@@ -13,55 +13,22 @@ use serde::Deserialize;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
+use super::step_up::step_up;
 use super::{
     RESET_TOKEN_SECS, allow, append, audit_alone, check_password_field, email_hash, event,
     hash_password_off, normalize_email, now, open_session, policy_error, revoke_in_cache,
-    session_response, user_actor, verify_password_off, wait_floor,
+    session_response, user_actor, wait_floor,
 };
 use crate::error::{ApiError, FieldIssue};
-use crate::http::authn::{Authed, ClientMeta, UserSession};
+use crate::http::authn::{Authed, ClientMeta};
 use crate::http::extract::{Json, Validate, is_valid_email};
 use crate::notify::Notification;
 use crate::state::AppState;
-use crate::store::auth::{self as store, LoginUser};
+use crate::store::auth::{self as store};
 use crate::store::principal;
 
 /// Password-reset requests per client IP per hour.
 pub const RESET_REQUESTS_PER_IP_PER_HOUR: u32 = 10;
-
-/// Re-verifies the caller's password (step-up) off the executor, rate-limited like a login
-/// for the same IP and e-mail. A wrong password answers 403 `invalid_password` (not 401:
-/// the session itself is fine) and is audited.
-pub(super) async fn step_up(
-    state: &AppState,
-    authed: &Authed,
-    session: &UserSession,
-    password: &SecretString,
-) -> Result<LoginUser, ApiError> {
-    allow(
-        &state
-            .limiter
-            .login_per_ip_email(authed.client.key(), &session.user.email)
-            .await,
-    )?;
-    let mut tx = state.store.begin_system("step-up lookup").await?;
-    let user = store::login_user_by_id(&mut tx, session.user.id)
-        .await?
-        .filter(|u| u.active)
-        .ok_or(ApiError::Unauthorized("invalid_token"))?;
-    drop(tx);
-    if verify_password_off(state, password, &user.password_hash).await? {
-        return Ok(user);
-    }
-    let ev = authed
-        .event(state, "auth.step_up", AuditResult::Failure)?
-        .resource_type("user")
-        .resource_id(user.id.to_string())
-        .details(&json!({"reason": "bad_password"}))
-        .error_message("invalid password");
-    audit_alone(state, user.org_id, ev).await?;
-    Err(ApiError::Forbidden("invalid_password"))
-}
 
 /// `POST /auth/password/change` body.
 #[derive(Deserialize)]

@@ -15,8 +15,7 @@ use breeze_crypto::credentials::ApiKey;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::orgs::OrgPath;
-use super::{MAX_NAME, event, holds_all, name_issue, org_in_reach, seal};
+use super::{MAX_NAME, OrgPath, event, holds_all, name_issue, org_in_reach, seal};
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};

@@ -12,9 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::orgs::OrgPath;
-use super::users::Password;
-use super::{MAX_NAME, event, name_issue, org_in_reach, seal, site_in_reach};
+use super::{MAX_NAME, OrgPath, Password, event, name_issue, org_in_reach, seal, site_in_reach};
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};

@@ -9,8 +9,7 @@ use breeze_core::tenancy::DeviceGroupId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::sites::{SitePath, site_for};
-use super::{MAX_NAME, event, name_issue, seal, site_in_reach};
+use super::{MAX_NAME, SitePath, event, name_issue, seal, site_for, site_in_reach};
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};

@@ -9,8 +9,7 @@ use breeze_core::tenancy::{OrgId, PartnerId, RoleId, SiteId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::users::MAX_LIST;
-use super::{holds_all, site_in_reach};
+use super::{MAX_LIST, holds_all, site_in_reach};
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::Validate;

@@ -30,11 +30,14 @@ pub mod users;
 use breeze_authz::registry::PermissionSet;
 use breeze_core::audit::{AuditEventBuilder, AuditResult};
 use breeze_core::tenancy::{OrgId, SiteId};
+use secrecy::SecretString;
+use serde::Deserialize;
 
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::route::Route;
 use crate::state::AppState;
+use crate::store::tenancy;
 use crate::store::{ScopedTx, audit};
 
 /// Every tenancy route.
@@ -125,4 +128,52 @@ pub(crate) fn name_issue(path: &str, name: &str, max: usize) -> Option<FieldIssu
 /// An optional name's issue.
 pub(crate) fn opt_name_issue(path: &str, name: Option<&str>, max: usize) -> Option<FieldIssue> {
     name.and_then(|n| name_issue(path, n, max))
+}
+
+/// Path of an organization.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgPath {
+    /// The organization.
+    pub org_id: OrgId,
+}
+
+/// Path of a site.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SitePath {
+    /// The site.
+    pub site_id: SiteId,
+}
+
+/// Loads a site the context reaches (404 otherwise, whether it exists or not).
+pub(crate) async fn site_for(
+    tx: &mut ScopedTx,
+    authed: &Authed,
+    site: SiteId,
+) -> Result<tenancy::SiteRow, ApiError> {
+    let row = tenancy::get_site(tx, site)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    site_in_reach(authed, row.org_id, row.id)?;
+    Ok(row)
+}
+
+/// Most organizations or sites a membership lists.
+pub const MAX_LIST: usize = 1000;
+
+/// A password from a request body: never printed (`Debug` is redacted), zeroized on drop.
+pub struct Password(pub SecretString);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Password {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = zeroize::Zeroizing::new(String::deserialize(d)?);
+        Ok(Self(SecretString::from(s.as_str())))
+    }
 }

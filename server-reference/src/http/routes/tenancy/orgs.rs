@@ -18,11 +18,11 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
 use breeze_authz::access::Scope;
-use breeze_core::tenancy::{OrgId, PartnerId};
+use breeze_core::tenancy::PartnerId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{MAX_NAME, event, name_issue, opt_name_issue, org_in_reach, seal};
+use super::{MAX_NAME, OrgPath, event, name_issue, opt_name_issue, org_in_reach, seal};
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
@@ -71,14 +71,6 @@ pub fn routes() -> Vec<Route> {
             delete(remove),
         ),
     ]
-}
-
-/// Path of an organization.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OrgPath {
-    /// The organization.
-    pub org_id: OrgId,
 }
 
 const STATUSES: [&str; 4] = ["active", "trial", "suspended", "offboarding"];

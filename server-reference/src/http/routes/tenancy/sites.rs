@@ -5,19 +5,20 @@ use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, patch, post};
-use breeze_core::tenancy::SiteId;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::orgs::OrgPath;
-use super::{MAX_NAME, event, name_issue, opt_name_issue, org_in_reach, seal, site_in_reach};
+use super::{
+    MAX_NAME, OrgPath, SitePath, event, name_issue, opt_name_issue, org_in_reach, seal, site_for,
+    site_in_reach,
+};
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
 use crate::http::views::SiteOut;
 use crate::state::AppState;
-use crate::store::{ScopedTx, tenancy};
+use crate::store::tenancy;
 
 /// The routes of this module.
 #[must_use]
@@ -59,14 +60,6 @@ pub fn routes() -> Vec<Route> {
             delete(remove),
         ),
     ]
-}
-
-/// Path of a site.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SitePath {
-    /// The site.
-    pub site_id: SiteId,
 }
 
 fn timezone_issue(tz: Option<&str>) -> Option<FieldIssue> {
@@ -116,19 +109,6 @@ impl Validate for UpdateSite {
             .chain(timezone_issue(self.timezone.as_deref()))
             .collect()
     }
-}
-
-/// Loads a site the context reaches (404 otherwise, whether it exists or not).
-pub(crate) async fn site_for(
-    tx: &mut ScopedTx,
-    authed: &Authed,
-    site: SiteId,
-) -> Result<tenancy::SiteRow, ApiError> {
-    let row = tenancy::get_site(tx, site)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    site_in_reach(authed, row.org_id, row.id)?;
-    Ok(row)
 }
 
 async fn list(

@@ -24,7 +24,6 @@ use axum::routing::{delete, get, patch, post, put};
 use breeze_authz::access::{Memberships, Scope, SiteAccess};
 use breeze_core::tenancy::{PartnerId, UserId};
 use breeze_crypto::password::{PasswordPolicy, hash_password};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -32,7 +31,7 @@ use super::memberships::{
     Checked, MembershipBody, MembershipView, check_membership, current_role_set,
     membership_details, membership_view, write_membership,
 };
-use super::{MAX_NAME, event, holds_all, opt_name_issue, seal};
+use super::{MAX_NAME, Password, event, holds_all, opt_name_issue, seal};
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate, is_valid_email};
@@ -91,31 +90,12 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// Most organizations or sites a membership lists.
-pub const MAX_LIST: usize = 1000;
-
 /// Path of a user.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserPath {
     /// The user.
     pub user_id: UserId,
-}
-
-/// A password from a request body: never printed (`Debug` is redacted), zeroized on drop.
-pub struct Password(pub SecretString);
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
-impl<'de> Deserialize<'de> for Password {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = zeroize::Zeroizing::new(String::deserialize(d)?);
-        Ok(Self(SecretString::from(s.as_str())))
-    }
 }
 
 /// Body of `POST /users`.
