@@ -51,8 +51,13 @@ pub struct Granted {
 pub type UserPermissionCache =
     PermissionCache<Arc<ResolvedAccess>, ObservedVersions, MonotonicClock>;
 
+/// Users whose counters are remembered before the map starts over (memory bound).
+pub const MAX_OBSERVED_USERS: usize = 100_000;
+
 /// Version counters as last read from PostgreSQL. They only move forward: a request that
-/// read older counters (an earlier snapshot) never lowers what another request saw.
+/// read older counters (an earlier snapshot) never lowers what another request saw. Every
+/// request observes its user's counters before it looks the cache up, so forgetting them
+/// (the map starts over at [`MAX_OBSERVED_USERS`]) costs at most a miss, never a stale hit.
 #[derive(Debug, Default)]
 pub struct ObservedVersions {
     global: AtomicU64,
@@ -64,6 +69,9 @@ impl ObservedVersions {
     pub fn observe(&self, user: UserId, seen: Versions) {
         self.global.fetch_max(seen.global, Ordering::AcqRel);
         let mut users = self.users.lock();
+        if users.len() >= MAX_OBSERVED_USERS && !users.contains_key(&user) {
+            users.clear();
+        }
         let slot = users.entry(user).or_insert(0);
         *slot = (*slot).max(seen.user);
     }
@@ -113,6 +121,19 @@ mod tests {
         assert_eq!(v.current(user).ok(), Some(Versions { global: 3, user: 5 }));
         let other = UserId::new_random();
         assert_eq!(v.current(other).ok(), Some(Versions { global: 3, user: 0 }));
+    }
+
+    #[test]
+    fn the_observed_map_is_bounded() {
+        let v = ObservedVersions::default();
+        for _ in 0..MAX_OBSERVED_USERS {
+            v.observe(UserId::new_random(), Versions { global: 0, user: 1 });
+        }
+        assert_eq!(v.users.lock().len(), MAX_OBSERVED_USERS);
+        let next = UserId::new_random();
+        v.observe(next, Versions { global: 0, user: 7 });
+        assert_eq!(v.users.lock().len(), 1);
+        assert_eq!(v.current(next).ok(), Some(Versions { global: 0, user: 7 }));
     }
 
     #[test]
