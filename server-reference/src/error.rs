@@ -71,6 +71,13 @@ pub enum ApiError {
     /// 413.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 422 with a machine code: understood, but refused (an agent's typed refusal of a file
+    /// operation).
+    #[error("unprocessable")]
+    Unprocessable(&'static str),
+    /// 504 with a machine code: the agent did not answer in time.
+    #[error("gateway timeout")]
+    GatewayTimeout(&'static str),
     /// 428: the role requires MFA and the user has none.
     #[error("mfa enrollment required")]
     MfaEnrollmentRequired,
@@ -108,6 +115,8 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::Duplicate { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::MfaEnrollmentRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -120,7 +129,11 @@ impl ApiError {
     pub const fn code(&self) -> &'static str {
         match self {
             Self::Validation(_) => "validation_failed",
-            Self::Unauthorized(code) | Self::Forbidden(code) | Self::Conflict(code) => code,
+            Self::Unauthorized(code)
+            | Self::Forbidden(code)
+            | Self::Conflict(code)
+            | Self::Unprocessable(code)
+            | Self::GatewayTimeout(code) => code,
             Self::NotFound => "not_found",
             Self::Duplicate { .. } => "already_exists",
             Self::PayloadTooLarge => "payload_too_large",
@@ -152,6 +165,8 @@ fn generic_message(status: StatusCode) -> &'static str {
         StatusCode::NOT_FOUND => "not found",
         StatusCode::CONFLICT => "conflict",
         StatusCode::PAYLOAD_TOO_LARGE => "payload too large",
+        StatusCode::UNPROCESSABLE_ENTITY => "the request was refused",
+        StatusCode::GATEWAY_TIMEOUT => "the device did not answer in time",
         StatusCode::PRECONDITION_REQUIRED => "multi-factor enrollment required",
         StatusCode::TOO_MANY_REQUESTS => "too many requests",
         StatusCode::SERVICE_UNAVAILABLE => "service unavailable",

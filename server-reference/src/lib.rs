@@ -37,5 +37,6 @@ pub mod http;
 pub mod notify;
 pub mod ops;
 pub mod permissions;
+pub mod remote;
 pub mod state;
 pub mod store;

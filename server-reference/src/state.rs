@@ -204,6 +204,8 @@ pub struct Inner {
     pub failure_audit: Arc<crate::audit::failures::FailureAudit>,
     /// Outbound user notifications (password resets); the encrypted outbox by default.
     pub notifier: Arc<dyn crate::notify::Notifier>,
+    /// The terminal relay between replicas (SPEC 12); its id is this replica's lease id.
+    pub relay: Arc<crate::remote::relay::Relay>,
 }
 
 impl std::ops::Deref for AppState {
@@ -327,6 +329,7 @@ impl AppState {
                 clock,
                 failure_audit,
                 notifier: Arc::new(crate::notify::OutboxNotifier),
+                relay: crate::remote::relay::Relay::new(),
             }),
         })
     }

@@ -71,6 +71,7 @@ pub(crate) async fn record_undecodable(
         duration_ms: None,
         error: Some("the server could not decode the stored command".into()),
         result: None,
+        file_outcome: None,
     };
     commands::record_result(tx, device, id, &failed).await?;
     Ok(())

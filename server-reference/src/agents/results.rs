@@ -45,6 +45,20 @@ pub async fn store_result(
     mut result: CommandResult,
 ) -> Result<ResultOutcome, AgentError> {
     result.truncate_to_limits();
+    // a file operation's outcome (content included) is stored encrypted, only for a file
+    // command, and only until the waiting request reads it (`crate::remote::files`)
+    let file_outcome = match &result.file {
+        Some(outcome) => {
+            let text = serde_json::to_string(outcome).map_err(AgentError::internal)?;
+            Some(
+                state
+                    .secrets
+                    .encrypt(&text, &crate::remote::files::outcome_field()?)
+                    .map_err(AgentError::internal)?,
+            )
+        }
+        None => None,
+    };
     let stored = StoredResult {
         status: status_name(result.status),
         exit_code: result.exit_code,
@@ -56,6 +70,7 @@ pub async fn store_result(
             .result
             .as_ref()
             .map(|v| redact_secrets(&v.to_string())),
+        file_outcome,
     };
     let _permit = state.agent_load.result_permit().await;
     let mut tx = authed.begin(state).await?;

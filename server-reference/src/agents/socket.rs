@@ -1,7 +1,7 @@
 //! The agent socket's rules (SPEC 8.6), apart from its transport: opening a socket (agent
 //! role, per-agent connect limit, one socket per agent across replicas through the
 //! connection generation), charging inbound frames to the agent limits, what the agent owns
-//! (commands and terminal sessions handed to it on any lane), and probes: a frame naming
+//! (commands of its device, live remote sessions of its device), and probes: a frame naming
 //! something the agent does not own counts, and the fifth within [`PROBE_WINDOW`] suspends
 //! the agent's tokens durably (audited `agent.token.suspended`).
 //!
@@ -15,16 +15,15 @@ use breeze_agent_proto::http::ErrorReason;
 use breeze_core::audit::AuditResult;
 use breeze_core::ratelimit::{AgentRequestClass, Quota, Verdict};
 use breeze_core::tenancy::CommandId;
-use breeze_crypto::envelope::Field;
 use secrecy::ExposeSecret as _;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::agents::auth::{AgentAuthed, TokenRole, org_devices, rate};
 use crate::agents::error::AgentError;
 use crate::agents::fanout::Hub;
 use crate::audit::events::event_builder;
 use crate::state::AppState;
-use crate::store::{agents, audit, commands};
+use crate::store::{agents, audit, commands, remote};
 
 /// Probes tolerated within [`PROBE_WINDOW`] before suspension (the fifth suspends).
 pub const PROBE_LIMIT: u32 = 5;
@@ -54,6 +53,11 @@ pub async fn open(
         tracing::error!(error = %e, "agent hub listener unavailable");
         AgentError::Unavailable
     })?;
+    state
+        .relay
+        .ensure_started(state)
+        .await
+        .map_err(|_| AgentError::Unavailable)?;
     let mut tx = authed.begin(state).await?;
     let generation =
         agents::bump_ws_generation(&mut tx, authed.device_id, &authed.agent_id).await?;
@@ -78,27 +82,19 @@ pub async fn charge_frame(state: &AppState, authed: &AgentAuthed) -> Result<(), 
     )
 }
 
-/// Whether the agent was handed terminal session `session` in a command on any lane.
+/// Whether `session` is a live remote session of the agent's device (SPEC 12).
 ///
 /// # Errors
 /// [`AgentError`] on database failure.
 pub async fn owns_session(
     state: &AppState,
     authed: &AgentAuthed,
-    session: &str,
+    session: uuid::Uuid,
 ) -> Result<bool, AgentError> {
     let mut tx = authed.begin(state).await?;
-    let envelopes = commands::session_commands(&mut tx, authed.device_id).await?;
+    let owned = remote::is_live_on(&mut tx, authed.device_id, session).await?;
     drop(tx);
-    let field = Field::new("device_commands", "payload").map_err(AgentError::internal)?;
-    Ok(envelopes.iter().any(|envelope| {
-        state
-            .secrets
-            .decrypt(envelope, &field)
-            .ok()
-            .and_then(|plain| serde_json::from_str::<Value>(plain.expose_secret()).ok())
-            .is_some_and(|p| p.get("sessionId").and_then(Value::as_str) == Some(session))
-    }))
+    Ok(owned)
 }
 
 /// Whether `command` is a command of the agent's device.

@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 use breeze_core::config::{Environment, NamedSecret, SecurityConfig};
 use secrecy::{ExposeSecret, SecretString};
 
+mod remote;
 mod settings;
+
+pub use remote::RemoteConfig;
 
 pub use settings::Settings;
 use settings::{active_id, ensure_dev_secrets, required};
@@ -201,6 +204,8 @@ pub struct ServerConfig {
     /// re-authenticated (SPEC 8.6: 30). Only test mode may lower it
     /// (`BREEZE_AGENT_WS_PING_SECS`).
     pub agent_ws_ping_secs: u64,
+    /// Remote sessions and file operations (SPEC 12).
+    pub remote: RemoteConfig,
 }
 
 /// Default of [`ServerConfig::audit_retention_floor_days`].
@@ -328,6 +333,7 @@ impl ServerConfig {
                 reason: "expected 30 (only test mode may lower it, to 1 at least)".into(),
             });
         }
+        let remote = RemoteConfig::from_settings(&settings, mode)?;
         let audit_retention_floor_days = settings.parsed(
             "BREEZE_AUDIT_RETENTION_FLOOR_DAYS",
             DEFAULT_AUDIT_RETENTION_FLOOR_DAYS,
@@ -394,6 +400,7 @@ impl ServerConfig {
             permission_cache_secs,
             agent_ip_rate_limit_per_min,
             agent_ws_ping_secs,
+            remote,
         })
     }
 

@@ -181,7 +181,8 @@ pub async fn guard(
     let client = client_meta(&state, peer.ip(), req.headers());
     req.extensions_mut().insert(client.clone());
     let outcome = match meta.access {
-        Access::Public => Ok(None),
+        // a ticketed socket is authenticated by its handler (`crate::remote::ticket`)
+        Access::Public | Access::Ticket(_) => Ok(None),
         // handled above by the agent guard; fail closed if ever reached
         Access::Agent => Err(ApiError::internal("agent route reached the user guard")),
         Access::Metrics => check_metrics_token(&state, req.headers()).map(|()| None),
@@ -289,6 +290,24 @@ async fn authenticate_user(
         .jwt
         .verify(token, TokenType::Access, now)
         .map_err(|e| ApiError::Unauthorized(jwt_code(&e)))?;
+    authenticate_claims(state, meta, path, claims, client).await
+}
+
+/// Judges verified access-token claims as [`guard`] does after the signature and expiry:
+/// revocation of the token, its login session and the user's epochs, the user's state, the
+/// resolved access, MFA, then the route's declared access. A remote-session socket
+/// (`crate::remote`) calls it on every ping tick with the claims its ticket was issued
+/// under, so the socket lives exactly as long as the login session that opened it.
+///
+/// # Errors
+/// [`ApiError::Unauthorized`] / [`ApiError::Forbidden`] with the same codes as a request.
+pub(crate) async fn authenticate_claims(
+    state: &AppState,
+    meta: &RouteMeta,
+    path: &str,
+    claims: Claims,
+    client: ClientMeta,
+) -> Result<Authed, ApiError> {
     let user_id = UserId::from_uuid(claims.sub);
     if state.revocation.is_token_revoked(user_id, claims.iat).await {
         return Err(ApiError::Unauthorized("token_revoked"));
@@ -477,6 +496,8 @@ fn authorize_access(state: &AppState, meta: &RouteMeta, authed: &Authed) -> Resu
     match meta.access {
         Access::Public | Access::Metrics => Ok(()),
         Access::Agent => Err(ApiError::Forbidden("agents_only")),
+        // a ticketed socket authenticates in its handler; a request never reaches here
+        Access::Ticket(_) => Err(ApiError::Forbidden("ticket_required")),
         Access::Authenticated => match authed.who {
             Authenticated::User(_) => Ok(()),
             Authenticated::ApiKey { .. } => Err(ApiError::Forbidden("users_only")),

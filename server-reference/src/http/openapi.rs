@@ -25,6 +25,7 @@ fn access_name(access: Access) -> &'static str {
         Access::PlatformAdmin => "platform_admin",
         Access::Metrics => "metrics",
         Access::Agent => "agent",
+        Access::Ticket(_) => "ticket",
     }
 }
 
@@ -33,6 +34,8 @@ fn security(access: Access) -> Value {
         Access::Public => json!([]),
         Access::Metrics => json!([{"metricsToken": []}]),
         Access::Agent => json!([{"agentToken": []}]),
+        // a one-time ticket offered as the `breeze.ticket.<ticket>` WebSocket subprotocol
+        Access::Ticket(_) => json!([{"remoteTicket": []}]),
         // users only
         Access::Authenticated | Access::PlatformAdmin => json!([{"bearer": []}]),
         // a user or an API key holding the permission
@@ -127,7 +130,11 @@ pub fn document(routes: &[RouteMeta]) -> Value {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "metricsToken": {"type": "http", "scheme": "bearer"},
-                "agentToken": {"type": "http", "scheme": "bearer", "bearerFormat": "brz_ agent token"}
+                "agentToken": {"type": "http", "scheme": "bearer", "bearerFormat": "brz_ agent token"},
+                "remoteTicket": {
+                    "type": "apiKey", "in": "header", "name": "Sec-WebSocket-Protocol",
+                    "description": "a one-time remote-session ticket (POST /api/v1/remote-sessions/{sessionId}/ticket), offered as the subprotocol `breeze.ticket.<ticket>` next to `breeze.terminal.v1`"
+                }
             },
             "responses": {
                 "Error": {

@@ -25,6 +25,9 @@ pub enum Access {
     Metrics,
     /// An enrolled agent's `brz_` token (SPEC 8.2; path carries `{agentId}`).
     Agent,
+    /// A one-time remote-session ticket (SPEC 12) in `Sec-WebSocket-Protocol`, issued to a
+    /// user holding this permission and re-checked against it on every ping tick.
+    Ticket(&'static str),
 }
 
 impl Access {
@@ -32,7 +35,7 @@ impl Access {
     #[must_use]
     pub const fn permission(&self) -> Option<&'static str> {
         match self {
-            Self::Permission(p) => Some(p),
+            Self::Permission(p) | Self::Ticket(p) => Some(p),
             _ => None,
         }
     }

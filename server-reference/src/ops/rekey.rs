@@ -51,6 +51,24 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
     },
     EncryptedColumn {
         column: ops::ColumnRef {
+            table: "device_commands",
+            id_column: "id",
+            column: "file_outcome",
+        },
+        field_table: "device_commands",
+        field_column: "file_outcome",
+    },
+    EncryptedColumn {
+        column: ops::ColumnRef {
+            table: "remote_session_transcripts",
+            id_column: "id",
+            column: "chunk",
+        },
+        field_table: "remote_sessions",
+        field_column: "transcript",
+    },
+    EncryptedColumn {
+        column: ops::ColumnRef {
             table: "notification_outbox",
             id_column: "id",
             column: "body",

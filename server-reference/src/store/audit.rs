@@ -458,3 +458,28 @@ pub async fn list(tx: &mut ScopedTx, f: &ListFilter, limit: u32) -> StoreResult<
         })
         .collect()
 }
+
+/// The `details` of the latest `action` event about `resource_id` in `org`'s chain.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn latest_event_details(
+    tx: &mut ScopedTx,
+    org: OrgId,
+    action: &str,
+    resource_id: &str,
+) -> StoreResult<Option<serde_json::Value>> {
+    let entry: Option<String> = sqlx::query_scalar(
+        "SELECT entry FROM audit_log
+          WHERE org_id = $1 AND action = $2 AND resource_id = $3
+          ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(org.as_uuid())
+    .bind(action)
+    .bind(resource_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    Ok(entry
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e).ok())
+        .and_then(|v| v.get("event")?.get("details").cloned()))
+}

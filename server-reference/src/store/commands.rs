@@ -182,6 +182,8 @@ pub struct StoredResult {
     pub error: Option<String>,
     /// Structured result (JSON text).
     pub result: Option<String>,
+    /// Envelope of a file operation's outcome (kept for file commands only).
+    pub file_outcome: Option<String>,
 }
 
 /// What recording a result found.
@@ -208,6 +210,8 @@ pub async fn record_result(
     let updated: Option<String> = sqlx::query_scalar(
         "UPDATE device_commands SET status = $3, exit_code = $4, stdout = $5, stderr = $6,
                 duration_ms = $7, error = $8, result = $9, completed_at = now(),
+                file_outcome = CASE WHEN type IN ('file_read', 'file_list', 'file_write')
+                                    THEN $10 END,
                 sent_at = coalesce(sent_at, now())
           WHERE id = $1 AND device_id = $2 AND status IN ('pending', 'sent')
          RETURNING type",
@@ -221,6 +225,7 @@ pub async fn record_result(
     .bind(r.duration_ms)
     .bind(&r.error)
     .bind(&r.result)
+    .bind(&r.file_outcome)
     .fetch_optional(tx.conn())
     .await?;
     if let Some(t) = updated {
@@ -408,27 +413,79 @@ pub async fn device_targets(tx: &mut ScopedTx, ids: &[DeviceId]) -> StoreResult<
         .collect())
 }
 
-/// Most terminal commands [`session_commands`] reads.
-pub const MAX_SESSION_COMMANDS: i64 = 200;
+/// What a waiting file operation finds of its command.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FileProgress {
+    /// Status.
+    pub status: String,
+    /// Envelope of the outcome.
+    pub file_outcome: Option<String>,
+    /// Error text.
+    pub error: Option<String>,
+}
 
-/// The payload envelopes of the recent (24 h) terminal commands handed to `device`, newest
-/// first, at most [`MAX_SESSION_COMMANDS`]: the sessions the agent owns, whichever lane
-/// delivered them (the caller decrypts).
+/// The status and outcome of file command `id`.
 ///
 /// # Errors
 /// [`super::StoreError`] on database failure.
-pub async fn session_commands(tx: &mut ScopedTx, device: DeviceId) -> StoreResult<Vec<String>> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT payload FROM device_commands
-          WHERE device_id = $1
-            AND type IN ('terminal_start', 'terminal_data', 'terminal_resize', 'terminal_stop')
-            AND status <> 'pending'
-            AND created_at > now() - interval '24 hours'
-          ORDER BY created_at DESC LIMIT $2",
+pub async fn file_progress(tx: &mut ScopedTx, id: CommandId) -> StoreResult<Option<FileProgress>> {
+    Ok(
+        sqlx::query_as("SELECT status, file_outcome, error FROM device_commands WHERE id = $1")
+            .bind(id.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?,
     )
-    .bind(device.as_uuid())
-    .bind(MAX_SESSION_COMMANDS)
-    .fetch_all(tx.conn())
+}
+
+/// Forgets a file command's content: the outcome is wiped and the payload replaced by
+/// `summary` (an envelope without content), so nothing of the file outlives the request.
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn wipe_file_content(tx: &mut ScopedTx, id: CommandId, summary: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE device_commands SET file_outcome = NULL, payload = $2 WHERE id = $1")
+        .bind(id.as_uuid())
+        .bind(summary)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Gives up on a file command the agent has not answered: a pending one is never delivered
+/// (`timeout`); a delivered one keeps running, and its late outcome is wiped on arrival
+/// (see [`wipe_stale_file_outcomes`]).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn abandon_file_command(tx: &mut ScopedTx, id: CommandId) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE device_commands SET status = 'timeout', completed_at = now()
+          WHERE id = $1 AND status = 'pending'",
+    )
+    .bind(id.as_uuid())
+    .execute(tx.conn())
     .await?;
-    Ok(rows)
+    Ok(())
+}
+
+/// Wipes the organization's file outcomes nobody is waiting for any more (older than
+/// `secs`).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn wipe_stale_file_outcomes(
+    tx: &mut ScopedTx,
+    org: OrgId,
+    secs: i64,
+) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE device_commands SET file_outcome = NULL
+          WHERE org_id = $2 AND file_outcome IS NOT NULL
+            AND completed_at < now() - make_interval(secs => $1)",
+    )
+    .bind(secs as f64)
+    .bind(org.as_uuid())
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
 }

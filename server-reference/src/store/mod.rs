@@ -24,6 +24,7 @@ pub mod enrollment_keys;
 pub mod ops;
 pub mod page;
 pub mod principal;
+pub mod remote;
 pub mod roles;
 pub mod rows;
 pub mod tenancy;

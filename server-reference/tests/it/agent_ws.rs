@@ -611,34 +611,22 @@ async fn finding_09_a_probe_while_the_limiter_is_down_closes_without_suspending(
 }
 
 #[tokio::test]
-async fn finding_09_sessions_delivered_over_http_are_owned_on_the_socket() {
+async fn a_live_remote_session_of_the_device_is_owned_on_a_new_socket() {
     let w = world().await;
-    let token = tech_token(&w).await;
-    let session = uuid::Uuid::new_v4().to_string();
-    let res = w
-        .server
-        .http
-        .post(
-            w.server
-                .url(&format!("/api/v1/devices/{}/commands", w.agent.device_id)),
-        )
-        .bearer_auth(&token)
-        .json(&json!({"type": "terminal_start",
-                      "payload": {"sessionId": session, "cols": 80, "rows": 24}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    // delivered in an HTTP heartbeat answer, not on a socket
-    let (s, _, body) = agent_post(
-        &w.server,
-        &format!("/api/v1/agents/{}/heartbeat", w.agent.agent_id),
-        &w.agent.token,
-        &beat(),
+    let _token = tech_token(&w).await;
+    let session = uuid::Uuid::new_v4();
+    // a session of this device started before the agent reconnected (SPEC 12)
+    w.fx.exec(
+        "INSERT INTO remote_sessions (id, org_id, site_id, device_id, user_id, type, cols, rows,
+                                      connect_by, status, lease_owner, lease_until)
+         SELECT $1, d.org_id, d.site_id, d.id, (SELECT id FROM users LIMIT 1), 'terminal',
+                80, 24, now() + interval '5 minutes', 'connected', gen_random_uuid(),
+                now() + interval '5 minutes'
+           FROM devices d WHERE d.id = $2",
+        &[session, w.agent.device_id],
     )
     .await;
-    assert_eq!(s, 200);
-    assert_eq!(body["commands"][0]["type"], "terminal_start", "{body}");
+    let session = session.to_string();
 
     // a socket opened afterwards (a reconnect) relays the session's output
     let mut ws = connected(&w).await;

@@ -90,6 +90,8 @@ struct Victim {
     api_key: Uuid,
     enrollment_key: Uuid,
     command: Uuid,
+    /// A pending remote session of a victim user on the victim device.
+    session: Uuid,
     /// Distinctive names of the victim rows.
     names: Vec<String>,
 }
@@ -107,6 +109,7 @@ fn param_id(v: &Victim, name: &str) -> Option<Uuid> {
         "apiKeyId" => v.api_key,
         "keyId" => v.enrollment_key,
         "commandId" => v.command,
+        "sessionId" => v.session,
         _ => return None,
     })
 }
@@ -148,6 +151,9 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
         ("POST", "/api/v1/devices/{deviceId}/commands") => {
             Some(json!({"type": "reboot", "payload": {}}))
         }
+        ("POST", "/api/v1/devices/{deviceId}/remote-sessions") => Some(json!({"type": "terminal"})),
+        ("POST", "/api/v1/remote-sessions/{sessionId}/ticket") => None,
+        ("PUT", "/api/v1/devices/{deviceId}/files/content") => Some(json!({"pwned": true})),
         ("POST", "/api/v1/commands/bulk") => Some(json!({
             "deviceIds": [v.device],
             "type": "reboot",
@@ -164,7 +170,27 @@ fn path_params(path: &str) -> Vec<String> {
         .collect()
 }
 
+/// Routes whose owner control needs more than the victim rows: a connected agent (file
+/// operations), an ended session (replay), the session's own user (not the partner admin).
+const NO_OWNER_CONTROL: &[&str] = &[
+    "/api/v1/devices/{deviceId}/files/content",
+    "/api/v1/devices/{deviceId}/files/list",
+    "/api/v1/remote-sessions/{sessionId}",
+    "/api/v1/remote-sessions/{sessionId}/recording",
+];
+
+/// The victim URL of a route: path parameters filled by name, plus the query a route
+/// needs to reach its tenancy check (`?path=` of the file routes).
 fn fill(path: &str, v: &Victim) -> String {
+    let query = if path.contains("/files/") {
+        "?path=/etc/hosts"
+    } else {
+        ""
+    };
+    fill_path(path, v) + query
+}
+
+fn fill_path(path: &str, v: &Victim) -> String {
     path.split('/')
         .map(
             |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
@@ -232,6 +258,7 @@ fn victim_rows(v: &Victim) -> Vec<(&'static str, &'static str, Uuid)> {
         ("device_commands", "id", v.command),
         // suspended: an attacker's unsuspend must leave it so
         ("device_credentials", "device_id", v.device),
+        ("remote_sessions", "id", v.session),
     ]
 }
 
@@ -260,6 +287,8 @@ async fn snapshots(fx: &common::Fixtures, v: &Victim) -> BTreeMap<String, Option
         "enrollment_keys",
         "users",
         "device_commands",
+        "remote_sessions",
+        "remote_session_tickets",
     ] {
         let sql = format!("SELECT count(*) FROM {table} WHERE org_id = $1");
         out.insert(
@@ -300,6 +329,9 @@ const RLS_TABLES: &[&str] = &[
     "device_credentials",
     "agent_ip_history",
     "device_heartbeats",
+    "remote_sessions",
+    "remote_session_tickets",
+    "remote_session_transcripts",
 ];
 
 async fn run_matrix(disable_rls: bool) {
@@ -400,6 +432,16 @@ async fn run_matrix(disable_rls: bool) {
         &[d1],
     )
     .await;
+    // a pending remote session of the victim user (SPEC 12)
+    let rs1 = Uuid::new_v4();
+    fx.exec(
+        "INSERT INTO remote_sessions (id, org_id, site_id, device_id, user_id, type, cols, rows,
+                                      connect_by)
+         SELECT $1, org_id, site_id, id, $3, 'terminal', 80, 24, now() + interval '5 minutes'
+           FROM devices WHERE id = $2",
+        &[rs1, d1, *u1.id.as_uuid()],
+    )
+    .await;
     let v = Victim {
         partner: *vp.as_uuid(),
         org: *v1.as_uuid(),
@@ -412,6 +454,7 @@ async fn run_matrix(disable_rls: bool) {
         api_key: k1,
         enrollment_key: e1,
         command: c1,
+        session: rs1,
         names: all_names,
     };
 
@@ -512,6 +555,7 @@ async fn run_matrix(disable_rls: bool) {
         if meta.method != "GET"
             || params.is_empty()
             || params == ["partnerId"]
+            || NO_OWNER_CONTROL.contains(&meta.path)
             || !matches!(
                 meta.access,
                 Access::Permission(_) | Access::PlatformAdmin | Access::Authenticated
@@ -668,6 +712,31 @@ async fn run_matrix(disable_rls: bool) {
                     meta.path
                 ));
             }
+        }
+    }
+
+    // the browser socket of the victim session: no ticket, or a made-up one, opens nothing
+    for offered in [
+        None,
+        Some("breeze.terminal.v1, breeze.ticket.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    ] {
+        let url = server.url(&format!("/api/v1/remote-sessions/{}/ws", v.session));
+        let mut req = server.http.get(&url);
+        if let Some(p) = offered {
+            req = req
+                .header("sec-websocket-protocol", p)
+                .header("connection", "upgrade")
+                .header("upgrade", "websocket")
+                .header("sec-websocket-version", "13")
+                .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        }
+        let res = req.send().await.unwrap();
+        probed += 1;
+        if !matches!(res.status().as_u16(), 400 | 401 | 403 | 404 | 426) {
+            failures.push(format!(
+                "ticketless socket of the victim session -> {}",
+                res.status()
+            ));
         }
     }
 

@@ -28,19 +28,22 @@
 //! counter cannot answer, the socket closes with 1013 without suspending.
 
 use std::collections::HashSet;
+
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use breeze_agent_proto::command::{Command, CommandBody};
 use breeze_agent_proto::frame::{Ack, AgentFrame, Connected, ErrorFrame, ErrorFrameCode, Ping};
 use breeze_agent_proto::ids::UnixMillis;
 use breeze_agent_proto::limits::MAX_TEXT_FRAME_BYTES;
-use breeze_agent_proto::{BinaryFrame, CloseCode, ServerFrame};
+use breeze_agent_proto::{
+    BinaryFrame, CloseCode, ServerFrame, TerminalInput, TerminalResize, TerminalStart, TerminalStop,
+};
 use tokio::time::Instant;
 
 use crate::agents::auth::{SocketVerdict, recheck_socket};
@@ -51,6 +54,7 @@ use crate::agents::results::{ResultOutcome, store_result};
 use crate::agents::socket::{self, ProbeVerdict};
 use crate::http::agent_auth::{AgentAuthed, AgentError};
 use crate::http::route::{Access, Route, route};
+use crate::remote::relay::{ToAgent, ToViewer};
 use crate::state::AppState;
 
 /// Seconds between server pings.
@@ -99,6 +103,7 @@ async fn upgrade(
                 partner: authed.partner_id,
             };
             let (registration, events) = hub.register(authed.device_id, generation, tenant);
+            let (relay_registration, relay) = state.relay.register_agent(authed.device_id);
             let mut session = Session {
                 state,
                 authed,
@@ -106,7 +111,12 @@ async fn upgrade(
                 sessions: HashSet::new(),
                 awaiting_pong: None,
             };
-            session.run(events).await;
+            session.run(events, relay).await;
+            drop(relay_registration);
+            // the browser side of every session this socket carried learns it is gone
+            for s in session.sessions.drain() {
+                let _ = session.state.relay.to_viewer(s, ToViewer::AgentGone);
+            }
             drop(registration);
         })
         .into_response())
@@ -116,8 +126,9 @@ struct Session {
     state: AppState,
     authed: AgentAuthed,
     socket: WebSocket,
-    /// Terminal/desktop sessions this socket was told to open (the agent owns those).
-    sessions: HashSet<String>,
+    /// Remote sessions this socket was told to start and that have not ended (the agent
+    /// owns those).
+    sessions: HashSet<Uuid>,
     awaiting_pong: Option<Instant>,
 }
 
@@ -131,14 +142,22 @@ fn now_ms(state: &AppState) -> UnixMillis {
 }
 
 impl Session {
-    async fn run(&mut self, mut events: tokio::sync::mpsc::Receiver<HubEvent>) {
+    async fn run(
+        &mut self,
+        mut events: tokio::sync::mpsc::Receiver<HubEvent>,
+        mut relay: tokio::sync::mpsc::Receiver<(Uuid, ToAgent)>,
+    ) {
         let connected = ServerFrame::Connected(Connected {
             agent_id: match breeze_agent_proto::AgentId::parse(&self.authed.agent_id) {
                 Ok(id) => id,
                 Err(_) => return,
             },
             timestamp: now_ms(&self.state),
-            capabilities: vec!["commands".to_owned(), "heartbeat".to_owned()],
+            capabilities: vec![
+                "commands".to_owned(),
+                "heartbeat".to_owned(),
+                "terminal".to_owned(),
+            ],
             protocol_version: None,
         });
         if matches!(self.send(&connected).await, Flow::Stop) {
@@ -162,6 +181,10 @@ impl Session {
                     Some(HubEvent::CommandsQueued) => self.push_commands().await,
                     Some(HubEvent::Close(code)) => self.close(code).await,
                     Some(HubEvent::Recheck) => self.recheck(true).await,
+                    None => Flow::Stop,
+                },
+                rel = relay.recv() => match rel {
+                    Some((session, message)) => self.on_relay(session, message).await,
                     None => Flow::Stop,
                 },
                 _ = ticker.tick() => self.on_tick().await,
@@ -256,7 +279,6 @@ impl Session {
             }
         };
         for cmd in cmds {
-            self.remember_session(&cmd);
             if matches!(self.send(&ServerFrame::Command(cmd)).await, Flow::Stop) {
                 return Flow::Stop;
             }
@@ -264,34 +286,18 @@ impl Session {
         Flow::Continue
     }
 
-    fn remember_session(&mut self, cmd: &Command) {
-        let session = match &cmd.body {
-            CommandBody::TerminalStart(p) => &p.session_id,
-            CommandBody::TerminalData(p) => &p.session_id,
-            CommandBody::TerminalResize(p) => &p.session_id,
-            CommandBody::TerminalStop(p) => &p.session_id,
-            _ => return,
-        };
-        if self.sessions.len() < MAX_REMEMBERED_SESSIONS {
-            self.sessions.insert(session.as_str().to_owned());
-        }
-    }
-
-    /// Whether the agent owns `session`: handed to it in a terminal command on any lane.
-    /// `None` when that cannot be known now (the frame is dropped, not counted as a probe).
+    /// Whether the agent owns `session`: started on this socket, or a live session of its
+    /// device (started on an earlier socket). `None` when that cannot be known now (the
+    /// frame is dropped, not counted as a probe).
     async fn owns_session(&mut self, session: &str) -> Option<bool> {
-        if self.sessions.contains(session) {
+        let Ok(id) = Uuid::parse_str(session) else {
+            return Some(false);
+        };
+        if self.sessions.contains(&id) {
             return Some(true);
         }
-        let found = socket::owns_session(&self.state, &self.authed, session).await;
-        match found {
-            Ok(true) => {
-                if self.sessions.len() < MAX_REMEMBERED_SESSIONS {
-                    self.sessions.insert(session.to_owned());
-                }
-                Some(true)
-            }
-            Ok(false) => Some(false),
+        match socket::owns_session(&self.state, &self.authed, id).await {
+            Ok(owned) => Some(owned),
             Err(e) => {
                 tracing::warn!(
                     reason = e.reason().as_str(),
@@ -300,6 +306,40 @@ impl Session {
                 None
             }
         }
+    }
+
+    /// A relay message for the agent's side of `session`, as a frame on this socket.
+    async fn on_relay(&mut self, session: Uuid, message: ToAgent) -> Flow {
+        let Ok(session_id) = breeze_agent_proto::SessionId::parse(&session.to_string()) else {
+            return Flow::Continue;
+        };
+        let frame = match message {
+            ToAgent::Start { cols, rows } => {
+                if self.sessions.len() >= MAX_REMEMBERED_SESSIONS {
+                    let _ = self.state.relay.to_viewer(session, ToViewer::AgentGone);
+                    return Flow::Continue;
+                }
+                self.sessions.insert(session);
+                ServerFrame::TerminalStart(TerminalStart {
+                    session_id,
+                    cols,
+                    rows,
+                })
+            }
+            ToAgent::Input { data } => {
+                ServerFrame::TerminalInput(TerminalInput { session_id, data })
+            }
+            ToAgent::Resize { cols, rows } => ServerFrame::TerminalResize(TerminalResize {
+                session_id,
+                cols,
+                rows,
+            }),
+            ToAgent::Stop => {
+                self.sessions.remove(&session);
+                ServerFrame::TerminalStop(TerminalStop { session_id })
+            }
+        };
+        self.send(&frame).await
     }
 
     /// A frame naming `session`: relayed when the agent owns it, a probe when it does not.
@@ -361,7 +401,7 @@ impl Session {
                 };
                 // pongs and session relay data are not requests; everything else is
                 // charged, invalid frames included
-                if !matches!(kind, "pong" | "terminal_output")
+                if !matches!(kind, "pong" | "terminal_output" | "terminal_exit")
                     && let Some(flow) = self.charge(kind).await
                 {
                     return flow;
@@ -409,9 +449,6 @@ impl Session {
                 AgentFrame::Heartbeat(beat) => {
                     let response =
                         process_heartbeat(&self.state, &self.authed, &beat, None).await?;
-                    for cmd in &response.commands {
-                        self.remember_session(cmd);
-                    }
                     self.send(&ServerFrame::HeartbeatAck(response)).await
                 }
                 AgentFrame::CommandResult(result) => {
@@ -424,7 +461,31 @@ impl Session {
                     }
                 }
                 AgentFrame::TerminalOutput(out) => {
-                    self.session_frame(out.session_id.as_str(), kind).await
+                    let flow = self.session_frame(out.session_id.as_str(), kind).await;
+                    if let Ok(id) = Uuid::parse_str(out.session_id.as_str())
+                        && self.sessions.contains(&id)
+                    {
+                        let _ = self.state.relay.to_viewer(
+                            id,
+                            ToViewer::Output {
+                                data: out.data,
+                                encoding: out.encoding,
+                            },
+                        );
+                    }
+                    flow
+                }
+                AgentFrame::TerminalExit(exit) => {
+                    let flow = self.session_frame(exit.session_id.as_str(), kind).await;
+                    if let Ok(id) = Uuid::parse_str(exit.session_id.as_str())
+                        && self.sessions.remove(&id)
+                    {
+                        let _ = self
+                            .state
+                            .relay
+                            .to_viewer(id, ToViewer::Exit { code: exit.code });
+                    }
+                    flow
                 }
                 AgentFrame::PatchProgress(p) => self.owned_command(p.command_id, kind).await?,
                 AgentFrame::VerificationProgress(v) => {

@@ -83,6 +83,14 @@ impl extract::Validate for QueueCommandBody {
         if breeze_agent_proto::CommandType::from_name(&self.command_type).is_none() {
             return vec![FieldIssue::new("type", "is not a known command type")];
         }
+        // file content moves only through the file routes (SPEC 12): checked paths, digests
+        // at both ends, nothing kept, and never readable with `devices:read`
+        if crate::remote::files::FILE_COMMAND_TYPES.contains(&self.command_type.as_str()) {
+            return vec![FieldIssue::new(
+                "type",
+                "file operations go through /api/v1/devices/{deviceId}/files",
+            )];
+        }
         Vec::new()
     }
 }

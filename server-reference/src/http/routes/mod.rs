@@ -6,7 +6,10 @@ pub mod audit;
 pub mod auth;
 pub mod command_batches;
 pub mod device_commands;
+pub mod device_files;
 pub mod ops;
+pub mod remote_sessions;
+pub mod remote_ws;
 pub mod tenancy;
 
 use super::route::Route;
@@ -23,5 +26,8 @@ pub fn all() -> Vec<Route> {
     routes.extend(device_commands::routes());
     routes.extend(agent_ws::routes());
     routes.extend(command_batches::routes());
+    routes.extend(remote_sessions::routes());
+    routes.extend(remote_ws::routes());
+    routes.extend(device_files::routes());
     routes
 }

@@ -142,6 +142,7 @@ pub async fn heartbeat_batch_and_claim(
            SELECT p.id FROM b CROSS JOIN LATERAL (
              SELECT c.id FROM device_commands c
               WHERE c.device_id = b.device_id AND c.org_id = b.org_id AND c.status = 'pending'
+                AND c.type NOT IN ('file_read', 'file_list', 'file_write')
               ORDER BY c.created_at, c.id LIMIT $10
               FOR UPDATE SKIP LOCKED) p)
          UPDATE device_commands c SET status = 'sent', sent_at = now()
