@@ -22,7 +22,7 @@ pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 /// The only environment a script sees (the agent's own environment may hold secrets, such as
 /// `BREEZE_ENROLLMENT_SECRET`, and is never inherited).
-const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Most processes listed by `list_processes` (keeps the result under the JSON limit).
 const MAX_LISTED_PROCESSES: usize = 10_000;
 

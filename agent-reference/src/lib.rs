@@ -23,4 +23,5 @@ pub mod exec;
 pub mod paths;
 pub mod rotation;
 pub mod telemetry;
+pub mod terminal;
 pub mod ws;
