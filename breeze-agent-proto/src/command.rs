@@ -14,12 +14,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::error::{nested_error_at, nested_message_at};
+use crate::file::FileWritePayload;
 use crate::limits::MAX_COMMAND_TYPE_CHARS;
 use crate::payload::{
     EmptyPayload, FileDeletePayload, FileListPayload, FileReadPayload, InstallPatchesPayload,
     KillProcessPayload, PatchScanPayload, PowerPayload, RollbackPatchesPayload, RunScriptPayload,
-    ScriptCancelPayload, SelfUninstallPayload, TerminalDataPayload, TerminalResizePayload,
-    TerminalStartPayload, TerminalStopPayload,
+    ScriptCancelPayload, SelfUninstallPayload,
 };
 use crate::result::{CommandResult, CommandStatus};
 use crate::text::truncate_chars;
@@ -133,14 +133,8 @@ command_set! {
     FileRead(FileReadPayload) = "file_read";
     /// Delete a file or directory.
     FileDelete(FileDeletePayload) = "file_delete";
-    /// Start a terminal session.
-    TerminalStart(TerminalStartPayload) = "terminal_start";
-    /// Send input to a terminal session.
-    TerminalData(TerminalDataPayload) = "terminal_data";
-    /// Resize a terminal session.
-    TerminalResize(TerminalResizePayload) = "terminal_resize";
-    /// Stop a terminal session.
-    TerminalStop(TerminalStopPayload) = "terminal_stop";
+    /// Write a whole file (content and its SHA-256).
+    FileWrite(FileWritePayload) = "file_write";
     /// Scan for missing patches.
     PatchScan(PatchScanPayload) = "patch_scan";
     /// Install patches.

@@ -26,6 +26,7 @@ use crate::limits::{
     MAX_TERMINAL_DATA_CHARS, MAX_TERMINAL_FRAME_BYTES, MAX_TEXT_FRAME_BYTES, MAX_VERSION_CHARS,
 };
 use crate::result::CommandResult;
+use crate::terminal::{TerminalExit, TerminalInput, TerminalResize, TerminalStart, TerminalStop};
 use crate::text::truncate_chars;
 use crate::validate::{
     Path, Report, Validate, check_chars, check_count, check_opt_chars, check_range,
@@ -59,8 +60,8 @@ pub enum TerminalEncoding {
 pub struct TerminalOutput {
     /// The terminal session (the agent must own it).
     pub session_id: SessionId,
-    /// Output (at most 1,000,000 characters).
-    #[schemars(length(max = 1_000_000))]
+    /// Output (the frame is at most 64 KiB).
+    #[schemars(length(max = 65536))]
     pub data: String,
     /// Encoding of `data` (absent: UTF-8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,6 +199,8 @@ pub enum AgentFrame {
     PatchProgress(PatchProgress),
     /// `verification_progress`.
     VerificationProgress(VerificationProgress),
+    /// `terminal_exit`.
+    TerminalExit(TerminalExit),
 }
 
 /// Splits a parsed frame into its `type` and remaining fields.
@@ -374,6 +377,7 @@ impl AgentFrame {
             Self::UpdateStatus(_) => "update_status",
             Self::PatchProgress(_) => "patch_progress",
             Self::VerificationProgress(_) => "verification_progress",
+            Self::TerminalExit(_) => "terminal_exit",
         }
     }
 
@@ -403,6 +407,7 @@ impl AgentFrame {
             "verification_progress" => {
                 body(len, MAX_SMALL_FRAME_BYTES, rest, Self::VerificationProgress)
             }
+            "terminal_exit" => body(len, MAX_SMALL_FRAME_BYTES, rest, Self::TerminalExit),
             _ => Err(unknown_type()),
         };
         frame
@@ -431,6 +436,7 @@ impl Validate for AgentFrame {
             Self::UpdateStatus(u) => u.validate(path, report),
             Self::PatchProgress(p) => p.validate(path, report),
             Self::VerificationProgress(v) => v.validate(path, report),
+            Self::TerminalExit(t) => t.validate(path, report),
         }
     }
 }
@@ -622,6 +628,14 @@ pub enum ServerFrame {
     HeartbeatAck(HeartbeatResponse),
     /// `error`.
     Error(ErrorFrame),
+    /// `terminal_start`.
+    TerminalStart(TerminalStart),
+    /// `terminal_input`.
+    TerminalInput(TerminalInput),
+    /// `terminal_resize`.
+    TerminalResize(TerminalResize),
+    /// `terminal_stop`.
+    TerminalStop(TerminalStop),
     /// A command (its `type` is the command type).
     #[serde(untagged)]
     Command(Command),
@@ -642,6 +656,10 @@ impl ServerFrame {
             "ack" => from_value(rest).map(Self::Ack),
             "heartbeat_ack" => from_value(rest).map(Self::HeartbeatAck),
             "error" => from_value(rest).map(Self::Error),
+            "terminal_start" => from_value(rest).map(Self::TerminalStart),
+            "terminal_input" => from_value(rest).map(Self::TerminalInput),
+            "terminal_resize" => from_value(rest).map(Self::TerminalResize),
+            "terminal_stop" => from_value(rest).map(Self::TerminalStop),
             _ => match rest {
                 Value::Object(mut map) => {
                     map.insert("type".to_owned(), Value::String(tag.clone()));
@@ -674,6 +692,10 @@ impl Validate for ServerFrame {
             Self::HeartbeatAck(h) => h.validate(path, report),
             Self::Error(e) => e.validate(path, report),
             Self::Command(c) => c.validate(path, report),
+            Self::TerminalStart(t) => t.validate(path, report),
+            Self::TerminalInput(t) => t.validate(path, report),
+            Self::TerminalResize(t) => t.validate(path, report),
+            Self::TerminalStop(t) => t.validate(path, report),
         }
     }
 }

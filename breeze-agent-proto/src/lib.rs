@@ -52,6 +52,7 @@ pub mod command;
 mod decode;
 pub mod enrollment;
 mod error;
+pub mod file;
 pub mod frame;
 pub mod golden;
 pub mod heartbeat;
@@ -64,12 +65,15 @@ mod message;
 mod net;
 pub mod payload;
 pub mod redact;
+pub mod remote_path;
 pub mod result;
 pub mod rotation;
 pub mod secret;
+pub mod terminal;
 mod text;
 mod validate;
 pub mod version;
+pub mod viewer;
 
 pub use binary::{BinaryFrame, BinaryFrameError, BinaryKind};
 pub use close::CloseCode;
@@ -79,6 +83,9 @@ pub use enrollment::{
     AgentConfig, EnrollRequest, EnrollResponse, HardwareInfo, NetworkInterface, OsType,
 };
 pub use error::{DecodeError, EncodeError, InvalidMessage};
+pub use file::{
+    ContentError, FileContent, FileEntry, FileErrorCode, FileOutcome, FileWritePayload,
+};
 pub use frame::{AgentFrame, ErrorFrame, ErrorFrameCode, ServerFrame};
 pub use heartbeat::{HeartbeatMetrics, HeartbeatRequest, HeartbeatResponse, HeartbeatStatus};
 pub use http::{ErrorReason, HttpErrorBody, TOKEN_ROTATION_REQUIRED_HEADER};
@@ -87,9 +94,12 @@ pub use informational::Informational;
 pub use issue::{DroppedField, Issue, IssueCode};
 pub use message::{DecodedJson, Message, MessageKind};
 pub use redact::redact_secrets;
+pub use remote_path::{PathError, RemotePath};
 pub use result::{CommandResult, CommandStatus};
 pub use rotation::{
     ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse,
 };
 pub use secret::{EnrollmentKey, EnrollmentSecret, WireToken};
+pub use terminal::{TerminalExit, TerminalInput, TerminalResize, TerminalStart, TerminalStop};
 pub use version::{AgentVersions, Negotiation, ProtocolVersion, SupportedVersions, negotiate};
+pub use viewer::{ViewerEvent, ViewerFrame};

@@ -84,12 +84,8 @@ pub const MAX_SCRIPT_CHARS: usize = 1_000_000;
 pub const MAX_PARAMETER_NAME_CHARS: usize = 128;
 /// Maximum characters of a script parameter value.
 pub const MAX_PARAMETER_VALUE_CHARS: usize = 8_192;
-/// Maximum characters of a file path in a file command.
-pub const MAX_PATH_CHARS: usize = 4_096;
-/// Maximum characters of a shell name in `terminal_start`.
-pub const MAX_SHELL_CHARS: usize = 256;
-/// Maximum characters of terminal input or output in one frame.
-pub const MAX_TERMINAL_DATA_CHARS: usize = 1_000_000;
+/// Maximum characters of terminal output data in one frame (the frame limit binds first).
+pub const MAX_TERMINAL_DATA_CHARS: usize = 64 * 1024;
 /// Maximum characters of a free-text reason (reboot, shutdown).
 pub const MAX_REASON_CHARS: usize = 500;
 /// Maximum characters of an informational status message (update, patch, verification).
@@ -117,8 +113,8 @@ pub const MAX_TIMEOUT_SECONDS: u32 = 86_400;
 pub const MAX_DELAY_SECONDS: u32 = 86_400;
 /// Largest terminal dimension (columns or rows).
 pub const MAX_TERMINAL_DIMENSION: u16 = 1_000;
-/// Largest byte count a `file_read` may ask for.
-pub const MAX_FILE_READ_BYTES: u64 = 50_000_000;
+/// Largest byte count a `file_read` may ask for (the transfer limit, 4 MiB).
+pub const MAX_FILE_READ_BYTES: u64 = 4 * 1024 * 1024;
 /// Maximum dropped-field notes kept for one heartbeat.
 pub const MAX_DROPPED_FIELDS: usize = 100;
 
@@ -141,8 +137,22 @@ pub const ROTATION_GRACE_SECONDS: u32 = 300;
 
 // ----- per-frame limits (checked once the frame's type is known) -----
 
-/// Maximum `terminal_output` frame (1,000,000 characters of data, JSON-escaped).
-pub const MAX_TERMINAL_FRAME_BYTES: usize = 8 * MIB;
+/// Maximum `terminal_output` frame (SPEC 12: output frames <= 64 KiB).
+pub const MAX_TERMINAL_FRAME_BYTES: usize = 64 * 1024;
+/// Maximum bytes of terminal input in one frame (browser `input`, agent `terminal_input`).
+pub const MAX_TERMINAL_INPUT_BYTES: usize = 16 * 1024;
+/// Maximum browser input frames per minute of a terminal session.
+pub const MAX_TERMINAL_INPUT_FRAMES_PER_MINUTE: u32 = 200;
+/// Maximum browser input bytes per minute of a terminal session.
+pub const MAX_TERMINAL_INPUT_BYTES_PER_MINUTE: usize = MIB;
+/// Maximum bytes of a remote file path (SPEC 12).
+pub const MAX_REMOTE_PATH_BYTES: usize = 2_048;
+/// Largest file content moved by `file_read` / `file_write` (decoded; SPEC 12: 4 MiB).
+pub const MAX_FILE_TRANSFER_BYTES: usize = 4 * MIB;
+/// Most entries of a `file_list` answer (then `truncated`).
+pub const MAX_FILE_LIST_ENTRIES: usize = 10_000;
+/// Maximum characters of a file name in a listing.
+pub const MAX_FILE_NAME_CHARS: usize = 1_024;
 /// Maximum size of the small agent frames (`pong`, `update_status`, `patch_progress`,
 /// `verification_progress`).
 pub const MAX_SMALL_FRAME_BYTES: usize = 64 * 1024;

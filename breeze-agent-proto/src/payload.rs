@@ -7,12 +7,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::ids::{SessionId, UuidSchema};
+use crate::file::check_remote_path;
+use crate::ids::UuidSchema;
 use crate::issue::IssueCode;
 use crate::limits::{
     MAX_DELAY_SECONDS, MAX_FILE_READ_BYTES, MAX_PARAMETER_NAME_CHARS, MAX_PARAMETER_VALUE_CHARS,
-    MAX_PATCH_IDS, MAX_PATCH_SOURCES, MAX_PATH_CHARS, MAX_REASON_CHARS, MAX_SCRIPT_CHARS,
-    MAX_SCRIPT_PARAMETERS, MAX_SHELL_CHARS, MAX_TERMINAL_DATA_CHARS, MAX_TERMINAL_DIMENSION,
+    MAX_PATCH_IDS, MAX_PATCH_SOURCES, MAX_REASON_CHARS, MAX_SCRIPT_CHARS, MAX_SCRIPT_PARAMETERS,
     MAX_TIMEOUT_SECONDS,
 };
 use crate::validate::{
@@ -135,8 +135,8 @@ pub struct KillProcessPayload {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileListPayload {
-    /// Directory (1 to 4,096 characters).
-    #[schemars(length(min = 1, max = 4096))]
+    /// Absolute directory path (the SPEC 12 path rule: at most 2,048 bytes).
+    #[schemars(length(min = 1, max = 2048))]
     pub path: String,
 }
 
@@ -144,12 +144,12 @@ pub struct FileListPayload {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileReadPayload {
-    /// File (1 to 4,096 characters).
-    #[schemars(length(min = 1, max = 4096))]
+    /// Absolute file path (the SPEC 12 path rule: at most 2,048 bytes).
+    #[schemars(length(min = 1, max = 2048))]
     pub path: String,
-    /// Read at most this many bytes (1 to 50,000,000).
+    /// Read at most this many bytes (1 to 4,194,304).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 50_000_000))]
+    #[schemars(range(min = 1, max = 4_194_304))]
     pub max_bytes: Option<u64>,
 }
 
@@ -157,63 +157,12 @@ pub struct FileReadPayload {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FileDeletePayload {
-    /// File or directory (1 to 4,096 characters).
-    #[schemars(length(min = 1, max = 4096))]
+    /// Absolute path of a file or directory (the SPEC 12 path rule).
+    #[schemars(length(min = 1, max = 2048))]
     pub path: String,
     /// Delete a directory and its contents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recursive: Option<bool>,
-}
-
-/// `terminal_start`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TerminalStartPayload {
-    /// The terminal session.
-    pub session_id: SessionId,
-    /// Columns (1 to 1,000).
-    #[schemars(range(min = 1, max = 1000))]
-    pub cols: u16,
-    /// Rows (1 to 1,000).
-    #[schemars(range(min = 1, max = 1000))]
-    pub rows: u16,
-    /// Shell to start (at most 256 characters; absent: the platform default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
-    pub shell: Option<String>,
-}
-
-/// `terminal_data`: input for a terminal session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TerminalDataPayload {
-    /// The terminal session.
-    pub session_id: SessionId,
-    /// Input (at most 1,000,000 characters).
-    #[schemars(length(max = 1_000_000))]
-    pub data: String,
-}
-
-/// `terminal_resize`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TerminalResizePayload {
-    /// The terminal session.
-    pub session_id: SessionId,
-    /// Columns (1 to 1,000).
-    #[schemars(range(min = 1, max = 1000))]
-    pub cols: u16,
-    /// Rows (1 to 1,000).
-    #[schemars(range(min = 1, max = 1000))]
-    pub rows: u16,
-}
-
-/// `terminal_stop`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TerminalStopPayload {
-    /// The terminal session.
-    pub session_id: SessionId,
 }
 
 /// Where patches come from.
@@ -270,22 +219,6 @@ pub struct SelfUninstallPayload {
     /// Also remove configuration and secrets files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_data: Option<bool>,
-}
-
-fn check_path(path_text: &str, path: &Path<'_>, report: &mut Report) {
-    check_chars(path_text, 1, MAX_PATH_CHARS, &path.field("path"), report);
-    if path_text.contains('\0') {
-        report.issue(
-            &path.field("path"),
-            IssueCode::InvalidFormat,
-            "must not contain nul",
-        );
-    }
-}
-
-fn check_dimensions(cols: u16, rows: u16, path: &Path<'_>, report: &mut Report) {
-    check_range(cols, 1, MAX_TERMINAL_DIMENSION, &path.field("cols"), report);
-    check_range(rows, 1, MAX_TERMINAL_DIMENSION, &path.field("rows"), report);
 }
 
 fn check_patch_ids(ids: &[Uuid], path: &Path<'_>, report: &mut Report) {
@@ -360,13 +293,13 @@ impl Validate for KillProcessPayload {
 
 impl Validate for FileListPayload {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_path(&self.path, path, report);
+        check_remote_path(&self.path, path, report);
     }
 }
 
 impl Validate for FileReadPayload {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_path(&self.path, path, report);
+        check_remote_path(&self.path, path, report);
         if let Some(max) = self.max_bytes {
             check_range(max, 1, MAX_FILE_READ_BYTES, &path.field("maxBytes"), report);
         }
@@ -375,43 +308,8 @@ impl Validate for FileReadPayload {
 
 impl Validate for FileDeletePayload {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_path(&self.path, path, report);
+        check_remote_path(&self.path, path, report);
     }
-}
-
-impl Validate for TerminalStartPayload {
-    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_dimensions(self.cols, self.rows, path, report);
-        check_opt_chars(
-            self.shell.as_deref(),
-            1,
-            MAX_SHELL_CHARS,
-            &path.field("shell"),
-            report,
-        );
-    }
-}
-
-impl Validate for TerminalDataPayload {
-    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_chars(
-            &self.data,
-            0,
-            MAX_TERMINAL_DATA_CHARS,
-            &path.field("data"),
-            report,
-        );
-    }
-}
-
-impl Validate for TerminalResizePayload {
-    fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
-        check_dimensions(self.cols, self.rows, path, report);
-    }
-}
-
-impl Validate for TerminalStopPayload {
-    fn validate(&mut self, _: &Path<'_>, _: &mut Report) {}
 }
 
 impl Validate for PatchScanPayload {

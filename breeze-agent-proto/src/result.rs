@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::file::FileOutcome;
 use crate::ids::{Timestamp, UuidSchema};
 use crate::issue::IssueCode;
 use crate::limits::{MAX_OUTPUT_CHARS, MAX_RESULT_ERROR_CHARS, MAX_RESULT_JSON_BYTES};
@@ -55,6 +56,9 @@ pub struct CommandResult {
     /// Structured result (serialized at most 5 MB). `null` means no result.
     #[serde(default, skip_serializing_if = "is_absent")]
     pub result: Option<Value>,
+    /// The outcome of a `file_read`, `file_list` or `file_write` (SPEC 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileOutcome>,
 }
 
 impl CommandResult {
@@ -71,6 +75,7 @@ impl CommandResult {
             started_at: None,
             error: None,
             result: None,
+            file: None,
         }
     }
 
@@ -151,6 +156,9 @@ impl Validate for CommandResult {
                 IssueCode::TooLong,
                 &format!("at most {MAX_RESULT_JSON_BYTES} bytes of json allowed"),
             );
+        }
+        if let Some(file) = &mut self.file {
+            file.validate(&path.field("file"), report);
         }
     }
 }
