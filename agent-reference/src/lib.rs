@@ -20,6 +20,7 @@ pub mod client;
 pub mod config;
 pub mod enroll;
 pub mod exec;
+pub mod files;
 pub mod paths;
 pub mod rotation;
 pub mod telemetry;
