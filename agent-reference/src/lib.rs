@@ -22,6 +22,7 @@ pub mod enroll;
 pub mod exec;
 pub mod files;
 pub mod paths;
+pub mod relay;
 pub mod rotation;
 pub mod telemetry;
 pub mod terminal;

@@ -1,0 +1,103 @@
+//! The terminal relay on the agent's socket (SPEC 12): `terminal_start`, `terminal_input`,
+//! `terminal_resize` and `terminal_stop` frames drive [`Terminals`]; session events become
+//! `terminal_output` and `terminal_exit` frames.
+//!
+//! A start that is refused (the session limit, a shell that cannot start) is answered at
+//! once with `terminal_exit` without a code, so the other end learns the session is over.
+//! Input, resize and stop for a session the agent does not have are logged and dropped:
+//! answering them could report a second exit for a session that just ended.
+
+use breeze_agent_proto::frame::{AgentFrame, TerminalEncoding, TerminalOutput};
+use breeze_agent_proto::{
+    TerminalExit, TerminalInput, TerminalResize, TerminalStart, TerminalStop,
+};
+use tokio::sync::mpsc;
+
+use crate::terminal::{TerminalEvent, Terminals};
+
+/// A terminal frame from the server.
+#[derive(Debug)]
+pub enum TerminalRequest {
+    /// `terminal_start`.
+    Start(TerminalStart),
+    /// `terminal_input`.
+    Input(TerminalInput),
+    /// `terminal_resize`.
+    Resize(TerminalResize),
+    /// `terminal_stop`.
+    Stop(TerminalStop),
+}
+
+/// Applies `request`; returns a frame to send at once (the exit of a refused start).
+pub fn handle(
+    terminals: &Terminals,
+    request: TerminalRequest,
+    events: &mpsc::Sender<TerminalEvent>,
+) -> Option<AgentFrame> {
+    match request {
+        TerminalRequest::Start(start) => {
+            match terminals.start(
+                start.session_id.clone(),
+                start.cols,
+                start.rows,
+                events.clone(),
+            ) {
+                Ok(()) => {
+                    tracing::info!(session = %start.session_id, "terminal session started");
+                    None
+                }
+                Err(e) => {
+                    tracing::warn!(session = %start.session_id, code = e.code(), error = %e, "terminal start refused");
+                    Some(AgentFrame::TerminalExit(TerminalExit {
+                        session_id: start.session_id,
+                        code: None,
+                    }))
+                }
+            }
+        }
+        TerminalRequest::Input(input) => {
+            if let Err(e) = terminals.input(&input.session_id, input.data.into_bytes()) {
+                tracing::warn!(session = %input.session_id, code = e.code(), "terminal input dropped");
+            }
+            None
+        }
+        TerminalRequest::Resize(resize) => {
+            if let Err(e) = terminals.resize(&resize.session_id, resize.cols, resize.rows) {
+                tracing::warn!(session = %resize.session_id, code = e.code(), "terminal resize refused");
+            }
+            None
+        }
+        TerminalRequest::Stop(stop) => {
+            match terminals.stop(&stop.session_id) {
+                Ok(()) => tracing::info!(session = %stop.session_id, "terminal session stopping"),
+                Err(e) => {
+                    tracing::info!(session = %stop.session_id, code = e.code(), "terminal stop for no session");
+                }
+            }
+            None
+        }
+    }
+}
+
+/// The frame for a session event.
+#[must_use]
+pub fn frame(event: TerminalEvent) -> AgentFrame {
+    match event {
+        TerminalEvent::Output { session, chunk } => AgentFrame::TerminalOutput(TerminalOutput {
+            session_id: session,
+            data: chunk.data,
+            // Absent means UTF-8: only base64 is marked.
+            encoding: match chunk.encoding {
+                TerminalEncoding::Utf8 => None,
+                TerminalEncoding::Base64 => Some(TerminalEncoding::Base64),
+            },
+        }),
+        TerminalEvent::Exit { session, code } => {
+            tracing::info!(session = %session, code, "terminal session ended");
+            AgentFrame::TerminalExit(TerminalExit {
+                session_id: session,
+                code,
+            })
+        }
+    }
+}
