@@ -15,8 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::terminal::{TerminalEvent, Terminals};
 
-/// A terminal frame from the server.
-#[derive(Debug)]
+/// A terminal frame from the server (its `Debug` never shows typed input).
 pub enum TerminalRequest {
     /// `terminal_start`.
     Start(TerminalStart),
@@ -26,6 +25,21 @@ pub enum TerminalRequest {
     Resize(TerminalResize),
     /// `terminal_stop`.
     Stop(TerminalStop),
+}
+
+impl std::fmt::Debug for TerminalRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Start(s) => s.fmt(f),
+            Self::Input(i) => f
+                .debug_struct("TerminalInput")
+                .field("session_id", &i.session_id)
+                .field("bytes", &i.data.len())
+                .finish(),
+            Self::Resize(r) => r.fmt(f),
+            Self::Stop(s) => s.fmt(f),
+        }
+    }
 }
 
 /// Applies `request`; returns a frame to send at once (the exit of a refused start).
@@ -99,5 +113,55 @@ pub fn frame(event: TerminalEvent) -> AgentFrame {
                 code,
             })
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
+mod tests {
+    use breeze_agent_proto::ids::SessionId;
+
+    use super::*;
+    use crate::terminal::chunk::Chunk;
+
+    fn sid() -> SessionId {
+        SessionId::parse("00000000-0000-4000-8000-000000000001").unwrap()
+    }
+
+    #[test]
+    fn output_is_marked_only_when_base64() {
+        for (encoding, marked) in [
+            (TerminalEncoding::Utf8, None),
+            (TerminalEncoding::Base64, Some(TerminalEncoding::Base64)),
+        ] {
+            let event = TerminalEvent::Output {
+                session: sid(),
+                chunk: Chunk {
+                    data: "aGk=".to_owned(),
+                    encoding,
+                },
+            };
+            let AgentFrame::TerminalOutput(out) = frame(event) else {
+                panic!("not an output frame")
+            };
+            assert_eq!(out.encoding, marked);
+        }
+        let exit = frame(TerminalEvent::Exit {
+            session: sid(),
+            code: Some(0),
+        });
+        assert!(matches!(
+            exit,
+            AgentFrame::TerminalExit(TerminalExit { code: Some(0), .. })
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_typed_input() {
+        let request = TerminalRequest::Input(TerminalInput {
+            session_id: sid(),
+            data: "hunter2\n".to_owned(),
+        });
+        assert!(!format!("{request:?}").contains("hunter2"));
     }
 }

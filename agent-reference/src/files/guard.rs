@@ -20,6 +20,8 @@ use super::FileError;
 /// The refusals, resolved once.
 #[derive(Debug, Clone)]
 pub struct Guard {
+    /// The config directory, resolved (its files' inodes are checked on every read).
+    config_dir: PathBuf,
     /// Trees never touched: the config directory (as configured and resolved) and this
     /// process's `/proc` entry.
     forbidden: Vec<PathBuf>,
@@ -43,6 +45,7 @@ impl Guard {
             // environment and descriptors (its secrets file among them).
             PathBuf::from(format!("/proc/{}", std::process::id())),
         ];
+        let config_dir = resolved(config_dir);
         forbidden.dedup();
         let roots = roots.map(|roots| {
             roots
@@ -56,7 +59,11 @@ impl Guard {
                 })
                 .collect()
         });
-        Self { forbidden, roots }
+        Self {
+            config_dir,
+            forbidden,
+            roots,
+        }
     }
 
     /// Refuses a resolved path that is forbidden or outside the roots.
@@ -129,6 +136,33 @@ impl Guard {
             Err(_) => Err(FileError::PathForbidden(
                 "the opened path could not be verified",
             )),
+        }
+    }
+}
+
+impl Guard {
+    /// Refuses an opened file that is one of the config directory's files under another
+    /// name (a hard link has no path pointing home; its inode does). Looked up on each call:
+    /// a rotation replaces `secrets.yaml` with a new inode.
+    ///
+    /// # Errors
+    /// [`FileError::PathForbidden`].
+    pub fn refuse_config_inode(&self, opened: &fs::Metadata) -> Result<(), FileError> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(entries) = fs::read_dir(&self.config_dir) else {
+            return Ok(());
+        };
+        let same = entries.flatten().any(|entry| {
+            entry
+                .metadata()
+                .is_ok_and(|m| m.dev() == opened.dev() && m.ino() == opened.ino())
+        });
+        if same {
+            Err(FileError::PathForbidden(
+                "the agent's own configuration is out of reach",
+            ))
+        } else {
+            Ok(())
         }
     }
 }

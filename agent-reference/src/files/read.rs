@@ -27,6 +27,7 @@ pub(super) fn read(guard: &Guard, path: &str, limit: u64) -> Result<ReadFile, Fi
     if !meta.is_file() {
         return Err(FileError::PathForbidden("not a regular file"));
     }
+    guard.refuse_config_inode(&meta)?;
     if meta.len() > limit {
         return Err(FileError::FileTooLarge { max: limit });
     }

@@ -132,6 +132,12 @@ fn the_config_directory_is_out_of_reach_however_it_is_named() {
             "{path}"
         );
     }
+    // A hard link elsewhere has no path into the directory, but the same inode.
+    fs::hard_link(&secrets, f.data.join("hard.txt")).unwrap();
+    assert_eq!(
+        code(ops.read(s(&f.data.join("hard.txt")), None)),
+        FileErrorCode::PathForbidden
+    );
     assert_eq!(
         fs::read_to_string(&secrets).unwrap(),
         "auth_token: brz_secret\n"
