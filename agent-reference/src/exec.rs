@@ -1,6 +1,7 @@
 //! Command execution (SPEC 8.5). Only `run_script`, `list_processes` and
-//! `collect_inventory` run; every other type, known or not, gets a `failed` result saying it
-//! is unsupported. Nothing is ever run for a type the agent does not know.
+//! `collect_inventory` run here (`file_read`, `file_list` and `file_write` are taken by
+//! [`crate::files`] before this); every other type, known or not, gets a `failed` result
+//! saying it is unsupported. Nothing is ever run for a type the agent does not know.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
