@@ -3,7 +3,8 @@
 //! `terminal_output` and `terminal_exit` frames.
 //!
 //! A start that is refused (the session limit, a shell that cannot start) is answered at
-//! once with `terminal_exit` without a code, so the other end learns the session is over.
+//! once with `terminal_exit` without a code, so the other end learns the session is over; a
+//! repeated start for a live session is ignored (that session reports its own exit).
 //! Input, resize and stop for a session the agent does not have are logged and dropped:
 //! answering them could report a second exit for a session that just ended.
 
@@ -13,7 +14,7 @@ use breeze_agent_proto::{
 };
 use tokio::sync::mpsc;
 
-use crate::terminal::{TerminalEvent, Terminals};
+use crate::terminal::{TerminalError, TerminalEvent, Terminals};
 
 /// A terminal frame from the server (its `Debug` never shows typed input).
 pub enum TerminalRequest {
@@ -58,6 +59,12 @@ pub fn handle(
             ) {
                 Ok(()) => {
                     tracing::info!(session = %start.session_id, "terminal session started");
+                    None
+                }
+                // A start for a session that runs already changes nothing; that session
+                // reports its own exit in time.
+                Err(e @ TerminalError::AlreadyExists) => {
+                    tracing::warn!(session = %start.session_id, code = e.code(), "terminal start for a live session ignored");
                     None
                 }
                 Err(e) => {

@@ -182,29 +182,46 @@ async fn when_the_socket_goes_the_shell_and_its_children_are_killed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_refused_start_is_answered_with_an_exit() {
+async fn a_start_beyond_the_limit_is_answered_with_an_exit() {
     let state = FakeState::new();
     let (_tmp, ctx) = context(&state).await;
     let task = spawn_session(&ctx);
+    let id = |n: u32| SessionId::parse(&format!("6b1f7c6e-3a0d-4c55-9a43-{n:012x}")).unwrap();
+    for n in 0..9 {
+        send(
+            &state,
+            ServerFrame::TerminalStart(TerminalStart {
+                session_id: id(n),
+                cols: 80,
+                rows: 24,
+            }),
+        );
+    }
+    // A repeated start for a live session changes nothing and is not answered.
     send(
         &state,
         ServerFrame::TerminalStart(TerminalStart {
-            session_id: sid(),
+            session_id: id(0),
             cols: 80,
             rows: 24,
         }),
     );
-    // The same id again while the first is live: refused, answered with an exit.
-    send(
-        &state,
-        ServerFrame::TerminalStart(TerminalStart {
-            session_id: sid(),
-            cols: 80,
-            rows: 24,
-        }),
-    );
+    let exits = |state: &Shared| -> Vec<SessionId> {
+        state
+            .lock()
+            .unwrap()
+            .ws_frames
+            .iter()
+            .filter_map(|f| match f {
+                AgentFrame::TerminalExit(e) => Some(e.session_id.clone()),
+                _ => None,
+            })
+            .collect()
+    };
     common::wait_until(LIMIT, || !exits(&state).is_empty()).await;
-    assert_eq!(ctx.terminals.live(), 1, "the first session still runs");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(exits(&state), [id(8)], "only the ninth was refused");
+    assert_eq!(ctx.terminals.live(), 8);
     task.abort();
     ctx.terminals.stop_all();
 }
