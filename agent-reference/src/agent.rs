@@ -4,7 +4,9 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use breeze_agent_proto::{Command, CommandResult, HeartbeatRequest, HeartbeatResponse};
+use breeze_agent_proto::{
+    Command, CommandResult, CommandStatus, HeartbeatRequest, HeartbeatResponse,
+};
 use breeze_crypto::credentials::AgentToken;
 use tokio::sync::{Mutex, RwLock, Semaphore, watch};
 
@@ -12,8 +14,11 @@ use crate::backoff::{Backoff, jitter};
 use crate::client::{ApiClient, ClientError};
 use crate::config::{AgentFile, ConfigDir, ConfigError};
 use crate::exec::{self, ExecLimits};
+use crate::files::FileOps;
+use crate::files::command::FileCommand;
 use crate::rotation::{self, RotationOutcome};
 use crate::telemetry::Collector;
+use crate::terminal::Terminals;
 use crate::{paths, ws};
 
 /// Longest wait between failed heartbeats.
@@ -77,6 +82,10 @@ pub struct Context {
     slots: Semaphore,
     /// Execution limits.
     pub limits: ExecLimits,
+    /// Remote terminal sessions (SPEC 12); stopped whenever the socket goes.
+    pub terminals: Terminals,
+    /// Remote file operations (SPEC 12).
+    pub files: Arc<FileOps>,
 }
 
 impl Context {
@@ -88,6 +97,8 @@ impl Context {
         let agent = dir.read_agent()?;
         let secrets = dir.read_secrets()?;
         let client = ApiClient::new(&agent.server_url, agent.insecure_http)?;
+        let terminals = Terminals::new(agent.terminal_config());
+        let files = Arc::new(FileOps::new(&agent.file_config(dir.path())));
         Ok(Self {
             dir,
             agent: RwLock::new(agent),
@@ -97,6 +108,8 @@ impl Context {
             seen: Mutex::new(Seen::default()),
             slots: Semaphore::new(MAX_CONCURRENT_COMMANDS),
             limits,
+            terminals,
+            files,
         })
     }
 
@@ -144,7 +157,24 @@ impl Context {
         // The semaphore is never closed; if it were, run anyway rather than drop the command.
         let _slot = self.slots.acquire().await.ok();
         tracing::info!(command = %command.id, kind = command.body.type_name(), "executing command");
+        if let Some(operation) = FileCommand::from_body(&command.body) {
+            return Some(self.run_file_command(command, operation).await);
+        }
         Some(exec::execute(command, self.limits).await)
+    }
+
+    /// A file operation, on a blocking thread.
+    async fn run_file_command(&self, command: &Command, operation: FileCommand) -> CommandResult {
+        let files = Arc::clone(&self.files);
+        match tokio::task::spawn_blocking(move || operation.run(&files)).await {
+            Ok(outcome) => crate::files::command::result(command, outcome),
+            Err(e) => {
+                tracing::error!(command = %command.id, error = %e, "file operation panicked");
+                let mut result = CommandResult::new(command.id, CommandStatus::Failed);
+                result.error = Some("the file operation failed".to_owned());
+                result
+            }
+        }
     }
 
     /// Uploads a result over HTTP, retrying retryable failures.

@@ -37,6 +37,8 @@ pub const AGENT_FILE_MODE: u32 = 0o640;
 pub const SECRETS_FILE_MODE: u32 = 0o600;
 /// Largest host file the agent reads.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+/// Most entries of `file_roots`.
+pub const MAX_FILE_ROOTS: usize = 64;
 
 /// A host file problem. Messages name the file, never its content.
 #[derive(Debug, thiserror::Error)]
@@ -129,9 +131,35 @@ pub struct AgentFile {
     pub heartbeat_interval_seconds: u32,
     /// Seconds between metric samples.
     pub metrics_collection_interval_seconds: u32,
+    /// Shell of remote terminal sessions (absolute; absent: `$SHELL` if absolute, else
+    /// `/bin/sh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_shell: Option<PathBuf>,
+    /// When set, remote file operations are confined to these directories (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_roots: Option<Vec<PathBuf>>,
+    /// Largest remote file read or write in bytes (1 to 4 MiB; absent: 4 MiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_max_bytes: Option<u64>,
 }
 
 impl AgentFile {
+    /// The terminal settings.
+    #[must_use]
+    pub fn terminal_config(&self) -> crate::terminal::TerminalConfig {
+        crate::terminal::TerminalConfig::new(self.terminal_shell.as_deref())
+    }
+
+    /// The file operation settings, refusing `dir` (the config directory).
+    #[must_use]
+    pub fn file_config(&self, dir: &Path) -> crate::files::FileConfig {
+        crate::files::FileConfig {
+            config_dir: dir.to_path_buf(),
+            roots: self.file_roots.clone(),
+            max_bytes: self.file_max_bytes.unwrap_or(crate::files::MAX_FILE_BYTES),
+        }
+    }
+
     /// The intervals as the protocol's [`AgentConfig`].
     #[must_use]
     pub const fn agent_config(&self) -> AgentConfig {
@@ -151,6 +179,27 @@ impl AgentFile {
         }
         if self.server_url.is_empty() || self.server_url.len() > 2048 {
             return Err("server_url must be 1 to 2048 bytes".to_owned());
+        }
+        if self
+            .terminal_shell
+            .as_ref()
+            .is_some_and(|p| !p.is_absolute())
+        {
+            return Err("terminal_shell must be an absolute path".to_owned());
+        }
+        if let Some(roots) = &self.file_roots {
+            if roots.len() > MAX_FILE_ROOTS {
+                return Err(format!("at most {MAX_FILE_ROOTS} file_roots"));
+            }
+            if roots.iter().any(|p| !p.is_absolute()) {
+                return Err("file_roots must be absolute paths".to_owned());
+            }
+        }
+        if self
+            .file_max_bytes
+            .is_some_and(|n| !(1..=crate::files::MAX_FILE_BYTES).contains(&n))
+        {
+            return Err("file_max_bytes must be 1 to 4194304".to_owned());
         }
         Ok(())
     }

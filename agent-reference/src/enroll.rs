@@ -74,6 +74,13 @@ pub async fn enroll(dir: &ConfigDir, options: EnrollOptions) -> Result<AgentFile
         .into());
     }
     dir.ensure()?;
+    // A forced re-enrollment keeps the host settings of the file it replaces (an unreadable
+    // old file is simply replaced).
+    let previous = if dir.is_enrolled() {
+        dir.read_agent().ok()
+    } else {
+        None
+    };
     let client = ApiClient::new(&options.server_url, options.insecure_http)?;
     let body = request(options.key, options.secret);
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
@@ -106,6 +113,10 @@ pub async fn enroll(dir: &ConfigDir, options: EnrollOptions) -> Result<AgentFile
         site_id: response.site_id,
         heartbeat_interval_seconds: response.config.heartbeat_interval_seconds,
         metrics_collection_interval_seconds: response.config.metrics_collection_interval_seconds,
+        // Host settings an administrator put in `agent.yaml` survive a re-enrollment.
+        terminal_shell: previous.as_ref().and_then(|p| p.terminal_shell.clone()),
+        file_roots: previous.as_ref().and_then(|p| p.file_roots.clone()),
+        file_max_bytes: previous.as_ref().and_then(|p| p.file_max_bytes),
     };
     dir.write_agent(&file)?;
     Ok(file)

@@ -1,6 +1,7 @@
 //! Command execution (SPEC 8.5). Only `run_script`, `list_processes` and
-//! `collect_inventory` run; every other type, known or not, gets a `failed` result saying it
-//! is unsupported. Nothing is ever run for a type the agent does not know.
+//! `collect_inventory` run here (`file_read`, `file_list` and `file_write` are taken by
+//! [`crate::files`] before this); every other type, known or not, gets a `failed` result
+//! saying it is unsupported. Nothing is ever run for a type the agent does not know.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -22,7 +23,7 @@ pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(2);
 /// The only environment a script sees (the agent's own environment may hold secrets, such as
 /// `BREEZE_ENROLLMENT_SECRET`, and is never inherited).
-const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /// Most processes listed by `list_processes` (keeps the result under the JSON limit).
 const MAX_LISTED_PROCESSES: usize = 10_000;
 

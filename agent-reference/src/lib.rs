@@ -3,8 +3,9 @@
 //! Every message is a `breeze_agent_proto` type; this crate adds the host side: the config
 //! directory ([`config`]), the HTTP client ([`client`]) and WebSocket loop ([`ws`]),
 //! enrollment ([`enroll`]), token rotation ([`rotation`]), command execution ([`exec`]),
-//! telemetry ([`telemetry`]) and the run loop ([`agent`]). The paths it calls are in
-//! [`paths`].
+//! remote terminals ([`terminal`], relayed on the socket by [`relay`]) and file operations
+//! ([`files`], SPEC 12), telemetry ([`telemetry`]) and the run loop ([`agent`]). The paths
+//! it calls are in [`paths`].
 //!
 //! ```
 //! use breeze_agent::backoff::parse_retry_after;
@@ -20,7 +21,10 @@ pub mod client;
 pub mod config;
 pub mod enroll;
 pub mod exec;
+pub mod files;
 pub mod paths;
+pub mod relay;
 pub mod rotation;
 pub mod telemetry;
+pub mod terminal;
 pub mod ws;

@@ -4,7 +4,9 @@
 //! Server frames are decoded strictly with the protocol crate (size checked first; the socket
 //! itself refuses messages above `MAX_SERVER_MESSAGE_BYTES`). `ping` frames get a `pong`
 //! frame, commands are executed and answered with `command_result` frames (over HTTP when
-//! the socket is gone by then). Close codes: 4001 (not authorized) stands by for
+//! the socket is gone by then), and terminal frames drive the PTY sessions ([`crate::relay`]),
+//! whose output and exits go back as `terminal_output` and `terminal_exit` frames. When the
+//! socket ends, for whatever reason, every terminal session is stopped. Close codes: 4001 (not authorized) stands by for
 //! [`STANDBY`]; 4002 (superseded) does not fight the newer socket and waits [`SUPERSEDED_WAIT`];
 //! 4008 and 4040 reconnect with backoff.
 
@@ -28,6 +30,12 @@ use crate::agent::Context;
 use crate::backoff::{Backoff, jitter, parse_retry_after};
 use crate::client::tls_config;
 use crate::paths;
+use crate::relay::{self, TerminalRequest};
+use crate::terminal::TerminalEvent;
+
+/// Terminal events buffered between the PTY readers and the socket (each at most 16 KiB of
+/// output); when full, the readers wait and the shells with them.
+const TERMINAL_EVENT_QUEUE: usize = 64;
 
 /// How long to stand by after 4001 or a refused upgrade (401/403) before trying again.
 pub const STANDBY: Duration = Duration::from_secs(900);
@@ -193,6 +201,7 @@ where
 {
     let (mut sink, mut source) = stream.split();
     let (tx, mut rx) = mpsc::channel::<CommandResult>(32);
+    let (terminal_tx, mut terminal_rx) = mpsc::channel::<TerminalEvent>(TERMINAL_EVENT_QUEUE);
     let ended = loop {
         tokio::select! {
             _ = shutdown.changed() => {
@@ -213,6 +222,19 @@ where
                     break Ended::Reconnect(None);
                 }
             }
+            Some(event) = terminal_rx.recv() => {
+                let text = match relay::frame(event).encode() {
+                    Ok(text) => text,
+                    Err(e) => {
+                        tracing::error!(error = %e, "terminal frame could not be encoded");
+                        continue;
+                    }
+                };
+                if let Err(e) = sink.send(Message::text(text)).await {
+                    tracing::warn!(error = %e, "websocket send failed");
+                    break Ended::Reconnect(None);
+                }
+            }
             message = source.next() => match message {
                 None => break Ended::Reconnect(None),
                 Some(Err(e)) => {
@@ -220,7 +242,7 @@ where
                     break Ended::Reconnect(None);
                 }
                 Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = handle_text(ctx, text.as_bytes(), &tx)
+                    if let Some(reply) = handle_text(ctx, text.as_bytes(), &tx, &terminal_tx)
                         && let Err(e) = sink.send(Message::text(reply)).await
                     {
                         tracing::warn!(error = %e, "websocket send failed");
@@ -238,6 +260,10 @@ where
             }
         }
     };
+    // No terminal outlives the socket it served: every process group is hung up (and
+    // killed after the grace). Their remaining events have nowhere to go.
+    ctx.terminals.stop_all();
+    drop(terminal_rx);
     // Results still queued for this socket go over HTTP; commands still running see the
     // channel closed and do the same.
     rx.close();
@@ -259,11 +285,13 @@ fn now_millis() -> UnixMillis {
     UnixMillis(ms)
 }
 
-/// Handles one server text frame; returns an immediate reply (a pong) to send.
+/// Handles one server text frame; returns an immediate reply (a pong, or the exit of a
+/// refused terminal start) to send.
 fn handle_text(
     ctx: &Arc<Context>,
     bytes: &[u8],
     tx: &mpsc::Sender<CommandResult>,
+    terminal_tx: &mpsc::Sender<TerminalEvent>,
 ) -> Option<String> {
     let frame = match ServerFrame::decode(bytes) {
         Ok(decoded) => decoded.message,
@@ -291,6 +319,25 @@ fn handle_text(
             None
         }
         ServerFrame::Ack(_) | ServerFrame::HeartbeatAck(_) => None,
+        ServerFrame::TerminalStart(f) => terminal(ctx, TerminalRequest::Start(f), terminal_tx),
+        ServerFrame::TerminalInput(f) => terminal(ctx, TerminalRequest::Input(f), terminal_tx),
+        ServerFrame::TerminalResize(f) => terminal(ctx, TerminalRequest::Resize(f), terminal_tx),
+        ServerFrame::TerminalStop(f) => terminal(ctx, TerminalRequest::Stop(f), terminal_tx),
+    }
+}
+
+fn terminal(
+    ctx: &Context,
+    request: TerminalRequest,
+    events: &mpsc::Sender<TerminalEvent>,
+) -> Option<String> {
+    let reply = relay::handle(&ctx.terminals, request, events)?;
+    match reply.encode() {
+        Ok(text) => Some(text),
+        Err(e) => {
+            tracing::error!(error = %e, "terminal frame could not be encoded");
+            None
+        }
     }
 }
 

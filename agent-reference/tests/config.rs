@@ -36,6 +36,9 @@ fn agent_file() -> AgentFile {
         site_id: SiteId::new_random(),
         heartbeat_interval_seconds: 60,
         metrics_collection_interval_seconds: 30,
+        terminal_shell: None,
+        file_roots: None,
+        file_max_bytes: None,
     }
 }
 

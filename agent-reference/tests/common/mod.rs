@@ -49,6 +49,10 @@ pub struct FakeState {
     pub rotate_on_next_heartbeat: bool,
     pub results: Vec<CommandResult>,
     pub ws_commands: Vec<Command>,
+    /// Server frames to send as they are (terminal frames).
+    pub ws_outgoing: Vec<ServerFrame>,
+    /// Drop the socket (no close frame) at the next turn.
+    pub ws_hang_up: bool,
     pub ws_frames: Vec<AgentFrame>,
     pub ws_auth_failures: usize,
     pub ws_connections: usize,
@@ -90,6 +94,8 @@ impl FakeState {
             rotate_on_next_heartbeat: false,
             results: Vec::new(),
             ws_commands: Vec::new(),
+            ws_outgoing: Vec::new(),
+            ws_hang_up: false,
             ws_frames: Vec::new(),
             ws_auth_failures: 0,
             ws_connections: 0,
@@ -293,9 +299,24 @@ async fn ws_session(s: Shared, mut socket: WebSocket) {
         return;
     }
     loop {
-        let pending: Vec<Command> = std::mem::take(&mut s.lock().unwrap().ws_commands);
-        for c in pending {
-            let text = ServerFrame::Command(c).encode().unwrap();
+        let (pending, outgoing, hang_up) = {
+            let mut st = s.lock().unwrap();
+            let hang_up = std::mem::take(&mut st.ws_hang_up);
+            (
+                std::mem::take(&mut st.ws_commands),
+                std::mem::take(&mut st.ws_outgoing),
+                hang_up,
+            )
+        };
+        if hang_up {
+            return;
+        }
+        let frames = pending
+            .into_iter()
+            .map(ServerFrame::Command)
+            .chain(outgoing);
+        for frame in frames {
+            let text = frame.encode().unwrap();
             if socket.send(WsMessage::text(text)).await.is_err() {
                 return;
             }
