@@ -190,6 +190,17 @@ async fn session(ctx: &RunCtx, index: usize, ws: Ws) -> Ended {
                             None
                         }
                         Ok(ServerFrame::Connected(_)) => None,
+                        // simulated agents open no terminals; the server never starts one
+                        // on them (no session is created in a fleet run)
+                        Ok(
+                            ServerFrame::TerminalStart(_)
+                            | ServerFrame::TerminalInput(_)
+                            | ServerFrame::TerminalResize(_)
+                            | ServerFrame::TerminalStop(_),
+                        ) => {
+                            ctx.stats.errors.count("ws_terminal_frame");
+                            None
+                        }
                         Err(_) => {
                             ctx.stats.errors.count("ws_frame_invalid");
                             None
