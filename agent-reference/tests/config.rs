@@ -292,3 +292,44 @@ fn an_existing_readable_directory_is_tightened_and_a_writable_one_refused() {
         "a refused directory is left as found"
     );
 }
+
+#[test]
+fn remote_session_settings_round_trip_and_are_validated() {
+    let (_tmp, dir) = setup();
+    // Absent settings are not written (older agents read the file unchanged).
+    dir.write_agent(&agent_file()).unwrap();
+    let text = fs::read_to_string(dir.agent_path()).unwrap();
+    assert!(!text.contains("terminal_shell") && !text.contains("file_roots"));
+
+    let mut agent = agent_file();
+    agent.terminal_shell = Some("/bin/bash".into());
+    agent.file_roots = Some(vec!["/srv".into(), "/var/log".into()]);
+    agent.file_max_bytes = Some(1024);
+    dir.write_agent(&agent).unwrap();
+    let back = dir.read_agent().unwrap();
+    assert_eq!(back, agent);
+    assert_eq!(
+        back.terminal_config().shell,
+        std::path::PathBuf::from("/bin/bash")
+    );
+    let files = back.file_config(dir.path());
+    assert_eq!(files.max_bytes, 1024);
+    assert_eq!(files.config_dir, dir.path());
+
+    for (field, value) in [
+        ("terminal_shell", "bash"),
+        ("file_roots", "[srv]"),
+        ("file_max_bytes", "0"),
+        ("file_max_bytes", "4194305"),
+    ] {
+        let text = format!(
+            "{}{field}: {value}\n",
+            serde_norway::to_string(&agent_file()).unwrap()
+        );
+        write_raw(&dir, "agent.yaml", &text, 0o640);
+        assert!(
+            matches!(dir.read_agent(), Err(ConfigError::Invalid { .. })),
+            "{field}: {value}"
+        );
+    }
+}

@@ -48,7 +48,16 @@ async fn context(state: &Shared) -> (tempfile::TempDir, Arc<Context>) {
     )
     .await
     .unwrap();
+    // `/bin/sh` rather than the host's `$SHELL`, whose rc files may do anything (a login
+    // bash here runs `pyenv rehash`, which can wait a minute on a lock).
+    let mut agent = dir.read_agent().unwrap();
+    agent.terminal_shell = Some("/bin/sh".into());
+    dir.write_agent(&agent).unwrap();
     let ctx = Arc::new(Context::load(dir, ExecLimits::default()).unwrap());
+    assert_eq!(
+        ctx.terminals.config().shell,
+        std::path::PathBuf::from("/bin/sh")
+    );
     (tmp, ctx)
 }
 
