@@ -15,7 +15,6 @@ use breeze_agent_proto::http::ErrorReason;
 use breeze_core::audit::AuditResult;
 use breeze_core::ratelimit::{AgentRequestClass, Quota, Verdict};
 use breeze_core::tenancy::CommandId;
-use secrecy::ExposeSecret as _;
 use serde_json::json;
 
 use crate::agents::auth::{AgentAuthed, TokenRole, org_devices, rate};

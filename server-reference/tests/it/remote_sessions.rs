@@ -209,7 +209,7 @@ async fn the_relay_carries_input_output_resize_and_exit_and_the_recording_replay
     assert_eq!(ended.len(), 1);
     let details = &ended[0].2;
     assert_eq!(details["reason"], "shell_exited");
-    assert_eq!(details["bytesIn"], 15);
+    assert_eq!(details["bytesIn"], 14);
     assert_eq!(details["truncated"], false);
     let admin =
         w.fx.org_user(w.partner, w.org, SeededRole::OrgAdmin, None)

@@ -59,7 +59,14 @@ pub async fn call(
         Auth::ApiKey(k) => req.header("x-api-key", k),
     };
     if let Some(b) = body {
-        req = req.json(b);
+        // the body's digest: the file upload route requires it, every other route ignores it
+        let bytes = serde_json::to_vec(b).unwrap();
+        req = req
+            .header(
+                "x-content-sha256",
+                breeze_agent_proto::file::sha256_hex(&bytes),
+            )
+            .json(b);
     }
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
