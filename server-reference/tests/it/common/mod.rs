@@ -13,6 +13,7 @@
 pub mod agents;
 pub mod auth;
 pub mod ops;
+pub mod procs;
 pub mod remote;
 pub mod tenancy;
 
