@@ -3,6 +3,7 @@
 // checks; a vector any language disagrees with fails its build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { breeze, backendName } from './backend.mjs';
 import { REPLAYED, load, schemaFiles, untracked } from './vectors.mjs';
 
@@ -357,4 +358,37 @@ test(`[${backendName}] agent output redaction`, () => {
   const v = load('agent-proto/redact.json');
   assert.ok(v.vectors.length >= 30);
   for (const c of v.vectors) assert.equal(breeze.agentRedactSecrets(c.input), c.output, c.name);
+});
+
+test(`[${backendName}] agent remote path vectors`, () => {
+  const v = load('agent-proto/remote_path.json');
+  assert.ok(v.vectors.length >= 25);
+  const codes = new Set();
+  for (const c of v.vectors) {
+    assert.equal(breeze.agentCheckRemotePath(c.input), c.code, c.name);
+    codes.add(c.code);
+  }
+  assert.deepEqual([...codes].sort(), [null, 'path_dot_dot', 'path_empty', 'path_nul', 'path_relative', 'path_too_long'].sort());
+});
+
+test(`[${backendName}] agent file content vectors`, () => {
+  const v = load('agent-proto/file_content.json');
+  assert.ok(v.vectors.length >= 15);
+  for (const c of v.vectors) {
+    const r = c.contentBase64Repeat;
+    const content = (r ? r.unit.repeat(r.times) : '') + c.contentBase64;
+    const want = c.expect.ok ? { ok: true } : { ok: false, code: c.expect.code };
+    assert.deepEqual(breeze.agentFileContentVerify(content, c.sha256, c.size), want, c.name);
+    if (c.size === null) assert.deepEqual(breeze.agentFileContentVerify(content, c.sha256), want, c.name);
+    if (c.expect.ok) {
+      // An independent decoder and digest agree with the vector.
+      const data = Buffer.from(content, 'base64');
+      assert.equal(data.toString('base64'), content, c.name);
+      assert.equal(data.toString('hex'), c.expect.dataHex, c.name);
+      assert.equal(createHash('sha256').update(data).digest('hex'), c.sha256, c.name);
+    }
+  }
+  for (const bad of [-1, 0.5, Number.NaN, 2 ** 53]) {
+    throwsCode(() => breeze.agentFileContentVerify('', '0'.repeat(64), bad), 'invalid_input', String(bad));
+  }
 });

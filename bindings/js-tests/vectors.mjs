@@ -27,6 +27,8 @@ export const REPLAYED = [
   'agent-proto/text.json',
   'agent-proto/binary.json',
   'agent-proto/redact.json',
+  'agent-proto/remote_path.json',
+  'agent-proto/file_content.json',
 ];
 
 const cache = new Map();

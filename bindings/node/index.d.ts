@@ -9,9 +9,13 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare function agentCheckRemotePath(path: string): string | null
+
 export declare function agentDecode(kind: string, input: string | Uint8Array): any
 
 export declare function agentDecodeBinary(input: Uint8Array): any
+
+export declare function agentFileContentVerify(contentBase64: string, sha256: string, size?: number | undefined | null): any
 
 export declare function agentMessageKinds(): Array<string>
 

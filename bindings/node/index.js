@@ -835,8 +835,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.agentCheckRemotePath = nativeBinding.agentCheckRemotePath
 module.exports.agentDecode = nativeBinding.agentDecode
 module.exports.agentDecodeBinary = nativeBinding.agentDecodeBinary
+module.exports.agentFileContentVerify = nativeBinding.agentFileContentVerify
 module.exports.agentMessageKinds = nativeBinding.agentMessageKinds
 module.exports.agentRedactSecrets = nativeBinding.agentRedactSecrets
 module.exports.agentSchema = nativeBinding.agentSchema

@@ -1,5 +1,6 @@
-//! Decoding cost of the hot messages: a typical heartbeat (target < 5 µs) and a command result
-//! carrying 1 MiB of output.
+//! Decoding cost of the hot messages: a typical heartbeat (target < 5 µs), a command result
+//! carrying 1 MiB of output, the terminal relay frames (SPEC 12: a full 64 KiB output frame,
+//! a keystroke from the browser) and checking 4 MiB of file content against its SHA-256.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,7 +11,11 @@
 
 use std::hint::black_box;
 
-use breeze_agent_proto::{AgentFrame, CommandResult, HeartbeatRequest, Message};
+use breeze_agent_proto::file::decode_checked;
+use breeze_agent_proto::limits::{MAX_FILE_TRANSFER_BYTES, MAX_TERMINAL_FRAME_BYTES};
+use breeze_agent_proto::{
+    AgentFrame, CommandResult, FileContent, HeartbeatRequest, Message, ViewerFrame,
+};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 
@@ -74,6 +79,38 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("decode_ws_frame", |b| {
         b.iter(|| AgentFrame::decode(black_box(result_frame.as_bytes())).unwrap());
+    });
+    group.finish();
+
+    let session = "9d4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e1";
+    let head = json!({ "type": "terminal_output", "sessionId": session, "data": "" }).to_string();
+    let output = json!({ "type": "terminal_output", "sessionId": session,
+        "data": "x".repeat(MAX_TERMINAL_FRAME_BYTES - head.len()) })
+    .to_string();
+    let keystroke = json!({ "type": "input", "data": "l" }).to_string();
+    let mut group = c.benchmark_group("terminal");
+    group.bench_function("decode_output_64kib", |b| {
+        b.iter(|| AgentFrame::decode(black_box(output.as_bytes())).unwrap());
+    });
+    group.bench_function("decode_browser_keystroke", |b| {
+        b.iter(|| ViewerFrame::decode(black_box(keystroke.as_bytes())).unwrap());
+    });
+    group.finish();
+
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(MAX_FILE_TRANSFER_BYTES).collect();
+    let content = FileContent::new(&bytes).unwrap();
+    let mut group = c.benchmark_group("file_content_4mib");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.sample_size(10);
+    group.bench_function("decode_and_verify", |b| {
+        b.iter(|| {
+            decode_checked(
+                black_box(&content.content_base64),
+                &content.sha256,
+                Some(content.size),
+            )
+            .unwrap()
+        });
     });
     group.finish();
 }

@@ -144,6 +144,11 @@ pub fn decode_checked(
         return Err(ContentError::TooLarge);
     }
     let actual = Sha256::digest(&bytes);
+    // Only the wire form (64 lowercase hex digits) can match: an uppercase digest would pass
+    // `hex::decode` here yet be refused by validation on the wire.
+    if !is_sha256_hex(sha256) {
+        return Err(ContentError::DigestMismatch);
+    }
     let expected = hex::decode(sha256).map_err(|_| ContentError::DigestMismatch)?;
     // a digest is public, but compare without an early exit anyway
     let same: bool = expected.as_slice().ct_eq(actual.as_slice()).into();
@@ -281,12 +286,15 @@ pub enum FileOutcome {
     },
 }
 
-fn check_sha256(text: &str, path: &Path<'_>, report: &mut Report) {
-    if text.len() != 64
-        || !text
+fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64
+        && text
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+}
+
+fn check_sha256(text: &str, path: &Path<'_>, report: &mut Report) {
+    if !is_sha256_hex(text) {
         report.issue(
             &path.field("sha256"),
             IssueCode::InvalidFormat,

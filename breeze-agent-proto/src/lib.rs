@@ -7,6 +7,12 @@
 //! written there) and [`redact`] (private keys and agent tokens removed from command output
 //! before it is stored or shown, SPEC 8.5).
 //!
+//! Remote sessions (SPEC 12): [`terminal`] (the live `terminal_*` frames on the agent's
+//! socket; there are no queued terminal commands), [`viewer`] (the browser's frames and the
+//! server's answers, [`MessageKind::ViewerFrame`] / [`MessageKind::ViewerEvent`]), [`file`]
+//! (`file_write`, content as base64 with its SHA-256, the typed outcome in a result's `file`
+//! field) and [`remote_path`] (the path rule every file operation obeys).
+//!
 //! Decoding is strict for protocol fields: the size is checked before parsing, unknown types
 //! and unknown fields are refused, and every limit is enforced, with an error listing at most
 //! 10 issues, each with its field path. Shape errors (a wrong type, a missing or unknown

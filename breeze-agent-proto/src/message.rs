@@ -22,6 +22,7 @@ use crate::rotation::{
     ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse,
 };
 use crate::validate::Validate;
+use crate::viewer::{ViewerEvent, ViewerFrame};
 
 /// A JSON message with a size limit, strict decoding and validation.
 ///
@@ -102,6 +103,10 @@ pub enum MessageKind {
     AgentFrame,
     /// [`ServerFrame`] (server -> agent text frames).
     ServerFrame,
+    /// [`ViewerFrame`] (browser -> server frames of a terminal session, SPEC 12).
+    ViewerFrame,
+    /// [`ViewerEvent`] (server -> browser frames of a terminal session, SPEC 12).
+    ViewerEvent,
 }
 
 /// A decoded message as canonical JSON (what the bindings return).
@@ -143,6 +148,8 @@ impl MessageKind {
         Self::HttpError,
         Self::AgentFrame,
         Self::ServerFrame,
+        Self::ViewerFrame,
+        Self::ViewerEvent,
     ];
 
     /// The snake_case name (also the schema file stem).
@@ -162,6 +169,8 @@ impl MessageKind {
             Self::HttpError => "http_error",
             Self::AgentFrame => "agent_frame",
             Self::ServerFrame => "server_frame",
+            Self::ViewerFrame => "viewer_frame",
+            Self::ViewerEvent => "viewer_event",
         }
     }
 
@@ -190,6 +199,8 @@ impl MessageKind {
             Self::HttpError => to_json(HttpErrorBody::decode(bytes)?),
             Self::AgentFrame => to_json(AgentFrame::decode(bytes)?),
             Self::ServerFrame => to_json(ServerFrame::decode(bytes)?),
+            Self::ViewerFrame => to_json(ViewerFrame::decode(bytes)?),
+            Self::ViewerEvent => to_json(ViewerEvent::decode(bytes)?),
         }
     }
 
@@ -210,6 +221,8 @@ impl MessageKind {
             Self::HttpError => schemars::schema_for!(HttpErrorBody),
             Self::AgentFrame => schemars::schema_for!(AgentFrame),
             Self::ServerFrame => schemars::schema_for!(ServerFrame),
+            Self::ViewerFrame => schemars::schema_for!(ViewerFrame),
+            Self::ViewerEvent => schemars::schema_for!(ViewerEvent),
         }
     }
 }

@@ -207,13 +207,28 @@ impl Validate for ViewerFrame {
 impl Validate for ViewerEvent {
     fn validate(&mut self, path: &Path<'_>, report: &mut Report) {
         match self {
-            Self::Output(o) => check_chars(
-                &o.data,
-                0,
-                MAX_TERMINAL_DATA_CHARS,
-                &path.field("data"),
-                report,
-            ),
+            Self::Output(o) => {
+                check_chars(
+                    &o.data,
+                    0,
+                    MAX_TERMINAL_DATA_CHARS,
+                    &path.field("data"),
+                    report,
+                );
+                // the same rule as the agent's `terminal_output` it relays
+                if o.encoding == Some(TerminalEncoding::Base64)
+                    && !o
+                        .data
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+                {
+                    report.issue(
+                        &path.field("data"),
+                        IssueCode::InvalidFormat,
+                        "expected base64",
+                    );
+                }
+            }
             Self::Exit(_) => {}
             Self::Notice(n) => {
                 check_chars(&n.code, 1, 64, &path.field("code"), report);

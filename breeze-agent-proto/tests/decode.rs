@@ -7,14 +7,19 @@
     reason = "test code"
 )]
 
+use breeze_agent_proto::file::{MAX_FILE_BASE64_CHARS, decode_checked};
 use breeze_agent_proto::limits::{
-    MAX_HEARTBEAT_BODY_BYTES, MAX_OUTPUT_CHARS, MAX_RESULT_ERROR_CHARS, MAX_RESULT_JSON_BYTES,
-    MAX_SERVER_MESSAGE_BYTES, MAX_TEXT_FRAME_BYTES,
+    MAX_FILE_TRANSFER_BYTES, MAX_HEARTBEAT_BODY_BYTES, MAX_OUTPUT_CHARS, MAX_REMOTE_PATH_BYTES,
+    MAX_RESULT_ERROR_CHARS, MAX_RESULT_JSON_BYTES, MAX_SERVER_MESSAGE_BYTES,
+    MAX_TERMINAL_FRAME_BYTES, MAX_TERMINAL_INPUT_BYTES, MAX_TEXT_FRAME_BYTES,
 };
+use breeze_agent_proto::viewer::ViewerInput;
 use breeze_agent_proto::{
-    AgentFrame, Command, CommandBody, CommandResult, CommandStatus, DecodeError, EncodeError,
-    EnrollRequest, EnrollResponse, ErrorFrame, ErrorFrameCode, HeartbeatRequest, HeartbeatResponse,
-    HeartbeatStatus, Informational, IssueCode, Message, ServerFrame, WireToken,
+    AgentFrame, Command, CommandBody, CommandResult, CommandStatus, CommandType, ContentError,
+    DecodeError, EncodeError, EnrollRequest, EnrollResponse, ErrorFrame, ErrorFrameCode,
+    FileContent, FileWritePayload, HeartbeatRequest, HeartbeatResponse, HeartbeatStatus,
+    Informational, IssueCode, Message, MessageKind, RemotePath, ServerFrame, SessionId,
+    TerminalInput, ViewerEvent, ViewerFrame, WireToken,
 };
 use serde_json::json;
 
@@ -460,4 +465,373 @@ fn finding_20_control_characters_in_hostnames_and_facts_are_refused() {
     let body = json!({ "status": "ok", "agentVersion": "1\n2" });
     let err = invalid(HeartbeatRequest::decode(body.to_string().as_bytes()).unwrap_err());
     assert_eq!(err.issues[0].path, "agentVersion");
+}
+
+// ---------------------------------------------------------------- remote sessions (SPEC 12)
+
+const SESSION: &str = "9d4f5b7c-0e1a-4f3d-84e5-f6a7b8c9d0e1";
+const WELCOME_SHA256: &str = "0e90e1aa36481e399939d32680dab2005c299f2bb9c3ba6b151ac0cc821fec7a";
+
+fn file_command(ty: &str, path: &str) -> Vec<u8> {
+    let payload = if ty == "file_write" {
+        json!({ "path": path, "contentBase64": "V2VsY29tZQo=", "sha256": WELCOME_SHA256 })
+    } else {
+        json!({ "path": path })
+    };
+    json!({ "id": CMD, "type": ty, "payload": payload })
+        .to_string()
+        .into_bytes()
+}
+
+fn only_issue(err: DecodeError) -> breeze_agent_proto::Issue {
+    let invalid = invalid(err);
+    assert_eq!(invalid.issues.len(), 1, "{:?}", invalid.issues);
+    invalid.issues.into_iter().next().unwrap()
+}
+
+#[test]
+fn every_file_command_refuses_each_break_of_the_path_rule() {
+    let long = format!("/{}", "a".repeat(MAX_REMOTE_PATH_BYTES));
+    let long_multibyte = format!("/{}", "é".repeat(MAX_REMOTE_PATH_BYTES / 2));
+    let cases: [(&str, &str, IssueCode); 9] = [
+        ("", "path_empty", IssueCode::TooShort),
+        (&long, "path_too_long", IssueCode::TooLong),
+        (&long_multibyte, "path_too_long", IssueCode::TooLong),
+        ("/etc/\0shadow", "path_nul", IssueCode::InvalidFormat),
+        ("etc/shadow", "path_relative", IssueCode::InvalidFormat),
+        (
+            "\\\\server\\share",
+            "path_relative",
+            IssueCode::InvalidFormat,
+        ),
+        (
+            "/var/../etc/shadow",
+            "path_dot_dot",
+            IssueCode::InvalidFormat,
+        ),
+        (
+            "C:\\Users\\..\\Admin",
+            "path_dot_dot",
+            IssueCode::InvalidFormat,
+        ),
+        ("/a\\..\\b", "path_dot_dot", IssueCode::InvalidFormat),
+    ];
+    for ty in ["file_list", "file_read", "file_delete", "file_write"] {
+        for (path, rule, code) in &cases {
+            let issue = only_issue(Command::decode(&file_command(ty, path)).unwrap_err());
+            assert_eq!(issue.path, "payload.path", "{ty} {path:?}");
+            assert_eq!(issue.code, *code, "{ty} {path:?}");
+            assert_eq!(issue.message, *rule, "{ty} {path:?}");
+            assert_eq!(RemotePath::parse(path).unwrap_err().code(), *rule);
+        }
+        let at_limit = format!("/{}", "a".repeat(MAX_REMOTE_PATH_BYTES - 1));
+        for ok in [
+            "/",
+            "/etc/hosts",
+            "C:\\Windows\\win.ini",
+            "d:/x",
+            "/a/..b",
+            &at_limit,
+        ] {
+            assert!(
+                Command::decode(&file_command(ty, ok)).is_ok(),
+                "{ty} {ok:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn terminal_input_over_16_kib_is_refused_in_bytes() {
+    let server = |data: &str| {
+        json!({ "type": "terminal_input", "sessionId": SESSION, "data": data }).to_string()
+    };
+    let browser = |data: &str| json!({ "type": "input", "data": data }).to_string();
+    let at = "a".repeat(MAX_TERMINAL_INPUT_BYTES);
+    let over = "a".repeat(MAX_TERMINAL_INPUT_BYTES + 1);
+    // 8,193 two-byte characters: under the limit in characters, over it in bytes.
+    let over_multibyte = "é".repeat(MAX_TERMINAL_INPUT_BYTES / 2 + 1);
+    assert!(ServerFrame::decode(server(&at).as_bytes()).is_ok());
+    assert!(ViewerFrame::decode(browser(&at).as_bytes()).is_ok());
+    for data in [&over, &over_multibyte] {
+        for err in [
+            ServerFrame::decode(server(data).as_bytes()).unwrap_err(),
+            ViewerFrame::decode(browser(data).as_bytes()).unwrap_err(),
+        ] {
+            let issue = only_issue(err);
+            assert_eq!(
+                (issue.path.as_str(), issue.code),
+                ("data", IssueCode::TooLong)
+            );
+        }
+    }
+    // The encoders refuse what the peer would refuse.
+    let frame = ViewerFrame::Input(ViewerInput { data: over.clone() });
+    assert!(matches!(frame.encode(), Err(EncodeError::Invalid(_))));
+    let frame = ServerFrame::TerminalInput(TerminalInput {
+        session_id: SessionId::parse(SESSION).unwrap(),
+        data: over,
+    });
+    assert!(matches!(frame.encode(), Err(EncodeError::Invalid(_))));
+}
+
+#[test]
+fn terminal_output_over_64_kib_is_refused_before_parsing() {
+    let head = json!({ "type": "terminal_output", "sessionId": SESSION, "data": "" }).to_string();
+    let frame = |total: usize| {
+        let data = "x".repeat(total - head.len());
+        json!({ "type": "terminal_output", "sessionId": SESSION, "data": data }).to_string()
+    };
+    assert!(AgentFrame::decode(frame(MAX_TERMINAL_FRAME_BYTES).as_bytes()).is_ok());
+    let err = AgentFrame::decode(frame(MAX_TERMINAL_FRAME_BYTES + 1).as_bytes()).unwrap_err();
+    assert_eq!(
+        err,
+        DecodeError::TooLarge {
+            size: MAX_TERMINAL_FRAME_BYTES + 1,
+            max: MAX_TERMINAL_FRAME_BYTES
+        }
+    );
+    // Not JSON past the limit: the size check wins, for the agent frame and the browser event.
+    let mut junk = br#"{"type":"terminal_output","#.to_vec();
+    junk.resize(MAX_TERMINAL_FRAME_BYTES + 1, b'[');
+    assert!(matches!(
+        AgentFrame::decode(&junk),
+        Err(DecodeError::TooLarge { .. })
+    ));
+    let mut junk = br#"{"type":"output","#.to_vec();
+    junk.resize(MAX_TERMINAL_FRAME_BYTES + 1, b'[');
+    assert!(matches!(
+        ViewerEvent::decode(&junk),
+        Err(DecodeError::TooLarge { .. })
+    ));
+    // A browser frame has the same 64 KiB bound.
+    let mut junk = br#"{"type":"input","#.to_vec();
+    junk.resize(MAX_TERMINAL_FRAME_BYTES + 1, b'[');
+    assert!(matches!(
+        ViewerFrame::decode(&junk),
+        Err(DecodeError::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn bad_sha256_is_refused_on_the_wire_and_on_decode() {
+    let write = |sha: &str| {
+        json!({ "id": CMD, "type": "file_write",
+            "payload": { "path": "/etc/motd", "contentBase64": "V2VsY29tZQo=", "sha256": sha } })
+        .to_string()
+    };
+    let result = |sha: &str| {
+        json!({ "commandId": CMD, "status": "completed",
+            "file": { "kind": "written", "size": 8, "sha256": sha } })
+        .to_string()
+    };
+    for bad in [
+        WELCOME_SHA256.to_uppercase(),
+        WELCOME_SHA256[..63].to_owned(),
+        format!("{WELCOME_SHA256}0"),
+        "g".repeat(64),
+        String::new(),
+    ] {
+        let issue = only_issue(Command::decode(write(&bad).as_bytes()).unwrap_err());
+        assert_eq!(
+            (issue.path.as_str(), issue.code),
+            ("payload.sha256", IssueCode::InvalidFormat)
+        );
+        let issue = only_issue(CommandResult::decode(result(&bad).as_bytes()).unwrap_err());
+        assert_eq!(
+            (issue.path.as_str(), issue.code),
+            ("file.sha256", IssueCode::InvalidFormat)
+        );
+        assert_eq!(
+            decode_checked("V2VsY29tZQo=", &bad, None).unwrap_err(),
+            ContentError::DigestMismatch,
+            "{bad:?}"
+        );
+    }
+    // Well-formed but not the content's digest: the wire accepts it, decoding refuses it.
+    let other = breeze_agent_proto::file::sha256_hex(b"other");
+    let command = Command::decode(write(&other).as_bytes()).unwrap().message;
+    let CommandBody::FileWrite(payload) = command.body else {
+        panic!("a file_write");
+    };
+    assert_eq!(payload.decode().unwrap_err(), ContentError::DigestMismatch);
+    assert_eq!(ContentError::DigestMismatch.code(), "digest_mismatch");
+}
+
+#[test]
+fn content_over_4_mib_is_refused() {
+    let zeros = vec![0u8; MAX_FILE_TRANSFER_BYTES];
+    // Exactly 4 MiB travels in a file_write command and decodes.
+    let at = FileWritePayload::new("/tmp/big", &zeros).unwrap();
+    let text = Command::new(CommandBody::FileWrite(at.clone()))
+        .encode()
+        .unwrap();
+    assert!(text.len() <= MAX_SERVER_MESSAGE_BYTES);
+    assert_eq!(at.decode().unwrap().len(), MAX_FILE_TRANSFER_BYTES);
+    // One byte more is refused when wrapping, when decoding, and on the wire.
+    let mut over = zeros;
+    over.push(0);
+    assert_eq!(FileContent::new(&over).unwrap_err(), ContentError::TooLarge);
+    assert_eq!(
+        FileWritePayload::new("/tmp/big", &over).unwrap_err(),
+        ContentError::TooLarge
+    );
+    let sha = breeze_agent_proto::file::sha256_hex(&over);
+    let b64 = format!("{}AAA=", "AAAA".repeat(MAX_FILE_TRANSFER_BYTES / 3));
+    assert!(b64.len() <= MAX_FILE_BASE64_CHARS);
+    assert_eq!(
+        decode_checked(&b64, &sha, None).unwrap_err(),
+        ContentError::TooLarge
+    );
+    let long = "A".repeat(MAX_FILE_BASE64_CHARS + 4);
+    assert_eq!(
+        decode_checked(&long, &sha, None).unwrap_err(),
+        ContentError::TooLarge
+    );
+    let frame = json!({ "id": CMD, "type": "file_write",
+        "payload": { "path": "/tmp/big", "contentBase64": long, "sha256": sha } })
+    .to_string();
+    let issue = only_issue(Command::decode(frame.as_bytes()).unwrap_err());
+    assert_eq!(
+        (issue.path.as_str(), issue.code),
+        ("payload.contentBase64", IssueCode::TooLong)
+    );
+    assert_eq!(ContentError::TooLarge.code(), "file_too_large");
+}
+
+#[test]
+fn unknown_viewer_types_are_refused_and_echoed_bounded() {
+    for (input, tag) in [
+        (json!({ "type": "exec", "data": "id" }), "exec"),
+        (
+            json!({ "type": "terminal_input", "sessionId": SESSION, "data": "x" }),
+            "terminal_input",
+        ),
+        (json!({ "type": "output", "data": "x" }), "output"),
+    ] {
+        let err = invalid(ViewerFrame::decode(input.to_string().as_bytes()).unwrap_err());
+        assert_eq!(err.issues[0].code, IssueCode::UnknownType);
+        assert_eq!(err.received_type.as_deref(), Some(tag));
+    }
+    for input in [
+        json!({ "type": "eval", "code": "x" }),
+        json!({ "type": "input", "data": "x" }),
+    ] {
+        let err = invalid(ViewerEvent::decode(input.to_string().as_bytes()).unwrap_err());
+        assert_eq!(err.issues[0].code, IssueCode::UnknownType);
+    }
+    let long = json!({ "type": "x".repeat(250) }).to_string();
+    let err = invalid(ViewerFrame::decode(long.as_bytes()).unwrap_err());
+    assert!(err.received_type.unwrap().chars().count() <= 200);
+    let err = invalid(ViewerFrame::decode(br#"{"data":"x"}"#).unwrap_err());
+    assert_eq!(err.issues[0].code, IssueCode::MissingType);
+}
+
+#[test]
+fn extra_fields_are_refused_in_every_new_message() {
+    let file = json!({ "kind": "written", "size": 1, "sha256": WELCOME_SHA256, "path": "/x" });
+    let cases: Vec<(MessageKind, serde_json::Value, &str)> = vec![
+        (
+            MessageKind::ServerFrame,
+            json!({ "type": "terminal_start", "sessionId": SESSION, "cols": 80, "rows": 24, "shell": "sh" }),
+            "shell",
+        ),
+        (
+            MessageKind::ServerFrame,
+            json!({ "type": "terminal_input", "sessionId": SESSION, "data": "x", "echo": true }),
+            "echo",
+        ),
+        (
+            MessageKind::ServerFrame,
+            json!({ "type": "terminal_resize", "sessionId": SESSION, "cols": 80, "rows": 24, "px": 1 }),
+            "px",
+        ),
+        (
+            MessageKind::ServerFrame,
+            json!({ "type": "terminal_stop", "sessionId": SESSION, "force": true }),
+            "force",
+        ),
+        (
+            MessageKind::AgentFrame,
+            json!({ "type": "terminal_exit", "sessionId": SESSION, "signal": 9 }),
+            "signal",
+        ),
+        (
+            MessageKind::AgentFrame,
+            json!({ "type": "terminal_output", "sessionId": SESSION, "data": "x", "seq": 1 }),
+            "seq",
+        ),
+        (
+            MessageKind::ViewerFrame,
+            json!({ "type": "input", "data": "x", "sessionId": SESSION }),
+            "sessionId",
+        ),
+        (
+            MessageKind::ViewerFrame,
+            json!({ "type": "resize", "cols": 1, "rows": 1, "x": 0 }),
+            "x",
+        ),
+        (
+            MessageKind::ViewerFrame,
+            json!({ "type": "stop", "reason": "bye" }),
+            "reason",
+        ),
+        (
+            MessageKind::ViewerEvent,
+            json!({ "type": "output", "data": "x", "raw": true }),
+            "raw",
+        ),
+        (
+            MessageKind::ViewerEvent,
+            json!({ "type": "exit", "code": 0, "signal": 9 }),
+            "signal",
+        ),
+        (
+            MessageKind::ViewerEvent,
+            json!({ "type": "notice", "code": "c", "message": "m", "level": 1 }),
+            "level",
+        ),
+        (
+            MessageKind::Command,
+            json!({ "id": CMD, "type": "file_write", "payload": { "path": "/x", "contentBase64": "", "sha256": WELCOME_SHA256, "mode": 511 } }),
+            "payload.mode",
+        ),
+        (
+            MessageKind::CommandResult,
+            json!({ "commandId": CMD, "status": "completed", "file": file }),
+            "file.path",
+        ),
+    ];
+    for (kind, input, path) in cases {
+        let err = kind
+            .decode_to_json(input.to_string().as_bytes())
+            .unwrap_err();
+        let issue = only_issue(err);
+        assert_eq!(
+            (issue.path.as_str(), issue.code),
+            (path, IssueCode::UnknownField),
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn removed_terminal_commands_are_unknown_types() {
+    for ty in [
+        "terminal_start",
+        "terminal_data",
+        "terminal_resize",
+        "terminal_stop",
+    ] {
+        assert!(CommandType::from_name(ty).is_none(), "{ty}");
+        let body = json!({ "id": CMD, "type": ty, "payload": { "sessionId": SESSION } });
+        let command = Command::decode(body.to_string().as_bytes())
+            .unwrap()
+            .message;
+        assert!(matches!(command.body, CommandBody::Unknown(_)), "{ty}");
+    }
+    assert_eq!(
+        CommandType::from_name("file_write"),
+        Some(CommandType::FileWrite)
+    );
 }

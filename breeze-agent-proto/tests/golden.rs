@@ -10,8 +10,11 @@
 
 mod vectors_gen;
 
-use breeze_agent_proto::golden::{expected_binary_outcome, expected_outcome, schema_files};
-use breeze_agent_proto::{MessageKind, redact_secrets};
+use breeze_agent_proto::golden::{
+    expected_binary_outcome, expected_content_outcome, expected_outcome, expected_path_outcome,
+    schema_files,
+};
+use breeze_agent_proto::{MessageKind, RemotePath, redact_secrets};
 use serde_json::Value;
 
 fn read(name: &str) -> String {
@@ -128,6 +131,7 @@ fn every_command_type_has_a_vector() {
         "update_status",
         "patch_progress",
         "verification_progress",
+        "terminal_exit",
     ] {
         assert!(
             names.contains(&format!("agent_frame/{frame}").as_str()),
@@ -141,11 +145,112 @@ fn every_command_type_has_a_vector() {
         "heartbeat_ack",
         "error",
         "command_run_script",
+        "terminal_start",
+        "terminal_input",
+        "terminal_resize",
+        "terminal_stop",
     ] {
         assert!(
             names.contains(&format!("server_frame/{frame}").as_str()),
             "{frame}"
         );
+    }
+    for frame in ["input", "resize", "stop"] {
+        assert!(
+            names.contains(&format!("viewer_frame/{frame}").as_str()),
+            "{frame}"
+        );
+    }
+    for event in ["output", "exit", "notice"] {
+        assert!(
+            names.contains(&format!("viewer_event/{event}").as_str()),
+            "{event}"
+        );
+    }
+    for outcome in [
+        "file_content",
+        "file_listing",
+        "file_written",
+        "file_refused",
+    ] {
+        assert!(
+            names.contains(&format!("command_result/{outcome}").as_str()),
+            "{outcome}"
+        );
+    }
+    // The removed command types have no vector of their own (only one showing they are unknown).
+    for removed in [
+        "terminal_start",
+        "terminal_data",
+        "terminal_resize",
+        "terminal_stop",
+    ] {
+        assert!(
+            !names.contains(&format!("command/{removed}").as_str()),
+            "{removed}"
+        );
+    }
+}
+
+#[test]
+fn remote_path_vectors_replay() {
+    let file: Value = serde_json::from_str(&read("remote_path.json")).unwrap();
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 25, "expected the full vector set");
+    let mut codes = std::collections::HashSet::new();
+    for v in vectors {
+        let name = v["name"].as_str().unwrap();
+        let input = v["input"].as_str().unwrap();
+        let code = v["code"].as_str();
+        assert_eq!(expected_path_outcome(input), code, "vector {name}");
+        assert_eq!(
+            RemotePath::parse(input).err().map(|e| e.code()),
+            code,
+            "vector {name}"
+        );
+        codes.insert(code);
+    }
+    // Every rule is covered, and so is an allowed path.
+    for code in [
+        None,
+        Some("path_empty"),
+        Some("path_too_long"),
+        Some("path_nul"),
+        Some("path_relative"),
+        Some("path_dot_dot"),
+    ] {
+        assert!(codes.contains(&code), "{code:?}");
+    }
+}
+
+#[test]
+fn file_content_vectors_replay() {
+    let file: Value = serde_json::from_str(&read("file_content.json")).unwrap();
+    let vectors = file["vectors"].as_array().unwrap();
+    assert!(vectors.len() >= 15, "expected the full vector set");
+    let mut codes = std::collections::HashSet::new();
+    for v in vectors {
+        let name = v["name"].as_str().unwrap();
+        let mut input = String::new();
+        if let Some(r) = v.get("contentBase64Repeat") {
+            input = r["unit"]
+                .as_str()
+                .unwrap()
+                .repeat(usize::try_from(r["times"].as_u64().unwrap()).unwrap());
+        }
+        input.push_str(v["contentBase64"].as_str().unwrap());
+        let outcome =
+            expected_content_outcome(&input, v["sha256"].as_str().unwrap(), v["size"].as_u64());
+        assert_eq!(outcome, v["expect"], "vector {name}");
+        codes.insert(v["expect"]["code"].as_str().map(str::to_owned));
+    }
+    for code in [
+        None,
+        Some("content_invalid"),
+        Some("file_too_large"),
+        Some("digest_mismatch"),
+    ] {
+        assert!(codes.contains(&code.map(str::to_owned)), "{code:?}");
     }
 }
 

@@ -11,12 +11,16 @@
 use std::collections::BTreeMap;
 
 use breeze_agent_proto::enrollment::{AgentConfig, HardwareInfo, NetworkInterface, OsType};
+use breeze_agent_proto::file::EntryKind;
 use breeze_agent_proto::frame::{
     Ack, Connected, PatchPhase, PatchProgress, Ping, Pong, TerminalEncoding, TerminalOutput,
     UpdatePhase, UpdateStatus, VerificationPhase, VerificationProgress,
 };
 use breeze_agent_proto::heartbeat::{IpEntry, IpHistoryUpdate, IpType};
 use breeze_agent_proto::payload::*;
+use breeze_agent_proto::viewer::{
+    ViewerExit, ViewerInput, ViewerNotice, ViewerOutput, ViewerResize, ViewerStop,
+};
 use breeze_agent_proto::*;
 use breeze_core::tenancy::{CommandId, DeviceId, OrgId, SiteId};
 use proptest::collection::{btree_map, vec};
@@ -285,10 +289,34 @@ fn heartbeat() -> impl Strategy<Value = HeartbeatRequest> {
         )
 }
 
-fn path_text() -> impl Strategy<Value = String> {
-    proptest::string::string_regex("[^\\x00]{1,60}")
+/// One path segment: no separator, no NUL, never `..`.
+fn segment() -> impl Strategy<Value = String> {
+    proptest::string::string_regex("[^\\x00/\\\\]{1,16}")
         .unwrap()
-        .prop_filter("printable", |s| !s.chars().any(char::is_control))
+        .prop_filter("printable, not `..`", |s| {
+            s != ".." && !s.chars().any(char::is_control)
+        })
+}
+
+/// Paths that obey the SPEC 12 rule: absolute (POSIX or a drive), no NUL, no `..` segment,
+/// at most 2,048 bytes.
+fn path_text() -> impl Strategy<Value = String> {
+    let posix = vec(segment(), 0..6).prop_map(|segments| format!("/{}", segments.join("/")));
+    let windows = (
+        proptest::char::range('A', 'Z'),
+        any::<bool>(),
+        prop_oneof![Just('\\'), Just('/')],
+        vec(segment(), 0..6),
+    )
+        .prop_map(|(drive, lower, sep, segments)| {
+            let drive = if lower {
+                drive.to_ascii_lowercase()
+            } else {
+                drive
+            };
+            format!("{drive}:{sep}{}", segments.join(&sep.to_string()))
+        });
+    prop_oneof![posix, windows]
 }
 
 fn command_body() -> impl Strategy<Value = CommandBody> {
@@ -330,7 +358,6 @@ fn command_body() -> impl Strategy<Value = CommandBody> {
             reason,
         })
         .boxed();
-    let dims = (1u16..=1000, 1u16..=1000);
     let source = prop_oneof![
         Just(PatchSource::Microsoft),
         Just(PatchSource::Apple),
@@ -349,32 +376,15 @@ fn command_body() -> impl Strategy<Value = CommandBody> {
         (1u32.., of(any::<bool>()))
             .prop_map(|(pid, force)| CommandBody::KillProcess(KillProcessPayload { pid, force })),
         path_text().prop_map(|path| CommandBody::FileList(FileListPayload { path })),
-        (path_text(), of(1u64..=50_000_000)).prop_map(|(path, max_bytes)| CommandBody::FileRead(
-            FileReadPayload { path, max_bytes }
-        )),
+        (path_text(), of(1u64..=4 * 1024 * 1024)).prop_map(|(path, max_bytes)| {
+            CommandBody::FileRead(FileReadPayload { path, max_bytes })
+        }),
         (path_text(), of(any::<bool>())).prop_map(|(path, recursive)| CommandBody::FileDelete(
             FileDeletePayload { path, recursive }
         )),
-        (session_id(), dims.clone(), of(text(1, 20))).prop_map(
-            |(session_id, (cols, rows), shell)| CommandBody::TerminalStart(TerminalStartPayload {
-                session_id,
-                cols,
-                rows,
-                shell
-            })
-        ),
-        (session_id(), text(0, 100)).prop_map(|(session_id, data)| CommandBody::TerminalData(
-            TerminalDataPayload { session_id, data }
-        )),
-        (session_id(), dims).prop_map(|(session_id, (cols, rows))| CommandBody::TerminalResize(
-            TerminalResizePayload {
-                session_id,
-                cols,
-                rows
-            }
-        )),
-        session_id()
-            .prop_map(|session_id| CommandBody::TerminalStop(TerminalStopPayload { session_id })),
+        (path_text(), vec(any::<u8>(), 0..256)).prop_map(|(path, bytes)| {
+            CommandBody::FileWrite(FileWritePayload::new(&path, &bytes).unwrap())
+        }),
         of(vec(source, 0..8))
             .prop_map(|sources| CommandBody::PatchScan(PatchScanPayload { sources })),
         (vec(uuid(), 1..20), of(any::<bool>())).prop_map(|(patch_ids, reboot_if_needed)| {
@@ -445,12 +455,13 @@ fn command_result() -> impl Strategy<Value = CommandResult> {
             of(timestamp()),
             of(text(0, 100)),
             of(json_value().prop_filter("null is no result", |v| !v.is_null())),
+            of(file_outcome()),
         ),
     )
         .prop_map(
             |(
                 (command_id, status, exit_code),
-                (stdout, stderr, duration_ms, started_at, error, result),
+                (stdout, stderr, duration_ms, started_at, error, result, file),
             )| CommandResult {
                 command_id,
                 status,
@@ -461,8 +472,52 @@ fn command_result() -> impl Strategy<Value = CommandResult> {
                 started_at,
                 error,
                 result,
+                file,
             },
         )
+}
+
+fn file_error_code() -> impl Strategy<Value = FileErrorCode> {
+    prop_oneof![
+        Just(FileErrorCode::PathInvalid),
+        Just(FileErrorCode::PathForbidden),
+        Just(FileErrorCode::NotFound),
+        Just(FileErrorCode::PermissionDenied),
+        Just(FileErrorCode::IsDirectory),
+        Just(FileErrorCode::NotADirectory),
+        Just(FileErrorCode::FileTooLarge),
+        Just(FileErrorCode::DigestMismatch),
+        Just(FileErrorCode::IoError),
+    ]
+}
+
+fn file_outcome() -> impl Strategy<Value = FileOutcome> {
+    let entry = (
+        text(1, 30),
+        prop_oneof![
+            Just(EntryKind::File),
+            Just(EntryKind::Dir),
+            Just(EntryKind::Symlink),
+            Just(EntryKind::Other)
+        ],
+        any::<u64>(),
+        of(any::<u64>()),
+    )
+        .prop_map(|(name, kind, size, modified_ms)| FileEntry {
+            name,
+            kind,
+            size,
+            modified_ms,
+        });
+    prop_oneof![
+        vec(any::<u8>(), 0..512)
+            .prop_map(|bytes| FileOutcome::Content(FileContent::new(&bytes).unwrap())),
+        (vec(entry, 0..6), any::<bool>())
+            .prop_map(|(entries, truncated)| FileOutcome::Listing { entries, truncated }),
+        (any::<u64>(), hex(64)).prop_map(|(size, sha256)| FileOutcome::Written { size, sha256 }),
+        (file_error_code(), of(text(0, 80)))
+            .prop_map(|(code, message)| FileOutcome::Refused { code, message }),
+    ]
 }
 
 fn agent_frame() -> impl Strategy<Value = AgentFrame> {
@@ -548,6 +603,9 @@ fn agent_frame() -> impl Strategy<Value = AgentFrame> {
                 }
             )
         ),
+        (session_id(), of(any::<i32>())).prop_map(|(session_id, code)| {
+            AgentFrame::TerminalExit(TerminalExit { session_id, code })
+        }),
     ]
 }
 
@@ -592,6 +650,53 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 }
             )),
         command().prop_map(ServerFrame::Command),
+        (session_id(), dims()).prop_map(|(session_id, (cols, rows))| {
+            ServerFrame::TerminalStart(TerminalStart {
+                session_id,
+                cols,
+                rows,
+            })
+        }),
+        (session_id(), text(0, 100)).prop_map(|(session_id, data)| {
+            ServerFrame::TerminalInput(TerminalInput { session_id, data })
+        }),
+        (session_id(), dims()).prop_map(|(session_id, (cols, rows))| {
+            ServerFrame::TerminalResize(TerminalResize {
+                session_id,
+                cols,
+                rows,
+            })
+        }),
+        session_id().prop_map(|session_id| ServerFrame::TerminalStop(TerminalStop { session_id })),
+    ]
+}
+
+fn dims() -> impl Strategy<Value = (u16, u16)> {
+    (1u16..=1000, 1u16..=1000)
+}
+
+fn viewer_frame() -> impl Strategy<Value = ViewerFrame> {
+    prop_oneof![
+        text(0, 100).prop_map(|data| ViewerFrame::Input(ViewerInput { data })),
+        dims().prop_map(|(cols, rows)| ViewerFrame::Resize(ViewerResize { cols, rows })),
+        Just(ViewerFrame::Stop(ViewerStop {})),
+    ]
+}
+
+fn viewer_event() -> impl Strategy<Value = ViewerEvent> {
+    prop_oneof![
+        (
+            text(0, 100),
+            of(Just(breeze_agent_proto::frame::TerminalEncoding::Utf8))
+        )
+            .prop_map(|(data, encoding)| ViewerEvent::Output(ViewerOutput { data, encoding })),
+        "[A-Za-z0-9+/]{0,40}={0,2}".prop_map(|data| ViewerEvent::Output(ViewerOutput {
+            data,
+            encoding: Some(TerminalEncoding::Base64)
+        })),
+        of(any::<i32>()).prop_map(|code| ViewerEvent::Exit(ViewerExit { code })),
+        ("[a-z_]{1,64}", text(0, 100))
+            .prop_map(|(code, message)| ViewerEvent::Notice(ViewerNotice { code, message })),
     ]
 }
 
@@ -653,6 +758,58 @@ proptest! {
         let text = frame.encode().map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
         let decoded = ServerFrame::decode(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
         prop_assert_eq!(decoded.message, frame);
+    }
+
+    #[test]
+    fn viewer_frame_round_trips(frame in viewer_frame()) {
+        let text = frame.encode().map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
+        let decoded = ViewerFrame::decode(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
+        prop_assert!(decoded.dropped.is_empty());
+        prop_assert_eq!(decoded.message, frame);
+    }
+
+    #[test]
+    fn viewer_event_round_trips(event in viewer_event()) {
+        let text = event.encode().map_err(|e| TestCaseError::fail(format!("encode: {e}")))?;
+        let decoded = ViewerEvent::decode(text.as_bytes()).map_err(|e| TestCaseError::fail(format!("decode: {e}")))?;
+        prop_assert!(decoded.dropped.is_empty());
+        prop_assert_eq!(decoded.message, event);
+    }
+
+    #[test]
+    fn generated_paths_obey_the_rule(path in path_text()) {
+        prop_assert!(RemotePath::parse(&path).is_ok(), "{:?}", path);
+    }
+
+    #[test]
+    fn a_dot_dot_segment_is_always_refused(path in path_text(), at in any::<usize>(), sep in prop_oneof![Just('/'), Just('\\')]) {
+        // insert `..` as a whole segment right after a separator
+        let cuts: Vec<usize> = path.match_indices(['/', '\\']).map(|(i, _)| i).collect();
+        let cut = cuts[at % cuts.len()];
+        let bad = format!("{}..{sep}{}", &path[..=cut], &path[cut + 1..]);
+        prop_assert_eq!(RemotePath::parse(&bad).unwrap_err(), PathError::DotDot, "{:?}", bad);
+    }
+
+    #[test]
+    fn relative_paths_are_always_refused(path in path_text()) {
+        let relative = path.trim_start_matches(|c: char| c == '/' || c.is_ascii_alphabetic() || c == ':' || c == '\\');
+        if !relative.is_empty() && !relative.starts_with(['/', '\\']) {
+            prop_assert_eq!(RemotePath::parse(relative).unwrap_err(), PathError::Relative, "{:?}", relative);
+        }
+    }
+
+    #[test]
+    fn file_content_round_trips_and_any_other_digest_is_refused(bytes in vec(any::<u8>(), 0..2048), other in hex(64), path in path_text()) {
+        let content = FileContent::new(&bytes).unwrap();
+        prop_assert_eq!(content.decode().unwrap(), bytes.clone());
+        let payload = FileWritePayload::new(&path, &bytes).unwrap();
+        prop_assert_eq!(payload.decode().unwrap(), bytes);
+        round_trip(&Command { id: CommandId::from_uuid(Uuid::nil()), body: CommandBody::FileWrite(payload.clone()) })?;
+        if other != content.sha256 {
+            let mut wrong = payload;
+            wrong.sha256 = other;
+            prop_assert_eq!(wrong.decode().unwrap_err(), ContentError::DigestMismatch);
+        }
     }
 
     #[test]

@@ -240,3 +240,43 @@ fn error_reasons_have_the_spec_codes_and_statuses() {
         "x-token-rotation-required"
     );
 }
+
+#[test]
+fn message_kinds_cover_the_browser_protocol() {
+    use breeze_agent_proto::MessageKind;
+    for (kind, name) in [
+        (MessageKind::ViewerFrame, "viewer_frame"),
+        (MessageKind::ViewerEvent, "viewer_event"),
+    ] {
+        assert_eq!(kind.name(), name);
+        assert_eq!(MessageKind::from_name(name), Some(kind));
+        assert!(MessageKind::ALL.contains(&kind));
+        // The schema is a tagged union of exactly the frame types of that direction.
+        let schema = kind.schema().as_value().to_string();
+        for ty in match kind {
+            MessageKind::ViewerFrame => ["input", "resize", "stop"],
+            _ => ["output", "exit", "notice"],
+        } {
+            assert!(
+                schema.contains(&format!("\"const\":\"{ty}\"")),
+                "{name}: {ty}"
+            );
+        }
+    }
+    let names: std::collections::HashSet<_> = MessageKind::ALL.iter().map(|k| k.name()).collect();
+    assert_eq!(names.len(), MessageKind::ALL.len(), "names are unique");
+}
+
+#[test]
+fn terminal_subprotocols() {
+    use breeze_agent_proto::viewer::{TICKET_SUBPROTOCOL_PREFIX, VIEWER_SUBPROTOCOL};
+    assert_eq!(VIEWER_SUBPROTOCOL, "breeze.terminal.v1");
+    assert_eq!(TICKET_SUBPROTOCOL_PREFIX, "breeze.ticket.");
+    // A ticket (32 bytes, base64url) fits a subprotocol token: no separators or spaces.
+    let ticket = format!("{TICKET_SUBPROTOCOL_PREFIX}{}", "A-_z".repeat(11));
+    assert!(
+        ticket
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    );
+}

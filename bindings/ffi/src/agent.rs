@@ -1,6 +1,7 @@
 //! The agent wire protocol (SPEC 8): decode and validate any message or frame, returning the
-//! typed message or the list of issues, the JSON Schemas, and the redaction of secrets in
-//! command output (SPEC 8.5).
+//! typed message or the list of issues, the JSON Schemas, the redaction of secrets in
+//! command output (SPEC 8.5), and the remote-session checks of SPEC 12 (the remote path rule
+//! and file content against its SHA-256).
 
 use breeze_agent_proto::MessageKind;
 use breeze_agent_proto::golden::{expected_binary_outcome, expected_outcome};
@@ -52,4 +53,30 @@ pub fn agent_schema(kind_name: &str) -> FfiResult<serde_json::Value> {
 #[must_use]
 pub fn agent_redact_secrets(text: &str) -> String {
     breeze_agent_proto::redact_secrets(text)
+}
+
+/// Checks a remote file path against the SPEC 12 rule (absolute, at most 2,048 bytes, no NUL,
+/// no `..` segment): `None` when allowed, else the stable code of the first rule broken
+/// (`path_empty`, `path_too_long`, `path_nul`, `path_relative`, `path_dot_dot`).
+#[must_use]
+pub fn agent_check_remote_path(path: &str) -> Option<&'static str> {
+    breeze_agent_proto::remote_path::check(path)
+        .err()
+        .map(breeze_agent_proto::PathError::code)
+}
+
+/// Checks file content (standard base64) against its SHA-256 (64 lowercase hex digits) and,
+/// when given, its size, exactly as both ends of a file transfer do (SPEC 12, at most 4 MiB
+/// decoded): `{"ok": true}` or `{"ok": false, "code"}` with `content_invalid`,
+/// `file_too_large` or `digest_mismatch`.
+#[must_use]
+pub fn agent_file_content_verify(
+    content_base64: &str,
+    sha256: &str,
+    size: Option<u64>,
+) -> serde_json::Value {
+    match breeze_agent_proto::file::decode_checked(content_base64, sha256, size) {
+        Ok(_) => serde_json::json!({ "ok": true }),
+        Err(e) => serde_json::json!({ "ok": false, "code": e.code() }),
+    }
 }

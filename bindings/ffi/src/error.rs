@@ -150,6 +150,23 @@ pub fn unix_from_f64(x: f64) -> FfiResult<i64> {
     Ok(x as i64)
 }
 
+/// A size or count given as a JavaScript number: a non-negative integer within 2^53.
+///
+/// # Errors
+/// [`FfiError::input`] for a fraction, a negative, a non-finite number or one above 2^53 - 1.
+pub fn u64_from_f64(x: f64) -> FfiResult<u64> {
+    const SAFE: f64 = 9_007_199_254_740_991.0;
+    if !x.is_finite() || x.fract() != 0.0 || !(0.0..=SAFE).contains(&x) {
+        return Err(FfiError::input("expected a non-negative integral number"));
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "checked integral, non-negative and within 2^53 above"
+    )]
+    Ok(x as u64)
+}
+
 /// A count or step as a JavaScript number: exact below 2^53.
 ///
 /// # Errors

@@ -13,7 +13,7 @@
 //! | [`jwt`] | HS256 sign / verify with a `kid` key ring |
 //! | [`totp`] | TOTP secrets, codes, verification, `otpauth://` URIs |
 //! | [`audit`] | audit entry canonical form and hashes, chain / bundle / checkpoint verification, sanitizer |
-//! | [`agent`] | agent-protocol decode and validation (typed message or issue list), JSON Schemas, redaction of command output |
+//! | [`agent`] | agent-protocol decode and validation (typed message or issue list), JSON Schemas, redaction of command output, the remote path rule and file-content digests |
 //! | [`authz`] | permission checks, grants, API-key scopes and status, session validity, force-MFA, AI risk decisions |
 //! | [`error`] | [`FfiError`]: family, code, message |
 //!

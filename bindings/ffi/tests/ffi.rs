@@ -88,6 +88,52 @@ fn js_numbers_are_checked() {
 }
 
 #[test]
+fn remote_paths_and_file_content_are_checked() {
+    assert_eq!(agent::agent_check_remote_path("/etc/hosts"), None);
+    assert_eq!(agent::agent_check_remote_path("C:\\x"), None);
+    assert_eq!(agent::agent_check_remote_path(""), Some("path_empty"));
+    assert_eq!(agent::agent_check_remote_path("x"), Some("path_relative"));
+    assert_eq!(
+        agent::agent_check_remote_path("/a/../b"),
+        Some("path_dot_dot")
+    );
+    assert_eq!(agent::agent_check_remote_path("/\0"), Some("path_nul"));
+    let long = format!("/{}", "a".repeat(2048));
+    assert_eq!(agent::agent_check_remote_path(&long), Some("path_too_long"));
+
+    let sha = "0e90e1aa36481e399939d32680dab2005c299f2bb9c3ba6b151ac0cc821fec7a";
+    let ok = serde_json::json!({ "ok": true });
+    assert_eq!(
+        agent::agent_file_content_verify("V2VsY29tZQo=", sha, Some(8)),
+        ok
+    );
+    assert_eq!(
+        agent::agent_file_content_verify("V2VsY29tZQo=", sha, None),
+        ok
+    );
+    let code = |b64: &str, sha: &str, size| {
+        agent::agent_file_content_verify(b64, sha, size)["code"].clone()
+    };
+    assert_eq!(code("V2VsY29tZQo=", sha, Some(7)), "digest_mismatch");
+    assert_eq!(
+        code("V2VsY29tZQo=", &sha.to_uppercase(), None),
+        "digest_mismatch"
+    );
+    assert_eq!(code("!!!!", sha, None), "content_invalid");
+    assert_eq!(code(&"A".repeat(6_000_000), sha, None), "file_too_large");
+
+    use breeze_ffi::error::u64_from_f64;
+    assert_eq!(u64_from_f64(8.0).unwrap(), 8);
+    for bad in [-1.0, 0.5, f64::NAN, f64::INFINITY, 1e16] {
+        assert_eq!(
+            u64_from_f64(bad).unwrap_err().code,
+            "invalid_input",
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn agent_output_is_redacted() {
     let token = format!("brz_{}", "0f".repeat(16));
     let out = agent::agent_redact_secrets(&format!(

@@ -4,7 +4,7 @@
 //! `Result<..>` return type, so no alias is used for it.)
 #![deny(clippy::all)]
 
-use breeze_ffi::error::{js_number_from_u64, unix_from_f64};
+use breeze_ffi::error::{js_number_from_u64, u64_from_f64, unix_from_f64};
 use breeze_ffi::{FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp};
 use napi::bindgen_prelude::{Either, Uint8Array};
 use napi_derive::napi;
@@ -284,4 +284,19 @@ pub fn agent_schema(kind: String) -> Result<Value, napi::Error<String>> {
 #[napi]
 pub fn agent_redact_secrets(output: String) -> String {
     agent::agent_redact_secrets(&output)
+}
+
+#[napi]
+pub fn agent_check_remote_path(path: String) -> Option<String> {
+    agent::agent_check_remote_path(&path).map(str::to_owned)
+}
+
+#[napi]
+pub fn agent_file_content_verify(
+    content_base64: String,
+    sha256: String,
+    size: Option<f64>,
+) -> Result<Value, napi::Error<String>> {
+    let size = size.map(|s| r(u64_from_f64(s))).transpose()?;
+    Ok(agent::agent_file_content_verify(&content_base64, &sha256, size))
 }

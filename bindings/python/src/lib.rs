@@ -363,6 +363,23 @@ fn agent_redact_secrets(output: &Bound<'_, PyAny>) -> Res<String> {
     Ok(agent::agent_redact_secrets(&text(output)?))
 }
 
+#[pyfunction]
+fn agent_check_remote_path(path: &Bound<'_, PyAny>) -> Res<Option<&'static str>> {
+    Ok(agent::agent_check_remote_path(&text(path)?))
+}
+
+#[pyfunction]
+#[pyo3(signature = (content_base64, sha256, size=None))]
+fn agent_file_content_verify(
+    py: Python<'_>,
+    content_base64: &Bound<'_, PyAny>,
+    sha256: &str,
+    size: Option<u64>,
+) -> Res<Py<PyAny>> {
+    let content = text(content_base64)?;
+    json_out(py, &agent::agent_file_content_verify(&content, sha256, size))
+}
+
 /// The native module behind the `breeze` package.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -425,5 +442,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(agent_decode_binary, m)?)?;
     m.add_function(wrap_pyfunction!(agent_schema, m)?)?;
     m.add_function(wrap_pyfunction!(agent_redact_secrets, m)?)?;
+    m.add_function(wrap_pyfunction!(agent_check_remote_path, m)?)?;
+    m.add_function(wrap_pyfunction!(agent_file_content_verify, m)?)?;
     Ok(())
 }

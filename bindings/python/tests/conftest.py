@@ -29,6 +29,8 @@ REPLAYED = [
     "agent-proto/text.json",
     "agent-proto/binary.json",
     "agent-proto/redact.json",
+    "agent-proto/remote_path.json",
+    "agent-proto/file_content.json",
 ]
 
 

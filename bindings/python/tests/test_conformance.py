@@ -409,3 +409,45 @@ def test_agent_redaction():
     for c in v["vectors"]:
         assert breeze.agent_redact_secrets(c["input"]) == c["output"], c["name"]
         assert breeze.agent_redact_secrets(c["input"].encode()) == c["output"], c["name"]
+
+
+def test_agent_remote_path_vectors():
+    v = load("agent-proto/remote_path.json")
+    assert len(v["vectors"]) >= 25
+    codes = set()
+    for c in v["vectors"]:
+        assert breeze.agent_check_remote_path(c["input"]) == c["code"], c["name"]
+        assert breeze.agent_check_remote_path(c["input"].encode()) == c["code"], c["name"]
+        codes.add(c["code"])
+    assert codes == {None, "path_empty", "path_too_long", "path_nul", "path_relative", "path_dot_dot"}
+    with pytest.raises(breeze.InvalidInputError):
+        breeze.agent_check_remote_path(b"/\xff")
+
+
+def file_content_input(c):
+    r = c.get("contentBase64Repeat")
+    return (r["unit"] * r["times"] if r else "") + c["contentBase64"]
+
+
+def test_agent_file_content_vectors():
+    import base64
+    import hashlib
+
+    v = load("agent-proto/file_content.json")
+    assert len(v["vectors"]) >= 15
+    for c in v["vectors"]:
+        content = file_content_input(c)
+        got = breeze.agent_file_content_verify(content, c["sha256"], c["size"])
+        want = {"ok": True} if c["expect"]["ok"] else {"ok": False, "code": c["expect"]["code"]}
+        assert got == want, c["name"]
+        if c["size"] is None:
+            assert breeze.agent_file_content_verify(content, c["sha256"]) == want, c["name"]
+        if c["expect"]["ok"]:
+            # An independent decoder and digest agree with the vector.
+            data = base64.b64decode(content, validate=True)
+            assert data.hex() == c["expect"]["dataHex"], c["name"]
+            assert hashlib.sha256(data).hexdigest() == c["sha256"], c["name"]
+            if c["size"] is not None:
+                assert len(data) == c["size"], c["name"]
+    with pytest.raises(OverflowError):
+        breeze.agent_file_content_verify("", "0" * 64, -1)

@@ -3,7 +3,7 @@
 //! bytes and numbers and turns errors into `Error` objects whose `code` is the crate error's
 //! stable code.
 
-use breeze_ffi::error::{js_number_from_u64, unix_from_f64};
+use breeze_ffi::error::{js_number_from_u64, u64_from_f64, unix_from_f64};
 use breeze_ffi::{FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp};
 use js_sys::{JSON, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -320,4 +320,16 @@ pub fn agent_schema(kind: &str) -> Res<JsValue> {
 #[wasm_bindgen(js_name = agentRedactSecrets)]
 pub fn agent_redact_secrets(output: &str) -> String {
     agent::agent_redact_secrets(output)
+}
+
+/// `null` (not `undefined`) when allowed, as the Node package answers.
+#[wasm_bindgen(js_name = agentCheckRemotePath)]
+pub fn agent_check_remote_path(path: &str) -> JsValue {
+    agent::agent_check_remote_path(path).map_or(JsValue::NULL, JsValue::from)
+}
+
+#[wasm_bindgen(js_name = agentFileContentVerify)]
+pub fn agent_file_content_verify(content_base64: &str, sha256: &str, size: Option<f64>) -> Res<JsValue> {
+    let size = size.map(|s| r(u64_from_f64(s))).transpose()?;
+    json_out(&agent::agent_file_content_verify(content_base64, sha256, size))
 }

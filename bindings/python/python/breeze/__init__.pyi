@@ -115,3 +115,9 @@ def agent_decode_binary(input: bytes) -> Dict[str, Any]: ...
 def agent_schema(kind: str) -> Dict[str, Any]: ...
 def agent_redact_secrets(output: Text) -> str:
     """Command output with PEM private-key blocks and agent tokens replaced, as the server stores it (SPEC 8.5)."""
+def agent_check_remote_path(path: Text) -> Optional[str]:
+    """``None`` when a remote file path obeys the SPEC 12 rule, else the code of the first rule broken
+    (``path_empty``, ``path_too_long``, ``path_nul``, ``path_relative``, ``path_dot_dot``)."""
+def agent_file_content_verify(content_base64: Text, sha256: str, size: Optional[int] = None) -> Dict[str, Any]:
+    """``{"ok": True}`` when base64 content matches its SHA-256 (and size), else ``{"ok": False, "code"}``
+    with ``content_invalid``, ``file_too_large`` (over 4 MiB) or ``digest_mismatch``."""
