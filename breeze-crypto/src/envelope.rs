@@ -47,10 +47,12 @@ use zeroize::Zeroizing;
 
 use crate::random;
 
-/// Longest envelope accepted (1 MiB); longer input is refused before decoding.
-pub const MAX_ENVELOPE_LEN: usize = 1 << 20;
-/// Longest plaintext accepted for encryption (768 KiB, so the envelope fits the limit above).
-pub const MAX_PLAINTEXT_LEN: usize = 768 * 1024;
+/// Longest envelope accepted (9 MiB); longer input is refused before decoding.
+pub const MAX_ENVELOPE_LEN: usize = 9 << 20;
+/// Longest plaintext accepted for encryption (6 MiB, so the envelope fits the limit above).
+/// The largest values are the payload and outcome of a remote file transfer (SPEC 12: 4 MiB
+/// of content, base64 in JSON, about 5.6 MB).
+pub const MAX_PLAINTEXT_LEN: usize = 6 << 20;
 /// Longest key id.
 pub const MAX_KEY_ID_LEN: usize = 64;
 const IV_LEN: usize = 12;
