@@ -99,6 +99,9 @@ enum Wire {
     Viewer { s: Uuid, m: ToViewer },
 }
 
+/// What an agent socket receives: the session and the message.
+pub type AgentMessage = (Uuid, ToAgent);
+
 struct Slot<T> {
     id: u64,
     tx: mpsc::Sender<T>,
@@ -107,7 +110,7 @@ struct Slot<T> {
 /// The relay of one server process.
 pub struct Relay {
     replica: Uuid,
-    agents: Mutex<HashMap<DeviceId, Vec<Slot<(Uuid, ToAgent)>>>>,
+    agents: Mutex<HashMap<DeviceId, Vec<Slot<AgentMessage>>>>,
     viewers: Mutex<HashMap<Uuid, Slot<ToViewer>>>,
     publisher: OnceCell<mpsc::Sender<String>>,
     listening: OnceCell<()>,
@@ -255,7 +258,7 @@ impl Relay {
     pub fn register_agent(
         self: &Arc<Self>,
         device: DeviceId,
-    ) -> (AgentRegistration, mpsc::Receiver<(Uuid, ToAgent)>) {
+    ) -> (AgentRegistration, mpsc::Receiver<AgentMessage>) {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.agents

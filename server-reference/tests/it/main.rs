@@ -36,6 +36,7 @@ mod ops_cli;
 mod ops_hardening;
 mod ops_metrics_openapi;
 mod ops_rekey;
+mod remote_bench;
 mod remote_e2e;
 mod remote_sessions;
 mod rls_coverage;

@@ -88,6 +88,9 @@ async fn upgrade(
     let opened = sessions::open(&state, path.session_id, offered, client).await?;
     Ok(ws
         .protocols([VIEWER_SUBPROTOCOL])
+        // small initial buffers that grow for a large frame (memory per live session)
+        .read_buffer_size(crate::http::routes::agent_ws::WS_BUFFER_BYTES)
+        .write_buffer_size(crate::http::routes::agent_ws::WS_BUFFER_BYTES)
         .max_frame_size(MAX_TERMINAL_FRAME_BYTES)
         .max_message_size(MAX_TERMINAL_FRAME_BYTES)
         .on_upgrade(move |socket| async move {

@@ -53,17 +53,26 @@ pub fn target_debug_dir() -> PathBuf {
 
 /// Builds `package`'s binary `bin` from this checkout and copies it to a private path (the
 /// target directory may be shared with other checkouts that rebuild the same binary).
+///
+/// With `BREEZE_E2E_RELEASE=1` the release build is used (benchmarks measure what ships).
 pub fn build_private(package: &str, bin: &str) -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let target = target_debug_dir().parent().unwrap().to_path_buf();
+    let release = std::env::var("BREEZE_E2E_RELEASE").is_ok_and(|v| v == "1");
+    let mut args = vec!["build", "-p", package, "--bin", bin];
+    if release {
+        args.push("--release");
+    }
     let status = Command::new(cargo)
-        .args(["build", "-p", package, "--bin", bin])
+        .args(&args)
         .env("CARGO_TARGET_DIR", &target)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .unwrap();
     assert!(status.success(), "building {bin} failed");
-    let built = target_debug_dir().join(bin);
+    let built = target
+        .join(if release { "release" } else { "debug" })
+        .join(bin);
     // a hard link next to the build: no copy of a 200 MB binary per test process, and a
     // rebuild by another checkout replaces `built`, not this inode
     let dir = target.join("e2e-private");
