@@ -33,7 +33,7 @@ pub struct TerminalStart {
 }
 
 /// `terminal_input`: keystrokes for a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TerminalInput {
     /// The session.
@@ -41,6 +41,17 @@ pub struct TerminalInput {
     /// Input (UTF-8, at most 16,384 bytes).
     #[schemars(length(max = 16384))]
     pub data: String,
+}
+
+// Debug shows the size, never the keystrokes (they include typed passwords). A plain
+// comment: doc comments on the type end up in the JSON Schema.
+impl std::fmt::Debug for TerminalInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TerminalInput")
+            .field("session_id", &self.session_id)
+            .field("data_bytes", &self.data.len())
+            .finish()
+    }
 }
 
 /// `terminal_resize`.

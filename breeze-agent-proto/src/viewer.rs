@@ -29,12 +29,21 @@ pub const VIEWER_SUBPROTOCOL: &str = "breeze.terminal.v1";
 pub const TICKET_SUBPROTOCOL_PREFIX: &str = "breeze.ticket.";
 
 /// `input`: keystrokes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ViewerInput {
     /// Input (UTF-8, at most 16,384 bytes).
     #[schemars(length(max = 16384))]
     pub data: String,
+}
+
+// Debug shows the size, never the keystrokes (they include typed passwords).
+impl std::fmt::Debug for ViewerInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewerInput")
+            .field("data_bytes", &self.data.len())
+            .finish()
+    }
 }
 
 /// `resize`.

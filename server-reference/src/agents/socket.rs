@@ -81,7 +81,7 @@ pub async fn charge_frame(state: &AppState, authed: &AgentAuthed) -> Result<(), 
     )
 }
 
-/// Whether `session` is a live remote session of the agent's device (SPEC 12).
+/// Whether `session` is a remote session of the agent's device, in any state (SPEC 12).
 ///
 /// # Errors
 /// [`AgentError`] on database failure.
@@ -91,9 +91,24 @@ pub async fn owns_session(
     session: uuid::Uuid,
 ) -> Result<bool, AgentError> {
     let mut tx = authed.begin(state).await?;
-    let owned = remote::is_live_on(&mut tx, authed.device_id, session).await?;
+    let owned = remote::is_of_device(&mut tx, authed.device_id, session).await?;
     drop(tx);
     Ok(owned)
+}
+
+/// Which of `sessions` are still live with a lease on the agent's device.
+///
+/// # Errors
+/// [`AgentError`] on database failure.
+pub async fn live_sessions(
+    state: &AppState,
+    authed: &AgentAuthed,
+    sessions: &[uuid::Uuid],
+) -> Result<Vec<uuid::Uuid>, AgentError> {
+    let mut tx = authed.begin(state).await?;
+    let live = remote::leased_on(&mut tx, authed.device_id, sessions).await?;
+    drop(tx);
+    Ok(live)
 }
 
 /// Whether `command` is a command of the agent's device.

@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use breeze_agent_proto::frame::TerminalEncoding;
@@ -39,8 +39,8 @@ pub const SOCKET_QUEUE: usize = 2_048;
 /// Messages queued for publishing before new ones are refused.
 pub const PUBLISH_QUEUE: usize = 8_192;
 
-/// A message for the agent's side of a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A message for the agent's side of a session (`Debug` never shows keystrokes).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ToAgent {
     /// Open the PTY.
@@ -66,8 +66,19 @@ pub enum ToAgent {
     Stop,
 }
 
-/// A message for the browser's side of a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl std::fmt::Debug for ToAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Start { cols, rows } => write!(f, "Start({cols}x{rows})"),
+            Self::Input { data } => write!(f, "Input({} bytes)", data.len()),
+            Self::Resize { cols, rows } => write!(f, "Resize({cols}x{rows})"),
+            Self::Stop => f.write_str("Stop"),
+        }
+    }
+}
+
+/// A message for the browser's side of a session (`Debug` never shows output).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum ToViewer {
     /// Terminal output.
@@ -84,13 +95,30 @@ pub enum ToViewer {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         code: Option<i32>,
     },
+    /// An agent socket was handed `terminal_start` (the agent side is there).
+    Started,
     /// The agent's socket went away.
     AgentGone,
+    /// This browser's queue overflowed: output was lost, the session must end.
+    Overflow,
     /// Someone asked the session to end (`DELETE`), or a re-check elsewhere ended it.
     End,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+impl std::fmt::Debug for ToViewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Output { data, .. } => write!(f, "Output({} bytes)", data.len()),
+            Self::Exit { code } => write!(f, "Exit({code:?})"),
+            Self::Started => f.write_str("Started"),
+            Self::AgentGone => f.write_str("AgentGone"),
+            Self::Overflow => f.write_str("Overflow"),
+            Self::End => f.write_str("End"),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
 #[serde(tag = "k")]
 enum Wire {
     #[serde(rename = "a")]
@@ -105,6 +133,7 @@ pub type AgentMessage = (Uuid, ToAgent);
 struct Slot<T> {
     id: u64,
     tx: mpsc::Sender<T>,
+    overflowed: Arc<AtomicBool>,
 }
 
 /// The relay of one server process.
@@ -261,11 +290,11 @@ impl Relay {
     ) -> (AgentRegistration, mpsc::Receiver<AgentMessage>) {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.agents
-            .lock()
-            .entry(device)
-            .or_default()
-            .push(Slot { id, tx });
+        self.agents.lock().entry(device).or_default().push(Slot {
+            id,
+            tx,
+            overflowed: Arc::new(AtomicBool::new(false)),
+        });
         (
             AgentRegistration {
                 relay: Arc::clone(self),
@@ -276,15 +305,28 @@ impl Relay {
         )
     }
 
-    /// Registers the local browser socket of `session` (replacing none: a session has one).
+    /// Registers the local browser socket of `session` (a session has one). The flag turns
+    /// true when its queue overflowed (output was lost).
     #[must_use]
     pub fn register_viewer(
         self: &Arc<Self>,
         session: Uuid,
-    ) -> (ViewerRegistration, mpsc::Receiver<ToViewer>) {
+    ) -> (
+        ViewerRegistration,
+        mpsc::Receiver<ToViewer>,
+        Arc<AtomicBool>,
+    ) {
         let (tx, rx) = mpsc::channel(SOCKET_QUEUE);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.viewers.lock().insert(session, Slot { id, tx });
+        let overflowed = Arc::new(AtomicBool::new(false));
+        self.viewers.lock().insert(
+            session,
+            Slot {
+                id,
+                tx,
+                overflowed: Arc::clone(&overflowed),
+            },
+        );
         (
             ViewerRegistration {
                 relay: Arc::clone(self),
@@ -292,6 +334,7 @@ impl Relay {
                 id,
             },
             rx,
+            overflowed,
         )
     }
 
@@ -373,8 +416,9 @@ impl Relay {
                 if let Some(slot) = map.get(&s)
                     && slot.tx.try_send(m).is_err()
                 {
-                    // the browser cannot keep up: end rather than drop output silently
-                    let _ = slot.tx.try_send(ToViewer::End);
+                    // the browser cannot keep up: output was lost, so the session ends
+                    // (the socket's loop reads the flag) rather than go on with a hole
+                    slot.overflowed.store(true, Ordering::Relaxed);
                 }
             }
         }
@@ -447,6 +491,24 @@ mod tests {
             .unwrap_or_default();
             assert!(wire.len() < 8_000, "{}", wire.len());
         }
+    }
+
+    #[test]
+    fn debug_never_shows_terminal_data() {
+        let input = format!(
+            "{:?}",
+            ToAgent::Input {
+                data: "hunter2".into()
+            }
+        );
+        let output = format!(
+            "{:?}",
+            ToViewer::Output {
+                data: "hunter2".into(),
+                encoding: None
+            }
+        );
+        assert!(!input.contains("hunter2") && !output.contains("hunter2"));
     }
 
     #[test]

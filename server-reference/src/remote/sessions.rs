@@ -112,6 +112,12 @@ async fn audit_swept(
             .details(&json!({
                 "deviceId": s.device_id.to_string(),
                 "ownerId": s.user_id.to_string(),
+                "bytesIn": null,
+                "bytesOut": null,
+                "durationMs": null,
+                // the replica that held it is gone: what it recorded was never sealed
+                "transcriptSha256": null,
+                "truncated": true,
                 "reason": s.end_reason,
             }))
             .build()
@@ -244,6 +250,8 @@ pub enum Rejection {
     IpMismatch,
     /// Presented with another User-Agent.
     UserAgentMismatch,
+    /// The stored claims do not name the ticket's user and login session (a tampered row).
+    ClaimsMismatch,
 }
 
 impl Rejection {
@@ -258,6 +266,7 @@ impl Rejection {
             Self::Expired => "expired",
             Self::IpMismatch => "ip_mismatch",
             Self::UserAgentMismatch => "ua_mismatch",
+            Self::ClaimsMismatch => "claims_mismatch",
         }
     }
 }
@@ -370,7 +379,16 @@ pub async fn open(
     }
     let claims: Claims = serde_json::from_value(row.claims).map_err(ApiError::internal)?;
     if claims.sid != Some(row.family_id) || claims.sub != *row.user_id.as_uuid() {
-        return Err(ApiError::Unauthorized("ticket_rejected"));
+        let (org, user) = (Some(row.org_id), Some(row.user_id));
+        return Err(reject(
+            state,
+            &client,
+            org,
+            user,
+            session_id,
+            Rejection::ClaimsMismatch,
+        )
+        .await);
     }
     let authed = authenticate_claims(
         state,
@@ -587,6 +605,12 @@ pub async fn end_by_request(state: &AppState, authed: &Authed, id: Uuid) -> Resu
             .resource_id(session.id.to_string())
             .details(&json!({
                 "deviceId": session.device_id.to_string(),
+                // never connected: nothing was typed, shown or recorded
+                "bytesIn": 0,
+                "bytesOut": 0,
+                "durationMs": 0,
+                "transcriptSha256": null,
+                "truncated": false,
                 "reason": "ended_by_user",
             }))
             .build()

@@ -451,16 +451,16 @@ pub async fn wipe_file_content(tx: &mut ScopedTx, id: CommandId, summary: &str) 
     Ok(())
 }
 
-/// Gives up on a file command the agent has not answered: a pending one is never delivered
-/// (`timeout`); a delivered one keeps running, and its late outcome is wiped on arrival
-/// (see [`wipe_stale_file_outcomes`]).
+/// Gives up on a file command the agent has not answered (`timeout`): a pending one is never
+/// delivered, and a late answer to a delivered one is not stored (a result is recorded only
+/// for a pending or sent command).
 ///
 /// # Errors
 /// [`super::StoreError`] on database failure.
 pub async fn abandon_file_command(tx: &mut ScopedTx, id: CommandId) -> StoreResult<()> {
     sqlx::query(
         "UPDATE device_commands SET status = 'timeout', completed_at = now()
-          WHERE id = $1 AND status = 'pending'",
+          WHERE id = $1 AND status IN ('pending', 'sent')",
     )
     .bind(id.as_uuid())
     .execute(tx.conn())

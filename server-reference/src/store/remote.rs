@@ -369,7 +369,8 @@ pub struct EndFacts {
     pub truncated: bool,
 }
 
-/// Ends a session this replica holds. `false` when it had already ended.
+/// Ends a session (called by the replica holding its lease). `false` when it had already
+/// ended.
 ///
 /// # Errors
 /// [`super::StoreError`] on database failure.
@@ -465,17 +466,37 @@ pub async fn chunks(tx: &mut ScopedTx, session: Uuid) -> StoreResult<Vec<String>
     .await?)
 }
 
-/// Whether `session` is a live (not ended) session of `device`: what an agent may name.
+/// Whether `session` is a session of `device`, in any state: what its agent may name (late
+/// output of a session that just ended is the agent's own, never a probe).
 ///
 /// # Errors
 /// [`super::StoreError`] on database failure.
-pub async fn is_live_on(tx: &mut ScopedTx, device: DeviceId, session: Uuid) -> StoreResult<bool> {
-    let found: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM remote_sessions WHERE id = $1 AND device_id = $2 AND status <> 'ended'",
-    )
-    .bind(session)
-    .bind(device.as_uuid())
-    .fetch_optional(tx.conn())
-    .await?;
+pub async fn is_of_device(tx: &mut ScopedTx, device: DeviceId, session: Uuid) -> StoreResult<bool> {
+    let found: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM remote_sessions WHERE id = $1 AND device_id = $2")
+            .bind(session)
+            .bind(device.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?;
     Ok(found.is_some())
+}
+
+/// Which of `sessions` are live on `device` with a lease that has not lapsed (what an agent
+/// socket keeps running).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn leased_on(
+    tx: &mut ScopedTx,
+    device: DeviceId,
+    sessions: &[Uuid],
+) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM remote_sessions
+          WHERE device_id = $1 AND id = ANY($2) AND status = 'connected' AND lease_until > now()",
+    )
+    .bind(device.as_uuid())
+    .bind(sessions)
+    .fetch_all(tx.conn())
+    .await?)
 }

@@ -18,7 +18,8 @@ use crate::common::agents::{
     WsIn, audit_rows, beat, enrollment_key, mfa_token, verify_all_chains, ws_next, ws_send,
 };
 use crate::common::procs::{
-    agent_binary, agent_cmd, agent_enroll, agent_run, poll, server_binary, server_process, yaml_value,
+    agent_binary, agent_cmd, agent_enroll, agent_run, poll, server_binary, server_process,
+    yaml_value,
 };
 use crate::common::{Fixtures, TestServer, system_context};
 use breeze_authz::seeded::SeededRole;

@@ -59,15 +59,16 @@ async fn next_output(ws: &mut Ws) -> String {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+/// The `pct`-th percentile (nearest rank) of sorted samples.
+fn percentile(sorted: &[Duration], pct: usize) -> Duration {
+    let i = (sorted.len() - 1) * pct / 100;
     sorted[i.min(sorted.len() - 1)]
 }
 
 async fn keystrokes(ws: &mut Ws, n: usize) -> (Duration, Duration) {
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
-        let c = char::from(b'a' + (i % 26) as u8).to_string();
+        let c = char::from(b'a' + u8::try_from(i % 26).unwrap()).to_string();
         let t = Instant::now();
         ws_send(ws, &json!({"type": "input", "data": c})).await;
         let echoed = next_output(ws).await;
@@ -82,7 +83,7 @@ async fn keystrokes(ws: &mut Ws, n: usize) -> (Duration, Duration) {
         tokio::time::sleep(Duration::from_millis(310)).await;
     }
     times.sort();
-    (percentile(&times, 0.5), percentile(&times, 0.99))
+    (percentile(&times, 50), percentile(&times, 99))
 }
 
 fn rss_kib(p: &Proc) -> u64 {
@@ -159,7 +160,10 @@ async fn remote_relay_figures() {
     );
     drop(live);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    for (label, base) in [("same replica (B)", &base_b), ("across replicas (A)", &base_a)] {
+    for (label, base) in [
+        ("same replica (B)", &base_b),
+        ("across replicas (A)", &base_a),
+    ] {
         let mut ws = open(&http, base, &tokens[0], device).await;
         let (p50, p99) = keystrokes(&mut ws, n).await;
         println!(

@@ -92,11 +92,23 @@ async fn a_real_terminal_and_real_files_across_two_replicas() {
     let mut viewer = viewer_connect(&host_of(&base_a), &session, &ticket, None)
         .await
         .unwrap_or_else(|s| panic!("viewer refused with {s}: {}", server_a.log()));
-    ws_send(&mut viewer, &json!({"type": "input", "data": "echo $((6*7))\n"})).await;
+    ws_send(
+        &mut viewer,
+        &json!({"type": "input", "data": "echo $((6*7))\n"}),
+    )
+    .await;
     let seen = read_until(&mut viewer, "42").await;
     assert!(seen.contains("42"), "{seen}");
-    ws_send(&mut viewer, &json!({"type": "resize", "cols": 120, "rows": 40})).await;
-    ws_send(&mut viewer, &json!({"type": "input", "data": "stty size\n"})).await;
+    ws_send(
+        &mut viewer,
+        &json!({"type": "resize", "cols": 120, "rows": 40}),
+    )
+    .await;
+    ws_send(
+        &mut viewer,
+        &json!({"type": "input", "data": "stty size\n"}),
+    )
+    .await;
     read_until(&mut viewer, "40 120").await;
     ws_send(&mut viewer, &json!({"type": "stop"})).await;
     let mut code = None;
@@ -120,15 +132,23 @@ async fn a_real_terminal_and_real_files_across_two_replicas() {
     let ended = audit_rows(&fx, "remote.session.ended").await;
     let sealed = ended[0].2["transcriptSha256"].as_str().unwrap().to_owned();
     let res = http
-        .get(format!("{base_b}/api/v1/remote-sessions/{session}/recording"))
+        .get(format!(
+            "{base_b}/api/v1/remote-sessions/{session}/recording"
+        ))
         .bearer_auth(&admin_token)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["x-transcript-sha256"].to_str().unwrap(), sealed);
+    assert_eq!(
+        res.headers()["x-transcript-sha256"].to_str().unwrap(),
+        sealed
+    );
     let cast = res.text().await.unwrap();
-    assert!(cast.contains("42") && cast.contains(r#""r","120x40""#), "{cast}");
+    assert!(
+        cast.contains("42") && cast.contains(r#""r","120x40""#),
+        "{cast}"
+    );
 
     // files through the real agent: 3 MiB of binary round-trips, digests at both ends
     let bytes: Vec<u8> = {
@@ -195,7 +215,10 @@ async fn a_real_terminal_and_real_files_across_two_replicas() {
         .await
         .unwrap();
     assert_eq!(res.status(), 422);
-    assert_eq!(res.json::<Value>().await.unwrap()["error"], "path_forbidden");
+    assert_eq!(
+        res.json::<Value>().await.unwrap()["error"],
+        "path_forbidden"
+    );
 
     verify_all_chains(&harness, &fx).await;
     // no ticket in any server log line

@@ -196,6 +196,27 @@ async fn the_relay_carries_input_output_resize_and_exit_and_the_recording_replay
     .await;
     assert_eq!(next_of(&mut viewer, "exit").await.unwrap()["code"], 0);
     assert_eq!(closed_within(&mut viewer, 10).await, Some(1000));
+    // late frames of the agent's own ended session are dropped, never counted as probes
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..6 {
+        ws_send(
+            &mut agent,
+            &json!({"type": "terminal_output", "sessionId": session, "data": "late"}),
+        )
+        .await;
+        ws_send(
+            &mut agent,
+            &json!({"type": "terminal_exit", "sessionId": session, "code": 0}),
+        )
+        .await;
+    }
+    ws_send(
+        &mut agent,
+        &json!({"type": "heartbeat", "status": "ok", "agentVersion": "1.0.0"}),
+    )
+    .await;
+    next_of(&mut agent, "heartbeat_ack").await.unwrap();
+    assert!(audit_rows(&w.fx, "agent.token.suspended").await.is_empty());
 
     // the end is sealed in the chain with the recording's digest, and replay verifies it
     let mut ended = Vec::new();
@@ -835,4 +856,38 @@ async fn file_operations_go_through_the_agent_with_digests_and_leave_nothing_beh
     );
     assert_eq!(audit_rows(&w.fx, "file.write").await.len(), 1);
     verify_all_chains(&w.server, &w.fx).await;
+}
+
+#[tokio::test]
+async fn without_an_agent_socket_the_browser_is_told_to_reconnect() {
+    let w = world().await;
+    let base = &w.server.base;
+    let session = new_session(&w.server.http, base, &w.tech, w.agent.device_id).await;
+    let t = new_ticket(&w.server.http, base, &w.tech, &session).await;
+    let mut viewer = viewer_connect(&host_of(base), &session, &t, None)
+        .await
+        .unwrap();
+    assert_eq!(closed_within(&mut viewer, 20).await, Some(4040));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        session_row(&w, &session).await.1.as_deref(),
+        Some("agent_unreachable")
+    );
+}
+
+#[tokio::test]
+async fn a_session_whose_replica_lost_its_lease_is_stopped_on_the_agent() {
+    let w = world_with(&[("BREEZE_AGENT_WS_PING_SECS", "1")]).await;
+    let mut agent = agent_socket(&w).await;
+    let (session, viewer) = live_session(&w, &mut agent).await;
+    // the browser's replica is gone: its socket is not read any more and its lease lapses
+    std::mem::forget(viewer);
+    w.fx.exec(
+        "UPDATE remote_sessions SET lease_until = now() - interval '1 second',
+                lease_owner = gen_random_uuid() WHERE id = $1",
+        &[session.parse().unwrap()],
+    )
+    .await;
+    let stop = next_of(&mut agent, "terminal_stop").await.unwrap();
+    assert_eq!(stop["sessionId"], session.as_str());
 }

@@ -22,9 +22,12 @@
 //!
 //! A frame naming a command or session the agent does not own is a probe: five within five
 //! minutes suspend the agent's tokens durably (audited `agent.token.suspended`) and close
-//! with 4001. The agent owns every session of the terminal commands handed to it on any lane
-//! (this socket, an earlier one, an HTTP heartbeat): a session this socket has not seen is
-//! looked up among the device's recent terminal commands before it counts. When the probe
+//! with 4001. The agent owns the remote sessions of its device in any state (SPEC 12: the
+//! output or exit of a session that just ended is late, not foreign): a session this socket
+//! was not told to start is looked up in `remote_sessions` before it counts; only sessions
+//! this socket carries are relayed. Every
+//! ping tick stops the sessions this socket carries that are no longer live (ended, or their
+//! browser's replica lost its lease), so a crashed replica leaves no shell running. When the probe
 //! counter cannot answer, the socket closes with 1013 without suspending.
 
 use std::collections::HashSet;
@@ -261,6 +264,9 @@ impl Session {
         if matches!(self.send(&ping).await, Flow::Stop) {
             return Flow::Stop;
         }
+        if matches!(self.stop_dead_sessions().await, Flow::Stop) {
+            return Flow::Stop;
+        }
         // a lost notification costs at most one tick
         self.push_commands().await
     }
@@ -286,8 +292,8 @@ impl Session {
         Flow::Continue
     }
 
-    /// Whether the agent owns `session`: started on this socket, or a live session of its
-    /// device (started on an earlier socket). `None` when that cannot be known now (the
+    /// Whether the agent owns `session`: started on this socket, or any session of its
+    /// device. `None` when that cannot be known now (the
     /// frame is dropped, not counted as a probe).
     async fn owns_session(&mut self, session: &str) -> Option<bool> {
         let Ok(id) = Uuid::parse_str(session) else {
@@ -339,7 +345,42 @@ impl Session {
                 ServerFrame::TerminalStop(TerminalStop { session_id })
             }
         };
-        self.send(&frame).await
+        let started = matches!(frame, ServerFrame::TerminalStart(_));
+        let flow = self.send(&frame).await;
+        if started && matches!(flow, Flow::Continue) {
+            let _ = self.state.relay.to_viewer(session, ToViewer::Started);
+        }
+        flow
+    }
+
+    /// Stops the sessions this socket carries that are no longer live (ended elsewhere, or
+    /// their browser's replica lost its lease): a crashed replica leaves no shell running.
+    async fn stop_dead_sessions(&mut self) -> Flow {
+        if self.sessions.is_empty() {
+            return Flow::Continue;
+        }
+        let ids: Vec<Uuid> = self.sessions.iter().copied().collect();
+        let live = match socket::live_sessions(&self.state, &self.authed, &ids).await {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::warn!(
+                    reason = e.reason().as_str(),
+                    "checking live sessions failed"
+                );
+                return Flow::Continue;
+            }
+        };
+        for id in ids.into_iter().filter(|id| !live.contains(id)) {
+            self.sessions.remove(&id);
+            let Ok(session_id) = breeze_agent_proto::SessionId::parse(&id.to_string()) else {
+                continue;
+            };
+            let stop = ServerFrame::TerminalStop(TerminalStop { session_id });
+            if matches!(self.send(&stop).await, Flow::Stop) {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
     }
 
     /// A frame naming `session`: relayed when the agent owns it, a probe when it does not.

@@ -64,7 +64,8 @@ pub fn routes() -> Vec<Route> {
             Access::Permission("audit:read"),
             "replay a remote session's recording (digest verified against the audit chain)",
             get(recording),
-        ),
+        )
+        .mfa_required(),
     ]
 }
 

@@ -8,9 +8,11 @@
 //! `crate::remote::relay`) and output back, records both (`crate::remote::recording`), and
 //! on every ping tick re-checks the login session, renews the lease and looks at the device.
 //! Closes: 1000 when the shell exits or the browser stops (reasons `idle_timeout`,
-//! `max_duration` too), 1003 for a binary frame, 1008 for an input flood, 4003 when the
-//! session is revoked (user, login session, permission, `DELETE`, quarantine), 4008 without a
-//! pong, 4040 when the device moved or its agent went away. Every close ends the agent's side
+//! `max_duration` too), 1003 for a binary frame, 1008 for an input flood, 1013 when the
+//! browser cannot keep up with the output (`viewer_too_slow`), 4003 when the session is
+//! revoked (user, login session, permission, `DELETE`, quarantine), 4008 without a pong,
+//! 4040 when the device moved, its agent went away, or no agent socket took the session
+//! within 10 s (`agent_unreachable`). Every close ends the agent's side
 //! (`terminal_stop`) and seals the session's end in the audit chain.
 
 use std::time::{Duration, Instant};
@@ -49,8 +51,12 @@ pub const CLOSE_UNSUPPORTED: u16 = 1003;
 pub const CLOSE_REVOKED: u16 = 4003;
 /// Close: no pong.
 pub const CLOSE_PONG_TIMEOUT: u16 = 4008;
-/// Close: reconnect required (device moved, agent gone).
+/// Close: reconnect required (device moved, agent gone or unreachable).
 pub const CLOSE_RECONNECT: u16 = 4040;
+/// Close: try again later (the browser could not keep up with the output).
+pub const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
+/// How long the browser waits for an agent socket to take `terminal_start`.
+pub const AGENT_START_WAIT: Duration = Duration::from_secs(10);
 
 /// The routes of this module.
 #[must_use]
@@ -112,6 +118,10 @@ struct Viewer {
     last_input: Instant,
     awaiting_pong: Option<Instant>,
     shell_exited: bool,
+    /// An agent socket received `terminal_start`.
+    agent_started: bool,
+    /// The relay queue of this socket overflowed (output lost).
+    overflowed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// How the loop ends: the close code and the recorded reason.
@@ -147,6 +157,8 @@ impl Viewer {
             last_input: now,
             awaiting_pong: None,
             shell_exited: false,
+            agent_started: false,
+            overflowed: std::sync::Arc::default(),
         }
     }
 
@@ -159,7 +171,9 @@ impl Viewer {
     }
 
     async fn run(&mut self) {
-        let (registration, mut events) = self.state.relay.register_viewer(self.opened.session.id);
+        let (registration, mut events, overflowed) =
+            self.state.relay.register_viewer(self.opened.session.id);
+        self.overflowed = overflowed;
         let s = &self.opened.session;
         let start = ToAgent::Start {
             cols: u16::try_from(s.cols).unwrap_or(80),
@@ -219,6 +233,12 @@ impl Viewer {
             };
             if let Some(done) = step {
                 return done;
+            }
+            if self.overflowed.load(std::sync::atomic::Ordering::Relaxed) {
+                return End {
+                    code: CLOSE_TRY_AGAIN_LATER,
+                    reason: "viewer_too_slow",
+                };
             }
         }
     }
@@ -332,6 +352,11 @@ impl Viewer {
                 Verdict::Reconnect(reason) => end(CLOSE_RECONNECT, reason),
                 Verdict::Keep => end(CLOSE_RECONNECT, "agent_disconnected"),
             },
+            ToViewer::Started => {
+                self.agent_started = true;
+                None
+            }
+            ToViewer::Overflow => end(CLOSE_TRY_AGAIN_LATER, "viewer_too_slow"),
             ToViewer::End => end(CLOSE_REVOKED, "ended_by_user"),
         }
     }
@@ -347,6 +372,9 @@ impl Viewer {
             Verdict::Keep => {}
             Verdict::Revoked(reason) => return end(CLOSE_REVOKED, reason),
             Verdict::Reconnect(reason) => return end(CLOSE_RECONNECT, reason),
+        }
+        if !self.agent_started && self.started.elapsed() >= AGENT_START_WAIT {
+            return end(CLOSE_RECONNECT, "agent_unreachable");
         }
         let remote = self.state.config.remote;
         if self.last_input.elapsed() >= Duration::from_secs(remote.idle_secs) {

@@ -1,6 +1,11 @@
 //! Real processes for end-to-end tests: the `breeze-server` and `breeze-agent` binaries of
 //! this checkout, started on loopback with their logs captured.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -228,4 +233,3 @@ where
     }
     panic!("timed out waiting for {what}");
 }
-
