@@ -11,19 +11,19 @@
 //! Every ticket refusal is audited `remote.ticket.rejected` with the reason, never the ticket.
 
 use breeze_core::audit::AuditResult;
-use breeze_core::tenancy::{DeviceId, OrgId, UserId};
+use breeze_core::tenancy::{DeviceId, OrgId};
 use breeze_crypto::envelope::Field;
 use breeze_crypto::jwt::Claims;
-use secrecy::ExposeSecret as _;
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::audit::events::{ClientMeta, event_builder};
+use crate::audit::events::ClientMeta;
 use crate::error::ApiError;
 use crate::http::authn::{Authed, authenticate_claims};
 use crate::http::route::{Access, RouteMeta};
-use crate::remote::recording::{self, Recorder};
+use crate::remote::recording::Recorder;
+use crate::remote::refusals::{Rejection, reject};
 use crate::remote::ticket::{Ticket, same_hash, user_agent_hash};
 use crate::state::AppState;
 use crate::store::commands::{self, DeviceTarget};
@@ -49,7 +49,7 @@ pub const SOCKET_META: RouteMeta = RouteMeta {
     mfa: true,
 };
 
-fn transcript_field() -> Result<Field, ApiError> {
+pub(crate) fn transcript_field() -> Result<Field, ApiError> {
     Field::new("remote_sessions", "transcript").map_err(ApiError::internal)
 }
 
@@ -233,73 +233,6 @@ pub async fn issue_ticket(
     Ok((ticket, rfc3339(expires)))
 }
 
-/// Why a ticket was refused (the audited reason).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    /// No ticket, or not a well-formed one.
-    Malformed,
-    /// No such ticket.
-    Unknown,
-    /// Consumed before.
-    Replayed,
-    /// Issued for another session.
-    SessionMismatch,
-    /// Past its 60 seconds.
-    Expired,
-    /// Presented from another IP.
-    IpMismatch,
-    /// Presented with another User-Agent.
-    UserAgentMismatch,
-    /// The stored claims do not name the ticket's user and login session (a tampered row).
-    ClaimsMismatch,
-}
-
-impl Rejection {
-    /// The audited reason.
-    #[must_use]
-    pub const fn reason(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::Unknown => "unknown",
-            Self::Replayed => "replayed",
-            Self::SessionMismatch => "session_mismatch",
-            Self::Expired => "expired",
-            Self::IpMismatch => "ip_mismatch",
-            Self::UserAgentMismatch => "ua_mismatch",
-            Self::ClaimsMismatch => "claims_mismatch",
-        }
-    }
-}
-
-async fn audit_rejection(
-    state: &AppState,
-    tx: &mut ScopedTx,
-    client: &ClientMeta,
-    org: Option<OrgId>,
-    user: Option<UserId>,
-    session: Uuid,
-    why: Rejection,
-) -> Result<(), ApiError> {
-    let actor = user.map_or(
-        breeze_core::audit::Actor::System,
-        breeze_core::audit::Actor::User,
-    );
-    let event = event_builder(
-        state,
-        actor,
-        client,
-        "remote.ticket.rejected",
-        AuditResult::Denied,
-    )?
-    .resource_type("remote_session")
-    .resource_id(session.to_string())
-    .details(&json!({"reason": why.reason()}))
-    .build()
-    .map_err(ApiError::internal)?;
-    audit::append(tx, org, event).await?;
-    Ok(())
-}
-
 /// A browser socket that may open: who, which session, under which claims.
 #[derive(Debug)]
 pub struct Opened {
@@ -309,30 +242,6 @@ pub struct Opened {
     pub session: SessionRow,
     /// The claims the socket is re-judged under on every tick.
     pub claims: Claims,
-}
-
-/// Records a refusal (audited in the organization's chain when the ticket named one, else
-/// the system chain) and answers 401 `ticket_rejected`.
-async fn reject(
-    state: &AppState,
-    client: &ClientMeta,
-    org: Option<OrgId>,
-    user: Option<UserId>,
-    session: Uuid,
-    why: Rejection,
-) -> ApiError {
-    let written = async {
-        let mut tx = state.store.begin_system("remote ticket rejected").await?;
-        audit_rejection(state, &mut tx, client, org, user, session, why).await?;
-        tx.commit().await?;
-        Ok::<(), ApiError>(())
-    }
-    .await;
-    if let Err(e) = written {
-        tracing::error!(error = %e, "auditing a ticket rejection failed");
-    }
-    tracing::info!(reason = why.reason(), "remote session ticket rejected");
-    ApiError::Unauthorized("ticket_rejected")
 }
 
 /// Opens a browser socket from a ticket (the order of checks is in the module docs).
@@ -501,25 +410,6 @@ pub async fn recheck(state: &AppState, opened: &Opened) -> Verdict {
     Verdict::Keep
 }
 
-/// Seals and stores one recording chunk.
-///
-/// # Errors
-/// [`ApiError`] on encryption or database failure.
-pub async fn store_chunk(
-    state: &AppState,
-    opened: &Opened,
-    chunk: &recording::Chunk,
-) -> Result<(), ApiError> {
-    let envelope = state
-        .secrets
-        .encrypt(&chunk.text, &transcript_field()?)
-        .map_err(ApiError::internal)?;
-    let mut tx = opened.authed.begin(state).await?;
-    store::append_chunk(&mut tx, &opened.session, chunk.seq, &envelope).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
 /// Counters of a finished session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Totals {
@@ -629,66 +519,4 @@ pub async fn end_by_request(state: &AppState, authed: &Authed, id: Uuid) -> Resu
             .to_viewer(session.id, crate::remote::relay::ToViewer::End);
     }
     Ok(())
-}
-
-/// A verified recording.
-#[derive(Debug)]
-pub struct Replay {
-    /// The asciicast text.
-    pub transcript: String,
-    /// Its SHA-256, equal to the one sealed in the audit chain.
-    pub sha256: String,
-    /// Whether recording stopped at the cap.
-    pub truncated: bool,
-}
-
-/// The recording of an ended session, after checking that the SHA-256 of the decrypted
-/// chunks equals the digest sealed in the organization's audit chain by
-/// `remote.session.ended` (`audit:read`, any session of the caller's reach).
-///
-/// # Errors
-/// 404; 409 `session_not_ended`; 409 `recording_digest_mismatch` when the stored recording
-/// is not the one that was sealed.
-pub async fn replay(state: &AppState, authed: &Authed, id: Uuid) -> Result<Replay, ApiError> {
-    let mut tx = authed.begin(state).await?;
-    let session = store::get(&mut tx, id).await?.ok_or(ApiError::NotFound)?;
-    if !authed.ctx.can_access_site(session.org_id, session.site_id) {
-        return Err(ApiError::NotFound);
-    }
-    if session.status != "ended" {
-        return Err(ApiError::Conflict("session_not_ended"));
-    }
-    let sealed = audit::latest_event_details(
-        &mut tx,
-        session.org_id,
-        "remote.session.ended",
-        &id.to_string(),
-    )
-    .await?
-    .and_then(|d| {
-        d.get("transcriptSha256")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    })
-    .ok_or(ApiError::Conflict("recording_not_sealed"))?;
-    let chunks = store::chunks(&mut tx, id).await?;
-    drop(tx);
-    let field = transcript_field()?;
-    let mut transcript = String::new();
-    for c in &chunks {
-        let plain = state
-            .secrets
-            .decrypt(c, &field)
-            .map_err(|_| ApiError::Conflict("recording_digest_mismatch"))?;
-        transcript.push_str(plain.expose_secret());
-    }
-    let sha = recording::digest_of([transcript.as_str()]);
-    if sha != sealed || session.transcript_sha256.as_deref() != Some(sealed.as_str()) {
-        return Err(ApiError::Conflict("recording_digest_mismatch"));
-    }
-    Ok(Replay {
-        transcript,
-        sha256: sha,
-        truncated: session.truncated,
-    })
 }

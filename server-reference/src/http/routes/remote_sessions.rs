@@ -237,7 +237,7 @@ async fn recording(
     Extension(authed): Extension<Authed>,
     extract::Path(path): extract::Path<SessionPath>,
 ) -> Result<Response, ApiError> {
-    let replay = sessions::replay(&state, &authed, path.session_id).await?;
+    let replay = crate::remote::transcript::replay(&state, &authed, path.session_id).await?;
     let mut response = replay.transcript.into_response();
     let headers = response.headers_mut();
     headers.insert(

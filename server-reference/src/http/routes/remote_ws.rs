@@ -265,7 +265,8 @@ impl Viewer {
             }
         }
         if let Some(chunk) = self.recorder.take_full()
-            && let Err(e) = sessions::store_chunk(&self.state, &self.opened, &chunk).await
+            && let Err(e) =
+                crate::remote::transcript::store_chunk(&self.state, &self.opened, &chunk).await
         {
             // a recording that cannot be stored ends the session (fail closed)
             tracing::error!(error = %e, "storing a recording chunk failed");
