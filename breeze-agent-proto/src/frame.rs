@@ -204,7 +204,7 @@ pub enum AgentFrame {
 }
 
 /// Splits a parsed frame into its `type` and remaining fields.
-fn split_tag(bytes: &[u8]) -> Result<(String, Value), DecodeError> {
+pub(crate) fn split_tag(bytes: &[u8]) -> Result<(String, Value), DecodeError> {
     let value: Value = parse_slice(bytes)?;
     let Value::Object(mut map) = value else {
         return Err(DecodeError::single(
@@ -351,7 +351,7 @@ fn top_level_type(bytes: &[u8]) -> Option<&[u8]> {
     }
 }
 
-fn unknown_type() -> DecodeError {
+pub(crate) fn unknown_type() -> DecodeError {
     DecodeError::single("type", IssueCode::UnknownType, "unknown message type")
 }
 

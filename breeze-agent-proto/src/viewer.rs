@@ -9,11 +9,10 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use crate::decode::{Decoded, check_size, encode_checked, finish, from_value, parse_slice};
+use crate::decode::{Decoded, check_size, encode_checked, finish, from_value};
 use crate::error::{DecodeError, EncodeError};
-use crate::frame::TerminalEncoding;
+use crate::frame::{TerminalEncoding, split_tag, unknown_type};
 use crate::issue::IssueCode;
 use crate::limits::{
     MAX_ERROR_MESSAGE_CHARS, MAX_SMALL_FRAME_BYTES, MAX_TERMINAL_DATA_CHARS,
@@ -120,29 +119,6 @@ pub enum ViewerEvent {
     Notice(ViewerNotice),
 }
 
-fn split(bytes: &[u8]) -> Result<(String, Value), DecodeError> {
-    let value: Value = parse_slice(bytes)?;
-    let Value::Object(mut map) = value else {
-        return Err(DecodeError::single(
-            "",
-            IssueCode::NotAnObject,
-            "a frame must be a json object",
-        ));
-    };
-    match map.remove("type") {
-        Some(Value::String(tag)) => Ok((tag, Value::Object(map))),
-        _ => Err(DecodeError::single(
-            "type",
-            IssueCode::MissingType,
-            "required string field",
-        )),
-    }
-}
-
-fn unknown() -> DecodeError {
-    DecodeError::single("type", IssueCode::UnknownType, "unknown message type")
-}
-
 impl ViewerFrame {
     /// Decodes a browser frame (size checked before parsing: at most 64 KiB).
     ///
@@ -150,12 +126,12 @@ impl ViewerFrame {
     /// [`DecodeError::TooLarge`] or [`DecodeError::Invalid`].
     pub fn decode(bytes: &[u8]) -> Result<Decoded<Self>, DecodeError> {
         check_size(bytes.len(), MAX_SMALL_FRAME_BYTES)?;
-        let (tag, rest) = split(bytes)?;
+        let (tag, rest) = split_tag(bytes)?;
         let frame = match tag.as_str() {
             "input" => from_value(rest).map(Self::Input),
             "resize" => from_value(rest).map(Self::Resize),
             "stop" => from_value(rest).map(Self::Stop),
-            _ => Err(unknown()),
+            _ => Err(unknown_type()),
         };
         frame
             .and_then(finish)
@@ -180,12 +156,12 @@ impl ViewerEvent {
     /// [`DecodeError::TooLarge`] or [`DecodeError::Invalid`].
     pub fn decode(bytes: &[u8]) -> Result<Decoded<Self>, DecodeError> {
         check_size(bytes.len(), MAX_TERMINAL_FRAME_BYTES)?;
-        let (tag, rest) = split(bytes)?;
+        let (tag, rest) = split_tag(bytes)?;
         let frame = match tag.as_str() {
             "output" => from_value(rest).map(Self::Output),
             "exit" => from_value(rest).map(Self::Exit),
             "notice" => from_value(rest).map(Self::Notice),
-            _ => Err(unknown()),
+            _ => Err(unknown_type()),
         };
         frame
             .and_then(finish)

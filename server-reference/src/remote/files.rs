@@ -147,12 +147,9 @@ pub async fn run(
     let envelope = seal_command(state, id, op.command_type(), Some(&payload))?;
     drop(payload);
     let mut tx = authed.begin(state).await?;
-    let target = commands::device_target(&mut tx, device)
+    let target = commands::device_in_reach(&mut tx, device)
         .await?
         .ok_or(ApiError::NotFound)?;
-    if !authed.ctx.can_access_site(target.org_id, target.site_id) {
-        return Err(ApiError::NotFound);
-    }
     if target.status == "quarantined" || target.status == "decommissioned" {
         return Err(ApiError::Conflict("device_not_available"));
     }

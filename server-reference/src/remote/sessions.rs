@@ -64,20 +64,11 @@ fn may_act(authed: &Authed, session: &SessionRow) -> bool {
         || authed.ctx.scope() == breeze_authz::role::RoleScope::System
 }
 
-/// The device as `authed` sees it (RLS and the Rust site check): 404 outside their reach.
-async fn reachable_device(
-    tx: &mut ScopedTx,
-    authed: &Authed,
-    device: DeviceId,
-) -> Result<DeviceTarget, ApiError> {
-    let target = commands::device_target(tx, device)
+/// The device in the context's reach (RLS and the Rust site check): 404 outside it.
+async fn reachable_device(tx: &mut ScopedTx, device: DeviceId) -> Result<DeviceTarget, ApiError> {
+    commands::device_in_reach(tx, device)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    if authed.ctx.can_access_site(target.org_id, target.site_id) {
-        Ok(target)
-    } else {
-        Err(ApiError::NotFound)
-    }
+        .ok_or(ApiError::NotFound)
 }
 
 /// The session as `authed` may see it: 404 when it does not exist, is out of reach, or is
@@ -143,7 +134,7 @@ pub async fn create(
 ) -> Result<SessionRow, ApiError> {
     let user = authed.user_id().ok_or(ApiError::Forbidden("users_only"))?;
     let mut tx = authed.begin(state).await?;
-    let target = reachable_device(&mut tx, authed, device).await?;
+    let target = reachable_device(&mut tx, device).await?;
     serviceable(&target)?;
     store::lock_org(&mut tx, target.org_id).await?;
     let swept = store::sweep(&mut tx, target.org_id).await?;
@@ -312,7 +303,7 @@ pub async fn open(
     if session.user_id != row.user_id {
         return Err(ApiError::NotFound);
     }
-    let device = reachable_device(&mut tx, &authed, session.device_id).await?;
+    let device = reachable_device(&mut tx, session.device_id).await?;
     serviceable(&device)?;
     let lease = lease_secs(state);
     if !store::connect(&mut tx, session.id, state.relay.replica(), lease).await? {

@@ -391,6 +391,19 @@ pub async fn device_target(tx: &mut ScopedTx, id: DeviceId) -> StoreResult<Optio
     }))
 }
 
+/// The device `id` when the transaction's context reaches its site: row-level security and
+/// the same check in Rust (SPEC 1.3, two independent layers). `None` outside the reach.
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn device_in_reach(
+    tx: &mut ScopedTx,
+    id: DeviceId,
+) -> StoreResult<Option<DeviceTarget>> {
+    let target = device_target(tx, id).await?;
+    Ok(target.filter(|t| tx.context().can_access_site(t.org_id, t.site_id)))
+}
+
 /// The devices of `ids` visible in the context (missing ones are simply absent).
 ///
 /// # Errors

@@ -141,22 +141,14 @@ impl From<commands::CommandView> for CommandOut {
     }
 }
 
-/// The device as the caller's context sees it, checked in Rust as well as by row-level
-/// security (SPEC 1.3: two independent layers): a device outside the caller's organizations
-/// or site list is 404.
+/// The device as the caller's context sees it: 404 outside their organizations or sites.
 async fn reachable_device(
     tx: &mut crate::store::ScopedTx,
-    authed: &Authed,
     device: DeviceId,
 ) -> Result<commands::DeviceTarget, ApiError> {
-    let target = commands::device_target(tx, device)
+    commands::device_in_reach(tx, device)
         .await?
-        .ok_or(ApiError::NotFound)?;
-    if authed.ctx.can_access_site(target.org_id, target.site_id) {
-        Ok(target)
-    } else {
-        Err(ApiError::NotFound)
-    }
+        .ok_or(ApiError::NotFound)
 }
 
 async fn queue_command(
@@ -169,7 +161,7 @@ async fn queue_command(
     let envelope = seal_command(&state, id, &body.command_type, body.payload.as_ref())?;
 
     let mut tx = authed.begin(&state).await?;
-    let device = reachable_device(&mut tx, &authed, path.device_id).await?;
+    let device = reachable_device(&mut tx, path.device_id).await?;
     if device.status == "quarantined" || device.status == "decommissioned" {
         return Err(ApiError::Conflict("device_not_commandable"));
     }
@@ -210,7 +202,7 @@ async fn list_commands(
 ) -> Result<Json<PageOf<CommandOut>>, ApiError> {
     let page = query.page()?;
     let mut tx = authed.begin(&state).await?;
-    reachable_device(&mut tx, &authed, path.device_id).await?;
+    reachable_device(&mut tx, path.device_id).await?;
     let rows = commands::list(&mut tx, path.device_id, page.after, i64::from(page.limit)).await?;
     drop(tx);
     let items: Vec<CommandOut> = rows.into_iter().map(CommandOut::from).collect();
@@ -225,7 +217,7 @@ async fn get_command(
     extract::Path(path): extract::Path<DeviceCommandPath>,
 ) -> Result<Json<CommandOut>, ApiError> {
     let mut tx = authed.begin(&state).await?;
-    reachable_device(&mut tx, &authed, path.device_id).await?;
+    reachable_device(&mut tx, path.device_id).await?;
     let view = commands::get(&mut tx, path.device_id, path.command_id)
         .await?
         .ok_or(ApiError::NotFound)?;
