@@ -233,6 +233,17 @@ pub struct Opened {
     pub session: SessionRow,
     /// The claims the socket is re-judged under on every tick.
     pub claims: Claims,
+    /// Idle timeout in effect (the organization's when tighter than the server's).
+    pub idle_secs: u64,
+    /// Maximum duration in effect (likewise).
+    pub max_secs: u64,
+}
+
+/// The limit in effect: the organization's own value can only tighten the server's.
+#[must_use]
+pub fn effective(server: u64, org: Option<i32>) -> u64 {
+    org.and_then(|v| u64::try_from(v).ok())
+        .map_or(server, |o| o.min(server))
 }
 
 /// Opens a browser socket from a ticket (the order of checks is in the module docs).
@@ -305,6 +316,9 @@ pub async fn open(
     }
     let device = reachable_device(&mut tx, session.device_id).await?;
     serviceable(&device)?;
+    let limits = store::org_limits(&mut tx, session.org_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let lease = lease_secs(state);
     if !store::connect(&mut tx, session.id, state.relay.replica(), lease).await? {
         return Err(ApiError::Conflict("session_not_pending"));
@@ -318,10 +332,13 @@ pub async fn open(
         .map_err(ApiError::internal)?;
     audit::append(&mut tx, Some(session.org_id), event).await?;
     tx.commit().await?;
+    let remote = state.config.remote;
     Ok(Opened {
         authed,
         session,
         claims,
+        idle_secs: effective(remote.idle_secs, limits.remote_idle_secs),
+        max_secs: effective(remote.max_secs, limits.remote_max_secs),
     })
 }
 
@@ -510,4 +527,108 @@ pub async fn end_by_request(state: &AppState, authed: &Authed, id: Uuid) -> Resu
             .to_viewer(session.id, crate::remote::relay::ToViewer::End);
     }
     Ok(())
+}
+
+/// An organization's remote session settings: its own values and those in effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgSettings {
+    /// The organization's idle timeout (`None`: the server's).
+    pub idle_secs: Option<i32>,
+    /// The organization's maximum duration (`None`: the server's).
+    pub max_secs: Option<i32>,
+    /// Idle timeout in effect.
+    pub effective_idle_secs: u64,
+    /// Maximum duration in effect.
+    pub effective_max_secs: u64,
+}
+
+fn settings_of(state: &AppState, limits: store::OrgLimits) -> OrgSettings {
+    let remote = state.config.remote;
+    OrgSettings {
+        idle_secs: limits.remote_idle_secs,
+        max_secs: limits.remote_max_secs,
+        effective_idle_secs: effective(remote.idle_secs, limits.remote_idle_secs),
+        effective_max_secs: effective(remote.max_secs, limits.remote_max_secs),
+    }
+}
+
+/// The remote session settings of organization `org`.
+///
+/// # Errors
+/// 404 outside the caller's reach.
+pub async fn org_settings(
+    state: &AppState,
+    authed: &Authed,
+    org: OrgId,
+) -> Result<OrgSettings, ApiError> {
+    if !authed.ctx.can_access_org(org) {
+        return Err(ApiError::NotFound);
+    }
+    let mut tx = authed.begin(state).await?;
+    let limits = store::org_limits(&mut tx, org)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(settings_of(state, limits))
+}
+
+/// Sets organization `org`'s own idle timeout and maximum duration (each 10 s up to 4 h /
+/// 24 h, or `None` for the server's); audited `organization.remote_settings.change` with the
+/// old and new values.
+///
+/// # Errors
+/// 404 outside the caller's reach.
+pub async fn set_org_settings(
+    state: &AppState,
+    authed: &Authed,
+    org: OrgId,
+    idle_secs: Option<i32>,
+    max_secs: Option<i32>,
+) -> Result<OrgSettings, ApiError> {
+    if !authed.ctx.can_access_org(org) {
+        return Err(ApiError::NotFound);
+    }
+    let mut tx = authed.begin(state).await?;
+    let before = store::org_limits(&mut tx, org)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let after = store::set_org_limits(
+        &mut tx,
+        org,
+        store::OrgLimits {
+            remote_idle_secs: idle_secs,
+            remote_max_secs: max_secs,
+        },
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let event = authed
+        .event(
+            state,
+            "organization.remote_settings.change",
+            AuditResult::Success,
+        )?
+        .resource_type("organization")
+        .resource_id(org.to_string())
+        .details(&json!({
+            "from": {"idleSecs": before.remote_idle_secs, "maxSecs": before.remote_max_secs},
+            "to": {"idleSecs": after.remote_idle_secs, "maxSecs": after.remote_max_secs},
+        }))
+        .build()
+        .map_err(ApiError::internal)?;
+    audit::append(&mut tx, Some(org), event).await?;
+    tx.commit().await?;
+    Ok(settings_of(state, after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::effective;
+
+    #[test]
+    fn an_organization_can_only_tighten_the_server_limit() {
+        assert_eq!(effective(900, None), 900);
+        assert_eq!(effective(900, Some(60)), 60);
+        assert_eq!(effective(900, Some(3600)), 900);
+        assert_eq!(effective(900, Some(-5)), 900);
+    }
 }

@@ -396,10 +396,7 @@ pub async fn device_target(tx: &mut ScopedTx, id: DeviceId) -> StoreResult<Optio
 ///
 /// # Errors
 /// [`super::StoreError`] on database failure.
-pub async fn device_in_reach(
-    tx: &mut ScopedTx,
-    id: DeviceId,
-) -> StoreResult<Option<DeviceTarget>> {
+pub async fn device_in_reach(tx: &mut ScopedTx, id: DeviceId) -> StoreResult<Option<DeviceTarget>> {
     let target = device_target(tx, id).await?;
     Ok(target.filter(|t| tx.context().can_access_site(t.org_id, t.site_id)))
 }

@@ -500,3 +500,47 @@ pub async fn leased_on(
     .fetch_all(tx.conn())
     .await?)
 }
+
+/// An organization's own remote session limits (`None`: the server's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct OrgLimits {
+    /// Idle timeout, seconds.
+    pub remote_idle_secs: Option<i32>,
+    /// Maximum duration, seconds.
+    pub remote_max_secs: Option<i32>,
+}
+
+/// The organization's remote session limits (`None` when it is out of reach).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure.
+pub async fn org_limits(tx: &mut ScopedTx, org: OrgId) -> StoreResult<Option<OrgLimits>> {
+    Ok(sqlx::query_as(
+        "SELECT remote_idle_secs, remote_max_secs FROM organizations
+          WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(org.as_uuid())
+    .fetch_optional(tx.conn())
+    .await?)
+}
+
+/// Sets the organization's remote session limits; returns them (`None` out of reach).
+///
+/// # Errors
+/// [`super::StoreError`] on database failure or refusal.
+pub async fn set_org_limits(
+    tx: &mut ScopedTx,
+    org: OrgId,
+    limits: OrgLimits,
+) -> StoreResult<Option<OrgLimits>> {
+    Ok(sqlx::query_as(
+        "UPDATE organizations SET remote_idle_secs = $2, remote_max_secs = $3, updated_at = now()
+          WHERE id = $1 AND deleted_at IS NULL
+         RETURNING remote_idle_secs, remote_max_secs",
+    )
+    .bind(org.as_uuid())
+    .bind(limits.remote_idle_secs)
+    .bind(limits.remote_max_secs)
+    .fetch_optional(tx.conn())
+    .await?)
+}

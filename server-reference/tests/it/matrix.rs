@@ -153,6 +153,7 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
         }
         ("POST", "/api/v1/devices/{deviceId}/remote-sessions") => Some(json!({"type": "terminal"})),
         ("POST", "/api/v1/remote-sessions/{sessionId}/ticket") => None,
+        ("PUT", "/api/v1/orgs/{orgId}/remote-settings") => Some(json!({"idleSecs": 10})),
         ("PUT", "/api/v1/devices/{deviceId}/files/content") => Some(json!({"pwned": true})),
         ("POST", "/api/v1/commands/bulk") => Some(json!({
             "deviceIds": [v.device],

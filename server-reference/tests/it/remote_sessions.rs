@@ -891,3 +891,75 @@ async fn a_session_whose_replica_lost_its_lease_is_stopped_on_the_agent() {
     let stop = next_of(&mut agent, "terminal_stop").await.unwrap();
     assert_eq!(stop["sessionId"], session.as_str());
 }
+
+#[tokio::test]
+async fn an_organization_can_tighten_its_idle_timeout_but_not_loosen_the_servers() {
+    let w = world().await;
+    let mut agent = agent_socket(&w).await;
+    let http = &w.server.http;
+    let url = w
+        .server
+        .url(&format!("/api/v1/orgs/{}/remote-settings", w.org));
+    let admin =
+        w.fx.org_user(w.partner, w.org, SeededRole::OrgAdmin, None)
+            .await;
+    let admin_token = mfa_token(&w.server, &w.fx, &admin).await;
+    // the technician may read but not write
+    let put = |token: &str, body: Value| {
+        http.put(&url)
+            .bearer_auth(token.to_owned())
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        put(&w.tech, json!({"idleSecs": 10}))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        put(&admin_token, json!({"idleSecs": 9}))
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    let res = put(&admin_token, json!({"idleSecs": 10, "maxSecs": 86_400}))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    // the server's 15 min idle becomes 10 s; a day of duration cannot loosen the server's 8 h
+    assert_eq!(
+        (
+            v["effectiveIdleSecs"].as_u64(),
+            v["effectiveMaxSecs"].as_u64()
+        ),
+        (Some(10), Some(8 * 3600))
+    );
+    let read: Value = http
+        .get(&url)
+        .bearer_auth(&w.tech)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["idleSecs"], 10);
+    assert_eq!(
+        audit_rows(&w.fx, "organization.remote_settings.change")
+            .await
+            .len(),
+        1
+    );
+
+    let (session, mut viewer) = live_session(&w, &mut agent).await;
+    assert_eq!(closed_within(&mut viewer, 20).await, Some(1000));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        session_row(&w, &session).await.1.as_deref(),
+        Some("idle_timeout")
+    );
+}

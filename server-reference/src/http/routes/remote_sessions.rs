@@ -6,9 +6,9 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use breeze_agent_proto::viewer::{TICKET_SUBPROTOCOL_PREFIX, VIEWER_SUBPROTOCOL};
-use breeze_core::tenancy::DeviceId;
+use breeze_core::tenancy::{DeviceId, OrgId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -66,7 +66,98 @@ pub fn routes() -> Vec<Route> {
             get(recording),
         )
         .mfa_required(),
+        route(
+            Method::GET,
+            "/api/v1/orgs/{orgId}/remote-settings",
+            Access::Permission("organizations:read"),
+            "read an organization's remote session limits (its own and those in effect)",
+            get(read_settings),
+        ),
+        route(
+            Method::PUT,
+            "/api/v1/orgs/{orgId}/remote-settings",
+            Access::Permission("organizations:write"),
+            "set an organization's remote session limits (they can only tighten the server's)",
+            put(write_settings),
+        )
+        .mfa_required(),
     ]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrgPath {
+    org_id: OrgId,
+}
+
+/// `PUT /api/v1/orgs/{orgId}/remote-settings` body: `null` or absent keeps the server's.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SettingsBody {
+    /// Idle timeout, 10 to 14,400 seconds.
+    #[serde(default)]
+    pub idle_secs: Option<i32>,
+    /// Maximum duration, 10 to 86,400 seconds.
+    #[serde(default)]
+    pub max_secs: Option<i32>,
+}
+
+impl extract::Validate for SettingsBody {
+    fn validate(&self) -> Vec<FieldIssue> {
+        let mut issues = Vec::new();
+        if self.idle_secs.is_some_and(|v| !(10..=14_400).contains(&v)) {
+            issues.push(FieldIssue::new("idleSecs", "must be 10 to 14400"));
+        }
+        if self.max_secs.is_some_and(|v| !(10..=86_400).contains(&v)) {
+            issues.push(FieldIssue::new("maxSecs", "must be 10 to 86400"));
+        }
+        issues
+    }
+}
+
+/// An organization's remote session limits.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SettingsOut {
+    idle_secs: Option<i32>,
+    max_secs: Option<i32>,
+    effective_idle_secs: u64,
+    effective_max_secs: u64,
+}
+
+impl From<sessions::OrgSettings> for SettingsOut {
+    fn from(s: sessions::OrgSettings) -> Self {
+        Self {
+            idle_secs: s.idle_secs,
+            max_secs: s.max_secs,
+            effective_idle_secs: s.effective_idle_secs,
+            effective_max_secs: s.effective_max_secs,
+        }
+    }
+}
+
+async fn read_settings(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    extract::Path(path): extract::Path<OrgPath>,
+) -> Result<Json<SettingsOut>, ApiError> {
+    Ok(Json(
+        sessions::org_settings(&state, &authed, path.org_id)
+            .await?
+            .into(),
+    ))
+}
+
+async fn write_settings(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    extract::Path(path): extract::Path<OrgPath>,
+    extract::Json(body): extract::Json<SettingsBody>,
+) -> Result<Json<SettingsOut>, ApiError> {
+    let settings =
+        sessions::set_org_settings(&state, &authed, path.org_id, body.idle_secs, body.max_secs)
+            .await?;
+    Ok(Json(settings.into()))
 }
 
 #[derive(Debug, Deserialize)]

@@ -377,11 +377,10 @@ impl Viewer {
         if !self.agent_started && self.started.elapsed() >= AGENT_START_WAIT {
             return end(CLOSE_RECONNECT, "agent_unreachable");
         }
-        let remote = self.state.config.remote;
-        if self.last_input.elapsed() >= Duration::from_secs(remote.idle_secs) {
+        if self.last_input.elapsed() >= Duration::from_secs(self.opened.idle_secs) {
             return end(1000, "idle_timeout");
         }
-        if self.started.elapsed() >= Duration::from_secs(remote.max_secs) {
+        if self.started.elapsed() >= Duration::from_secs(self.opened.max_secs) {
             return end(1000, "max_duration");
         }
         if self.awaiting_pong.is_none() {
