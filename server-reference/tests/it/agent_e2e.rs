@@ -303,11 +303,21 @@ async fn rotation_by_the_real_agent_survives_a_kill_between_phases() {
     )
     .await;
     let agent = agent_run(&dir, &tmp, "agent-1");
-    poll("the agent's own rotation", || async {
+    // confirmed on the server, then saved by the agent as its current token (it writes the
+    // file after the confirmation answer, so the two are polled together)
+    poll("the agent's own rotation, confirmed and saved", || async {
         let (current, pending, previous) = credential_hashes(&fx, &device).await;
+        let saved = std::fs::read_to_string(dir.join("secrets.yaml"))
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix("auth_token: "))
+                    .map(|v| v.trim().trim_matches('\'').trim_matches('"').to_owned())
+            });
         pending.is_none()
             && previous.as_deref() == Some(token_hash(&enrolled_token).as_str())
             && current != token_hash(&enrolled_token)
+            && saved.is_some_and(|t| t.starts_with("brz_") && token_hash(&t) == current)
     })
     .await;
     drop(agent); // SIGKILL
