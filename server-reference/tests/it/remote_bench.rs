@@ -18,13 +18,11 @@ use std::time::{Duration, Instant};
 use breeze_authz::seeded::SeededRole;
 use serde_json::json;
 
-use crate::common::TestServer;
-use crate::common::agents::{Ws, WsIn, enrollment_key, mfa_token, ws_next, ws_send};
-use crate::common::procs::{
-    Proc, agent_binary, agent_enroll, agent_run, poll, server_binary, server_process_with,
-    yaml_value,
+use crate::common::agents::{Ws, WsIn, ws_next, ws_send};
+use crate::common::procs::Proc;
+use crate::common::remote::{
+    fleet_user_token, host_of, new_session, new_ticket, real_fleet, viewer_connect,
 };
-use crate::common::remote::{host_of, new_session, new_ticket, viewer_connect};
 
 async fn open(http: &reqwest::Client, base: &str, token: &str, device: uuid::Uuid) -> Ws {
     let session = new_session(http, base, token, device).await;
@@ -99,38 +97,13 @@ fn rss_kib(p: &Proc) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: scripts/perf-remote"]
 async fn remote_relay_figures() {
-    agent_binary();
-    server_binary();
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
-    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let f = real_fleet(&[("RUST_LOG", "warn")]).await;
     let mut tokens = Vec::new();
     for _ in 0..2 {
-        let u = fx
-            .org_user(partner, org, SeededRole::OrgTechnician, None)
-            .await;
-        tokens.push(mfa_token(&harness, &fx, &u).await);
+        tokens.push(fleet_user_token(&f, SeededRole::OrgTechnician).await);
     }
-    let tmp = std::env::temp_dir().join(format!("breeze-bench-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let extra = [("RUST_LOG", "warn")];
-    let (server_a, base_a) = server_process_with(&harness.db, &tmp, "server-a", &extra).await;
-    let (server_b, base_b) = server_process_with(&harness.db, &tmp, "server-b", &extra).await;
-    let agent_dir = tmp.join("agent");
-    agent_enroll(&agent_dir, &base_b, &key.raw);
-    let config = agent_dir.join("agent.yaml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("terminal_shell: /bin/sh\n");
-    std::fs::write(&config, text).unwrap();
-    let device: uuid::Uuid = yaml_value(&config, "device_id").parse().unwrap();
-    let agent = agent_run(&agent_dir, &tmp, "agent");
-    poll("the agent's websocket", || async {
-        agent.log().contains("websocket session ready")
-    })
-    .await;
+    let (base_a, base_b, device) = (&f.base_a, &f.base_b, f.device);
+    let (server_a, server_b) = (&f.server_a, &f.server_b);
     let http = reqwest::Client::new();
     let n: usize = std::env::var("BENCH_KEYSTROKES")
         .ok()
@@ -139,20 +112,20 @@ async fn remote_relay_figures() {
 
     println!("remote relay figures ({n} keystrokes each; agent socket on replica B)");
     // warm-up: one session opened and closed, so allocator growth is not counted below
-    let mut ws = open(&http, &base_a, &tokens[0], device).await;
+    let mut ws = open(&http, base_a, &tokens[0], device).await;
     ws_send(&mut ws, &json!({"type": "stop"})).await;
     drain(&mut ws, Duration::from_millis(300)).await;
     drop(ws);
     // memory: 10 idle live sessions (5 per user: the user cap), browsers on A
-    let (a0, b0) = (rss_kib(&server_a), rss_kib(&server_b));
+    let (a0, b0) = (rss_kib(server_a), rss_kib(server_b));
     let mut live = Vec::new();
     for token in &tokens {
         for _ in 0..5 {
-            live.push(open(&http, &base_a, token, device).await);
+            live.push(open(&http, base_a, token, device).await);
         }
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (a1, b1) = (rss_kib(&server_a), rss_kib(&server_b));
+    let (a1, b1) = (rss_kib(server_a), rss_kib(server_b));
     println!(
         "  memory, 10 live idle sessions: replica A (browsers) {a0} -> {a1} KiB ({:+.1} KiB/session), replica B (agent) {b0} -> {b1} KiB ({:+.1} KiB/session)",
         (a1 as f64 - a0 as f64) / 10.0,
@@ -176,7 +149,7 @@ async fn remote_relay_figures() {
     }
 
     // throughput: 10 MiB of output through the relay to a browser on the other replica
-    let mut ws = open(&http, &base_a, &tokens[0], device).await;
+    let mut ws = open(&http, base_a, &tokens[0], device).await;
     ws_send(
         &mut ws,
         &json!({"type": "input",
@@ -208,8 +181,4 @@ async fn remote_relay_figures() {
     drain(&mut ws, Duration::from_millis(500)).await;
     drop(ws);
     tokio::time::sleep(Duration::from_secs(1)).await;
-
-    drop(agent);
-    drop((server_a, server_b));
-    let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -16,14 +16,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::TestServer;
-use crate::common::agents::{
-    Ws, WsIn, audit_rows, enrollment_key, mfa_token, verify_all_chains, ws_next, ws_send,
+use crate::common::agents::{Ws, WsIn, audit_rows, verify_all_chains, ws_next, ws_send};
+use crate::common::procs::poll;
+use crate::common::remote::{
+    fleet_user_token, host_of, new_session, new_ticket, real_fleet, viewer_connect,
 };
-use crate::common::procs::{
-    agent_binary, agent_enroll, agent_run, poll, server_binary, server_process_with, yaml_value,
-};
-use crate::common::remote::{host_of, new_session, new_ticket, viewer_connect};
 use breeze_authz::seeded::SeededRole;
 
 /// Reads terminal output until `want` appears (or 20 s pass); returns everything read.
@@ -48,50 +45,21 @@ async fn read_until(viewer: &mut Ws, want: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_terminal_and_real_files_across_two_replicas() {
-    agent_binary();
-    server_binary();
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
-    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
-    let tech = fx
-        .org_user(partner, org, SeededRole::OrgTechnician, None)
-        .await;
-    let tech_token = mfa_token(&harness, &fx, &tech).await;
-    let admin = fx.org_user(partner, org, SeededRole::OrgAdmin, None).await;
-    let admin_token = mfa_token(&harness, &fx, &admin).await;
-
-    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
     // debug logging: the strictest place for a ticket to leak
-    let extra = [("BREEZE_REMOTE_PING_SECS", "1"), ("RUST_LOG", "debug")];
-    let (server_a, base_a) = server_process_with(&harness.db, &tmp, "server-a", &extra).await;
-    let (server_b, base_b) = server_process_with(&harness.db, &tmp, "server-b", &extra).await;
-
-    let agent_dir = tmp.join("agent");
-    agent_enroll(&agent_dir, &base_b, &key.raw);
-    // a plain POSIX shell: no user start-up files in the way of the test
-    let config = agent_dir.join("agent.yaml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str("terminal_shell: /bin/sh\n");
-    std::fs::write(&config, text).unwrap();
-    let device: uuid::Uuid = yaml_value(&config, "device_id").parse().unwrap();
-    let agent = agent_run(&agent_dir, &tmp, "agent");
+    let f = real_fleet(&[("BREEZE_REMOTE_PING_SECS", "1"), ("RUST_LOG", "debug")]).await;
+    let tech_token = fleet_user_token(&f, SeededRole::OrgTechnician).await;
+    let admin_token = fleet_user_token(&f, SeededRole::OrgAdmin).await;
+    let (fx, harness, device, tmp, agent_dir) = (&f.fx, &f.harness, f.device, &f.tmp, &f.agent_dir);
+    let (base_a, base_b) = (&f.base_a, &f.base_b);
     let http = reqwest::Client::new();
-    poll("the agent's websocket", || async {
-        agent.log().contains("websocket session ready")
-    })
-    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     // the terminal: browser on A, agent on B
-    let session = new_session(&http, &base_a, &tech_token, device).await;
-    let ticket = new_ticket(&http, &base_a, &tech_token, &session).await;
-    let mut viewer = viewer_connect(&host_of(&base_a), &session, &ticket, None)
+    let session = new_session(&http, base_a, &tech_token, device).await;
+    let ticket = new_ticket(&http, base_a, &tech_token, &session).await;
+    let mut viewer = viewer_connect(&host_of(base_a), &session, &ticket, None)
         .await
-        .unwrap_or_else(|s| panic!("viewer refused with {s}: {}", server_a.log()));
+        .unwrap_or_else(|s| panic!("viewer refused with {s}: {}", f.server_a.log()));
     ws_send(
         &mut viewer,
         &json!({"type": "input", "data": "echo $((6*7))\n"}),
@@ -126,10 +94,10 @@ async fn a_real_terminal_and_real_files_across_two_replicas() {
 
     // the recording replays (on B, another replica) with the digest sealed at the end
     poll("remote.session.ended", || async {
-        !audit_rows(&fx, "remote.session.ended").await.is_empty()
+        !audit_rows(fx, "remote.session.ended").await.is_empty()
     })
     .await;
-    let ended = audit_rows(&fx, "remote.session.ended").await;
+    let ended = audit_rows(fx, "remote.session.ended").await;
     let sealed = ended[0].2["transcriptSha256"].as_str().unwrap().to_owned();
     let res = http
         .get(format!(
@@ -193,7 +161,7 @@ async fn a_real_terminal_and_real_files_across_two_replicas() {
     assert_eq!(res.headers()["x-content-sha256"].to_str().unwrap(), sha);
     assert_eq!(res.bytes().await.unwrap().as_ref(), bytes.as_slice());
     let res = http
-        .get(url("list", &tmp))
+        .get(url("list", tmp))
         .bearer_auth(&tech_token)
         .send()
         .await
@@ -220,13 +188,10 @@ async fn a_real_terminal_and_real_files_across_two_replicas() {
         "path_forbidden"
     );
 
-    verify_all_chains(&harness, &fx).await;
+    verify_all_chains(harness, fx).await;
     // no ticket in any server log line
-    for (name, log) in [("A", server_a.log()), ("B", server_b.log())] {
+    for (name, log) in [("A", f.server_a.log()), ("B", f.server_b.log())] {
         assert!(!log.contains(&ticket), "replica {name} logged a ticket");
         assert!(!log.is_empty(), "replica {name} logged nothing at all");
     }
-    drop(agent);
-    drop((server_a, server_b));
-    let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -103,3 +103,90 @@ pub async fn viewer_connect(
 pub fn host_of(base: &str) -> String {
     base.trim_start_matches("http://").to_owned()
 }
+
+/// Two `breeze-server` processes (replicas A and B) on one database and the real
+/// `breeze-agent` (its terminal shell `/bin/sh`, no user start-up files) enrolled in a fresh
+/// organization and connected to replica B. The scratch directory goes with it.
+pub struct RealFleet {
+    /// The in-process server (its database, fixtures and keys).
+    pub harness: super::TestServer,
+    /// Fixtures on that database.
+    pub fx: super::Fixtures,
+    /// The partner.
+    pub partner: breeze_core::tenancy::PartnerId,
+    /// The organization.
+    pub org: breeze_core::tenancy::OrgId,
+    /// Replica A and its base URL.
+    pub server_a: super::procs::Proc,
+    /// `http://127.0.0.1:PORT` of replica A.
+    pub base_a: String,
+    /// Replica B.
+    pub server_b: super::procs::Proc,
+    /// `http://127.0.0.1:PORT` of replica B.
+    pub base_b: String,
+    /// The agent's config directory.
+    pub agent_dir: std::path::PathBuf,
+    /// The agent process.
+    pub agent: super::procs::Proc,
+    /// Its device.
+    pub device: Uuid,
+    /// The scratch directory (logs, agent files).
+    pub tmp: std::path::PathBuf,
+}
+
+impl Drop for RealFleet {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
+}
+
+/// Starts a [`RealFleet`]; `extra` settings go to both replicas.
+pub async fn real_fleet(extra: &[(&str, &str)]) -> RealFleet {
+    use super::procs::{
+        agent_binary, agent_enroll, agent_run, poll, server_binary, server_process_with, yaml_value,
+    };
+    agent_binary();
+    server_binary();
+    let harness = super::TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = super::agents::enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server_a, base_a) = server_process_with(&harness.db, &tmp, "server-a", extra).await;
+    let (server_b, base_b) = server_process_with(&harness.db, &tmp, "server-b", extra).await;
+    let agent_dir = tmp.join("agent");
+    agent_enroll(&agent_dir, &base_b, &key.raw);
+    let config = agent_dir.join("agent.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("terminal_shell: /bin/sh\n");
+    std::fs::write(&config, text).unwrap();
+    let device: Uuid = yaml_value(&config, "device_id").parse().unwrap();
+    let agent = agent_run(&agent_dir, &tmp, "agent");
+    poll("the agent's websocket", || async {
+        agent.log().contains("websocket session ready")
+    })
+    .await;
+    RealFleet {
+        harness,
+        fx,
+        partner,
+        org,
+        server_a,
+        base_a,
+        server_b,
+        base_b,
+        agent_dir,
+        agent,
+        device,
+        tmp,
+    }
+}
+
+/// A user of the fleet's organization with `role` and an MFA-passed access token.
+pub async fn fleet_user_token(f: &RealFleet, role: breeze_authz::seeded::SeededRole) -> String {
+    let user = f.fx.org_user(f.partner, f.org, role, None).await;
+    super::agents::mfa_token(&f.harness, &f.fx, &user).await
+}
