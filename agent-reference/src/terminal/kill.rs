@@ -90,12 +90,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn our_own_stat_line_parses() {
+    fn stat_lines_parse_with_group_and_session() {
+        use std::os::unix::process::CommandExt as _;
         let me = rustix::process::getpid();
-        let (state, pgrp, session) = stat_fields(me).unwrap();
+        let (state, pgrp, _session) = stat_fields(me).unwrap();
         assert!(state.is_ascii_uppercase(), "{state}");
         assert_eq!(pgrp, rustix::process::getpgrp().as_raw_nonzero().get());
-        let sid = rustix::process::getsid(None).unwrap();
-        assert_eq!(session, sid.as_raw_nonzero().get());
+        // Our own session id may be 0 in a container whose session leader lives outside the
+        // PID namespace (rustix's `getsid` panics on that), so the session field is checked on
+        // a child that leads a group of its own: same session as ours, its own pid as group.
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
+        let (_, child_pgrp, child_session) = stat_fields(pid).unwrap();
+        let (_, _, my_session) = stat_fields(me).unwrap();
+        let _killed = child.kill();
+        let _reaped = child.wait();
+        assert_eq!(child_pgrp, pid.as_raw_nonzero().get());
+        assert_eq!(child_session, my_session);
     }
 }
