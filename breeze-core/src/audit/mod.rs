@@ -58,6 +58,9 @@
 //!   any other end), append the record with [`ChainHead::seal`], delete the rows through
 //!   `pruned_through`, keep the checkpoint as the chain's anchor.
 //! - **Export** with [`BundleWriter`]; anyone verifies offline with [`verify_bundle`].
+//! - **Stream** each sealed entry (`audit.appended` webhooks, [`crate::webhooks`]); the
+//!   receiver checks what it received with [`verify_segment`], or resumes with
+//!   [`ChainVerifier::continuing`] from the last head it verified.
 //!
 //! What the chain cannot show by itself: an attacker with write access can rewrite the whole
 //! tail after the last checkpoint a verifier holds, or drop it. Verifiers that keep
@@ -158,7 +161,7 @@
 //! and checks these bytes and hashes; `vectors/audit/canonical.json` has more.
 
 mod canonical_json;
-mod strvisit;
+pub(crate) mod strvisit;
 
 pub mod canonical;
 pub mod chain;
@@ -190,4 +193,6 @@ pub use memory::MemoryChain;
 pub use retention::{RetentionError, RetentionRecord};
 pub use sanitize::sanitize_details;
 pub use timestamp::{Timestamp, TimestampError};
-pub use verify::{BreakKind, ChainBreak, ChainVerifier, VerifiedChain, verify_chain};
+pub use verify::{
+    BreakKind, ChainBreak, ChainVerifier, VerifiedChain, verify_chain, verify_segment,
+};

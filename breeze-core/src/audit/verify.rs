@@ -118,13 +118,15 @@ pub struct ChainBreak {
 pub struct VerifiedChain {
     /// The chain.
     pub chain: ChainId,
-    /// Sequence of the first entry verified (0, or the anchor's sequence + 1).
+    /// Sequence of the first entry verified (0, the anchor's sequence + 1, or where a
+    /// segment starts).
     pub first_sequence: u64,
     /// Entries verified.
     pub entries: u64,
     /// Sequence of the last entry verified, if any.
     pub last_sequence: Option<u64>,
-    /// Chain hash of the head (the anchor's head, or all zero, when no entry).
+    /// Chain hash of the head (when no entry: the anchor's head, the head a segment
+    /// continues from, or all zero).
     pub head_hash: ChainHash,
     /// Checkpoints verified (inline and trusted, including the anchor).
     pub checkpoints: u64,
@@ -189,6 +191,23 @@ impl ChainVerifier {
             trusted_next: 0,
             scratch: Vec::with_capacity(512),
         }
+    }
+
+    /// Verifies a segment of a chain that continues from a point the caller already trusts:
+    /// the first entry must be at `next_sequence` and link to `head` (the chain hash of the
+    /// entry before it, all zero at genesis). For a receiver of a stream (`audit.appended`
+    /// webhooks) that resumes where it stopped, or that starts mid-chain.
+    ///
+    /// No anchor checkpoint is required and no retention record is expected. A retention
+    /// record inside the segment still needs its checkpoint presented with the segment (as
+    /// from genesis) unless that checkpoint's sequence is before `next_sequence`.
+    #[must_use]
+    pub fn continuing(chain: ChainId, keys: KeyRing, next_sequence: u64, head: ChainHash) -> Self {
+        let mut v = Self::new(chain, keys);
+        v.expected = next_sequence;
+        v.first_sequence = next_sequence;
+        v.head = head;
+        v
     }
 
     /// Verifies a pruned chain from its anchor checkpoint: the first entry must be at
@@ -431,10 +450,15 @@ impl ChainVerifier {
                 anchor,
                 format!("entry {at} does not link to the anchor checkpoint at {anchor}"),
             ),
-            (None, None) => self.fail(
+            (None, None) if at == 0 => self.fail(
                 BreakKind::ContentAltered,
                 at,
                 format!("entry {at} does not link to the start of the chain"),
+            ),
+            (None, None) => self.fail(
+                BreakKind::ContentAltered,
+                at,
+                format!("entry {at} does not link to the head the segment continues from"),
             ),
             (Some(_), _) => {
                 let prev = at.saturating_sub(1);
@@ -647,6 +671,34 @@ pub fn verify_chain<'a>(
     entries: impl IntoIterator<Item = &'a Entry>,
 ) -> Result<VerifiedChain, ChainBreak> {
     let mut v = ChainVerifier::new(chain, keys);
+    for e in entries {
+        v.push_entry(e)?;
+    }
+    v.finish()
+}
+
+/// Verifies a segment of a chain (a contiguous run of entries, from anywhere in the chain)
+/// in one call: the first entry is trusted to link to what came before it, so the segment
+/// starts from that entry's own sequence and previous hash ([`ChainVerifier::continuing`]).
+/// Every later entry must follow without a hole: a missing entry is a break
+/// ([`BreakKind::EntryRemoved`] at the missing sequence, or [`BreakKind::SequenceGap`] when
+/// the writer itself skipped numbers), an altered one is [`BreakKind::ContentAltered`].
+///
+/// An empty segment verifies, with no entry. To tie a segment to an earlier one, use
+/// [`ChainVerifier::continuing`] with the head and next sequence of the earlier one instead.
+///
+/// # Errors
+/// The first [`ChainBreak`].
+pub fn verify_segment<'a>(
+    chain: ChainId,
+    keys: KeyRing,
+    entries: impl IntoIterator<Item = &'a Entry>,
+) -> Result<VerifiedChain, ChainBreak> {
+    let mut entries = entries.into_iter().peekable();
+    let mut v = match entries.peek() {
+        Some(first) => ChainVerifier::continuing(chain, keys, first.sequence, first.prev_hash),
+        None => ChainVerifier::new(chain, keys),
+    };
     for e in entries {
         v.push_entry(e)?;
     }
