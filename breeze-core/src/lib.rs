@@ -1,11 +1,13 @@
 //! Breeze core: tenancy ids and the scope every data access needs, the tamper-evident
-//! audit chain, rate limiting, revocation, the outbound SSRF guard and startup
-//! configuration validation, and the text hygiene of names and hostnames.
+//! audit chain, outbound webhook events and signatures, rate limiting, revocation, the
+//! outbound SSRF guard and startup configuration validation, and the text hygiene of names
+//! and hostnames.
 //!
 //! | module | holds |
 //! |---|---|
 //! | [`tenancy`] | one id newtype per tenancy level (partner, organization, site, device group, device) and per principal (SPEC 1) |
 //! | [`audit`] | the tamper-evident audit chain: events, canonical form, per-organization hash chains, checkpoints, retention, export bundles (SPEC 6) |
+//! | [`webhooks`] | outbound webhooks: the event catalogue, events from audit entries, delivery bodies, secrets, Standard Webhooks signatures (SPEC 13) |
 //! | [`ratelimit`] | sliding-window rate limiting, in memory or Redis (SPEC 7) |
 //! | [`revocation`] | token revocation state, the refresh `jti` burn and the refresh-reuse decision (SPEC 2.2, 2.3) |
 //! | [`clientip`] | the client IP a request is keyed on, behind trusted proxies |
@@ -74,3 +76,4 @@ pub mod revocation;
 pub mod ssrf;
 pub mod tenancy;
 pub mod text;
+pub mod webhooks;
