@@ -31,6 +31,7 @@ pub const SPEC_PERMISSIONS: &[(&str, &[&str])] = &[
     ("sso", &["admin"]),
     ("approvals", &["decide"]),
     ("variables", &["read", "manage"]),
+    ("webhooks", &["read", "write"]),
 ];
 
 /// Distinguishes registries so a set of one is never consulted with an id of another.

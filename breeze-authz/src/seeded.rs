@@ -6,7 +6,7 @@
 //! | Partner Admin | partner | yes | every SPEC 5 resource with `:*` |
 //! | Partner Technician | partner | yes | day-to-day device work across the partner's organizations |
 //! | Partner Viewer | partner | no | read-only on operational resources |
-//! | Org Admin | organization | yes | everything inside the organization except billing, SSO and deleting the organization |
+//! | Org Admin | organization | yes | everything inside the organization except billing, SSO and deleting the organization (webhooks included) |
 //! | Org Technician | organization | yes | day-to-day device work inside the organization |
 //! | Org Viewer | organization | no | read-only on operational resources |
 //! | Security Approver | partner | yes | `approvals:decide` plus the reads needed to judge a request |
@@ -99,6 +99,7 @@ const TABLE: &[(SeededRole, &str, RoleScope, bool, &[&str])] = &[
             "sso:*",
             "approvals:*",
             "variables:*",
+            "webhooks:*",
         ],
     ),
     (
@@ -152,6 +153,7 @@ const TABLE: &[(SeededRole, &str, RoleScope, bool, &[&str])] = &[
             "reports:*",
             "variables:*",
             "approvals:decide",
+            "webhooks:*",
         ],
     ),
     (

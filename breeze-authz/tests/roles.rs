@@ -55,6 +55,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("approvals:decide", "YY..Y..Y"),
     ("variables:read", "YYY.YY.."),
     ("variables:manage", "YY..Y..."),
+    ("webhooks:read", "YY..Y..."),
+    ("webhooks:write", "YY..Y..."),
 ];
 
 #[test]

@@ -40,3 +40,4 @@ pub mod permissions;
 pub mod remote;
 pub mod state;
 pub mod store;
+pub mod webhooks;

@@ -206,6 +206,8 @@ pub struct Inner {
     pub notifier: Arc<dyn crate::notify::Notifier>,
     /// The terminal relay between replicas (SPEC 12); its id is this replica's lease id.
     pub relay: Arc<crate::remote::relay::Relay>,
+    /// Outbound webhook delivery (SPEC 13): the SSRF-guarded client and the worker's wake-up.
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
 }
 
 impl std::ops::Deref for AppState {
@@ -300,6 +302,8 @@ impl AppState {
         };
         let mfa = MfaCipher::new(&config.mfa_encryption_key);
         let pepper = Pepper::new(config.pepper.clone());
+        let webhook_client = crate::webhooks::client::build(&config.webhooks)
+            .map_err(|_| key_err("BREEZE_WEBHOOK_CA_FILE"))?;
         let heartbeats = crate::agents::beats::HeartbeatBatcher::start(store.clone());
         let failure_audit = Arc::new(crate::audit::failures::FailureAudit::new());
         // the flusher ends by itself once the state (and with it the aggregator) is dropped
@@ -330,6 +334,7 @@ impl AppState {
                 failure_audit,
                 notifier: Arc::new(crate::notify::OutboxNotifier),
                 relay: crate::remote::relay::Relay::new(),
+                webhooks: crate::webhooks::Webhooks::new(webhook_client),
             }),
         })
     }

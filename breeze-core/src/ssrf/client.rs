@@ -58,6 +58,7 @@ pub struct GuardedClientBuilder {
     timeout: Duration,
     connect_timeout: Duration,
     user_agent: String,
+    extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for GuardedClientBuilder {
@@ -97,6 +98,28 @@ impl GuardedClientBuilder {
         self
     }
 
+    /// Also trusts the root certificates of `pem` (a private CA of the operator's, or a test
+    /// CA), on top of the Mozilla roots. The address checks are unchanged.
+    ///
+    /// # Errors
+    /// [`SsrfError::Build`] when `pem` holds no certificate or one that does not parse.
+    pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, SsrfError> {
+        use rustls::pki_types::pem::PemObject as _;
+        let before = self.extra_roots.len();
+        for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|_| SsrfError::Build {
+                reason: "a root certificate does not parse".to_owned(),
+            })?;
+            self.extra_roots.push(cert);
+        }
+        if self.extra_roots.len() == before {
+            return Err(SsrfError::Build {
+                reason: "no certificate in the root certificate file".to_owned(),
+            });
+        }
+        Ok(self)
+    }
+
     /// The `User-Agent` header.
     #[must_use]
     pub fn user_agent(mut self, user_agent: &str) -> Self {
@@ -118,9 +141,14 @@ impl GuardedClientBuilder {
         };
         let policy = Arc::new(self.policy);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        for cert in self.extra_roots {
+            roots.add(cert).map_err(|e| SsrfError::Build {
+                reason: format!("root certificate: {e}"),
+            })?;
+        }
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| SsrfError::Build {
@@ -191,6 +219,7 @@ impl GuardedClient {
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             user_agent: "breeze-webhooks".to_owned(),
+            extra_roots: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@
 pub mod classify;
 #[cfg(feature = "http-client")]
 mod client;
+mod hosts;
 mod policy;
 #[cfg(feature = "http-client")]
 mod resolver;
@@ -20,6 +21,7 @@ pub use classify::{RefusedRange, refused_range};
 pub use client::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, GuardedClient, GuardedClientBuilder, check_url,
 };
+pub use hosts::{HostAllowList, MAX_HOST_ENTRIES, MAX_HOST_ENTRY};
 pub use policy::{DEFAULT_MAX_REDIRECTS, SsrfError, SsrfPolicy};
 #[cfg(feature = "http-client")]
 pub use reqwest::{Method, Response, Url};

@@ -8,6 +8,7 @@
 //! | [`catalogue`] | [`EventType`]: wire names, which a subscription may name, the documented `data` fields of each |
 //! | [`from_audit`] | [`events_from_audit`]: `audit.appended` for every event entry of an organization's chain, plus the domain event of a few actions |
 //! | [`payload`] | [`payload()`]: the delivery body `{"type","timestamp","orgId","data"}` |
+//! | [`retry`] | [`retry_delay`]: 6 attempts, each wait three times the last, ±20 % jitter |
 //! | [`secret`] | [`WebhookSecret`]: `whsec_` + base64 of 24 to 64 bytes, zeroized, redacted |
 //! | [`signature`] | [`sign`] / [`verify`]: `webhook-signature` headers, several secrets during a roll |
 //! | [`error`] | [`WebhookError`] and its stable codes |
@@ -42,6 +43,7 @@ pub mod catalogue;
 pub mod error;
 pub mod from_audit;
 pub mod payload;
+pub mod retry;
 pub mod secret;
 pub mod signature;
 
@@ -49,6 +51,7 @@ pub use catalogue::EventType;
 pub use error::WebhookError;
 pub use from_audit::events_from_audit;
 pub use payload::payload;
+pub use retry::{MAX_ATTEMPTS, retry_delay};
 pub use secret::WebhookSecret;
 pub use signature::{
     DEFAULT_TOLERANCE_SECS, HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, message_id, sign, verify,

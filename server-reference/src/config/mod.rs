@@ -20,8 +20,10 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod remote;
 mod settings;
+mod webhooks;
 
 pub use remote::RemoteConfig;
+pub use webhooks::WebhookConfig;
 
 pub use settings::Settings;
 use settings::{active_id, ensure_dev_secrets, required};
@@ -206,6 +208,8 @@ pub struct ServerConfig {
     pub agent_ws_ping_secs: u64,
     /// Remote sessions and file operations (SPEC 12).
     pub remote: RemoteConfig,
+    /// Outbound webhook delivery (SPEC 13).
+    pub webhooks: WebhookConfig,
 }
 
 /// Default of [`ServerConfig::audit_retention_floor_days`].
@@ -334,6 +338,7 @@ impl ServerConfig {
             });
         }
         let remote = RemoteConfig::from_settings(&settings, mode)?;
+        let webhooks = WebhookConfig::from_settings(&settings, mode)?;
         let audit_retention_floor_days = settings.parsed(
             "BREEZE_AUDIT_RETENTION_FLOOR_DAYS",
             DEFAULT_AUDIT_RETENTION_FLOOR_DAYS,
@@ -401,6 +406,7 @@ impl ServerConfig {
             agent_ip_rate_limit_per_min,
             agent_ws_ping_secs,
             remote,
+            webhooks,
         })
     }
 

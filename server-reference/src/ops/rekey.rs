@@ -69,6 +69,33 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
     },
     EncryptedColumn {
         column: ops::ColumnRef {
+            table: "webhook_subscriptions",
+            id_column: "id",
+            column: "url",
+        },
+        field_table: "webhook_subscriptions",
+        field_column: "url",
+    },
+    EncryptedColumn {
+        column: ops::ColumnRef {
+            table: "webhook_subscriptions",
+            id_column: "id",
+            column: "secret",
+        },
+        field_table: "webhook_subscriptions",
+        field_column: "secret",
+    },
+    EncryptedColumn {
+        column: ops::ColumnRef {
+            table: "webhook_subscriptions",
+            id_column: "id",
+            column: "previous_secret",
+        },
+        field_table: "webhook_subscriptions",
+        field_column: "previous_secret",
+    },
+    EncryptedColumn {
+        column: ops::ColumnRef {
             table: "notification_outbox",
             id_column: "id",
             column: "body",

@@ -72,7 +72,26 @@ pub async fn append(tx: &mut ScopedTx, org: Option<OrgId>, event: AuditEvent) ->
         .seal(EntryBody::Event(event))
         .map_err(|e| StoreError::Audit(e.to_string()))?;
     insert_entry(tx, org, &entry).await?;
+    if let Some(org) = org {
+        enqueue_webhooks(tx, org, &entry).await?;
+    }
     Ok(entry.sequence)
+}
+
+/// Writes the webhook deliveries an organization's entry gives rise to (`audit.appended`
+/// and the mapped domain event, SPEC 13) into the outbox, in the entry's own transaction.
+async fn enqueue_webhooks(tx: &mut ScopedTx, org: OrgId, entry: &Entry) -> StoreResult<()> {
+    let timestamp = entry.timestamp().to_datetime();
+    let mut events = Vec::with_capacity(2);
+    for (event, data) in breeze_core::webhooks::events_from_audit(entry) {
+        let body = breeze_core::webhooks::payload(event, timestamp, org, data)
+            .map_err(|e| StoreError::Audit(format!("webhook payload: {}", e.code())))?;
+        let body = String::from_utf8(body)
+            .map_err(|_| StoreError::Audit("webhook payload is not UTF-8".into()))?;
+        events.push((event.as_str(), body));
+    }
+    super::webhooks::enqueue(tx, org, &events).await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

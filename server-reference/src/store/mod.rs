@@ -29,6 +29,7 @@ pub mod roles;
 pub mod rows;
 pub mod tenancy;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -43,3 +43,5 @@ mod rls_coverage;
 mod smoke;
 mod tenancy_crud;
 mod tenancy_seeded_roles;
+mod webhooks_api;
+mod webhooks_e2e;

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod remote_sessions;
 pub mod remote_ws;
 pub mod tenancy;
+pub mod webhooks;
 
 use super::route::Route;
 
@@ -29,5 +30,6 @@ pub fn all() -> Vec<Route> {
     routes.extend(remote_sessions::routes());
     routes.extend(remote_ws::routes());
     routes.extend(device_files::routes());
+    routes.extend(webhooks::routes());
     routes
 }

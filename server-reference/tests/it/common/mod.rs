@@ -16,6 +16,8 @@ pub mod ops;
 pub mod procs;
 pub mod remote;
 pub mod tenancy;
+pub mod tls;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
