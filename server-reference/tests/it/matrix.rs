@@ -72,6 +72,8 @@ const CLASSIFIED: &[(&str, &str, Class)] = &[
     ("POST", "/api/v1/auth/password/change", Class::SelfOnly),
     ("GET", "/api/v1/users/me", Class::SelfOnly),
     ("POST", "/api/v1/commands/bulk", Class::BodyTargets),
+    ("GET", "/api/v1/webhooks", Class::List),
+    ("POST", "/api/v1/webhooks", Class::BodyTargets),
 ];
 
 /// Path parameters that address something inside one site: attacker (d) runs on these.
@@ -92,6 +94,9 @@ struct Victim {
     command: Uuid,
     /// A pending remote session of a victim user on the victim device.
     session: Uuid,
+    /// A webhook subscription of the victim org and one of its deliveries.
+    webhook: Uuid,
+    delivery: Uuid,
     /// Distinctive names of the victim rows.
     names: Vec<String>,
 }
@@ -110,6 +115,8 @@ fn param_id(v: &Victim, name: &str) -> Option<Uuid> {
         "keyId" => v.enrollment_key,
         "commandId" => v.command,
         "sessionId" => v.session,
+        "webhookId" => v.webhook,
+        "deliveryId" => v.delivery,
         _ => return None,
     })
 }
@@ -155,6 +162,22 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
         ("POST", "/api/v1/remote-sessions/{sessionId}/ticket") => None,
         ("PUT", "/api/v1/orgs/{orgId}/remote-settings") => Some(json!({"idleSecs": 10})),
         ("PUT", "/api/v1/devices/{deviceId}/files/content") => Some(json!({"pwned": true})),
+        ("POST", "/api/v1/webhooks") => Some(json!({
+            "orgId": v.org,
+            "name": "pwned",
+            "url": "https://hooks.example.com/pwned",
+            "events": ["audit.appended"],
+        })),
+        ("PATCH", "/api/v1/webhooks/{webhookId}") => Some(json!({"enabled": false})),
+        (
+            "POST",
+            "/api/v1/webhooks/{webhookId}/test"
+            | "/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
+        ) => None,
+        ("POST", "/api/v1/webhooks/{webhookId}/secret/roll") => Some(json!({"overlapSeconds": 0})),
+        ("PUT", "/api/v1/orgs/{orgId}/webhook-settings") => {
+            Some(json!({"allowedHosts": ["pwned.example"]}))
+        }
         ("POST", "/api/v1/commands/bulk") => Some(json!({
             "deviceIds": [v.device],
             "type": "reboot",
@@ -260,6 +283,8 @@ fn victim_rows(v: &Victim) -> Vec<(&'static str, &'static str, Uuid)> {
         // suspended: an attacker's unsuspend must leave it so
         ("device_credentials", "device_id", v.device),
         ("remote_sessions", "id", v.session),
+        ("webhook_subscriptions", "id", v.webhook),
+        ("webhook_deliveries", "id", v.delivery),
     ]
 }
 
@@ -290,6 +315,9 @@ async fn snapshots(fx: &common::Fixtures, v: &Victim) -> BTreeMap<String, Option
         "device_commands",
         "remote_sessions",
         "remote_session_tickets",
+        "webhook_subscriptions",
+        "webhook_deliveries",
+        "webhook_delivery_attempts",
     ] {
         let sql = format!("SELECT count(*) FROM {table} WHERE org_id = $1");
         out.insert(
@@ -333,6 +361,9 @@ const RLS_TABLES: &[&str] = &[
     "remote_sessions",
     "remote_session_tickets",
     "remote_session_transcripts",
+    "webhook_subscriptions",
+    "webhook_deliveries",
+    "webhook_delivery_attempts",
 ];
 
 async fn run_matrix(disable_rls: bool) {
@@ -443,6 +474,42 @@ async fn run_matrix(disable_rls: bool) {
         &[rs1, d1, *u1.id.as_uuid()],
     )
     .await;
+    // a webhook subscription of the victim org (URL and secret sealed as the server seals
+    // them) with one queued delivery
+    let wh1 = Uuid::new_v4();
+    let seal = |value: &str, column: &str| {
+        let field = breeze_crypto::envelope::Field::new("webhook_subscriptions", column).unwrap();
+        server.state.secrets.encrypt(value, &field).unwrap()
+    };
+    let url = seal(&format!("https://victim-hooks-{tag}.example/in"), "url");
+    let secret = seal("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "secret");
+    let mut tx = fx.pool().begin().await.unwrap();
+    common::system_context(&mut tx).await;
+    sqlx::query(
+        "INSERT INTO webhook_subscriptions (id, org_id, name, url, url_host, events, secret)
+         VALUES ($1, $2, $3, $4, $5, ARRAY['device.quarantined'], $6)",
+    )
+    .bind(wh1)
+    .bind(*v1.as_uuid())
+    .bind(format!("victim-webhook-{tag}"))
+    .bind(&url)
+    .bind(format!("victim-hooks-{tag}.example"))
+    .bind(&secret)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let dl1: Uuid = sqlx::query_scalar(
+        "INSERT INTO webhook_deliveries (org_id, subscription_id, event_type, payload, next_attempt_at)
+         VALUES ($1, $2, 'device.quarantined', '{}', now() + interval '1 day') RETURNING id",
+    )
+    .bind(*v1.as_uuid())
+    .bind(wh1)
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    all_names.push(format!("victim-webhook-{tag}"));
+    all_names.push(format!("victim-hooks-{tag}"));
     let v = Victim {
         partner: *vp.as_uuid(),
         org: *v1.as_uuid(),
@@ -456,6 +523,8 @@ async fn run_matrix(disable_rls: bool) {
         enrollment_key: e1,
         command: c1,
         session: rs1,
+        webhook: wh1,
+        delivery: dl1,
         names: all_names,
     };
 
