@@ -26,6 +26,7 @@ pub mod enroll;
 pub mod error;
 pub mod fanout;
 pub mod heartbeat;
+pub mod offline;
 pub mod results;
 pub mod rotation;
 pub mod socket;

@@ -192,6 +192,10 @@ pub struct ServerConfig {
     /// Seconds an agent's authentication row may be reused (SPEC 11; 0 turns the cache
     /// off; at most 600). `BREEZE_AGENT_AUTH_CACHE_SECS`, default 120.
     pub agent_auth_cache_secs: u64,
+    /// Seconds without a heartbeat after which an online device is marked offline (audited
+    /// `device.offline`). `BREEZE_DEVICE_OFFLINE_SECS`, 90 to 86,400 (test mode: from 1),
+    /// default 300.
+    pub device_offline_secs: u64,
     /// Seconds a user's resolved permissions may be reused (SPEC 5: at most 300; 0 turns the
     /// cache off). Any role or membership change invalidates at once on every replica.
     /// `BREEZE_PERMISSION_CACHE_SECS`, default 60.
@@ -302,6 +306,14 @@ impl ServerConfig {
                 reason: "expected 1 to 300 (only test mode may raise it)".into(),
             });
         }
+        let device_offline_secs = settings.parsed("BREEZE_DEVICE_OFFLINE_SECS", 300u64)?;
+        let offline_floor = if mode == Mode::Test { 1 } else { 90 };
+        if !(offline_floor..=86_400).contains(&device_offline_secs) {
+            return Err(ConfigError::Invalid {
+                name: "BREEZE_DEVICE_OFFLINE_SECS".into(),
+                reason: "expected 90 to 86400 (test mode: from 1)".into(),
+            });
+        }
         let agent_auth_cache_secs = settings.parsed("BREEZE_AGENT_AUTH_CACHE_SECS", 120u64)?;
         if agent_auth_cache_secs > 600 {
             return Err(ConfigError::Invalid {
@@ -402,6 +414,7 @@ impl ServerConfig {
             secure_cookies: settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production)?,
             global_rate_limit_per_min,
             agent_auth_cache_secs,
+            device_offline_secs,
             permission_cache_secs,
             agent_ip_rate_limit_per_min,
             agent_ws_ping_secs,

@@ -281,6 +281,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             check_checkpoint_keys(&state, allow_unknown_checkpoint_keys).await?;
             let _audit_tasks = crate::audit::jobs::spawn_background(&state);
             let _webhook_workers = crate::webhooks::worker::spawn(&state);
+            let _offline_sweep = crate::agents::offline::spawn(&state);
             let router = crate::http::router(state.clone());
             let listener = bind(listen)?;
             tracing::info!(address = %listener.local_addr()?, "breeze-server listening");

@@ -283,3 +283,40 @@ pub async fn lift_suspension(
         suspended_at,
     }))
 }
+
+/// A device the offline sweep marked offline.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct WentOffline {
+    /// Device.
+    pub id: DeviceId,
+    /// Its organization.
+    pub org_id: OrgId,
+    /// Its last heartbeat.
+    pub last_seen_at: Option<OffsetDateTime>,
+}
+
+/// Marks at most `limit` online devices not seen for `silent_secs` offline, and returns
+/// them. One statement: a device flips once, whichever replica's sweep gets it.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn mark_silent_offline(
+    tx: &mut ScopedTx,
+    silent_secs: i64,
+    limit: i64,
+) -> StoreResult<Vec<WentOffline>> {
+    Ok(sqlx::query_as(
+        "UPDATE devices SET status = 'offline', updated_at = now()
+          WHERE id IN (
+            SELECT id FROM devices
+             WHERE status = 'online'
+               AND (last_seen_at IS NULL OR last_seen_at < now() - make_interval(secs => $1))
+             LIMIT $2
+             FOR UPDATE SKIP LOCKED)
+          RETURNING id, org_id, last_seen_at",
+    )
+    .bind(f64::from(i32::try_from(silent_secs).unwrap_or(i32::MAX)))
+    .bind(limit)
+    .fetch_all(tx.conn())
+    .await?)
+}

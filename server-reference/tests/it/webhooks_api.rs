@@ -50,6 +50,7 @@ async fn env() -> Env {
         s.push(("BREEZE_WEBHOOK_TEST_HOSTS_FILE".into(), path));
         s.push(("BREEZE_WEBHOOK_RETRY_BASE_MS".into(), "1".into()));
         s.push(("BREEZE_WEBHOOK_TIMEOUT_SECS".into(), "2".into()));
+        s.push(("BREEZE_DEVICE_OFFLINE_SECS".into(), "60".into()));
     })
     .await;
     let fx = server.fixtures().await;
@@ -479,4 +480,61 @@ async fn bad_input_is_refused_with_typed_errors_and_changes_nothing() {
         )
         .await;
     assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn a_silent_device_goes_offline_once_audited_with_its_webhook() {
+    let e = env().await;
+    set_hosts(&e.hosts, &json!({"hooks.example.com": ["93.184.216.34"]}));
+    let (_, sub) = e
+        .create("https://hooks.example.com/off", &["device.offline"])
+        .await;
+    let site = e.fx.site(e.org).await;
+    let silent = e.fx.device(e.org, site).await;
+    let alive = e.fx.device(e.org, site).await;
+    e.fx.exec(
+        "UPDATE devices SET status = 'online', last_seen_at = now() - interval '10 minutes' WHERE id = $1",
+        &[silent],
+    )
+    .await;
+    e.fx.exec(
+        "UPDATE devices SET status = 'online', last_seen_at = now() WHERE id = $1",
+        &[alive],
+    )
+    .await;
+    let flipped = breeze_server::agents::offline::sweep_once(&e.server.state)
+        .await
+        .unwrap();
+    assert_eq!(flipped, 1);
+    assert_eq!(
+        breeze_server::agents::offline::sweep_once(&e.server.state)
+            .await
+            .unwrap(),
+        0,
+        "a device flips once"
+    );
+    let mut tx = e.fx.pool().begin().await.unwrap();
+    crate::common::system_context(&mut tx).await;
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT event_type, payload FROM webhook_deliveries WHERE subscription_id = $1::text::uuid",
+    )
+    .bind(sub["id"].as_str().unwrap())
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let statuses: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, status FROM devices WHERE id = ANY ($1)")
+            .bind(vec![silent, alive])
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    drop(tx);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let payload: Value = serde_json::from_str(&rows[0].1).unwrap();
+    assert_eq!(payload["type"], "device.offline");
+    assert_eq!(payload["data"]["deviceId"], silent.to_string());
+    assert!(payload["data"]["lastSeenAt"].is_number(), "{payload}");
+    for (id, status) in statuses {
+        assert_eq!(status, if id == silent { "offline" } else { "online" });
+    }
 }
