@@ -44,4 +44,5 @@ mod smoke;
 mod tenancy_crud;
 mod tenancy_seeded_roles;
 mod webhooks_api;
+mod webhooks_bench;
 mod webhooks_e2e;
