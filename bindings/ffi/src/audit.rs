@@ -1,10 +1,10 @@
-//! The audit chain (SPEC 6): canonical form and hashes of an entry, chain verification,
-//! export-bundle verification with the first-break report, checkpoint verification and the
+//! The audit chain (SPEC 6): canonical form and hashes of an entry, chain verification (whole,
+//! or a segment received as a stream), export-bundle verification with the first-break report, checkpoint verification and the
 //! details sanitizer.
 
 use breeze_core::audit::{
-    BundleOptions, ChainId, Checkpoint, Entry, KeyId, KeyRing, sanitize_details,
-    verify_bundle_bytes, verify_chain,
+    BundleOptions, ChainBreak, ChainId, Checkpoint, Entry, KeyId, KeyRing, VerifiedChain,
+    sanitize_details, verify_bundle_bytes, verify_chain, verify_segment,
 };
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +58,20 @@ pub fn audit_entry_hashes(entry: serde_json::Value) -> FfiResult<EntryHashes> {
     })
 }
 
+/// `{"ok": true, ...VerifiedChain}` or `{"ok": false, "break": ChainBreak}`.
+fn verdict(result: Result<VerifiedChain, ChainBreak>) -> FfiResult<serde_json::Value> {
+    Ok(match result {
+        Ok(verified) => {
+            let mut v = to_json(&verified)?;
+            if let Some(map) = v.as_object_mut() {
+                map.insert("ok".to_owned(), true.into());
+            }
+            v
+        }
+        Err(b) => serde_json::json!({ "ok": false, "break": to_json(&b)? }),
+    })
+}
+
 /// Verifies a whole chain from genesis: `{"ok": true, "chain", "first_sequence", "entries",
 /// "last_sequence", "head_hash", "checkpoints", ...}` or `{"ok": false, "break": {"kind",
 /// "chain", "sequence", "detail"}}`.
@@ -71,17 +85,24 @@ pub fn audit_verify_chain(
 ) -> FfiResult<serde_json::Value> {
     let chain: ChainId = from_json(serde_json::Value::from(chain), "chain id")?;
     let entries: Vec<Entry> = from_json(entries, "audit entries")?;
-    let verdict = match verify_chain(chain, key_ring(keys)?, &entries) {
-        Ok(verified) => {
-            let mut v = to_json(&verified)?;
-            if let Some(map) = v.as_object_mut() {
-                map.insert("ok".to_owned(), true.into());
-            }
-            v
-        }
-        Err(b) => serde_json::json!({ "ok": false, "break": to_json(&b)? }),
-    };
-    Ok(verdict)
+    verdict(verify_chain(chain, key_ring(keys)?, &entries))
+}
+
+/// Verifies a segment of a chain, as received through `audit.appended` webhooks: the first
+/// entry is trusted to link to what came before it, every later one must follow without a
+/// hole (a missing entry is `entry_removed` at its sequence). Same verdict as
+/// [`audit_verify_chain`].
+///
+/// # Errors
+/// `invalid_input` for a bad chain id, entries or keys; `audit` family for a bad key.
+pub fn audit_verify_stream(
+    chain: &str,
+    entries: serde_json::Value,
+    keys: serde_json::Value,
+) -> FfiResult<serde_json::Value> {
+    let chain: ChainId = from_json(serde_json::Value::from(chain), "chain id")?;
+    let entries: Vec<Entry> = from_json(entries, "audit entries")?;
+    verdict(verify_segment(chain, key_ring(keys)?, &entries))
 }
 
 /// Verifies an export bundle (JSON lines). `trusted_keys` (`[{"key_id", "public_key"}]`)

@@ -28,6 +28,8 @@ pub enum Family {
     Authz,
     /// The audit chain: checkpoints, keys, chain ids.
     Audit,
+    /// Outbound webhooks: secrets, signatures, event types and payloads.
+    Webhook,
 }
 
 impl Family {
@@ -44,6 +46,7 @@ impl Family {
             Self::Recovery => "recovery",
             Self::Authz => "authz",
             Self::Audit => "audit",
+            Self::Webhook => "webhook",
         }
     }
 }
@@ -111,6 +114,7 @@ from_crate_error! {
     breeze_authz::risk::RiskPolicyError => Authz,
     breeze_authz::session::SessionInvalid => Authz,
     breeze_core::audit::CheckpointError => Audit,
+    breeze_core::webhooks::WebhookError => Webhook,
 }
 
 /// Deserialises a JSON value into `T`, naming `what` in the error.
@@ -204,4 +208,34 @@ pub fn js_integral_fields(value: serde_json::Value) -> serde_json::Value {
         }
     };
     serde_json::Value::Object(map.into_iter().map(|(k, v)| (k, integral(v))).collect())
+}
+
+/// [`js_integral_fields`] at every depth: every integral float within +-2^53, in objects and
+/// arrays at any nesting, turned into an integer. For JSON a JavaScript caller built (where
+/// `1` and `1.0` are the same number) that is written back out, such as a webhook payload's
+/// `data`.
+#[must_use]
+pub fn js_integral_numbers(value: serde_json::Value) -> serde_json::Value {
+    const SAFE: f64 = 9_007_199_254_740_991.0;
+    match value {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, js_integral_numbers(v)))
+                .collect(),
+        ),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(js_integral_numbers).collect())
+        }
+        v => match v.as_f64() {
+            Some(x) if v.is_f64() && x.fract() == 0.0 && x.abs() <= SAFE => {
+                #[expect(
+                    clippy::cast_possible_truncation,
+                    reason = "checked integral and within 2^53 above"
+                )]
+                let n = x as i64;
+                serde_json::Value::from(n)
+            }
+            _ => v,
+        },
+    }
 }

@@ -12,8 +12,9 @@
 //! | [`secrets`] | `enc:v3` envelopes with a key ring and table/column binding, re-encryption, `mfa:v1` |
 //! | [`jwt`] | HS256 sign / verify with a `kid` key ring |
 //! | [`totp`] | TOTP secrets, codes, verification, `otpauth://` URIs |
-//! | [`audit`] | audit entry canonical form and hashes, chain / bundle / checkpoint verification, sanitizer |
+//! | [`audit`] | audit entry canonical form and hashes, chain / stream segment / bundle / checkpoint verification, sanitizer |
 //! | [`agent`] | agent-protocol decode and validation (typed message or issue list), JSON Schemas, redaction of command output, the remote path rule and file-content digests |
+//! | [`webhooks`] | Standard Webhooks sign / verify (several secrets during a roll), secret generation, the event catalogue, delivery bodies |
 //! | [`authz`] | permission checks, grants, API-key scopes and status, session validity, force-MFA, AI risk decisions |
 //! | [`error`] | [`FfiError`]: family, code, message |
 //!
@@ -42,5 +43,6 @@ pub mod jwt;
 pub mod password;
 pub mod secrets;
 pub mod totp;
+pub mod webhooks;
 
 pub use error::{Family, FfiError, FfiResult};

@@ -9,7 +9,7 @@
 )]
 
 use breeze_ffi::error::{js_number_from_u64, unix_from_f64};
-use breeze_ffi::{Family, agent, audit, authz, credentials, jwt, secrets, totp};
+use breeze_ffi::{Family, agent, audit, authz, credentials, jwt, secrets, totp, webhooks};
 use serde_json::json;
 
 #[test]
@@ -199,4 +199,136 @@ fn js_integral_fields_only_touch_exact_integers() {
     assert_eq!(v["e"], json!("x"));
     assert_eq!(v["f"], json!({"g": 2.0}));
     assert_eq!(js_integral_fields(json!([1.0])), json!([1.0]));
+}
+
+#[test]
+fn js_integral_numbers_reach_every_depth() {
+    use breeze_ffi::error::js_integral_numbers;
+    let v =
+        js_integral_numbers(json!({"a": 1e10, "b": [2.0, 1.5, {"c": -3.0}], "d": {"e": 1e300}}));
+    assert_eq!(
+        v,
+        json!({"a": 10_000_000_000_i64, "b": [2, 1.5, {"c": -3}], "d": {"e": 1e300}})
+    );
+    assert_eq!(js_integral_numbers(json!(4.0)), json!(4));
+}
+
+const REF_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const REF_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+const REF_BODY: &[u8] = br#"{"test": 2432232314}"#;
+const REF_SIG: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+#[test]
+fn webhook_sign_and_verify() {
+    let secrets = [REF_SECRET.to_owned()];
+    assert_eq!(
+        webhooks::webhook_sign(&secrets, REF_ID, 1_614_265_330, REF_BODY).unwrap(),
+        REF_SIG
+    );
+    webhooks::webhook_verify(
+        &secrets,
+        REF_ID,
+        "1614265330",
+        REF_SIG,
+        REF_BODY,
+        1_614_265_330,
+        None,
+    )
+    .unwrap();
+    let e = webhooks::webhook_verify(
+        &secrets,
+        REF_ID,
+        "1614265330",
+        REF_SIG,
+        REF_BODY,
+        1_614_265_631,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!((e.family, e.code), (Family::Webhook, "timestamp_too_old"));
+    webhooks::webhook_verify(
+        &secrets,
+        REF_ID,
+        "1614265330",
+        REF_SIG,
+        REF_BODY,
+        1_614_265_631,
+        Some(301),
+    )
+    .unwrap();
+    let e = webhooks::webhook_sign(&["whsec_short".to_owned()], REF_ID, 0, b"").unwrap_err();
+    assert_eq!((e.family, e.code), (Family::Webhook, "secret_format"));
+    assert!(!e.message.contains("short"), "{}", e.message);
+    let e = webhooks::webhook_sign(&[], REF_ID, 0, b"").unwrap_err();
+    assert_eq!(e.code, "no_secret");
+
+    let generated = webhooks::webhook_generate_secret().unwrap();
+    assert!(
+        generated.starts_with("whsec_") && generated.len() == 50,
+        "{generated}"
+    );
+    let both = [REF_SECRET.to_owned(), generated.clone()];
+    let header = webhooks::webhook_sign(&both, "msg_1", 100, b"x").unwrap();
+    webhooks::webhook_verify(&[generated], "msg_1", "100", &header, b"x", 100, Some(0)).unwrap();
+}
+
+#[test]
+fn webhook_catalogue_and_payloads() {
+    let cat = webhooks::webhook_event_catalogue();
+    let cat = cat.as_array().unwrap();
+    assert_eq!(cat.len(), 9);
+    assert_eq!(
+        cat[0],
+        json!({"type": "device.enrolled", "subscribable": true, "dataFields": ["deviceId", "siteId", "hostname", "reenrolledInPlace"]})
+    );
+    assert_eq!(
+        cat[8],
+        json!({"type": "webhook.test", "subscribable": false, "dataFields": []})
+    );
+
+    let org = "6f1c2a4e-7d8b-4c3a-9e2f-1a2b3c4d5e6f";
+    let body = webhooks::webhook_payload(
+        "webhook.test",
+        "2026-01-01T01:00:00.5+01:00",
+        org,
+        json!({}),
+    )
+    .unwrap();
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"type":"webhook.test","timestamp":"2026-01-01T00:00:00Z","orgId":"{org}","data":{{}}}}"#
+        )
+    );
+    let code = |t: &str, ts: &str, o: &str, d| webhooks::webhook_payload(t, ts, o, d).unwrap_err();
+    let e = code("device.deleted", "2026-01-01T00:00:00Z", org, json!({}));
+    assert_eq!((e.family, e.code), (Family::Webhook, "unknown_event"));
+    assert_eq!(
+        code("webhook.test", "2026-01-01", org, json!({})).code,
+        "timestamp_invalid"
+    );
+    assert_eq!(
+        code("webhook.test", "2026-01-01T00:00:00Z", "org", json!({})).code,
+        "invalid_input"
+    );
+    assert_eq!(
+        code("webhook.test", "2026-01-01T00:00:00Z", org, json!([])).code,
+        "data_not_object"
+    );
+    assert_eq!(
+        code("webhook.test", "2026-01-01T00:00:00Z", org, json!({"a": 1})).code,
+        "undocumented_field"
+    );
+}
+
+#[test]
+fn audit_verify_stream_has_the_chain_verdict_shape() {
+    let e = audit::audit_verify_stream("nope", json!([]), json!([])).unwrap_err();
+    assert_eq!(e.code, "invalid_input");
+    let org = "6f1c2a4e-7d8b-4c3a-9e2f-1a2b3c4d5e6f";
+    let v = audit::audit_verify_stream(org, json!([]), json!([])).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["entries"], 0);
+    let e = audit::audit_verify_stream(org, json!([{"chain": org}]), json!([])).unwrap_err();
+    assert_eq!(e.code, "invalid_input");
 }
