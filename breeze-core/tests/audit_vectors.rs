@@ -170,3 +170,51 @@ fn sanitize_vectors_replay() {
         assert_eq!(sanitize_details(&c["input"]), c["output"], "{}", c["name"]);
     }
 }
+
+#[test]
+fn stream_vectors_replay() {
+    let v = load("stream.json");
+    let cases = v["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10);
+    // The entries are those of chain.json's full bundle (or altered copies of them).
+    let chain_json = load("chain.json");
+    let bundle_entries: Vec<Value> = chain_json["full"]["bundle"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter_map(|l| l.get("entry").cloned())
+        .collect();
+    assert_eq!(bundle_entries.len(), 10);
+    let keys = vectors_gen::ring(&[&vectors_gen::signer(1), &vectors_gen::signer(2)]);
+    let mut kinds = std::collections::BTreeSet::new();
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let chain: ChainId = serde_json::from_value(c["chain"].clone()).unwrap();
+        let entries: Vec<Entry> = serde_json::from_value(c["entries"].clone()).unwrap();
+        if [
+            "middle",
+            "single",
+            "whole",
+            "tail",
+            "hole",
+            "holes",
+            "reordered",
+        ]
+        .contains(&name)
+        {
+            for e in c["entries"].as_array().unwrap() {
+                let seq = usize::try_from(e["sequence"].as_u64().unwrap()).unwrap();
+                assert_eq!(e, &bundle_entries[seq], "{name}");
+            }
+        }
+        let verdict = vectors_gen::verdict(verify_segment(chain, keys.clone(), &entries));
+        assert_eq!(verdict, c["expected"], "{name}");
+        if let Some(kind) = c["expected"]["break"]["kind"].as_str() {
+            kinds.insert(kind.to_owned());
+        }
+    }
+    for kind in ["entry_removed", "content_altered", "sequence_gap"] {
+        assert!(kinds.contains(kind), "no stream case breaks with {kind}");
+    }
+}

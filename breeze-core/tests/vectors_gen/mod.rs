@@ -748,6 +748,180 @@ fn tampered_vectors() -> Value {
     })
 }
 
+/// The verdict `audit_verify_chain` / `audit_verify_stream` answer in the bindings.
+pub fn verdict(result: Result<VerifiedChain, ChainBreak>) -> Value {
+    match result {
+        Ok(v) => {
+            let mut j = serde_json::to_value(&v).unwrap();
+            j["ok"] = true.into();
+            j
+        }
+        Err(b) => json!({"ok": false, "break": b}),
+    }
+}
+
+/// A segment of the main chain of `chain.json`, from `from` through `through`, without `drop`.
+pub fn stream_segment(from: u64, through: u64, drop: &[u64]) -> Vec<Entry> {
+    full_chain()
+        .entries()
+        .iter()
+        .filter(|e| (from..=through).contains(&e.sequence) && !drop.contains(&e.sequence))
+        .cloned()
+        .collect()
+}
+
+/// An entry with its event's action changed through the JSON form; resealed or not.
+fn edited(e: &Entry, reseal_it: bool) -> Entry {
+    let mut wire = serde_json::to_value(e).unwrap();
+    wire["event"]["action"] = "auth.login.failure".into();
+    let mut out: Entry = serde_json::from_value(wire).unwrap();
+    if reseal_it {
+        reseal(&mut out);
+    }
+    out
+}
+
+/// A stream case: name, description, chain, entries, and the break expected (kind,
+/// sequence), or `None` when the segment verifies.
+pub type StreamCase = (
+    &'static str,
+    &'static str,
+    ChainId,
+    Vec<Entry>,
+    Option<(BreakKind, u64)>,
+);
+
+pub fn stream_cases() -> Vec<StreamCase> {
+    let middle = stream_segment(3, 7, &[]);
+    let mut edited_5 = middle.clone();
+    edited_5[2] = edited(&middle[2], false);
+    let mut resealed_5 = middle.clone();
+    resealed_5[2] = edited(&middle[2], true);
+    let reordered = vec![
+        middle[0].clone(),
+        middle[2].clone(),
+        middle[1].clone(),
+        middle[3].clone(),
+    ];
+    let mut skipped = stream_segment(3, 4, &[]);
+    let mut head = ChainHead::resume(org_a(), 6, skipped[1].chain_hash.unwrap());
+    skipped.push(head.append_event(event(6)).unwrap());
+    vec![
+        (
+            "middle",
+            "entries 3 to 7: a segment that starts mid-chain verifies",
+            org_a(),
+            middle.clone(),
+            None,
+        ),
+        (
+            "single",
+            "entry 5 alone",
+            org_a(),
+            stream_segment(5, 5, &[]),
+            None,
+        ),
+        (
+            "whole",
+            "entries 0 to 9: the whole chain is a segment too",
+            org_a(),
+            stream_segment(0, 9, &[]),
+            None,
+        ),
+        (
+            "tail",
+            "entries 8 and 9: the end of the chain",
+            org_a(),
+            stream_segment(8, 9, &[]),
+            None,
+        ),
+        (
+            "empty",
+            "no entry: verifies, with no entry",
+            org_a(),
+            Vec::new(),
+            None,
+        ),
+        (
+            "hole",
+            "entries 3 to 7 without 5: the missing sequence is named",
+            org_a(),
+            stream_segment(3, 7, &[5]),
+            Some((BreakKind::EntryRemoved, 5)),
+        ),
+        (
+            "holes",
+            "entries 2 to 9 without 4, 5 and 6: the first missing sequence is named",
+            org_a(),
+            stream_segment(2, 9, &[4, 5, 6]),
+            Some((BreakKind::EntryRemoved, 4)),
+        ),
+        (
+            "edited",
+            "entries 3 to 7, the action of 5 changed in place",
+            org_a(),
+            edited_5,
+            Some((BreakKind::ContentAltered, 5)),
+        ),
+        (
+            "edited_resealed",
+            "entries 3 to 7, 5 changed and resealed: 6 no longer links to it",
+            org_a(),
+            resealed_5,
+            Some((BreakKind::ContentAltered, 5)),
+        ),
+        (
+            "reordered",
+            "entries 3, 5, 4, 6",
+            org_a(),
+            reordered,
+            Some((BreakKind::EntriesReordered, 4)),
+        ),
+        (
+            "writer_skipped",
+            "3 and 4, then an entry sealed as 6 right after 4",
+            org_a(),
+            skipped,
+            Some((BreakKind::SequenceGap, 5)),
+        ),
+        (
+            "other_chain",
+            "entries 3 to 7 verified as another organization's chain",
+            org_b(),
+            middle,
+            Some((BreakKind::WrongChainId, 3)),
+        ),
+    ]
+}
+
+fn stream_vectors() -> Value {
+    let keys = ring(&[&signer(1), &signer(2)]);
+    let cases: Vec<Value> = stream_cases()
+        .into_iter()
+        .map(|(name, description, chain, entries, expected)| {
+            let result = verify_segment(chain, keys.clone(), &entries);
+            match (&result, expected) {
+                (Ok(_), None) => {}
+                (Err(b), Some((kind, seq))) => {
+                    assert_eq!((b.kind, b.sequence), (kind, seq), "{name}")
+                }
+                _ => panic!("{name}: {result:?}"),
+            }
+            json!({
+                "name": name,
+                "description": description,
+                "chain": chain,
+                "entries": entries,
+                "expected": verdict(result),
+            })
+        })
+        .collect();
+    json!({
+        "description": "Segments of the chain of chain.json (its full bundle's entries), as a receiver of audit.appended webhooks gets them: the first entry is trusted to link to what came before it, every later one must follow. Verify each case's entries as a segment of `chain` (audit_verify_stream, with the keys of chain.json) and expect `expected`, the verdict audit_verify_chain also answers.",
+        "cases": cases,
+    })
+}
+
 fn sanitize_vectors() -> Value {
     let inputs = [
         (
@@ -795,5 +969,6 @@ pub fn all() -> Vec<(String, String)> {
         ("chain.json", chain_vectors()),
         ("tampered.json", tampered_vectors()),
         ("sanitize.json", sanitize_vectors()),
+        ("stream.json", stream_vectors()),
     ])
 }
