@@ -3,7 +3,7 @@
 // checks; a vector any language disagrees with fails its build.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { breeze, backendName } from './backend.mjs';
 import { REPLAYED, load, schemaFiles, untracked } from './vectors.mjs';
 
@@ -391,4 +391,102 @@ test(`[${backendName}] agent file content vectors`, () => {
   for (const bad of [-1, 0.5, Number.NaN, 2 ** 53]) {
     throwsCode(() => breeze.agentFileContentVerify('', '0'.repeat(64), bad), 'invalid_input', String(bad));
   }
+});
+
+// ---------------------------------------------------------------- audit streaming and webhooks
+
+test(`[${backendName}] audit stream segments`, () => {
+  const v = load('audit/stream.json');
+  assert.ok(v.cases.length >= 10);
+  for (const c of v.cases) assert.deepEqual(breeze.auditVerifyStream(c.chain, c.entries, chainKeys()), c.expected, c.name);
+  // A middle segment of chain.json's bundle verifies; without its middle entry, that entry is named.
+  const lines = load('audit/chain.json').full.bundle.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const chain = lines[0].chain;
+  const entries = lines.filter((l) => l.entry).map((l) => l.entry);
+  const ok = breeze.auditVerifyStream(chain, entries.slice(3, 8), chainKeys());
+  assert.equal(ok.ok, true);
+  assert.deepEqual([ok.first_sequence, ok.entries, ok.last_sequence], [3, 5, 7]);
+  const hole = breeze.auditVerifyStream(chain, [...entries.slice(3, 5), ...entries.slice(6, 8)], chainKeys());
+  assert.equal(hole.ok, false);
+  assert.equal(hole.break.kind, 'entry_removed');
+  assert.equal(hole.break.sequence, 5);
+  assert.equal(breeze.auditVerifyChain(chain, [...entries.slice(0, 5), ...entries.slice(6)], chainKeys()).break.sequence, 5);
+});
+
+/** The webhook-signature header computed with node:crypto. */
+function nodeSignature(secrets, msgId, timestamp, body) {
+  return secrets
+    .map((s) => {
+      const mac = createHmac('sha256', Buffer.from(s.slice('whsec_'.length), 'base64'));
+      mac.update(`${msgId}.${timestamp}.`);
+      mac.update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+      return `v1,${mac.digest('base64')}`;
+    })
+    .join(' ');
+}
+
+test(`[${backendName}] webhook signatures`, () => {
+  const v = load('webhooks/signatures.json');
+  const r = v.reference;
+  assert.equal(breeze.webhookSign([r.secret], r.msg_id, r.timestamp, r.body), r.signature);
+  assert.equal(breeze.webhookSign([r.secret], r.msg_id, r.timestamp, enc.encode(r.body)), r.signature);
+  assert.equal(nodeSignature([r.secret], r.msg_id, r.timestamp, r.body), r.signature);
+  assert.ok(v.sign.length >= 8);
+  for (const c of v.sign) {
+    assert.equal(breeze.webhookSign(c.secrets, c.msg_id, c.timestamp, c.body), c.signature, c.name);
+    assert.equal(nodeSignature(c.secrets, c.msg_id, c.timestamp, c.body), c.signature, c.name);
+  }
+  assert.ok(v.sign_errors.length);
+  for (const c of v.sign_errors) throwsCode(() => breeze.webhookSign(c.secrets, c.msg_id, c.timestamp, c.body), c.code, c.name);
+  assert.ok(v.verify.length >= 40);
+  for (const c of v.verify) {
+    const run = (body) => breeze.webhookVerify(c.secrets, c.msg_id, c.timestamp, c.signature, body, c.now, c.tolerance);
+    if (c.expect.ok) {
+      assert.equal(run(c.body), undefined, c.name);
+      assert.equal(run(enc.encode(c.body)), undefined, c.name);
+    } else {
+      throwsCode(() => run(c.body), c.expect.code, c.name);
+    }
+  }
+});
+
+test(`[${backendName}] webhook secrets and bytes`, () => {
+  const s = breeze.webhookGenerateSecret();
+  assert.ok(s.startsWith('whsec_'));
+  assert.equal(Buffer.from(s.slice(6), 'base64').length, 32);
+  assert.notEqual(breeze.webhookGenerateSecret(), s);
+  const body = Uint8Array.from([0, 255, 32, 98]);
+  const t = 1_767_225_600;
+  const h = breeze.webhookSign([s], 'msg_1', t, body);
+  assert.equal(h, nodeSignature([s], 'msg_1', t, body));
+  breeze.webhookVerify([s], 'msg_1', String(t), h, body, t + 300);
+  breeze.webhookVerify([s], 'msg_1', String(t), h, body, t + 300, null);
+  throwsCode(() => breeze.webhookVerify([s], 'msg_1', String(t), h, body, t + 301), 'timestamp_too_old');
+  throwsCode(() => breeze.webhookVerify([s], 'msg_1', String(t), h, Uint8Array.from([0, 255, 32, 99]), t), 'no_matching_signature');
+  for (const bad of [-1, 0.5, Number.NaN]) {
+    throwsCode(() => breeze.webhookVerify([s], 'msg_1', String(t), h, body, t, bad), 'invalid_input', String(bad));
+  }
+  throwsCode(() => breeze.webhookSign([s], 'msg_1', 1.5, body), 'invalid_input');
+});
+
+test(`[${backendName}] webhook payloads`, () => {
+  const v = load('webhooks/payloads.json');
+  assert.deepEqual(breeze.webhookEventCatalogue(), v.catalogue);
+  assert.deepEqual(v.catalogue.filter((e) => !e.subscribable).map((e) => e.type), ['webhook.test']);
+  assert.ok(v.cases.length >= 20);
+  for (const c of v.cases) {
+    const run = () => breeze.webhookPayload(c.type, c.timestamp, c.org_id, c.data);
+    if (c.expect.ok) {
+      const body = run();
+      assert.equal(body, c.expect.body, c.name);
+      const parsed = JSON.parse(body);
+      assert.deepEqual(parsed.data, c.data, c.name);
+      assert.equal(parsed.type, c.type, c.name);
+    } else {
+      throwsCode(run, c.expect.code, c.name);
+    }
+  }
+  // Integral numbers past 2^32 stay integers in the body.
+  const body = breeze.webhookPayload('remote.session.ended', '2026-01-01T00:00:00Z', v.cases[0].org_id, { bytesIn: 5_000_000_000 });
+  assert.ok(body.includes('"bytesIn":5000000000}'), body);
 });

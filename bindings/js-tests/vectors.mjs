@@ -24,11 +24,14 @@ export const REPLAYED = [
   'audit/chain.json',
   'audit/tampered.json',
   'audit/sanitize.json',
+  'audit/stream.json',
   'agent-proto/text.json',
   'agent-proto/binary.json',
   'agent-proto/redact.json',
   'agent-proto/remote_path.json',
   'agent-proto/file_content.json',
+  'webhooks/signatures.json',
+  'webhooks/payloads.json',
 ];
 
 const cache = new Map();

@@ -37,6 +37,8 @@ export declare function auditVerifyChain(chain: string, entries: any, keys: any)
 
 export declare function auditVerifyCheckpoint(checkpoint: any, keys: any): void
 
+export declare function auditVerifyStream(chain: string, entries: any, keys: any): any
+
 export declare function credentialGenerate(kind: string): any
 
 export declare function credentialHash(kind: string, value: string): string
@@ -108,3 +110,13 @@ export declare function totpOtpauthUri(secretBase32: string, email: string): str
 export declare function totpRfc6238Code(secret: Uint8Array, unix: number, digits: number): string
 
 export declare function totpVerify(secretBase32: string, code: string, unix: number): number
+
+export declare function webhookEventCatalogue(): any
+
+export declare function webhookGenerateSecret(): string
+
+export declare function webhookPayload(eventType: string, timestampRfc3339: string, orgId: string, data: any): string
+
+export declare function webhookSign(secrets: Array<string>, msgId: string, timestamp: number, body: string | Uint8Array): string
+
+export declare function webhookVerify(secrets: Array<string>, msgId: string, timestamp: string, signature: string, body: string | Uint8Array, now: number, tolerance?: number | undefined | null): void

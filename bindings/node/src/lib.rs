@@ -4,8 +4,8 @@
 //! `Result<..>` return type, so no alias is used for it.)
 #![deny(clippy::all)]
 
-use breeze_ffi::error::{js_number_from_u64, u64_from_f64, unix_from_f64};
-use breeze_ffi::{FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp};
+use breeze_ffi::error::{js_integral_numbers, js_number_from_u64, u64_from_f64, unix_from_f64};
+use breeze_ffi::{FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp, webhooks};
 use napi::bindgen_prelude::{Either, Uint8Array};
 use napi_derive::napi;
 use serde_json::Value;
@@ -245,6 +245,11 @@ pub fn audit_verify_chain(chain: String, entries: Value, keys: Value) -> Result<
 }
 
 #[napi]
+pub fn audit_verify_stream(chain: String, entries: Value, keys: Value) -> Result<Value, napi::Error<String>> {
+    r(audit::audit_verify_stream(&chain, entries, keys))
+}
+
+#[napi]
 pub fn audit_verify_bundle(bundle: Either<String, Uint8Array>, trusted_keys: Option<Value>, trusted_checkpoints: Option<Value>) -> Result<Value, napi::Error<String>> {
     r(audit::audit_verify_bundle(bytes(&bundle), trusted_keys, trusted_checkpoints))
 }
@@ -299,4 +304,42 @@ pub fn agent_file_content_verify(
 ) -> Result<Value, napi::Error<String>> {
     let size = size.map(|s| r(u64_from_f64(s))).transpose()?;
     Ok(agent::agent_file_content_verify(&content_base64, &sha256, size))
+}
+
+// ---- webhooks
+
+#[napi]
+pub fn webhook_sign(secrets: Vec<String>, msg_id: String, timestamp: f64, body: Either<String, Uint8Array>) -> Result<String, napi::Error<String>> {
+    r(webhooks::webhook_sign(&secrets, &msg_id, now(timestamp)?, bytes(&body)))
+}
+
+#[napi]
+pub fn webhook_verify(
+    secrets: Vec<String>,
+    msg_id: String,
+    timestamp: String,
+    signature: String,
+    body: Either<String, Uint8Array>,
+    now: f64,
+    tolerance: Option<f64>,
+) -> Result<(), napi::Error<String>> {
+    let tolerance = tolerance.map(|t| r(u64_from_f64(t))).transpose()?;
+    r(webhooks::webhook_verify(&secrets, &msg_id, &timestamp, &signature, bytes(&body), r(unix_from_f64(now))?, tolerance))
+}
+
+#[napi]
+pub fn webhook_generate_secret() -> Result<String, napi::Error<String>> {
+    r(webhooks::webhook_generate_secret())
+}
+
+#[napi]
+pub fn webhook_event_catalogue() -> Value {
+    webhooks::webhook_event_catalogue()
+}
+
+// `data` as JavaScript built it: integral numbers past 2^32 (floats through napi) are
+// integers again.
+#[napi]
+pub fn webhook_payload(event_type: String, timestamp_rfc3339: String, org_id: String, data: Value) -> Result<String, napi::Error<String>> {
+    r(webhooks::webhook_payload(&event_type, &timestamp_rfc3339, &org_id, js_integral_numbers(data)))
 }

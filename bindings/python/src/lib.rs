@@ -1,7 +1,7 @@
 //! Python glue for `breeze-ffi`: every function is a one-line forward; this file only converts
 //! arguments (str or bytes, dicts and lists through JSON) and maps errors to exceptions.
 
-use breeze_ffi::{Family, FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp};
+use breeze_ffi::{Family, FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp, webhooks};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -17,6 +17,7 @@ create_exception!(breeze, TotpError, BreezeError, "TOTP secret or code.");
 create_exception!(breeze, RecoveryCodeError, BreezeError, "MFA recovery code.");
 create_exception!(breeze, AuthzError, BreezeError, "Permission, grant, role, API-key scope, session validity or risk policy.");
 create_exception!(breeze, AuditError, BreezeError, "Audit checkpoint or its keys.");
+create_exception!(breeze, WebhookError, BreezeError, "Webhook secret, signature, event type or payload.");
 
 fn to_py(e: FfiError) -> PyErr {
     let message = e.message.clone();
@@ -29,6 +30,7 @@ fn to_py(e: FfiError) -> PyErr {
         Family::Recovery => RecoveryCodeError::new_err(message),
         Family::Authz => AuthzError::new_err(message),
         Family::Audit => AuditError::new_err(message),
+        Family::Webhook => WebhookError::new_err(message),
         _ => InvalidInputError::new_err(message),
     };
     Python::attach(|py| {
@@ -313,6 +315,11 @@ fn audit_verify_chain(py: Python<'_>, chain: &str, entries: &Bound<'_, PyAny>, k
 }
 
 #[pyfunction]
+fn audit_verify_stream(py: Python<'_>, chain: &str, entries: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> Res<Py<PyAny>> {
+    json_out(py, &r(audit::audit_verify_stream(chain, json_in(entries)?, json_in(keys)?))?)
+}
+
+#[pyfunction]
 #[pyo3(signature = (bundle, trusted_keys = None, trusted_checkpoints = None))]
 fn audit_verify_bundle(
     py: Python<'_>,
@@ -380,6 +387,42 @@ fn agent_file_content_verify(
     json_out(py, &agent::agent_file_content_verify(&content, sha256, size))
 }
 
+// ---- webhooks
+
+#[pyfunction]
+fn webhook_sign(secrets: Vec<String>, msg_id: &str, timestamp: i64, body: &Bound<'_, PyAny>) -> Res<String> {
+    r(with_bytes(body, |b| webhooks::webhook_sign(&secrets, msg_id, timestamp, b))?)
+}
+
+#[pyfunction]
+#[pyo3(signature = (secrets, msg_id, timestamp, signature, body, now, tolerance = None))]
+fn webhook_verify(
+    secrets: Vec<String>,
+    msg_id: &str,
+    timestamp: &str,
+    signature: &str,
+    body: &Bound<'_, PyAny>,
+    now: i64,
+    tolerance: Option<u64>,
+) -> Res<()> {
+    r(with_bytes(body, |b| webhooks::webhook_verify(&secrets, msg_id, timestamp, signature, b, now, tolerance))?)
+}
+
+#[pyfunction]
+fn webhook_generate_secret() -> Res<String> {
+    r(webhooks::webhook_generate_secret())
+}
+
+#[pyfunction]
+fn webhook_event_catalogue(py: Python<'_>) -> Res<Py<PyAny>> {
+    json_out(py, &webhooks::webhook_event_catalogue())
+}
+
+#[pyfunction]
+fn webhook_payload(event_type: &str, timestamp_rfc3339: &str, org_id: &str, data: &Bound<'_, PyAny>) -> Res<String> {
+    r(webhooks::webhook_payload(event_type, timestamp_rfc3339, org_id, json_in(data)?))
+}
+
 /// The native module behind the `breeze` package.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -394,6 +437,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("RecoveryCodeError", py.get_type::<RecoveryCodeError>())?;
     m.add("AuthzError", py.get_type::<AuthzError>())?;
     m.add("AuditError", py.get_type::<AuditError>())?;
+    m.add("WebhookError", py.get_type::<WebhookError>())?;
     m.add_function(wrap_pyfunction!(password_hash, m)?)?;
     m.add_function(wrap_pyfunction!(password_hash_with_salt, m)?)?;
     m.add_function(wrap_pyfunction!(password_verify, m)?)?;
@@ -434,6 +478,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(session_check, m)?)?;
     m.add_function(wrap_pyfunction!(audit_entry_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(audit_verify_chain, m)?)?;
+    m.add_function(wrap_pyfunction!(audit_verify_stream, m)?)?;
     m.add_function(wrap_pyfunction!(audit_verify_bundle, m)?)?;
     m.add_function(wrap_pyfunction!(audit_verify_checkpoint, m)?)?;
     m.add_function(wrap_pyfunction!(audit_sanitize_details, m)?)?;
@@ -444,5 +489,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(agent_redact_secrets, m)?)?;
     m.add_function(wrap_pyfunction!(agent_check_remote_path, m)?)?;
     m.add_function(wrap_pyfunction!(agent_file_content_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(webhook_sign, m)?)?;
+    m.add_function(wrap_pyfunction!(webhook_verify, m)?)?;
+    m.add_function(wrap_pyfunction!(webhook_generate_secret, m)?)?;
+    m.add_function(wrap_pyfunction!(webhook_event_catalogue, m)?)?;
+    m.add_function(wrap_pyfunction!(webhook_payload, m)?)?;
     Ok(())
 }

@@ -451,3 +451,107 @@ def test_agent_file_content_vectors():
                 assert len(data) == c["size"], c["name"]
     with pytest.raises(OverflowError):
         breeze.agent_file_content_verify("", "0" * 64, -1)
+
+
+# ---------------------------------------------------------------- audit streaming and webhooks
+
+def test_audit_stream():
+    v = load("audit/stream.json")
+    assert len(v["cases"]) >= 10
+    for c in v["cases"]:
+        assert breeze.audit_verify_stream(c["chain"], c["entries"], chain_keys()) == c["expected"], c["name"]
+    # A middle segment of chain.json's bundle verifies; without its middle entry, that entry is named.
+    lines = bundle_lines(load("audit/chain.json")["full"]["bundle"])
+    chain = lines[0]["chain"]
+    entries = [l["entry"] for l in lines if "entry" in l]
+    ok = breeze.audit_verify_stream(chain, entries[3:8], chain_keys())
+    assert ok["ok"] is True and (ok["first_sequence"], ok["entries"], ok["last_sequence"]) == (3, 5, 7), ok
+    hole = breeze.audit_verify_stream(chain, entries[3:5] + entries[6:8], chain_keys())
+    assert hole["ok"] is False and hole["break"]["kind"] == "entry_removed" and hole["break"]["sequence"] == 5
+    # The same hole from genesis is the same break.
+    assert breeze.audit_verify_chain(chain, entries[:5] + entries[6:], chain_keys())["break"]["sequence"] == 5
+
+
+def stdlib_signature(secrets, msg_id, timestamp, body):
+    """The webhook-signature header computed with hmac, hashlib and base64 of the standard library."""
+    import base64
+    import hashlib
+    import hmac
+
+    body = body.encode() if isinstance(body, str) else body
+    sigs = []
+    for s in secrets:
+        key = base64.b64decode(s[len("whsec_"):], validate=True)
+        mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+        sigs.append("v1," + base64.b64encode(mac).decode())
+    return " ".join(sigs)
+
+
+def test_webhook_signatures():
+    v = load("webhooks/signatures.json")
+    r = v["reference"]
+    assert breeze.webhook_sign([r["secret"]], r["msg_id"], r["timestamp"], r["body"]) == r["signature"]
+    assert breeze.webhook_sign([r["secret"]], r["msg_id"], r["timestamp"], r["body"].encode()) == r["signature"]
+    assert stdlib_signature([r["secret"]], r["msg_id"], r["timestamp"], r["body"]) == r["signature"]
+    assert len(v["sign"]) >= 8
+    for c in v["sign"]:
+        assert breeze.webhook_sign(c["secrets"], c["msg_id"], c["timestamp"], c["body"]) == c["signature"], c["name"]
+        assert stdlib_signature(c["secrets"], c["msg_id"], c["timestamp"], c["body"]) == c["signature"], c["name"]
+    assert v["sign_errors"]
+    for c in v["sign_errors"]:
+        with pytest.raises(breeze.WebhookError) as e:
+            breeze.webhook_sign(c["secrets"], c["msg_id"], c["timestamp"], c["body"])
+        assert (e.value.code, e.value.family) == (c["code"], "webhook"), c["name"]
+    assert len(v["verify"]) >= 40
+    for c in v["verify"]:
+        args = (c["secrets"], c["msg_id"], c["timestamp"], c["signature"], c["body"], c["now"], c["tolerance"])
+        if c["expect"]["ok"]:
+            assert breeze.webhook_verify(*args) is None, c["name"]
+            assert breeze.webhook_verify(*args[:4], c["body"].encode(), c["now"], tolerance=c["tolerance"]) is None
+        else:
+            with pytest.raises(breeze.WebhookError) as e:
+                breeze.webhook_verify(*args)
+            assert e.value.code == c["expect"]["code"], (c["name"], str(e.value))
+
+
+def test_webhook_secrets_and_bytes():
+    import base64
+
+    s = breeze.webhook_generate_secret()
+    assert s.startswith("whsec_") and len(base64.b64decode(s[6:], validate=True)) == 32
+    assert breeze.webhook_generate_secret() != s
+    body = b"\x00\xff binary"
+    h = breeze.webhook_sign([s], "msg_1", 1_767_225_600, body)
+    assert h == stdlib_signature([s], "msg_1", 1_767_225_600, body)
+    breeze.webhook_verify([s], "msg_1", "1767225600", h, body, 1_767_225_600 + 300)
+    with pytest.raises(breeze.WebhookError) as e:
+        breeze.webhook_verify([s], "msg_1", "1767225600", h, body, 1_767_225_600 + 301)
+    assert e.value.code == "timestamp_too_old"
+    with pytest.raises(breeze.WebhookError) as e:
+        breeze.webhook_verify([s], "msg_1", "1767225600", h, body + b"x", 1_767_225_600)
+    assert e.value.code == "no_matching_signature"
+    with pytest.raises(breeze.InvalidInputError):
+        breeze.webhook_sign([s], "msg_1", 0, 12)
+    with pytest.raises(OverflowError):
+        breeze.webhook_verify([s], "msg_1", "0", h, body, 0, -1)
+
+
+def test_webhook_payloads():
+    import json
+
+    v = load("webhooks/payloads.json")
+    assert breeze.webhook_event_catalogue() == v["catalogue"]
+    assert [e["type"] for e in v["catalogue"] if not e["subscribable"]] == ["webhook.test"]
+    assert len(v["cases"]) >= 20
+    for c in v["cases"]:
+        args = (c["type"], c["timestamp"], c["org_id"], c["data"])
+        if c["expect"]["ok"]:
+            body = breeze.webhook_payload(*args)
+            assert body == c["expect"]["body"], c["name"]
+            parsed = json.loads(body)
+            assert parsed["data"] == c["data"] and parsed["type"] == c["type"], c["name"]
+        else:
+            cls = breeze.InvalidInputError if c["expect"]["code"] == "invalid_input" else breeze.WebhookError
+            with pytest.raises(cls) as e:
+                breeze.webhook_payload(*args)
+            assert e.value.code == c["expect"]["code"], c["name"]

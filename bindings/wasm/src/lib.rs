@@ -4,7 +4,7 @@
 //! stable code.
 
 use breeze_ffi::error::{js_number_from_u64, u64_from_f64, unix_from_f64};
-use breeze_ffi::{FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp};
+use breeze_ffi::{FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp, webhooks};
 use js_sys::{JSON, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
@@ -275,6 +275,11 @@ pub fn audit_verify_chain(chain: &str, entries: JsValue, keys: JsValue) -> Res<J
     json_out(&r(audit::audit_verify_chain(chain, json_in(&entries)?, json_in(&keys)?))?)
 }
 
+#[wasm_bindgen(js_name = auditVerifyStream)]
+pub fn audit_verify_stream(chain: &str, entries: JsValue, keys: JsValue) -> Res<JsValue> {
+    json_out(&r(audit::audit_verify_stream(chain, json_in(&entries)?, json_in(&keys)?))?)
+}
+
 #[wasm_bindgen(js_name = auditVerifyBundle)]
 pub fn audit_verify_bundle(bundle: JsValue, trusted_keys: JsValue, trusted_checkpoints: JsValue) -> Res<JsValue> {
     let report = audit::audit_verify_bundle(
@@ -332,4 +337,40 @@ pub fn agent_check_remote_path(path: &str) -> JsValue {
 pub fn agent_file_content_verify(content_base64: &str, sha256: &str, size: Option<f64>) -> Res<JsValue> {
     let size = size.map(|s| r(u64_from_f64(s))).transpose()?;
     json_out(&agent::agent_file_content_verify(content_base64, sha256, size))
+}
+
+// ---- webhooks
+
+#[wasm_bindgen(js_name = webhookSign)]
+pub fn webhook_sign(secrets: Vec<String>, msg_id: &str, timestamp: f64, body: JsValue) -> Res<String> {
+    r(webhooks::webhook_sign(&secrets, msg_id, now(timestamp)?, &bytes(&body)?))
+}
+
+#[wasm_bindgen(js_name = webhookVerify)]
+pub fn webhook_verify(
+    secrets: Vec<String>,
+    msg_id: &str,
+    timestamp: &str,
+    signature: &str,
+    body: JsValue,
+    now: f64,
+    tolerance: Option<f64>,
+) -> Res<()> {
+    let tolerance = tolerance.map(|t| r(u64_from_f64(t))).transpose()?;
+    r(webhooks::webhook_verify(&secrets, msg_id, timestamp, signature, &bytes(&body)?, r(unix_from_f64(now))?, tolerance))
+}
+
+#[wasm_bindgen(js_name = webhookGenerateSecret)]
+pub fn webhook_generate_secret() -> Res<String> {
+    r(webhooks::webhook_generate_secret())
+}
+
+#[wasm_bindgen(js_name = webhookEventCatalogue)]
+pub fn webhook_event_catalogue() -> Res<JsValue> {
+    json_out(&webhooks::webhook_event_catalogue())
+}
+
+#[wasm_bindgen(js_name = webhookPayload)]
+pub fn webhook_payload(event_type: &str, timestamp_rfc3339: &str, org_id: &str, data: JsValue) -> Res<String> {
+    r(webhooks::webhook_payload(event_type, timestamp_rfc3339, org_id, json_in(&data)?))
 }

@@ -18,6 +18,7 @@ from breeze._native import (  # noqa: F401
     PasswordError,
     RecoveryCodeError,
     TotpError,
+    WebhookError,
 )
 
 __version__ = "0.1.0"

@@ -15,7 +15,7 @@ class BreezeError(Exception):
     code: str
     """Stable machine code, e.g. ``bad_signature``, ``credential_malformed``."""
     family: str
-    """``input``, ``password``, ``credential``, ``envelope``, ``jwt``, ``totp``, ``recovery``, ``authz`` or ``audit``."""
+    """``input``, ``password``, ``credential``, ``envelope``, ``jwt``, ``totp``, ``recovery``, ``authz``, ``audit`` or ``webhook``."""
 
 class InvalidInputError(BreezeError): ...
 class PasswordError(BreezeError): ...
@@ -26,6 +26,7 @@ class TotpError(BreezeError): ...
 class RecoveryCodeError(BreezeError): ...
 class AuthzError(BreezeError): ...
 class AuditError(BreezeError): ...
+class WebhookError(BreezeError): ...
 
 # Passwords (Argon2id, m = 64 MiB, t = 3, p = 4)
 def password_hash(password: Text) -> str: ...
@@ -98,6 +99,10 @@ def audit_entry_hashes(entry: Dict[str, Any]) -> Dict[str, Any]:
     """``{"canonical_hex", "content_hash", "chain_hash", "seal_valid"}``."""
 def audit_verify_chain(chain: str, entries: List[Dict[str, Any]], keys: List[Dict[str, str]]) -> Dict[str, Any]:
     """``{"ok": True, ...}`` or ``{"ok": False, "break": {"kind", "chain", "sequence", "detail"}}``."""
+def audit_verify_stream(chain: str, entries: List[Dict[str, Any]], keys: List[Dict[str, str]]) -> Dict[str, Any]:
+    """A segment of a chain as received through ``audit.appended`` webhooks: the first entry is trusted
+    to link to what came before it, every later one must follow without a hole (a missing entry is
+    ``entry_removed`` at its sequence). Same verdict as :func:`audit_verify_chain`."""
 def audit_verify_bundle(
     bundle: Text,
     trusted_keys: Optional[List[Dict[str, str]]] = None,
@@ -121,3 +126,30 @@ def agent_check_remote_path(path: Text) -> Optional[str]:
 def agent_file_content_verify(content_base64: Text, sha256: str, size: Optional[int] = None) -> Dict[str, Any]:
     """``{"ok": True}`` when base64 content matches its SHA-256 (and size), else ``{"ok": False, "code"}``
     with ``content_invalid``, ``file_too_large`` (over 4 MiB) or ``digest_mismatch``."""
+
+# Webhooks (SPEC 13, Standard Webhooks). Secrets are ``whsec_`` + base64 of 24 to 64 bytes.
+# Errors: :class:`WebhookError` with codes ``secret_format``, ``secret_length``, ``no_secret``,
+# ``message_id``, ``timestamp_invalid``, ``timestamp_too_old``, ``timestamp_too_new``,
+# ``signature_header``, ``no_matching_signature``, ``unknown_event``, ``data_not_object``,
+# ``undocumented_field``.
+def webhook_sign(secrets: List[str], msg_id: str, timestamp: int, body: Text) -> str:
+    """The ``webhook-signature`` header: ``v1,<base64 HMAC-SHA256>`` per secret, space separated."""
+def webhook_verify(
+    secrets: List[str],
+    msg_id: str,
+    timestamp: str,
+    signature: str,
+    body: Text,
+    now: int,
+    tolerance: Optional[int] = None,
+) -> None:
+    """Checks a delivery from its ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``
+    headers and raw body: any ``v1`` signature matching any secret, the timestamp within
+    ``tolerance`` seconds (default 300) of ``now`` (unix seconds). Raises :class:`WebhookError`."""
+def webhook_generate_secret() -> str:
+    """A new secret (``whsec_`` + base64 of 32 random bytes): show it once, store it encrypted."""
+def webhook_event_catalogue() -> List[Dict[str, Any]]:
+    """``[{"type", "subscribable", "dataFields"}]``: the closed list of event types."""
+def webhook_payload(event_type: str, timestamp_rfc3339: str, org_id: str, data: Dict[str, Any]) -> str:
+    """The delivery body ``{"type","timestamp","orgId","data"}`` (compact JSON, timestamp in UTC to
+    the second); refuses keys of ``data`` outside the event's ``dataFields``."""
