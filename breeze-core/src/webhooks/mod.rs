@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`catalogue`] | [`EventType`]: wire names, which a subscription may name, the documented `data` fields of each |
 //! | [`from_audit`] | [`events_from_audit`]: `audit.appended` for every event entry of an organization's chain, plus the domain event of a few actions |
-//! | [`payload`] | [`payload()`]: the delivery body `{"type","timestamp","orgId","data"}` |
+//! | [`payload`](mod@payload) | [`payload()`](fn@payload): the delivery body `{"type","timestamp","orgId","data"}` |
 //! | [`retry`] | [`retry_delay`]: 6 attempts, each wait three times the last, ±20 % jitter |
 //! | [`secret`] | [`WebhookSecret`]: `whsec_` + base64 of 24 to 64 bytes, zeroized, redacted |
 //! | [`signature`] | [`sign`] / [`verify`]: `webhook-signature` headers, several secrets during a roll |
