@@ -97,3 +97,8 @@ CREATE POLICY webhook_delivery_attempts_all ON webhook_delivery_attempts FOR ALL
 GRANT SELECT, INSERT, UPDATE, DELETE ON
   webhook_subscriptions, webhook_deliveries, webhook_delivery_attempts
 TO breeze_app;
+
+-- retention records are streamed too (audit.appended): the retention job, which runs as the
+-- maintenance role, writes their deliveries in its own transaction
+GRANT SELECT ON webhook_subscriptions TO breeze_maint;
+GRANT INSERT ON webhook_deliveries TO breeze_maint;

@@ -19,7 +19,8 @@
 //! (`stderr`), no client IP, no user agent, no error message. (`audit.appended` carries the
 //! whole entry, as the chain holds it, so the receiver can check its hashes.)
 //!
-//! Nothing comes from the system chain, from retention records or from unsealed entries. A
+//! Nothing comes from the system chain or from unsealed entries; a retention record gives
+//! `audit.appended` only. A
 //! failed or denied attempt produces no domain event (except `command.completed`, which
 //! reports failures too) but is still streamed as `audit.appended`.
 
@@ -107,16 +108,14 @@ const RULES: &[Rule] = &[
 
 /// The webhook events of one sealed audit entry, as `(event type, data)` pairs ready for
 /// [`payload`](super::payload::payload): `audit.appended` first, then the domain event if
-/// the entry's action has one (see the [module docs](self)). Empty for an entry of the
-/// system chain, a retention record or an unsealed entry.
+/// the entry's action has one (see the [module docs](self)). A retention record gives
+/// `audit.appended` only (a SIEM's stream must not have a hole where the chain has an
+/// entry). Empty for an entry of the system chain or an unsealed entry.
 ///
 /// The entry's seal is not recomputed: pass entries just sealed or already verified.
 #[must_use]
 pub fn events_from_audit(entry: &Entry) -> Vec<(EventType, Value)> {
     let ChainId::Org(_) = entry.chain else {
-        return Vec::new();
-    };
-    let EntryBody::Event(event) = &entry.body else {
         return Vec::new();
     };
     let (Some(_), Some(hash)) = (entry.content_hash, entry.chain_hash) else {
@@ -134,7 +133,9 @@ pub fn events_from_audit(entry: &Entry) -> Vec<(EventType, Value)> {
     data.insert("hash".to_owned(), hash.to_hex().into());
     data.insert("entry".to_owned(), wire);
     let mut out = vec![(EventType::AuditAppended, Value::Object(data))];
-    out.extend(domain_event(event));
+    if let EntryBody::Event(event) = &entry.body {
+        out.extend(domain_event(event));
+    }
     out
 }
 
@@ -290,7 +291,7 @@ mod tests {
     }
 
     #[test]
-    fn nothing_from_the_system_chain_retention_or_unsealed_entries() {
+    fn nothing_from_the_system_chain_or_unsealed_entries_and_retention_only_streamed() {
         let event = ev(
             Actor::System,
             "device.quarantine",
@@ -332,7 +333,11 @@ mod tests {
             timestamp: t,
         };
         let retention = head.seal(EntryBody::Retention(record)).unwrap();
-        assert!(events_from_audit(&retention).is_empty());
+        // streamed (a SIEM's stream has no hole), with no domain event
+        let events = events_from_audit(&retention);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].0, EventType::AuditAppended);
+        assert_eq!(events[0].1["sequence"], retention.sequence);
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub async fn lock_head(tx: &mut ScopedTx, org: Option<OrgId>) -> StoreResult<Cha
     Ok(ChainHead::resume(chain_id(org), next, hash))
 }
 
-/// Inserts a sealed entry (the head must have been locked in this transaction).
+/// Inserts a sealed entry (the head must have been locked in this transaction), with the
+/// webhook deliveries it gives rise to.
 ///
 /// # Errors
 /// [`StoreError`] when the insert is refused.
@@ -57,6 +58,9 @@ pub async fn insert_entry(tx: &mut ScopedTx, org: Option<OrgId>, entry: &Entry) 
         .bind(json)
         .execute(tx.conn())
         .await?;
+    if let Some(org) = org {
+        enqueue_webhooks(tx, org, entry).await?;
+    }
     Ok(())
 }
 
@@ -72,9 +76,6 @@ pub async fn append(tx: &mut ScopedTx, org: Option<OrgId>, event: AuditEvent) ->
         .seal(EntryBody::Event(event))
         .map_err(|e| StoreError::Audit(e.to_string()))?;
     insert_entry(tx, org, &entry).await?;
-    if let Some(org) = org {
-        enqueue_webhooks(tx, org, &entry).await?;
-    }
     Ok(entry.sequence)
 }
 

@@ -507,8 +507,8 @@ async fn a_redirect_is_refused_audited_and_never_followed() {
     .await;
     let log = rig.deliveries(&rig.token_a, &id).await;
     let first = &log.iter().find(|x| x["id"] == delivery).unwrap()["attemptLog"][0];
-    assert_eq!(first["statusCode"], 307, "{first}");
-    assert_eq!(first["error"], "redirect_refused");
+    // the guard's redirect policy refused to follow: the attempt failed without an answer
+    assert_eq!(first["error"], "redirect_refused", "{first}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         bystander.lines().is_empty(),
