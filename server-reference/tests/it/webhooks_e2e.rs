@@ -356,24 +356,7 @@ async fn deliveries_verify_with_standardwebhooks_from_pypi_and_npm_through_a_sec
     let s2 = rolled["secret"].as_str().unwrap().to_owned();
     assert_ne!(s2, s1);
     py.set_secrets(&[("a1-old", &s1), ("a1-new", &s2), ("b1", &s_b1)]);
-    let (_, during) = rig
-        .post(
-            &rig.base_a,
-            &rig.token_a,
-            &format!("/api/v1/webhooks/{a1}/test"),
-            &json!({}),
-        )
-        .await;
-    let during_id = during["webhookId"].as_str().unwrap().to_owned();
-    poll("the delivery during the overlap", || async {
-        py.lines().iter().any(|l| l["id"] == during_id)
-    })
-    .await;
-    let line = py
-        .lines()
-        .into_iter()
-        .find(|l| l["id"] == during_id)
-        .unwrap();
+    let line = test_and_receive(&rig, &py, &a1).await;
     assert_eq!(verified(&line), ["a1-new", "a1-old"], "{line}");
     assert_eq!(line["signature"].as_str().unwrap().split(' ').count(), 2);
 
@@ -388,24 +371,7 @@ async fn deliveries_verify_with_standardwebhooks_from_pypi_and_npm_through_a_sec
         .await;
     let s3 = rolled["secret"].as_str().unwrap().to_owned();
     py.set_secrets(&[("a1-old", &s2), ("a1-new", &s3), ("b1", &s_b1)]);
-    let (_, after) = rig
-        .post(
-            &rig.base_a,
-            &rig.token_a,
-            &format!("/api/v1/webhooks/{a1}/test"),
-            &json!({}),
-        )
-        .await;
-    let after_id = after["webhookId"].as_str().unwrap().to_owned();
-    poll("the delivery after the roll", || async {
-        py.lines().iter().any(|l| l["id"] == after_id)
-    })
-    .await;
-    let line = py
-        .lines()
-        .into_iter()
-        .find(|l| l["id"] == after_id)
-        .unwrap();
+    let line = test_and_receive(&rig, &py, &a1).await;
     assert_eq!(verified(&line), ["a1-new"], "{line}");
 
     // redelivery: the same webhook-id again
@@ -686,6 +652,33 @@ async fn scalar(fx: &Fixtures, sql: &str, binds: &[String]) -> i64 {
         q = q.bind(b.clone());
     }
     q.fetch_one(&mut *tx).await.unwrap().unwrap_or(-1)
+}
+
+/// Sends a `webhook.test` to `hook` and returns the receiver's line of it.
+async fn test_and_receive(
+    rig: &Rig,
+    receiver: &crate::common::webhooks::Receiver,
+    hook: &str,
+) -> Value {
+    let (s, sent) = rig
+        .post(
+            &rig.base_a,
+            &rig.token_a,
+            &format!("/api/v1/webhooks/{hook}/test"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 202, "{sent}");
+    let id = sent["webhookId"].as_str().unwrap().to_owned();
+    poll("the test delivery", || async {
+        receiver.lines().iter().any(|l| l["id"] == id)
+    })
+    .await;
+    receiver
+        .lines()
+        .into_iter()
+        .find(|l| l["id"] == id)
+        .unwrap()
 }
 
 fn count_ids(lines: &[&Value]) -> HashMap<String, usize> {
