@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::page::{Page, fetch_page};
-use super::rows::fetch_by_id;
+use super::rows::{delete_unreferenced, fetch_by_id};
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A subscription as stored (envelopes for the URL and the secrets).
@@ -233,14 +233,8 @@ pub async fn roll_secret(
 /// # Errors
 /// [`StoreError::NotFound`] when the context does not see it.
 pub async fn delete(tx: &mut ScopedTx, id: Uuid) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1")
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    // deliveries and attempts cascade: nothing can still refer to a subscription
+    delete_unreferenced(tx, "webhook_subscriptions", "", id, "webhook_in_use").await
 }
 
 // ---------------------------------------------------------------------------------------

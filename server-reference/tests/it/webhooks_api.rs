@@ -92,14 +92,9 @@ impl Env {
         .await
     }
 
+    /// `sql` counts with `$1` = this organization.
     async fn count(&self, sql: &str) -> i64 {
-        let mut tx = self.fx.pool().begin().await.unwrap();
-        crate::common::system_context(&mut tx).await;
-        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-            .bind(*self.org.as_uuid())
-            .fetch_one(&mut *tx)
-            .await
-            .unwrap()
+        crate::common::auth::scalar(&self.fx, sql, *self.org.as_uuid()).await
     }
 }
 

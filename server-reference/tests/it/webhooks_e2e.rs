@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::agents::mfa_token;
+use crate::common::auth::scalar;
 use crate::common::procs::{Proc, poll, server_binary, server_process_with};
 use crate::common::tls::{TestPki, test_pki};
 use crate::common::webhooks::{Flavor, create_webhook, receivers_dir, start_receiver, test_python};
@@ -404,10 +405,10 @@ async fn deliveries_verify_with_standardwebhooks_from_pypi_and_npm_through_a_sec
 
     // audit streaming: org A's chain rebuilt from the deliveries verifies with the Python
     // binding, up to the head; dropping one delivery is detected as a gap
-    let head = scalar(
+    let head: i64 = scalar(
         &rig.fx,
-        "SELECT max(seq) FROM audit_log WHERE org_id = $1::uuid",
-        &[a.to_string()],
+        "SELECT max(seq) FROM audit_log WHERE org_id = $1",
+        a,
     )
     .await;
     poll("audit.appended up to the head", || async {
@@ -481,11 +482,11 @@ async fn a_redirect_is_refused_audited_and_never_followed() {
         "the redirect target was contacted"
     );
     assert!(!redirector.lines().is_empty());
-    let refused = scalar(
+    let refused: i64 = scalar(
         &rig.fx,
-        "SELECT count(*) FROM audit_log WHERE org_id = $1::uuid
-            AND action = 'webhook.delivery.refused' AND resource_id = $2",
-        &[a.to_string(), id.clone()],
+        "SELECT count(*) FROM audit_log
+          WHERE action = 'webhook.delivery.refused' AND resource_id = $1::text",
+        id.parse().unwrap(),
     )
     .await;
     assert_eq!(refused, 1);
@@ -614,21 +615,21 @@ async fn kill_9_with_1000_queued_loses_nothing_and_two_replicas_send_no_duplicat
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let lines = py.lines();
     let got = count_ids(&lines_at(&lines, "/c"));
-    let failed_attempts = scalar(
+    let failed_attempts: i64 = scalar(
         &rig.fx,
         "SELECT count(*) FROM webhook_delivery_attempts t
            JOIN webhook_deliveries d ON d.id = t.delivery_id
-          WHERE d.subscription_id = $1::uuid AND t.error IS NOT NULL",
-        std::slice::from_ref(&hook_c),
+          WHERE d.subscription_id = $1 AND t.error IS NOT NULL",
+        hook_c.parse().unwrap(),
     )
     .await;
     let dup2: usize = got.values().map(|n| n - 1).sum();
-    let replicas = scalar(
+    let replicas: i64 = scalar(
         &rig.fx,
         "SELECT count(DISTINCT t.replica) FROM webhook_delivery_attempts t
            JOIN webhook_deliveries d ON d.id = t.delivery_id
-          WHERE d.subscription_id = $1::uuid",
-        std::slice::from_ref(&hook_c),
+          WHERE d.subscription_id = $1",
+        hook_c.parse().unwrap(),
     )
     .await;
     eprintln!(
@@ -641,17 +642,6 @@ async fn kill_9_with_1000_queued_loses_nothing_and_two_replicas_send_no_duplicat
         "{dup2} duplicates beyond {failed_attempts} failed attempts"
     );
     assert_eq!(replicas, 2, "both replicas should have delivered");
-}
-
-/// One `bigint` from `sql` (binds: text parameters), in system scope.
-async fn scalar(fx: &Fixtures, sql: &str, binds: &[String]) -> i64 {
-    let mut tx = fx.pool().begin().await.unwrap();
-    crate::common::system_context(&mut tx).await;
-    let mut q = sqlx::query_scalar::<_, Option<i64>>(sqlx::AssertSqlSafe(sql.to_owned()));
-    for b in binds {
-        q = q.bind(b.clone());
-    }
-    q.fetch_one(&mut *tx).await.unwrap().unwrap_or(-1)
 }
 
 /// Sends a `webhook.test` to `hook` and returns the receiver's line of it.
