@@ -416,6 +416,16 @@ fn resolve_user(
 }
 
 impl AccessContext {
+    /// The context of an API key acting for its creator: one organization, the given
+    /// sites, the key as the actor (built by [`crate::ai::delegated_context`]).
+    pub(crate) fn delegated(
+        key: breeze_core::tenancy::ApiKeyId,
+        org: &OrgRecord,
+        sites: IdSet<SiteId>,
+    ) -> Self {
+        org_scope(Actor::ApiKey(key), org, sites, None, None)
+    }
+
     /// A system-scope context for platform work with no user behind it (background jobs,
     /// CLI commands). The returned record must be written to the audit log.
     ///

@@ -17,6 +17,8 @@
 //! | [`mfa`] | the force-MFA 428 decision (SPEC 2.4) |
 //! | [`api_key`] | API-key scopes, status and expiry (SPEC 3.3) |
 //! | [`risk`] | the AI tool risk engine and approvals (SPEC 10) |
+//! | [`ai`] | what an API key may do through MCP: the `ai:*` scopes, the tools, the creator's cap (SPEC 14) |
+//! | [`approval`] | an approval's life: argument digest, four eyes with a fresh factor, one execution in ten minutes (SPEC 14) |
 //!
 //! ## Decisions where the SPEC is silent
 //!
@@ -79,7 +81,9 @@
 //! ```
 
 pub mod access;
+pub mod ai;
 pub mod api_key;
+pub mod approval;
 pub mod cache;
 mod idset;
 pub mod mfa;

@@ -204,14 +204,23 @@ pub const DEFAULT_TOOLS: &[(&str, RiskLevel)] = &[
     ("get_security_posture", RiskLevel::Low),
     ("analyze_disk_usage", RiskLevel::Low),
     ("generate_report", RiskLevel::Low),
+    // The reference server's MCP reads (`crate::ai::TOOLS`).
+    ("list_devices", RiskLevel::Low),
+    ("get_device", RiskLevel::Low),
+    ("list_commands", RiskLevel::Low),
+    ("get_command_result", RiskLevel::Low),
+    ("verify_audit_chain", RiskLevel::Low),
     // Low-impact changes and read-only device work: run and notify.
     ("manage_alerts", RiskLevel::Medium),
     ("security_scan", RiskLevel::Medium),
     ("run_readonly_script", RiskLevel::Medium),
     ("deploy_approved_patches", RiskLevel::Medium),
+    // Cuts a device off (protective, reversible by a human with MFA).
+    ("quarantine_device", RiskLevel::Medium),
     // State-changing device work: a human approves.
     ("execute_command", RiskLevel::High),
     ("run_script", RiskLevel::High),
+    ("queue_script", RiskLevel::High),
     ("manage_services", RiskLevel::High),
     ("kill_process", RiskLevel::High),
     ("file_operations", RiskLevel::High),
@@ -505,6 +514,28 @@ pub enum ApprovalError {
     /// The reason is too long or contains control characters.
     #[error("invalid approval reason: at most 1000 characters, no control characters")]
     InvalidReason,
+    /// The arguments are not a JSON object of bounded depth and size, or a digest is not
+    /// 64 lowercase hex digits.
+    #[error("invalid tool arguments")]
+    InvalidArguments,
+    /// The request was already approved, denied or executed.
+    #[error("the approval request was already decided")]
+    AlreadyDecided,
+    /// The approver has not proved a second factor in the last five minutes.
+    #[error("a second factor verified in the last five minutes is required")]
+    FreshFactorRequired,
+    /// The request is pending or was denied.
+    #[error("the approval request is not approved")]
+    NotApproved,
+    /// The approved call already ran.
+    #[error("the approved call was already executed")]
+    AlreadyExecuted,
+    /// More than ten minutes passed since the approval.
+    #[error("the approved call may no longer run")]
+    ExecutionWindowClosed,
+    /// The arguments differ from the ones approved.
+    #[error("the arguments differ from the approved ones")]
+    ArgumentsChanged,
 }
 
 impl ApprovalError {
@@ -519,6 +550,13 @@ impl ApprovalError {
             Self::SelfApproval => "self_approval",
             Self::Expired => "approval_expired",
             Self::InvalidReason => "invalid_reason",
+            Self::InvalidArguments => "invalid_arguments",
+            Self::AlreadyDecided => "approval_already_decided",
+            Self::FreshFactorRequired => "fresh_factor_required",
+            Self::NotApproved => "approval_not_approved",
+            Self::AlreadyExecuted => "approval_already_executed",
+            Self::ExecutionWindowClosed => "approval_execution_window_closed",
+            Self::ArgumentsChanged => "arguments_changed",
         }
     }
 }
@@ -612,6 +650,12 @@ impl ApprovalRequest {
     #[must_use]
     pub const fn requested_by(&self) -> UserId {
         self.requested_by
+    }
+
+    /// When.
+    #[must_use]
+    pub const fn requested_at(&self) -> OffsetDateTime {
+        self.requested_at
     }
 
     /// Decides the request.

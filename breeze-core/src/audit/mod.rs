@@ -196,3 +196,12 @@ pub use timestamp::{Timestamp, TimestampError};
 pub use verify::{
     BreakKind, ChainBreak, ChainVerifier, VerifiedChain, verify_chain, verify_segment,
 };
+
+/// The canonical JSON of `value` (the rules of the details object: sorted keys, no
+/// whitespace, fixed escapes), or `None` when it nests deeper than `max_depth` (a scalar is
+/// 0, `{}` is 1). Other crates digest structured values with it (the argument digest of an
+/// AI approval, `breeze_authz::approval`).
+#[must_use]
+pub fn canonical_json(value: &serde_json::Value, max_depth: usize) -> Option<Vec<u8>> {
+    (canonical_json::depth(value, max_depth) <= max_depth).then(|| canonical_json::to_vec(value))
+}
