@@ -16,6 +16,7 @@
 //! | [`error`] | the API error type and its JSON rendering |
 //! | [`clock`] | the injectable clock |
 //! | [`notify`] | outbound user notifications (the encrypted outbox) |
+//! | [`mcp`] | the MCP endpoint: API-key callers capped by their creator, sessions, tools, the risk decision, approvals (SPEC 14) |
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,6 +35,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod mcp;
 pub mod notify;
 pub mod ops;
 pub mod permissions;

@@ -9,8 +9,9 @@
 //! | `device.quarantine` | success | `device` | `device.quarantined` | `deviceId` | |
 //! | `device.command.result` | any | `device_command` | `command.completed` | `commandId` | |
 //! | `remote.session.ended` | success | `remote_session` | `remote.session.ended` | `sessionId` | `userId` (a user actor only) |
-//! | `approval.request` | success | any | `approval.requested` | `approvalId` | `requestedBy` (any actor with an id) |
-//! | `approval.decide` | success | any | `approval.decided` | `approvalId` | `decidedBy` (any actor with an id) |
+//! | `approval.requested` | success | any | `approval.requested` | `approvalId` | `requestedBy` (any actor with an id) |
+//! | `approval.approved` | success | any | `approval.decided` | `approvalId` | `decidedBy` (any actor with an id) |
+//! | `approval.denied` | success | any | `approval.decided` | `approvalId` | `decidedBy` (any actor with an id) |
 //!
 //! The other fields of a domain event come from the entry's (sanitized) details, by the same
 //! key, and only those: a documented field that is missing, or whose value is not a JSON
@@ -89,7 +90,7 @@ const RULES: &[Rule] = &[
         actor_field: Some(ActorField::User("userId")),
     },
     Rule {
-        action: "approval.request",
+        action: "approval.requested",
         success_only: true,
         resource_type: None,
         event: EventType::ApprovalRequested,
@@ -97,7 +98,15 @@ const RULES: &[Rule] = &[
         actor_field: Some(ActorField::Any("requestedBy")),
     },
     Rule {
-        action: "approval.decide",
+        action: "approval.approved",
+        success_only: true,
+        resource_type: None,
+        event: EventType::ApprovalDecided,
+        resource_id_field: "approvalId",
+        actor_field: Some(ActorField::Any("decidedBy")),
+    },
+    Rule {
+        action: "approval.denied",
         success_only: true,
         resource_type: None,
         event: EventType::ApprovalDecided,
@@ -528,7 +537,7 @@ mod tests {
             org(),
             ev(
                 user(),
-                "approval.request",
+                "approval.requested",
                 AuditResult::Success,
                 "approval",
                 Some("a-1"),
@@ -547,7 +556,7 @@ mod tests {
             org(),
             ev(
                 user(),
-                "approval.decide",
+                "approval.approved",
                 AuditResult::Success,
                 "approval",
                 None,
@@ -565,7 +574,7 @@ mod tests {
             org(),
             ev(
                 Actor::System,
-                "approval.decide",
+                "approval.approved",
                 AuditResult::Success,
                 "approval",
                 Some("a-1"),
@@ -577,7 +586,7 @@ mod tests {
             org(),
             ev(
                 user(),
-                "approval.decide",
+                "approval.approved",
                 AuditResult::Denied,
                 "approval",
                 Some("a-1"),

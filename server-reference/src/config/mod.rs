@@ -18,10 +18,12 @@ use std::path::{Path, PathBuf};
 use breeze_core::config::{Environment, NamedSecret, SecurityConfig};
 use secrecy::{ExposeSecret, SecretString};
 
+mod mcp;
 mod remote;
 mod settings;
 mod webhooks;
 
+pub use mcp::McpConfig;
 pub use remote::RemoteConfig;
 pub use webhooks::WebhookConfig;
 
@@ -214,6 +216,8 @@ pub struct ServerConfig {
     pub remote: RemoteConfig,
     /// Outbound webhook delivery (SPEC 13).
     pub webhooks: WebhookConfig,
+    /// The MCP endpoint (SPEC 14).
+    pub mcp: McpConfig,
 }
 
 /// Default of [`ServerConfig::audit_retention_floor_days`].
@@ -351,6 +355,7 @@ impl ServerConfig {
         }
         let remote = RemoteConfig::from_settings(&settings, mode)?;
         let webhooks = WebhookConfig::from_settings(&settings, mode)?;
+        let mcp = McpConfig::from_settings(&settings)?;
         let audit_retention_floor_days = settings.parsed(
             "BREEZE_AUDIT_RETENTION_FLOOR_DAYS",
             DEFAULT_AUDIT_RETENTION_FLOOR_DAYS,
@@ -420,6 +425,7 @@ impl ServerConfig {
             agent_ws_ping_secs,
             remote,
             webhooks,
+            mcp,
         })
     }
 

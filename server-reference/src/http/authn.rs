@@ -181,8 +181,9 @@ pub async fn guard(
     let client = client_meta(&state, peer.ip(), req.headers());
     req.extensions_mut().insert(client.clone());
     let outcome = match meta.access {
-        // a ticketed socket is authenticated by its handler (`crate::remote::ticket`)
-        Access::Public | Access::Ticket(_) => Ok(None),
+        // a ticketed socket is authenticated by its handler (`crate::remote::ticket`); the
+        // MCP endpoint authenticates its API key itself, to answer in JSON-RPC (`crate::mcp`)
+        Access::Public | Access::Ticket(_) | Access::AiKey => Ok(None),
         // handled above by the agent guard; fail closed if ever reached
         Access::Agent => Err(ApiError::internal("agent route reached the user guard")),
         Access::Metrics => check_metrics_token(&state, req.headers()).map(|()| None),
@@ -363,7 +364,7 @@ pub(crate) async fn authenticate_claims(
 /// The user's resolved access: from the permission cache when the versions read with the
 /// user's row still match, else read (memberships, organizations, role), compiled and
 /// cached (`crate::permissions`).
-async fn resolved_access(
+pub(crate) async fn resolved_access(
     state: &AppState,
     tx: &mut ScopedTx,
     user: &AuthUser,
@@ -424,12 +425,26 @@ async fn resolved_access(
     Ok(resolved)
 }
 
-async fn authenticate_api_key(
-    state: &AppState,
-    meta: &RouteMeta,
-    raw: &str,
-    client: ClientMeta,
-) -> Result<Authed, ApiError> {
+/// An API key that passed the checks every key use shares: format, hash lookup
+/// (constant-time compare), status and expiry, the per-key hourly limit, and a serviceable
+/// organization.
+pub(crate) struct CheckedApiKey {
+    /// The stored row.
+    pub row: principal::ApiKeyRow,
+    /// The usable key.
+    pub usable: breeze_authz::api_key::UsableApiKey,
+    /// Its parsed scopes.
+    pub scopes: ApiKeyScopes,
+    /// The key's organization record (with its partner) for access resolution.
+    pub orgs: Vec<breeze_authz::access::OrgRecord>,
+}
+
+/// Runs the shared API-key checks on a raw `X-API-Key` value.
+///
+/// # Errors
+/// [`ApiError::Unauthorized`] (`invalid_api_key`, `api_key_revoked`, `api_key_expired`),
+/// a 429 from the hourly limit, or a store failure.
+pub(crate) async fn check_api_key(state: &AppState, raw: &str) -> Result<CheckedApiKey, ApiError> {
     let key = ApiKey::parse(raw).map_err(|_| ApiError::Unauthorized("invalid_api_key"))?;
     let hash = key.hash();
     let mut tx = state.store.begin_system("authenticate api key").await?;
@@ -466,18 +481,49 @@ async fn authenticate_api_key(
     if !decision.is_allowed() {
         return Err(rate_limited(&decision));
     }
-    let ctx =
-        resolve(&Principal::ApiKey(usable), &orgs).map_err(|e| ApiError::Unauthorized(e.code()))?;
+    Ok(CheckedApiKey {
+        row,
+        usable,
+        scopes,
+        orgs,
+    })
+}
+
+/// Records one use of a key (`last_used_at`, `usage_count`) in `authed`'s context.
+///
+/// # Errors
+/// A store failure.
+pub(crate) async fn touch_api_key(
+    state: &AppState,
+    authed: &Authed,
+    id: ApiKeyId,
+) -> Result<(), ApiError> {
+    let mut tx = authed.begin(state).await?;
+    principal::touch_api_key(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn authenticate_api_key(
+    state: &AppState,
+    meta: &RouteMeta,
+    raw: &str,
+    client: ClientMeta,
+) -> Result<Authed, ApiError> {
+    let checked = check_api_key(state, raw).await?;
+    let ctx = resolve(&Principal::ApiKey(checked.usable), &checked.orgs)
+        .map_err(|e| ApiError::Unauthorized(e.code()))?;
     let authed = Authed {
         ctx,
-        who: Authenticated::ApiKey { id: row.id, scopes },
+        who: Authenticated::ApiKey {
+            id: checked.row.id,
+            scopes: checked.scopes,
+        },
         permissions: None,
         client,
     };
     authorize(state, meta, &authed)?;
-    let mut tx = authed.begin(state).await?;
-    principal::touch_api_key(&mut tx, row.id).await?;
-    tx.commit().await?;
+    touch_api_key(state, &authed, checked.row.id).await?;
     Ok(authed)
 }
 
@@ -498,6 +544,7 @@ fn authorize_access(state: &AppState, meta: &RouteMeta, authed: &Authed) -> Resu
         Access::Agent => Err(ApiError::Forbidden("agents_only")),
         // a ticketed socket authenticates in its handler; a request never reaches here
         Access::Ticket(_) => Err(ApiError::Forbidden("ticket_required")),
+        Access::AiKey => Err(ApiError::Forbidden("mcp_only")),
         Access::Authenticated => match authed.who {
             Authenticated::User(_) => Ok(()),
             Authenticated::ApiKey { .. } => Err(ApiError::Forbidden("users_only")),

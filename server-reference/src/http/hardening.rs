@@ -210,7 +210,8 @@ async fn global_rate_limit(State(state): State<AppState>, req: Request, next: Ne
 
 /// Refuses a declared `Content-Length` above the limit of the path (413): agent routes
 /// accept up to [`MAX_BODY_LIMIT`] (each narrows it further), a file upload (`PUT
-/// /api/v1/devices/{id}/files/content`) the 4 MiB transfer limit, every other route
+/// /api/v1/devices/{id}/files/content`) the 4 MiB transfer limit, the MCP endpoint 64 KiB
+/// (SPEC 14), every other route
 /// [`DEFAULT_BODY_LIMIT`].
 async fn declared_body_limit(req: Request, next: Next) -> Response {
     let path = req.uri().path();
@@ -218,6 +219,8 @@ async fn declared_body_limit(req: Request, next: Next) -> Response {
         MAX_BODY_LIMIT
     } else if path.starts_with("/api/v1/devices/") && path.ends_with("/files/content") {
         breeze_agent_proto::limits::MAX_FILE_TRANSFER_BYTES
+    } else if path == "/api/v1/mcp" {
+        crate::mcp::MAX_BODY_BYTES
     } else {
         DEFAULT_BODY_LIMIT
     };

@@ -26,6 +26,7 @@ fn access_name(access: Access) -> &'static str {
         Access::Metrics => "metrics",
         Access::Agent => "agent",
         Access::Ticket(_) => "ticket",
+        Access::AiKey => "ai_key",
     }
 }
 
@@ -36,6 +37,7 @@ fn security(access: Access) -> Value {
         Access::Agent => json!([{"agentToken": []}]),
         // a one-time ticket offered as the `breeze.ticket.<ticket>` WebSocket subprotocol
         Access::Ticket(_) => json!([{"remoteTicket": []}]),
+        Access::AiKey => json!([{"apiKey": []}]),
         // users only
         Access::Authenticated | Access::PlatformAdmin => json!([{"bearer": []}]),
         // a user or an API key holding the permission

@@ -28,6 +28,10 @@ pub enum Access {
     /// A one-time remote-session ticket (SPEC 12) in `Sec-WebSocket-Protocol`, issued to a
     /// user holding this permission and re-checked against it on every ping tick.
     Ticket(&'static str),
+    /// An API key (`X-API-Key`) naming at least one `ai:*` scope, capped by its creator's
+    /// current permissions (SPEC 14). The MCP handler authenticates it itself, so refusals
+    /// are JSON-RPC errors, and checks each tool's scope and permission per call.
+    AiKey,
 }
 
 impl Access {

@@ -87,6 +87,8 @@ pub struct ApiKeyRow {
     pub rate_limit_per_hour: i32,
     /// Stored hash (hex), compared in constant time by the caller.
     pub key_hash: String,
+    /// The user who made the key (caps its MCP tools, SPEC 14).
+    pub created_by: Option<UserId>,
 }
 
 fn counter(v: i64) -> StoreResult<u64> {
@@ -340,6 +342,7 @@ type ApiKeyTuple = (
     Vec<String>,
     i32,
     String,
+    Option<Uuid>,
 );
 
 /// Finds an API key by its SHA-256 hash (hex).
@@ -348,21 +351,24 @@ type ApiKeyTuple = (
 /// [`StoreError`] on database failure.
 pub async fn api_key_by_hash(tx: &mut ScopedTx, hash_hex: &str) -> StoreResult<Option<ApiKeyRow>> {
     let row: Option<ApiKeyTuple> = sqlx::query_as(
-        "SELECT id, org_id, status, expires_at, scopes, rate_limit_per_hour, key_hash
+        "SELECT id, org_id, status, expires_at, scopes, rate_limit_per_hour, key_hash, created_by
                FROM api_keys WHERE key_hash = $1",
     )
     .bind(hash_hex)
     .fetch_optional(tx.conn())
     .await?;
     Ok(row.map(
-        |(id, org_id, status, expires_at, scopes, rate_limit_per_hour, key_hash)| ApiKeyRow {
-            id: ApiKeyId::from_uuid(id),
-            org_id: OrgId::from_uuid(org_id),
-            status,
-            expires_at,
-            scopes,
-            rate_limit_per_hour,
-            key_hash,
+        |(id, org_id, status, expires_at, scopes, rate_limit_per_hour, key_hash, created_by)| {
+            ApiKeyRow {
+                id: ApiKeyId::from_uuid(id),
+                org_id: OrgId::from_uuid(org_id),
+                status,
+                expires_at,
+                scopes,
+                rate_limit_per_hour,
+                key_hash,
+                created_by: created_by.map(UserId::from_uuid),
+            }
         },
     ))
 }

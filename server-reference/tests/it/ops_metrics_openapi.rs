@@ -154,6 +154,11 @@ async fn openapi_lists_every_route_with_its_access() {
                 assert_eq!(op["security"][0]["agentToken"], serde_json::json!([]));
                 assert!(op["security"].as_array().unwrap().len() == 1);
             }
+            Access::AiKey => {
+                assert_eq!(op["security"], serde_json::json!([{"apiKey": []}]));
+                assert_eq!(op["x-breeze-access"], "ai_key");
+                assert!(op.get("x-breeze-permission").is_none());
+            }
             Access::Ticket(p) => {
                 assert_eq!(op["security"], serde_json::json!([{"remoteTicket": []}]));
                 assert_eq!(op["x-breeze-permission"], p, "{}", m.path);

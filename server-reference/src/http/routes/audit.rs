@@ -101,7 +101,7 @@ pub struct ListQuery {
     include_hashes: Option<String>,
 }
 
-fn parse_cursor(c: &str) -> Option<(String, u64)> {
+pub(crate) fn parse_cursor(c: &str) -> Option<(String, u64)> {
     let (chain, seq) = c.rsplit_once(':')?;
     store_audit::parse_chain_key(chain).ok()?;
     Some((chain.to_owned(), seq.parse().ok()?))
@@ -249,7 +249,7 @@ pub struct AuditItem {
     chain_hash: Option<String>,
 }
 
-fn item(chain: String, seq: u64, e: &Entry, hashes: bool) -> AuditItem {
+pub(crate) fn item(chain: String, seq: u64, e: &Entry, hashes: bool) -> AuditItem {
     let ts = e
         .timestamp()
         .to_datetime()

@@ -33,7 +33,7 @@
 //!   afterwards and the user logs in again with the second factor.
 
 mod me;
-mod mfa;
+pub(crate) mod mfa;
 mod password;
 mod session;
 mod step_up;

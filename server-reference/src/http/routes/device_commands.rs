@@ -142,7 +142,7 @@ impl From<commands::CommandView> for CommandOut {
 }
 
 /// The device as the caller's context sees it: 404 outside their organizations or sites.
-async fn reachable_device(
+pub(crate) async fn reachable_device(
     tx: &mut crate::store::ScopedTx,
     device: DeviceId,
 ) -> Result<commands::DeviceTarget, ApiError> {
@@ -157,41 +157,67 @@ async fn queue_command(
     extract::Path(path): extract::Path<DevicePath>,
     extract::Json(body): extract::Json<QueueCommandBody>,
 ) -> Result<Response, ApiError> {
-    let id = CommandId::new_random();
-    let envelope = seal_command(&state, id, &body.command_type, body.payload.as_ref())?;
-
     let mut tx = authed.begin(&state).await?;
     let device = reachable_device(&mut tx, path.device_id).await?;
-    if device.status == "quarantined" || device.status == "decommissioned" {
-        return Err(ApiError::Conflict("device_not_commandable"));
-    }
-    commands::insert(
+    let id = queue_in(
         &mut tx,
-        &NewCommand {
-            id,
-            org_id: device.org_id,
-            site_id: device.site_id,
-            device_id: device.id,
-            command_type: body.command_type.clone(),
-            payload_envelope: envelope,
-            created_by: authed.user_id(),
-        },
+        &state,
+        &authed,
+        &device,
+        &body.command_type,
+        body.payload.as_ref(),
     )
     .await?;
-    let event = authed
-        .event(&state, "device.command.execute", AuditResult::Success)?
-        .resource_type("device_command")
-        .resource_id(id.to_string())
-        .details(&json!({"deviceId": device.id.to_string(), "type": body.command_type}))
-        .build()
-        .map_err(ApiError::internal)?;
-    audit::append(&mut tx, Some(device.org_id), event).await?;
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": id, "deviceId": device.id, "type": body.command_type, "status": "pending"})),
     )
         .into_response())
+}
+
+/// Queues a command for a device the caller reaches, in the caller's transaction: sealed
+/// by the agent service, refused for a quarantined or decommissioned device, audited
+/// (`device.command.execute`). Shared by the REST route and the MCP `queue_script` tool.
+///
+/// # Errors
+/// [`ApiError`]: 400 for a payload the command type refuses, 409
+/// `device_not_commandable`, or a store failure.
+pub(crate) async fn queue_in(
+    tx: &mut crate::store::ScopedTx,
+    state: &AppState,
+    authed: &Authed,
+    device: &commands::DeviceTarget,
+    command_type: &str,
+    payload: Option<&Value>,
+) -> Result<CommandId, ApiError> {
+    let id = CommandId::new_random();
+    let envelope = seal_command(state, id, command_type, payload)?;
+    if device.status == "quarantined" || device.status == "decommissioned" {
+        return Err(ApiError::Conflict("device_not_commandable"));
+    }
+    commands::insert(
+        tx,
+        &NewCommand {
+            id,
+            org_id: device.org_id,
+            site_id: device.site_id,
+            device_id: device.id,
+            command_type: command_type.to_owned(),
+            payload_envelope: envelope,
+            created_by: authed.user_id(),
+        },
+    )
+    .await?;
+    let event = authed
+        .event(state, "device.command.execute", AuditResult::Success)?
+        .resource_type("device_command")
+        .resource_id(id.to_string())
+        .details(&json!({"deviceId": device.id.to_string(), "type": command_type}))
+        .build()
+        .map_err(ApiError::internal)?;
+    audit::append(tx, Some(device.org_id), event).await?;
+    Ok(id)
 }
 
 async fn list_commands(

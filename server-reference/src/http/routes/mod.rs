@@ -2,11 +2,13 @@
 
 pub mod agent_ws;
 pub mod agents;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod command_batches;
 pub mod device_commands;
 pub mod device_files;
+pub mod mcp;
 pub mod ops;
 pub mod remote_sessions;
 pub mod remote_ws;
@@ -31,5 +33,7 @@ pub fn all() -> Vec<Route> {
     routes.extend(remote_ws::routes());
     routes.extend(device_files::routes());
     routes.extend(webhooks::routes());
+    routes.extend(mcp::routes());
+    routes.extend(approvals::routes());
     routes
 }

@@ -180,3 +180,64 @@ pub async fn status(
     }))
     .into_response())
 }
+
+/// Why a TOTP code was not accepted ([`verify_current_code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeRefusal {
+    /// The user has no second factor enrolled.
+    NotEnrolled,
+    /// The code does not match the current window.
+    BadCode,
+    /// The code's step was already used (on any replica).
+    Replayed,
+}
+
+impl CodeRefusal {
+    /// A stable code for the audit log.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::NotEnrolled => "mfa_not_enrolled",
+            Self::BadCode => "bad_code",
+            Self::Replayed => "replayed_step",
+        }
+    }
+}
+
+/// Checks a TOTP code of an enrolled user now, for a step-up (SPEC 14 approvals):
+/// rate-limited like an MFA login, and each time step usable once, across replicas (the
+/// revocation store, then the stored last step, as a login's second factor).
+///
+/// # Errors
+/// 429 from the limiter, 503 when the replay store is unreachable, a store failure; a
+/// refused code is `Ok(Err(..))` for the caller to audit.
+pub(crate) async fn verify_current_code(
+    state: &AppState,
+    user: breeze_core::tenancy::UserId,
+    code: &str,
+) -> Result<Result<(), CodeRefusal>, ApiError> {
+    allow(&state.limiter.mfa_per_user(user).await)?;
+    let mut tx = state.store.begin_system("step-up code lookup").await?;
+    let mfa = store::mfa_state(&mut tx, user).await?;
+    drop(tx);
+    let Some(envelope) = mfa.secret.as_deref().filter(|_| mfa.enabled) else {
+        return Ok(Err(CodeRefusal::NotEnrolled));
+    };
+    let base32 = state.mfa.decrypt(envelope).map_err(ApiError::internal)?;
+    let secret = TotpSecret::from_base32(base32.expose_secret()).map_err(ApiError::internal)?;
+    let Ok(step) = totp::verify(&secret, code, state.clock.unix()) else {
+        return Ok(Err(CodeRefusal::BadCode));
+    };
+    match state.revocation.accept_totp_step(user, step).await {
+        TotpStep::Accepted => {}
+        TotpStep::Replayed => return Ok(Err(CodeRefusal::Replayed)),
+        TotpStep::Unavailable => return Err(ApiError::Unavailable),
+    }
+    let step = i64::try_from(step).map_err(ApiError::internal)?;
+    let mut tx = state.store.begin_system("step-up code").await?;
+    if !store::advance_mfa_step(&mut tx, user, step).await? {
+        return Ok(Err(CodeRefusal::Replayed));
+    }
+    tx.commit().await?;
+    Ok(Ok(()))
+}

@@ -180,7 +180,7 @@ pub struct MoveDevice {
 impl Validate for MoveDevice {}
 
 /// Loads a device the context reaches (404 otherwise).
-async fn device_for(
+pub(crate) async fn device_for(
     tx: &mut ScopedTx,
     authed: &Authed,
     device: DeviceId,
@@ -306,18 +306,36 @@ async fn set_status(
 ) -> Result<DeviceRow, ApiError> {
     let mut tx = authed.begin(state).await?;
     let device = device_for(&mut tx, authed, device).await?;
+    let row = set_status_in(&mut tx, state, authed, &device, status, action).await?;
+    tx.commit().await?;
+    state.agent_cache.invalidate_device(device.id);
+    Ok(row)
+}
+
+/// Moves a device the caller reaches to `status` in the caller's transaction, audited as
+/// `action`; the caller invalidates the agent cache after commit. Shared by the REST routes
+/// and the MCP `quarantine_device` tool.
+///
+/// # Errors
+/// 409 `device_decommissioned` / `already_in_status`, or a store failure.
+pub(crate) async fn set_status_in(
+    tx: &mut ScopedTx,
+    state: &AppState,
+    authed: &Authed,
+    device: &DeviceRow,
+    status: &'static str,
+    action: &'static str,
+) -> Result<DeviceRow, ApiError> {
     if device.status == "decommissioned" {
         return Err(ApiError::Conflict("device_decommissioned"));
     }
     if device.status == status {
         return Err(ApiError::Conflict("already_in_status"));
     }
-    let row = devices::set_status(&mut tx, device.id, status).await?;
+    let row = devices::set_status(tx, device.id, status).await?;
     let ev = event(state, authed, action, "device", device.id)?
         .details(&json!({"from": device.status, "to": status}));
-    seal(&mut tx, Some(device.org_id), ev).await?;
-    tx.commit().await?;
-    state.agent_cache.invalidate_device(device.id);
+    seal(tx, Some(device.org_id), ev).await?;
     Ok(row)
 }
 
