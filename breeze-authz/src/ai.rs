@@ -73,13 +73,24 @@ impl AiScope {
     /// Whether `scopes` names this scope exactly (no wildcard grants it).
     #[must_use]
     pub fn named_by(self, scopes: &ApiKeyScopes) -> bool {
-        scopes.scopes().iter().any(|scope| match scope {
-            ApiKeyScope::Full => false,
-            ApiKeyScope::Pattern(grant) => {
-                matches!(grant.resource(), Pattern::Exact(r) if &**r == "ai")
-                    && matches!(grant.action(), Pattern::Exact(a) if &**a == self.action())
-            }
-        })
+        scopes.scopes().iter().any(|s| Self::of(s) == Some(self))
+    }
+
+    /// The AI scope one key scope names exactly (`ai:read`), if any; `None` for every
+    /// other scope, wildcards included. Key creation uses it: an `ai:*` scope is not a
+    /// registry permission, and needs no escalation check because every call is capped by
+    /// the creator's permissions at the time of the call.
+    #[must_use]
+    pub fn of(scope: &ApiKeyScope) -> Option<Self> {
+        let ApiKeyScope::Pattern(grant) = scope else {
+            return None;
+        };
+        if !matches!(grant.resource(), Pattern::Exact(r) if &**r == "ai") {
+            return None;
+        }
+        [Self::Read, Self::Write, Self::Execute]
+            .into_iter()
+            .find(|s| matches!(grant.action(), Pattern::Exact(a) if &**a == s.action()))
     }
 }
 

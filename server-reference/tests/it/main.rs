@@ -32,6 +32,8 @@ mod auth_reset;
 mod auth_session;
 mod fleet_sim;
 mod matrix;
+mod mcp_api;
+
 mod ops_cli;
 mod ops_hardening;
 mod ops_metrics_openapi;

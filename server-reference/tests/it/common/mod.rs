@@ -12,6 +12,7 @@
 
 pub mod agents;
 pub mod auth;
+pub mod mcp;
 pub mod ops;
 pub mod procs;
 pub mod remote;

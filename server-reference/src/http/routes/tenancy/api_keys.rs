@@ -1,6 +1,7 @@
 //! API keys of an organization (SPEC 3.3): list, create (the raw `brzk_` key is answered
 //! once; only its SHA-256 and an 8-character display prefix are stored), revoke. Scopes
-//! are parsed with breeze-authz and may not exceed the creator's own permissions; a
+//! are parsed with breeze-authz and may not exceed the creator's own permissions (the
+//! `ai:*` scopes excepted: capped by the creator at every MCP call, SPEC 14); a
 //! site-limited caller cannot create keys (a key reaches every site of its organization).
 //! Audited `api_key.create` / `api_key.revoke` on the organization's chain.
 
@@ -143,6 +144,12 @@ async fn create(
     let scopes = ApiKeyScopes::parse(&body.scopes)
         .map_err(|e| ApiError::invalid("body.scopes", e.code()))?;
     for scope in scopes.scopes() {
+        // `ai:read|write|execute` (named exactly) are not registry permissions: every MCP
+        // call is capped by the creator's permissions at that moment (SPEC 14), so they
+        // cannot escalate; a key made by an API key has no creator and reaches no AI tool
+        if breeze_authz::ai::AiScope::of(scope).is_some() {
+            continue;
+        }
         let grant = match scope {
             ApiKeyScope::Full => Grant::full(),
             ApiKeyScope::Pattern(g) => g.clone(),
