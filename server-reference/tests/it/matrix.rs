@@ -74,10 +74,11 @@ const CLASSIFIED: &[(&str, &str, Class)] = &[
     ("POST", "/api/v1/commands/bulk", Class::BodyTargets),
     ("GET", "/api/v1/webhooks", Class::List),
     ("POST", "/api/v1/webhooks", Class::BodyTargets),
+    ("GET", "/api/v1/approvals", Class::List),
 ];
 
 /// Path parameters that address something inside one site: attacker (d) runs on these.
-const SITE_LEVEL_PARAMS: &[&str] = &["siteId", "groupId", "deviceId", "keyId"];
+const SITE_LEVEL_PARAMS: &[&str] = &["siteId", "groupId", "deviceId", "keyId", "approvalId"];
 
 /// The victim tenant.
 struct Victim {
@@ -97,6 +98,9 @@ struct Victim {
     /// A webhook subscription of the victim org and one of its deliveries.
     webhook: Uuid,
     delivery: Uuid,
+    /// A pending AI approval on the victim device, and an AI tool policy of the victim org.
+    approval: Uuid,
+    policy: Uuid,
     /// Distinctive names of the victim rows.
     names: Vec<String>,
 }
@@ -117,6 +121,8 @@ fn param_id(v: &Victim, name: &str) -> Option<Uuid> {
         "sessionId" => v.session,
         "webhookId" => v.webhook,
         "deliveryId" => v.delivery,
+        "approvalId" => v.approval,
+        "policyId" => v.policy,
         _ => return None,
     })
 }
@@ -178,6 +184,15 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
         ("PUT", "/api/v1/orgs/{orgId}/webhook-settings") => {
             Some(json!({"allowedHosts": ["pwned.example"]}))
         }
+        (
+            "POST",
+            "/api/v1/approvals/{approvalId}/approve" | "/api/v1/approvals/{approvalId}/deny",
+        ) => Some(json!({"code": "123456", "reason": "pwned"})),
+        ("PUT", "/api/v1/orgs/{orgId}/ai-policies") => Some(json!({
+            "scope": "organization",
+            "tool": "queue_script",
+            "level": "low",
+        })),
         ("POST", "/api/v1/commands/bulk") => Some(json!({
             "deviceIds": [v.device],
             "type": "reboot",
@@ -285,6 +300,8 @@ fn victim_rows(v: &Victim) -> Vec<(&'static str, &'static str, Uuid)> {
         ("remote_sessions", "id", v.session),
         ("webhook_subscriptions", "id", v.webhook),
         ("webhook_deliveries", "id", v.delivery),
+        ("approval_requests", "id", v.approval),
+        ("ai_tool_policies", "id", v.policy),
     ]
 }
 
@@ -318,6 +335,9 @@ async fn snapshots(fx: &common::Fixtures, v: &Victim) -> BTreeMap<String, Option
         "webhook_subscriptions",
         "webhook_deliveries",
         "webhook_delivery_attempts",
+        "approval_requests",
+        "ai_tool_policies",
+        "mcp_sessions",
     ] {
         let sql = format!("SELECT count(*) FROM {table} WHERE org_id = $1");
         out.insert(
@@ -364,6 +384,9 @@ const RLS_TABLES: &[&str] = &[
     "webhook_subscriptions",
     "webhook_deliveries",
     "webhook_delivery_attempts",
+    "mcp_sessions",
+    "approval_requests",
+    "ai_tool_policies",
 ];
 
 async fn run_matrix(disable_rls: bool) {
@@ -510,6 +533,27 @@ async fn run_matrix(disable_rls: bool) {
     tx.commit().await.unwrap();
     all_names.push(format!("victim-webhook-{tag}"));
     all_names.push(format!("victim-hooks-{tag}"));
+    // a pending AI approval (held for the victim key, on the victim device) and an AI tool
+    // policy of the victim org (SPEC 14)
+    let ap1 = Uuid::new_v4();
+    fx.exec(
+        "INSERT INTO approval_requests (id, org_id, partner_id, site_id, device_id, tool, level,
+                                        arguments, argument_digest, api_key_id, requested_by,
+                                        requested_at, expires_at)
+         SELECT $1, d.org_id, o.partner_id, d.site_id, d.id, 'queue_script', 'high',
+                jsonb_build_object('deviceId', d.id, 'content', 'id', 'language', 'sh'),
+                repeat('a', 64), $3, $4, now(), now() + interval '1 hour'
+           FROM devices d JOIN organizations o ON o.id = d.org_id WHERE d.id = $2",
+        &[ap1, d1, k1, *u1.id.as_uuid()],
+    )
+    .await;
+    let po1 = Uuid::new_v4();
+    fx.exec(
+        "INSERT INTO ai_tool_policies (id, partner_id, org_id, scope_kind, scope_id, tool, level)
+         VALUES ($1, $2, $3, 'organization', $3, 'queue_script', 'high')",
+        &[po1, *vp.as_uuid(), *v1.as_uuid()],
+    )
+    .await;
     let v = Victim {
         partner: *vp.as_uuid(),
         org: *v1.as_uuid(),
@@ -525,6 +569,8 @@ async fn run_matrix(disable_rls: bool) {
         session: rs1,
         webhook: wh1,
         delivery: dl1,
+        approval: ap1,
+        policy: po1,
         names: all_names,
     };
 
@@ -555,6 +601,8 @@ async fn run_matrix(disable_rls: bool) {
             v.role,
             v.api_key,
             v.enrollment_key,
+            v.approval,
+            v.policy,
         ]
         .iter()
         .map(ToString::to_string)

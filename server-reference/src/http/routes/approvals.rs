@@ -144,8 +144,13 @@ async fn list(
 ) -> Result<impl IntoResponse, ApiError> {
     let limit = q.limit.unwrap_or(50);
     let mut tx = authed.begin(&state).await?;
-    let rows = store::list_approvals(&mut tx, q.status.as_deref(), q.after, limit + 1).await?;
+    let mut rows = store::list_approvals(&mut tx, q.status.as_deref(), q.after, limit + 1).await?;
     drop(tx);
+    // row-level security and the same reach check here (two layers, SPEC 1.3)
+    rows.retain(|r| match r.site_id {
+        Some(site) => authed.ctx.can_access_site(r.org_id, site),
+        None => authed.ctx.can_access_org(r.org_id),
+    });
     let now = state.clock.now();
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     let items: Vec<Value> = rows
@@ -493,6 +498,11 @@ async fn set_policy(
         policy::parse_level(&body.level).ok_or_else(|| ApiError::invalid("level", "is invalid"))?;
     let mut tx = authed.begin(&state).await?;
     let partner = org_partner(&mut tx, &authed, p.org_id).await?;
+    // a caller limited to some sites sets levels for those sites and their groups only
+    let org_wide = matches!(body.scope.as_str(), "partner" | "organization");
+    if org_wide && !authed.ctx.allowed_site_ids().is_all() {
+        return Err(ApiError::Forbidden("site_restricted"));
+    }
     let (scope, org_col, scope_id) = match (body.scope.as_str(), body.scope_id) {
         ("partner", _) => {
             if !(authed.ctx.can_access_partner(partner) && authed.ctx.can_write_partner_wide()) {
