@@ -44,6 +44,9 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
+/// The requests served after `initialize`.
+const METHODS: &[&str] = &["ping", "tools/list", "tools/call"];
+
 fn protocol_header_ok(headers: &HeaderMap) -> bool {
     headers
         .get("mcp-protocol-version")
@@ -85,6 +88,12 @@ async fn post_message(
             }
             Err(e) => e.respond(&id),
         };
+    }
+    // a method this server does not have (a newer client's `server/discover` probe, for
+    // one) is -32601 whatever the session, so the client falls back to `initialize`
+    let notification = message.id.is_none();
+    if !notification && !METHODS.contains(&message.method.as_str()) {
+        return RpcError::method_not_found().respond(&id);
     }
     if !protocol_header_ok(&headers) {
         return RpcError::invalid_request("unsupported_protocol_version").respond(&id);
