@@ -7,7 +7,7 @@
 //! SDK executes the approved call and reads the agent's real output; a replay is refused.
 //! The TypeScript SDK initializes, lists tools and calls a read tool. Sessions are shared by
 //! the replicas: the per-key cap holds across them and a session presented by another key
-//! on the other replica is refused.
+//! on the other replica is refused; the organization's call limit (Redis) is one budget.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -74,7 +74,17 @@ fn node(base: &str, key: &str, tool: &str, args: &Value) -> Value {
 #[tokio::test]
 async fn official_sdks_an_approval_and_the_real_agent_across_two_replicas() {
     test_python();
-    let f = real_fleet(&[]).await;
+    // call limits in Redis, shared by the replicas: 1,000 a minute per key, 200 per org
+    // (one key prefix for both: the harness gives each server its own by default)
+    let redis = crate::common::redis_url();
+    let prefix = format!("breeze-test-mcp-{}:", uuid::Uuid::new_v4().simple());
+    let f = real_fleet(&[
+        ("REDIS_URL", redis.as_str()),
+        ("BREEZE_REDIS_PREFIX", prefix.as_str()),
+        ("BREEZE_MCP_CALLS_PER_MIN_KEY", "1000"),
+        ("BREEZE_MCP_CALLS_PER_MIN_ORG", "200"),
+    ])
+    .await;
     let http = reqwest::Client::new();
     let org = *f.org.as_uuid();
     let creator =
@@ -221,6 +231,30 @@ async fn official_sdks_an_approval_and_the_real_agent_across_two_replicas() {
     let mut moved = open[0].clone();
     moved.base.clone_from(&f.base_b);
     assert_eq!(moved.rpc("ping", json!({})).await.status, 200);
+
+    // the organization's call limit is one budget for both replicas: alternating between
+    // them, fewer than 200 more calls pass (each replica counting alone would pass ~340)
+    let mut admitted = 0;
+    let mut limited = None;
+    for i in 0..450 {
+        let c = if i % 2 == 0 { &open[1] } else { &moved };
+        let a = c.rpc("ping", json!({})).await;
+        if a.status == 429 {
+            limited = Some(a);
+            break;
+        }
+        assert_eq!(a.status, 200);
+        admitted += 1;
+    }
+    let limited = limited.expect("the organization's limit never answered");
+    assert_eq!(
+        (limited.rpc_code(), limited.reason()),
+        (Some(-32029), Some("mcp_org_limit"))
+    );
+    assert!(
+        admitted < 200,
+        "{admitted} calls passed: the limit is not shared"
+    );
 
     // every step is in the chain
     for (action, result) in [
