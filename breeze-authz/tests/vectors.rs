@@ -260,3 +260,118 @@ fn session_replay() {
     // Every outcome appears.
     assert_eq!(seen.len(), codes.len() + 1, "{seen:?}");
 }
+
+#[test]
+fn approvals_replay() {
+    use breeze_authz::approval::{
+        ARGUMENT_DIGEST_DOMAIN, EXECUTION_WINDOW, FRESH_FACTOR_WINDOW, MAX_ARGUMENT_BYTES,
+        MAX_ARGUMENT_DEPTH,
+    };
+    use breeze_authz::risk::APPROVAL_TTL;
+    let v = load("approvals.json");
+    assert_eq!(s(&v["digest_domain"]).as_bytes(), ARGUMENT_DIGEST_DOMAIN);
+    assert_eq!(v["max_argument_depth"], MAX_ARGUMENT_DEPTH);
+    assert_eq!(v["max_argument_bytes"], MAX_ARGUMENT_BYTES);
+    assert_eq!(v["approval_ttl_seconds"], APPROVAL_TTL.whole_seconds());
+    assert_eq!(
+        v["execution_window_seconds"],
+        EXECUTION_WINDOW.whole_seconds()
+    );
+    assert_eq!(
+        v["fresh_factor_window_seconds"],
+        FRESH_FACTOR_WINDOW.whole_seconds()
+    );
+
+    let mut codes = std::collections::HashSet::new();
+    for case in arr(&v["digests"]) {
+        let got = vectors_gen::digest_outcome(s(&case["tool"]), s(&case["arguments_json"]));
+        match (&case["hex"], &case["error_code"]) {
+            (Value::String(hex), Value::Null) => {
+                assert_eq!(got.as_deref(), Ok(hex.as_str()), "{}", case["name"]);
+            }
+            (Value::Null, Value::String(code)) => {
+                assert_eq!(got, Err(code.as_str()), "{}", case["name"]);
+                codes.insert(code.clone());
+            }
+            _ => panic!("a digest case has a hex or an error code: {}", case["name"]),
+        }
+    }
+    assert_eq!(codes.len(), 1, "only invalid_arguments: {codes:?}");
+    // The pairs the file documents as equal are equal, and the changed ones differ.
+    let hex_of = |name: &str| {
+        arr(&v["digests"])
+            .iter()
+            .find(|c| c["name"].as_str().is_some_and(|n| n.starts_with(name)))
+            .and_then(|c| c["hex"].as_str())
+            .unwrap()
+    };
+    assert_eq!(hex_of("canonical text"), hex_of("same arguments, keys"));
+    assert_ne!(hex_of("canonical text"), hex_of("one character"));
+    assert_ne!(
+        hex_of("canonical text"),
+        hex_of("same arguments, another tool")
+    );
+    assert_eq!(hex_of("nested objects"), hex_of("the same, keys"));
+    assert_ne!(hex_of("nested objects"), hex_of("array order"));
+    assert_ne!(hex_of("integer 1"), hex_of("float 1.0"));
+    assert_eq!(hex_of("integer 1"), hex_of("duplicate keys"));
+
+    for case in arr(&v["ai_scopes"]) {
+        let list: Vec<&str> = arr(&case["scopes"]).iter().map(s).collect();
+        assert_eq!(
+            vectors_gen::ai_scope_named(&list, s(&case["scope"])),
+            case["named"].as_bool().unwrap(),
+            "{case}"
+        );
+    }
+    assert_eq!(v["tools"], vectors_gen::ai_tools());
+    assert_eq!(
+        arr(&v["tools"]).len(),
+        breeze_authz::ai::TOOLS.len(),
+        "every tool is listed"
+    );
+
+    let lifecycle = &v["lifecycle"];
+    let world = vectors_gen::LifecycleWorld::new();
+    assert_eq!(
+        serde_json::to_value(world.ids()).unwrap(),
+        serde_json::json!([
+            lifecycle["partner"],
+            lifecycle["org"],
+            lifecycle["requester"],
+            lifecycle["other"]
+        ])
+    );
+    let mut outcomes = std::collections::HashSet::new();
+    for case in arr(&lifecycle["cases"]) {
+        let got = world.run(s(&lifecycle["tool"]), case);
+        let steps = arr(&case["steps"]);
+        assert_eq!(got.len(), steps.len());
+        for (step, outcome) in steps.iter().zip(got) {
+            assert_eq!(outcome, step["expected"], "{}: {step}", case["name"]);
+            outcomes.insert(outcome.to_string());
+        }
+    }
+    // Every status and every refusal of decide and execute appears.
+    for expected in [
+        r#"{"status":"pending"}"#,
+        r#"{"status":"approved"}"#,
+        r#"{"status":"denied"}"#,
+        r#"{"status":"executed"}"#,
+        r#"{"status":"expired"}"#,
+        r#"{"error":"approval_already_decided"}"#,
+        r#"{"error":"approval_expired"}"#,
+        r#"{"error":"approver_not_a_user"}"#,
+        r#"{"error":"out_of_scope"}"#,
+        r#"{"error":"missing_permission"}"#,
+        r#"{"error":"self_approval"}"#,
+        r#"{"error":"invalid_reason"}"#,
+        r#"{"error":"fresh_factor_required"}"#,
+        r#"{"error":"approval_not_approved"}"#,
+        r#"{"error":"approval_already_executed"}"#,
+        r#"{"error":"approval_execution_window_closed"}"#,
+        r#"{"error":"arguments_changed"}"#,
+    ] {
+        assert!(outcomes.contains(expected), "no step yields {expected}");
+    }
+}
