@@ -1,11 +1,16 @@
 //! Authorization: permission checks against roles, grants, API-key scopes, session validity,
-//! force-MFA and the AI tool risk decision (SPEC 2.2, 3.3, 5, 10).
+//! force-MFA, the AI tool risk decision, the `ai:*` scopes and MCP tools, and the argument
+//! digest of an AI approval (SPEC 2.2, 3.3, 5, 10, 14).
 
+use breeze_authz::ai::{AiScope, TOOLS};
 use breeze_authz::api_key::{ApiKeyScopes, ApiKeyStatus};
+use breeze_authz::approval::ArgumentDigest;
 use breeze_authz::mfa::{MfaGate, MfaPolicy};
 use breeze_authz::permission::{Grant, Permission};
 use breeze_authz::registry::Registry;
-use breeze_authz::risk::{PolicyScope, RiskEngine, RiskLevel, ToolCatalogue, ToolTarget};
+use breeze_authz::risk::{
+    ApprovalError, PolicyScope, RiskEngine, RiskLevel, ToolCatalogue, ToolTarget,
+};
 use breeze_authz::role::{Role, RoleScope};
 use breeze_authz::seeded::SeededRole;
 use breeze_authz::session::{TokenFacts, UserFacts, check_session};
@@ -223,4 +228,64 @@ pub fn session_check(user: serde_json::Value, token: serde_json::Value) -> FfiRe
     let user: UserFacts = from_json(js_integral_fields(user), "session user")?;
     let token: TokenFacts = from_json(js_integral_fields(token), "session token")?;
     Ok(check_session(&user, &token)?)
+}
+
+/// The digest an AI approval binds (SPEC 14): 64 lowercase hex of SHA-256 over
+/// `breeze-approval/v1/arguments\0` and the canonical JSON of `{"arguments", "tool"}`.
+/// `arguments_json` is the JSON text of the arguments object exactly as it will be sent:
+/// text, not an already-parsed value, because JavaScript cannot tell `1` from `1.0` and
+/// the two digest differently (canonical floats keep their fraction). Key order and
+/// whitespace do not change the digest; duplicate keys keep the last value.
+///
+/// # Errors
+/// `invalid_arguments` (family `authz`) when the text is not JSON, not an object, nests
+/// deeper than 16 or its canonical form (with the tool) exceeds 32 KiB.
+pub fn approval_argument_digest(tool: &str, arguments_json: &str) -> FfiResult<String> {
+    let arguments: serde_json::Value =
+        serde_json::from_str(arguments_json).map_err(|_| ApprovalError::InvalidArguments)?;
+    Ok(ArgumentDigest::of(tool, &arguments)?.to_hex())
+}
+
+/// Whether an API key with `scopes` names `scope` (`ai:read`, `ai:write` or `ai:execute`)
+/// exactly; no wildcard (`*`, `*:*`, `ai:*`, `*:read`, ...) names an AI scope.
+///
+/// # Errors
+/// `invalid_scope`, `too_many_scopes` for the list; `invalid_input` for a `scope` that is
+/// not one of the three.
+pub fn ai_scope_named(scopes: &[String], scope: &str) -> FfiResult<bool> {
+    let wanted = [AiScope::Read, AiScope::Write, AiScope::Execute]
+        .into_iter()
+        .find(|s| s.as_str() == scope)
+        .ok_or_else(|| {
+            let shown: String = scope.chars().take(100).collect();
+            FfiError::input(format!("`{shown}` is not ai:read, ai:write or ai:execute"))
+        })?;
+    Ok(wanted.named_by(&ApiKeyScopes::parse(scopes.iter())?))
+}
+
+/// The tools of the reference server's MCP endpoint, sorted by name, as `[{"name", "scope"
+/// (`ai:read` / `ai:write` / `ai:execute`), "permission" (what the key's creator must hold
+/// now), "level" (the default risk level)}]`.
+///
+/// # Errors
+/// Never in practice.
+pub fn ai_tools() -> FfiResult<serde_json::Value> {
+    #[derive(Serialize)]
+    struct Row {
+        name: &'static str,
+        scope: &'static str,
+        permission: &'static str,
+        level: Option<RiskLevel>,
+    }
+    let catalogue = ToolCatalogue::default_catalogue();
+    let rows: Vec<Row> = TOOLS
+        .iter()
+        .map(|t| Row {
+            name: t.name,
+            scope: t.scope.as_str(),
+            permission: t.permission,
+            level: catalogue.level(t.name),
+        })
+        .collect();
+    to_json(&rows)
 }

@@ -24,7 +24,8 @@ pub enum Family {
     Totp,
     /// MFA recovery codes.
     Recovery,
-    /// Permissions, grants, roles, API-key scopes, session validity and the AI risk policy.
+    /// Permissions, grants, roles, API-key scopes, session validity, the AI risk policy and
+    /// approvals.
     Authz,
     /// The audit chain: checkpoints, keys, chain ids.
     Audit,
@@ -112,6 +113,7 @@ from_crate_error! {
     breeze_authz::api_key::ApiKeyRejection => Authz,
     breeze_authz::role::RoleError => Authz,
     breeze_authz::risk::RiskPolicyError => Authz,
+    breeze_authz::risk::ApprovalError => Authz,
     breeze_authz::session::SessionInvalid => Authz,
     breeze_core::audit::CheckpointError => Audit,
     breeze_core::webhooks::WebhookError => Webhook,

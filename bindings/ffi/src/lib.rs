@@ -15,7 +15,7 @@
 //! | [`audit`] | audit entry canonical form and hashes, chain / stream segment / bundle / checkpoint verification, sanitizer |
 //! | [`agent`] | agent-protocol decode and validation (typed message or issue list), JSON Schemas, redaction of command output, the remote path rule and file-content digests |
 //! | [`webhooks`] | Standard Webhooks sign / verify (several secrets during a roll), secret generation, the event catalogue, delivery bodies |
-//! | [`authz`] | permission checks, grants, API-key scopes and status, session validity, force-MFA, AI risk decisions |
+//! | [`authz`] | permission checks, grants, API-key scopes and status, session validity, force-MFA, AI risk decisions, `ai:*` scopes and MCP tools, approval argument digests |
 //! | [`error`] | [`FfiError`]: family, code, message |
 //!
 //! ```

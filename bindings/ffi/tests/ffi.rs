@@ -332,3 +332,50 @@ fn audit_verify_stream_has_the_chain_verdict_shape() {
     let e = audit::audit_verify_stream(org, json!([{"chain": org}]), json!([])).unwrap_err();
     assert_eq!(e.code, "invalid_input");
 }
+
+#[test]
+fn approval_digests_ai_scopes_and_tools() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../vectors/authz/approvals.json"
+    ))
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for c in v["digests"].as_array().unwrap() {
+        let got = authz::approval_argument_digest(
+            c["tool"].as_str().unwrap(),
+            c["arguments_json"].as_str().unwrap(),
+        );
+        match c["hex"].as_str() {
+            Some(hex) => assert_eq!(got.unwrap(), hex, "{}", c["name"]),
+            None => {
+                let e = got.unwrap_err();
+                assert_eq!(
+                    (e.family, e.code),
+                    (Family::Authz, c["error_code"].as_str().unwrap()),
+                    "{}",
+                    c["name"]
+                );
+            }
+        }
+    }
+    for c in v["ai_scopes"].as_array().unwrap() {
+        let scopes: Vec<String> = serde_json::from_value(c["scopes"].clone()).unwrap();
+        assert_eq!(
+            authz::ai_scope_named(&scopes, c["scope"].as_str().unwrap()).unwrap(),
+            c["named"].as_bool().unwrap(),
+            "{c}"
+        );
+    }
+    assert_eq!(authz::ai_tools().unwrap(), v["tools"]);
+
+    // Input errors.
+    let e = authz::ai_scope_named(&["ai:read".into()], "ai:*").unwrap_err();
+    assert_eq!((e.family, e.code), (Family::Input, "invalid_input"));
+    let e = authz::ai_scope_named(&["ai:read".into()], &"x".repeat(10_000)).unwrap_err();
+    assert!(e.message.len() < 200, "the scope is echoed truncated");
+    let e = authz::ai_scope_named(&["AI:read".into()], "ai:read").unwrap_err();
+    assert_eq!((e.family, e.code), (Family::Authz, "invalid_scope"));
+    let e = authz::approval_argument_digest("queue_script", "[1, 2").unwrap_err();
+    assert_eq!((e.family, e.code), (Family::Authz, "invalid_arguments"));
+}
