@@ -293,6 +293,21 @@ fn risk_decide(py: Python<'_>, tool: &str, target: &Bound<'_, PyAny>, policies: 
 }
 
 #[pyfunction]
+fn approval_argument_digest(tool: &str, arguments_json: &Bound<'_, PyAny>) -> Res<String> {
+    r(authz::approval_argument_digest(tool, &text(arguments_json)?))
+}
+
+#[pyfunction]
+fn ai_scope_named(scopes: Vec<String>, scope: &str) -> Res<bool> {
+    r(authz::ai_scope_named(&scopes, scope))
+}
+
+#[pyfunction]
+fn ai_tools(py: Python<'_>) -> Res<Py<PyAny>> {
+    json_out(py, &r(authz::ai_tools())?)
+}
+
+#[pyfunction]
 fn mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path: &str) -> bool {
     authz::mfa_enrollment_required(role_requires_mfa, mfa_enrolled, path)
 }
@@ -474,6 +489,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(api_key_check, m)?)?;
     m.add_function(wrap_pyfunction!(risk_catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(risk_decide, m)?)?;
+    m.add_function(wrap_pyfunction!(approval_argument_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(ai_scope_named, m)?)?;
+    m.add_function(wrap_pyfunction!(ai_tools, m)?)?;
     m.add_function(wrap_pyfunction!(mfa_enrollment_required, m)?)?;
     m.add_function(wrap_pyfunction!(session_check, m)?)?;
     m.add_function(wrap_pyfunction!(audit_entry_hashes, m)?)?;

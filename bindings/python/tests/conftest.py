@@ -22,6 +22,7 @@ REPLAYED = [
     "authz/risk.json",
     "authz/mfa.json",
     "authz/session.json",
+    "authz/approvals.json",
     "audit/canonical.json",
     "audit/chain.json",
     "audit/tampered.json",

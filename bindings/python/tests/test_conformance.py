@@ -272,6 +272,28 @@ def test_risk():
         assert e.value.code == c["error_code"], c
 
 
+
+def test_approvals():
+    v = load("authz/approvals.json")
+    assert v["digests"] and v["ai_scopes"] and v["tools"]
+    for c in v["digests"]:
+        if "hex" in c:
+            assert breeze.approval_argument_digest(c["tool"], c["arguments_json"]) == c["hex"], c["name"]
+            # bytes holding the same UTF-8 text give the same digest
+            assert breeze.approval_argument_digest(c["tool"], c["arguments_json"].encode()) == c["hex"], c["name"]
+        else:
+            with pytest.raises(breeze.AuthzError) as e:
+                breeze.approval_argument_digest(c["tool"], c["arguments_json"])
+            assert e.value.code == c["error_code"], c["name"]
+    for c in v["ai_scopes"]:
+        assert breeze.ai_scope_named(c["scopes"], c["scope"]) is c["named"], c
+    assert breeze.ai_tools() == v["tools"]
+    with pytest.raises(breeze.InvalidInputError):
+        breeze.ai_scope_named(["ai:read"], "ai:*")
+    with pytest.raises(breeze.AuthzError) as e:
+        breeze.ai_scope_named(["AI:read"], "ai:read")
+    assert e.value.code == "invalid_scope"
+
 def test_mfa():
     v = load("authz/mfa.json")
     assert v["cases"]

@@ -84,6 +84,18 @@ def api_key_check(status: str, expires_at: Optional[str], now: str) -> None:
     """Raises :class:`AuthzError` ``api_key_revoked`` / ``api_key_expired``; times are RFC 3339."""
 def risk_catalogue() -> List[Dict[str, str]]: ...
 def risk_decide(tool: str, target: Dict[str, Any], policies: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]: ...
+def approval_argument_digest(tool: str, arguments_json: Union[str, bytes]) -> str:
+    """The digest an AI approval binds (SPEC 14): 64 lowercase hex.
+
+    ``arguments_json`` is the JSON text of the arguments object exactly as sent (key order
+    and whitespace do not matter; ``1`` and ``1.0`` differ). Raises :class:`AuthzError`
+    ``invalid_arguments`` for text that is not a JSON object, nests deeper than 16 or is
+    larger than 32 KiB in canonical form.
+    """
+def ai_scope_named(scopes: List[str], scope: str) -> bool:
+    """Whether the key's scopes name ``scope`` (``ai:read``/``ai:write``/``ai:execute``) exactly; wildcards never do."""
+def ai_tools() -> List[Dict[str, str]]:
+    """The MCP tools: ``[{"name", "scope", "permission", "level"}]``, sorted by name."""
 def mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path: str) -> bool: ...
 def session_check(user: Dict[str, Any], token: Dict[str, Any]) -> None:
     """Whether a verified token still belongs to a live session (SPEC 2.2).
