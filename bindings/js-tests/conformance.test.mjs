@@ -238,6 +238,19 @@ test(`[${backendName}] risk`, () => {
   }
 });
 
+test(`[${backendName}] approvals: argument digests, ai scopes, tools`, () => {
+  const v = load('authz/approvals.json');
+  assert.ok(v.digests.length && v.ai_scopes.length && v.tools.length);
+  for (const c of v.digests) {
+    if (c.hex !== undefined) assert.equal(breeze.approvalArgumentDigest(c.tool, c.arguments_json), c.hex, c.name);
+    else throwsCode(() => breeze.approvalArgumentDigest(c.tool, c.arguments_json), c.error_code, c.name);
+  }
+  for (const c of v.ai_scopes) assert.equal(breeze.aiScopeNamed(c.scopes, c.scope), c.named, JSON.stringify(c));
+  assert.deepEqual(breeze.aiTools(), v.tools);
+  throwsCode(() => breeze.aiScopeNamed(['ai:read'], 'ai:*'), 'invalid_input');
+  throwsCode(() => breeze.aiScopeNamed(['AI:read'], 'ai:read'), 'invalid_scope');
+});
+
 test(`[${backendName}] force-mfa`, () => {
   const v = load('authz/mfa.json');
   assert.ok(v.cases.length);

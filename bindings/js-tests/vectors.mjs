@@ -20,6 +20,7 @@ export const REPLAYED = [
   'authz/risk.json',
   'authz/mfa.json',
   'authz/session.json',
+  'authz/approvals.json',
   'audit/canonical.json',
   'audit/chain.json',
   'audit/tampered.json',

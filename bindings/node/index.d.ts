@@ -23,9 +23,15 @@ export declare function agentRedactSecrets(output: string): string
 
 export declare function agentSchema(kind: string): any
 
+export declare function aiScopeNamed(scopes: Array<string>, scope: string): boolean
+
+export declare function aiTools(): any
+
 export declare function apiKeyCheck(status: string, expiresAt: string | undefined | null, now: string): void
 
 export declare function apiKeyScopesAllow(scopes: Array<string>, permission: string): boolean
+
+export declare function approvalArgumentDigest(tool: string, argumentsJson: string): string
 
 export declare function auditEntryHashes(entry: any): any
 

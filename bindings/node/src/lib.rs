@@ -223,6 +223,21 @@ pub fn risk_decide(tool: String, target: Value, policies: Option<Value>) -> Resu
 }
 
 #[napi]
+pub fn approval_argument_digest(tool: String, arguments_json: String) -> Result<String, napi::Error<String>> {
+    r(authz::approval_argument_digest(&tool, &arguments_json))
+}
+
+#[napi]
+pub fn ai_scope_named(scopes: Vec<String>, scope: String) -> Result<bool, napi::Error<String>> {
+    r(authz::ai_scope_named(&scopes, &scope))
+}
+
+#[napi]
+pub fn ai_tools() -> Result<Value, napi::Error<String>> {
+    r(authz::ai_tools())
+}
+
+#[napi]
 pub fn mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path: String) -> bool {
     authz::mfa_enrollment_required(role_requires_mfa, mfa_enrolled, &path)
 }

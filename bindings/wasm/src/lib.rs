@@ -253,6 +253,21 @@ pub fn risk_decide(tool: &str, target: JsValue, policies: JsValue) -> Res<JsValu
     json_out(&r(authz::risk_decide(tool, json_in(&target)?, policies))?)
 }
 
+#[wasm_bindgen(js_name = approvalArgumentDigest)]
+pub fn approval_argument_digest(tool: &str, arguments_json: &str) -> Res<String> {
+    r(authz::approval_argument_digest(tool, arguments_json))
+}
+
+#[wasm_bindgen(js_name = aiScopeNamed)]
+pub fn ai_scope_named(scopes: Vec<String>, scope: &str) -> Res<bool> {
+    r(authz::ai_scope_named(&scopes, scope))
+}
+
+#[wasm_bindgen(js_name = aiTools)]
+pub fn ai_tools() -> Res<JsValue> {
+    json_out(&r(authz::ai_tools())?)
+}
+
 #[wasm_bindgen(js_name = mfaEnrollmentRequired)]
 pub fn mfa_enrollment_required(role_requires_mfa: bool, mfa_enrolled: bool, path: &str) -> bool {
     authz::mfa_enrollment_required(role_requires_mfa, mfa_enrolled, path)
