@@ -53,7 +53,8 @@ pub const FRESH_FACTOR_WINDOW: Duration = Duration::minutes(5);
 /// The deepest argument object accepted (a scalar is 0, `{}` is 1).
 pub const MAX_ARGUMENT_DEPTH: usize = 16;
 
-/// The largest canonical argument object accepted, in bytes.
+/// The largest canonical form accepted, in bytes: the whole `{"arguments": ..., "tool": ...}`
+/// object that is digested (so a longer tool name leaves less room for arguments).
 pub const MAX_ARGUMENT_BYTES: usize = 32 * 1024;
 
 /// Domain tag prefixed to the canonical JSON before hashing.
@@ -285,8 +286,9 @@ impl Approval {
     /// factor (a TOTP code checked by the server), if ever.
     ///
     /// # Errors
-    /// [`ApprovalError::AlreadyDecided`] unless pending; [`ApprovalError::Expired`] past
-    /// the hour; the approver rules of [`ApprovalRequest::decide`]; then
+    /// [`ApprovalError::AlreadyDecided`] when stored approved, denied or executed (an
+    /// approved request whose window closed was still decided); [`ApprovalError::Expired`]
+    /// when stored expired or past the hour; the approver rules of [`ApprovalRequest::decide`]; then
     /// [`ApprovalError::FreshFactorRequired`] without a second factor in the last five
     /// minutes.
     pub fn decide(
@@ -297,10 +299,13 @@ impl Approval {
         factor_verified_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<(Self, ApprovalRecord), ApprovalError> {
-        match self.status_at(now) {
+        match self.status {
             ApprovalStatus::Pending => {}
             ApprovalStatus::Expired => return Err(ApprovalError::Expired),
             _ => return Err(ApprovalError::AlreadyDecided),
+        }
+        if self.status_at(now) == ApprovalStatus::Expired {
+            return Err(ApprovalError::Expired);
         }
         let record = self.request.decide(approver, verdict, reason, now)?;
         let fresh =
@@ -322,9 +327,10 @@ impl Approval {
     /// Executes the approved call whose arguments, presented now, digest to `presented`.
     ///
     /// # Errors
-    /// [`ApprovalError::NotApproved`] (pending or denied), [`ApprovalError::AlreadyExecuted`],
-    /// [`ApprovalError::ExecutionWindowClosed`] (approved more than ten minutes ago, or the
-    /// request expired undecided), [`ApprovalError::ArgumentsChanged`].
+    /// [`ApprovalError::NotApproved`] (pending, even past its hour, or denied),
+    /// [`ApprovalError::AlreadyExecuted`], [`ApprovalError::ExecutionWindowClosed`]
+    /// (approved ten minutes ago or more, or stored as expired),
+    /// [`ApprovalError::ArgumentsChanged`].
     pub fn execute(
         &self,
         presented: &ArgumentDigest,

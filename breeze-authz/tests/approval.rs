@@ -534,7 +534,7 @@ fn restored_states_keep_their_rules() {
         approved.execute(&d, w.at(6)).unwrap().stored_status(),
         ApprovalStatus::Executed
     );
-    // An approved approval past its window is expired; deciding it again says so.
+    // An approved approval past its window was still decided: deciding it again says so.
     assert_eq!(
         approved
             .decide(
@@ -545,7 +545,7 @@ fn restored_states_keep_their_rules() {
                 w.at(20)
             )
             .unwrap_err(),
-        ApprovalError::Expired
+        ApprovalError::AlreadyDecided
     );
     let executed = restore(ApprovalStatus::Executed, Some(5), Some(6));
     assert_eq!(
