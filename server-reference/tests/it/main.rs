@@ -33,6 +33,7 @@ mod auth_session;
 mod fleet_sim;
 mod matrix;
 mod mcp_api;
+mod mcp_bench;
 mod mcp_e2e;
 
 mod ops_cli;

@@ -19,7 +19,7 @@ use breeze_authz::seeded::SeededRole;
 use serde_json::json;
 
 use crate::common::agents::{Ws, WsIn, ws_next, ws_send};
-use crate::common::procs::Proc;
+use crate::common::procs::{Proc, percentile};
 use crate::common::remote::{
     fleet_user_token, host_of, new_session, new_ticket, real_fleet, viewer_connect,
 };
@@ -55,12 +55,6 @@ async fn next_output(ws: &mut Ws) -> String {
             other => panic!("terminal ended: {other:?}"),
         }
     }
-}
-
-/// The `pct`-th percentile (nearest rank) of sorted samples.
-fn percentile(sorted: &[Duration], pct: usize) -> Duration {
-    let i = (sorted.len() - 1) * pct / 100;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 async fn keystrokes(ws: &mut Ws, n: usize) -> (Duration, Duration) {

@@ -233,3 +233,10 @@ where
     }
     panic!("timed out waiting for {what}");
 }
+
+/// The `pct`-th percentile (nearest rank) of sorted samples (the benchmarks' figures).
+#[must_use]
+pub fn percentile(sorted: &[std::time::Duration], pct: usize) -> std::time::Duration {
+    let i = (sorted.len() - 1) * pct / 100;
+    sorted[i.min(sorted.len() - 1)]
+}
