@@ -65,27 +65,22 @@ pub async fn initialize(
     )
     .await
     .map_err(api)?;
-    let result = if opened {
-        AuditResult::Success
+    let (result, code) = if opened {
+        (AuditResult::Success, None)
     } else {
-        AuditResult::Denied
+        (AuditResult::Denied, Some("session_cap"))
     };
-    let mut ev = caller
-        .authed
-        .event(state, "mcp.session.open", result)
-        .map_err(RpcError::internal)?
-        .resource_type("api_key")
-        .resource_id(caller.key_id.to_string())
-        .details(&json!({"protocolVersion": version, "client": client_name}));
-    if !opened {
-        ev = ev.error_message("session_cap");
-    }
-    let ev = ev
-        .build()
-        .map_err(|e| RpcError::internal(ApiError::internal(e)))?;
-    store_audit::append(&mut tx, Some(caller.org_id), ev)
-        .await
-        .map_err(api)?;
+    let details = json!({"protocolVersion": version, "client": client_name, "code": code});
+    audit(
+        &mut tx,
+        state,
+        caller,
+        "mcp.session.open",
+        result,
+        &details,
+        code,
+    )
+    .await?;
     tx.commit().await.map_err(api)?;
     if !opened {
         return Err(RpcError::rate_limited("session_cap"));
@@ -99,6 +94,36 @@ pub async fn initialize(
                          and the approvalId.",
     });
     Ok((token.expose_secret().to_owned(), result))
+}
+
+/// Writes a session event about the caller's key in its organization's chain, in `tx`.
+#[allow(clippy::too_many_arguments, reason = "one audit entry's facts")]
+async fn audit(
+    tx: &mut crate::store::ScopedTx,
+    state: &AppState,
+    caller: &McpCaller,
+    action: &str,
+    result: AuditResult,
+    details: &Value,
+    code: Option<&str>,
+) -> Result<(), RpcError> {
+    let mut ev = caller
+        .authed
+        .event(state, action, result)
+        .map_err(RpcError::internal)?
+        .resource_type("api_key")
+        .resource_id(caller.key_id.to_string())
+        .details(details);
+    if let Some(code) = code {
+        ev = ev.error_message(code);
+    }
+    let ev = ev
+        .build()
+        .map_err(|e| RpcError::internal(ApiError::internal(e)))?;
+    store_audit::append(tx, Some(caller.org_id), ev)
+        .await
+        .map_err(api)?;
+    Ok(())
 }
 
 fn presented(headers: &HeaderMap) -> Result<SessionToken, RpcError> {
@@ -157,19 +182,18 @@ pub async fn resume(
 
 async fn refuse_foreign(state: &AppState, caller: &McpCaller) -> Result<(), RpcError> {
     let mut tx = caller.authed.begin(state).await.map_err(api)?;
-    let ev = caller
-        .authed
-        .event(state, "mcp.session.refused", AuditResult::Denied)
-        .map_err(RpcError::internal)?
-        .resource_type("api_key")
-        .resource_id(caller.key_id.to_string())
-        .details(&json!({"code": "session_of_another_key"}))
-        .error_message("session_of_another_key")
-        .build()
-        .map_err(|e| RpcError::internal(ApiError::internal(e)))?;
-    store_audit::append(&mut tx, Some(caller.org_id), ev)
-        .await
-        .map_err(api)?;
+    let code = "session_of_another_key";
+    let details = json!({"code": code});
+    audit(
+        &mut tx,
+        state,
+        caller,
+        "mcp.session.refused",
+        AuditResult::Denied,
+        &details,
+        Some(code),
+    )
+    .await?;
     tx.commit().await.map_err(api)?;
     Err(RpcError::foreign_session())
 }

@@ -498,23 +498,7 @@ pub async fn call(state: &AppState, caller: &McpCaller, params: &Value) -> Resul
         .map_err(RpcError::internal)?;
     let f = facts(Some(&decision), call.device(), approval_id);
     match decision.outcome {
-        RiskOutcome::Blocked => {
-            audit_call(
-                &mut tx,
-                state,
-                caller,
-                &f,
-                AuditResult::Denied,
-                Some("policy_blocked"),
-            )
-            .await
-            .map_err(RpcError::internal)?;
-            tx.commit().await.map_err(api)?;
-            Err(RpcError::policy(
-                "policy_blocked",
-                "this tool is blocked by policy for this target",
-            ))
-        }
+        RiskOutcome::Blocked => Err(refuse_blocked(tx, state, caller, &f).await),
         RiskOutcome::NeedsApproval => match approval_id {
             None => {
                 let held = approvals::hold(
@@ -623,21 +607,36 @@ async fn unserved(
         device: None,
         approval: None,
     };
-    audit_call(
+    Err(refuse_blocked(tx, state, caller, &facts).await)
+}
+
+/// Audits a call the policy blocks (`ai.tool.called`, denied, `policy_blocked`), commits, and
+/// answers -32003.
+async fn refuse_blocked(
+    mut tx: ScopedTx,
+    state: &AppState,
+    caller: &McpCaller,
+    facts: &CallFacts<'_>,
+) -> RpcError {
+    let audited = audit_call(
         &mut tx,
         state,
         caller,
-        &facts,
+        facts,
         AuditResult::Denied,
         Some("policy_blocked"),
     )
-    .await
-    .map_err(RpcError::internal)?;
-    tx.commit().await.map_err(api)?;
-    Err(RpcError::policy(
+    .await;
+    if let Err(e) = audited {
+        return RpcError::internal(e);
+    }
+    if let Err(e) = tx.commit().await {
+        return api(e);
+    }
+    RpcError::policy(
         "policy_blocked",
-        "this tool is blocked by policy",
-    ))
+        "this tool is blocked by policy for this target",
+    )
 }
 
 async fn run(

@@ -18,8 +18,9 @@ use uuid::Uuid;
 
 use crate::common::agents::mfa_token;
 use crate::common::auth::{audit_rows, exec, scalar};
-use crate::common::mcp::{Raw, ai_key, code, decide, with_totp};
+use crate::common::mcp::{Raw, ai_key, code, decide, json_call, with_totp};
 use crate::common::{FixtureUser, Fixtures, TestServer};
+use reqwest::Method;
 
 /// One organization with a device, an AI key made by an Org Admin (the creator), a second
 /// Org Admin with a real TOTP secret (the approver), and a second organization with a
@@ -94,6 +95,13 @@ impl Env {
             .await;
         let totp = with_totp(&self.server, &self.fx, &user).await;
         (mfa_token(&self.server, &self.fx, &user).await, totp)
+    }
+
+    /// `verb` on approval `id` by a fresh approver with a valid code.
+    async fn decide_fresh(&self, id: &str, verb: &str) -> (u16, Value) {
+        let (token, totp) = self.approver().await;
+        let body = json!({"code": code(&totp, 0)});
+        decide(&self.server.http, &self.base(), &token, id, verb, body).await
     }
 
     async fn client(&self, key: &str) -> Raw {
@@ -407,20 +415,15 @@ async fn another_organizations_device_is_not_found_and_policies_apply() {
 
     // a critical tool is blocked under any policy: lowering it is refused, calling it -32003
     let http = &e.server.http;
+    let policies = e.server.url(&format!("/api/v1/orgs/{}/ai-policies", e.org));
     let put = |body: Value| {
-        let url = e.server.url(&format!("/api/v1/orgs/{}/ai-policies", e.org));
-        let token = e.creator_token.clone();
-        async move {
-            let res = http
-                .put(url)
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.unwrap())
-        }
+        json_call(
+            http,
+            Method::PUT,
+            policies.clone(),
+            &e.creator_token,
+            Some(body),
+        )
     };
     let (s, b) =
         put(json!({"scope": "organization", "tool": "decommission_device", "level": "low"})).await;
@@ -457,32 +460,16 @@ async fn another_organizations_device_is_not_found_and_policies_apply() {
     assert_eq!(last.details()["decision"], "blocked");
     assert_eq!(last.details()["ignoredOverride"]["kind"], "site");
     // removing the organization's override: the site's low level now applies (runs)
-    let list = http
-        .get(e.server.url(&format!("/api/v1/orgs/{}/ai-policies", e.org)))
-        .bearer_auth(&e.creator_token)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let (_, list) = json_call(http, Method::GET, policies.clone(), &e.creator_token, None).await;
     let org_row = list["policies"]
         .as_array()
         .unwrap()
         .iter()
         .find(|p| p["scope"] == "organization")
         .unwrap();
-    let del = http
-        .delete(e.server.url(&format!(
-            "/api/v1/orgs/{}/ai-policies/{}",
-            e.org,
-            org_row["id"].as_str().unwrap()
-        )))
-        .bearer_auth(&e.creator_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(del.status().as_u16(), 204);
+    let url = format!("{policies}/{}", org_row["id"].as_str().unwrap());
+    let (del, _) = json_call(http, Method::DELETE, url, &e.creator_token, None).await;
+    assert_eq!(del, 204);
     let ran = c.call("queue_script", script_args(e.device, "id")).await;
     assert_eq!(ran.content()["status"], "pending", "{:?}", ran.body);
     // a medium tool runs (and notifies through the audit stream and its webhook event)
@@ -533,15 +520,8 @@ async fn approvals_four_eyes_fresh_factor_and_one_execution() {
     );
 
     // the inbox shows the exact arguments
-    let inbox = http
-        .get(format!("{base}/api/v1/approvals?status=pending"))
-        .bearer_auth(&e.approver_token)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let url = format!("{base}/api/v1/approvals?status=pending");
+    let (_, inbox) = json_call(http, Method::GET, url, &e.approver_token, None).await;
     assert_eq!(inbox["items"][0]["arguments"]["content"], "uname -a");
 
     // the key's creator may not approve (four eyes), even with a valid code
@@ -595,16 +575,7 @@ async fn approvals_four_eyes_fresh_factor_and_one_execution() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["status"], "approved");
     // a second decision, even with a fresh code of another approver: 409
-    let (t2, totp2) = e.approver().await;
-    let (s, b) = decide(
-        http,
-        &base,
-        &t2,
-        &id,
-        "deny",
-        json!({"code": code(&totp2, 0)}),
-    )
-    .await;
+    let (s, b) = e.decide_fresh(&id, "deny").await;
     assert_eq!(
         (s, b["error"].as_str()),
         (409, Some("approval_already_decided"))
@@ -655,16 +626,7 @@ async fn approvals_four_eyes_fresh_factor_and_one_execution() {
     .await;
     assert_eq!((s, b["error"].as_str()), (403, Some("invalid_mfa_code")));
     // approved more than ten minutes ago: the window is closed
-    let (t3, totp3) = e.approver().await;
-    let (s, _) = decide(
-        http,
-        &base,
-        &t3,
-        &id2,
-        "approve",
-        json!({"code": code(&totp3, 0)}),
-    )
-    .await;
+    let (s, _) = e.decide_fresh(&id2, "approve").await;
     assert_eq!(s, 200);
     exec(&e.fx, "UPDATE approval_requests SET decided_at = decided_at - interval '11 minutes' WHERE id = $1", id2.parse().unwrap()).await;
     let mut late = script_args(e.device, "hostname");
@@ -678,16 +640,7 @@ async fn approvals_four_eyes_fresh_factor_and_one_execution() {
         .await;
     let id3 = held3.content()["approvalId"].as_str().unwrap().to_owned();
     exec(&e.fx, "UPDATE approval_requests SET requested_at = requested_at - interval '61 minutes' WHERE id = $1", id3.parse().unwrap()).await;
-    let (t4, totp4) = e.approver().await;
-    let (s, b) = decide(
-        http,
-        &base,
-        &t4,
-        &id3,
-        "approve",
-        json!({"code": code(&totp4, 0)}),
-    )
-    .await;
+    let (s, b) = e.decide_fresh(&id3, "approve").await;
     assert_eq!(
         (s, b["error"].as_str()),
         (409, Some("approval_expired")),
@@ -695,16 +648,7 @@ async fn approvals_four_eyes_fresh_factor_and_one_execution() {
     );
     let held4 = c.call("queue_script", script_args(e.device, "date")).await;
     let id4 = held4.content()["approvalId"].as_str().unwrap().to_owned();
-    let (t5, totp5) = e.approver().await;
-    let (s, _) = decide(
-        http,
-        &base,
-        &t5,
-        &id4,
-        "deny",
-        json!({"code": code(&totp5, 0)}),
-    )
-    .await;
+    let (s, _) = e.decide_fresh(&id4, "deny").await;
     assert_eq!(s, 200);
     let mut denied = script_args(e.device, "date");
     denied["approvalId"] = json!(id4);

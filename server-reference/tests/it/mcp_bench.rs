@@ -20,14 +20,7 @@ use uuid::Uuid;
 use crate::common::TestServer;
 use crate::common::agents::mfa_token;
 use crate::common::mcp::{Raw, ai_key};
-use crate::common::procs::{percentile, server_binary, server_process_with};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use crate::common::procs::{env_usize, percentile, server_binary, server_process_with};
 
 #[tokio::test]
 #[ignore = "benchmark: scripts/perf-mcp"]

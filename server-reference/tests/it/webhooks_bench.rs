@@ -19,17 +19,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::common::agents::mfa_token;
-use crate::common::procs::{server_binary, server_process_with};
+use crate::common::procs::{env_usize, server_binary, server_process_with};
 use crate::common::tls::test_pki;
 use crate::common::webhooks::{Flavor, create_webhook, start_receiver};
 use crate::common::{Fixtures, TestServer};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::test]
 #[ignore = "benchmark: scripts/perf-webhooks"]

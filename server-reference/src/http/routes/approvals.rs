@@ -61,7 +61,7 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/approvals/{approvalId}/approve",
             Access::Permission(DECIDE),
             "approve a held AI tool call (four eyes, TOTP code now)",
-            post(approve),
+            post(decide_route::<true>),
         )
         .mfa_required(),
         route(
@@ -69,7 +69,7 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/approvals/{approvalId}/deny",
             Access::Permission(DECIDE),
             "deny a held AI tool call (TOTP code now)",
-            post(deny),
+            post(decide_route::<false>),
         )
         .mfa_required(),
         route(
@@ -215,36 +215,19 @@ impl Validate for DecideBody {
     }
 }
 
-async fn approve(
+/// `approve` (`APPROVE = true`) and `deny`.
+async fn decide_route<const APPROVE: bool>(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
     Path(p): Path<ApprovalPath>,
     Json(body): Json<DecideBody>,
 ) -> Result<impl IntoResponse, ApiError> {
-    decide(
-        &state,
-        &authed,
-        p.approval_id,
-        ApprovalVerdict::Approved,
-        &body,
-    )
-    .await
-}
-
-async fn deny(
-    State(state): State<AppState>,
-    Extension(authed): Extension<Authed>,
-    Path(p): Path<ApprovalPath>,
-    Json(body): Json<DecideBody>,
-) -> Result<impl IntoResponse, ApiError> {
-    decide(
-        &state,
-        &authed,
-        p.approval_id,
-        ApprovalVerdict::Denied,
-        &body,
-    )
-    .await
+    let verdict = if APPROVE {
+        ApprovalVerdict::Approved
+    } else {
+        ApprovalVerdict::Denied
+    };
+    decide(&state, &authed, p.approval_id, verdict, &body).await
 }
 
 const fn action_of(verdict: ApprovalVerdict) -> &'static str {
@@ -468,6 +451,25 @@ async fn org_partner(
     Ok(row.partner_id)
 }
 
+async fn audit_policy(
+    tx: &mut ScopedTx,
+    state: &AppState,
+    authed: &Authed,
+    action: &str,
+    row: &PolicyRow,
+    org: OrgId,
+) -> Result<(), ApiError> {
+    let ev = authed
+        .event(state, action, AuditResult::Success)?
+        .resource_type("ai_policy")
+        .resource_id(row.id.to_string())
+        .details(&json!({"scope": row.scope_kind, "scopeId": row.scope_id.to_string(), "tool": row.tool, "level": row.level}))
+        .build()
+        .map_err(ApiError::internal)?;
+    store_audit::append(tx, Some(org), ev).await?;
+    Ok(())
+}
+
 async fn list_policies(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
@@ -565,14 +567,7 @@ async fn set_policy(
         },
     )
     .await?;
-    let ev = authed
-        .event(&state, "ai.policy.set", AuditResult::Success)?
-        .resource_type("ai_policy")
-        .resource_id(row.id.to_string())
-        .details(&json!({"scope": row.scope_kind, "scopeId": row.scope_id.to_string(), "tool": row.tool, "level": row.level}))
-        .build()
-        .map_err(ApiError::internal)?;
-    store_audit::append(&mut tx, Some(p.org_id), ev).await?;
+    audit_policy(&mut tx, &state, &authed, "ai.policy.set", &row, p.org_id).await?;
     tx.commit().await?;
     Ok(axum::Json(policy_view(&row)))
 }
@@ -587,14 +582,15 @@ async fn remove_policy(
     let row = store::delete_policy(&mut tx, partner, p.org_id, p.policy_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let ev = authed
-        .event(&state, "ai.policy.removed", AuditResult::Success)?
-        .resource_type("ai_policy")
-        .resource_id(row.id.to_string())
-        .details(&json!({"scope": row.scope_kind, "scopeId": row.scope_id.to_string(), "tool": row.tool, "level": row.level}))
-        .build()
-        .map_err(ApiError::internal)?;
-    store_audit::append(&mut tx, Some(p.org_id), ev).await?;
+    audit_policy(
+        &mut tx,
+        &state,
+        &authed,
+        "ai.policy.removed",
+        &row,
+        p.org_id,
+    )
+    .await?;
     tx.commit().await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -179,6 +179,27 @@ pub fn code(secret: &TotpSecret, offset_steps: i64) -> String {
     code_at(secret, now + offset_steps * 30).unwrap()
 }
 
+/// One JSON request with a bearer token; returns status and body (a string when not JSON).
+pub async fn json_call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 /// `POST /api/v1/approvals/{id}/{verb}` with `body`; returns status and body.
 pub async fn decide(
     http: &reqwest::Client,
@@ -188,17 +209,6 @@ pub async fn decide(
     verb: &str,
     body: Value,
 ) -> (u16, Value) {
-    let res = http
-        .post(format!("{base}/api/v1/approvals/{id}/{verb}"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let url = format!("{base}/api/v1/approvals/{id}/{verb}");
+    json_call(http, reqwest::Method::POST, url, token, Some(body)).await
 }

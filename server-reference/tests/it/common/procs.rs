@@ -240,3 +240,12 @@ pub fn percentile(sorted: &[std::time::Duration], pct: usize) -> std::time::Dura
     let i = (sorted.len() - 1) * pct / 100;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// A benchmark size from the environment (`BENCH_*`), else `default`.
+#[must_use]
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
