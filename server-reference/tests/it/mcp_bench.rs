@@ -54,6 +54,9 @@ async fn read_tool_round_trip_and_calls_per_second() {
     .await;
     let http = reqwest::Client::new();
     let key = ai_key(&http, &base, &token, *org.as_uuid(), &["ai:read"]).await;
+    // the keys' own hourly limit (default 1,000) is not what is measured
+    let unlimited = "UPDATE api_keys SET rate_limit_per_hour = 1000000 WHERE org_id = $1";
+    fx.exec(unlimited, &[*org.as_uuid()]).await;
     let mut c = Raw::new(&http, &base, &key);
     assert_eq!(c.initialize().await.status, 200);
 
@@ -70,7 +73,7 @@ async fn read_tool_round_trip_and_calls_per_second() {
         let t = Instant::now();
         let a = c.call("get_device", json!({"deviceId": d})).await;
         times.push(t.elapsed());
-        assert_eq!(a.body["result"]["isError"], false);
+        assert_eq!(a.body["result"]["isError"], false, "{:?}", a.body);
     }
     times.sort();
     println!(
@@ -94,6 +97,7 @@ async fn read_tool_round_trip_and_calls_per_second() {
         assert_eq!(s.initialize().await.status, 200);
         sessions.push(s);
     }
+    fx.exec(unlimited, &[*org.as_uuid()]).await;
     let per = n / clients;
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -106,7 +110,7 @@ async fn read_tool_round_trip_and_calls_per_second() {
                 let t = Instant::now();
                 let a = s.call("get_device", json!({"deviceId": d})).await;
                 times.push(t.elapsed());
-                assert_eq!(a.status, 200);
+                assert_eq!(a.body["result"]["isError"], false, "{:?}", a.body);
             }
             times
         }));
