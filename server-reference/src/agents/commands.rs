@@ -96,6 +96,25 @@ fn payload_field() -> Result<Field, AgentError> {
     Field::new("device_commands", "payload").map_err(AgentError::internal)
 }
 
+/// Validates a command strictly with the protocol crate (the same decoder the agent runs),
+/// without sealing it: the MCP `queue_script` tool checks its arguments with it before a
+/// call is held for approval, so nobody is asked to approve a command that cannot run.
+///
+/// # Errors
+/// [`ApiError::Validation`] naming `body.*` fields.
+pub fn check_command(id: CommandId, command_type: &str, payload: &Value) -> Result<(), ApiError> {
+    let wire = json!({"id": id, "type": command_type, "payload": payload}).to_string();
+    Command::decode(wire.as_bytes()).map_err(|e| {
+        ApiError::Validation(
+            e.issues()
+                .into_iter()
+                .map(|i| FieldIssue::new(format!("body.{}", i.path), i.message))
+                .collect(),
+        )
+    })?;
+    Ok(())
+}
+
 /// Validates a command strictly with the protocol crate (the same decoder the agent runs)
 /// and encrypts its payload (v3, AAD `device_commands.payload`): the envelope to store.
 ///
@@ -110,15 +129,7 @@ pub fn seal_command(
     let payload = payload
         .cloned()
         .unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-    let wire = json!({"id": id, "type": command_type, "payload": payload}).to_string();
-    Command::decode(wire.as_bytes()).map_err(|e| {
-        ApiError::Validation(
-            e.issues()
-                .into_iter()
-                .map(|i| FieldIssue::new(format!("body.{}", i.path), i.message))
-                .collect(),
-        )
-    })?;
+    check_command(id, command_type, &payload)?;
     let field = Field::new("device_commands", "payload").map_err(ApiError::internal)?;
     state
         .secrets

@@ -25,6 +25,7 @@ use super::approvals;
 use super::caller::McpCaller;
 use super::jsonrpc::RpcError;
 use super::policy;
+use crate::agents::commands::check_command;
 use crate::audit::jobs::{self as audit_jobs, AuditJobError};
 use crate::error::ApiError;
 use crate::http::authn::Authed;
@@ -208,6 +209,19 @@ struct ScriptArgs {
     timeout_seconds: Option<u32>,
 }
 
+impl ScriptArgs {
+    /// The `run_script` payload of these arguments.
+    fn payload(&self) -> Value {
+        let mut payload = Map::new();
+        payload.insert("content".into(), json!(self.content));
+        payload.insert("language".into(), json!(self.language));
+        if let Some(t) = self.timeout_seconds {
+            payload.insert("timeoutSeconds".into(), json!(t));
+        }
+        Value::Object(payload)
+    }
+}
+
 /// One validated call.
 #[derive(Debug)]
 enum Call {
@@ -262,6 +276,15 @@ impl Call {
                         "content must be 1 to 100000 characters",
                     ));
                 }
+                // the agent's own decoder, before anything is held for approval
+                check_command(CommandId::new_random(), "run_script", &s.payload()).map_err(
+                    |_| {
+                        RpcError::invalid_params(
+                            "invalid_arguments",
+                            "the script is not a valid run_script command (language, timeout)",
+                        )
+                    },
+                )?;
                 Self::QueueScript(s)
             }
             "quarantine_device" => Self::Quarantine(serde_json::from_value(a).map_err(bad_args)?),
@@ -755,14 +778,7 @@ async fn run(
         }
         Call::QueueScript(a) => {
             let device = reachable_device(tx, a.device_id).await?;
-            let mut payload = Map::new();
-            payload.insert("content".into(), json!(a.content));
-            payload.insert("language".into(), json!(a.language));
-            if let Some(t) = a.timeout_seconds {
-                payload.insert("timeoutSeconds".into(), json!(t));
-            }
-            let payload = Value::Object(payload);
-            let id = queue_in(tx, state, authed, &device, "run_script", Some(&payload)).await?;
+            let id = queue_in(tx, state, authed, &device, "run_script", Some(&a.payload())).await?;
             Ran {
                 content: json!({"commandId": id, "deviceId": device.id, "status": "pending"}),
                 result_ref: Some(id.to_string()),

@@ -401,14 +401,28 @@ async fn another_organizations_device_is_not_found_and_policies_apply() {
     assert_eq!(foreign.body["result"], missing.body["result"]);
     assert_eq!(foreign.body["result"]["isError"], true);
     assert_eq!(foreign.content()["error"], "not_found");
+    // arguments the agent would refuse are refused before anything is held
+    let mut klingon = script_args(e.device, "id");
+    klingon["language"] = json!("klingon");
+    let bad = c.call("queue_script", klingon).await;
+    assert_eq!(
+        (bad.rpc_code(), bad.reason()),
+        (Some(-32602), Some("invalid_arguments"))
+    );
+    let mut forever = script_args(e.device, "id");
+    forever["timeoutSeconds"] = json!(86_401);
+    assert_eq!(
+        c.call("queue_script", forever).await.rpc_code(),
+        Some(-32602)
+    );
     let queued = c
         .call("queue_script", script_args(e.other_device, "id"))
         .await;
     assert_eq!(queued.content()["error"], "not_found");
     let held: i64 = scalar(
         &e.fx,
-        "SELECT count(*) FROM approval_requests WHERE device_id = $1",
-        e.other_device,
+        "SELECT count(*) FROM approval_requests WHERE org_id = $1",
+        *e.org.as_uuid(),
     )
     .await;
     assert_eq!(held, 0);
