@@ -3,7 +3,7 @@
 //! digest of an AI approval (SPEC 2.2, 3.3, 5, 10, 14).
 
 use breeze_authz::ai::{AiScope, TOOLS};
-use breeze_authz::api_key::{ApiKeyScopes, ApiKeyStatus};
+use breeze_authz::api_key::{ApiKeyScope, ApiKeyScopes, ApiKeyStatus};
 use breeze_authz::approval::ArgumentDigest;
 use breeze_authz::mfa::{MfaGate, MfaPolicy};
 use breeze_authz::permission::{Grant, Permission};
@@ -253,9 +253,9 @@ pub fn approval_argument_digest(tool: &str, arguments_json: &str) -> FfiResult<S
 /// `invalid_scope`, `too_many_scopes` for the list; `invalid_input` for a `scope` that is
 /// not one of the three.
 pub fn ai_scope_named(scopes: &[String], scope: &str) -> FfiResult<bool> {
-    let wanted = [AiScope::Read, AiScope::Write, AiScope::Execute]
-        .into_iter()
-        .find(|s| s.as_str() == scope)
+    let wanted = ApiKeyScope::parse(scope)
+        .ok()
+        .and_then(|s| AiScope::of(&s))
         .ok_or_else(|| {
             let shown: String = scope.chars().take(100).collect();
             FfiError::input(format!("`{shown}` is not ai:read, ai:write or ai:execute"))

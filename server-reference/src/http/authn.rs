@@ -493,11 +493,7 @@ pub(crate) async fn check_api_key(state: &AppState, raw: &str) -> Result<Checked
 ///
 /// # Errors
 /// A store failure.
-pub(crate) async fn touch_api_key(
-    state: &AppState,
-    authed: &Authed,
-    id: ApiKeyId,
-) -> Result<(), ApiError> {
+async fn touch_api_key(state: &AppState, authed: &Authed, id: ApiKeyId) -> Result<(), ApiError> {
     let mut tx = authed.begin(state).await?;
     principal::touch_api_key(&mut tx, id).await?;
     tx.commit().await?;

@@ -4,15 +4,13 @@
 //! expiry, hourly limit: `crate::http::authn::check_api_key`) -> the key names at least one
 //! `ai:*` scope -> the creator exists, is active and resolves to a live access context
 //! (read fresh, as a user's request would be) that reaches the key's organization -> the
-//! per-key and per-organization call limits (shared across replicas). Each tool call then
+//! per-key and per-organization call limits (shared across replicas). The key's use is
+//! recorded with the session (`super::session`). Each tool call then
 //! checks its own scope and the creator's permission (`breeze_authz::ai::authorize_tool`).
-
-use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use breeze_authz::ai::{self, AiScope};
 use breeze_authz::api_key::ApiKeyScopes;
-use breeze_authz::registry::PermissionSet;
 use breeze_core::ratelimit::Quota;
 use breeze_core::tenancy::{ApiKeyId, OrgId, PartnerId, UserId};
 
@@ -35,10 +33,9 @@ pub struct McpCaller {
     pub scopes: ApiKeyScopes,
     /// The key's creator.
     pub creator: UserId,
-    /// The creator's permissions now.
-    pub creator_permissions: Option<Arc<PermissionSet>>,
-    /// The request as the key, in the creator's access narrowed to the key's organization:
-    /// pass it to the same store and services as the REST routes.
+    /// The request as the key, in the creator's access narrowed to the key's organization
+    /// (its `permissions` are the creator's, now): pass it to the same store and services
+    /// as the REST routes.
     pub authed: Authed,
 }
 
@@ -132,16 +129,12 @@ pub async fn authenticate(
         permissions: granted.permissions.clone(),
         client,
     };
-    crate::http::authn::touch_api_key(state, &authed, checked.row.id)
-        .await
-        .map_err(RpcError::internal)?;
     Ok(McpCaller {
         key_id: checked.row.id,
         org_id: checked.row.org_id,
         partner_id,
         scopes: checked.scopes,
         creator: creator_id,
-        creator_permissions: granted.permissions.clone(),
         authed,
     })
 }

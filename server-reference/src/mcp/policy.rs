@@ -14,12 +14,15 @@ use crate::error::ApiError;
 use crate::store::ScopedTx;
 use crate::store::mcp::{self as store, PolicyRow};
 
-static CATALOGUE: LazyLock<ToolCatalogue> = LazyLock::new(ToolCatalogue::default_catalogue);
+/// The engine of the default catalogue without overrides: most calls meet no override, and
+/// are decided by it without building an engine.
+static DEFAULTS: LazyLock<RiskEngine> =
+    LazyLock::new(|| RiskEngine::new(ToolCatalogue::default_catalogue()));
 
 /// The default catalogue.
 #[must_use]
 pub fn catalogue() -> &'static ToolCatalogue {
-    &CATALOGUE
+    DEFAULTS.catalogue()
 }
 
 /// Parses a stored level.
@@ -67,6 +70,9 @@ pub async fn decide(
     target: &ToolTarget,
 ) -> Result<RiskDecision, ApiError> {
     let rows = store::policies_for(tx, target.partner_id, target.org_id, Some(tool)).await?;
+    if rows.is_empty() {
+        return Ok(DEFAULTS.decide(tool, target));
+    }
     let mut engine = RiskEngine::new(catalogue().clone());
     for row in &rows {
         let (Some(scope), Some(level)) = (scope_of(row), parse_level(&row.level)) else {

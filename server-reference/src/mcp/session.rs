@@ -2,7 +2,8 @@
 //! kept in PostgreSQL (every replica sees them) with an idle TTL, at most
 //! [`super::MAX_SESSIONS_PER_KEY`] live per key, and bound to the key that opened it: the
 //! id presented with another key is refused (403, -32001) and audited, never served.
-//! The id is a 48-character random token; only its SHA-256 is stored.
+//! The id is a 48-character random token; only its SHA-256 is stored. The key's use
+//! (`last_used_at`, `usage_count`) is recorded in the same commit as the session's touch.
 
 use axum::http::HeaderMap;
 use breeze_core::audit::AuditResult;
@@ -16,6 +17,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::audit as store_audit;
 use crate::store::mcp as store;
+use crate::store::principal;
 
 /// The session header.
 pub const HEADER: &str = "mcp-session-id";
@@ -81,6 +83,9 @@ pub async fn initialize(
         code,
     )
     .await?;
+    principal::touch_api_key(&mut tx, caller.key_id)
+        .await
+        .map_err(api)?;
     tx.commit().await.map_err(api)?;
     if !opened {
         return Err(RpcError::rate_limited("session_cap"));
@@ -152,7 +157,11 @@ pub async fn resume(
         .await
         .map_err(api)?;
     match row {
-        Some(r) if r.api_key_id == caller.key_id => {
+        Some(key) if key == caller.key_id => {
+            // the key's use (`last_used_at`) is recorded in this same commit
+            principal::touch_api_key(&mut tx, caller.key_id)
+                .await
+                .map_err(api)?;
             tx.commit().await.map_err(api)?;
             Ok(())
         }
@@ -173,7 +182,7 @@ pub async fn resume(
             let owner = store::session_owner(&mut sys, &hash).await.map_err(api)?;
             drop(sys);
             match owner {
-                Some((key, _)) if key != caller.key_id => refuse_foreign(state, caller).await,
+                Some(key) if key != caller.key_id => refuse_foreign(state, caller).await,
                 _ => Err(RpcError::session_not_found()),
             }
         }

@@ -28,7 +28,6 @@ use super::policy;
 use crate::agents::commands::check_command;
 use crate::audit::jobs::{self as audit_jobs, AuditJobError};
 use crate::error::ApiError;
-use crate::http::authn::Authed;
 use crate::http::routes::audit::{item as audit_item, parse_cursor};
 use crate::http::routes::device_commands::{CommandOut, queue_in, reachable_device};
 use crate::http::routes::tenancy::devices::{device_for, set_status_in};
@@ -476,7 +475,7 @@ pub async fn call(state: &AppState, caller: &McpCaller, params: &Value) -> Resul
     if let Err(denial) = ai::authorize_tool(
         spec,
         &caller.scopes,
-        caller.creator_permissions.as_deref(),
+        caller.authed.permissions.as_deref(),
         &state.registry,
     ) {
         audit_alone(
@@ -574,7 +573,7 @@ async fn run_and_finish(
     facts: &CallFacts<'_>,
     approval: Option<Uuid>,
 ) -> Result<Value, RpcError> {
-    let ran = match run(&mut tx, state, &caller.authed, caller, call).await {
+    let ran = match run(&mut tx, state, caller, call).await {
         Ok(ran) => ran,
         Err(e) => {
             drop(tx);
@@ -665,10 +664,10 @@ async fn refuse_blocked(
 async fn run(
     tx: &mut ScopedTx,
     state: &AppState,
-    authed: &Authed,
     caller: &McpCaller,
     call: &Call,
 ) -> Result<Ran, ApiError> {
+    let authed = &caller.authed;
     Ok(match call {
         Call::ListDevices(a) => {
             let limit = a.limit.unwrap_or(25);

@@ -15,17 +15,6 @@ use super::{ScopedTx, StoreError, StoreResult};
 // ---------------------------------------------------------------------------------------
 // Sessions
 
-/// A live session as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRow {
-    /// The key that opened it.
-    pub api_key_id: ApiKeyId,
-    /// The negotiated protocol version.
-    pub protocol_version: String,
-    /// Expiry.
-    pub expires_at: OffsetDateTime,
-}
-
 /// Opens a session for `key` unless it already has `cap` live ones. Returns `false` at the
 /// cap (nothing written).
 ///
@@ -74,7 +63,8 @@ pub async fn open_session(
     Ok(true)
 }
 
-/// The live session `id_hash` (visible to the context), its expiry extended by `ttl_secs`.
+/// The key of the live session `id_hash` (visible to the context), its expiry extended by
+/// `ttl_secs`.
 ///
 /// # Errors
 /// [`StoreError`].
@@ -82,22 +72,18 @@ pub async fn touch_session(
     tx: &mut ScopedTx,
     id_hash: &str,
     ttl_secs: u32,
-) -> StoreResult<Option<SessionRow>> {
-    let row: Option<(Uuid, String, OffsetDateTime)> = sqlx::query_as(
+) -> StoreResult<Option<ApiKeyId>> {
+    let key: Option<Uuid> = sqlx::query_scalar(
         "UPDATE mcp_sessions
             SET last_used_at = now(), expires_at = now() + make_interval(secs => $2)
           WHERE id_hash = $1 AND expires_at > now()
-      RETURNING api_key_id, protocol_version, expires_at",
+      RETURNING api_key_id",
     )
     .bind(id_hash)
     .bind(f64::from(ttl_secs))
     .fetch_optional(tx.conn())
     .await?;
-    Ok(row.map(|(key, protocol_version, expires_at)| SessionRow {
-        api_key_id: ApiKeyId::from_uuid(key),
-        protocol_version,
-        expires_at,
-    }))
+    Ok(key.map(ApiKeyId::from_uuid))
 }
 
 /// The key that owns the live session `id_hash`, whatever the context (to refuse and audit
@@ -105,17 +91,14 @@ pub async fn touch_session(
 ///
 /// # Errors
 /// [`StoreError`].
-pub async fn session_owner(
-    tx: &mut ScopedTx,
-    id_hash: &str,
-) -> StoreResult<Option<(ApiKeyId, OrgId)>> {
-    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT api_key_id, org_id FROM mcp_sessions WHERE id_hash = $1 AND expires_at > now()",
+pub async fn session_owner(tx: &mut ScopedTx, id_hash: &str) -> StoreResult<Option<ApiKeyId>> {
+    let key: Option<Uuid> = sqlx::query_scalar(
+        "SELECT api_key_id FROM mcp_sessions WHERE id_hash = $1 AND expires_at > now()",
     )
     .bind(id_hash)
     .fetch_optional(tx.conn())
     .await?;
-    Ok(row.map(|(k, o)| (ApiKeyId::from_uuid(k), OrgId::from_uuid(o))))
+    Ok(key.map(ApiKeyId::from_uuid))
 }
 
 /// Ends the session `id_hash` of `key`; `false` when there was none.
