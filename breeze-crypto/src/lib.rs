@@ -36,6 +36,7 @@
 pub mod credentials;
 pub mod ct;
 pub mod envelope;
+pub mod httpsig;
 pub mod jwt;
 pub mod keys;
 pub mod password;

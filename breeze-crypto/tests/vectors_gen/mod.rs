@@ -29,6 +29,8 @@ use uuid::Uuid;
 #[path = "../../../vectors/gen_support.rs"]
 pub mod support;
 
+mod httpsig;
+
 /// The folder of the files under `vectors/`.
 pub const DIR: &str = "crypto";
 
@@ -42,7 +44,10 @@ pub fn dir() -> PathBuf {
 
 /// Every generated vector file: (file name under `vectors/<DIR>/`, pretty JSON text).
 pub fn all() -> Vec<(String, String)> {
-    support::pretty([("breeze_generated.json", generate())])
+    support::pretty([
+        ("breeze_generated.json", generate()),
+        ("httpsig.json", httpsig::generate()),
+    ])
 }
 
 /// Reads a JSON file under `vectors/crypto`.
