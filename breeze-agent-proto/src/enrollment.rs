@@ -67,6 +67,11 @@ pub struct EnrollRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 100))]
     pub network_info: Option<Vec<NetworkInterface>>,
+    /// The device's Ed25519 public key (unpadded base64url, SPEC 17): when present, the
+    /// device is bound to it and every later request must be signed with its private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 43, max = 43))]
+    pub public_key: Option<String>,
 }
 
 /// Hardware facts sent at enrollment (every string at most 255 characters).
@@ -212,6 +217,11 @@ impl Validate for EnrollRequest {
         );
         self.hardware_info
             .validate(&path.field("hardwareInfo"), report);
+        crate::signing::check_public_key(
+            self.public_key.as_deref(),
+            &path.field("publicKey"),
+            report,
+        );
         if let Some(list) = &mut self.network_info {
             check_list(
                 list,

@@ -61,6 +61,14 @@ pub enum ErrorReason {
     RateLimited,
     /// 500: the server failed.
     InternalError,
+    /// 401: the device is bound to a key (or its organization requires one) and the
+    /// request carries no signature: sign it, or register a key (SPEC 17).
+    SignatureRequired,
+    /// 401: the request's signature was refused (see `breeze_crypto::httpsig`), or its
+    /// nonce was seen before.
+    SignatureInvalid,
+    /// 409: the device already has a key; change it with a signed rotation.
+    AgentKeyAlreadyRegistered,
 }
 
 impl ErrorReason {
@@ -73,7 +81,9 @@ impl ErrorReason {
             | Self::EnrollmentKeyExhausted
             | Self::EnrollmentSecretInvalid
             | Self::ReEnrollmentRequired
-            | Self::InvalidToken => 401,
+            | Self::InvalidToken
+            | Self::SignatureRequired
+            | Self::SignatureInvalid => 401,
             Self::EnrollmentDisabled
             | Self::TenantInactive
             | Self::DeviceLimitReached
@@ -84,7 +94,8 @@ impl ErrorReason {
             Self::EnrollmentKeyRaceLost
             | Self::RotationNotPending
             | Self::RotationExpired
-            | Self::RefreshRaced => 409,
+            | Self::RefreshRaced
+            | Self::AgentKeyAlreadyRegistered => 409,
             Self::InvalidRequest => 400,
             Self::PayloadTooLarge => 413,
             Self::ProtocolVersionUnsupported => 426,
@@ -119,6 +130,9 @@ impl ErrorReason {
             Self::ProtocolVersionUnsupported => "protocol_version_unsupported",
             Self::RateLimited => "rate_limited",
             Self::InternalError => "internal_error",
+            Self::SignatureRequired => "signature_required",
+            Self::SignatureInvalid => "signature_invalid",
+            Self::AgentKeyAlreadyRegistered => "agent_key_already_registered",
         }
     }
 
@@ -146,6 +160,9 @@ impl ErrorReason {
         Self::ProtocolVersionUnsupported,
         Self::RateLimited,
         Self::InternalError,
+        Self::SignatureRequired,
+        Self::SignatureInvalid,
+        Self::AgentKeyAlreadyRegistered,
     ];
 }
 

@@ -75,6 +75,7 @@ pub mod remote_path;
 pub mod result;
 pub mod rotation;
 pub mod secret;
+pub mod signing;
 pub mod terminal;
 mod text;
 mod validate;

@@ -21,6 +21,7 @@ use crate::result::CommandResult;
 use crate::rotation::{
     ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse,
 };
+use crate::signing::{AgentKeyRequest, AgentKeyResponse};
 use crate::validate::Validate;
 use crate::viewer::{ViewerEvent, ViewerFrame};
 
@@ -70,6 +71,8 @@ message! {
     ConfirmRotationRequest => MAX_ROTATION_BODY_BYTES,
     ConfirmRotationResponse => MAX_ROTATION_BODY_BYTES,
     HttpErrorBody => MAX_ENROLL_BODY_BYTES,
+    AgentKeyRequest => MAX_ROTATION_BODY_BYTES,
+    AgentKeyResponse => MAX_ROTATION_BODY_BYTES,
 }
 
 /// Every message and frame family, by name (for bindings, schemas and golden vectors).

@@ -148,6 +148,7 @@ fn enroll_request() -> impl Strategy<Value = EnrollRequest> {
                 min_protocol_version: mpv,
                 hardware_info,
                 network_info,
+                public_key: Some("0123456789abcdefghijklmnopqrstuvwxyzABCD-_Z".to_owned()),
             },
         )
 }

@@ -12,8 +12,8 @@ use breeze_core::ratelimit::{
     RedisConnection, RedisRateLimiter,
 };
 use breeze_core::revocation::{
-    BurnOutcome, MemoryRevocationStore, RedisRevocationStore, RevocationBackend, RevocationError,
-    RevocationStore, StepOutcome,
+    BurnOutcome, MemoryRevocationStore, NonceOutcome, RedisRevocationStore, RevocationBackend,
+    RevocationError, RevocationStore, StepOutcome,
 };
 use breeze_core::tenancy::UserId;
 use breeze_crypto::credentials::Pepper;
@@ -125,6 +125,18 @@ impl RevocationBackend for RevocationBackendKind {
         match self {
             Self::Memory(m) => m.use_totp_step(user, step, ttl).await,
             Self::Redis(r) => r.use_totp_step(user, step, ttl).await,
+        }
+    }
+
+    async fn use_nonce(
+        &self,
+        scope: &str,
+        nonce: &str,
+        ttl: Duration,
+    ) -> Result<NonceOutcome, RevocationError> {
+        match self {
+            Self::Memory(m) => m.use_nonce(scope, nonce, ttl).await,
+            Self::Redis(r) => r.use_nonce(scope, nonce, ttl).await,
         }
     }
 }

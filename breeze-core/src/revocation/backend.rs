@@ -28,6 +28,15 @@ pub enum StepOutcome {
     Replayed,
 }
 
+/// What recording a signature nonce found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceOutcome {
+    /// Not seen before: recorded now.
+    Fresh,
+    /// Already recorded (a replay).
+    Seen,
+}
+
 /// Errors of the revocation backends.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -96,4 +105,13 @@ pub trait RevocationBackend: Send + Sync {
         step: u64,
         ttl: Duration,
     ) -> impl Future<Output = Result<StepOutcome, RevocationError>> + Send;
+
+    /// Records `nonce` under `scope` if it was not recorded (atomic set-if-absent, kept for
+    /// `ttl`): the replay cache of signed agent requests (SPEC 17).
+    fn use_nonce(
+        &self,
+        scope: &str,
+        nonce: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<NonceOutcome, RevocationError>> + Send;
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use uuid::Uuid;
 
-use super::backend::{BurnOutcome, RevocationBackend, RevocationError, StepOutcome};
+use super::backend::{BurnOutcome, NonceOutcome, RevocationBackend, RevocationError, StepOutcome};
 use crate::ratelimit::{Clock, SystemClock, duration_ms};
 use crate::tenancy::UserId;
 
@@ -191,6 +191,24 @@ impl RevocationBackend for MemoryRevocationStore {
                 inner.put(key, step_value, ttl, now);
                 StepOutcome::Accepted
             }
+        };
+        ready(Ok(outcome))
+    }
+
+    fn use_nonce(
+        &self,
+        scope: &str,
+        nonce: &str,
+        ttl: Duration,
+    ) -> impl Future<Output = Result<NonceOutcome, RevocationError>> + Send {
+        let now = self.clock.now_ms();
+        let key = format!("nonce:{scope}:{nonce}");
+        let mut inner = self.inner.lock();
+        let outcome = if inner.live(&key, now).is_some() {
+            NonceOutcome::Seen
+        } else {
+            inner.put(key, 1, ttl, now);
+            NonceOutcome::Fresh
         };
         ready(Ok(outcome))
     }

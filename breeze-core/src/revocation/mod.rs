@@ -18,12 +18,12 @@ mod redis;
 mod refresh;
 mod store;
 
-pub use backend::{BurnOutcome, RevocationBackend, RevocationError, StepOutcome};
+pub use backend::{BurnOutcome, NonceOutcome, RevocationBackend, RevocationError, StepOutcome};
 pub use memory::MemoryRevocationStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisRevocationStore;
 pub use refresh::{DurableBurn, RefreshDecision, decide_refresh, decide_refresh_before_store};
 pub use store::{
-    DEFAULT_CUTOFF_TTL, DEFAULT_FAMILY_TTL, DEFAULT_JTI_TTL, DEFAULT_TOTP_TTL, RACE_GRACE,
-    RefreshBurn, RevocationStore, TotpStep,
+    DEFAULT_CUTOFF_TTL, DEFAULT_FAMILY_TTL, DEFAULT_JTI_TTL, DEFAULT_TOTP_TTL, NonceUse,
+    RACE_GRACE, RefreshBurn, RevocationStore, TotpStep,
 };

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::Script;
 use uuid::Uuid;
 
-use super::backend::{BurnOutcome, RevocationBackend, RevocationError, StepOutcome};
+use super::backend::{BurnOutcome, NonceOutcome, RevocationBackend, RevocationError, StepOutcome};
 use crate::ratelimit::{Clock, RedisCallError, RedisConnection, SystemClock, duration_ms};
 use crate::tenancy::UserId;
 
@@ -184,6 +184,34 @@ impl RevocationBackend for RedisRevocationStore {
             StepOutcome::Accepted
         } else {
             StepOutcome::Replayed
+        })
+    }
+
+    async fn use_nonce(
+        &self,
+        scope: &str,
+        nonce: &str,
+        ttl: Duration,
+    ) -> Result<NonceOutcome, RevocationError> {
+        let key = self.conn.key("rv:nonce", &format!("{scope}:{nonce}"));
+        let ttl = ttl_ms(ttl);
+        let set: Option<String> = self
+            .conn
+            .run(|mut con| async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl)
+                    .query_async::<Option<String>>(&mut con)
+                    .await
+            })
+            .await?;
+        Ok(if set.is_some() {
+            NonceOutcome::Fresh
+        } else {
+            NonceOutcome::Seen
         })
     }
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::backend::{BurnOutcome, RevocationBackend, RevocationError, StepOutcome};
+use super::backend::{BurnOutcome, NonceOutcome, RevocationBackend, RevocationError, StepOutcome};
 use crate::ratelimit::duration_ms;
 use crate::tenancy::UserId;
 
@@ -40,6 +40,17 @@ pub enum TotpStep {
     /// First use of this step (and newer than every accepted one).
     Accepted,
     /// Replay: refuse.
+    Replayed,
+    /// The backend could not answer: refuse (fail closed).
+    Unavailable,
+}
+
+/// The answer to a signed request's nonce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NonceUse {
+    /// First use of the nonce.
+    Fresh,
+    /// Seen before: a replay, refuse.
     Replayed,
     /// The backend could not answer: refuse (fail closed).
     Unavailable,
@@ -135,6 +146,16 @@ impl<B: RevocationBackend> RevocationStore<B> {
             Ok(StepOutcome::Accepted) => TotpStep::Accepted,
             Ok(StepOutcome::Replayed) => TotpStep::Replayed,
             Err(_) => TotpStep::Unavailable,
+        }
+    }
+
+    /// Accepts a signature `nonce` of `scope` (a device) once within `ttl` (the signature
+    /// window). Backend error: refused.
+    pub async fn accept_nonce(&self, scope: &str, nonce: &str, ttl: Duration) -> NonceUse {
+        match self.backend.use_nonce(scope, nonce, ttl).await {
+            Ok(NonceOutcome::Fresh) => NonceUse::Fresh,
+            Ok(NonceOutcome::Seen) => NonceUse::Replayed,
+            Err(_) => NonceUse::Unavailable,
         }
     }
 }
