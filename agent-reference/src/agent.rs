@@ -96,7 +96,10 @@ impl Context {
     pub fn load(dir: ConfigDir, limits: ExecLimits) -> Result<Self, AgentError> {
         let agent = dir.read_agent()?;
         let secrets = dir.read_secrets()?;
-        let client = ApiClient::new(&agent.server_url, agent.insecure_http)?;
+        let mut client = ApiClient::new(&agent.server_url, agent.insecure_http)?;
+        if let Some(key) = &secrets.signing_key {
+            client = client.signing(Arc::clone(key), agent.agent_id.as_str());
+        }
         let terminals = Terminals::new(agent.terminal_config());
         let files = Arc::new(FileOps::new(&agent.file_config(dir.path())));
         Ok(Self {
@@ -211,6 +214,7 @@ pub async fn run(
     limits: ExecLimits,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
+    bind_key(&dir).await;
     let ctx = Arc::new(Context::load(dir, limits)?);
     // Never stranded: finish a rotation a crash interrupted before anything else.
     ctx.rotate(false).await;
@@ -218,6 +222,66 @@ pub async fn run(
     heartbeat_loop(Arc::clone(&ctx), shutdown).await;
     let _ignored = ws_task.await;
     Ok(())
+}
+
+/// Binds an agent enrolled before device-bound credentials to a key, once (SPEC 17): the
+/// key is generated and saved in `secrets.yaml` first (never lost to a crash), then
+/// registered with a request signed by it. Best effort: on failure the agent keeps working
+/// with its token (unless its organization requires binding) and tries again at next start.
+pub async fn bind_key(dir: &ConfigDir) {
+    let (Ok(mut agent), Ok(mut secrets)) = (dir.read_agent(), dir.read_secrets()) else {
+        return;
+    };
+    if agent.key_bound {
+        return;
+    }
+    let key = match &secrets.signing_key {
+        Some(k) => Arc::clone(k),
+        None => {
+            let Ok(k) = breeze_crypto::httpsig::DeviceSigningKey::generate() else {
+                tracing::warn!("no randomness for a device key; staying on the token alone");
+                return;
+            };
+            let k = Arc::new(k);
+            secrets.signing_key = Some(Arc::clone(&k));
+            if let Err(e) = dir.write_secrets_verified(&secrets) {
+                tracing::warn!(error = %e, "could not save the device key");
+                return;
+            }
+            k
+        }
+    };
+    let Ok(client) = ApiClient::new(&agent.server_url, agent.insecure_http) else {
+        return;
+    };
+    let client = client.signing(Arc::clone(&key), agent.agent_id.as_str());
+    let body = breeze_agent_proto::signing::AgentKeyRequest {
+        public_key: key.public_key().to_base64url(),
+    };
+    let outcome = client
+        .post::<_, breeze_agent_proto::signing::AgentKeyResponse>(
+            &crate::paths::register_key(&agent.agent_id),
+            Some(&secrets.current.auth),
+            &body,
+            &[],
+        )
+        .await;
+    match outcome {
+        Ok(_) => tracing::info!("device key registered; requests are signed from now on"),
+        Err(e)
+            if e.reason() == Some(breeze_agent_proto::ErrorReason::AgentKeyAlreadyRegistered) =>
+        {
+            tracing::warn!("the server already holds a key for this device");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "device key registration failed; will retry at next start");
+            return;
+        }
+    }
+    agent.key_bound = true;
+    if let Err(e) = dir.write_agent(&agent) {
+        tracing::warn!(error = %e, "could not record the key registration");
+    }
 }
 
 async fn sleep_or_shutdown(wait: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {

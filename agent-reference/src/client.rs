@@ -5,12 +5,17 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use breeze_agent_proto::signing::{
+    CONTENT_DIGEST_HEADER, SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER,
+};
 use breeze_agent_proto::version::{AgentVersions, PROTOCOL_VERSION_HEADER};
 use breeze_agent_proto::{
     DecodeError, EncodeError, ErrorReason, HttpErrorBody, Message, ProtocolVersion,
     TOKEN_ROTATION_REQUIRED_HEADER,
 };
 use breeze_crypto::credentials::AgentToken;
+use breeze_crypto::httpsig::DeviceSigningKey;
+use breeze_crypto::httpsig::profile::{self, RequestParts, SignOptions};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 
@@ -65,6 +70,9 @@ pub enum ClientError {
     /// The request could not be encoded (a value the server would refuse).
     #[error("request refused before sending: {0}")]
     Encode(#[source] EncodeError),
+    /// The request could not be signed.
+    #[error("request could not be signed: {0}")]
+    Sign(&'static str),
 }
 
 impl ClientError {
@@ -80,6 +88,7 @@ impl ClientError {
             Self::TooLarge { .. } => "too_large",
             Self::Decode(_) => "decode",
             Self::Encode(_) => "encode",
+            Self::Sign(_) => "sign",
         }
     }
 
@@ -179,11 +188,19 @@ pub struct Reply<T> {
     pub rotation_required: bool,
 }
 
+/// Signs requests with the device's key (SPEC 17).
+#[derive(Debug)]
+struct Signer {
+    key: Arc<DeviceSigningKey>,
+    agent_id: String,
+}
+
 /// The agent's HTTP client for one server.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
     base: Url,
+    signer: Option<Arc<Signer>>,
 }
 
 impl ApiClient {
@@ -210,7 +227,43 @@ impl ApiClient {
             .default_headers(headers)
             .build()
             .map_err(ClientError::Transport)?;
-        Ok(Self { http, base })
+        Ok(Self {
+            http,
+            base,
+            signer: None,
+        })
+    }
+
+    /// This client signing every request with `key` as agent `agent_id` (RFC 9421, SPEC 17).
+    #[must_use]
+    pub fn signing(mut self, key: Arc<DeviceSigningKey>, agent_id: &str) -> Self {
+        self.signer = Some(Arc::new(Signer {
+            key,
+            agent_id: agent_id.to_owned(),
+        }));
+        self
+    }
+
+    /// Whether requests are signed.
+    #[must_use]
+    pub fn is_signing(&self) -> bool {
+        self.signer.is_some()
+    }
+
+    /// The signature fields of a request to `url` (`None` when this client does not sign).
+    ///
+    /// # Errors
+    /// [`ClientError::Sign`] when no nonce can be drawn or a field cannot be encoded.
+    pub fn signature(
+        &self,
+        method: &str,
+        url: &str,
+        body: &[u8],
+    ) -> Result<Option<Vec<(&'static str, String)>>, ClientError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        sign_with(&signer.key, &signer.agent_id, method, url, body).map(Some)
     }
 
     /// The server base URL.
@@ -275,11 +328,16 @@ impl ApiClient {
         limit: usize,
     ) -> Result<(Vec<u8>, bool), ClientError> {
         let text = zeroize::Zeroizing::new(body.encode().map_err(ClientError::Encode)?);
+        let url = self.url(path)?;
+        let signature = self.signature("POST", url.as_str(), text.as_bytes())?;
         let mut request = self
             .http
-            .post(self.url(path)?)
+            .post(url)
             .header(CONTENT_TYPE, "application/json")
             .body(text.as_bytes().to_vec());
+        for (name, value) in signature.into_iter().flatten() {
+            request = request.header(name, value);
+        }
         if let Some(token) = token {
             let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
                 .map_err(|_| ClientError::InvalidUrl("token is not a valid header value"))?;
@@ -341,6 +399,41 @@ impl ApiClient {
             }
         }
     }
+}
+
+/// The signature fields (`content-digest` when there is a body, `signature-input`,
+/// `signature`) of a request by agent `agent_id` to `url`, signed with `key` now.
+///
+/// # Errors
+/// [`ClientError::Sign`] with the library's code.
+pub fn sign_with(
+    key: &DeviceSigningKey,
+    agent_id: &str,
+    method: &str,
+    url: &str,
+    body: &[u8],
+) -> Result<Vec<(&'static str, String)>, ClientError> {
+    let created = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let options = SignOptions::new(agent_id, created).map_err(|e| ClientError::Sign(e.code()))?;
+    let signed = profile::sign_request(
+        key,
+        &RequestParts {
+            method,
+            target_uri: url,
+            body,
+        },
+        &options,
+    )
+    .map_err(|e| ClientError::Sign(e.code()))?;
+    let mut out = Vec::with_capacity(3);
+    if let Some(digest) = signed.content_digest {
+        out.push((CONTENT_DIGEST_HEADER, digest));
+    }
+    out.push((SIGNATURE_INPUT_HEADER, signed.signature_input));
+    out.push((SIGNATURE_HEADER, signed.signature));
+    Ok(out)
 }
 
 async fn error_from(response: reqwest::Response, status: StatusCode) -> ClientError {

@@ -10,6 +10,10 @@
 //! larger than [`MAX_FILE_BYTES`], a secrets file that group or others may access, and a
 //! config file or directory that group or others may write. Unknown fields are refused.
 
+use std::sync::Arc;
+
+use breeze_crypto::httpsig::DeviceSigningKey;
+use secrecy::ExposeSecret as _;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -141,6 +145,10 @@ pub struct AgentFile {
     /// Largest remote file read or write in bytes (1 to 4 MiB; absent: 4 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_max_bytes: Option<u64>,
+    /// The server holds this device's public key (enrolled with it, or registered once
+    /// since; SPEC 17). Until then the agent registers the key in `secrets.yaml` at start.
+    #[serde(default)]
+    pub key_bound: bool,
 }
 
 impl AgentFile {
@@ -278,6 +286,8 @@ pub struct Secrets {
     pub current: Tokens,
     /// Staged tokens awaiting confirmation.
     pub pending: Option<PendingTokens>,
+    /// The device's Ed25519 signing key (SPEC 17); token rotations keep it.
+    pub signing_key: Option<Arc<DeviceSigningKey>>,
 }
 
 impl Secrets {
@@ -287,6 +297,7 @@ impl Secrets {
     /// Never in practice (the tokens were valid when parsed).
     pub fn duplicate(&self) -> Result<Self, breeze_crypto::credentials::CredentialError> {
         Ok(Self {
+            signing_key: self.signing_key.clone(),
             current: self.current.duplicate()?,
             pending: match &self.pending {
                 None => None,
@@ -307,7 +318,15 @@ impl Secrets {
             (Some(a), Some(b)) => a.tokens.ct_eq(&b.tokens) & (a.expires_at == b.expires_at),
             _ => false,
         };
-        current & pending
+        let key = match (&self.signing_key, &other.signing_key) {
+            (None, None) => true,
+            (Some(a), Some(b)) => breeze_crypto::ct::constant_time_eq(
+                a.to_base64url().expose_secret().as_bytes(),
+                b.to_base64url().expose_secret().as_bytes(),
+            ),
+            _ => false,
+        };
+        current & pending & key
     }
 }
 
@@ -319,6 +338,18 @@ struct SecretsDoc {
     helper_auth_token: WireToken,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pending: Option<PendingDoc>,
+    /// The Ed25519 seed, unpadded base64url (SPEC 17).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    signing_key: Option<String>,
+}
+
+impl Drop for SecretsDoc {
+    fn drop(&mut self) {
+        use zeroize::Zeroize as _;
+        if let Some(k) = self.signing_key.as_mut() {
+            k.zeroize();
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -350,17 +381,21 @@ impl SecretsDoc {
                     expires_at: p.expires_at,
                 }),
             },
+            signing_key: s
+                .signing_key
+                .as_ref()
+                .map(|k| k.to_base64url().expose_secret().to_owned()),
         })
     }
 
-    fn into_secrets(self) -> Result<Secrets, String> {
+    fn into_secrets(mut self) -> Result<Secrets, String> {
         let current = Tokens::from_wire(
             &self.auth_token,
             &self.watchdog_auth_token,
             &self.helper_auth_token,
         )
         .map_err(|e| e.to_string())?;
-        let pending = match self.pending {
+        let pending = match self.pending.take() {
             None => None,
             Some(p) => Some(PendingTokens {
                 tokens: Tokens::from_wire(
@@ -372,7 +407,17 @@ impl SecretsDoc {
                 expires_at: p.expires_at,
             }),
         };
-        Ok(Secrets { current, pending })
+        let signing_key = match self.signing_key.take().map(Zeroizing::new) {
+            None => None,
+            Some(seed) => Some(Arc::new(
+                DeviceSigningKey::from_base64url(&seed).map_err(|e| e.to_string())?,
+            )),
+        };
+        Ok(Secrets {
+            current,
+            pending,
+            signing_key,
+        })
     }
 }
 

@@ -1,5 +1,8 @@
 //! Enrollment (SPEC 8.1): exchange an enrollment key for an agent id and three tokens.
 
+use std::sync::Arc;
+
+use breeze_crypto::httpsig::DeviceSigningKey;
 use std::time::Duration;
 
 use breeze_agent_proto::version::ProtocolVersion;
@@ -43,8 +46,13 @@ pub struct EnrollOptions {
 
 /// The enrollment request for this host.
 #[must_use]
-pub fn request(key: EnrollmentKey, secret: Option<EnrollmentSecret>) -> EnrollRequest {
+pub fn request(
+    key: EnrollmentKey,
+    secret: Option<EnrollmentSecret>,
+    public_key: Option<String>,
+) -> EnrollRequest {
     EnrollRequest {
+        public_key,
         enrollment_key: key,
         enrollment_secret: secret,
         hostname: telemetry::hostname(),
@@ -82,7 +90,18 @@ pub async fn enroll(dir: &ConfigDir, options: EnrollOptions) -> Result<AgentFile
         None
     };
     let client = ApiClient::new(&options.server_url, options.insecure_http)?;
-    let body = request(options.key, options.secret);
+    // the device key (SPEC 17): generated here, never leaves secrets.yaml
+    let signing_key = Arc::new(
+        DeviceSigningKey::generate().map_err(|e| ConfigError::Invalid {
+            path: dir.secrets_path(),
+            message: e.to_string(),
+        })?,
+    );
+    let body = request(
+        options.key,
+        options.secret,
+        Some(signing_key.public_key().to_base64url()),
+    );
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     let reply = client
         .post_with_retry::<EnrollRequest, EnrollResponse>(
@@ -102,6 +121,7 @@ pub async fn enroll(dir: &ConfigDir, options: EnrollOptions) -> Result<AgentFile
             &response.helper_auth_token,
         )?,
         pending: None,
+        signing_key: Some(signing_key),
     };
     dir.write_secrets_verified(&secrets)?;
     let file = AgentFile {
@@ -117,6 +137,7 @@ pub async fn enroll(dir: &ConfigDir, options: EnrollOptions) -> Result<AgentFile
         terminal_shell: previous.as_ref().and_then(|p| p.terminal_shell.clone()),
         file_roots: previous.as_ref().and_then(|p| p.file_roots.clone()),
         file_max_bytes: previous.as_ref().and_then(|p| p.file_max_bytes),
+        key_bound: true,
     };
     dir.write_agent(&file)?;
     Ok(file)

@@ -88,3 +88,13 @@ mod tests {
         assert_eq!(websocket(&agent), format!("/api/v1/agent-ws/{a}/ws"));
     }
 }
+
+/// `/api/v1/agents/:agentId/key` (one-time key registration, SPEC 17).
+#[must_use]
+pub fn register_key(agent: &AgentId) -> String {
+    format!(
+        "{AGENTS_PREFIX}{}{}",
+        agent.as_str(),
+        breeze_agent_proto::signing::REGISTER_KEY_PATH
+    )
+}

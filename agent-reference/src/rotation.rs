@@ -22,6 +22,8 @@ use breeze_agent_proto::{
 use breeze_crypto::credentials::CredentialError;
 
 use crate::client::{ApiClient, ClientError};
+use breeze_crypto::httpsig::DeviceSigningKey;
+
 use crate::config::{ConfigDir, ConfigError, PendingTokens, Secrets, Tokens};
 use crate::paths;
 
@@ -78,7 +80,14 @@ pub async fn resume(
     let Some(pending) = secrets.pending else {
         return Ok(RotationOutcome::NothingPending);
     };
-    confirm_and_promote(client, dir, agent, secrets.current, pending).await
+    confirm_and_promote(
+        client,
+        dir,
+        agent,
+        (secrets.current, secrets.signing_key),
+        pending,
+    )
+    .await
 }
 
 /// Runs a full rotation (or resumes one already pending).
@@ -92,7 +101,14 @@ pub async fn rotate(
 ) -> Result<RotationOutcome, RotationError> {
     let secrets = dir.read_secrets()?;
     if let Some(pending) = secrets.pending {
-        return confirm_and_promote(client, dir, agent, secrets.current, pending).await;
+        return confirm_and_promote(
+            client,
+            dir,
+            agent,
+            (secrets.current, secrets.signing_key),
+            pending,
+        )
+        .await;
     }
     // Phase 1: stage with the current token.
     let reply = client
@@ -116,12 +132,19 @@ pub async fn rotate(
     let with_pending = Secrets {
         current: secrets.current,
         pending: Some(pending),
+        signing_key: secrets.signing_key,
     };
     dir.write_secrets_verified(&with_pending)?;
     tracing::info!("token rotation staged and saved; confirming");
-    let Secrets { current, pending } = with_pending;
+    let Secrets {
+        current,
+        pending,
+        signing_key,
+    } = with_pending;
     match pending {
-        Some(pending) => confirm_and_promote(client, dir, agent, current, pending).await,
+        Some(pending) => {
+            confirm_and_promote(client, dir, agent, (current, signing_key), pending).await
+        }
         None => Ok(RotationOutcome::NothingPending),
     }
 }
@@ -130,7 +153,7 @@ async fn confirm_and_promote(
     client: &ApiClient,
     dir: &ConfigDir,
     agent: &AgentId,
-    current: Tokens,
+    (current, signing_key): (Tokens, Option<std::sync::Arc<DeviceSigningKey>>),
     pending: PendingTokens,
 ) -> Result<RotationOutcome, RotationError> {
     // Phase 2: confirm with the pending token.
@@ -147,6 +170,7 @@ async fn confirm_and_promote(
             dir.write_secrets_verified(&Secrets {
                 current: pending.tokens,
                 pending: None,
+                signing_key,
             })?;
             tracing::info!("token rotation confirmed; new tokens are current");
             Ok(RotationOutcome::Rotated)
@@ -156,6 +180,7 @@ async fn confirm_and_promote(
             dir.write_secrets_verified(&Secrets {
                 current,
                 pending: None,
+                signing_key,
             })?;
             Ok(RotationOutcome::PendingDiscarded)
         }

@@ -141,6 +141,21 @@ pub async fn session(
     request
         .headers_mut()
         .insert(tungstenite::http::header::AUTHORIZATION, auth);
+    // the upgrade is signed like every request (SPEC 17): over the http(s) form of the url
+    let http_url = url.as_str().replacen("ws", "http", 1);
+    match ctx.client.signature("GET", &http_url, &[]) {
+        Ok(fields) => {
+            for (name, value) in fields.into_iter().flatten() {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    request.headers_mut().insert(name, v);
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "websocket signature");
+            return Ended::NotAuthorized;
+        }
+    }
     let connector = if url.scheme() == "wss" {
         match tls_config() {
             Ok(cfg) => Connector::Rustls(Arc::new(cfg)),

@@ -39,6 +39,7 @@ fn agent_file() -> AgentFile {
         terminal_shell: None,
         file_roots: None,
         file_max_bytes: None,
+        key_bound: false,
     }
 }
 
@@ -62,6 +63,7 @@ fn files_are_written_at_their_modes_and_read_back() {
             tokens: tokens(),
             expires_at: OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap(),
         }),
+        signing_key: None,
     };
     dir.write_agent(&agent).unwrap();
     dir.write_secrets_verified(&secrets).unwrap();
@@ -89,12 +91,14 @@ fn rewriting_replaces_atomically_and_keeps_the_mode() {
     let first = Secrets {
         current: tokens(),
         pending: None,
+        signing_key: None,
     };
     dir.write_secrets_verified(&first).unwrap();
     let inode_before = fs::metadata(dir.secrets_path()).unwrap().ino();
     let second = Secrets {
         current: tokens(),
         pending: None,
+        signing_key: None,
     };
     dir.write_secrets_verified(&second).unwrap();
     let after = fs::metadata(dir.secrets_path()).unwrap();
@@ -112,6 +116,7 @@ fn a_secrets_file_readable_by_others_or_group_is_refused() {
     dir.write_secrets(&Secrets {
         current: tokens(),
         pending: None,
+        signing_key: None,
     })
     .unwrap();
     for bad in [0o644, 0o640, 0o604, 0o660, 0o606] {
@@ -154,6 +159,7 @@ fn a_symlinked_secrets_file_is_refused() {
     dir.write_secrets(&Secrets {
         current: tokens(),
         pending: None,
+        signing_key: None,
     })
     .unwrap();
     let elsewhere = tmp.path().join("elsewhere.yaml");
@@ -260,6 +266,7 @@ fn debug_output_of_secrets_is_redacted() {
             tokens: tokens(),
             expires_at: OffsetDateTime::now_utc(),
         }),
+        signing_key: None,
     };
     let debug = format!("{secrets:?}");
     for t in [

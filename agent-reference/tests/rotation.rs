@@ -42,6 +42,7 @@ async fn setup() -> Setup {
     dir.write_secrets_verified(&Secrets {
         current: tokens_with_auth(&current),
         pending: None,
+        signing_key: None,
     })
     .unwrap();
     let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false).unwrap();
@@ -133,6 +134,7 @@ async fn a_crash_after_confirm_but_before_promotion_is_resumed() {
                 tokens: tokens_with_auth(&new),
                 expires_at: OffsetDateTime::now_utc(),
             }),
+            signing_key: None,
         })
         .unwrap();
     let outcome = resume(&s.client, &s.dir, &common::agent_id())
@@ -153,6 +155,7 @@ async fn expired_pending_tokens_are_dropped_and_the_current_ones_kept() {
                 tokens: tokens_with_auth(&common::new_token()),
                 expires_at: OffsetDateTime::now_utc(),
             }),
+            signing_key: None,
         })
         .unwrap();
     s.state.lock().unwrap().confirm_mode = ConfirmMode::Expired;
@@ -176,6 +179,7 @@ async fn unknown_pending_tokens_are_dropped() {
                 tokens: tokens_with_auth(&common::new_token()),
                 expires_at: OffsetDateTime::now_utc(),
             }),
+            signing_key: None,
         })
         .unwrap();
     // Normal mode, but the server never staged these: `rotation_not_pending` (409).
@@ -204,6 +208,7 @@ async fn an_unreachable_server_keeps_the_pending_tokens() {
                 tokens: tokens_with_auth(&pending),
                 expires_at: OffsetDateTime::now_utc(),
             }),
+            signing_key: None,
         })
         .unwrap();
     // A port with nothing listening.

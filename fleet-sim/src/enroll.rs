@@ -49,6 +49,7 @@ fn request(index: usize, key: &KeyRecord) -> Result<String, SimError> {
         min_protocol_version: None,
         hardware_info: None,
         network_info: None,
+        public_key: None,
     };
     req.encode()
         .map_err(|e| SimError::Local(format!("enroll request: {e}")))

@@ -4,7 +4,8 @@
 //! Order: bearer `brz_` format -> device by agent id -> token suspended -> credentials
 //! missing (`re_enrollment_required`) -> current, pending (unexpired), previous (in grace)
 //! hash for the agent role, then the watchdog role (constant-time) -> decommissioned or
-//! quarantined: 403 -> per device+IP limit -> source-IP change (audited, de-duplicated per
+//! quarantined: 403 -> per device+IP limit -> proof of possession for a bound device
+//! (SPEC 17, see [`crate::agents::binding`]) -> source-IP change (audited, de-duplicated per
 //! device+IP for 24 h) -> per-agent limit -> per-organization limit -> tenant state
 //! (`offboarding` keeps the HTTP agent routes, not the WebSocket) -> the response carries
 //! `x-token-rotation-required: true` when the previous token was used.
@@ -22,6 +23,7 @@ use breeze_crypto::credentials::{AgentToken, TokenHash};
 use secrecy::ExposeSecret as _;
 use serde_json::json;
 
+use crate::agents::binding::{self, Proof};
 use crate::agents::error::AgentError;
 use crate::audit::events::{ClientMeta, event_builder};
 use crate::state::AppState;
@@ -85,6 +87,10 @@ pub struct AgentAuthed {
     pub rotation_pending: bool,
     /// Client.
     pub client: ClientMeta,
+    /// The device is bound to a key and this request was signed with it (SPEC 17).
+    pub bound: bool,
+    /// The device's key (unpadded base64url) when bound.
+    pub public_key: Option<String>,
 }
 
 impl AgentAuthed {
@@ -210,6 +216,7 @@ pub async fn authenticate(
     state: &AppState,
     agent_id: &str,
     bearer: Option<&str>,
+    proof: &Proof<'_>,
     client: ClientMeta,
     lane: Lane,
 ) -> Result<AgentAuthed, AgentError> {
@@ -229,18 +236,22 @@ pub async fn authenticate(
         Some(r) => (r, true),
         None => (load_row(state, agent_id).await?.ok_or(invalid)?, false),
     };
+    let unix = state.clock.unix();
     let mut matched = match_token(&row, &presented, lane, now);
+    let mut possession = binding::decide(&row, agent_id, proof, unix);
     // a cached row may only let a request in: every refusal is decided on a fresh row
     let refusing = matched.is_none()
         || row.suspended
         || !row.has_credentials
         || row.status == "decommissioned"
-        || row.status == "quarantined";
+        || row.status == "quarantined"
+        || possession.is_err();
     if refusing && cached {
         row = load_row(state, agent_id)
             .await?
             .ok_or(AgentError::Reason(ErrorReason::InvalidToken))?;
         matched = match_token(&row, &presented, lane, now);
+        possession = binding::decide(&row, agent_id, proof, unix);
     }
     if row.suspended {
         return Err(AgentError::Reason(ErrorReason::TokenSuspended));
@@ -263,6 +274,17 @@ pub async fn authenticate(
             .agent_per_device_ip(row.device_id, client.key())
             .await,
     )?;
+
+    // proof of possession (SPEC 17), before the source address is recorded
+    let nonce = match possession {
+        Ok(nonce) => nonce,
+        Err(refusal) => return Err(binding::refuse(state, &row, &client, proof, refusal).await),
+    };
+    if let Some(nonce) = &nonce
+        && let Err(refusal) = binding::take_nonce(state, &row.device_id.to_string(), nonce).await?
+    {
+        return Err(binding::refuse(state, &row, &client, proof, refusal).await);
+    }
 
     let ip = client.ip.to_string();
     if row.last_ip.as_deref() != Some(ip.as_str()) {
@@ -326,6 +348,8 @@ pub async fn authenticate(
         rotation_due: row.rotation_due_at.is_some_and(|t| t <= now),
         rotation_pending: pending_live,
         client,
+        bound: nonce.is_some(),
+        public_key: row.public_key.clone(),
     })
 }
 

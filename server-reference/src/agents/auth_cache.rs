@@ -390,6 +390,8 @@ mod tests {
                 status: OrgStatus::Active,
                 deleted: false,
             },
+            public_key: None,
+            require_key: false,
         }
     }
 

@@ -192,6 +192,21 @@ pub async fn enroll(
             return Err(AgentError::decode(&e));
         }
     };
+    // the device key (SPEC 17): a valid, strong Ed25519 point, or nothing
+    let public_key = match request.public_key.as_deref() {
+        None => None,
+        Some(k) => Some(
+            breeze_crypto::httpsig::DevicePublicKey::from_base64url(k)
+                .map_err(|_| {
+                    AgentError::Invalid(vec![breeze_agent_proto::issue::Issue::new(
+                        "publicKey",
+                        breeze_agent_proto::issue::IssueCode::InvalidValue,
+                        "not a valid Ed25519 public key",
+                    )])
+                })?
+                .to_base64url(),
+        ),
+    };
     let key = match EnrollmentKey::parse(request.enrollment_key.expose_secret()) {
         Ok(k) => k,
         Err(_) => {
@@ -254,7 +269,24 @@ pub async fn enroll(
         .await);
     }
 
+    // an organization that requires device-bound credentials enrolls only agents that
+    // bring a key (SPEC 17)
+    if public_key.is_none() && agents::org_requires_key(&mut tx, row.org_id).await? {
+        drop(tx);
+        return Err(enroll_refused(
+            state,
+            client,
+            Some(row.org_id),
+            Some(row.id),
+            ErrorReason::SignatureRequired,
+            AuditResult::Denied,
+        )
+        .await);
+    }
+
     // re-enrollment in place: same host name, same site, the device's current token shown
+    // (never for a device bound to a key: a copied token must not rebind it; such a host
+    // comes back as a new device flagged as a possible replacement)
     let presented_token = presented
         .bearer
         .and_then(|t| AgentToken::parse(t).ok())
@@ -263,6 +295,7 @@ pub async fn enroll(
     let in_place = presented_token.as_ref().and_then(|h| {
         candidates.iter().find(|c| {
             c.status != "decommissioned"
+                && !c.bound
                 && c.agent_hash
                     .as_deref()
                     .and_then(|s| s.parse::<TokenHash>().ok())
@@ -358,7 +391,14 @@ pub async fn enroll(
     } else {
         agents::insert_device(&mut tx, &device).await?;
     }
-    agents::set_credentials(&mut tx, device_id, row.org_id, &tokens.hashes()).await?;
+    agents::set_credentials(
+        &mut tx,
+        device_id,
+        row.org_id,
+        &tokens.hashes(),
+        public_key.as_deref(),
+    )
+    .await?;
     if !agents::claim_key_use(&mut tx, row.id).await? {
         drop(tx);
         return Err(enroll_refused(
@@ -385,6 +425,7 @@ pub async fn enroll(
         "siteId": row.site_id.to_string(),
         "hostname": request.hostname,
         "reenrolledInPlace": in_place.is_some(),
+        "keyBound": public_key.is_some(),
         "possibleReplacementOf": replaced.map(|d| d.to_string()),
     }))
     .build()

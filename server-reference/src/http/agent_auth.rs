@@ -21,8 +21,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use breeze_agent_proto::http::{ErrorReason, HttpErrorBody, TOKEN_ROTATION_REQUIRED_HEADER};
 
+use breeze_crypto::httpsig::profile::ReceivedHeaders;
+
 use super::authn::client_meta;
 pub use crate::agents::auth::{AgentAuthed, Lane, TokenGeneration, TokenRole, authenticate};
+use crate::agents::binding::Proof;
 pub use crate::agents::error::AgentError;
 use crate::state::AppState;
 
@@ -76,12 +79,108 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The signature fields of an agent request and the target URI it is verified against
+/// (request extension: the key rotation verifies its second signature with it).
+///
+/// The target URI is rebuilt as `scheme://authority/path?query`: the authority from the
+/// request (`Host`), the scheme `http`, or the `X-Forwarded-Proto` (`http`/`https`) of a
+/// trusted proxy. A proxy in front of Breeze must keep the `Host` the agent addressed.
+#[derive(Debug, Clone, Default)]
+pub struct SignedRequest {
+    /// The target URI.
+    pub target_uri: String,
+    /// `Signature-Input` (field lines joined with `, `).
+    pub signature_input: Option<String>,
+    /// `Signature`.
+    pub signature: Option<String>,
+    /// `Content-Digest`.
+    pub content_digest: Option<String>,
+}
+
+fn joined(headers: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
+}
+
+impl SignedRequest {
+    /// The fields of `req`, as received from `peer`.
+    #[must_use]
+    pub fn of(state: &AppState, peer: std::net::IpAddr, req: &Request) -> Self {
+        use breeze_agent_proto::signing::{
+            CONTENT_DIGEST_HEADER, SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER,
+        };
+        let headers = req.headers();
+        let forwarded_proto = headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .filter(|p| matches!(*p, "http" | "https"));
+        let scheme = match forwarded_proto {
+            Some(p) if state.proxies.is_trusted(peer) => p,
+            _ => "http",
+        };
+        let authority = req
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .or_else(|| {
+                headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or("/", axum::http::uri::PathAndQuery::as_str);
+        Self {
+            target_uri: format!("{scheme}://{authority}{path}"),
+            signature_input: joined(headers, SIGNATURE_INPUT_HEADER),
+            signature: joined(headers, SIGNATURE_HEADER),
+            content_digest: joined(headers, CONTENT_DIGEST_HEADER),
+        }
+    }
+
+    /// Whether the request carries a signature field.
+    #[must_use]
+    pub const fn is_signed(&self) -> bool {
+        self.signature_input.is_some() || self.signature.is_some()
+    }
+
+    /// The proof of a request with `method` and `body` to `path`.
+    #[must_use]
+    pub fn proof<'a>(&'a self, method: &'a str, body: &'a [u8], path: &str) -> Proof<'a> {
+        Proof {
+            method,
+            target_uri: &self.target_uri,
+            body,
+            headers: self.received(),
+            registering: method == "POST"
+                && path.ends_with(breeze_agent_proto::signing::REGISTER_KEY_PATH),
+        }
+    }
+
+    /// The signature fields as the verifier takes them.
+    #[must_use]
+    pub fn received(&self) -> ReceivedHeaders<'_> {
+        ReceivedHeaders {
+            content_digest: self.content_digest.as_deref(),
+            signature_input: self.signature_input.as_deref(),
+            signature: self.signature.as_deref(),
+        }
+    }
+}
+
 /// The guard of [`Access::Agent`](super::route::Access::Agent) routes: authenticates,
 /// inserts [`AgentAuthed`], and flags the response when the previous token was used.
 pub async fn guard(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let client = client_meta(&state, peer.ip(), req.headers());
@@ -103,10 +202,25 @@ pub async fn guard(
             return AgentError::RateLimited(retry_after).into_response();
         }
     };
+    // a signed request's body is read here, for its content digest (the outer layer has
+    // already capped it at the largest agent route's limit; the handler's own limit applies
+    // when it reads the buffered copy)
+    let signed = SignedRequest::of(&state, peer.ip(), &req);
+    let (parts, body) = req.into_parts();
+    let (bytes, body) = if signed.is_signed() {
+        match axum::body::to_bytes(body, super::hardening::MAX_BODY_LIMIT).await {
+            Ok(bytes) => (bytes.clone(), axum::body::Body::from(bytes)),
+            Err(_) => return AgentError::Reason(ErrorReason::PayloadTooLarge).into_response(),
+        }
+    } else {
+        (axum::body::Bytes::new(), body)
+    };
+    let proof = signed.proof(parts.method.as_str(), &bytes, &path);
     let authed = match authenticate(
         &state,
         agent_id,
-        bearer_token(req.headers()),
+        bearer_token(&parts.headers),
+        &proof,
         client.clone(),
         lane,
     )
@@ -115,6 +229,9 @@ pub async fn guard(
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
+    drop(bytes);
+    let mut req = Request::from_parts(parts, body);
+    req.extensions_mut().insert(signed);
     let previous = authed.generation == TokenGeneration::Previous;
     req.extensions_mut().insert(client);
     req.extensions_mut().insert(authed);

@@ -61,6 +61,8 @@ pub struct OrgOut {
     pub status: String,
     /// Audit retention in days.
     pub retention_days: i32,
+    /// Every device must be bound to an Ed25519 key (SPEC 17).
+    pub require_agent_key: bool,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -77,6 +79,7 @@ impl From<OrgRow> for OrgOut {
             name: r.name,
             status: r.status,
             retention_days: r.retention_days,
+            require_agent_key: r.require_agent_key,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

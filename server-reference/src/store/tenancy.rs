@@ -120,13 +120,16 @@ pub struct OrgRow {
     pub status: String,
     /// Audit retention in days.
     pub retention_days: i32,
+    /// Every device must be bound to a key (SPEC 17).
+    pub require_agent_key: bool,
     /// Created.
     pub created_at: OffsetDateTime,
     /// Last changed.
     pub updated_at: OffsetDateTime,
 }
 
-const ORG_COLS: &str = "id, partner_id, name, status, retention_days, created_at, updated_at";
+const ORG_COLS: &str =
+    "id, partner_id, name, status, retention_days, require_agent_key, created_at, updated_at";
 
 /// A page of the live organizations the context reaches.
 ///
@@ -187,6 +190,7 @@ pub async fn insert_org(
         name: name.to_owned(),
         status: status.to_owned(),
         retention_days,
+        require_agent_key: false,
         created_at,
         updated_at: created_at,
     })
@@ -202,10 +206,12 @@ pub async fn update_org(
     name: Option<&str>,
     status: Option<&str>,
     retention_days: Option<i32>,
+    require_agent_key: Option<bool>,
 ) -> StoreResult<OrgRow> {
     let sql = format!(
         "UPDATE organizations SET name = coalesce($2, name), status = coalesce($3, status),
-                retention_days = coalesce($4, retention_days), updated_at = now()
+                retention_days = coalesce($4, retention_days),
+                require_agent_key = coalesce($5, require_agent_key), updated_at = now()
           WHERE id = $1 AND deleted_at IS NULL RETURNING {ORG_COLS}"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -213,6 +219,7 @@ pub async fn update_org(
         .bind(name)
         .bind(status)
         .bind(retention_days)
+        .bind(require_agent_key)
         .fetch_optional(tx.conn())
         .await?
         .ok_or(StoreError::NotFound)

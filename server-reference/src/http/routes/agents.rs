@@ -21,19 +21,21 @@ use breeze_agent_proto::result::CommandResult;
 use breeze_agent_proto::rotation::{
     ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse,
 };
+use breeze_agent_proto::signing::{AgentKeyResponse, REGISTER_KEY_PATH, ROTATE_KEY_PATH};
 use breeze_core::tenancy::CommandId;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::agents::admission::AdmissionSlot;
 use crate::agents::auth::AgentAuthed;
+use crate::agents::device_key::{self, KeyChange};
 use crate::agents::enroll::Presented;
 use crate::agents::error::AgentError;
 use crate::agents::results::ResultOutcome;
 use crate::agents::{enroll as enrollment, heartbeat as beat, results, rotation};
 use crate::audit::events::ClientMeta;
 use crate::error::ApiError;
-use crate::http::agent_auth::bearer_token;
+use crate::http::agent_auth::{SignedRequest, bearer_token};
 use crate::http::extract;
 use crate::http::route::{Access, Route, route};
 use crate::state::AppState;
@@ -78,7 +80,45 @@ pub fn routes() -> Vec<Route> {
             "confirm a staged token rotation (phase 2)",
             post(confirm_rotation).layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
         ),
+        route(
+            Method::POST,
+            "/api/v1/agents/{agentId}/key",
+            Access::Agent,
+            "bind the device to its Ed25519 key, once (signed with that key; SPEC 17)",
+            post(register_key).layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
+        ),
+        route(
+            Method::POST,
+            "/api/v1/agents/{agentId}/key/rotate",
+            Access::Agent,
+            "replace the device's key (signed with the current and the new key; SPEC 17)",
+            post(rotate_key).layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
+        ),
     ]
+}
+
+async fn register_key(
+    State(state): State<AppState>,
+    Extension(authed): Extension<AgentAuthed>,
+    Extension(signed): Extension<SignedRequest>,
+    body: Bytes,
+) -> Result<Json<AgentKeyResponse>, AgentError> {
+    let proof = signed.proof("POST", &body, REGISTER_KEY_PATH);
+    device_key::change(&state, &authed, &proof, KeyChange::Register)
+        .await
+        .map(Json)
+}
+
+async fn rotate_key(
+    State(state): State<AppState>,
+    Extension(authed): Extension<AgentAuthed>,
+    Extension(signed): Extension<SignedRequest>,
+    body: Bytes,
+) -> Result<Json<AgentKeyResponse>, AgentError> {
+    let proof = signed.proof("POST", &body, ROTATE_KEY_PATH);
+    device_key::change(&state, &authed, &proof, KeyChange::Rotate)
+        .await
+        .map(Json)
 }
 
 async fn enroll(

@@ -36,6 +36,10 @@ pub struct AgentAuthRow {
     pub last_ip: Option<String>,
     /// The device's organization (status and partner, for access resolution).
     pub org: OrgRecord,
+    /// The device's Ed25519 public key (unpadded base64url), when it is bound (SPEC 17).
+    pub public_key: Option<String>,
+    /// The organization requires every device to be bound.
+    pub require_key: bool,
 }
 
 /// Reads the authentication row of `agent_id` (system scope).
@@ -50,7 +54,7 @@ pub async fn auth_row(tx: &mut ScopedTx, agent_id: &str) -> StoreResult<Option<A
                 c.suspended, c.agent_hash, c.agent_pending_hash, c.agent_previous_hash,
                 c.watchdog_hash, c.watchdog_pending_hash, c.watchdog_previous_hash,
                 c.pending_expires_at, c.previous_grace_until, c.rotation_due_at,
-                host(c.last_ip), {}, {}
+                host(c.last_ip), {}, {}, c.public_key, o.require_agent_key
            FROM devices d
            JOIN organizations o ON o.id = d.org_id
            JOIN partners p ON p.id = o.partner_id
@@ -82,6 +86,8 @@ pub async fn auth_row(tx: &mut ScopedTx, agent_id: &str) -> StoreResult<Option<A
             status: crate::store::principal::parse_org_status(&r.try_get::<String, _>(17)?)?,
             deleted: r.try_get(18)?,
         },
+        public_key: r.try_get(19)?,
+        require_key: r.try_get(20)?,
     }))
 }
 

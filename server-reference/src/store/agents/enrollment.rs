@@ -136,6 +136,8 @@ pub struct ReenrollCandidate {
     pub suspended: bool,
     /// Device status.
     pub status: String,
+    /// The device is bound to a key (never re-enrolled in place: SPEC 17).
+    pub bound: bool,
 }
 
 /// The devices of `site` named `hostname` (newest first, at most 20).
@@ -147,9 +149,9 @@ pub async fn reenroll_candidates(
     site: SiteId,
     hostname: &str,
 ) -> StoreResult<Vec<ReenrollCandidate>> {
-    type Row = (Uuid, String, Option<String>, Option<bool>, String);
+    type Row = (Uuid, String, Option<String>, Option<bool>, String, bool);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT d.id, d.agent_id, c.agent_hash, c.suspended, d.status
+        "SELECT d.id, d.agent_id, c.agent_hash, c.suspended, d.status, c.public_key IS NOT NULL
            FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.id
           WHERE d.site_id = $1 AND d.hostname = $2
           ORDER BY d.enrolled_at DESC LIMIT 20",
@@ -161,12 +163,13 @@ pub async fn reenroll_candidates(
     Ok(rows
         .into_iter()
         .map(
-            |(id, agent_id, agent_hash, suspended, status)| ReenrollCandidate {
+            |(id, agent_id, agent_hash, suspended, status, bound)| ReenrollCandidate {
                 device_id: DeviceId::from_uuid(id),
                 agent_id,
                 agent_hash,
                 suspended: suspended.unwrap_or(false),
                 status,
+                bound,
             },
         )
         .collect())
@@ -298,11 +301,14 @@ pub async fn set_credentials(
     device: DeviceId,
     org: OrgId,
     hashes: &TokenHashes,
+    public_key: Option<&str>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO device_credentials (device_id, org_id, agent_hash, watchdog_hash, helper_hash)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO device_credentials (device_id, org_id, agent_hash, watchdog_hash, helper_hash,
+                                         public_key, key_bound_at)
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $6 IS NOT NULL THEN now() END)
          ON CONFLICT (device_id) DO UPDATE SET agent_hash = EXCLUDED.agent_hash,
+           public_key = EXCLUDED.public_key, key_bound_at = EXCLUDED.key_bound_at,
            watchdog_hash = EXCLUDED.watchdog_hash, helper_hash = EXCLUDED.helper_hash,
            agent_pending_hash = NULL, watchdog_pending_hash = NULL, helper_pending_hash = NULL,
            pending_expires_at = NULL, agent_previous_hash = NULL, watchdog_previous_hash = NULL,
@@ -314,7 +320,22 @@ pub async fn set_credentials(
     .bind(&hashes.agent)
     .bind(&hashes.watchdog)
     .bind(&hashes.helper)
+    .bind(public_key)
     .execute(tx.conn())
     .await?;
     Ok(())
+}
+
+/// Whether `org` requires every device to be bound to a key (SPEC 17).
+///
+/// # Errors
+/// [`crate::store::StoreError`] on database failure.
+pub async fn org_requires_key(tx: &mut ScopedTx, org: OrgId) -> StoreResult<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT require_agent_key FROM organizations WHERE id = $1")
+            .bind(org.as_uuid())
+            .fetch_optional(tx.conn())
+            .await?
+            .unwrap_or(false),
+    )
 }

@@ -7,9 +7,11 @@
 pub mod auth;
 pub mod enrollment;
 pub mod heartbeat;
+pub mod keys;
 pub mod rotation;
 
 pub use auth::*;
 pub use enrollment::*;
 pub use heartbeat::*;
+pub use keys::*;
 pub use rotation::*;

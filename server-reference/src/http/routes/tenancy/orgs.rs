@@ -121,6 +121,8 @@ pub struct UpdateOrg {
     pub status: Option<String>,
     /// Audit retention.
     pub retention_days: Option<i32>,
+    /// Require every device to be bound to a key (SPEC 17).
+    pub require_agent_key: Option<bool>,
 }
 
 impl Validate for UpdateOrg {
@@ -266,6 +268,7 @@ async fn update(
         body.name.as_deref().map(str::trim),
         body.status.as_deref(),
         body.retention_days,
+        body.require_agent_key,
     )
     .await?;
     let ev = event(&state, &authed, "organization.update", "organization", id)?.details(&json!({
@@ -275,6 +278,17 @@ async fn update(
         "retentionDays": row.retention_days,
     }));
     seal(&mut tx, Some(id), ev).await?;
+    if row.require_agent_key != before.require_agent_key {
+        let ev = event(
+            &state,
+            &authed,
+            "organization.agent_key_policy.change",
+            "organization",
+            id,
+        )?
+        .details(&json!({"requireAgentKey": row.require_agent_key}));
+        seal(&mut tx, Some(id), ev).await?;
+    }
     if row.retention_days != before.retention_days {
         let ev = event(
             &state,
