@@ -210,7 +210,9 @@ async fn forged_frames_from_a_real_agent_token_suspend_it() {
     let token = yaml_value(&dir.join("secrets.yaml"), "auth_token");
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut ws = common::agents::ws_connect_addr(addr, &agent_id, &token)
+    // (the agent is bound to its key: the socket must be signed like the agent would)
+    let agent_key = common::agents::agent_key(&dir);
+    let mut ws = common::agents::ws_connect_signed(addr, &agent_id, &token, Some(&agent_key))
         .await
         .unwrap();
     let forged = json!({"type": "command_result", "commandId": victim_cmd,
@@ -330,16 +332,18 @@ async fn rotation_by_the_real_agent_survives_a_kill_between_phases() {
 
     // 2. phase 1 done, then the agent dies before phase 2: the staged tokens are on disk
     let http = reqwest::Client::new();
-    let staged: Value = http
-        .post(format!("{base}/api/v1/agents/{agent_id}/rotate-token"))
-        .bearer_auth(&rotated)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let agent_key = common::agents::agent_key(&dir);
+    let staged: Value = common::agents::signed_post(
+        &http,
+        &format!("{base}/api/v1/agents/{agent_id}/rotate-token"),
+        &rotated,
+        Some((&agent_key, &agent_id)),
+        &json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let secrets = dir.join("secrets.yaml");
     let current = std::fs::read_to_string(&secrets).unwrap();
     let doc = format!(

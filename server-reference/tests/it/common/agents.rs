@@ -3,6 +3,8 @@
 
 use breeze_core::tenancy::{OrgId, SiteId};
 use breeze_crypto::credentials::EnrollmentKey;
+use breeze_crypto::httpsig::DeviceSigningKey;
+use breeze_crypto::httpsig::profile::{self, RequestParts, SignOptions};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -253,11 +255,27 @@ pub async fn ws_connect_addr(
     agent_id: &str,
     token: &str,
 ) -> Result<Ws, u16> {
+    ws_connect_signed(addr, agent_id, token, None).await
+}
+
+/// [`ws_connect_addr`], the upgrade signed with `key` when given (SPEC 17).
+pub async fn ws_connect_signed(
+    addr: std::net::SocketAddr,
+    agent_id: &str,
+    token: &str,
+    key: Option<&DeviceSigningKey>,
+) -> Result<Ws, u16> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     let url = format!("ws://{addr}/api/v1/agent-ws/{agent_id}/ws");
-    let mut req = url.into_client_request().unwrap();
+    let mut req = url.clone().into_client_request().unwrap();
     req.headers_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    if let Some(key) = key {
+        let http_url = url.replacen("ws", "http", 1);
+        for (name, value) in signature_fields(key, agent_id, "GET", &http_url, b"") {
+            req.headers_mut().insert(name, value.parse().unwrap());
+        }
+    }
     match tokio_tungstenite::connect_async(req).await {
         Ok((ws, _)) => Ok(ws),
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
@@ -311,4 +329,75 @@ pub async fn ws_send(ws: &mut Ws, v: &Value) {
     ))
     .await
     .unwrap();
+}
+
+/// The signature fields (name, value) of a request by `agent_id` signed with `key` now.
+pub fn signature_fields(
+    key: &DeviceSigningKey,
+    agent_id: &str,
+    method: &str,
+    url: &str,
+    body: &[u8],
+) -> Vec<(&'static str, String)> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    signature_fields_at(key, agent_id, method, url, body, now)
+}
+
+/// [`signature_fields`] with `created` = `at`.
+pub fn signature_fields_at(
+    key: &DeviceSigningKey,
+    agent_id: &str,
+    method: &str,
+    url: &str,
+    body: &[u8],
+    at: i64,
+) -> Vec<(&'static str, String)> {
+    let signed = profile::sign_request(
+        key,
+        &RequestParts {
+            method,
+            target_uri: url,
+            body,
+        },
+        &SignOptions::new(agent_id, at).unwrap(),
+    )
+    .unwrap();
+    let mut out = vec![
+        ("signature-input", signed.signature_input),
+        ("signature", signed.signature),
+    ];
+    if let Some(d) = signed.content_digest {
+        out.push(("content-digest", d));
+    }
+    out
+}
+
+/// The signing key an agent keeps in `dir/secrets.yaml`.
+pub fn agent_key(dir: &std::path::Path) -> DeviceSigningKey {
+    DeviceSigningKey::from_base64url(&super::procs::yaml_value(
+        &dir.join("secrets.yaml"),
+        "signing_key",
+    ))
+    .unwrap()
+}
+
+/// A POST of `body` (JSON) to `url` with bearer `token`, signed with `key` when given.
+pub async fn signed_post(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    key: Option<(&DeviceSigningKey, &str)>,
+    body: &Value,
+) -> reqwest::Response {
+    let bytes = serde_json::to_vec(body).unwrap();
+    let mut req = http
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json");
+    if let Some((key, agent_id)) = key {
+        for (name, value) in signature_fields(key, agent_id, "POST", url, &bytes) {
+            req = req.header(name, value);
+        }
+    }
+    req.body(bytes).send().await.unwrap()
 }
