@@ -152,3 +152,46 @@ fn profile_verification() {
         }
     }
 }
+
+/// Signatures made by an independent implementation, the `http-message-signatures` package
+/// from PyPI (written by `vectors/crypto/interop/check_httpsig.py --write-package-signed`),
+/// verify here with the request profile and give back their `created` and nonce.
+#[test]
+fn signatures_made_by_http_message_signatures_verify() {
+    use base64::engine::general_purpose::STANDARD;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../vectors/crypto/httpsig_http_message_signatures.json"
+    );
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let cases = all["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10);
+    for c in cases {
+        let key = DevicePublicKey::from_base64url(s(&c["publicKey"])).unwrap();
+        let body = STANDARD.decode(s(&c["bodyBase64"])).unwrap();
+        let headers = ReceivedHeaders {
+            content_digest: c["contentDigest"].as_str(),
+            signature_input: c["signatureInput"].as_str(),
+            signature: c["signature"].as_str(),
+        };
+        let policy = VerifyPolicy::new(s(&c["label"]), s(&c["keyid"]), c["now"].as_i64().unwrap());
+        let parts = |method| RequestParts {
+            method,
+            target_uri: s(&c["targetUri"]),
+            body: &body,
+        };
+        let ok = profile::verify_request(&key, &parts(s(&c["method"])), &headers, &policy)
+            .unwrap_or_else(|e| panic!("{}: {e}", c["name"]));
+        assert_eq!(ok.created, c["expect"]["created"].as_i64().unwrap());
+        assert_eq!(ok.nonce, s(&c["expect"]["nonce"]));
+        if let Some(field) = headers.content_digest {
+            assert_eq!(digest::content_digest(&body), field, "{}", c["name"]);
+        }
+        assert_eq!(
+            profile::verify_request(&key, &parts("OPTIONS"), &headers, &policy)
+                .unwrap_err()
+                .code(),
+            "signature_invalid"
+        );
+    }
+}
