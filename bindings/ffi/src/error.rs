@@ -31,6 +31,9 @@ pub enum Family {
     Audit,
     /// Outbound webhooks: secrets, signatures, event types and payloads.
     Webhook,
+    /// HTTP message signatures of agent requests (RFC 9421) and content digests (RFC 9530):
+    /// device keys, signatures, the request profile.
+    Httpsig,
 }
 
 impl Family {
@@ -48,6 +51,7 @@ impl Family {
             Self::Authz => "authz",
             Self::Audit => "audit",
             Self::Webhook => "webhook",
+            Self::Httpsig => "httpsig",
         }
     }
 }
@@ -117,6 +121,7 @@ from_crate_error! {
     breeze_authz::session::SessionInvalid => Authz,
     breeze_core::audit::CheckpointError => Audit,
     breeze_core::webhooks::WebhookError => Webhook,
+    breeze_crypto::httpsig::SignatureError => Httpsig,
 }
 
 /// Deserialises a JSON value into `T`, naming `what` in the error.

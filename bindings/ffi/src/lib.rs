@@ -15,6 +15,7 @@
 //! | [`audit`] | audit entry canonical form and hashes, chain / stream segment / bundle / checkpoint verification, sanitizer |
 //! | [`agent`] | agent-protocol decode and validation (typed message or issue list), JSON Schemas, redaction of command output, the remote path rule and file-content digests |
 //! | [`webhooks`] | Standard Webhooks sign / verify (several secrets during a roll), secret generation, the event catalogue, delivery bodies |
+//! | [`httpsig`] | HTTP message signatures of agent requests (RFC 9421, `ed25519`, SPEC 17): device keys, `Content-Digest` (RFC 9530), sign / verify |
 //! | [`authz`] | permission checks, grants, API-key scopes and status, session validity, force-MFA, AI risk decisions, `ai:*` scopes and MCP tools, approval argument digests |
 //! | [`error`] | [`FfiError`]: family, code, message |
 //!
@@ -39,6 +40,7 @@ pub mod audit;
 pub mod authz;
 pub mod credentials;
 pub mod error;
+pub mod httpsig;
 pub mod jwt;
 pub mod password;
 pub mod secrets;

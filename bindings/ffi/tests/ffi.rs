@@ -9,7 +9,7 @@
 )]
 
 use breeze_ffi::error::{js_number_from_u64, unix_from_f64};
-use breeze_ffi::{Family, agent, audit, authz, credentials, jwt, secrets, totp, webhooks};
+use breeze_ffi::{Family, agent, audit, authz, credentials, httpsig, jwt, secrets, totp, webhooks};
 use serde_json::json;
 
 #[test]
@@ -378,4 +378,109 @@ fn approval_digests_ai_scopes_and_tools() {
     assert_eq!((e.family, e.code), (Family::Authz, "invalid_scope"));
     let e = authz::approval_argument_digest("queue_script", "[1, 2").unwrap_err();
     assert_eq!((e.family, e.code), (Family::Authz, "invalid_arguments"));
+}
+
+const HS_SEED: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
+const HS_PUBLIC: &str = "6kpsY-KcUgq-9VB7Ey7F-ZVHdq6-vnuSQh7qaRRG0iw";
+const HS_URI: &str = "https://rmm.example.com/api/v1/agents/agt_1/heartbeat";
+
+#[test]
+fn httpsig_keys_sign_and_verify() {
+    assert_eq!(httpsig::httpsig_public_key(HS_SEED).unwrap(), HS_PUBLIC);
+    let e = httpsig::httpsig_public_key("not a seed").unwrap_err();
+    assert_eq!((e.family, e.code), (Family::Httpsig, "private_key_invalid"));
+    assert_eq!(Family::Httpsig.as_str(), "httpsig");
+
+    let key = httpsig::httpsig_generate_key().unwrap();
+    assert_eq!(
+        httpsig::httpsig_public_key(&key.seed).unwrap(),
+        key.public_key
+    );
+    assert_eq!((key.seed.len(), key.public_key.len()), (43, 43));
+    let shown = format!("{key:?}");
+    assert!(
+        !shown.contains(&key.seed) && shown.contains(&key.public_key),
+        "{shown}"
+    );
+    let out = serde_json::to_value(&key).unwrap();
+    assert_eq!(out["publicKey"], key.public_key.as_str());
+
+    assert_eq!(
+        httpsig::httpsig_content_digest(br#"{"hello": "world"}"#),
+        "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:"
+    );
+
+    let body = br#"{"status":"ok"}"#;
+    let signed = httpsig::httpsig_sign(
+        HS_SEED,
+        "POST",
+        HS_URI,
+        body,
+        "agt_1",
+        1_700_000_000,
+        Some("abcdefghijklmnop"),
+    )
+    .unwrap();
+    let headers = serde_json::to_value(&signed).unwrap();
+    assert_eq!(
+        headers["contentDigest"],
+        httpsig::httpsig_content_digest(body).as_str()
+    );
+    let ok = httpsig::httpsig_verify(
+        HS_PUBLIC,
+        "POST",
+        HS_URI,
+        body,
+        headers.clone(),
+        "sig1",
+        "agt_1",
+        1_700_000_300,
+    )
+    .unwrap();
+    assert_eq!(
+        (ok.created, ok.nonce.as_str()),
+        (1_700_000_000, "abcdefghijklmnop")
+    );
+    assert_eq!(
+        serde_json::to_value(&ok).unwrap(),
+        json!({"created": 1_700_000_000, "nonce": "abcdefghijklmnop"})
+    );
+    let verify = |pk: &str, h: serde_json::Value, now: i64| {
+        httpsig::httpsig_verify(pk, "POST", HS_URI, body, h, "sig1", "agt_1", now).unwrap_err()
+    };
+    let e = verify(HS_PUBLIC, headers.clone(), 1_700_000_301);
+    assert_eq!((e.family, e.code), (Family::Httpsig, "signature_expired"));
+    assert_eq!(
+        verify("short", headers.clone(), 1_700_000_000).code,
+        "public_key_invalid"
+    );
+    assert_eq!(
+        verify(HS_PUBLIC, json!({}), 1_700_000_000).code,
+        "signature_missing"
+    );
+    // snake_case or HTTP field names are not silently read as "no field"
+    let e = verify(HS_PUBLIC, json!({"signature_input": "x"}), 1_700_000_000);
+    assert_eq!((e.family, e.code), (Family::Input, "invalid_input"));
+    assert_eq!(
+        verify(HS_PUBLIC, json!("sig1=:AA==:"), 1_700_000_000).code,
+        "invalid_input"
+    );
+
+    // no body: no digest; a random nonce when none is given
+    let a = httpsig::httpsig_sign(HS_SEED, "GET", HS_URI, b"", "agt_1", 1, None).unwrap();
+    let b = httpsig::httpsig_sign(HS_SEED, "GET", HS_URI, b"", "agt_1", 1, None).unwrap();
+    assert_eq!(a.content_digest, None);
+    assert_ne!(a.signature_input, b.signature_input);
+    let v = httpsig::httpsig_verify(
+        HS_PUBLIC,
+        "GET",
+        HS_URI,
+        b"",
+        serde_json::to_value(&a).unwrap(),
+        "sig1",
+        "agt_1",
+        1,
+    )
+    .unwrap();
+    assert_eq!(v.nonce.len(), 32);
 }
