@@ -503,3 +503,101 @@ test(`[${backendName}] webhook payloads`, () => {
   const body = breeze.webhookPayload('remote.session.ended', '2026-01-01T00:00:00Z', v.cases[0].org_id, { bytesIn: 5_000_000_000 });
   assert.ok(body.includes('"bytesIn":5000000000}'), body);
 });
+
+// ---------------------------------------------------------------- HTTP message signatures (SPEC 17)
+
+const httpsigHeaders = (c) => ({ contentDigest: c.contentDigest, signatureInput: c.signatureInput, signature: c.signature });
+const httpsigVerifyCase = (c, body = c.body) =>
+  breeze.httpsigVerify(c.publicKey, c.method, c.targetUri, body, httpsigHeaders(c), c.label, c.keyid, c.now);
+const nodeContentDigest = (body) => `sha-256=:${createHash('sha256').update(body).digest('base64')}:`;
+
+test(`[${backendName}] httpsig content digests and keys`, () => {
+  const v = load('crypto/httpsig.json');
+  assert.ok(v.contentDigest.length >= 4);
+  for (const c of v.contentDigest) {
+    assert.equal(breeze.httpsigContentDigest(c.body), c.contentDigest, c.name);
+    assert.equal(breeze.httpsigContentDigest(enc.encode(c.body)), c.contentDigest, c.name);
+    assert.equal(nodeContentDigest(c.body), c.contentDigest, c.name);
+  }
+  assert.ok(v.keys.length);
+  for (const c of [...v.keys, ...v.rfc9421]) assert.equal(breeze.httpsigPublicKey(c.seed), c.publicKey);
+  throwsCode(() => breeze.httpsigPublicKey('not a seed'), 'private_key_invalid');
+  // publicKeys: each key in place of the vector key of a valid signature
+  const valid = v.verify.find((c) => c.expect.ok);
+  assert.ok(v.publicKeys.length >= 5);
+  for (const c of v.publicKeys) {
+    const run = () => httpsigVerifyCase({ ...valid, publicKey: c.publicKey });
+    if (c.expect.ok) assert.equal(run().created, valid.expect.created, c.name);
+    else throwsCode(run, c.expect.code, c.name);
+  }
+});
+
+test(`[${backendName}] httpsig sign vectors`, () => {
+  const v = load('crypto/httpsig.json');
+  assert.ok(v.sign.length >= 4);
+  for (const c of v.sign) {
+    for (const body of [c.body, enc.encode(c.body)]) {
+      assert.deepEqual(breeze.httpsigSign(c.seed, c.method, c.targetUri, body, c.keyid, c.created, c.nonce), c.expect, c.name);
+    }
+  }
+});
+
+test(`[${backendName}] httpsig verify vectors`, () => {
+  const v = load('crypto/httpsig.json');
+  assert.ok(v.verify.length >= 20);
+  for (const c of v.verify) {
+    const e = c.expect;
+    if (e.ok) {
+      assert.deepEqual(httpsigVerifyCase(c), { created: e.created, nonce: e.nonce }, c.name);
+      assert.equal(httpsigVerifyCase(c, enc.encode(c.body)).nonce, e.nonce, c.name);
+    } else {
+      throwsCode(() => httpsigVerifyCase(c), e.code, c.name);
+    }
+  }
+});
+
+test(`[${backendName}] httpsig signatures made by http-message-signatures (PyPI)`, () => {
+  const v = load('crypto/httpsig_http_message_signatures.json');
+  assert.ok(v.cases.length >= 10);
+  for (const c of v.cases) {
+    const body = Uint8Array.from(Buffer.from(c.bodyBase64, 'base64'));
+    assert.deepEqual(httpsigVerifyCase(c, body), c.expect, c.name);
+    if (c.contentDigest) assert.equal(breeze.httpsigContentDigest(body), c.contentDigest, c.name);
+    throwsCode(() => httpsigVerifyCase({ ...c, method: c.method === 'PUT' ? 'POST' : 'PUT' }, body), 'signature_invalid', c.name);
+  }
+});
+
+test(`[${backendName}] httpsig round trip and errors`, () => {
+  const key = breeze.httpsigGenerateKey();
+  assert.deepEqual(Object.keys(key).sort(), ['publicKey', 'seed']);
+  assert.equal(key.seed.length, 43);
+  assert.equal(breeze.httpsigPublicKey(key.seed), key.publicKey);
+  assert.notEqual(breeze.httpsigGenerateKey().seed, key.seed);
+  const uri = 'https://rmm.example.com/api/v1/agents/agt_1/commands/c1/result';
+  const body = Uint8Array.from([0, 255, 32, 98]);
+  const t = 1_767_225_600;
+  const signed = breeze.httpsigSign(key.seed, 'POST', uri, body, 'agt_1', t);
+  assert.equal(signed.contentDigest, nodeContentDigest(body));
+  const ok = breeze.httpsigVerify(key.publicKey, 'POST', uri, body, signed, 'sig1', 'agt_1', t + 300);
+  assert.equal(ok.created, t);
+  assert.ok(signed.signatureInput.includes(`nonce="${ok.nonce}"`));
+  assert.notEqual(breeze.httpsigSign(key.seed, 'POST', uri, body, 'agt_1', t, null).signatureInput, signed.signatureInput);
+  const bare = breeze.httpsigSign(key.seed, 'GET', uri, '', 'agt_1', t);
+  assert.equal(bare.contentDigest, null);
+  assert.equal(breeze.httpsigVerify(key.publicKey, 'GET', uri, new Uint8Array(0), bare, 'sig1', 'agt_1', t).created, t);
+  const cases = [
+    [['POST', uri, Uint8Array.from([0, 255, 32, 99]), signed, 'sig1', 'agt_1', t], 'content_digest_mismatch'],
+    [['PUT', uri, body, signed, 'sig1', 'agt_1', t], 'signature_invalid'],
+    [['POST', uri, body, signed, 'sig1', 'agt_1', t + 301], 'signature_expired'],
+    [['POST', uri, body, signed, 'sig1', 'agt_1', t - 31], 'signature_from_future'],
+    [['POST', uri, body, signed, 'sig1', 'agt_2', t], 'signature_keyid'],
+    [['POST', uri, body, signed, 'sig2', 'agt_1', t], 'signature_label_missing'],
+    [['POST', uri, body, {}, 'sig1', 'agt_1', t], 'signature_missing'],
+    [['POST', uri, body, { Signature: 'x' }, 'sig1', 'agt_1', t], 'invalid_input'],
+    [['POST', uri, body, signed, 'sig1', 'agt_1', 0.5], 'invalid_input'],
+  ];
+  for (const [args, code] of cases) throwsCode(() => breeze.httpsigVerify(key.publicKey, ...args), code, String(args[0]) + code);
+  throwsCode(() => breeze.httpsigVerify(breeze.httpsigGenerateKey().publicKey, 'POST', uri, body, signed, 'sig1', 'agt_1', t), 'signature_invalid');
+  throwsCode(() => breeze.httpsigSign(key.seed, 'POST', uri, body, 'agt_1', 1.5), 'invalid_input');
+  throwsCode(() => breeze.httpsigSign('AAAA', 'POST', uri, body, 'agt_1', t), 'private_key_invalid');
+});

@@ -15,6 +15,8 @@ export const REPLAYED = [
   'crypto/argon2_cffi.json',
   'crypto/rfc6238_totp.json',
   'crypto/interop/inputs.json',
+  'crypto/httpsig.json',
+  'crypto/httpsig_http_message_signatures.json',
   'authz/permissions.json',
   'authz/scopes.json',
   'authz/risk.json',

@@ -57,6 +57,16 @@ export declare function credentialVerifyPeppered(kind: string, pepper: string, v
 
 export declare function grantMatches(grant: string, permission: string): boolean
 
+export declare function httpsigContentDigest(body: string | Uint8Array): string
+
+export declare function httpsigGenerateKey(): { seed: string; publicKey: string }
+
+export declare function httpsigPublicKey(seed: string): string
+
+export declare function httpsigSign(seed: string, method: string, targetUri: string, body: string | Uint8Array, keyid: string, created: number, nonce?: string | undefined | null): { contentDigest: string | null; signatureInput: string; signature: string }
+
+export declare function httpsigVerify(publicKey: string, method: string, targetUri: string, body: string | Uint8Array, headers: { contentDigest?: string | null; signatureInput?: string | null; signature?: string | null }, label: string, keyid: string, now: number): { created: number; nonce: string }
+
 export declare function jwtSign(ring: any, claims: any): string
 
 export declare function jwtVerify(ring: any, token: string, expected: string, unix: number): any

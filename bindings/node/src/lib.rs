@@ -5,7 +5,7 @@
 #![deny(clippy::all)]
 
 use breeze_ffi::error::{js_integral_numbers, js_number_from_u64, u64_from_f64, unix_from_f64};
-use breeze_ffi::{FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp, webhooks};
+use breeze_ffi::{FfiError, agent, audit, authz, credentials, httpsig, jwt, password, secrets, totp, webhooks};
 use napi::bindgen_prelude::{Either, Uint8Array};
 use napi_derive::napi;
 use serde_json::Value;
@@ -357,4 +357,51 @@ pub fn webhook_event_catalogue() -> Value {
 #[napi]
 pub fn webhook_payload(event_type: String, timestamp_rfc3339: String, org_id: String, data: Value) -> Result<String, napi::Error<String>> {
     r(webhooks::webhook_payload(&event_type, &timestamp_rfc3339, &org_id, js_integral_numbers(data)))
+}
+
+// ---- HTTP message signatures (SPEC 17)
+
+#[napi(ts_return_type = "{ seed: string; publicKey: string }")]
+pub fn httpsig_generate_key() -> Result<Value, napi::Error<String>> {
+    json(&r(httpsig::httpsig_generate_key())?)
+}
+
+#[napi]
+pub fn httpsig_public_key(seed: String) -> Result<String, napi::Error<String>> {
+    r(httpsig::httpsig_public_key(&seed))
+}
+
+#[napi]
+pub fn httpsig_content_digest(body: Either<String, Uint8Array>) -> String {
+    httpsig::httpsig_content_digest(bytes(&body))
+}
+
+#[napi(ts_return_type = "{ contentDigest: string | null; signatureInput: string; signature: string }")]
+pub fn httpsig_sign(
+    seed: String,
+    method: String,
+    target_uri: String,
+    body: Either<String, Uint8Array>,
+    keyid: String,
+    created: f64,
+    nonce: Option<String>,
+) -> Result<Value, napi::Error<String>> {
+    json(&r(httpsig::httpsig_sign(&seed, &method, &target_uri, bytes(&body), &keyid, now(created)?, nonce.as_deref()))?)
+}
+
+// `headers`: the received fields, as httpsigSign returns them; other keys are refused.
+#[napi(ts_return_type = "{ created: number; nonce: string }")]
+#[allow(clippy::too_many_arguments, reason = "the request's parts, its fields and the policy, as breeze-ffi takes them")]
+pub fn httpsig_verify(
+    public_key: String,
+    method: String,
+    target_uri: String,
+    body: Either<String, Uint8Array>,
+    #[napi(ts_arg_type = "{ contentDigest?: string | null; signatureInput?: string | null; signature?: string | null }")] headers: Value,
+    label: String,
+    keyid: String,
+    now: f64,
+) -> Result<Value, napi::Error<String>> {
+    let now = r(unix_from_f64(now))?;
+    json(&r(httpsig::httpsig_verify(&public_key, &method, &target_uri, bytes(&body), headers, &label, &keyid, now))?)
 }

@@ -1,7 +1,7 @@
 //! Python glue for `breeze-ffi`: every function is a one-line forward; this file only converts
 //! arguments (str or bytes, dicts and lists through JSON) and maps errors to exceptions.
 
-use breeze_ffi::{Family, FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp, webhooks};
+use breeze_ffi::{Family, FfiError, agent, audit, authz, credentials, httpsig, jwt, password, secrets, totp, webhooks};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -18,6 +18,7 @@ create_exception!(breeze, RecoveryCodeError, BreezeError, "MFA recovery code.");
 create_exception!(breeze, AuthzError, BreezeError, "Permission, grant, role, API-key scope, session validity or risk policy.");
 create_exception!(breeze, AuditError, BreezeError, "Audit checkpoint or its keys.");
 create_exception!(breeze, WebhookError, BreezeError, "Webhook secret, signature, event type or payload.");
+create_exception!(breeze, HttpsigError, BreezeError, "HTTP message signature of an agent request (RFC 9421), its content digest or a device key.");
 
 fn to_py(e: FfiError) -> PyErr {
     let message = e.message.clone();
@@ -31,6 +32,7 @@ fn to_py(e: FfiError) -> PyErr {
         Family::Authz => AuthzError::new_err(message),
         Family::Audit => AuditError::new_err(message),
         Family::Webhook => WebhookError::new_err(message),
+        Family::Httpsig => HttpsigError::new_err(message),
         _ => InvalidInputError::new_err(message),
     };
     Python::attach(|py| {
@@ -438,6 +440,56 @@ fn webhook_payload(event_type: &str, timestamp_rfc3339: &str, org_id: &str, data
     r(webhooks::webhook_payload(event_type, timestamp_rfc3339, org_id, json_in(data)?))
 }
 
+// ---- HTTP message signatures (SPEC 17)
+
+#[pyfunction]
+fn httpsig_generate_key(py: Python<'_>) -> Res<Py<PyAny>> {
+    json_out(py, &r(httpsig::httpsig_generate_key())?)
+}
+
+#[pyfunction]
+fn httpsig_public_key(seed: &Bound<'_, PyAny>) -> Res<String> {
+    r(httpsig::httpsig_public_key(&text(seed)?))
+}
+
+#[pyfunction]
+fn httpsig_content_digest(body: &Bound<'_, PyAny>) -> Res<String> {
+    with_bytes(body, httpsig::httpsig_content_digest)
+}
+
+#[pyfunction]
+#[pyo3(signature = (seed, method, target_uri, body, keyid, created, nonce = None))]
+fn httpsig_sign(
+    seed: &Bound<'_, PyAny>,
+    method: &str,
+    target_uri: &str,
+    body: &Bound<'_, PyAny>,
+    keyid: &str,
+    created: i64,
+    nonce: Option<&str>,
+) -> Res<Py<PyAny>> {
+    let seed = text(seed)?;
+    let signed = with_bytes(body, |b| httpsig::httpsig_sign(&seed, method, target_uri, b, keyid, created, nonce))?;
+    json_out(body.py(), &r(signed)?)
+}
+
+#[pyfunction]
+#[allow(clippy::too_many_arguments, reason = "the request's parts, its fields and the policy, as breeze-ffi takes them")]
+fn httpsig_verify(
+    public_key: &str,
+    method: &str,
+    target_uri: &str,
+    body: &Bound<'_, PyAny>,
+    headers: &Bound<'_, PyAny>,
+    label: &str,
+    keyid: &str,
+    now: i64,
+) -> Res<Py<PyAny>> {
+    let headers = json_in(headers)?;
+    let verified = with_bytes(body, |b| httpsig::httpsig_verify(public_key, method, target_uri, b, headers, label, keyid, now))?;
+    json_out(body.py(), &r(verified)?)
+}
+
 /// The native module behind the `breeze` package.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -453,6 +505,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("AuthzError", py.get_type::<AuthzError>())?;
     m.add("AuditError", py.get_type::<AuditError>())?;
     m.add("WebhookError", py.get_type::<WebhookError>())?;
+    m.add("HttpsigError", py.get_type::<HttpsigError>())?;
     m.add_function(wrap_pyfunction!(password_hash, m)?)?;
     m.add_function(wrap_pyfunction!(password_hash_with_salt, m)?)?;
     m.add_function(wrap_pyfunction!(password_verify, m)?)?;
@@ -512,5 +565,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(webhook_generate_secret, m)?)?;
     m.add_function(wrap_pyfunction!(webhook_event_catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(webhook_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(httpsig_generate_key, m)?)?;
+    m.add_function(wrap_pyfunction!(httpsig_public_key, m)?)?;
+    m.add_function(wrap_pyfunction!(httpsig_content_digest, m)?)?;
+    m.add_function(wrap_pyfunction!(httpsig_sign, m)?)?;
+    m.add_function(wrap_pyfunction!(httpsig_verify, m)?)?;
     Ok(())
 }

@@ -17,6 +17,8 @@ REPLAYED = [
     "crypto/argon2_cffi.json",
     "crypto/rfc6238_totp.json",
     "crypto/interop/inputs.json",
+    "crypto/httpsig.json",
+    "crypto/httpsig_http_message_signatures.json",
     "authz/permissions.json",
     "authz/scopes.json",
     "authz/risk.json",

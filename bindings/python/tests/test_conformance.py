@@ -577,3 +577,129 @@ def test_webhook_payloads():
             with pytest.raises(cls) as e:
                 breeze.webhook_payload(*args)
             assert e.value.code == c["expect"]["code"], c["name"]
+
+
+# ---------------------------------------------------------------- HTTP message signatures (SPEC 17)
+
+def httpsig_headers(c):
+    return {k: c.get(k) for k in ("contentDigest", "signatureInput", "signature")}
+
+
+def httpsig_verify_case(c, body=None):
+    body = c["body"] if body is None else body
+    return breeze.httpsig_verify(
+        c["publicKey"], c["method"], c["targetUri"], body, httpsig_headers(c), c["label"], c["keyid"], c["now"]
+    )
+
+
+def test_httpsig_content_digests_and_keys():
+    import base64
+    import hashlib
+
+    v = load("crypto/httpsig.json")
+    assert len(v["contentDigest"]) >= 4
+    for c in v["contentDigest"]:
+        assert breeze.httpsig_content_digest(c["body"]) == c["contentDigest"], c["name"]
+        assert breeze.httpsig_content_digest(c["body"].encode()) == c["contentDigest"], c["name"]
+        stdlib = "sha-256=:" + base64.b64encode(hashlib.sha256(c["body"].encode()).digest()).decode() + ":"
+        assert stdlib == c["contentDigest"], c["name"]
+    assert v["keys"]
+    for c in v["keys"] + v["rfc9421"]:
+        assert breeze.httpsig_public_key(c["seed"]) == c["publicKey"]
+    with pytest.raises(breeze.HttpsigError) as e:
+        breeze.httpsig_public_key("not a seed")
+    assert (e.value.code, e.value.family) == ("private_key_invalid", "httpsig")
+    # publicKeys: each key in place of the vector key of a valid signature
+    valid = next(c for c in v["verify"] if c["expect"]["ok"])
+    assert len(v["publicKeys"]) >= 5
+    for c in v["publicKeys"]:
+        case = dict(valid, publicKey=c["publicKey"])
+        if c["expect"]["ok"]:
+            assert httpsig_verify_case(case)["created"] == valid["expect"]["created"], c["name"]
+        else:
+            with pytest.raises(breeze.HttpsigError) as e:
+                httpsig_verify_case(case)
+            assert e.value.code == c["expect"]["code"], c["name"]
+
+
+def test_httpsig_sign_vectors():
+    v = load("crypto/httpsig.json")
+    assert len(v["sign"]) >= 4
+    for c in v["sign"]:
+        for body in (c["body"], c["body"].encode()):
+            got = breeze.httpsig_sign(c["seed"], c["method"], c["targetUri"], body, c["keyid"], c["created"], c["nonce"])
+            assert got == c["expect"], c["name"]
+
+
+def test_httpsig_verify_vectors():
+    v = load("crypto/httpsig.json")
+    assert len(v["verify"]) >= 20
+    for c in v["verify"]:
+        e = c["expect"]
+        if e["ok"]:
+            assert httpsig_verify_case(c) == {"created": e["created"], "nonce": e["nonce"]}, c["name"]
+            assert httpsig_verify_case(c, c["body"].encode())["nonce"] == e["nonce"], c["name"]
+        else:
+            with pytest.raises(breeze.HttpsigError) as err:
+                httpsig_verify_case(c)
+            assert (err.value.code, err.value.family) == (e["code"], "httpsig"), (c["name"], str(err.value))
+
+
+def test_httpsig_round_trip_and_errors():
+    key = breeze.httpsig_generate_key()
+    assert sorted(key) == ["publicKey", "seed"] and len(key["seed"]) == len(key["publicKey"]) == 43
+    assert breeze.httpsig_public_key(key["seed"]) == key["publicKey"]
+    assert breeze.httpsig_generate_key()["seed"] != key["seed"]
+    uri = "https://rmm.example.com/api/v1/agents/agt_1/commands/c1/result"
+    body = b"\x00\xff binary"
+    t = 1_767_225_600
+    signed = breeze.httpsig_sign(key["seed"], "POST", uri, body, "agt_1", t)
+    assert signed["contentDigest"] == breeze.httpsig_content_digest(body)
+    ok = breeze.httpsig_verify(key["publicKey"], "POST", uri, body, signed, "sig1", "agt_1", t + 300)
+    assert ok["created"] == t and f'nonce="{ok["nonce"]}"' in signed["signatureInput"]
+    again = breeze.httpsig_sign(key["seed"], "POST", uri, body, "agt_1", t)
+    assert again["signatureInput"] != signed["signatureInput"], "a random nonce each time"
+    bare = breeze.httpsig_sign(key["seed"], "GET", uri, b"", "agt_1", t, None)
+    assert bare["contentDigest"] is None
+    assert breeze.httpsig_verify(key["publicKey"], "GET", uri, "", bare, "sig1", "agt_1", t)["created"] == t
+    for args, code in [
+        (("POST", uri, body + b"x", signed, "sig1", "agt_1", t), "content_digest_mismatch"),
+        (("PUT", uri, body, signed, "sig1", "agt_1", t), "signature_invalid"),
+        (("POST", uri, body, signed, "sig1", "agt_1", t + 301), "signature_expired"),
+        (("POST", uri, body, signed, "sig1", "agt_1", t - 31), "signature_from_future"),
+        (("POST", uri, body, signed, "sig1", "agt_2", t), "signature_keyid"),
+        (("POST", uri, body, signed, "sig2", "agt_1", t), "signature_label_missing"),
+        (("POST", uri, body, {}, "sig1", "agt_1", t), "signature_missing"),
+    ]:
+        with pytest.raises(breeze.HttpsigError) as e:
+            breeze.httpsig_verify(key["publicKey"], *args)
+        assert e.value.code == code, args
+    other = breeze.httpsig_generate_key()
+    with pytest.raises(breeze.HttpsigError) as e:
+        breeze.httpsig_verify(other["publicKey"], "POST", uri, body, signed, "sig1", "agt_1", t)
+    assert e.value.code == "signature_invalid"
+    # header keys other than the three camelCase ones are refused, not read as missing
+    with pytest.raises(breeze.InvalidInputError):
+        breeze.httpsig_verify(key["publicKey"], "POST", uri, body, {"Signature": "x"}, "sig1", "agt_1", t)
+    with pytest.raises(breeze.InvalidInputError):
+        breeze.httpsig_sign(key["seed"], "POST", uri, 12, "agt_1", t)
+    with pytest.raises(breeze.HttpsigError) as e:
+        breeze.httpsig_sign("AAAA", "POST", uri, body, "agt_1", t)
+    assert e.value.code == "private_key_invalid" and "AAAA" not in str(e.value)
+
+
+def test_httpsig_signatures_made_by_http_message_signatures():
+    """Signatures the http-message-signatures package (PyPI) made, checked in by
+    vectors/crypto/interop/check_httpsig.py; test_httpsig_interop.py makes fresh ones."""
+    import base64
+
+    v = load("crypto/httpsig_http_message_signatures.json")
+    assert len(v["cases"]) >= 10
+    for c in v["cases"]:
+        body = base64.b64decode(c["bodyBase64"])
+        assert httpsig_verify_case(c, body) == c["expect"], c["name"]
+        if c["contentDigest"]:
+            assert breeze.httpsig_content_digest(body) == c["contentDigest"], c["name"]
+        with pytest.raises(breeze.HttpsigError) as e:
+            httpsig_verify_case(dict(c, method="POST" if c["method"] == "PUT" else "PUT"), body)
+        assert e.value.code == "signature_invalid", c["name"]

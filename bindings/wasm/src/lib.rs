@@ -4,7 +4,7 @@
 //! stable code.
 
 use breeze_ffi::error::{js_number_from_u64, u64_from_f64, unix_from_f64};
-use breeze_ffi::{FfiError, agent, audit, authz, credentials, jwt, password, secrets, totp, webhooks};
+use breeze_ffi::{FfiError, agent, audit, authz, credentials, httpsig, jwt, password, secrets, totp, webhooks};
 use js_sys::{JSON, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
@@ -388,4 +388,50 @@ pub fn webhook_event_catalogue() -> Res<JsValue> {
 #[wasm_bindgen(js_name = webhookPayload)]
 pub fn webhook_payload(event_type: &str, timestamp_rfc3339: &str, org_id: &str, data: JsValue) -> Res<String> {
     r(webhooks::webhook_payload(event_type, timestamp_rfc3339, org_id, json_in(&data)?))
+}
+
+// ---- HTTP message signatures (SPEC 17)
+
+#[wasm_bindgen(js_name = httpsigGenerateKey)]
+pub fn httpsig_generate_key() -> Res<JsValue> {
+    json_out(&r(httpsig::httpsig_generate_key())?)
+}
+
+#[wasm_bindgen(js_name = httpsigPublicKey)]
+pub fn httpsig_public_key(seed: &str) -> Res<String> {
+    r(httpsig::httpsig_public_key(seed))
+}
+
+#[wasm_bindgen(js_name = httpsigContentDigest)]
+pub fn httpsig_content_digest(body: JsValue) -> Res<String> {
+    Ok(httpsig::httpsig_content_digest(&bytes(&body)?))
+}
+
+#[wasm_bindgen(js_name = httpsigSign)]
+pub fn httpsig_sign(
+    seed: &str,
+    method: &str,
+    target_uri: &str,
+    body: JsValue,
+    keyid: &str,
+    created: f64,
+    nonce: Option<String>,
+) -> Res<JsValue> {
+    json_out(&r(httpsig::httpsig_sign(seed, method, target_uri, &bytes(&body)?, keyid, now(created)?, nonce.as_deref()))?)
+}
+
+#[wasm_bindgen(js_name = httpsigVerify)]
+#[allow(clippy::too_many_arguments, reason = "the request's parts, its fields and the policy, as breeze-ffi takes them")]
+pub fn httpsig_verify(
+    public_key: &str,
+    method: &str,
+    target_uri: &str,
+    body: JsValue,
+    headers: JsValue,
+    label: &str,
+    keyid: &str,
+    now: f64,
+) -> Res<JsValue> {
+    let now = r(unix_from_f64(now))?;
+    json_out(&r(httpsig::httpsig_verify(public_key, method, target_uri, &bytes(&body)?, json_in(&headers)?, label, keyid, now))?)
 }

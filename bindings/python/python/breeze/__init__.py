@@ -13,6 +13,7 @@ from breeze._native import (  # noqa: F401
     BreezeError,
     CredentialError,
     EnvelopeError,
+    HttpsigError,
     InvalidInputError,
     JwtError,
     PasswordError,

@@ -15,7 +15,7 @@ class BreezeError(Exception):
     code: str
     """Stable machine code, e.g. ``bad_signature``, ``credential_malformed``."""
     family: str
-    """``input``, ``password``, ``credential``, ``envelope``, ``jwt``, ``totp``, ``recovery``, ``authz``, ``audit`` or ``webhook``."""
+    """``input``, ``password``, ``credential``, ``envelope``, ``jwt``, ``totp``, ``recovery``, ``authz``, ``audit``, ``webhook`` or ``httpsig``."""
 
 class InvalidInputError(BreezeError): ...
 class PasswordError(BreezeError): ...
@@ -27,6 +27,7 @@ class RecoveryCodeError(BreezeError): ...
 class AuthzError(BreezeError): ...
 class AuditError(BreezeError): ...
 class WebhookError(BreezeError): ...
+class HttpsigError(BreezeError): ...
 
 # Passwords (Argon2id, m = 64 MiB, t = 3, p = 4)
 def password_hash(password: Text) -> str: ...
@@ -165,3 +166,46 @@ def webhook_event_catalogue() -> List[Dict[str, Any]]:
 def webhook_payload(event_type: str, timestamp_rfc3339: str, org_id: str, data: Dict[str, Any]) -> str:
     """The delivery body ``{"type","timestamp","orgId","data"}`` (compact JSON, timestamp in UTC to
     the second); refuses keys of ``data`` outside the event's ``dataFields``."""
+
+# HTTP message signatures of agent requests (SPEC 17: RFC 9421 ``ed25519`` over ``@method``,
+# ``@target-uri`` and, with a body, ``content-digest`` (RFC 9530, ``sha-256``); ``created``,
+# ``nonce``, ``keyid``, ``alg``; label ``sig1``). Keys are unpadded base64url of 32 bytes (the
+# private half is the seed). ``body`` is the raw body (``bytes``, or ``str`` sent as UTF-8).
+# Errors: :class:`HttpsigError` with codes ``private_key_invalid``, ``public_key_invalid``,
+# ``random_unavailable``, ``signature_missing``, ``signature_malformed``,
+# ``signature_label_missing``, ``signature_components``, ``signature_params``,
+# ``signature_algorithm``, ``signature_keyid``, ``signature_expired``, ``signature_from_future``,
+# ``signature_nonce``, ``content_digest_missing``, ``content_digest_mismatch``,
+# ``signature_invalid``.
+def httpsig_generate_key() -> Dict[str, str]:
+    """A new key pair ``{"seed", "publicKey"}``: keep the seed on the device only."""
+def httpsig_public_key(seed: Text) -> str:
+    """The public key of a seed."""
+def httpsig_content_digest(body: Union[bytes, str]) -> str:
+    """The ``Content-Digest`` field value of a body: ``sha-256=:<base64>:``."""
+def httpsig_sign(
+    seed: Text,
+    method: str,
+    target_uri: str,
+    body: Union[bytes, str],
+    keyid: str,
+    created: int,
+    nonce: Optional[str] = None,
+) -> Dict[str, Optional[str]]:
+    """Signs a request as an agent does: ``{"contentDigest" (None without a body), "signatureInput",
+    "signature"}``, the fields to send. ``nonce`` None: a random one (24 bytes, base64url)."""
+def httpsig_verify(
+    public_key: str,
+    method: str,
+    target_uri: str,
+    body: Union[bytes, str],
+    headers: Dict[str, Optional[str]],
+    label: str,
+    keyid: str,
+    now: int,
+) -> Dict[str, Any]:
+    """Verifies signature ``label`` of a received request as the server does and returns
+    ``{"created", "nonce"}`` (check the nonce was not seen in the last 330 s). ``headers`` holds the
+    received ``contentDigest``, ``signatureInput`` and ``signature`` (absent or None when missing;
+    other keys are refused): :func:`httpsig_sign`'s result has that shape. ``created`` must lie
+    within 300 s before and 30 s after ``now``. Raises :class:`HttpsigError` with the first failed check."""
