@@ -1,12 +1,15 @@
 //! The simulator's secret files: enrollment keys (from `provision`) and agent credentials
-//! (from `enroll`). JSON Lines, written atomically at mode 0600, and refused on read when
-//! group or others may read them (as ssh does with private keys).
+//! (from `enroll`, with the device key's seed when it bound keys). JSON Lines, written
+//! atomically at mode 0600, and refused on read when group or others may read them (as
+//! ssh does with private keys).
 
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
+use std::sync::Arc;
 
 use breeze_agent_proto::{AgentId, EnrollmentKey, EnrollmentSecret, WireToken};
+use breeze_crypto::httpsig::DeviceSigningKey;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -39,6 +42,42 @@ pub struct AgentRecord {
     pub org_id: Uuid,
     /// Agent-role token.
     pub auth_token: WireToken,
+    /// The device's Ed25519 key (SPEC 17), when it was enrolled with one: every request
+    /// and WebSocket upgrade is then signed. Kept as its seed in unpadded base64url
+    /// (`signingKey`); `Debug` shows only the public half.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "seed")]
+    pub signing_key: Option<Arc<DeviceSigningKey>>,
+}
+
+/// The `signingKey` field: the seed in unpadded base64url, refused without echoing it.
+mod seed {
+    use std::sync::Arc;
+
+    use breeze_crypto::httpsig::DeviceSigningKey;
+    use secrecy::{ExposeSecret as _, SecretString};
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        key: &Option<Arc<DeviceSigningKey>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match key {
+            Some(key) => serializer.serialize_str(key.to_base64url().expose_secret()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Arc<DeviceSigningKey>>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(deserializer)? else {
+            return Ok(None);
+        };
+        let text = SecretString::from(text);
+        DeviceSigningKey::from_base64url(text.expose_secret())
+            .map(|k| Some(Arc::new(k)))
+            .map_err(|_| serde::de::Error::custom("signingKey: expected a 32-byte seed"))
+    }
 }
 
 /// Writes `records` as JSON Lines to `path`: a temporary file at mode 0600 in the same
@@ -129,7 +168,44 @@ mod tests {
             device_id: Uuid::new_v4(),
             org_id: Uuid::new_v4(),
             auth_token: WireToken::parse(&format!("brz_{}", "b".repeat(64))).unwrap(),
+            signing_key: None,
         }
+    }
+
+    #[test]
+    fn a_bound_agent_keeps_its_key_and_never_shows_the_seed() {
+        use secrecy::ExposeSecret as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agents.jsonl");
+        let key = Arc::new(DeviceSigningKey::generate().unwrap());
+        let seed = key.to_base64url();
+        let bound = AgentRecord {
+            signing_key: Some(Arc::clone(&key)),
+            ..record()
+        };
+        save(&path, &[bound.clone(), record()]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        assert!(lines.next().unwrap().contains(seed.expose_secret()));
+        // an unbound agent's line is as before: no field at all
+        assert!(!lines.next().unwrap().contains("signingKey"));
+        let back: Vec<AgentRecord> = load(&path).unwrap();
+        let again = back[0].signing_key.as_ref().unwrap();
+        assert_eq!(again.public_key(), key.public_key());
+        assert_eq!(again.to_base64url().expose_secret(), seed.expose_secret());
+        assert!(back[1].signing_key.is_none());
+        let shown = format!("{:?}", back[0]);
+        assert!(!shown.contains(seed.expose_secret()), "{shown}");
+
+        // a malformed seed is refused without echoing it
+        let line = serde_json::to_string(&bound)
+            .unwrap()
+            .replace(seed.expose_secret(), "c2VjcmV0LXNlZWQtbm90LTMyLWJ5dGVz");
+        std::fs::write(&path, format!("{line}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let err = load::<AgentRecord>(&path).unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
+        assert!(!err.contains("c2VjcmV0"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `enroll`: enrolls `count` agents with the keys of a keys file (agent `i` uses key
 //! `i % keys`), from their own source addresses, a bounded number at a time, retrying a
-//! 429 after its `Retry-After`.
+//! 429 after its `Retry-After`. With `bind_keys` each agent generates an Ed25519 key and
+//! sends its public half (`publicKey`, SPEC 17), as `breeze-agent` does; the key is kept
+//! with its credentials and signs everything the agent sends afterwards.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +10,7 @@ use std::time::Duration;
 use breeze_agent::backoff::Backoff;
 use breeze_agent_proto::Message as _;
 use breeze_agent_proto::enrollment::{EnrollRequest, EnrollResponse, OsType};
+use breeze_crypto::httpsig::DeviceSigningKey;
 use futures::StreamExt as _;
 use reqwest::header::CONTENT_TYPE;
 
@@ -34,9 +37,20 @@ pub struct Enrolled {
     pub errors: crate::stats::ErrorCounts,
     /// Wall time.
     pub elapsed: Duration,
+    /// Whether the agents were enrolled with device keys.
+    pub keys_bound: bool,
 }
 
-fn request(index: usize, key: &KeyRecord) -> Result<String, SimError> {
+/// The enrollment body of agent `index` with enrollment key `key`, carrying the device's
+/// public key when it has one.
+///
+/// # Errors
+/// [`SimError::Local`] when the request does not encode.
+pub fn request(
+    index: usize,
+    key: &KeyRecord,
+    device_key: Option<&DeviceSigningKey>,
+) -> Result<String, SimError> {
     let req = EnrollRequest {
         enrollment_key: key.enrollment_key.clone(),
         enrollment_secret: Some(key.enrollment_secret.clone()),
@@ -49,7 +63,7 @@ fn request(index: usize, key: &KeyRecord) -> Result<String, SimError> {
         min_protocol_version: None,
         hardware_info: None,
         network_info: None,
-        public_key: None,
+        public_key: device_key.map(|k| k.public_key().to_base64url()),
     };
     req.encode()
         .map_err(|e| SimError::Local(format!("enroll request: {e}")))
@@ -60,9 +74,21 @@ async fn enroll_one(
     clients: &Clients,
     index: usize,
     key: &KeyRecord,
+    bind_keys: bool,
     errors: &Errors,
 ) -> Option<AgentRecord> {
-    let body = request(index, key).ok()?;
+    let device_key = if bind_keys {
+        match DeviceSigningKey::generate() {
+            Ok(k) => Some(Arc::new(k)),
+            Err(e) => {
+                errors.count(&format!("enroll_{}", e.code()));
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+    let body = request(index, key, device_key.as_deref()).ok()?;
     let client = clients.for_agent(index)?;
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(30));
     for _ in 0..MAX_ATTEMPTS {
@@ -77,6 +103,7 @@ async fn enroll_one(
                     device_id: *r.device_id.as_uuid(),
                     org_id: *r.org_id.as_uuid(),
                     auth_token: r.auth_token,
+                    signing_key: device_key,
                 });
             }
             Outcome::RateLimited(ra) => {
@@ -97,10 +124,24 @@ async fn enroll_one(
     None
 }
 
-/// Enrolls `count` agents, `concurrency` at a time.
+/// How to enroll.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// Agents to enroll.
+    pub count: usize,
+    /// Enrollments in flight at once.
+    pub concurrency: usize,
+    /// Each agent generates a device key and sends its public half.
+    pub bind_keys: bool,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Enrolls `count` agents, `concurrency` at a time, with bearer tokens only (no device
+/// keys): [`enroll_with`] and `bind_keys: false`.
 ///
 /// # Errors
-/// [`SimError::Argument`] for counts out of range or no keys.
+/// As [`enroll_with`].
 pub async fn enroll(
     target: &Target,
     pool: &SourcePool,
@@ -109,6 +150,32 @@ pub async fn enroll(
     concurrency: usize,
     progress: bool,
 ) -> Result<Enrolled, SimError> {
+    let plan = Plan {
+        count,
+        concurrency,
+        bind_keys: false,
+        progress,
+    };
+    enroll_with(target, pool, keys, plan).await
+}
+
+/// Enrolls `plan.count` agents, `plan.concurrency` at a time, each with a device key when
+/// `plan.bind_keys`.
+///
+/// # Errors
+/// [`SimError::Argument`] for counts out of range or no keys.
+pub async fn enroll_with(
+    target: &Target,
+    pool: &SourcePool,
+    keys: &[KeyRecord],
+    plan: Plan,
+) -> Result<Enrolled, SimError> {
+    let Plan {
+        count,
+        concurrency,
+        bind_keys,
+        progress,
+    } = plan;
     if count == 0 || count > MAX_AGENTS {
         return Err(SimError::Argument(
             "--agents",
@@ -138,7 +205,7 @@ pub async fn enroll(
             let target = target.clone();
             async move {
                 let key = key?;
-                let r = enroll_one(&target, &clients, i, &key, &errors).await;
+                let r = enroll_one(&target, &clients, i, &key, bind_keys, &errors).await;
                 bar.inc(1);
                 r
             }
@@ -153,5 +220,40 @@ pub async fn enroll(
         failed: u64::try_from(failed).unwrap_or(u64::MAX),
         errors: errors.snapshot(),
         elapsed: started.elapsed(),
+        keys_bound: bind_keys,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+
+    use breeze_agent_proto::{EnrollmentKey, EnrollmentSecret};
+
+    fn key() -> KeyRecord {
+        KeyRecord {
+            enrollment_key: EnrollmentKey::parse(&"e".repeat(64)).unwrap(),
+            enrollment_secret: EnrollmentSecret::parse("sim-secret").unwrap(),
+            org_id: uuid::Uuid::new_v4(),
+            site_id: uuid::Uuid::new_v4(),
+        }
+    }
+
+    #[test]
+    fn a_bound_enrollment_carries_the_public_key_only() {
+        use secrecy::ExposeSecret as _;
+        let device = DeviceSigningKey::generate().unwrap();
+        let body = request(3, &key(), Some(&device)).unwrap();
+        let req = EnrollRequest::decode(body.as_bytes())
+            .map(|d| d.into_message())
+            .unwrap();
+        assert_eq!(
+            req.public_key.as_deref(),
+            Some(device.public_key().to_base64url().as_str())
+        );
+        assert!(!body.contains(device.to_base64url().expose_secret()));
+        let unbound = request(3, &key(), None).unwrap();
+        assert!(!unbound.contains("publicKey"), "{unbound}");
+    }
 }

@@ -1,5 +1,6 @@
 //! The HTTP side of a simulated agent: one `reqwest` client per source address, the
-//! heartbeat loop, and command results posted back.
+//! heartbeat loop, and command results posted back. A bound agent (one enrolled with a
+//! device key) signs each request over the exact bytes it sends ([`agent_post`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -10,12 +11,14 @@ use breeze_agent_proto::{
     HeartbeatRequest, HeartbeatResponse, HeartbeatStatus, Informational, Message as _,
 };
 use breeze_core::tenancy::CommandId;
+use breeze_crypto::httpsig::profile::RequestParts;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 
 use crate::SimError;
 use crate::addrs::SourcePool;
 use crate::creds::AgentRecord;
 use crate::run::RunCtx;
+use crate::signing::{sign, unix_now, with_fields};
 use crate::target::Target;
 
 /// Whole-request timeout of simulated agent calls.
@@ -148,6 +151,53 @@ pub fn completed(command: CommandId) -> CommandResult {
     r
 }
 
+/// The `Authorization` value of `agent` (its agent-role token: never logged).
+#[must_use]
+pub fn bearer(agent: &AgentRecord) -> String {
+    format!("Bearer {}", agent.auth_token.expose_secret())
+}
+
+/// A JSON `POST` of `agent` to `url` with `body` and its bearer token; a bound agent signs
+/// it (method, `url` as sent, and the digest of exactly these body bytes; `created` now, a
+/// fresh nonce).
+///
+/// # Errors
+/// [`SimError::Local`] when the request cannot be signed.
+pub fn agent_post(
+    client: &reqwest::Client,
+    url: &reqwest::Url,
+    agent: &AgentRecord,
+    bearer: &str,
+    body: String,
+) -> Result<reqwest::RequestBuilder, SimError> {
+    let fields = agent
+        .signing_key
+        .as_deref()
+        .map(|key| {
+            let parts = RequestParts {
+                method: "POST",
+                target_uri: url.as_str(),
+                body: body.as_bytes(),
+            };
+            sign(key, agent.agent_id.as_str(), &parts, unix_now())
+        })
+        .transpose()?;
+    let request = client
+        .post(url.clone())
+        .header(AUTHORIZATION, bearer)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body);
+    Ok(with_fields(request, fields))
+}
+
+/// The URL of `path` on the server, as `reqwest` sends it (and the agent signs it).
+///
+/// # Errors
+/// [`SimError::Local`] when it does not parse.
+pub fn agent_url(target: &Target, path: &str) -> Result<reqwest::Url, SimError> {
+    reqwest::Url::parse(&target.http_url(path)).map_err(|e| SimError::Local(format!("url: {e}")))
+}
+
 /// Posts one command result over HTTP.
 async fn post_result(ctx: &RunCtx, index: usize, agent: &AgentRecord, result: &CommandResult) {
     let Some(client) = ctx.clients.for_agent(index) else {
@@ -157,18 +207,17 @@ async fn post_result(ctx: &RunCtx, index: usize, agent: &AgentRecord, result: &C
         ctx.stats.errors.count("encode");
         return;
     };
-    let url = ctx.target.http_url(&breeze_agent::paths::command_result(
-        &agent.agent_id,
-        result.command_id,
-    ));
-    let req = client
-        .post(url)
-        .header(
-            AUTHORIZATION,
-            format!("Bearer {}", agent.auth_token.expose_secret()),
-        )
-        .header(CONTENT_TYPE, "application/json")
-        .body(body);
+    let Ok(url) = agent_url(
+        &ctx.target,
+        &breeze_agent::paths::command_result(&agent.agent_id, result.command_id),
+    ) else {
+        ctx.stats.errors.count("result_url");
+        return;
+    };
+    let Ok(req) = agent_post(client, &url, agent, &bearer(agent), body) else {
+        ctx.stats.errors.count("result_sign");
+        return;
+    };
     match req.send().await {
         Ok(r) if r.status().is_success() => {
             ctx.stats
@@ -206,10 +255,15 @@ pub async fn heartbeat_loop(ctx: Arc<RunCtx>, index: usize, interval: Duration, 
     let Some(client) = ctx.clients.for_agent(index).cloned() else {
         return;
     };
-    let url = ctx
-        .target
-        .http_url(&breeze_agent::paths::heartbeat(&agent.agent_id));
-    let bearer = format!("Bearer {}", agent.auth_token.expose_secret());
+    let Ok(url) = agent_url(
+        &ctx.target,
+        &breeze_agent::paths::heartbeat(&agent.agent_id),
+    ) else {
+        ctx.stats.errors.count("heartbeat_url");
+        return;
+    };
+    let bearer = bearer(&agent);
+    // serialized once; a bound agent signs each send over these very bytes
     let body = heartbeat_body(index);
     let mut stop = ctx.stop.subscribe();
     let mut delay = jitter(interval);
@@ -221,13 +275,13 @@ pub async fn heartbeat_loop(ctx: Arc<RunCtx>, index: usize, interval: Duration, 
         if *stop.borrow() {
             return;
         }
-        let started = Instant::now();
-        let req = client
-            .post(&url)
-            .header(AUTHORIZATION, &bearer)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body.clone());
         delay = next_interval(interval, jitter_pct);
+        // signed now: `created` is the send time, and the nonce is new for every request
+        let Ok(req) = agent_post(&client, &url, &agent, &bearer, body.clone()) else {
+            ctx.stats.errors.count("heartbeat_sign");
+            continue;
+        };
+        let started = Instant::now();
         match exchange::<HeartbeatResponse>(req).await {
             Outcome::Ok(resp) => {
                 ctx.stats.http_heartbeat.record(started.elapsed());
@@ -247,7 +301,113 @@ pub async fn heartbeat_loop(ctx: Arc<RunCtx>, index: usize, interval: Duration, 
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
+
+    use std::sync::Arc;
+
+    use breeze_agent_proto::signing::{
+        CONTENT_DIGEST_HEADER, SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER,
+    };
+    use breeze_agent_proto::{AgentId, WireToken};
+    use breeze_crypto::httpsig::DeviceSigningKey;
+    use breeze_crypto::httpsig::profile::{self, ReceivedHeaders, VerifyPolicy};
+
+    fn agent(key: Option<Arc<DeviceSigningKey>>) -> AgentRecord {
+        AgentRecord {
+            agent_id: AgentId::parse(&"a".repeat(64)).unwrap(),
+            device_id: uuid::Uuid::new_v4(),
+            org_id: uuid::Uuid::new_v4(),
+            auth_token: WireToken::parse(&format!("brz_{}", "b".repeat(64))).unwrap(),
+            signing_key: key,
+        }
+    }
+
+    fn client() -> reqwest::Client {
+        ensure_crypto_provider();
+        reqwest::Client::builder().no_proxy().build().unwrap()
+    }
+
+    fn field<'r>(req: &'r reqwest::Request, name: &str) -> Option<&'r str> {
+        req.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[test]
+    fn a_bound_agents_heartbeat_is_signed_over_what_is_sent() {
+        let key = Arc::new(DeviceSigningKey::generate().unwrap());
+        let agent = agent(Some(Arc::clone(&key)));
+        let target = Target::parse("http://127.0.0.1:3000").unwrap();
+        let url = agent_url(&target, &breeze_agent::paths::heartbeat(&agent.agent_id)).unwrap();
+        let req = agent_post(&client(), &url, &agent, &bearer(&agent), heartbeat_body(1))
+            .unwrap()
+            .build()
+            .unwrap();
+        // what goes on the wire: the URL, the body bytes and the three fields
+        let sent_uri = req.url().as_str();
+        assert_eq!(
+            sent_uri,
+            format!(
+                "http://127.0.0.1:3000/api/v1/agents/{}/heartbeat",
+                agent.agent_id.as_str()
+            )
+        );
+        let body = req.body().and_then(reqwest::Body::as_bytes).unwrap();
+        assert_eq!(body, heartbeat_body(1).as_bytes());
+        let parts = RequestParts {
+            method: req.method().as_str(),
+            target_uri: sent_uri,
+            body,
+        };
+        let headers = ReceivedHeaders {
+            content_digest: field(&req, CONTENT_DIGEST_HEADER),
+            signature_input: field(&req, SIGNATURE_INPUT_HEADER),
+            signature: field(&req, SIGNATURE_HEADER),
+        };
+        let now = unix_now();
+        let ok = profile::verify_request(
+            &key.public_key(),
+            &parts,
+            &headers,
+            &VerifyPolicy::new(profile::REQUEST_LABEL, agent.agent_id.as_str(), now),
+        )
+        .unwrap();
+        assert!((now - 5..=now).contains(&ok.created), "{}", ok.created);
+        // the bearer token still travels; the signature binds it to the device
+        assert!(field(&req, "authorization").is_some_and(|v| v.starts_with("Bearer brz_")));
+
+        // another body under the same fields is refused
+        let other = heartbeat_body(2);
+        assert!(
+            profile::verify_request(
+                &key.public_key(),
+                &RequestParts {
+                    body: other.as_bytes(),
+                    ..parts
+                },
+                &headers,
+                &VerifyPolicy::new(profile::REQUEST_LABEL, agent.agent_id.as_str(), now),
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn an_unbound_agent_sends_no_signature() {
+        let agent = agent(None);
+        let target = Target::parse("http://127.0.0.1:3000").unwrap();
+        let url = agent_url(&target, &breeze_agent::paths::heartbeat(&agent.agent_id)).unwrap();
+        let req = agent_post(&client(), &url, &agent, &bearer(&agent), heartbeat_body(1))
+            .unwrap()
+            .build()
+            .unwrap();
+        for name in [
+            CONTENT_DIGEST_HEADER,
+            SIGNATURE_INPUT_HEADER,
+            SIGNATURE_HEADER,
+        ] {
+            assert!(field(&req, name).is_none(), "{name}");
+        }
+    }
 
     #[test]
     fn intervals_stay_within_the_jitter_band() {

@@ -7,7 +7,9 @@
 //! it is sent, and can drop every socket at once to make a reconnect storm. Connections
 //! are spread over many loopback source addresses (`127.x.y.z`) so neither the ephemeral
 //! port range nor the server's per-IP limits bound a run, and every run is bounded in time
-//! and in the number of agents.
+//! and in the number of agents. Agents enrolled with `--bind-keys` hold an Ed25519 device
+//! key and sign every request and WebSocket upgrade as `breeze-agent` does (SPEC 17,
+//! [`signing`]).
 //!
 //! ```
 //! use breeze_fleet_sim::addrs::SourcePool;
@@ -33,6 +35,7 @@ pub mod procstat;
 pub mod provision;
 pub mod report;
 pub mod run;
+pub mod signing;
 pub mod stats;
 pub mod target;
 pub mod ws_agent;

@@ -3,7 +3,8 @@
 //! ```text
 //! breeze-fleet-sim provision --server http://127.0.0.1:3000 --admin-email E \
 //!     --admin-password-file F --orgs 10 --max-usage 2000 --keys-out keys.jsonl
-//! breeze-fleet-sim enroll --server URL --keys keys.jsonl --agents 10000 --out agents.jsonl
+//! breeze-fleet-sim enroll --server URL --keys keys.jsonl --agents 10000 --out agents.jsonl \
+//!     [--bind-keys]
 //! breeze-fleet-sim run --server URL --agents-file agents.jsonl --ws --duration 60 \
 //!     [--heartbeat-interval 60 --heartbeat-lane http|ws --jitter 10] \
 //!     [--broadcast-at 20 --admin-email E --admin-password-file F] [--storm-at 40] \
@@ -92,6 +93,11 @@ enum Cmd {
         /// Agents file to write.
         #[arg(long)]
         out: PathBuf,
+        /// Bind each agent to an Ed25519 device key (SPEC 17): the key is generated at
+        /// enrollment, its public half sent as `publicKey`, its seed kept in the agents
+        /// file, and `run` then signs every request and WebSocket upgrade of these agents.
+        #[arg(long)]
+        bind_keys: bool,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -237,25 +243,34 @@ async fn main_inner(cli: Cli) -> Result<(), SimError> {
             concurrency,
             source_addrs,
             out,
+            bind_keys,
             quiet,
         } => {
             let target = Target::parse(&server)?;
             let key_records: Vec<KeyRecord> = creds::load(&keys)?;
             let pool = SourcePool::new(source_addrs)?;
-            let done = breeze_fleet_sim::enroll::enroll(
+            let done = breeze_fleet_sim::enroll::enroll_with(
                 &target,
                 &pool,
                 &key_records,
-                agents,
-                concurrency,
-                !quiet,
+                breeze_fleet_sim::enroll::Plan {
+                    count: agents,
+                    concurrency,
+                    bind_keys,
+                    progress: !quiet,
+                },
             )
             .await?;
             creds::save(&out, &done.agents)?;
             let secs = done.elapsed.as_secs_f64();
             println!(
-                "enrolled {} agents in {secs:.1} s ({:.0}/s), {} failed; 429s {}, other errors {:?}; written to {}",
+                "enrolled {} agents{} in {secs:.1} s ({:.0}/s), {} failed; 429s {}, other errors {:?}; written to {}",
                 done.agents.len(),
+                if done.keys_bound {
+                    " bound to device keys"
+                } else {
+                    ""
+                },
                 f64::from(u32::try_from(done.agents.len()).unwrap_or(u32::MAX)) / secs.max(1e-3),
                 done.failed,
                 done.errors.rate_limited,

@@ -92,6 +92,11 @@ pub struct Report {
     pub agents: usize,
     /// Source addresses used.
     pub source_addrs: usize,
+    /// Whether every agent is bound to a device key (SPEC 17): every HTTP request and
+    /// WebSocket upgrade was signed. A run with and one without are otherwise alike.
+    pub keys_bound: bool,
+    /// Agents bound to a key (signing); `agents` when `keys_bound`, 0 for a bearer-only run.
+    pub signing_agents: usize,
     /// The ramp (WebSocket runs).
     pub ramp: Option<RampReport>,
     /// Length of the measured window.
@@ -152,6 +157,22 @@ fn usage(u: &Usage) -> String {
 }
 
 impl Report {
+    fn keys_line(&self) -> String {
+        if self.keys_bound {
+            format!(
+                "bound ({} agents sign every request and WebSocket upgrade, RFC 9421 ed25519)",
+                self.signing_agents
+            )
+        } else if self.signing_agents == 0 {
+            "not bound (bearer tokens only, no request signatures)".to_owned()
+        } else {
+            format!(
+                "partly bound ({} of {} agents sign their requests)",
+                self.signing_agents, self.agents
+            )
+        }
+    }
+
     /// The report as text.
     #[must_use]
     pub fn render(&self) -> String {
@@ -162,6 +183,7 @@ impl Report {
             "agents: {} from {} loopback source addresses; measured window {:.1} s",
             self.agents, self.source_addrs, self.window_seconds
         );
+        let _ = writeln!(s, "device keys: {}", self.keys_line());
         if let (Some(r), None) = (&self.ramp, &self.websockets) {
             let _ = writeln!(
                 s,
@@ -250,5 +272,56 @@ impl Report {
             let _ = writeln!(s, "simulator: {}", usage(u));
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(agents: usize, signing_agents: usize) -> Report {
+        Report {
+            agents,
+            source_addrs: 1,
+            keys_bound: agents > 0 && signing_agents == agents,
+            signing_agents,
+            ramp: None,
+            window_seconds: 1.0,
+            websockets: None,
+            http_heartbeats: None,
+            ws_heartbeats: None,
+            heartbeat_interval_s: None,
+            broadcast: None,
+            storm: None,
+            errors: ErrorCounts::default(),
+            commands_received: 0,
+            results_acked: 0,
+            server_pid: None,
+            server: None,
+            server_whole_run: None,
+            simulator: None,
+        }
+    }
+
+    #[test]
+    fn a_bound_run_and_a_bearer_run_are_told_apart() {
+        let bound = report(10, 10);
+        assert!(
+            bound
+                .render()
+                .contains("device keys: bound (10 agents sign")
+        );
+        let json = serde_json::to_value(&bound).unwrap_or_default();
+        assert_eq!(json.get("keysBound"), Some(&serde_json::Value::Bool(true)));
+        assert_eq!(json.get("signingAgents"), Some(&serde_json::json!(10)));
+        let plain = report(10, 0);
+        assert!(plain.render().contains("device keys: not bound"));
+        assert_eq!(
+            serde_json::to_value(&plain)
+                .unwrap_or_default()
+                .get("keysBound"),
+            Some(&serde_json::Value::Bool(false))
+        );
+        assert!(report(10, 3).render().contains("partly bound (3 of 10"));
     }
 }

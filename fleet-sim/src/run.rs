@@ -350,6 +350,12 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
     let pool = SourcePool::new(opts.source_addrs)?;
     let clients = Clients::new(&opts.target, &pool)?;
     let n = opts.agents.len();
+    // agents enrolled with a device key sign everything they send (SPEC 17)
+    let signing_agents = opts
+        .agents
+        .iter()
+        .filter(|a| a.signing_key.is_some())
+        .count();
     let mut ramp = tokio::time::interval(Duration::from_secs(1) / opts.ramp_rate);
     ramp.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let ctx = Arc::new(RunCtx {
@@ -514,6 +520,8 @@ pub async fn run(opts: Options) -> Result<Report, SimError> {
     Ok(Report {
         agents: n,
         source_addrs: opts.source_addrs,
+        keys_bound: signing_agents == n,
+        signing_agents,
         ramp: ramp_report,
         window_seconds: window.as_secs_f64(),
         websockets: opts.websockets.then(|| WsReport {

@@ -1,6 +1,7 @@
 //! The WebSocket side of a simulated agent: connect from its source address, answer pings
 //! and commands, send heartbeats when asked, drop the socket on a storm, and reconnect
-//! with the agent's own backoff (which honours `Retry-After`).
+//! with the agent's own backoff (which honours `Retry-After`). A bound agent signs each
+//! upgrade request, afresh for every connect ([`upgrade_request`]).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use breeze_agent::backoff::{Backoff, parse_retry_after};
 use breeze_agent_proto::frame::Pong;
 use breeze_agent_proto::{AgentFrame, ServerFrame};
+use breeze_crypto::httpsig::profile::RequestParts;
 use futures::{SinkExt as _, StreamExt as _};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -16,8 +18,11 @@ use tokio_tungstenite::tungstenite::http::header::{AUTHORIZATION, RETRY_AFTER};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use crate::SimError;
+use crate::creds::AgentRecord;
 use crate::http_agent::{completed, heartbeat_body};
 use crate::run::RunCtx;
+use crate::signing::{sign, unix_now, upgrade_target_uri};
 
 /// Connect timeout (TCP, upgrade and the `connected` frame).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -45,6 +50,38 @@ enum Ended {
     Closed(String),
 }
 
+/// The upgrade request of `agent` to `url` (`ws://`): its bearer token and, for a bound
+/// agent, the signature of a `GET` with no body over the URI the server rebuilds
+/// (`http://` + `Host` + path).
+///
+/// # Errors
+/// [`SimError::Local`] when the request cannot be built or signed.
+pub fn upgrade_request(
+    url: &str,
+    agent: &AgentRecord,
+) -> Result<tungstenite::handshake::client::Request, SimError> {
+    let refused = |what: &str| SimError::Local(format!("upgrade request: {what}"));
+    let mut request = url.into_client_request().map_err(|_| refused("url"))?;
+    let mut auth =
+        HeaderValue::from_str(&crate::http_agent::bearer(agent)).map_err(|_| refused("token"))?;
+    auth.set_sensitive(true);
+    request.headers_mut().insert(AUTHORIZATION, auth);
+    if let Some(key) = agent.signing_key.as_deref() {
+        let target_uri = upgrade_target_uri(&request)?;
+        let parts = RequestParts {
+            method: request.method().as_str(),
+            target_uri: &target_uri,
+            body: b"",
+        };
+        let fields = sign(key, agent.agent_id.as_str(), &parts, unix_now())?;
+        for (name, value) in fields {
+            let value = HeaderValue::from_str(&value).map_err(|_| refused("signature"))?;
+            request.headers_mut().insert(name, value);
+        }
+    }
+    Ok(request)
+}
+
 async fn connect(ctx: &RunCtx, index: usize) -> Result<Ws, ConnectError> {
     let agent = ctx
         .agents
@@ -53,13 +90,9 @@ async fn connect(ctx: &RunCtx, index: usize) -> Result<Ws, ConnectError> {
     let url = ctx
         .target
         .ws_url(&breeze_agent::paths::websocket(&agent.agent_id));
-    let mut request = url
-        .into_client_request()
-        .map_err(|_| ConnectError::Failed("request".into()))?;
-    let mut auth = HeaderValue::from_str(&format!("Bearer {}", agent.auth_token.expose_secret()))
-        .map_err(|_| ConnectError::Failed("request".into()))?;
-    auth.set_sensitive(true);
-    request.headers_mut().insert(AUTHORIZATION, auth);
+    // signed here, at each attempt: a reconnect never replays an earlier nonce
+    let request =
+        upgrade_request(&url, agent).map_err(|_| ConnectError::Failed("ws_request".into()))?;
     // small initial buffers (they grow for a large frame): the simulator holds tens of
     // thousands of sockets
     let config = WebSocketConfig::default()
@@ -261,5 +294,81 @@ pub async fn agent_loop(ctx: Arc<RunCtx>, index: usize) {
             () = tokio::time::sleep(delay) => {}
             () = crate::run::stopped(&mut stop) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+
+    use breeze_agent_proto::signing::{SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER};
+    use breeze_agent_proto::{AgentId, WireToken};
+    use breeze_crypto::httpsig::DeviceSigningKey;
+    use breeze_crypto::httpsig::profile::{self, ReceivedHeaders, VerifyPolicy};
+
+    fn agent(key: Option<Arc<DeviceSigningKey>>) -> AgentRecord {
+        AgentRecord {
+            agent_id: AgentId::parse(&"d".repeat(64)).unwrap(),
+            device_id: uuid::Uuid::new_v4(),
+            org_id: uuid::Uuid::new_v4(),
+            auth_token: WireToken::parse(&format!("brz_{}", "b".repeat(64))).unwrap(),
+            signing_key: key,
+        }
+    }
+
+    #[test]
+    fn a_bound_agents_upgrade_is_signed_over_its_http_form() {
+        let key = Arc::new(DeviceSigningKey::generate().unwrap());
+        let agent = agent(Some(Arc::clone(&key)));
+        let target = crate::target::Target::parse("http://127.0.0.1:3000").unwrap();
+        let url = target.ws_url(&breeze_agent::paths::websocket(&agent.agent_id));
+        let request = upgrade_request(&url, &agent).unwrap();
+        let field = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
+        // the server rebuilds http:// + Host + path
+        let rebuilt = format!(
+            "http://{}{}",
+            field("host").unwrap(),
+            request.uri().path_and_query().unwrap()
+        );
+        assert_eq!(
+            rebuilt,
+            format!(
+                "http://127.0.0.1:3000/api/v1/agent-ws/{}/ws",
+                agent.agent_id.as_str()
+            )
+        );
+        let now = unix_now();
+        profile::verify_request(
+            &key.public_key(),
+            &RequestParts {
+                method: "GET",
+                target_uri: &rebuilt,
+                body: b"",
+            },
+            &ReceivedHeaders {
+                content_digest: field("content-digest"),
+                signature_input: field(SIGNATURE_INPUT_HEADER),
+                signature: field(SIGNATURE_HEADER),
+            },
+            &VerifyPolicy::new(profile::REQUEST_LABEL, agent.agent_id.as_str(), now),
+        )
+        .unwrap();
+        assert!(field("content-digest").is_none());
+        // a reconnect signs again, with a new nonce
+        let again = upgrade_request(&url, &agent).unwrap();
+        assert_ne!(
+            again.headers().get(SIGNATURE_INPUT_HEADER),
+            request.headers().get(SIGNATURE_INPUT_HEADER)
+        );
+    }
+
+    #[test]
+    fn an_unbound_agents_upgrade_carries_the_bearer_only() {
+        let agent = agent(None);
+        let request = upgrade_request("ws://127.0.0.1:3000/api/v1/agent-ws/x/ws", &agent).unwrap();
+        assert!(request.headers().get(AUTHORIZATION).is_some());
+        assert!(request.headers().get(SIGNATURE_INPUT_HEADER).is_none());
+        assert!(request.headers().get(SIGNATURE_HEADER).is_none());
     }
 }
