@@ -1,5 +1,6 @@
 //! `breeze-fleet-sim` against the real server on loopback: enrollment with a key, a held
-//! fleet with heartbeats, a reconnect storm, and the report's figures.
+//! fleet with heartbeats, a reconnect storm, and the report's figures; the same with agents
+//! bound to device keys (SPEC 17), whose every request and upgrade the server verifies.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,7 +16,7 @@ use crate::common::agents::enrollment_key;
 use breeze_agent_proto::{EnrollmentKey, EnrollmentSecret};
 use breeze_fleet_sim::addrs::SourcePool;
 use breeze_fleet_sim::creds::KeyRecord;
-use breeze_fleet_sim::enroll::enroll;
+use breeze_fleet_sim::enroll::{Plan, enroll, enroll_with};
 use breeze_fleet_sim::run::{HeartbeatLane, Heartbeats, Options, Storm, run};
 use breeze_fleet_sim::target::Target;
 
@@ -89,6 +90,9 @@ async fn a_small_fleet_enrolls_holds_heartbeats_and_survives_a_storm() {
     assert_eq!(report.errors.hard(), 0, "{text}");
     assert!(report.server.unwrap().rss_mib > 0.0, "{text}");
     assert!(text.contains("reconnect storm: 30 dropped"), "{text}");
+    // bearer tokens only, and the report says so
+    assert!(!report.keys_bound && report.signing_agents == 0, "{text}");
+    assert!(text.contains("device keys: not bound"), "{text}");
 }
 
 #[tokio::test]
@@ -105,4 +109,93 @@ async fn a_wrong_secret_enrolls_nobody_and_says_why() {
         "{:?}",
         enrolled.errors
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bound_fleet_signs_every_request_and_upgrade_the_server_checks() {
+    use breeze_fleet_sim::http_agent::{
+        agent_post, agent_url, bearer, ensure_crypto_provider, heartbeat_body,
+    };
+
+    let (server, keys) = setup().await;
+    let target = Target::parse(&format!("http://{}", server.addr)).unwrap();
+    let pool = SourcePool::new(4).unwrap();
+    let plan = Plan {
+        count: 10,
+        concurrency: 4,
+        bind_keys: true,
+        progress: false,
+    };
+    let enrolled = enroll_with(&target, &pool, &keys, plan).await.unwrap();
+    assert_eq!((enrolled.agents.len(), enrolled.failed), (10, 0));
+    assert!(enrolled.keys_bound);
+    assert!(enrolled.agents.iter().all(|a| a.signing_key.is_some()));
+
+    // the server holds them to their keys: bearer alone is refused, and a signed request
+    // is good once (its nonce is spent)
+    let agent = enrolled.agents[0].clone();
+    ensure_crypto_provider();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let path = format!("/api/v1/agents/{}/heartbeat", agent.agent_id.as_str());
+    let url = agent_url(&target, &path).unwrap();
+    let unsigned = breeze_fleet_sim::creds::AgentRecord {
+        signing_key: None,
+        ..agent.clone()
+    };
+    let resp = agent_post(&client, &url, &unsigned, &bearer(&agent), heartbeat_body(0))
+        .unwrap()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert!(resp.text().await.unwrap().contains("signature_required"));
+    let signed = agent_post(&client, &url, &agent, &bearer(&agent), heartbeat_body(0))
+        .unwrap()
+        .build()
+        .unwrap();
+    let replay = signed.try_clone().unwrap();
+    assert_eq!(client.execute(signed).await.unwrap().status().as_u16(), 200);
+    assert_eq!(client.execute(replay).await.unwrap().status().as_u16(), 401);
+
+    // a held, heartbeating fleet through a storm: every upgrade (reconnects included) and
+    // every heartbeat signed afresh, none refused
+    let report = run(Options {
+        target,
+        agents: enrolled.agents,
+        source_addrs: 4,
+        websockets: true,
+        heartbeats: Some(Heartbeats {
+            interval: Duration::from_secs(1),
+            jitter_pct: 10,
+            lane: HeartbeatLane::Http,
+        }),
+        ramp_rate: 200,
+        ramp_timeout: Duration::from_secs(30),
+        duration: Duration::from_secs(4),
+        broadcast: None,
+        storm: Some(Storm {
+            at: Duration::from_secs(2),
+            timeout: Duration::from_secs(30),
+        }),
+        server_pid: None,
+        progress: false,
+    })
+    .await
+    .unwrap();
+    let text = report.render();
+    assert!(report.keys_bound && report.signing_agents == 10, "{text}");
+    assert!(text.contains("device keys: bound (10 agents"), "{text}");
+    assert_eq!(report.ramp.as_ref().unwrap().connected, 10, "{text}");
+    assert_eq!(report.ramp.as_ref().unwrap().errors.hard(), 0, "{text}");
+    let ws = report.websockets.as_ref().unwrap();
+    assert_eq!(ws.held_at_end, 10, "{text}");
+    assert!(ws.connects >= 20, "{text}");
+    let storm = report.storm.as_ref().unwrap();
+    assert!(storm.all_back_within_s.is_some(), "{text}");
+    assert_eq!(storm.errors.hard(), 0, "{text}");
+    assert!(
+        report.http_heartbeats.as_ref().unwrap().count >= 10,
+        "{text}"
+    );
+    assert_eq!(report.errors.hard(), 0, "{text}");
 }
