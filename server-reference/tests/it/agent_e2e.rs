@@ -717,3 +717,127 @@ async fn permission_cache_a_role_change_through_replica_a_denies_the_next_reques
     drop((server_a, server_b));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Runs `tests/httpsig_client/agent_request.py` (the `http-message-signatures` package
+/// from PyPI) as a separate process; its one JSON line.
+fn python_agent_request(args: &[&str]) -> Value {
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/httpsig_client/agent_request.py");
+    let out = std::process::Command::new(common::webhooks::test_python())
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "agent_request.py failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
+/// SPEC 17 against real processes: the real agent is bound to its key at enrollment; its
+/// token copied to another process (without the key) is refused and audited while the
+/// real agent keeps working; a request signed with the device's key by an independent
+/// RFC 9421 implementation (the `http-message-signatures` package) is accepted, and the
+/// same request replayed is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copied_token_is_refused_from_another_process_while_the_real_agent_keeps_working() {
+    agent_binary();
+    server_binary();
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let tech = fx
+        .org_user(partner, org, SeededRole::OrgTechnician, None)
+        .await;
+    let user_token = mfa_token(&harness, &fx, &tech).await;
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server, base) = server_process(&harness.db, &tmp, "server").await;
+    let dir = tmp.join("agent");
+    agent_enroll(&dir, &base, &key.raw);
+    let agent_id = yaml_value(&dir.join("agent.yaml"), "agent_id");
+    let device = yaml_value(&dir.join("agent.yaml"), "device_id");
+    let secrets = std::fs::read_to_string(dir.join("secrets.yaml")).unwrap();
+    assert!(
+        secrets.contains("signing_key: "),
+        "the key is kept in secrets.yaml"
+    );
+    let agent = agent_run(&dir, &tmp, "agent");
+    poll("the agent's signed websocket", || async {
+        ws_generation(&fx, &agent_id).await >= 1
+    })
+    .await;
+
+    // another process with the copied token only, then with a key of its own
+    let token = yaml_value(&dir.join("secrets.yaml"), "auth_token");
+    let url = format!("{base}/api/v1/agents/{agent_id}/heartbeat");
+    let thief = python_agent_request(&["--url", &url, "--token", &token, "--agent-id", &agent_id]);
+    assert_eq!(thief["status"], 401, "{thief}");
+    assert_eq!(thief["code"], "signature_required");
+    let forger = python_agent_request(&[
+        "--url",
+        &url,
+        "--token",
+        &token,
+        "--agent-id",
+        &agent_id,
+        "--own-key",
+    ]);
+    assert_eq!(forger["status"], 401, "{forger}");
+    assert_eq!(forger["code"], "signature_invalid");
+
+    // the device's own key in an independent implementation: accepted once, never twice
+    let seed = yaml_value(&dir.join("secrets.yaml"), "signing_key");
+    let genuine = python_agent_request(&[
+        "--url",
+        &url,
+        "--token",
+        &token,
+        "--agent-id",
+        &agent_id,
+        "--seed",
+        &seed,
+        "--replay",
+    ]);
+    assert_eq!(genuine["status"], 200, "{genuine}");
+    assert_eq!(genuine["replayStatus"], 401, "{genuine}");
+    assert_eq!(genuine["replayCode"], "signature_invalid");
+
+    let codes: Vec<String> = audit_rows(&fx, "agent.auth.signature_invalid")
+        .await
+        .iter()
+        .map(|(_, _, d)| d["code"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "signature_missing",
+            "signature_invalid",
+            "signature_replayed"
+        ]
+    );
+
+    // the real agent was never disturbed: it runs a script queued now
+    let http = reqwest::Client::new();
+    let id = queue(&http, &base, &user_token, &device, "echo still-bound").await;
+    poll("the real agent's result", || {
+        let (http, base, user_token, device, id) = (&http, &base, &user_token, &device, &id);
+        async move { command_view(http, base, user_token, device, id).await["status"] == "completed" }
+    })
+    .await;
+    let view = command_view(&http, &base, &user_token, &device, &id).await;
+    assert!(
+        view["stdout"].as_str().unwrap().contains("still-bound"),
+        "{view}"
+    );
+    verify_all_chains(&harness, &fx).await;
+    drop(agent);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

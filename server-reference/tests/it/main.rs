@@ -15,6 +15,7 @@
 mod common;
 
 mod agent_auth_cache;
+mod agent_binding;
 mod agent_bulk;
 mod agent_e2e;
 mod agent_heartbeat_batch;
