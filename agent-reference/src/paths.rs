@@ -60,6 +60,16 @@ pub fn websocket(agent: &AgentId) -> String {
     format!("{WS_PREFIX}{}{WS_SUFFIX}", agent.as_str())
 }
 
+/// `/api/v1/agents/:agentId/key` (one-time key registration, SPEC 17).
+#[must_use]
+pub fn register_key(agent: &AgentId) -> String {
+    format!(
+        "{AGENTS_PREFIX}{}{}",
+        agent.as_str(),
+        breeze_agent_proto::signing::REGISTER_KEY_PATH
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,14 +97,4 @@ mod tests {
         );
         assert_eq!(websocket(&agent), format!("/api/v1/agent-ws/{a}/ws"));
     }
-}
-
-/// `/api/v1/agents/:agentId/key` (one-time key registration, SPEC 17).
-#[must_use]
-pub fn register_key(agent: &AgentId) -> String {
-    format!(
-        "{AGENTS_PREFIX}{}{}",
-        agent.as_str(),
-        breeze_agent_proto::signing::REGISTER_KEY_PATH
-    )
 }

@@ -128,7 +128,8 @@ async fn a_bound_device_is_refused_its_token_alone_and_every_altered_signature()
 
     // a signature over another path, method or body; outside the time window
     let other_path = server.url(&format!("/api/v1/agents/{}/rotate-token", a.agent_id));
-    let cases: Vec<(Vec<(&'static str, String)>, Vec<u8>)> = vec![
+    type Fields = Vec<(&'static str, String)>;
+    let cases: Vec<(Fields, Vec<u8>)> = vec![
         (
             signature_fields(&a.key, &a.agent_id, "POST", &other_path, &body),
             body.clone(),
