@@ -1,5 +1,6 @@
 //! criterion benchmarks of breeze-crypto: credential verify per kind, JWT sign/verify,
-//! secret encrypt/decrypt of a 64-byte value, Argon2id hash.
+//! secret encrypt/decrypt of a 64-byte value, Argon2id hash, HTTP message signature sign and
+//! verify of a heartbeat (SPEC 17).
 //! Run: `cargo bench -p breeze-crypto --bench crypto`
 #![allow(
     clippy::unwrap_used,
@@ -158,5 +159,41 @@ fn argon2(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, credentials, jwt, envelope, argon2);
+/// SPEC 17: what a signed agent request costs the agent (sign) and the server (verify), for
+/// a heartbeat-sized body.
+fn httpsig(c: &mut Criterion) {
+    use breeze_crypto::httpsig::DeviceSigningKey;
+    use breeze_crypto::httpsig::profile::{self, RequestParts, SignOptions, VerifyPolicy};
+    let key = DeviceSigningKey::from_seed(&[3u8; 32]);
+    let public = key.public_key();
+    let body = br#"{"status":"ok","agentVersion":"1.4.2","metrics":{"cpuPercent":12.5,"ramPercent":41.0,"diskPercent":63.2}}"#;
+    let uri =
+        "https://rmm.example.com/api/v1/agents/agt_0123456789abcdefghijklmnopqrstuv/heartbeat";
+    let parts = RequestParts {
+        method: "POST",
+        target_uri: uri,
+        body,
+    };
+    let now = 1_800_000_000;
+    let options = SignOptions::new("agt_0123456789abcdefghijklmnopqrstuv", now).unwrap();
+    let signed = profile::sign_request(&key, &parts, &options).unwrap();
+    let policy = VerifyPolicy::new(
+        profile::REQUEST_LABEL,
+        "agt_0123456789abcdefghijklmnopqrstuv",
+        now,
+    );
+    let mut g = c.benchmark_group("httpsig");
+    g.bench_function("sign_request", |b| {
+        b.iter(|| profile::sign_request(&key, black_box(&parts), &options).unwrap());
+    });
+    g.bench_function("verify_request", |b| {
+        b.iter(|| {
+            profile::verify_request(&public, black_box(&parts), &signed.as_received(), &policy)
+                .unwrap()
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, credentials, jwt, envelope, argon2, httpsig);
 criterion_main!(benches);

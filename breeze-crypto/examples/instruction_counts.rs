@@ -76,6 +76,29 @@ fn main() {
     let value = "x".repeat(64);
     let sealed = ring.encrypt(&value, &field).unwrap();
 
+    // SPEC 17: a signed heartbeat, as in the criterion benchmark
+    let device = breeze_crypto::httpsig::DeviceSigningKey::from_seed(&[3u8; 32]);
+    let device_public = device.public_key();
+    let body = br#"{"status":"ok","agentVersion":"1.4.2","metrics":{"cpuPercent":12.5,"ramPercent":41.0,"diskPercent":63.2}}"#;
+    let parts = breeze_crypto::httpsig::profile::RequestParts {
+        method: "POST",
+        target_uri: "https://rmm.example.com/api/v1/agents/agt_0123456789abcdefghijklmnopqrstuv/heartbeat",
+        body,
+    };
+    let sign_options = breeze_crypto::httpsig::profile::SignOptions::new(
+        "agt_0123456789abcdefghijklmnopqrstuv",
+        now,
+    )
+    .unwrap()
+    .with_nonce("fixed-nonce-for-counting");
+    let signed =
+        breeze_crypto::httpsig::profile::sign_request(&device, &parts, &sign_options).unwrap();
+    let policy = breeze_crypto::httpsig::profile::VerifyPolicy::new(
+        breeze_crypto::httpsig::profile::REQUEST_LABEL,
+        "agt_0123456789abcdefghijklmnopqrstuv",
+        now,
+    );
+
     for _ in 0..n {
         let ok = match op.as_str() {
             "agent_token" => AgentToken::parse(black_box(&agent))
@@ -98,6 +121,19 @@ fn main() {
                 .is_ok(),
             "secret_encrypt" => ring.encrypt(black_box(&value), &field).is_ok(),
             "secret_decrypt" => ring.decrypt(black_box(&sealed), &field).is_ok(),
+            "httpsig_sign" => breeze_crypto::httpsig::profile::sign_request(
+                &device,
+                black_box(&parts),
+                &sign_options,
+            )
+            .is_ok(),
+            "httpsig_verify" => breeze_crypto::httpsig::profile::verify_request(
+                &device_public,
+                black_box(&parts),
+                &signed.as_received(),
+                &policy,
+            )
+            .is_ok(),
             other => panic!("unknown op {other}"),
         };
         assert!(ok);

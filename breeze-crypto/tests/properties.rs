@@ -76,4 +76,64 @@ proptest! {
             prop_assert!(ring.verify(&m, TokenType::Access, 1_800_000_000).is_err());
         }
     }
+
+    #[test]
+    fn httpsig_any_single_byte_change_of_a_signed_request_fails(
+        idx in any::<usize>(), b in 0x20u8..0x7f, part in 0usize..4, body in "[ -~]{0,64}",
+    ) {
+        use breeze_crypto::httpsig::DeviceSigningKey;
+        use breeze_crypto::httpsig::profile::{self, RequestParts, SignOptions, VerifyPolicy};
+        let key = DeviceSigningKey::from_seed(&[5u8; 32]);
+        let uri = "https://rmm.example.com/api/v1/agents/agt_1/heartbeat?x=1";
+        let parts = RequestParts { method: "POST", target_uri: uri, body: body.as_bytes() };
+        let signed = profile::sign_request(
+            &key,
+            &parts,
+            &SignOptions::new("agt_1", 1_800_000_000).unwrap().with_nonce("nonce-of-the-property"),
+        )
+        .unwrap();
+        let policy = VerifyPolicy::new(profile::REQUEST_LABEL, "agt_1", 1_800_000_000);
+        let h = signed.as_received();
+        prop_assert!(profile::verify_request(&key.public_key(), &parts, &h, &policy).is_ok());
+        // one byte changed in the URI, the body, Signature-Input or Signature: refused
+        let changed = match part {
+            0 => mutate(uri, idx, b).map(|u| (u, body.clone(), h.signature_input.unwrap_or_default().to_owned(), h.signature.unwrap_or_default().to_owned())),
+            1 if !body.is_empty() => mutate(&body, idx, b).map(|x| (uri.to_owned(), x, h.signature_input.unwrap_or_default().to_owned(), h.signature.unwrap_or_default().to_owned())),
+            2 => mutate(&signed.signature_input, idx, b).map(|x| (uri.to_owned(), body.clone(), x, signed.signature.clone())),
+            3 => mutate(&signed.signature, idx, b).map(|x| (uri.to_owned(), body.clone(), signed.signature_input.clone(), x)),
+            _ => None,
+        };
+        if let Some((u, bd, si, sg)) = changed {
+            let p = RequestParts { method: "POST", target_uri: &u, body: bd.as_bytes() };
+            let r = profile::ReceivedHeaders { content_digest: h.content_digest, signature_input: Some(&si), signature: Some(&sg) };
+            // a change to Signature-Input that stays equivalent (say, whitespace) may verify;
+            // every other change is refused
+            let same_params = part == 2 && breeze_crypto::httpsig::base::parse_signature_input(&si, "sig1")
+                .ok()
+                .map(|p| p.serialize())
+                == breeze_crypto::httpsig::base::parse_signature_input(&signed.signature_input, "sig1").ok().map(|p| p.serialize());
+            // likewise a Signature whose base64 decodes to the same bytes (unused low bits)
+            let same_sig = part == 3
+                && breeze_crypto::httpsig::base::parse_signature(&sg, "sig1").ok()
+                    == breeze_crypto::httpsig::base::parse_signature(&signed.signature, "sig1").ok();
+            let ok = profile::verify_request(&key.public_key(), &p, &r, &policy).is_ok();
+            prop_assert!(!ok || same_params || same_sig, "a changed request verified: part {part}");
+        }
+    }
+
+    #[test]
+    fn httpsig_arbitrary_fields_are_refused_without_panicking(
+        input in "\\PC{0,200}", sig in "\\PC{0,200}", digest in proptest::option::of("\\PC{0,80}"),
+    ) {
+        use breeze_crypto::httpsig::DeviceSigningKey;
+        use breeze_crypto::httpsig::profile::{self, ReceivedHeaders, RequestParts, VerifyPolicy};
+        let key = DeviceSigningKey::from_seed(&[6u8; 32]).public_key();
+        let r = profile::verify_request(
+            &key,
+            &RequestParts { method: "GET", target_uri: "http://127.0.0.1/x", body: b"" },
+            &ReceivedHeaders { content_digest: digest.as_deref(), signature_input: Some(&input), signature: Some(&sig) },
+            &VerifyPolicy::new(profile::REQUEST_LABEL, "agt_1", 1_800_000_000),
+        );
+        prop_assert!(r.is_err());
+    }
 }

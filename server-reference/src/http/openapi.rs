@@ -132,7 +132,10 @@ pub fn document(routes: &[RouteMeta]) -> Value {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "metricsToken": {"type": "http", "scheme": "bearer"},
-                "agentToken": {"type": "http", "scheme": "bearer", "bearerFormat": "brz_ agent token"},
+                "agentToken": {
+                    "type": "http", "scheme": "bearer", "bearerFormat": "brz_ agent token",
+                    "description": "the agent's token; for a device bound to a key (SPEC 17) also an RFC 9421 HTTP message signature: `Signature-Input` / `Signature` (label sig1, ed25519) over @method, @target-uri and, with a body, `Content-Digest` (sha-256), with created, nonce and keyid = the agent id"
+                },
                 "remoteTicket": {
                     "type": "apiKey", "in": "header", "name": "Sec-WebSocket-Protocol",
                     "description": "a one-time remote-session ticket (POST /api/v1/remote-sessions/{sessionId}/ticket), offered as the subprotocol `breeze.ticket.<ticket>` next to `breeze.terminal.v1`"

@@ -841,3 +841,105 @@ async fn a_copied_token_is_refused_from_another_process_while_the_real_agent_kee
     drop(server);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// SPEC 17: an agent enrolled before device-bound credentials (no key on either side)
+/// generates a key at its next start, saves it, registers it once with a request signed by
+/// it, records that in `agent.yaml`, and from then on signs everything it sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_enrolled_before_binding_registers_its_key_at_start() {
+    agent_binary();
+    server_binary();
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let tech = fx
+        .org_user(partner, org, SeededRole::OrgTechnician, None)
+        .await;
+    let user_token = mfa_token(&harness, &fx, &tech).await;
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (server, base) = server_process(&harness.db, &tmp, "server").await;
+    let dir = tmp.join("agent");
+    agent_enroll(&dir, &base, &key.raw);
+    let agent_id = yaml_value(&dir.join("agent.yaml"), "agent_id");
+    let device = yaml_value(&dir.join("agent.yaml"), "device_id");
+
+    // as enrolled before SPEC 17: no key on the server, none in the agent's files
+    fx.exec(
+        "UPDATE device_credentials SET public_key = NULL, key_bound_at = NULL WHERE device_id = $1",
+        &[device.parse().unwrap()],
+    )
+    .await;
+    for (file, drop_key) in [
+        ("secrets.yaml", "signing_key:"),
+        ("agent.yaml", "key_bound:"),
+    ] {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.starts_with(drop_key))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_ne!(kept, text, "{file} had {drop_key}");
+        std::fs::write(&path, kept).unwrap();
+    }
+
+    let agent = agent_run(&dir, &tmp, "agent");
+    let stored = || async {
+        let mut tx = fx.pool().begin().await.unwrap();
+        system_context(&mut tx).await;
+        let key: Option<String> = sqlx::query_scalar(
+            "SELECT public_key FROM device_credentials WHERE device_id = $1::uuid",
+        )
+        .bind(&device)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        key
+    };
+    poll("the key registered by the agent", || async {
+        stored().await.is_some()
+    })
+    .await;
+    let seed = yaml_value(&dir.join("secrets.yaml"), "signing_key");
+    let public = breeze_crypto::httpsig::DeviceSigningKey::from_base64url(&seed)
+        .unwrap()
+        .public_key()
+        .to_base64url();
+    assert_eq!(stored().await.as_deref(), Some(public.as_str()));
+    poll("agent.yaml to record the binding", || async {
+        std::fs::read_to_string(dir.join("agent.yaml"))
+            .is_ok_and(|t| t.lines().any(|l| l.trim() == "key_bound: true"))
+    })
+    .await;
+    assert_eq!(audit_rows(&fx, "agent.key.registered").await.len(), 1);
+
+    // bound now: its token alone is refused, while the agent itself keeps working
+    let http = reqwest::Client::new();
+    let token = yaml_value(&dir.join("secrets.yaml"), "auth_token");
+    let res = http
+        .post(format!("{base}/api/v1/agents/{agent_id}/heartbeat"))
+        .bearer_auth(&token)
+        .json(&beat())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    poll("the agent's signed websocket", || async {
+        ws_generation(&fx, &agent_id).await >= 1
+    })
+    .await;
+    let id = queue(&http, &base, &user_token, &device, "echo bound-later").await;
+    poll("the result", || {
+        let (http, base, user_token, device, id) = (&http, &base, &user_token, &device, &id);
+        async move { command_view(http, base, user_token, device, id).await["status"] == "completed" }
+    })
+    .await;
+    drop(agent);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
