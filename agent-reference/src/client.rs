@@ -5,9 +5,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use breeze_agent_proto::signing::{
-    CONTENT_DIGEST_HEADER, SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER,
-};
 use breeze_agent_proto::version::{AgentVersions, PROTOCOL_VERSION_HEADER};
 use breeze_agent_proto::{
     DecodeError, EncodeError, ErrorReason, HttpErrorBody, Message, ProtocolVersion,
@@ -427,13 +424,7 @@ pub fn sign_with(
         &options,
     )
     .map_err(|e| ClientError::Sign(e.code()))?;
-    let mut out = Vec::with_capacity(3);
-    if let Some(digest) = signed.content_digest {
-        out.push((CONTENT_DIGEST_HEADER, digest));
-    }
-    out.push((SIGNATURE_INPUT_HEADER, signed.signature_input));
-    out.push((SIGNATURE_HEADER, signed.signature));
-    Ok(out)
+    Ok(signed.into_fields())
 }
 
 async fn error_from(response: reqwest::Response, status: StatusCode) -> ClientError {

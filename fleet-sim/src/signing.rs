@@ -11,9 +11,6 @@
 
 use std::time::SystemTime;
 
-use breeze_agent_proto::signing::{
-    CONTENT_DIGEST_HEADER, SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER,
-};
 use breeze_crypto::httpsig::DeviceSigningKey;
 use breeze_crypto::httpsig::profile::{self, RequestParts, SignOptions};
 
@@ -47,14 +44,9 @@ pub fn sign(
         SimError::Local(format!("request signature: {}", e.code()))
     };
     let options = SignOptions::new(agent_id, created).map_err(refused)?;
-    let signed = profile::sign_request(key, parts, &options).map_err(refused)?;
-    let mut fields = Vec::with_capacity(3);
-    if let Some(digest) = signed.content_digest {
-        fields.push((CONTENT_DIGEST_HEADER, digest));
-    }
-    fields.push((SIGNATURE_INPUT_HEADER, signed.signature_input));
-    fields.push((SIGNATURE_HEADER, signed.signature));
-    Ok(fields)
+    Ok(profile::sign_request(key, parts, &options)
+        .map_err(refused)?
+        .into_fields())
 }
 
 /// `request` with `fields` added, when there are any.
@@ -92,6 +84,9 @@ pub fn upgrade_target_uri<B>(
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
+    use breeze_agent_proto::signing::{
+        CONTENT_DIGEST_HEADER, SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER,
+    };
 
     use breeze_crypto::httpsig::profile::{ReceivedHeaders, VerifyPolicy};
 

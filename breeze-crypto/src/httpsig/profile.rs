@@ -102,6 +102,13 @@ impl SignOptions {
     }
 }
 
+/// `Content-Digest` (RFC 9530), as a lowercase field name.
+pub const CONTENT_DIGEST_FIELD: &str = "content-digest";
+/// `Signature-Input` (RFC 9421), as a lowercase field name.
+pub const SIGNATURE_INPUT_FIELD: &str = "signature-input";
+/// `Signature` (RFC 9421), as a lowercase field name.
+pub const SIGNATURE_FIELD: &str = "signature";
+
 /// The fields a signer adds to its request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedHeaders {
@@ -114,6 +121,19 @@ pub struct SignedHeaders {
 }
 
 impl SignedHeaders {
+    /// The fields as (lowercase name, value) pairs to add to the request:
+    /// `content-digest` (when there is a body), `signature-input`, `signature`.
+    #[must_use]
+    pub fn into_fields(self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::with_capacity(3);
+        if let Some(digest) = self.content_digest {
+            out.push((CONTENT_DIGEST_FIELD, digest));
+        }
+        out.push((SIGNATURE_INPUT_FIELD, self.signature_input));
+        out.push((SIGNATURE_FIELD, self.signature));
+        out
+    }
+
     /// These fields as a verifier receives them.
     #[must_use]
     pub fn as_received(&self) -> ReceivedHeaders<'_> {

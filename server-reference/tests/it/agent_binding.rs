@@ -80,14 +80,27 @@ async fn ip_rows(fx: &common::Fixtures, device: uuid::Uuid) -> Vec<String> {
         .unwrap()
 }
 
-#[tokio::test]
-async fn a_bound_device_is_refused_its_token_alone_and_every_altered_signature() {
+/// A server, its fixtures, a partner, an organization and an enrollment key of one of its
+/// sites.
+async fn world() -> (
+    TestServer,
+    common::Fixtures,
+    breeze_core::tenancy::PartnerId,
+    breeze_core::tenancy::OrgId,
+    KeyFixture,
+) {
     let server = TestServer::start().await;
     let fx = server.fixtures().await;
     let partner = fx.partner().await;
     let org = fx.org(partner).await;
     let site = fx.site(org).await;
     let key = enrollment_key(&server, &fx, org, site, 5, 3600, None).await;
+    (server, fx, partner, org, key)
+}
+
+#[tokio::test]
+async fn a_bound_device_is_refused_its_token_alone_and_every_altered_signature() {
+    let (server, fx, _, org, key) = world().await;
     let a = enroll_bound(&server, &key, "bound-1").await;
     let http = reqwest::Client::new();
     let url = server.url(&format!("/api/v1/agents/{}/heartbeat", a.agent_id));
@@ -235,12 +248,7 @@ async fn a_bound_device_is_refused_its_token_alone_and_every_altered_signature()
 
 #[tokio::test]
 async fn a_device_enrolled_before_registers_its_key_once_with_proof_then_rotates_it() {
-    let server = TestServer::start().await;
-    let fx = server.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
-    let key = enrollment_key(&server, &fx, org, site, 5, 3600, None).await;
+    let (server, fx, _, _, key) = world().await;
     let e = common::agents::enroll_ok(&server, &key, "legacy-1").await;
     let http = reqwest::Client::new();
     let beat_url = server.url(&format!("/api/v1/agents/{}/heartbeat", e.agent_id));
@@ -380,12 +388,7 @@ async fn a_device_enrolled_before_registers_its_key_once_with_proof_then_rotates
 
 #[tokio::test]
 async fn an_organization_can_require_binding_for_all_its_devices() {
-    let server = TestServer::start().await;
-    let fx = server.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
-    let key = enrollment_key(&server, &fx, org, site, 5, 3600, None).await;
+    let (server, fx, partner, org, key) = world().await;
     let legacy = common::agents::enroll_ok(&server, &key, "legacy-2").await;
     let admin = fx
         .partner_user(partner, SeededRole::PartnerAdmin, "all", &[])

@@ -737,13 +737,21 @@ fn python_agent_request(args: &[&str]) -> Value {
     serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
 }
 
-/// SPEC 17 against real processes: the real agent is bound to its key at enrollment; its
-/// token copied to another process (without the key) is refused and audited while the
-/// real agent keeps working; a request signed with the device's key by an independent
-/// RFC 9421 implementation (the `http-message-signatures` package) is accepted, and the
-/// same request replayed is refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_copied_token_is_refused_from_another_process_while_the_real_agent_keeps_working() {
+/// A real server process and a real agent enrolled on it (bound to its key, not running),
+/// with a technician's token for the organization.
+struct BoundAgent {
+    harness: TestServer,
+    fx: Fixtures,
+    user_token: String,
+    tmp: std::path::PathBuf,
+    server: common::procs::Proc,
+    base: String,
+    dir: std::path::PathBuf,
+    agent_id: String,
+    device: String,
+}
+
+async fn bound_agent() -> BoundAgent {
     agent_binary();
     server_binary();
     let harness = TestServer::start().await;
@@ -763,6 +771,37 @@ async fn a_copied_token_is_refused_from_another_process_while_the_real_agent_kee
     agent_enroll(&dir, &base, &key.raw);
     let agent_id = yaml_value(&dir.join("agent.yaml"), "agent_id");
     let device = yaml_value(&dir.join("agent.yaml"), "device_id");
+    BoundAgent {
+        harness,
+        fx,
+        user_token,
+        tmp,
+        server,
+        base,
+        dir,
+        agent_id,
+        device,
+    }
+}
+
+/// SPEC 17 against real processes: the real agent is bound to its key at enrollment; its
+/// token copied to another process (without the key) is refused and audited while the
+/// real agent keeps working; a request signed with the device's key by an independent
+/// RFC 9421 implementation (the `http-message-signatures` package) is accepted, and the
+/// same request replayed is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copied_token_is_refused_from_another_process_while_the_real_agent_keeps_working() {
+    let BoundAgent {
+        harness,
+        fx,
+        user_token,
+        tmp,
+        server,
+        base,
+        dir,
+        agent_id,
+        device,
+    } = bound_agent().await;
     let secrets = std::fs::read_to_string(dir.join("secrets.yaml")).unwrap();
     assert!(
         secrets.contains("signing_key: "),
@@ -847,25 +886,17 @@ async fn a_copied_token_is_refused_from_another_process_while_the_real_agent_kee
 /// it, records that in `agent.yaml`, and from then on signs everything it sends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_enrolled_before_binding_registers_its_key_at_start() {
-    agent_binary();
-    server_binary();
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
-    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
-    let tech = fx
-        .org_user(partner, org, SeededRole::OrgTechnician, None)
-        .await;
-    let user_token = mfa_token(&harness, &fx, &tech).await;
-    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let (server, base) = server_process(&harness.db, &tmp, "server").await;
-    let dir = tmp.join("agent");
-    agent_enroll(&dir, &base, &key.raw);
-    let agent_id = yaml_value(&dir.join("agent.yaml"), "agent_id");
-    let device = yaml_value(&dir.join("agent.yaml"), "device_id");
+    let BoundAgent {
+        harness: _harness,
+        fx,
+        user_token,
+        tmp,
+        server,
+        base,
+        dir,
+        agent_id,
+        device,
+    } = bound_agent().await;
 
     // as enrolled before SPEC 17: no key on the server, none in the agent's files
     fx.exec(

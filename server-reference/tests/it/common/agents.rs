@@ -352,7 +352,7 @@ pub fn signature_fields_at(
     body: &[u8],
     at: i64,
 ) -> Vec<(&'static str, String)> {
-    let signed = profile::sign_request(
+    profile::sign_request(
         key,
         &RequestParts {
             method,
@@ -361,15 +361,8 @@ pub fn signature_fields_at(
         },
         &SignOptions::new(agent_id, at).unwrap(),
     )
-    .unwrap();
-    let mut out = vec![
-        ("signature-input", signed.signature_input),
-        ("signature", signed.signature),
-    ];
-    if let Some(d) = signed.content_digest {
-        out.push(("content-digest", d));
-    }
-    out
+    .unwrap()
+    .into_fields()
 }
 
 /// The signing key an agent keeps in `dir/secrets.yaml`.
