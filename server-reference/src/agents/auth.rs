@@ -238,20 +238,19 @@ pub async fn authenticate(
     };
     let unix = state.clock.unix();
     let mut matched = match_token(&row, &presented, lane, now);
-    let mut possession = binding::decide(&row, agent_id, proof, unix);
     // a cached row may only let a request in: every refusal is decided on a fresh row
     let refusing = matched.is_none()
         || row.suspended
         || !row.has_credentials
         || row.status == "decommissioned"
-        || row.status == "quarantined"
-        || possession.is_err();
+        || row.status == "quarantined";
+    let mut stale = cached;
     if refusing && cached {
         row = load_row(state, agent_id)
             .await?
             .ok_or(AgentError::Reason(ErrorReason::InvalidToken))?;
         matched = match_token(&row, &presented, lane, now);
-        possession = binding::decide(&row, agent_id, proof, unix);
+        stale = false;
     }
     if row.suspended {
         return Err(AgentError::Reason(ErrorReason::TokenSuspended));
@@ -275,7 +274,19 @@ pub async fn authenticate(
             .await,
     )?;
 
-    // proof of possession (SPEC 17), before the source address is recorded
+    // proof of possession (SPEC 17), after the limit (a copied token spends only its own
+    // address's budget on signature checks) and before the source address is recorded; a
+    // refusal on a cached row is decided again with the key and policy read fresh
+    let mut possession = binding::decide(&row, agent_id, proof, unix);
+    if possession.is_err()
+        && stale
+        && let Some(fresh) = load_row(state, agent_id).await?
+        && (fresh.public_key != row.public_key || fresh.require_key != row.require_key)
+    {
+        row.public_key = fresh.public_key;
+        row.require_key = fresh.require_key;
+        possession = binding::decide(&row, agent_id, proof, unix);
+    }
     let nonce = match possession {
         Ok(nonce) => nonce,
         Err(refusal) => return Err(binding::refuse(state, &row, &client, proof, refusal).await),

@@ -505,3 +505,54 @@ async fn a_nonce_used_on_one_replica_is_refused_on_the_other() {
     let refused = audit_rows(&fx, "agent.auth.signature_invalid").await;
     assert_eq!(codes(&refused), ["signature_replayed"]);
 }
+
+/// With the agents' authentication cache on (as deployed), a signature refused on a cached
+/// row is decided again on the key read fresh: a key changed without a notification (here
+/// written with triggers off) does not lock the device out for the cache's life.
+#[tokio::test]
+async fn a_refusal_on_a_cached_row_is_decided_again_with_the_fresh_key() {
+    let server = TestServer::start_with_agent_auth_cache().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&server, &fx, org, site, 5, 3600, None).await;
+    let a = enroll_bound(&server, &key, "cached-1").await;
+    let http = reqwest::Client::new();
+    let url = server.url(&format!("/api/v1/agents/{}/heartbeat", a.agent_id));
+    let body = serde_json::to_vec(&beat()).unwrap();
+    // the first heartbeat brings the device online (a notification that empties the cache);
+    // the next ones are answered from the cached row
+    for _ in 0..3 {
+        let f = signature_fields(&a.key, &a.agent_id, "POST", &url, &body);
+        assert_eq!(send(&http, &url, &a.token, &f, &body).await.0, 200);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    let next = DeviceSigningKey::generate().unwrap();
+    // as a superuser with triggers off: no notification reaches the cache
+    let pool = sqlx::PgPool::connect(&server.db.superuser_url())
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE device_credentials SET public_key = $2 WHERE device_id = $1")
+        .bind(a.device_id)
+        .bind(next.public_key().to_base64url())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let by_next = signature_fields(&next, &a.agent_id, "POST", &url, &body);
+    let (status, v) = send(&http, &url, &a.token, &by_next, &body).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        audit_rows(&fx, "agent.auth.signature_invalid")
+            .await
+            .is_empty()
+    );
+}
