@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use crate::issue::IssueCode;
 use crate::validate::{Path, Report, Validate};
 
-/// `Signature-Input` (RFC 9421).
-pub const SIGNATURE_INPUT_HEADER: &str = "signature-input";
-/// `Signature` (RFC 9421).
-pub const SIGNATURE_HEADER: &str = "signature";
-/// `Content-Digest` (RFC 9530).
-pub const CONTENT_DIGEST_HEADER: &str = "content-digest";
+/// The header names, as the signing library (`breeze_crypto::httpsig`) names them:
+/// `signature-input`, `signature` (RFC 9421), `content-digest` (RFC 9530).
+pub use breeze_crypto::httpsig::profile::{
+    CONTENT_DIGEST_FIELD as CONTENT_DIGEST_HEADER, SIGNATURE_FIELD as SIGNATURE_HEADER,
+    SIGNATURE_INPUT_FIELD as SIGNATURE_INPUT_HEADER,
+};
 /// Path of the one-time key registration, relative to `/api/v1/agents/:agentId`.
 pub const REGISTER_KEY_PATH: &str = "/key";
 /// Path of a key rotation, relative to `/api/v1/agents/:agentId`.

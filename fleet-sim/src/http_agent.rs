@@ -18,7 +18,7 @@ use crate::SimError;
 use crate::addrs::SourcePool;
 use crate::creds::AgentRecord;
 use crate::run::RunCtx;
-use crate::signing::{sign, unix_now, with_fields};
+use crate::signing::{sign, with_fields};
 use crate::target::Target;
 
 /// Whole-request timeout of simulated agent calls.
@@ -179,7 +179,7 @@ pub fn agent_post(
                 target_uri: url.as_str(),
                 body: body.as_bytes(),
             };
-            sign(key, agent.agent_id.as_str(), &parts, unix_now())
+            sign(key, agent.agent_id.as_str(), &parts)
         })
         .transpose()?;
     let request = client
@@ -303,6 +303,7 @@ pub async fn heartbeat_loop(ctx: Arc<RunCtx>, index: usize, interval: Duration, 
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
+    use crate::admin::unix_now;
 
     use std::sync::Arc;
 

@@ -9,10 +9,8 @@
 //! request itself ([`upgrade_target_uri`]), so the `Host` tungstenite sends and the signed
 //! URI cannot differ.
 
-use std::time::SystemTime;
-
 use breeze_crypto::httpsig::DeviceSigningKey;
-use breeze_crypto::httpsig::profile::{self, RequestParts, SignOptions};
+use breeze_crypto::httpsig::profile::RequestParts;
 
 use crate::SimError;
 
@@ -20,16 +18,8 @@ use crate::SimError;
 /// `signature-input`, `signature`.
 pub type SignatureFields = Vec<(&'static str, String)>;
 
-/// Now, Unix seconds (the signature's `created`).
-#[must_use]
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
-/// Signs a request of agent `agent_id` with `key` at `created` (Unix seconds), with a
-/// fresh nonce.
+/// Signs a request of agent `agent_id` with `key` now, with a fresh nonce: exactly what
+/// `breeze-agent` sends (`breeze_agent::client::sign_with`).
 ///
 /// # Errors
 /// [`SimError::Local`] with the library's code (the random generator failed, or a value
@@ -38,15 +28,9 @@ pub fn sign(
     key: &DeviceSigningKey,
     agent_id: &str,
     parts: &RequestParts<'_>,
-    created: i64,
 ) -> Result<SignatureFields, SimError> {
-    let refused = |e: breeze_crypto::httpsig::SignatureError| {
-        SimError::Local(format!("request signature: {}", e.code()))
-    };
-    let options = SignOptions::new(agent_id, created).map_err(refused)?;
-    Ok(profile::sign_request(key, parts, &options)
-        .map_err(refused)?
-        .into_fields())
+    breeze_agent::client::sign_with(key, agent_id, parts.method, parts.target_uri, parts.body)
+        .map_err(|e| SimError::Local(format!("request signature: {e}")))
 }
 
 /// `request` with `fields` added, when there are any.
@@ -84,11 +68,12 @@ pub fn upgrade_target_uri<B>(
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
+    use crate::admin::unix_now;
     use breeze_agent_proto::signing::{
         CONTENT_DIGEST_HEADER, SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER,
     };
 
-    use breeze_crypto::httpsig::profile::{ReceivedHeaders, VerifyPolicy};
+    use breeze_crypto::httpsig::profile::{self, ReceivedHeaders, VerifyPolicy};
 
     const AGENT: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -116,8 +101,8 @@ mod tests {
             body,
         };
         let now = unix_now();
-        let a = sign(&key, AGENT, &parts, now).unwrap();
-        let b = sign(&key, AGENT, &parts, now).unwrap();
+        let a = sign(&key, AGENT, &parts).unwrap();
+        let b = sign(&key, AGENT, &parts).unwrap();
         assert_eq!(a.len(), 3);
         let ok = profile::verify_request(
             &key.public_key(),
@@ -157,7 +142,7 @@ mod tests {
             body: b"",
         };
         let now = unix_now();
-        let fields = sign(&key, AGENT, &parts, now).unwrap();
+        let fields = sign(&key, AGENT, &parts).unwrap();
         assert_eq!(fields.len(), 2, "no body, no digest");
         profile::verify_request(
             &key.public_key(),

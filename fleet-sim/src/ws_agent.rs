@@ -22,7 +22,7 @@ use crate::SimError;
 use crate::creds::AgentRecord;
 use crate::http_agent::{completed, heartbeat_body};
 use crate::run::RunCtx;
-use crate::signing::{sign, unix_now, upgrade_target_uri};
+use crate::signing::{sign, upgrade_target_uri};
 
 /// Connect timeout (TCP, upgrade and the `connected` frame).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -73,7 +73,7 @@ pub fn upgrade_request(
             target_uri: &target_uri,
             body: b"",
         };
-        let fields = sign(key, agent.agent_id.as_str(), &parts, unix_now())?;
+        let fields = sign(key, agent.agent_id.as_str(), &parts)?;
         for (name, value) in fields {
             let value = HeaderValue::from_str(&value).map_err(|_| refused("signature"))?;
             request.headers_mut().insert(name, value);
@@ -301,6 +301,7 @@ pub async fn agent_loop(ctx: Arc<RunCtx>, index: usize) {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
     use super::*;
+    use crate::admin::unix_now;
 
     use breeze_agent_proto::signing::{SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER};
     use breeze_agent_proto::{AgentId, WireToken};

@@ -89,8 +89,8 @@ pub struct AgentAuthed {
     pub client: ClientMeta,
     /// The device is bound to a key and this request was signed with it (SPEC 17).
     pub bound: bool,
-    /// The device's key (unpadded base64url) when bound.
-    pub public_key: Option<String>,
+    /// The device's key when bound.
+    pub public_key: Option<breeze_crypto::httpsig::DevicePublicKey>,
 }
 
 impl AgentAuthed {
@@ -360,7 +360,7 @@ pub async fn authenticate(
         rotation_pending: pending_live,
         client,
         bound: nonce.is_some(),
-        public_key: row.public_key.clone(),
+        public_key: row.public_key,
     })
 }
 

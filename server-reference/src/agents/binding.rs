@@ -43,6 +43,8 @@ pub const REPLAYED: &str = "signature_replayed";
 pub struct Proof<'a> {
     /// The method.
     pub method: &'a str,
+    /// The request path (for the audit entry of a refusal).
+    pub path: &'a str,
     /// The target URI as the server received it (`scheme://authority/path?query`).
     pub target_uri: &'a str,
     /// The body (empty when the request carries no signature: it is not read then).
@@ -94,7 +96,7 @@ pub fn decide(
     proof: &Proof<'_>,
     now: i64,
 ) -> Result<Option<String>, Refusal> {
-    let Some(stored) = row.public_key.as_deref() else {
+    let Some(key) = &row.public_key else {
         if row.require_key && !proof.registering {
             return Err(Refusal {
                 code: KEY_REQUIRED,
@@ -103,8 +105,7 @@ pub fn decide(
         }
         return Ok(None);
     };
-    let key = DevicePublicKey::from_base64url(stored).map_err(Refusal::from)?;
-    verify_with(&key, profile::REQUEST_LABEL, agent_id, proof, now)
+    verify_with(key, profile::REQUEST_LABEL, agent_id, proof, now)
         .map(|v| Some(v.nonce))
         .map_err(Refusal::from)
 }
@@ -188,11 +189,6 @@ pub async fn refuse(
     let row: Subject = row.into();
     let written = async {
         let mut tx = state.store.begin_system("agent signature refusal").await?;
-        let path = proof
-            .target_uri
-            .find("/api/")
-            .and_then(|i| proof.target_uri.get(i..))
-            .unwrap_or_default();
         let event = event_builder(
             state,
             Actor::Agent(row.device_id),
@@ -205,7 +201,7 @@ pub async fn refuse(
         .details(&json!({
             "code": refusal.code,
             "method": proof.method,
-            "path": path.chars().take(200).collect::<String>(),
+            "path": proof.path.chars().take(200).collect::<String>(),
             "signed": proof.is_signed(),
             "bound": row.bound,
         }))

@@ -65,7 +65,7 @@ pub async fn change(
 ) -> Result<AgentKeyResponse, AgentError> {
     let key = new_key(proof.body)?;
     let encoded = key.to_base64url();
-    let current = match (change, authed.public_key.as_deref()) {
+    let current = match (change, authed.public_key.map(|k| k.to_base64url())) {
         (KeyChange::Register, Some(_)) => {
             return Err(AgentError::Reason(ErrorReason::AgentKeyAlreadyRegistered));
         }
@@ -74,7 +74,7 @@ pub async fn change(
         }
         (_, current) => current,
     };
-    if current == Some(encoded.as_str()) {
+    if current.as_deref() == Some(encoded.as_str()) {
         return Err(AgentError::Reason(ErrorReason::AgentKeyAlreadyRegistered));
     }
     // possession of the new key: its own signature over this very request
@@ -103,7 +103,7 @@ pub async fn change(
     }
 
     let mut tx = state.store.begin_system("agent key change").await?;
-    let done = match current {
+    let done = match current.as_deref() {
         None => agents::register_key(&mut tx, authed.device_id, &encoded).await?,
         Some(old) => agents::rotate_key(&mut tx, authed.device_id, old, &encoded).await?,
     };

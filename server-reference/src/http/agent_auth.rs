@@ -114,6 +114,12 @@ impl SignedRequest {
             CONTENT_DIGEST_HEADER, SIGNATURE_HEADER, SIGNATURE_INPUT_HEADER,
         };
         let headers = req.headers();
+        let signature_input = joined(headers, SIGNATURE_INPUT_HEADER);
+        let signature = joined(headers, SIGNATURE_HEADER);
+        if signature_input.is_none() && signature.is_none() {
+            // nothing to verify: no target URI is built for an unsigned request
+            return Self::default();
+        }
         let forwarded_proto = headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
@@ -125,13 +131,8 @@ impl SignedRequest {
         let authority = req
             .uri()
             .authority()
-            .map(|a| a.as_str().to_owned())
-            .or_else(|| {
-                headers
-                    .get(header::HOST)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-            })
+            .map(axum::http::uri::Authority::as_str)
+            .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
             .unwrap_or_default();
         let path = req
             .uri()
@@ -139,8 +140,8 @@ impl SignedRequest {
             .map_or("/", axum::http::uri::PathAndQuery::as_str);
         Self {
             target_uri: format!("{scheme}://{authority}{path}"),
-            signature_input: joined(headers, SIGNATURE_INPUT_HEADER),
-            signature: joined(headers, SIGNATURE_HEADER),
+            signature_input,
+            signature,
             content_digest: joined(headers, CONTENT_DIGEST_HEADER),
         }
     }
@@ -153,9 +154,10 @@ impl SignedRequest {
 
     /// The proof of a request with `method` and `body` to `path`.
     #[must_use]
-    pub fn proof<'a>(&'a self, method: &'a str, body: &'a [u8], path: &str) -> Proof<'a> {
+    pub fn proof<'a>(&'a self, method: &'a str, body: &'a [u8], path: &'a str) -> Proof<'a> {
         Proof {
             method,
+            path,
             target_uri: &self.target_uri,
             body,
             headers: self.received(),

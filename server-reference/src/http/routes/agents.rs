@@ -21,7 +21,7 @@ use breeze_agent_proto::result::CommandResult;
 use breeze_agent_proto::rotation::{
     ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse,
 };
-use breeze_agent_proto::signing::{AgentKeyResponse, REGISTER_KEY_PATH, ROTATE_KEY_PATH};
+use breeze_agent_proto::signing::AgentKeyResponse;
 use breeze_core::tenancy::CommandId;
 use serde::Deserialize;
 use serde_json::json;
@@ -101,9 +101,10 @@ async fn register_key(
     State(state): State<AppState>,
     Extension(authed): Extension<AgentAuthed>,
     Extension(signed): Extension<SignedRequest>,
+    uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<Json<AgentKeyResponse>, AgentError> {
-    let proof = signed.proof("POST", &body, REGISTER_KEY_PATH);
+    let proof = signed.proof("POST", &body, uri.path());
     device_key::change(&state, &authed, &proof, KeyChange::Register)
         .await
         .map(Json)
@@ -113,9 +114,10 @@ async fn rotate_key(
     State(state): State<AppState>,
     Extension(authed): Extension<AgentAuthed>,
     Extension(signed): Extension<SignedRequest>,
+    uri: axum::http::Uri,
     body: Bytes,
 ) -> Result<Json<AgentKeyResponse>, AgentError> {
-    let proof = signed.proof("POST", &body, ROTATE_KEY_PATH);
+    let proof = signed.proof("POST", &body, uri.path());
     device_key::change(&state, &authed, &proof, KeyChange::Rotate)
         .await
         .map(Json)

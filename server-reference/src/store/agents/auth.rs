@@ -36,8 +36,9 @@ pub struct AgentAuthRow {
     pub last_ip: Option<String>,
     /// The device's organization (status and partner, for access resolution).
     pub org: OrgRecord,
-    /// The device's Ed25519 public key (unpadded base64url), when it is bound (SPEC 17).
-    pub public_key: Option<String>,
+    /// The device's Ed25519 public key, when it is bound (SPEC 17): parsed once when the row
+    /// is read (the row is cached), not on every request.
+    pub public_key: Option<breeze_crypto::httpsig::DevicePublicKey>,
     /// The organization requires every device to be bound.
     pub require_key: bool,
 }
@@ -86,7 +87,11 @@ pub async fn auth_row(tx: &mut ScopedTx, agent_id: &str) -> StoreResult<Option<A
             status: crate::store::principal::parse_org_status(&r.try_get::<String, _>(17)?)?,
             deleted: r.try_get(18)?,
         },
-        public_key: r.try_get(19)?,
+        public_key: r
+            .try_get::<Option<String>, _>(19)?
+            .map(|k| breeze_crypto::httpsig::DevicePublicKey::from_base64url(&k))
+            .transpose()
+            .map_err(|_| crate::store::StoreError::database("stored device key is not valid"))?,
         require_key: r.try_get(20)?,
     }))
 }
