@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::store::StoreError;
 
 /// One problem with one input field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FieldIssue {
     /// Where: `body.email`, `path.orgId`, `query.limit`.
     pub path: String,
@@ -145,16 +145,24 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    message: &'a str,
+/// The body of every error the API answers (agent routes answer the agent protocol's
+/// `HttpErrorBody`); the OpenAPI document's `Error` schema is generated from it.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct ErrorBody<'a> {
+    /// The stable machine code (`validation_failed`, `not_found`, `rate_limited`, ...).
+    pub error: &'a str,
+    /// A generic text for the status; never the offending value.
+    pub message: &'a str,
+    /// `validation_failed`: one issue per field (`body.email`, `query.limit`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    issues: Option<&'a [FieldIssue]>,
+    pub issues: Option<&'a [FieldIssue]>,
+    /// `mfa_enrollment_required`: where to enroll.
     #[serde(rename = "enrollUrl", skip_serializing_if = "Option::is_none")]
-    enroll_url: Option<&'a str>,
+    pub enroll_url: Option<&'a str>,
+    /// `already_exists`: the unique constraint that refused the row.
     #[serde(skip_serializing_if = "Option::is_none")]
-    constraint: Option<&'a str>,
+    pub constraint: Option<&'a str>,
 }
 
 fn generic_message(status: StatusCode) -> &'static str {
@@ -180,7 +188,7 @@ impl IntoResponse for ApiError {
         if let Self::Internal(cause) = &self {
             tracing::error!(cause = %cause, "internal error");
         }
-        let body = Body {
+        let body = ErrorBody {
             error: self.code(),
             message: generic_message(status),
             issues: match &self {

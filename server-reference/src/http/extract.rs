@@ -214,7 +214,7 @@ where
 pub use crate::store::page::{DEFAULT_PAGE, MAX_PAGE, Page};
 
 /// Cursor pagination: `?limit=1..100&cursor=<opaque>`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Page size as text (validated to 1..=100).
@@ -262,7 +262,8 @@ impl Validate for PageQuery {
 }
 
 /// A page of results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "PageOf{T}")]
 pub struct PageOf<T> {
     /// The items.
     pub items: Vec<T>,

@@ -2,6 +2,7 @@
 
 pub mod agent_auth;
 pub mod authn;
+pub mod doc;
 pub mod extract;
 pub mod hardening;
 pub mod openapi;
@@ -25,7 +26,7 @@ use route::Route;
 /// path, which the route-table test catches.
 pub fn router(state: AppState) -> Router {
     let mut app: Router<AppState> = Router::new();
-    for Route { meta, handler } in routes::all() {
+    for Route { meta, handler, .. } in routes::all() {
         let handler = handler
             .layer::<_, std::convert::Infallible>(axum::middleware::from_fn_with_state(
                 state.clone(),

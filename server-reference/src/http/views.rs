@@ -15,7 +15,7 @@ use crate::store::tenancy::{GroupRow, OrgRow, PartnerRow, SiteRow};
 use crate::store::users::UserRow;
 
 /// The API shape of a partner (MSP).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PartnerOut {
     /// Id.
@@ -28,9 +28,11 @@ pub struct PartnerOut {
     pub max_devices: Option<i32>,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -48,7 +50,7 @@ impl From<PartnerRow> for PartnerOut {
 }
 
 /// The API shape of an organization.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgOut {
     /// Id.
@@ -65,9 +67,11 @@ pub struct OrgOut {
     pub require_agent_key: bool,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -87,7 +91,7 @@ impl From<OrgRow> for OrgOut {
 }
 
 /// The API shape of a site.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SiteOut {
     /// Id.
@@ -100,9 +104,11 @@ pub struct SiteOut {
     pub timezone: String,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -120,7 +126,7 @@ impl From<SiteRow> for SiteOut {
 }
 
 /// The API shape of a device group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupOut {
     /// Id.
@@ -133,9 +139,11 @@ pub struct GroupOut {
     pub name: String,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -153,7 +161,7 @@ impl From<GroupRow> for GroupOut {
 }
 
 /// The API shape of a user (no credentials).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserOut {
     /// Id.
@@ -172,9 +180,11 @@ pub struct UserOut {
     pub mfa_enabled: bool,
     /// Last login.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub last_login_at: Option<OffsetDateTime>,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -195,7 +205,7 @@ impl From<UserRow> for UserOut {
 }
 
 /// The API shape of a role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleOut {
     /// Id.
@@ -216,9 +226,11 @@ pub struct RoleOut {
     pub seeded: bool,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
     /// Last changed.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -240,7 +252,7 @@ impl From<RoleRow> for RoleOut {
 }
 
 /// The API shape of an API key (never its hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyOut {
     /// Id.
@@ -257,11 +269,13 @@ pub struct ApiKeyOut {
     pub status: String,
     /// Expiry.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub expires_at: Option<OffsetDateTime>,
     /// Requests per hour.
     pub rate_limit_per_hour: i32,
     /// Last use.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub last_used_at: Option<OffsetDateTime>,
     /// Uses.
     pub usage_count: i64,
@@ -269,9 +283,11 @@ pub struct ApiKeyOut {
     pub created_by: Option<UserId>,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
     /// Revoked.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub revoked_at: Option<OffsetDateTime>,
 }
 
@@ -296,7 +312,7 @@ impl From<ApiKeyView> for ApiKeyOut {
 }
 
 /// The API shape of an enrollment key (never its hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnrollmentKeyOut {
     /// Id.
@@ -313,6 +329,7 @@ pub struct EnrollmentKeyOut {
     pub usage_count: i32,
     /// Expiry.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub expires_at: OffsetDateTime,
     /// Whether a per-key secret is required.
     pub has_secret: bool,
@@ -320,6 +337,7 @@ pub struct EnrollmentKeyOut {
     pub created_by: Option<UserId>,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
 }
 
@@ -341,7 +359,7 @@ impl From<EnrollmentKeyView> for EnrollmentKeyOut {
 }
 
 /// The API shape of a device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceOut {
     /// Id.
@@ -370,12 +388,15 @@ pub struct DeviceOut {
     pub status: String,
     /// Last contact.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub last_seen_at: Option<OffsetDateTime>,
     /// Enrolled.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub enrolled_at: OffsetDateTime,
     /// Last changed.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
@@ -403,7 +424,7 @@ impl From<DeviceRow> for DeviceOut {
 
 /// The API shape of a device whose agent credentials are suspended (cross-tenant probing, SPEC 8.2), as the
 /// admin review lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SuspendedDeviceOut {
     /// Device id.
@@ -424,6 +445,7 @@ pub struct SuspendedDeviceOut {
     pub suspended_reason: Option<String>,
     /// When.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub suspended_at: Option<OffsetDateTime>,
 }
 

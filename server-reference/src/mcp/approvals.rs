@@ -11,7 +11,7 @@ use breeze_authz::risk::{
     ApprovalError, ApprovalRequest, LevelSource, RiskDecision, RiskOutcome, ToolTarget,
 };
 use breeze_core::audit::AuditResult;
-use breeze_core::tenancy::DeviceId;
+use breeze_core::tenancy::{ApiKeyId, DeviceId, OrgId, SiteId, UserId};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -276,31 +276,75 @@ pub(super) async fn record_executed(
 }
 
 /// An approval as the REST routes answer it.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalView {
+    /// Id.
+    pub id: Uuid,
+    /// Organization.
+    pub org_id: OrgId,
+    /// The tool held for approval.
+    pub tool: String,
+    /// Its risk tier (`low`, `medium`, `high`, `critical`).
+    pub tier: String,
+    /// The call's arguments as the model sent them.
+    pub arguments: Value,
+    /// SHA-256 digest the executed call must match.
+    pub arguments_digest: String,
+    /// The device, when the call names one.
+    pub device_id: Option<DeviceId>,
+    /// The site, when the call names one.
+    pub site_id: Option<SiteId>,
+    /// The AI key that made the call.
+    pub api_key_id: ApiKeyId,
+    /// The key's creator, who asked.
+    pub requested_by: UserId,
+    /// When it was asked (RFC 3339).
+    pub requested_at: String,
+    /// When an undecided request expires (RFC 3339).
+    pub expires_at: String,
+    /// `pending`, `approved`, `denied`, `expired`, `executed`.
+    pub status: String,
+    /// The approver or denier.
+    pub decided_by: Option<UserId>,
+    /// When it was decided (RFC 3339).
+    pub decided_at: Option<String>,
+    /// Until when an approved call may run (RFC 3339).
+    pub execute_by: Option<String>,
+    /// The decider's reason.
+    pub reason: Option<String>,
+    /// When the approved call ran (RFC 3339).
+    pub executed_at: Option<String>,
+    /// What the executed call produced (a command id).
+    pub result_ref: Option<String>,
+}
+
+/// An approval as the REST routes answer it.
 #[must_use]
-pub fn view(row: &ApprovalRow, now: OffsetDateTime) -> Value {
+pub fn view(row: &ApprovalRow, now: OffsetDateTime) -> ApprovalView {
     let approval = restore(row).ok();
     let status = approval
         .as_ref()
         .map_or(row.status.as_str(), |a| a.status_at(now).as_str());
-    json!({
-        "id": row.id,
-        "orgId": row.org_id,
-        "tool": row.tool,
-        "tier": row.level,
-        "arguments": row.arguments,
-        "argumentsDigest": row.argument_digest,
-        "deviceId": row.device_id,
-        "siteId": row.site_id,
-        "apiKeyId": row.api_key_id,
-        "requestedBy": row.requested_by,
-        "requestedAt": rfc(row.requested_at),
-        "expiresAt": rfc(row.expires_at),
-        "status": status,
-        "decidedBy": row.decided_by,
-        "decidedAt": row.decided_at.map(rfc),
-        "executeBy": approval.as_ref().and_then(Approval::execute_by).map(rfc),
-        "reason": row.reason,
-        "executedAt": row.executed_at.map(rfc),
-        "resultRef": row.result_ref,
-    })
+    ApprovalView {
+        id: row.id,
+        org_id: row.org_id,
+        tool: row.tool.clone(),
+        tier: row.level.clone(),
+        arguments: row.arguments.clone(),
+        arguments_digest: row.argument_digest.clone(),
+        device_id: row.device_id,
+        site_id: row.site_id,
+        api_key_id: row.api_key_id,
+        requested_by: row.requested_by,
+        requested_at: rfc(row.requested_at),
+        expires_at: rfc(row.expires_at),
+        status: status.to_owned(),
+        decided_by: row.decided_by,
+        decided_at: row.decided_at.map(rfc),
+        execute_by: approval.as_ref().and_then(Approval::execute_by).map(rfc),
+        reason: row.reason.clone(),
+        executed_at: row.executed_at.map(rfc),
+        result_ref: row.result_ref.clone(),
+    }
 }

@@ -183,14 +183,22 @@ impl RpcError {
 
     /// The error object.
     #[must_use]
-    pub fn object(&self) -> Value {
-        json!({"code": self.code, "message": self.message, "data": {"code": self.reason}})
+    pub fn object(&self) -> ErrorObject {
+        ErrorObject {
+            code: self.code,
+            message: self.message.clone(),
+            data: ErrorData { code: self.reason },
+        }
     }
 
     /// The whole answer to the request `id`.
     #[must_use]
     pub fn respond(&self, id: &Value) -> Response {
-        let body = json!({"jsonrpc": "2.0", "id": id, "error": self.object()});
+        let body = ErrorAnswer {
+            jsonrpc: "2.0",
+            id: id.clone(),
+            error: self.object(),
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
             response
@@ -205,6 +213,71 @@ impl RpcError {
 #[must_use]
 pub fn result(id: &Value, result: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
+
+/// `error.data`: the stable machine code.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct ErrorData {
+    /// `missing_ai_scope`, `policy_blocked`, `rate_limited`, ...
+    pub code: &'static str,
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct ErrorObject {
+    /// The JSON-RPC code (-32700, -32600, -32601, -32602, -32001, -32003, -32029).
+    pub code: i64,
+    /// A human message.
+    pub message: String,
+    /// The machine code.
+    pub data: ErrorData,
+}
+
+/// A JSON-RPC error answer (also the body of the endpoint's 4xx/5xx answers).
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+#[schemars(rename = "JsonRpcError")]
+pub struct ErrorAnswer {
+    /// Always `2.0`.
+    pub jsonrpc: &'static str,
+    /// The request's id (`null` when it could not be read).
+    pub id: Value,
+    /// The error.
+    pub error: ErrorObject,
+}
+
+/// A JSON-RPC answer: a result or an error (the document's description of what
+/// [`result`] and [`RpcError::respond`] write).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(untagged)]
+#[schemars(rename = "JsonRpcResponse")]
+pub enum AnswerDoc {
+    /// A result.
+    Result {
+        /// Always `2.0`.
+        jsonrpc: &'static str,
+        /// The request's id.
+        id: Value,
+        /// The method's result.
+        result: Value,
+    },
+    /// An error.
+    Error(ErrorAnswer),
+}
+
+/// A JSON-RPC 2.0 request or notification as the endpoint reads it (the document's
+/// description of what [`parse`] accepts).
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "JsonRpcRequest")]
+pub struct RequestDoc {
+    /// Must be `2.0`.
+    pub jsonrpc: String,
+    /// A string or integer; absent for a notification.
+    pub id: Option<Value>,
+    /// `initialize`, `ping`, `tools/list`, `tools/call`, `notifications/initialized`, ...
+    pub method: String,
+    /// The parameters: an object.
+    pub params: Option<serde_json::Map<String, Value>>,
 }
 
 /// One parsed message.

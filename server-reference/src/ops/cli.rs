@@ -11,6 +11,7 @@
 //! breeze-server bootstrap-admin --email E [--password-stdin]
 //! breeze-server enrollment-key create --org ID --site ID [--max-usage N] [--expires-minutes M] [--name N]
 //! breeze-server secrets rekey [--batch N]
+//! breeze-server openapi                    print the OpenAPI document
 //! ```
 
 use std::path::PathBuf;
@@ -83,6 +84,9 @@ pub enum Command {
         #[command(subcommand)]
         action: EnrollmentKeyAction,
     },
+    /// Print the OpenAPI 3.1 document (the one served at `/api/v1/openapi.json`); needs no
+    /// configuration.
+    Openapi,
     /// At-rest secrets.
     Secrets {
         /// What to do.
@@ -272,6 +276,13 @@ pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListen
 /// [`CliError`] of the command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
+        Command::Openapi => {
+            let doc = crate::http::openapi::server_document();
+            let text = serde_json::to_string_pretty(&doc)
+                .map_err(|e| CliError::Other(format!("cannot render the document: {e}")))?;
+            println!("{text}");
+            Ok(())
+        }
         Command::Serve {
             allow_unknown_checkpoint_keys,
         } => {

@@ -32,7 +32,7 @@ pub const DEFAULT_OVERLAP_SECS: i64 = 24 * 3600;
 pub const MAX_PER_ORG: i64 = 50;
 
 /// A subscription as the API shows it (never a secret; the URL without its query).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionView {
     /// Id.
@@ -55,20 +55,24 @@ pub struct SubscriptionView {
     pub consecutive_failures: i32,
     /// Until when the previous secret still signs (a roll's overlap).
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub previous_secret_expires_at: Option<OffsetDateTime>,
     /// Last roll.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub secret_rolled_at: Option<OffsetDateTime>,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
     /// Updated.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub updated_at: OffsetDateTime,
 }
 
 /// A delivery as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
     /// Id.
@@ -83,6 +87,7 @@ pub struct DeliveryView {
     pub attempts: i32,
     /// Next attempt (pending only).
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub next_attempt_at: Option<OffsetDateTime>,
     /// Status code of the last answer.
     pub last_status_code: Option<i32>,
@@ -90,9 +95,11 @@ pub struct DeliveryView {
     pub last_error: Option<String>,
     /// Created.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub created_at: OffsetDateTime,
     /// Delivered.
     #[serde(with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<crate::http::doc::Rfc3339>")]
     pub delivered_at: Option<OffsetDateTime>,
     /// Every attempt, oldest first (listing only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,13 +107,14 @@ pub struct DeliveryView {
 }
 
 /// One attempt as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptView {
     /// Attempt number.
     pub attempt: i32,
     /// Start.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "crate::http::doc::Rfc3339")]
     pub started_at: OffsetDateTime,
     /// Duration.
     pub duration_ms: i32,
@@ -137,7 +145,7 @@ impl From<DeliveryRow> for DeliveryView {
 }
 
 /// A created subscription or a rolled secret: the view plus the secret, answered once.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WithSecret {
     /// The subscription.

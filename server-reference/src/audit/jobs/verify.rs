@@ -13,7 +13,7 @@ use crate::store::audit::{self as store_audit, StoredHead};
 use super::{AuditJobError, BATCH};
 
 /// The first break of a chain, as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BreakReport {
     /// The library's kind name (`content_altered`, `entry_removed`, ...).
@@ -35,7 +35,7 @@ impl From<ChainBreak> for BreakReport {
 }
 
 /// The verification of one chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainReport {
     /// `system` or the organization UUID.
@@ -58,7 +58,7 @@ pub struct ChainReport {
 }
 
 /// The verification of several chains.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct VerifyReport {
     /// Whether every chain verified.
     pub ok: bool,

@@ -40,7 +40,6 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use breeze_agent_proto::frame::{Ack, AgentFrame, Connected, ErrorFrame, ErrorFrameCode, Ping};
 use breeze_agent_proto::ids::UnixMillis;
 use breeze_agent_proto::limits::MAX_TEXT_FRAME_BYTES;
@@ -82,8 +81,10 @@ pub fn routes() -> Vec<Route> {
         "/api/v1/agent-ws/{agentId}/ws",
         Access::Agent,
         "agent WebSocket",
-        get(upgrade).layer(Extension(hub)),
-    )]
+        upgrade,
+    )
+    .layer(Extension(hub))
+    .answers(101, None, "switching to the agent WebSocket protocol")]
 }
 
 async fn upgrade(

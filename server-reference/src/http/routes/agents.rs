@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use breeze_agent_proto::Message as _;
 use breeze_agent_proto::enrollment::ENROLLMENT_SECRET_HEADER;
 use breeze_agent_proto::heartbeat::{HeartbeatRequest, HeartbeatResponse};
@@ -21,10 +20,10 @@ use breeze_agent_proto::result::CommandResult;
 use breeze_agent_proto::rotation::{
     ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse,
 };
-use breeze_agent_proto::signing::AgentKeyResponse;
+use breeze_agent_proto::enrollment::{EnrollRequest, EnrollResponse};
+use breeze_agent_proto::signing::{AgentKeyRequest, AgentKeyResponse};
 use breeze_core::tenancy::CommandId;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::agents::admission::AdmissionSlot;
 use crate::agents::auth::AgentAuthed;
@@ -50,50 +49,72 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/agents/enroll",
             Access::Public,
             "enroll an agent with an enrollment key",
-            post(enroll).layer(DefaultBodyLimit::max(MAX_ENROLL_BODY_BYTES)),
-        ),
+            enroll,
+        )
+        .body::<EnrollRequest>()
+        .created::<EnrollResponse>()
+        .errors(&[401, 403, 409, 426])
+        .layer(DefaultBodyLimit::max(MAX_ENROLL_BODY_BYTES)),
         route(
             Method::POST,
             "/api/v1/agents/{agentId}/heartbeat",
             Access::Agent,
             "agent heartbeat: facts in, commands out",
-            post(heartbeat).layer(DefaultBodyLimit::max(MAX_HEARTBEAT_BODY_BYTES)),
-        ),
+            heartbeat,
+        )
+        .body::<HeartbeatRequest>()
+        .ok::<HeartbeatResponse>()
+        .layer(DefaultBodyLimit::max(MAX_HEARTBEAT_BODY_BYTES)),
         route(
             Method::POST,
             "/api/v1/agents/{agentId}/commands/{commandId}/result",
             Access::Agent,
             "agent posts a command result",
-            post(command_result).layer(DefaultBodyLimit::max(MAX_COMMAND_RESULT_BODY_BYTES)),
-        ),
+            command_result,
+        )
+        .body::<CommandResult>()
+        .ok::<ResultAccepted>()
+        .layer(DefaultBodyLimit::max(MAX_COMMAND_RESULT_BODY_BYTES)),
         route(
             Method::POST,
             "/api/v1/agents/{agentId}/rotate-token",
             Access::Agent,
             "stage a token rotation (phase 1)",
-            post(rotate_token).layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
-        ),
+            rotate_token,
+        )
+        .body::<RotateTokenRequest>()
+        .ok::<RotateTokenResponse>()
+        .layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
         route(
             Method::POST,
             "/api/v1/agents/{agentId}/rotate-token/confirm",
             Access::Agent,
             "confirm a staged token rotation (phase 2)",
-            post(confirm_rotation).layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
-        ),
+            confirm_rotation,
+        )
+        .body::<ConfirmRotationRequest>()
+        .ok::<ConfirmRotationResponse>()
+        .layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
         route(
             Method::POST,
             "/api/v1/agents/{agentId}/key",
             Access::Agent,
             "bind the device to its Ed25519 key, once (signed with that key; SPEC 17)",
-            post(register_key).layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
-        ),
+            register_key,
+        )
+        .body::<AgentKeyRequest>()
+        .ok::<AgentKeyResponse>()
+        .layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
         route(
             Method::POST,
             "/api/v1/agents/{agentId}/key/rotate",
             Access::Agent,
             "replace the device's key (signed with the current and the new key; SPEC 17)",
-            post(rotate_key).layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
-        ),
+            rotate_key,
+        )
+        .body::<AgentKeyRequest>()
+        .ok::<AgentKeyResponse>()
+        .layer(DefaultBodyLimit::max(MAX_ROTATION_BODY_BYTES)),
     ]
 }
 
@@ -153,7 +174,7 @@ async fn heartbeat(
         .map(Json)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct ResultPath {
     #[serde(rename = "agentId")]
@@ -182,11 +203,27 @@ async fn command_result(
     }
     match results::store_result(&state, &authed, result).await? {
         ResultOutcome::NotOwned => Err(AgentError::Reason(ErrorReason::CommandNotFound)),
-        ResultOutcome::Recorded => Ok(Json(json!({"accepted": true})).into_response()),
-        ResultOutcome::Duplicate => {
-            Ok(Json(json!({"accepted": true, "duplicate": true})).into_response())
-        }
+        ResultOutcome::Recorded => Ok(Json(ResultAccepted {
+            accepted: true,
+            duplicate: None,
+        })
+        .into_response()),
+        ResultOutcome::Duplicate => Ok(Json(ResultAccepted {
+            accepted: true,
+            duplicate: Some(true),
+        })
+        .into_response()),
     }
+}
+
+/// The answer to a command result: recorded (or already recorded: `duplicate`).
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct ResultAccepted {
+    /// Always `true`.
+    pub accepted: bool,
+    /// `true` when the same result was already recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<bool>,
 }
 
 async fn rotate_token(

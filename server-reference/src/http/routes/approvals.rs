@@ -15,13 +15,12 @@
 use axum::extract::{Extension, State};
 use axum::http::Method;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post, put};
 use breeze_authz::approval::ApprovalStatus;
 use breeze_authz::risk::{ApprovalError, ApprovalVerdict, Approver, PolicyScope, RiskEngine};
 use breeze_core::audit::AuditResult;
 use breeze_core::tenancy::{OrgId, UserId};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::auth::mfa::{CodeRefusal, verify_current_code};
@@ -30,7 +29,8 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
-use crate::mcp::{approvals, policy};
+use crate::mcp::approvals::{self, ApprovalView};
+use crate::mcp::policy;
 use crate::state::AppState;
 use crate::store::audit as store_audit;
 use crate::store::mcp::{self as store, ApprovalRow, PolicyRow};
@@ -47,53 +47,62 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/approvals",
             Access::Permission(DECIDE),
             "list approval requests (newest first; ?status=pending)",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<ApprovalPage>(),
         route(
             Method::GET,
             "/api/v1/approvals/{approvalId}",
             Access::Permission(DECIDE),
             "read an approval request with its exact arguments",
-            get(read),
-        ),
+            read,
+        )
+        .ok::<ApprovalView>(),
         route(
             Method::POST,
             "/api/v1/approvals/{approvalId}/approve",
             Access::Permission(DECIDE),
             "approve a held AI tool call (four eyes, TOTP code now)",
-            post(decide_route::<true>),
+            decide_route::<true>,
         )
+        .ok::<ApprovalView>()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::POST,
             "/api/v1/approvals/{approvalId}/deny",
             Access::Permission(DECIDE),
             "deny a held AI tool call (TOTP code now)",
-            post(decide_route::<false>),
+            decide_route::<false>,
         )
+        .ok::<ApprovalView>()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::GET,
             "/api/v1/orgs/{orgId}/ai-policies",
             Access::Permission("organizations:read"),
             "the AI tool policy overrides that apply in an organization, with the catalogue",
-            get(list_policies),
-        ),
+            list_policies,
+        )
+        .ok::<PoliciesOut>(),
         route(
             Method::PUT,
             "/api/v1/orgs/{orgId}/ai-policies",
             Access::Permission("organizations:write"),
             "set an AI tool level for the partner, the organization, a site or a device group",
-            put(set_policy),
+            set_policy,
         )
+        .ok::<PolicyView>()
         .mfa_required(),
         route(
             Method::DELETE,
             "/api/v1/orgs/{orgId}/ai-policies/{policyId}",
             Access::Permission("organizations:write"),
             "remove an AI tool policy override",
-            delete(remove_policy),
+            remove_policy,
         )
+        .no_content()
         .mfa_required(),
     ]
 }
@@ -102,8 +111,9 @@ pub fn routes() -> Vec<Route> {
 // The inbox
 
 /// `?status=&after=&limit=` of the list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ApprovalListQuery")]
 pub struct ListQuery {
     status: Option<String>,
     after: Option<Uuid>,
@@ -131,7 +141,7 @@ impl Validate for ListQuery {
 }
 
 /// `{approvalId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalPath {
     approval_id: Uuid,
@@ -153,17 +163,17 @@ async fn list(
     });
     let now = state.clock.now();
     let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    let items: Vec<Value> = rows
+    let items: Vec<ApprovalView> = rows
         .iter()
         .take(usize::try_from(limit).unwrap_or(usize::MAX))
         .map(|r| approvals::view(r, now))
         .collect();
-    let next = if more {
-        items.last().and_then(|i| i.get("id").cloned())
+    let next_after = if more {
+        items.last().map(|i| i.id)
     } else {
         None
     };
-    Ok(axum::Json(json!({"items": items, "nextAfter": next})))
+    Ok(axum::Json(ApprovalPage { items, next_after }))
 }
 
 async fn load(tx: &mut ScopedTx, authed: &Authed, id: Uuid) -> Result<ApprovalRow, ApiError> {
@@ -187,7 +197,7 @@ async fn read(
 }
 
 /// `approve` / `deny` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecideBody {
     /// The approver's current TOTP code (the fresh second factor).
@@ -279,7 +289,7 @@ async fn decide(
     id: Uuid,
     verdict: ApprovalVerdict,
     body: &DecideBody,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<ApprovalView>, ApiError> {
     let session = authed.session().ok_or(ApiError::Forbidden("users_only"))?;
     let approver: UserId = session.user.id;
     let mut tx = authed.begin(state).await?;
@@ -372,7 +382,7 @@ async fn decide(
 // Policies
 
 /// `{orgId}/ai-policies/{policyId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyPath {
     org_id: OrgId,
@@ -380,7 +390,7 @@ pub struct PolicyPath {
 }
 
 /// `PUT` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SetPolicyBody {
     /// `partner`, `organization`, `site` or `device_group`.
@@ -429,16 +439,67 @@ impl Validate for SetPolicyBody {
     }
 }
 
-fn policy_view(row: &PolicyRow) -> Value {
-    json!({
-        "id": row.id,
-        "scope": row.scope_kind,
-        "scopeId": row.scope_id,
-        "tool": row.tool,
-        "level": row.level,
-        "createdBy": row.created_by,
-        "createdAt": row.created_at.format(&time::format_description::well_known::Rfc3339).ok(),
-    })
+/// A page of approvals, newest last.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalPage {
+    /// The approvals.
+    pub items: Vec<ApprovalView>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next_after: Option<Uuid>,
+}
+
+/// An approval policy (a tool's tier for a partner or organization).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyView {
+    /// Id.
+    pub id: Uuid,
+    /// `partner` or `organization`.
+    pub scope: String,
+    /// The partner or organization.
+    pub scope_id: Uuid,
+    /// The tool.
+    pub tool: String,
+    /// Its tier.
+    pub level: String,
+    /// Who set it.
+    pub created_by: Option<Uuid>,
+    /// When (RFC 3339).
+    pub created_at: Option<String>,
+}
+
+/// A tool of the catalogue and its default tier.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct CatalogueTool {
+    /// The tool.
+    pub tool: &'static str,
+    /// Its default tier.
+    pub level: &'static str,
+}
+
+/// The policies of an organization (its own and its partner's) and the tool catalogue.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct PoliciesOut {
+    /// The policies that apply.
+    pub policies: Vec<PolicyView>,
+    /// Every tool with its default tier.
+    pub catalogue: Vec<CatalogueTool>,
+}
+
+fn policy_view(row: &PolicyRow) -> PolicyView {
+    PolicyView {
+        id: row.id,
+        scope: row.scope_kind.clone(),
+        scope_id: row.scope_id,
+        tool: row.tool.clone(),
+        level: row.level.clone(),
+        created_by: row.created_by,
+        created_at: row
+            .created_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok(),
+    }
 }
 
 async fn org_partner(
@@ -479,15 +540,19 @@ async fn list_policies(
     let partner = org_partner(&mut tx, &authed, p.org_id).await?;
     let rows = store::policies_for(&mut tx, partner, p.org_id, None).await?;
     drop(tx);
-    let catalogue: Vec<Value> = policy::catalogue()
+    let catalogue: Vec<CatalogueTool> = policy::catalogue()
         .tools()
         .into_iter()
-        .map(|(t, l)| json!({"tool": t.as_str(), "level": policy::level_name(l)}))
+        .map(|(t, l)| CatalogueTool {
+            tool: t.as_str(),
+            level: policy::level_name(l),
+        })
         .collect();
-    let policies: Vec<Value> = rows.iter().map(policy_view).collect();
-    Ok(axum::Json(
-        json!({"policies": policies, "catalogue": catalogue}),
-    ))
+    let policies: Vec<PolicyView> = rows.iter().map(policy_view).collect();
+    Ok(axum::Json(PoliciesOut {
+        policies,
+        catalogue,
+    }))
 }
 
 async fn set_policy(

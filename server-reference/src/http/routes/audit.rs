@@ -22,7 +22,6 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use breeze_authz::access::Scope;
 use breeze_core::audit::{AuditResult, Entry, EntryBody};
 use breeze_core::tenancy::OrgId;
@@ -46,22 +45,26 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/audit",
             Access::Permission("audit:read"),
             "list audit events (filters, cursor pagination)",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<AuditPage>(),
         route(
             Method::GET,
             "/api/v1/audit/verify",
             Access::Permission("audit:read"),
             "verify the audit chains the caller can see",
-            get(verify),
-        ),
+            verify,
+        )
+        .ok::<audit_jobs::VerifyReport>(),
         route(
             Method::GET,
             "/api/v1/audit/export",
             Access::Permission("audit:export"),
             "export an audit chain as a self-contained bundle",
-            get(export),
-        ),
+            export,
+        )
+        .answers(200, Some("application/x-ndjson"), "the export bundle (JSON Lines)")
+        .errors(&[404]),
     ]
 }
 
@@ -88,8 +91,9 @@ const ACTOR_TYPES: [&str; 4] = ["user", "api_key", "agent", "system"];
 const RESULTS: [&str; 3] = ["success", "failure", "denied"];
 
 /// `GET /api/v1/audit` query.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "AuditListQuery")]
 pub struct ListQuery {
     resource: Option<String>,
     action: Option<String>,
@@ -213,7 +217,7 @@ fn check_org(authed: &Authed, org: Option<&str>) -> Result<Option<OrgId>, ApiErr
 }
 
 /// One event as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditItem {
     chain: String,
@@ -307,7 +311,7 @@ pub(crate) fn item(chain: String, seq: u64, e: &Entry, hashes: bool) -> AuditIte
 }
 
 /// A page of audit events.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuditPage {
     items: Vec<AuditItem>,
     #[serde(rename = "nextCursor", skip_serializing_if = "Option::is_none")]
@@ -370,7 +374,7 @@ async fn list(
 }
 
 /// `?orgId=` of verify.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VerifyQuery {
     org_id: Option<String>,
@@ -406,7 +410,7 @@ async fn verify(
 }
 
 /// `?orgId=&fromSeq=&toSeq=` of export.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExportQuery {
     org_id: Option<String>,

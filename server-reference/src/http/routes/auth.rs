@@ -32,6 +32,7 @@
 //! - Enabling MFA bumps the MFA epoch: the caller's current token (old `mep`) answers 401
 //!   afterwards and the user logs in again with the second factor.
 
+pub mod answers;
 mod me;
 pub(crate) mod mfa;
 mod password;
@@ -42,7 +43,6 @@ use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use breeze_authz::access::{Principal, resolve};
 use breeze_authz::role::RoleScope;
 use breeze_core::audit::{Actor, AuditEventBuilder, AuditResult};
@@ -53,7 +53,7 @@ use breeze_crypto::jwt::{
     ACCESS_TTL_SECS, IssuedToken, REFRESH_TTL_SECS, TokenScope, TokenSubject,
 };
 use secrecy::SecretString;
-use serde_json::{Value, json};
+
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -94,85 +94,104 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/auth/login",
             Access::Public,
             "log in with e-mail and password",
-            post(session::login),
-        ),
+            session::login,
+        )
+        .ok::<answers::LoginAnswer>()
+        .errors(&[401, 403]),
         route(
             Method::POST,
             "/api/v1/auth/mfa/verify",
             Access::Public,
             "complete a login with a TOTP or recovery code",
-            post(session::mfa_verify),
-        ),
+            session::mfa_verify,
+        )
+        .ok::<answers::SessionAnswer>()
+        .errors(&[401, 403]),
         route(
             Method::POST,
             "/api/v1/auth/refresh",
             Access::Public,
             "rotate the refresh token (cookie + CSRF header)",
-            post(session::refresh),
-        ),
+            session::refresh,
+        )
+        .ok::<answers::SessionAnswer>()
+        .errors(&[401, 403])
+        .describe("the refresh token is the HttpOnly `breeze_refresh` cookie; send the `breeze_csrf` cookie's value in `X-CSRF-Token`"),
         route(
             Method::POST,
             "/api/v1/auth/logout",
             Access::Authenticated,
             "end this session",
-            post(session::logout),
-        ),
+            session::logout,
+        )
+        .ok::<answers::StatusAnswer>(),
         route(
             Method::POST,
             "/api/v1/auth/logout-all",
             Access::Authenticated,
             "end every session of the user",
-            post(session::logout_all),
-        ),
+            session::logout_all,
+        )
+        .ok::<answers::StatusAnswer>(),
         route(
             Method::POST,
             "/api/v1/auth/mfa/setup",
             Access::Authenticated,
             "start TOTP enrollment (password step-up)",
-            post(mfa::setup),
-        ),
+            mfa::setup,
+        )
+        .ok::<answers::MfaSetupAnswer>()
+        .errors(&[409]),
         route(
             Method::POST,
             "/api/v1/auth/mfa/confirm",
             Access::Authenticated,
             "confirm TOTP enrollment with a first code",
-            post(mfa::confirm),
-        ),
+            mfa::confirm,
+        )
+        .ok::<answers::MfaConfirmAnswer>()
+        .errors(&[409]),
         route(
             Method::GET,
             "/api/v1/auth/mfa/status",
             Access::Authenticated,
             "MFA state of the current user",
-            get(mfa::status),
-        ),
+            mfa::status,
+        )
+        .ok::<answers::MfaStatus>(),
         route(
             Method::POST,
             "/api/v1/auth/password/change",
             Access::Authenticated,
             "change the password (password step-up)",
-            post(password::change),
-        ),
+            password::change,
+        )
+        .ok::<answers::SessionAnswer>(),
         route(
             Method::POST,
             "/api/v1/auth/password/reset-request",
             Access::Public,
             "ask for a password-reset token",
-            post(password::reset_request),
-        ),
+            password::reset_request,
+        )
+        .accepted::<answers::StatusAnswer>(),
         route(
             Method::POST,
             "/api/v1/auth/password/reset",
             Access::Public,
             "set a new password with a reset token",
-            post(password::reset),
-        ),
+            password::reset,
+        )
+        .ok::<answers::StatusAnswer>()
+        .errors(&[401]),
         route(
             Method::GET,
             "/api/v1/users/me",
             Access::Authenticated,
             "the current user, memberships, permissions and MFA state",
-            get(me::me),
-        ),
+            me::me,
+        )
+        .ok::<answers::MeAnswer>(),
     ]
 }
 
@@ -431,16 +450,16 @@ fn cleared_cookies(state: &AppState) -> Result<[HeaderValue; 2], ApiError> {
 }
 
 /// The user summary of a session response.
-fn user_json(subject: &TokenSubject, mfa_enabled: bool) -> Value {
-    json!({
-        "id": subject.user_id,
-        "email": subject.email,
-        "scope": subject.scope,
-        "roleId": subject.role_id,
-        "orgId": subject.org_id,
-        "partnerId": subject.partner_id,
-        "mfaEnabled": mfa_enabled,
-    })
+fn session_user(subject: &TokenSubject, mfa_enabled: bool) -> answers::SessionUser {
+    answers::SessionUser {
+        id: subject.user_id,
+        email: subject.email.clone(),
+        scope: subject.scope.into(),
+        role_id: subject.role_id,
+        org_id: subject.org_id,
+        partner_id: subject.partner_id,
+        mfa_enabled,
+    }
 }
 
 /// The 200 answer of a new session: tokens in the body and cookies.
@@ -449,12 +468,12 @@ fn session_response(
     s: &IssuedSession,
     mfa_enabled: bool,
 ) -> Result<Response, ApiError> {
-    let body = json!({
-        "accessToken": s.access.token,
-        "tokenType": "Bearer",
-        "expiresIn": ACCESS_TTL_SECS,
-        "mfa": s.subject.mfa,
-        "user": user_json(&s.subject, mfa_enabled),
+    let body = answers::LoginAnswer::Session(answers::SessionAnswer {
+        access_token: s.access.token.clone(),
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+        mfa: s.subject.mfa,
+        user: session_user(&s.subject, mfa_enabled),
     });
     let mut response = axum::Json(body).into_response();
     for value in session_cookies(state, s)? {

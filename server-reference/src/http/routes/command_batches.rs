@@ -14,7 +14,6 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use breeze_core::audit::AuditResult;
 use breeze_core::tenancy::{CommandId, DeviceId, OrgId};
 use serde::Deserialize;
@@ -41,12 +40,14 @@ pub fn routes() -> Vec<Route> {
         "/api/v1/commands/bulk",
         Access::Permission("devices:execute"),
         "queue one command for many devices (all or nothing)",
-        post(queue_bulk),
-    )]
+        queue_bulk,
+    )
+    .created::<QueuedBatch>()
+    .errors(&[404, 409])]
 }
 
 /// `POST /api/v1/commands/bulk` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct BulkCommandBody {
     /// Target devices (1 to 10,000, no duplicates).
@@ -154,19 +155,49 @@ async fn queue_bulk(
         audit::append(&mut tx, Some(org), event).await?;
     }
     tx.commit().await?;
-    let commands: Vec<Value> = planned
+    let commands: Vec<BatchCommand> = planned
         .iter()
-        .map(|(id, t)| json!({"id": id, "deviceId": t.id}))
+        .map(|(id, t)| BatchCommand {
+            id: (*id).into(),
+            device_id: t.id.into(),
+        })
         .collect();
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "batchId": batch_id,
-            "type": body.command_type,
-            "status": "pending",
-            "count": commands.len(),
-            "commands": commands,
-        })),
+        Json(QueuedBatch {
+            batch_id,
+            command_type: body.command_type,
+            status: "pending",
+            count: commands.len(),
+            commands,
+        }),
     )
         .into_response())
+}
+
+/// One command of a batch.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchCommand {
+    /// Command id.
+    pub id: Uuid,
+    /// Its device.
+    pub device_id: Uuid,
+}
+
+/// A batch just queued: one command per device.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedBatch {
+    /// Batch id.
+    pub batch_id: Uuid,
+    /// The command type.
+    #[serde(rename = "type")]
+    pub command_type: String,
+    /// Always `pending`.
+    pub status: &'static str,
+    /// How many commands.
+    pub count: usize,
+    /// The commands.
+    pub commands: Vec<BatchCommand>,
 }

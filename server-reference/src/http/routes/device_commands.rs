@@ -6,7 +6,6 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use breeze_core::audit::AuditResult;
 use breeze_core::tenancy::{CommandId, DeviceId};
 use serde::{Deserialize, Serialize};
@@ -32,34 +31,38 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/devices/{deviceId}/commands",
             Access::Permission("devices:execute"),
             "queue a command for a device",
-            post(queue_command),
-        ),
+            queue_command,
+        )
+        .created::<QueuedCommand>()
+        .errors(&[409]),
         route(
             Method::GET,
             "/api/v1/devices/{deviceId}/commands",
             Access::Permission("devices:read"),
             "list a device's commands",
-            get(list_commands),
-        ),
+            list_commands,
+        )
+        .ok::<PageOf<CommandOut>>(),
         route(
             Method::GET,
             "/api/v1/devices/{deviceId}/commands/{commandId}",
             Access::Permission("devices:read"),
             "read a command's status and result",
-            get(get_command),
-        ),
+            get_command,
+        )
+        .ok::<CommandOut>(),
     ]
 }
 
 // ---------------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct DevicePath {
     device_id: DeviceId,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct DeviceCommandPath {
     device_id: DeviceId,
@@ -67,7 +70,7 @@ struct DeviceCommandPath {
 }
 
 /// `POST /api/v1/devices/{deviceId}/commands` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct QueueCommandBody {
     /// Command type (`run_script`).
@@ -96,7 +99,7 @@ impl extract::Validate for QueueCommandBody {
 }
 
 /// A command as users see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandOut {
     id: String,
@@ -171,9 +174,29 @@ async fn queue_command(
     tx.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": id, "deviceId": device.id, "type": body.command_type, "status": "pending"})),
+        Json(QueuedCommand {
+            id: id.into(),
+            device_id: device.id.into(),
+            command_type: body.command_type,
+            status: "pending",
+        }),
     )
         .into_response())
+}
+
+/// A command just queued.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuedCommand {
+    /// Command id.
+    pub id: uuid::Uuid,
+    /// The device.
+    pub device_id: uuid::Uuid,
+    /// The command type.
+    #[serde(rename = "type")]
+    pub command_type: String,
+    /// Always `pending`.
+    pub status: &'static str,
 }
 
 /// Queues a command for a device the caller reaches, in the caller's transaction: sealed

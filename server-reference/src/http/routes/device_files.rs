@@ -11,7 +11,6 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
 use breeze_agent_proto::file::{FileEntry, sha256_hex};
 use breeze_agent_proto::limits::MAX_FILE_TRANSFER_BYTES;
 use breeze_core::tenancy::DeviceId;
@@ -37,36 +36,43 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/devices/{deviceId}/files/content",
             Access::Permission(PERMISSION),
             "read a file on a device (through its agent)",
-            get(read),
+            read,
         )
+        .answers(200, Some("application/octet-stream"), "the file's bytes (`X-Content-SHA256`)")
+        .errors(&[409, 422, 504])
         .mfa_required(),
         route(
             Method::PUT,
             "/api/v1/devices/{deviceId}/files/content",
             Access::Permission(PERMISSION),
             "write a file on a device (through its agent)",
-            put(write).layer(DefaultBodyLimit::max(MAX_FILE_TRANSFER_BYTES)),
+            write,
         )
+        .ok::<WrittenOut>()
+        .errors(&[409, 422, 504])
+        .layer(DefaultBodyLimit::max(MAX_FILE_TRANSFER_BYTES))
         .mfa_required(),
         route(
             Method::GET,
             "/api/v1/devices/{deviceId}/files/list",
             Access::Permission(PERMISSION),
             "list a directory on a device (through its agent)",
-            get(list),
+            list,
         )
+        .ok::<ListingOut>()
+        .errors(&[409, 422, 504])
         .mfa_required(),
     ]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct DevicePath {
     device_id: DeviceId,
 }
 
 /// The `?path=` of every file route.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PathQuery {
     /// Absolute path on the device.
@@ -110,7 +116,7 @@ async fn read(
 }
 
 /// A write's answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct WrittenOut {
     path: String,
@@ -149,7 +155,7 @@ async fn write(
 }
 
 /// A listing's answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct ListingOut {
     path: String,

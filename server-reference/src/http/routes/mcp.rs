@@ -7,7 +7,6 @@ use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use serde_json::Value;
 
 use crate::audit::events::ClientMeta;
@@ -25,22 +24,33 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/mcp",
             Access::AiKey,
             "MCP (Streamable HTTP): one JSON-RPC request or notification",
-            post(post_message),
-        ),
+            post_message,
+        )
+        .body::<jsonrpc::RequestDoc>()
+        .ok::<jsonrpc::AnswerDoc>()
+        .answers(202, None, "a notification or response was accepted (no body)")
+        .errors(&[404])
+        .errors_as::<jsonrpc::ErrorAnswer>()
+        .describe("MCP Streamable HTTP (protocol versions 2025-11-25, 2025-06-18, 2025-03-26). Send `Accept: application/json, text/event-stream`; after `initialize` send the `Mcp-Session-Id` the server answered and `MCP-Protocol-Version`. Errors of a well-formed call answer 200 with a JSON-RPC error; authentication and limits also carry their HTTP status."),
         route(
             Method::GET,
             "/api/v1/mcp",
             Access::AiKey,
             "MCP: server-initiated stream (not offered: 405)",
-            get(no_stream),
-        ),
+            no_stream,
+        )
+        .answers(405, None, "no server-initiated stream is offered (`Allow: POST, DELETE`)")
+        .errors_as::<jsonrpc::ErrorAnswer>(),
         route(
             Method::DELETE,
             "/api/v1/mcp",
             Access::AiKey,
             "MCP: end the session",
-            delete(end_session),
-        ),
+            end_session,
+        )
+        .no_content()
+        .errors(&[400, 404])
+        .errors_as::<jsonrpc::ErrorAnswer>(),
     ]
 }
 

@@ -6,8 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::http::route::{Access, Route, route};
 use crate::state::AppState;
@@ -21,29 +20,34 @@ pub fn routes() -> Vec<Route> {
             "/health",
             Access::Public,
             "liveness",
-            get(health),
-        ),
+            health,
+        )
+        .ok::<StatusOut>(),
         route(
             Method::GET,
             "/ready",
             Access::Public,
             "readiness (database reachable)",
-            get(ready),
-        ),
+            ready,
+        )
+        .ok::<StatusOut>()
+        .describe("200 when PostgreSQL answers, 503 `unavailable` otherwise"),
         route(
             Method::GET,
             "/metrics",
             Access::Metrics,
             "Prometheus metrics (metrics bearer token)",
-            get(metrics),
-        ),
+            metrics,
+        )
+        .answers(200, Some("text/plain; version=0.0.4; charset=utf-8"), "Prometheus text exposition"),
         route(
             Method::GET,
             "/api/v1/openapi.json",
             Access::Public,
             "the OpenAPI 3.1 document of every route",
-            get(openapi),
-        ),
+            openapi,
+        )
+        .answers(200, Some("application/json"), "this document"),
     ]
 }
 
@@ -71,17 +75,26 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body.clone()).into_response()
 }
 
-async fn health() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// The body of `/health` and `/ready`.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub struct StatusOut {
+    /// `ok` (health), `ready` or `unavailable` (readiness).
+    pub status: &'static str,
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+async fn health() -> Json<StatusOut> {
+    Json(StatusOut { status: "ok" })
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, Json<StatusOut>) {
     if state.store.ping().await {
-        (StatusCode::OK, Json(json!({"status": "ready"})))
+        (StatusCode::OK, Json(StatusOut { status: "ready" }))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable"})),
+            Json(StatusOut {
+                status: "unavailable",
+            }),
         )
     }
 }

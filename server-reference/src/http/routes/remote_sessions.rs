@@ -6,7 +6,6 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
 use breeze_agent_proto::viewer::{TICKET_SUBPROTOCOL_PREFIX, VIEWER_SUBPROTOCOL};
 use breeze_core::tenancy::{DeviceId, OrgId};
 use serde::{Deserialize, Serialize};
@@ -31,67 +30,76 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/devices/{deviceId}/remote-sessions",
             Access::Permission(PERMISSION),
             "open a remote terminal session on a device",
-            post(create),
+            create,
         )
+        .created::<SessionOut>()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::GET,
             "/api/v1/remote-sessions/{sessionId}",
             Access::Permission(PERMISSION),
             "read one of your remote sessions",
-            get(read),
+            read,
         )
+        .ok::<SessionOut>()
         .mfa_required(),
         route(
             Method::POST,
             "/api/v1/remote-sessions/{sessionId}/ticket",
             Access::Permission(PERMISSION),
             "get a one-time ticket for a remote session's socket",
-            post(ticket),
+            ticket,
         )
+        .created::<TicketOut>()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::DELETE,
             "/api/v1/remote-sessions/{sessionId}",
             Access::Permission(PERMISSION),
             "end one of your remote sessions",
-            delete(end),
+            end,
         )
+        .no_content()
         .mfa_required(),
         route(
             Method::GET,
             "/api/v1/remote-sessions/{sessionId}/recording",
             Access::Permission("audit:read"),
             "replay a remote session's recording (digest verified against the audit chain)",
-            get(recording),
+            recording,
         )
+        .answers(200, Some("application/x-asciicast"), "the session transcript (asciicast v2; `X-Transcript-SHA256`, `X-Transcript-Truncated`)")
         .mfa_required(),
         route(
             Method::GET,
             "/api/v1/orgs/{orgId}/remote-settings",
             Access::Permission("organizations:read"),
             "read an organization's remote session limits (its own and those in effect)",
-            get(read_settings),
-        ),
+            read_settings,
+        )
+        .ok::<SettingsOut>(),
         route(
             Method::PUT,
             "/api/v1/orgs/{orgId}/remote-settings",
             Access::Permission("organizations:write"),
             "set an organization's remote session limits (they can only tighten the server's)",
-            put(write_settings),
+            write_settings,
         )
+        .ok::<SettingsOut>()
         .mfa_required(),
     ]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct OrgPath {
     org_id: OrgId,
 }
 
 /// `PUT /api/v1/orgs/{orgId}/remote-settings` body: `null` or absent keeps the server's.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SettingsBody {
     /// Idle timeout, 10 to 14,400 seconds.
@@ -116,7 +124,7 @@ impl extract::Validate for SettingsBody {
 }
 
 /// An organization's remote session limits.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct SettingsOut {
     idle_secs: Option<i32>,
@@ -160,20 +168,20 @@ async fn write_settings(
     Ok(Json(settings.into()))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct DevicePath {
     device_id: DeviceId,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct SessionPath {
     session_id: Uuid,
 }
 
 /// `POST /api/v1/devices/{deviceId}/remote-sessions` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateBody {
     /// Only `terminal`.
@@ -203,7 +211,7 @@ impl extract::Validate for CreateBody {
 }
 
 /// A remote session as its owner sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionOut {
     id: Uuid,
@@ -282,7 +290,7 @@ async fn read(
 }
 
 /// The ticket answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct TicketOut {
     ticket: String,

@@ -21,7 +21,6 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use base64::Engine as _;
 use breeze_agent_proto::frame::TerminalEncoding;
 use breeze_agent_proto::limits::MAX_TERMINAL_FRAME_BYTES;
@@ -66,11 +65,17 @@ pub fn routes() -> Vec<Route> {
         "/api/v1/remote-sessions/{sessionId}/ws",
         Access::Ticket(PERMISSION),
         "remote terminal socket (one-time ticket offered in Sec-WebSocket-Protocol)",
-        get(upgrade),
-    )]
+        upgrade,
+    )
+    .answers(
+        101,
+        None,
+        "switching to the WebSocket protocol `breeze.terminal.v1`",
+    )
+    .errors(&[409])]
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 struct SessionPath {
     session_id: Uuid,

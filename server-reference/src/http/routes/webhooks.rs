@@ -6,7 +6,6 @@
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post, put};
 use breeze_core::tenancy::OrgId;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -17,7 +16,7 @@ use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
 use crate::state::AppState;
-use crate::webhooks::service::{self, ChangeInput, NewInput};
+use crate::webhooks::service::{DeliveryView, SubscriptionView, WithSecret, self, ChangeInput, NewInput};
 
 const READ: &str = "webhooks:read";
 const WRITE: &str = "webhooks:write";
@@ -31,90 +30,106 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/webhooks",
             Access::Permission(READ),
             "list webhook subscriptions (optionally of one organization)",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<SubscriptionView>>(),
         route(
             Method::POST,
             "/api/v1/webhooks",
             Access::Permission(WRITE),
             "create a webhook subscription (the signing secret is shown once)",
-            post(create),
+            create,
         )
+        .created::<WithSecret>()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::GET,
             "/api/v1/webhooks/{webhookId}",
             Access::Permission(READ),
             "read a webhook subscription",
-            get(read),
-        ),
+            read,
+        )
+        .ok::<SubscriptionView>(),
         route(
             Method::PATCH,
             "/api/v1/webhooks/{webhookId}",
             Access::Permission(WRITE),
             "change a webhook subscription (name, URL, events, enabled)",
-            patch(update),
+            update,
         )
+        .ok::<SubscriptionView>()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::DELETE,
             "/api/v1/webhooks/{webhookId}",
             Access::Permission(WRITE),
             "delete a webhook subscription and its delivery log",
-            delete(remove),
+            remove,
         )
+        .no_content()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::GET,
             "/api/v1/webhooks/{webhookId}/deliveries",
             Access::Permission(READ),
             "the delivery log of a webhook subscription, with every attempt",
-            get(deliveries),
-        ),
+            deliveries,
+        )
+        .ok::<PageOf<DeliveryView>>(),
         route(
             Method::POST,
             "/api/v1/webhooks/{webhookId}/test",
             Access::Permission(WRITE),
             "send a webhook.test event to this subscription",
-            post(test),
+            test,
         )
+        .accepted::<DeliveryView>()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::POST,
             "/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver",
             Access::Permission(WRITE),
             "queue a delivery again with the same webhook-id",
-            post(redeliver),
+            redeliver,
         )
+        .accepted::<DeliveryView>()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::POST,
             "/api/v1/webhooks/{webhookId}/secret/roll",
             Access::Permission(WRITE),
             "roll the signing secret (the new one is shown once; the old one keeps signing during the overlap)",
-            post(roll),
+            roll,
         )
+        .ok::<WithSecret>()
         .mfa_required(),
         route(
             Method::GET,
             "/api/v1/orgs/{orgId}/webhook-settings",
             Access::Permission(READ),
             "read an organization's webhook host allow-list",
-            get(read_settings),
-        ),
+            read_settings,
+        )
+        .ok::<WebhookSettings>(),
         route(
             Method::PUT,
             "/api/v1/orgs/{orgId}/webhook-settings",
             Access::Permission(WRITE),
             "set or lift an organization's webhook host allow-list",
-            put(write_settings),
+            write_settings,
         )
+        .ok::<WebhookSettings>()
         .mfa_required(),
     ]
 }
 
 /// Path of a subscription.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookPath {
     /// The subscription.
@@ -122,7 +137,7 @@ pub struct WebhookPath {
 }
 
 /// Path of a delivery.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryPath {
     /// The subscription.
@@ -132,8 +147,9 @@ pub struct DeliveryPath {
 }
 
 /// Query of `GET /webhooks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(rename = "WebhookListQuery")]
 pub struct ListQuery {
     /// Only this organization's.
     pub org_id: Option<OrgId>,
@@ -146,7 +162,7 @@ pub struct ListQuery {
 impl Validate for ListQuery {}
 
 /// Query of the delivery log.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeliveriesQuery {
     /// `pending`, `delivered` or `failed`.
@@ -160,7 +176,7 @@ pub struct DeliveriesQuery {
 impl Validate for DeliveriesQuery {}
 
 /// Body of `POST /webhooks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateWebhook {
     /// Organization.
@@ -182,7 +198,7 @@ impl Validate for CreateWebhook {
 }
 
 /// Body of `PATCH /webhooks/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateWebhook {
     /// Name.
@@ -212,7 +228,7 @@ impl Validate for UpdateWebhook {
 }
 
 /// Body of a secret roll.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RollSecret {
     /// Seconds the old secret keeps signing (default 86,400; 0 to 604,800).
@@ -222,7 +238,7 @@ pub struct RollSecret {
 impl Validate for RollSecret {}
 
 /// Body and answer of the webhook settings.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct WebhookSettings {
     /// Host names (`hooks.example.com`, `*.example.com`) subscriptions may target; `null`

@@ -1,10 +1,12 @@
 //! `GET /api/v1/users/me`: the current user, memberships, permissions and MFA state.
 
 use axum::extract::{Extension, State};
-use axum::response::{IntoResponse, Response};
-use breeze_authz::access::{MembershipState, OrgAccess, SiteAccess};
-use serde_json::{Value, json};
 
+use breeze_authz::access::{MembershipState, OrgAccess, SiteAccess};
+
+use super::answers::{
+    MeAnswer, MeMemberships, MeOrganization, MePartner, MeRole, MeSites, MfaStatus, OrgAccessName,
+};
 use crate::error::ApiError;
 use crate::http::authn::Authed;
 use crate::state::AppState;
@@ -20,7 +22,7 @@ const fn active(state: MembershipState) -> bool {
 pub async fn me(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
-) -> Result<Response, ApiError> {
+) -> Result<axum::Json<MeAnswer>, ApiError> {
     let session = authed.session().ok_or(ApiError::Forbidden("users_only"))?;
     let user = &session.user;
     let mut tx = authed.begin(&state).await?;
@@ -29,71 +31,67 @@ pub async fn me(
     let mfa = store::mfa_state(&mut tx, user.id).await?;
     drop(tx);
 
-    let partner: Value = memberships.partner.as_ref().map_or(Value::Null, |p| {
-        let (access, orgs) = match &p.org_access {
-            OrgAccess::All => ("all", Vec::new()),
-            OrgAccess::Selected(list) => {
-                ("selected", list.iter().map(ToString::to_string).collect())
-            }
-            OrgAccess::None => ("none", Vec::new()),
+    let partner = memberships.partner.as_ref().map(|p| {
+        let (org_access, org_ids) = match &p.org_access {
+            OrgAccess::All => (OrgAccessName::All, Vec::new()),
+            OrgAccess::Selected(list) => (
+                OrgAccessName::Selected,
+                list.iter().map(ToString::to_string).collect(),
+            ),
+            OrgAccess::None => (OrgAccessName::None, Vec::new()),
         };
-        json!({
-            "partnerId": p.partner_id,
-            "roleId": p.role_id,
-            "orgAccess": access,
-            "orgIds": orgs,
-            "active": active(p.state),
-        })
+        MePartner {
+            partner_id: p.partner_id.into(),
+            role_id: p.role_id.into(),
+            org_access,
+            org_ids,
+            active: active(p.state),
+        }
     });
-    let organization: Value = memberships.organization.as_ref().map_or(Value::Null, |o| {
-        let sites: Value = match &o.sites {
-            SiteAccess::All => Value::String("all".into()),
-            SiteAccess::Only(list) => {
-                Value::Array(list.iter().map(|s| Value::String(s.to_string())).collect())
-            }
-        };
-        json!({
-            "orgId": o.org_id,
-            "roleId": o.role_id,
-            "siteIds": sites,
-            "active": active(o.state),
-        })
+    let organization = memberships.organization.as_ref().map(|o| MeOrganization {
+        org_id: o.org_id.into(),
+        role_id: o.role_id.into(),
+        site_ids: match &o.sites {
+            SiteAccess::All => MeSites::All("all"),
+            SiteAccess::Only(list) => MeSites::Only(list.iter().map(ToString::to_string).collect()),
+        },
+        active: active(o.state),
     });
     let system = memberships.system.as_ref().is_some_and(|m| active(m.state));
-    let mut permissions: Vec<&str> = session
+    let mut permissions: Vec<String> = session
         .role
         .as_ref()
-        .map(|r| r.permissions.iter().map(String::as_str).collect())
+        .map(|r| r.permissions.clone())
         .unwrap_or_default();
     permissions.sort_unstable();
-    let role = session
-        .role
-        .as_ref()
-        .map(|r| json!({"id": r.id, "name": r.name, "requiresMfa": r.requires_mfa}));
-    Ok(axum::Json(json!({
-        "id": user.id,
-        "email": user.email,
-        "name": profile.name,
-        "status": if user.active { "active" } else { "disabled" },
-        "partnerId": user.partner_id,
-        "orgId": user.org_id,
-        "scope": session.claims.scope,
-        "role": role,
-        "permissions": permissions,
-        "memberships": {
-            "platformAdmin": system,
-            "partner": partner,
-            "organization": organization,
+    let role = session.role.as_ref().map(|r| MeRole {
+        id: r.id.into(),
+        name: r.name.clone(),
+        requires_mfa: r.requires_mfa,
+    });
+    Ok(axum::Json(MeAnswer {
+        id: user.id.into(),
+        email: user.email.clone(),
+        name: profile.name,
+        status: if user.active { "active" } else { "disabled" },
+        partner_id: user.partner_id.map(Into::into),
+        org_id: user.org_id.map(Into::into),
+        scope: session.claims.scope.into(),
+        role,
+        permissions,
+        memberships: MeMemberships {
+            platform_admin: system,
+            partner,
+            organization,
         },
-        "mfa": {
-            "enabled": mfa.enabled,
-            "pending": mfa.pending_secret.is_some(),
-            "required": session.role.as_ref().is_some_and(|r| r.requires_mfa),
-            "sessionVerified": session.claims.mfa,
-            "recoveryCodesRemaining": if mfa.enabled { mfa.recovery_codes_left } else { 0 },
+        mfa: MfaStatus {
+            enabled: mfa.enabled,
+            pending: mfa.pending_secret.is_some(),
+            required: session.role.as_ref().is_some_and(|r| r.requires_mfa),
+            session_verified: session.claims.mfa,
+            recovery_codes_remaining: if mfa.enabled { mfa.recovery_codes_left } else { 0 },
         },
-        "lastLoginAt": profile.last_login_at.map(|t| t.unix_timestamp()),
-        "createdAt": profile.created_at.unix_timestamp(),
+        last_login_at: profile.last_login_at.map(|t| t.unix_timestamp()),
+        created_at: profile.created_at.unix_timestamp(),
     }))
-    .into_response())
 }

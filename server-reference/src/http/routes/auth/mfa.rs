@@ -1,5 +1,6 @@
 //! TOTP enrollment: setup (password step-up), confirm (first code), status.
 
+use super::answers::{MfaConfirmAnswer, MfaSetupAnswer, MfaStatus};
 use axum::extract::{Extension, State};
 use axum::response::{IntoResponse, Response};
 use breeze_core::audit::AuditResult;
@@ -23,7 +24,7 @@ fn session_of(authed: &Authed) -> Result<&UserSession, ApiError> {
 }
 
 /// `POST /auth/mfa/setup` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SetupBody {
     password: String,
@@ -65,18 +66,18 @@ pub async fn setup(
         .resource_id(user.id.to_string());
     append(&mut tx, user.org_id, ev).await?;
     tx.commit().await?;
-    let mut response = axum::Json(json!({
-        "secret": base32.expose_secret(),
-        "otpauthUri": uri.expose_secret(),
-        "issuer": totp::ISSUER,
-    }))
+    let mut response = axum::Json(MfaSetupAnswer {
+        secret: base32.expose_secret().to_owned(),
+        otpauth_uri: uri.expose_secret().to_owned(),
+        issuer: totp::ISSUER,
+    })
     .into_response();
     no_store(&mut response);
     Ok(response)
 }
 
 /// `POST /auth/mfa/confirm` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ConfirmBody {
     code: String,
@@ -151,12 +152,12 @@ pub async fn confirm(
         .details(&json!({"recoveryCodes": hashes.len()}));
     append(&mut tx, session.user.org_id, ev).await?;
     tx.commit().await?;
-    let shown: Vec<&str> = codes.iter().map(|c| c.expose_secret()).collect();
-    let mut response = axum::Json(json!({
-        "mfaEnabled": true,
-        "recoveryCodes": shown,
-        "reloginRequired": true,
-    }))
+    let shown: Vec<String> = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
+    let mut response = axum::Json(MfaConfirmAnswer {
+        mfa_enabled: true,
+        recovery_codes: shown,
+        relogin_required: true,
+    })
     .into_response();
     no_store(&mut response);
     Ok(response)
@@ -171,13 +172,17 @@ pub async fn status(
     let mut tx = authed.begin(&state).await?;
     let mfa = store::mfa_state(&mut tx, session.user.id).await?;
     drop(tx);
-    Ok(axum::Json(json!({
-        "enabled": mfa.enabled,
-        "pending": mfa.pending_secret.is_some(),
-        "required": session.role.as_ref().is_some_and(|r| r.requires_mfa),
-        "sessionVerified": session.claims.mfa,
-        "recoveryCodesRemaining": if mfa.enabled { mfa.recovery_codes_left } else { 0 },
-    }))
+    Ok(axum::Json(MfaStatus {
+        enabled: mfa.enabled,
+        pending: mfa.pending_secret.is_some(),
+        required: session.role.as_ref().is_some_and(|r| r.requires_mfa),
+        session_verified: session.claims.mfa,
+        recovery_codes_remaining: if mfa.enabled {
+            mfa.recovery_codes_left
+        } else {
+            0
+        },
+    })
     .into_response())
 }
 

@@ -1,5 +1,6 @@
 //! Passwords: change (step-up), reset request and reset.
 
+use super::answers::StatusAnswer;
 use std::time::Instant;
 
 use axum::extract::{Extension, State};
@@ -31,7 +32,7 @@ use crate::store::principal;
 pub const RESET_REQUESTS_PER_IP_PER_HOUR: u32 = 10;
 
 /// `POST /auth/password/change` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChangeBody {
     current_password: String,
@@ -81,7 +82,7 @@ pub async fn change(
 }
 
 /// `POST /auth/password/reset-request` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResetRequestBody {
     email: String,
@@ -100,10 +101,10 @@ impl Validate for ResetRequestBody {
 fn accepted() -> Response {
     (
         StatusCode::ACCEPTED,
-        axum::Json(json!({
-            "status": "accepted",
-            "message": "if an account uses this address, a reset message is on its way",
-        })),
+        axum::Json(StatusAnswer {
+            status: "accepted",
+            message: Some("if an account uses this address, a reset message is on its way"),
+        }),
     )
         .into_response()
 }
@@ -186,7 +187,7 @@ async fn reset_request_inner(
 }
 
 /// `POST /auth/password/reset` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResetBody {
     token: String,
@@ -288,7 +289,11 @@ pub async fn reset(
     {
         tracing::warn!("could not clear login failures in the limiter");
     }
-    Ok(axum::Json(json!({"status": "password_reset"})).into_response())
+    Ok(axum::Json(StatusAnswer {
+        status: "password_reset",
+        message: None,
+    })
+    .into_response())
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Sessions: login, MFA verification, refresh rotation, logout.
 
+use super::answers::{LoginAnswer, MfaChallenge, StatusAnswer};
 use std::time::Instant;
 
 use axum::extract::{Extension, State};
@@ -34,7 +35,7 @@ use crate::store::auth as store;
 use crate::store::principal;
 
 /// `POST /auth/login` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoginBody {
     email: String,
@@ -187,10 +188,10 @@ async fn login_inner(
         .details(&json!({"stage": "password_verified"}));
         append(&mut tx, org, ev).await?;
         tx.commit().await?;
-        let mut response = axum::Json(json!({
-            "mfaRequired": true,
-            "mfaToken": challenge.expose_secret(),
-            "expiresIn": MFA_CHALLENGE_SECS,
+        let mut response = axum::Json(LoginAnswer::Challenge(MfaChallenge {
+            mfa_required: true,
+            mfa_token: challenge.expose_secret().to_owned(),
+            expires_in: MFA_CHALLENGE_SECS,
         }))
         .into_response();
         no_store(&mut response);
@@ -223,7 +224,7 @@ async fn login_inner(
 }
 
 /// `POST /auth/mfa/verify` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MfaVerifyBody {
     mfa_token: String,
@@ -458,7 +459,11 @@ fn session_of(authed: &Authed) -> Result<&crate::http::authn::UserSession, ApiEr
 }
 
 fn logged_out(state: &AppState) -> Result<Response, ApiError> {
-    let mut response = axum::Json(json!({"status": "logged_out"})).into_response();
+    let mut response = axum::Json(StatusAnswer {
+        status: "logged_out",
+        message: None,
+    })
+    .into_response();
     for value in cleared_cookies(state)? {
         response.headers_mut().append(header::SET_COOKIE, value);
     }

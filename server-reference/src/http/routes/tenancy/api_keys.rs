@@ -8,7 +8,6 @@
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
 use breeze_authz::api_key::{ApiKeyScope, ApiKeyScopes};
 use breeze_authz::permission::Grant;
 use breeze_core::tenancy::ApiKeyId;
@@ -34,22 +33,26 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/orgs/{orgId}/api-keys",
             Access::Permission("organizations:read"),
             "list the API keys of an organization",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<ApiKeyOut>>(),
         route(
             Method::POST,
             "/api/v1/orgs/{orgId}/api-keys",
             Access::Permission("organizations:write"),
             "create an API key (the key is shown once)",
-            post(create),
-        ),
+            create,
+        )
+        .created::<Created>()
+        .errors(&[409]),
         route(
             Method::DELETE,
             "/api/v1/api-keys/{apiKeyId}",
             Access::Permission("organizations:write"),
             "revoke an API key",
-            delete(revoke),
-        ),
+            revoke,
+        )
+        .no_content(),
     ]
 }
 
@@ -57,7 +60,7 @@ pub fn routes() -> Vec<Route> {
 pub const MAX_EXPIRES_DAYS: i64 = 3650;
 
 /// Path of an API key.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyPath {
     /// The key's id.
@@ -65,7 +68,7 @@ pub struct ApiKeyPath {
 }
 
 /// Body of `POST /orgs/{orgId}/api-keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateApiKey {
     /// Name.
@@ -105,8 +108,9 @@ impl Validate for CreateApiKey {
 }
 
 /// A created key: its row plus the raw key, answered once.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "ApiKeyCreated")]
 struct Created {
     #[serde(flatten)]
     view: ApiKeyOut,

@@ -10,7 +10,6 @@
 use axum::extract::{Extension, State};
 use axum::http::Method;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
 use breeze_core::tenancy::{DeviceGroupId, DeviceId, OrgId, SiteId};
 use serde::Deserialize;
 use serde_json::json;
@@ -34,64 +33,77 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/devices",
             Access::Permission("devices:read"),
             "list devices (filters orgId, siteId, status)",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<DeviceOut>>(),
         route(
             Method::GET,
             "/api/v1/devices/suspended",
             Access::Permission("devices:write"),
             "list devices whose agent credentials are suspended, for review (filter orgId; MFA)",
-            get(list_suspended),
+            list_suspended,
         )
+        .ok::<PageOf<SuspendedDeviceOut>>()
         .mfa_required(),
         route(
             Method::POST,
             "/api/v1/devices/{deviceId}/unsuspend",
             Access::Permission("devices:write"),
             "lift the suspension of a device's agent credentials after review (MFA)",
-            post(unsuspend),
+            unsuspend,
         )
+        .ok::<Unsuspended>()
+        .errors(&[409])
         .mfa_required(),
         route(
             Method::GET,
             "/api/v1/devices/{deviceId}",
             Access::Permission("devices:read"),
             "read a device",
-            get(read),
-        ),
+            read,
+        )
+        .ok::<DeviceOut>(),
         route(
             Method::PATCH,
             "/api/v1/devices/{deviceId}",
             Access::Permission("devices:write"),
             "rename a device",
-            patch(update),
-        ),
+            update,
+        )
+        .ok::<DeviceOut>()
+        .errors(&[409]),
         route(
             Method::POST,
             "/api/v1/devices/{deviceId}/move",
             Access::Permission("devices:write"),
             "move a device to another site (and group) of its organization",
-            post(move_device),
-        ),
+            move_device,
+        )
+        .ok::<DeviceOut>()
+        .errors(&[409]),
         route(
             Method::POST,
             "/api/v1/devices/{deviceId}/quarantine",
             Access::Permission("devices:write"),
             "quarantine a device",
-            post(quarantine),
-        ),
+            quarantine,
+        )
+        .ok::<DeviceOut>()
+        .errors(&[409]),
         route(
             Method::POST,
             "/api/v1/devices/{deviceId}/decommission",
             Access::Permission("devices:delete"),
             "decommission a device (irreversible)",
-            post(decommission),
-        ),
+            decommission,
+        )
+        .ok::<DeviceOut>()
+        .errors(&[409]),
     ]
 }
 
 /// Path of a device.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DevicePath {
     /// The device.
@@ -101,7 +113,7 @@ pub struct DevicePath {
 const STATUSES: [&str; 4] = ["online", "offline", "quarantined", "decommissioned"];
 
 /// Query of the device list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeviceQuery {
     /// Page size.
@@ -143,7 +155,7 @@ impl Validate for DeviceQuery {
 }
 
 /// Body of `PATCH /devices/{deviceId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateDevice {
     /// Display name; `null` clears it, absent leaves it.
@@ -168,7 +180,7 @@ impl Validate for UpdateDevice {
 }
 
 /// Body of `POST /devices/{deviceId}/move`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MoveDevice {
     /// Target site (same organization).
@@ -372,7 +384,7 @@ async fn decommission(
 }
 
 /// Query of the suspended-device list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SuspendedQuery {
     /// Page size.
@@ -417,6 +429,15 @@ async fn list_suspended(
     ))
 }
 
+/// The answer of `POST /devices/{deviceId}/unsuspend`.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub struct Unsuspended {
+    /// The device.
+    pub id: DeviceId,
+    /// Always `false`: the suspension is lifted.
+    pub suspended: bool,
+}
+
 async fn unsuspend(
     State(state): State<AppState>,
     Extension(authed): Extension<Authed>,
@@ -445,5 +466,8 @@ async fn unsuspend(
     seal(&mut tx, Some(device.org_id), ev).await?;
     tx.commit().await?;
     state.agent_cache.invalidate_device(device.id);
-    Ok(axum::Json(json!({"id": device.id, "suspended": false})))
+    Ok(axum::Json(Unsuspended {
+        id: device.id,
+        suspended: false,
+    }))
 }

@@ -6,7 +6,6 @@
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
 use breeze_core::tenancy::{EnrollmentKeyId, SiteId};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -33,22 +32,26 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/orgs/{orgId}/enrollment-keys",
             Access::Permission("devices:write"),
             "list the enrollment keys of an organization",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<EnrollmentKeyOut>>(),
         route(
             Method::POST,
             "/api/v1/orgs/{orgId}/enrollment-keys",
             Access::Permission("devices:write"),
             "create an enrollment key (the key is shown once)",
-            post(create),
-        ),
+            create,
+        )
+        .created::<Created>()
+        .errors(&[409]),
         route(
             Method::DELETE,
             "/api/v1/enrollment-keys/{keyId}",
             Access::Permission("devices:write"),
             "delete an enrollment key",
-            delete(remove),
-        ),
+            remove,
+        )
+        .no_content(),
     ]
 }
 
@@ -58,7 +61,7 @@ pub const MIN_SECRET: usize = 16;
 pub const MAX_SECRET: usize = 128;
 
 /// Path of an enrollment key.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyPath {
     /// The key's id.
@@ -66,7 +69,7 @@ pub struct KeyPath {
 }
 
 /// Body of `POST /orgs/{orgId}/enrollment-keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateEnrollmentKey {
     /// Site enrolled devices land in.
@@ -108,8 +111,9 @@ impl Validate for CreateEnrollmentKey {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(rename = "EnrollmentKeyCreated")]
 struct Created {
     #[serde(flatten)]
     view: EnrollmentKeyOut,

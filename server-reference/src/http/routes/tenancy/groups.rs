@@ -4,7 +4,6 @@
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
 use breeze_core::tenancy::DeviceGroupId;
 use serde::Deserialize;
 use serde_json::json;
@@ -27,41 +26,49 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/sites/{siteId}/groups",
             Access::Permission("devices:read"),
             "list the device groups of a site",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<GroupOut>>(),
         route(
             Method::POST,
             "/api/v1/sites/{siteId}/groups",
             Access::Permission("devices:write"),
             "create a device group",
-            post(create),
-        ),
+            create,
+        )
+        .created::<GroupOut>()
+        .errors(&[409]),
         route(
             Method::GET,
             "/api/v1/groups/{groupId}",
             Access::Permission("devices:read"),
             "read a device group",
-            get(read),
-        ),
+            read,
+        )
+        .ok::<GroupOut>(),
         route(
             Method::PATCH,
             "/api/v1/groups/{groupId}",
             Access::Permission("devices:write"),
             "rename a device group",
-            patch(update),
-        ),
+            update,
+        )
+        .ok::<GroupOut>()
+        .errors(&[409]),
         route(
             Method::DELETE,
             "/api/v1/groups/{groupId}",
             Access::Permission("devices:write"),
             "delete a device group (its devices stay, ungrouped)",
-            delete(remove),
-        ),
+            remove,
+        )
+        .no_content()
+        .errors(&[409]),
     ]
 }
 
 /// Path of a group.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GroupPath {
     /// The group.
@@ -69,7 +76,7 @@ pub struct GroupPath {
 }
 
 /// Body of group create and rename.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GroupBody {
     /// Name.

@@ -19,7 +19,7 @@ use crate::store::users::{self};
 use crate::store::{ScopedTx, roles, tenancy};
 
 /// A membership as written by a client.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub enum MembershipBody {
     /// Partner membership.
@@ -90,7 +90,7 @@ impl Validate for MembershipBody {
 }
 
 /// A membership as answered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum MembershipView {
     /// Partner membership.

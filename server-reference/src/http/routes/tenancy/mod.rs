@@ -131,7 +131,7 @@ pub(crate) fn opt_name_issue(path: &str, name: Option<&str>, max: usize) -> Opti
 }
 
 /// Path of an organization.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgPath {
     /// The organization.
@@ -139,7 +139,7 @@ pub struct OrgPath {
 }
 
 /// Path of a site.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SitePath {
     /// The site.
@@ -168,6 +168,20 @@ pub struct Password(pub SecretString);
 impl std::fmt::Debug for Password {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[REDACTED]")
+    }
+}
+
+impl schemars::JsonSchema for Password {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Password".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "password", "writeOnly": true})
     }
 }
 

@@ -16,7 +16,6 @@
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
 use breeze_authz::access::Scope;
 use breeze_core::tenancy::PartnerId;
 use serde::Deserialize;
@@ -40,36 +39,44 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/orgs",
             Access::Permission("organizations:read"),
             "list organizations",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<OrgOut>>(),
         route(
             Method::POST,
             "/api/v1/orgs",
             Access::Permission("organizations:write"),
             "create an organization (partner-wide write)",
-            post(create),
-        ),
+            create,
+        )
+        .created::<OrgOut>()
+        .errors(&[409]),
         route(
             Method::GET,
             "/api/v1/orgs/{orgId}",
             Access::Permission("organizations:read"),
             "read an organization",
-            get(read),
-        ),
+            read,
+        )
+        .ok::<OrgOut>(),
         route(
             Method::PATCH,
             "/api/v1/orgs/{orgId}",
             Access::Permission("organizations:write"),
             "change an organization",
-            patch(update),
-        ),
+            update,
+        )
+        .ok::<OrgOut>()
+        .errors(&[409]),
         route(
             Method::DELETE,
             "/api/v1/orgs/{orgId}",
             Access::Permission("organizations:delete"),
             "soft-delete an organization",
-            delete(remove),
-        ),
+            remove,
+        )
+        .no_content()
+        .errors(&[409]),
     ]
 }
 
@@ -81,7 +88,7 @@ fn retention_issue(v: Option<i32>) -> Option<FieldIssue> {
 }
 
 /// Body of `POST /orgs`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateOrg {
     /// Name.
@@ -112,7 +119,7 @@ impl Validate for CreateOrg {
 }
 
 /// Body of `PATCH /orgs/{orgId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateOrg {
     /// Name.

@@ -4,7 +4,6 @@
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
 use breeze_core::tenancy::PartnerId;
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
@@ -27,41 +26,49 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/partners",
             Access::PlatformAdmin,
             "create a partner",
-            post(create),
-        ),
+            create,
+        )
+        .created::<PartnerOut>()
+        .errors(&[409]),
         route(
             Method::GET,
             "/api/v1/partners",
             Access::PlatformAdmin,
             "list partners",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<PartnerOut>>(),
         route(
             Method::GET,
             "/api/v1/partners/{partnerId}",
             Access::PlatformAdmin,
             "read a partner",
-            get(read),
-        ),
+            read,
+        )
+        .ok::<PartnerOut>(),
         route(
             Method::PATCH,
             "/api/v1/partners/{partnerId}",
             Access::PlatformAdmin,
             "change a partner",
-            patch(update),
-        ),
+            update,
+        )
+        .ok::<PartnerOut>()
+        .errors(&[409]),
         route(
             Method::DELETE,
             "/api/v1/partners/{partnerId}",
             Access::PlatformAdmin,
             "soft-delete a partner",
-            delete(remove),
-        ),
+            remove,
+        )
+        .no_content()
+        .errors(&[409]),
     ]
 }
 
 /// Path of a partner.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PartnerPath {
     /// The partner.
@@ -69,7 +76,7 @@ pub struct PartnerPath {
 }
 
 /// Body of `POST /partners`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreatePartner {
     /// Name.
@@ -97,7 +104,7 @@ fn some<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i32>>, D::Error
 }
 
 /// Body of `PATCH /partners/{partnerId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdatePartner {
     /// Name.

@@ -7,7 +7,6 @@
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
 use breeze_authz::access::Scope;
 use breeze_authz::permission::Grant;
 use breeze_authz::registry::PermissionSet;
@@ -35,29 +34,36 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/roles",
             Access::Permission("users:read"),
             "list roles (seeded and the partner's custom roles)",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<RoleOut>>(),
         route(
             Method::POST,
             "/api/v1/roles",
             Access::Permission("users:write"),
             "create a custom partner role",
-            post(create),
-        ),
+            create,
+        )
+        .created::<RoleOut>()
+        .errors(&[409]),
         route(
             Method::PATCH,
             "/api/v1/roles/{roleId}",
             Access::Permission("users:write"),
             "change a custom role",
-            patch(update),
-        ),
+            update,
+        )
+        .ok::<RoleOut>()
+        .errors(&[409]),
         route(
             Method::DELETE,
             "/api/v1/roles/{roleId}",
             Access::Permission("users:write"),
             "delete an unused custom role",
-            delete(remove),
-        ),
+            remove,
+        )
+        .no_content()
+        .errors(&[409]),
     ]
 }
 
@@ -67,7 +73,7 @@ pub const MAX_GRANTS: usize = 64;
 pub const MAX_DESCRIPTION: usize = 500;
 
 /// Path of a role.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RolePath {
     /// The role.
@@ -96,7 +102,7 @@ fn description_issue(d: Option<&str>) -> Option<FieldIssue> {
 }
 
 /// Body of `POST /roles`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateRole {
     /// Name.
@@ -129,7 +135,7 @@ impl Validate for CreateRole {
 }
 
 /// Body of `PATCH /roles/{roleId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateRole {
     /// Name.

@@ -4,7 +4,6 @@
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,36 +28,44 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/orgs/{orgId}/sites",
             Access::Permission("sites:read"),
             "list the sites of an organization",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<SiteOut>>(),
         route(
             Method::POST,
             "/api/v1/orgs/{orgId}/sites",
             Access::Permission("sites:write"),
             "create a site",
-            post(create),
-        ),
+            create,
+        )
+        .created::<SiteOut>()
+        .errors(&[409]),
         route(
             Method::GET,
             "/api/v1/sites/{siteId}",
             Access::Permission("sites:read"),
             "read a site",
-            get(read),
-        ),
+            read,
+        )
+        .ok::<SiteOut>(),
         route(
             Method::PATCH,
             "/api/v1/sites/{siteId}",
             Access::Permission("sites:write"),
             "change a site",
-            patch(update),
-        ),
+            update,
+        )
+        .ok::<SiteOut>()
+        .errors(&[409]),
         route(
             Method::DELETE,
             "/api/v1/sites/{siteId}",
             Access::Permission("sites:delete"),
             "delete an empty site",
-            delete(remove),
-        ),
+            remove,
+        )
+        .no_content()
+        .errors(&[409]),
     ]
 }
 
@@ -74,7 +81,7 @@ fn timezone_issue(tz: Option<&str>) -> Option<FieldIssue> {
 }
 
 /// Body of `POST /orgs/{orgId}/sites`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateSite {
     /// Name.
@@ -93,7 +100,7 @@ impl Validate for CreateSite {
 }
 
 /// Body of `PATCH /sites/{siteId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateSite {
     /// Name.

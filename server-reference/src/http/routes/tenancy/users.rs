@@ -20,7 +20,6 @@
 use axum::extract::{Extension, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post, put};
 use breeze_authz::access::{Memberships, Scope, SiteAccess};
 use breeze_core::tenancy::{PartnerId, UserId};
 use breeze_crypto::password::{PasswordPolicy, hash_password};
@@ -50,48 +49,58 @@ pub fn routes() -> Vec<Route> {
             "/api/v1/users",
             Access::Permission("users:read"),
             "list users",
-            get(list),
-        ),
+            list,
+        )
+        .ok::<PageOf<UserOut>>(),
         route(
             Method::POST,
             "/api/v1/users",
             Access::Permission("users:invite"),
             "create a user with an initial password and a membership",
-            post(create),
-        ),
+            create,
+        )
+        .created::<UserView>()
+        .errors(&[409]),
         route(
             Method::GET,
             "/api/v1/users/{userId}",
             Access::Permission("users:read"),
             "read a user and their membership",
-            get(read),
-        ),
+            read,
+        )
+        .ok::<UserView>(),
         route(
             Method::PATCH,
             "/api/v1/users/{userId}",
             Access::Permission("users:write"),
             "rename, enable or disable a user",
-            patch(update),
-        ),
+            update,
+        )
+        .ok::<UserOut>()
+        .errors(&[409]),
         route(
             Method::PUT,
             "/api/v1/users/{userId}/membership",
             Access::Permission("users:write"),
             "replace a user's membership (role, org access, sites)",
-            put(put_membership),
-        ),
+            put_membership,
+        )
+        .ok::<UserView>()
+        .errors(&[409]),
         route(
             Method::DELETE,
             "/api/v1/users/{userId}",
             Access::Permission("users:delete"),
             "delete (disable) a user",
-            delete(remove),
-        ),
+            remove,
+        )
+        .no_content()
+        .errors(&[409]),
     ]
 }
 
 /// Path of a user.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserPath {
     /// The user.
@@ -99,7 +108,7 @@ pub struct UserPath {
 }
 
 /// Body of `POST /users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateUser {
     /// E-mail.
@@ -137,7 +146,7 @@ impl Validate for CreateUser {
 }
 
 /// Body of `PATCH /users/{userId}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateUser {
     /// Display name.
@@ -163,7 +172,7 @@ impl Validate for UpdateUser {
 }
 
 /// A user with their membership.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     /// The user.
