@@ -84,6 +84,7 @@ impl<T> DocArg for ConnectInfo<T> {}
 impl DocArg for HeaderMap {}
 impl DocArg for Uri {}
 impl DocArg for WebSocketUpgrade {}
+impl<E> DocArg for Result<WebSocketUpgrade, E> {}
 // a raw body the handler reads itself (the MCP endpoint, JSON-RPC): declared with `Route::body`
 impl DocArg for axum::body::Body {}
 

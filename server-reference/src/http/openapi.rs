@@ -70,6 +70,10 @@ pub fn error_statuses(meta: &RouteMeta, doc: &RouteDoc) -> Vec<u16> {
     if meta.access != Access::Public {
         out.extend([401, 403]);
     }
+    if meta.access == Access::Agent || meta.path.starts_with("/api/v1/agents") {
+        // SPEC 8: a state conflict (rotation, key registration) and an unsupported protocol
+        out.extend([409, 426]);
+    }
     if has_path {
         out.push(404);
     }
@@ -202,9 +206,7 @@ fn query_parameters(generator: &mut SchemaGenerator, f: SchemaFn) -> Vec<Value> 
         .iter()
         .map(|(name, prop)| {
             let mut prop = prop.clone();
-            let description = prop
-                .as_object_mut()
-                .and_then(|p| p.remove("description"));
+            let description = prop.as_object_mut().and_then(|p| p.remove("description"));
             let mut param = json!({
                 "name": name,
                 "in": "query",
@@ -297,16 +299,24 @@ fn operation(generators: &mut Generators, meta: &RouteMeta, doc: &RouteDoc) -> V
                 json!({"application/json": {"schema": schema}}),
             );
         } else if let Some(ct) = r.content_type {
-            response.insert("content".into(), json!({ct: {"schema": {"type": "string"}}}));
+            let schema = if ct == "application/json" {
+                json!({"type": "object"})
+            } else {
+                json!({"type": "string"})
+            };
+            response.insert("content".into(), json!({ct: {"schema": schema}}));
         }
         responses.insert(r.status.to_string(), Value::Object(response));
     }
+    // the outer layers (body limit, per-address limit, CSRF) answer the API's `Error`
+    // before a route that speaks another error body runs
+    let api_error = json!({"$ref": "#/components/schemas/Error"});
     let error = match doc.error_body {
-        Some(f) => schema_value(&mut generators.response, f),
+        Some(f) => json!({"anyOf": [schema_value(&mut generators.response, f), api_error]}),
         None if meta.access == Access::Agent || meta.path.starts_with("/api/v1/agents") => {
-            json!({"$ref": "#/components/schemas/AgentError"})
+            json!({"anyOf": [{"$ref": "#/components/schemas/AgentError"}, api_error]})
         }
-        None => json!({"$ref": "#/components/schemas/Error"}),
+        None => api_error,
     };
     for status in error_statuses(meta, doc) {
         responses.insert(
@@ -482,9 +492,10 @@ mod tests {
         let op = &doc["paths"]["/api/v1/agents/{agentId}/heartbeat"]["post"];
         assert_eq!(op["parameters"][0]["schema"]["pattern"], "^[0-9a-f]{64}$");
         assert_eq!(
-            op["responses"]["401"]["content"]["application/json"]["schema"]["$ref"],
+            op["responses"]["401"]["content"]["application/json"]["schema"]["anyOf"][0]["$ref"],
             "#/components/schemas/AgentError"
         );
+        assert!(op["responses"]["426"].is_object());
         assert!(doc["components"]["schemas"]["AgentError"].is_object());
     }
 

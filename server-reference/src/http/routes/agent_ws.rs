@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
 use axum::http::Method;
@@ -76,23 +77,28 @@ pub const MAX_REMEMBERED_SESSIONS: usize = 1024;
 #[must_use]
 pub fn routes() -> Vec<Route> {
     let hub = Hub::new();
-    vec![route(
-        Method::GET,
-        "/api/v1/agent-ws/{agentId}/ws",
-        Access::Agent,
-        "agent WebSocket",
-        upgrade,
-    )
-    .layer(Extension(hub))
-    .answers(101, None, "switching to the agent WebSocket protocol")]
+    vec![
+        route(
+            Method::GET,
+            "/api/v1/agent-ws/{agentId}/ws",
+            Access::Agent,
+            "agent WebSocket",
+            upgrade,
+        )
+        .layer(Extension(hub))
+        .answers(101, None, "switching to the agent WebSocket protocol"),
+    ]
 }
 
 async fn upgrade(
     State(state): State<AppState>,
     Extension(authed): Extension<AgentAuthed>,
     Extension(hub): Extension<Arc<Hub>>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, AgentError> {
+    // a request that is not an upgrade gets the route's own JSON error, before any work
+    let ws =
+        ws.map_err(|_| AgentError::Reason(breeze_agent_proto::http::ErrorReason::InvalidRequest))?;
     let generation = socket::open(&state, &authed, &hub).await?;
     Ok(ws
         // small initial buffers (they grow for a large frame): 10,000 idle sockets must

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use breeze_agent_proto::Message as _;
 use breeze_agent_proto::enrollment::ENROLLMENT_SECRET_HEADER;
+use breeze_agent_proto::enrollment::{EnrollRequest, EnrollResponse};
 use breeze_agent_proto::heartbeat::{HeartbeatRequest, HeartbeatResponse};
 use breeze_agent_proto::http::ErrorReason;
 use breeze_agent_proto::limits::{
@@ -20,7 +21,6 @@ use breeze_agent_proto::result::CommandResult;
 use breeze_agent_proto::rotation::{
     ConfirmRotationRequest, ConfirmRotationResponse, RotateTokenRequest, RotateTokenResponse,
 };
-use breeze_agent_proto::enrollment::{EnrollRequest, EnrollResponse};
 use breeze_agent_proto::signing::{AgentKeyRequest, AgentKeyResponse};
 use breeze_core::tenancy::CommandId;
 use serde::Deserialize;

@@ -93,6 +93,7 @@ pub fn routes() -> Vec<Route> {
             "set an AI tool level for the partner, the organization, a site or a device group",
             set_policy,
         )
+        .errors(&[422])
         .ok::<PolicyView>()
         .mfa_required(),
         route(

@@ -47,6 +47,7 @@ pub fn routes() -> Vec<Route> {
             "list audit events (filters, cursor pagination)",
             list,
         )
+        .errors(&[404])
         .ok::<AuditPage>(),
         route(
             Method::GET,
@@ -55,6 +56,7 @@ pub fn routes() -> Vec<Route> {
             "verify the audit chains the caller can see",
             verify,
         )
+        .errors(&[404])
         .ok::<audit_jobs::VerifyReport>(),
         route(
             Method::GET,
@@ -63,7 +65,11 @@ pub fn routes() -> Vec<Route> {
             "export an audit chain as a self-contained bundle",
             export,
         )
-        .answers(200, Some("application/x-ndjson"), "the export bundle (JSON Lines)")
+        .answers(
+            200,
+            Some("application/x-ndjson"),
+            "the export bundle (JSON Lines)",
+        )
         .errors(&[404]),
     ]
 }

@@ -35,15 +35,17 @@ pub const MAX_BULK_DEVICES: usize = 10_000;
 /// The routes of this module.
 #[must_use]
 pub fn routes() -> Vec<Route> {
-    vec![route(
-        Method::POST,
-        "/api/v1/commands/bulk",
-        Access::Permission("devices:execute"),
-        "queue one command for many devices (all or nothing)",
-        queue_bulk,
-    )
-    .created::<QueuedBatch>()
-    .errors(&[404, 409])]
+    vec![
+        route(
+            Method::POST,
+            "/api/v1/commands/bulk",
+            Access::Permission("devices:execute"),
+            "queue one command for many devices (all or nothing)",
+            queue_bulk,
+        )
+        .created::<QueuedBatch>()
+        .errors(&[404, 409]),
+    ]
 }
 
 /// `POST /api/v1/commands/bulk` body.

@@ -38,7 +38,11 @@ pub fn routes() -> Vec<Route> {
             "read a file on a device (through its agent)",
             read,
         )
-        .answers(200, Some("application/octet-stream"), "the file's bytes (`X-Content-SHA256`)")
+        .answers(
+            200,
+            Some("application/octet-stream"),
+            "the file's bytes (`X-Content-SHA256`)",
+        )
         .errors(&[409, 422, 504])
         .mfa_required(),
         route(

@@ -15,14 +15,7 @@ use crate::state::AppState;
 #[must_use]
 pub fn routes() -> Vec<Route> {
     vec![
-        route(
-            Method::GET,
-            "/health",
-            Access::Public,
-            "liveness",
-            health,
-        )
-        .ok::<StatusOut>(),
+        route(Method::GET, "/health", Access::Public, "liveness", health).ok::<StatusOut>(),
         route(
             Method::GET,
             "/ready",
@@ -39,7 +32,12 @@ pub fn routes() -> Vec<Route> {
             "Prometheus metrics (metrics bearer token)",
             metrics,
         )
-        .answers(200, Some("text/plain; version=0.0.4; charset=utf-8"), "Prometheus text exposition"),
+        .errors(&[404])
+        .answers(
+            200,
+            Some("text/plain; version=0.0.4; charset=utf-8"),
+            "Prometheus text exposition",
+        ),
         route(
             Method::GET,
             "/api/v1/openapi.json",

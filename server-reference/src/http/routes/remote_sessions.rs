@@ -70,6 +70,7 @@ pub fn routes() -> Vec<Route> {
             "replay a remote session's recording (digest verified against the audit chain)",
             recording,
         )
+        .errors(&[409])
         .answers(200, Some("application/x-asciicast"), "the session transcript (asciicast v2; `X-Transcript-SHA256`, `X-Transcript-Truncated`)")
         .mfa_required(),
         route(

@@ -17,6 +17,7 @@
 
 use std::time::{Duration, Instant};
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, Method, header};
@@ -60,19 +61,21 @@ pub const AGENT_START_WAIT: Duration = Duration::from_secs(10);
 /// The routes of this module.
 #[must_use]
 pub fn routes() -> Vec<Route> {
-    vec![route(
-        Method::GET,
-        "/api/v1/remote-sessions/{sessionId}/ws",
-        Access::Ticket(PERMISSION),
-        "remote terminal socket (one-time ticket offered in Sec-WebSocket-Protocol)",
-        upgrade,
-    )
-    .answers(
-        101,
-        None,
-        "switching to the WebSocket protocol `breeze.terminal.v1`",
-    )
-    .errors(&[409])]
+    vec![
+        route(
+            Method::GET,
+            "/api/v1/remote-sessions/{sessionId}/ws",
+            Access::Ticket(PERMISSION),
+            "remote terminal socket (one-time ticket offered in Sec-WebSocket-Protocol)",
+            upgrade,
+        )
+        .answers(
+            101,
+            None,
+            "switching to the WebSocket protocol `breeze.terminal.v1`",
+        )
+        .errors(&[409]),
+    ]
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -86,8 +89,10 @@ async fn upgrade(
     Extension(client): Extension<ClientMeta>,
     extract::Path(path): extract::Path<SessionPath>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // a request that is not an upgrade gets the route's own JSON error, before any work
+    let ws = ws.map_err(|_| ApiError::invalid("headers", "must request a WebSocket upgrade"))?;
     state
         .relay
         .ensure_started(&state)

@@ -16,7 +16,9 @@ use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate};
 use crate::http::route::{Access, Route, route};
 use crate::state::AppState;
-use crate::webhooks::service::{DeliveryView, SubscriptionView, WithSecret, self, ChangeInput, NewInput};
+use crate::webhooks::service::{
+    self, ChangeInput, DeliveryView, NewInput, SubscriptionView, WithSecret,
+};
 
 const READ: &str = "webhooks:read";
 const WRITE: &str = "webhooks:write";
@@ -32,6 +34,7 @@ pub fn routes() -> Vec<Route> {
             "list webhook subscriptions (optionally of one organization)",
             list,
         )
+        .errors(&[404])
         .ok::<PageOf<SubscriptionView>>(),
         route(
             Method::POST,
@@ -40,6 +43,7 @@ pub fn routes() -> Vec<Route> {
             "create a webhook subscription (the signing secret is shown once)",
             create,
         )
+        .errors(&[404])
         .created::<WithSecret>()
         .errors(&[409])
         .mfa_required(),

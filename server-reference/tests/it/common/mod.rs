@@ -12,6 +12,7 @@
 
 pub mod agents;
 pub mod auth;
+pub mod contract;
 pub mod mcp;
 pub mod ops;
 pub mod procs;
@@ -196,12 +197,21 @@ pub struct TestServer {
     pub db: TestDb,
     /// An HTTP client (no cookies kept, no redirects).
     pub http: reqwest::Client,
+    /// The contract check of every answer ([`contract`]).
+    pub contract: contract::Contract,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();
+        let violations = self.contract.violations();
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the server answered outside its OpenAPI document:\n  {}",
+                violations.join("\n  ")
+            );
+        }
     }
 }
 
@@ -249,7 +259,10 @@ impl TestServer {
             .unwrap();
         let clock = OffsetClock::new();
         let state = AppState::build(config, store, clock.clone()).await.unwrap();
-        let router = breeze_server::http::router(state.clone());
+        let contract = contract::Contract::default();
+        let router = breeze_server::http::router(state.clone()).layer(
+            axum::middleware::from_fn_with_state(contract.clone(), contract::check),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
@@ -266,6 +279,7 @@ impl TestServer {
             clock,
             db,
             http,
+            contract,
             task,
         }
     }

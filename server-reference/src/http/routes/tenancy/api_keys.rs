@@ -52,6 +52,7 @@ pub fn routes() -> Vec<Route> {
             "revoke an API key",
             revoke,
         )
+        .errors(&[409])
         .no_content(),
     ]
 }

@@ -35,6 +35,7 @@ pub fn routes() -> Vec<Route> {
             "list devices (filters orgId, siteId, status)",
             list,
         )
+        .errors(&[404])
         .ok::<PageOf<DeviceOut>>(),
         route(
             Method::GET,

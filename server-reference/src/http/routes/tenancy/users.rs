@@ -51,6 +51,7 @@ pub fn routes() -> Vec<Route> {
             "list users",
             list,
         )
+        .errors(&[404])
         .ok::<PageOf<UserOut>>(),
         route(
             Method::POST,
@@ -59,6 +60,7 @@ pub fn routes() -> Vec<Route> {
             "create a user with an initial password and a membership",
             create,
         )
+        .errors(&[404])
         .created::<UserView>()
         .errors(&[409]),
         route(
