@@ -410,6 +410,17 @@ pub fn text_vectors() -> Vec<TextVector> {
             &serde_json::to_value(crate::HttpErrorBody::new(*reason)).unwrap_or(Value::Null),
         );
     }
+    // a body of a server from before `message` was added still decodes
+    b.json(
+        K::HttpError,
+        "without_message",
+        &json!({ "error": "invalid token", "code": "invalid_token" }),
+    );
+    b.json(
+        K::HttpError,
+        "empty_message",
+        &json!({ "error": "invalid token", "code": "invalid_token", "message": "" }),
+    );
     b.json(
         K::HttpError,
         "unknown_code",

@@ -166,7 +166,31 @@ impl ErrorReason {
     ];
 }
 
-/// An agent-facing HTTP error body: `{"error": "...", "code": "..."}`.
+/// The generic, value-free text of an HTTP status, as the server's `message` field of every
+/// error body carries it (the same texts as the user-facing API's errors).
+#[must_use]
+pub const fn generic_message(status: u16) -> &'static str {
+    match status {
+        400 => "the request is invalid",
+        401 => "authentication failed",
+        403 => "not allowed",
+        404 => "not found",
+        409 => "conflict",
+        413 => "payload too large",
+        422 => "the request was refused",
+        426 => "protocol version not supported",
+        428 => "multi-factor enrollment required",
+        429 => "too many requests",
+        503 => "service unavailable",
+        504 => "the device did not answer in time",
+        _ => "internal error",
+    }
+}
+
+/// An agent-facing HTTP error body: `{"error": "...", "code": "...", "message": "..."}`.
+///
+/// `message` is the generic text of the status ([`generic_message`]); bodies without it
+/// (servers before it was added) still decode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpErrorBody {
@@ -175,6 +199,11 @@ pub struct HttpErrorBody {
     pub error: String,
     /// The machine reason.
     pub code: ErrorReason,
+    /// The generic, value-free text of the HTTP status (1 to 1,000 characters); optional on
+    /// decode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1000))]
+    pub message: Option<String>,
     /// Field issues of an `invalid_request` (at most 10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 10))]
@@ -182,12 +211,14 @@ pub struct HttpErrorBody {
 }
 
 impl HttpErrorBody {
-    /// A body with a generic message for `code`.
+    /// A body with generic messages for `code` (its `message` is the generic text of the
+    /// reason's status).
     #[must_use]
     pub fn new(code: ErrorReason) -> Self {
         Self {
             error: code.as_str().replace('_', " "),
             code,
+            message: Some(generic_message(code.http_status()).to_owned()),
             issues: Vec::new(),
         }
     }
@@ -202,6 +233,15 @@ impl Validate for HttpErrorBody {
             &path.field("error"),
             report,
         );
+        if let Some(message) = &self.message {
+            check_chars(
+                message,
+                1,
+                MAX_ERROR_MESSAGE_CHARS,
+                &path.field("message"),
+                report,
+            );
+        }
         crate::validate::check_count(
             self.issues.len(),
             crate::limits::MAX_ISSUES,

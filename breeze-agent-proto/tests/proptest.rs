@@ -742,8 +742,8 @@ proptest! {
     }
 
     #[test]
-    fn http_error_round_trips(i in 0..ErrorReason::ALL.len(), error in text(1, 80)) {
-        round_trip(&HttpErrorBody { error, code: ErrorReason::ALL[i], issues: Vec::new() })?;
+    fn http_error_round_trips(i in 0..ErrorReason::ALL.len(), error in text(1, 80), message in proptest::option::of(text(1, 80))) {
+        round_trip(&HttpErrorBody { error, code: ErrorReason::ALL[i], message, issues: Vec::new() })?;
     }
 
     #[test]

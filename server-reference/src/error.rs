@@ -165,22 +165,16 @@ pub struct ErrorBody<'a> {
     pub constraint: Option<&'a str>,
 }
 
-fn generic_message(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::BAD_REQUEST => "the request is invalid",
-        StatusCode::UNAUTHORIZED => "authentication failed",
-        StatusCode::FORBIDDEN => "not allowed",
-        StatusCode::NOT_FOUND => "not found",
-        StatusCode::CONFLICT => "conflict",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload too large",
-        StatusCode::UNPROCESSABLE_ENTITY => "the request was refused",
-        StatusCode::GATEWAY_TIMEOUT => "the device did not answer in time",
-        StatusCode::PRECONDITION_REQUIRED => "multi-factor enrollment required",
-        StatusCode::TOO_MANY_REQUESTS => "too many requests",
-        StatusCode::SERVICE_UNAVAILABLE => "service unavailable",
-        _ => "internal error",
-    }
+/// The generic, value-free text of `status` answered as `message` by every error body, the
+/// agent routes' included (one list: [`breeze_agent_proto::http::generic_message`]).
+#[must_use]
+pub const fn generic_message(status: StatusCode) -> &'static str {
+    breeze_agent_proto::http::generic_message(status.as_u16())
 }
+
+/// Where a user who must enroll in MFA goes: the `enrollUrl` of the 428
+/// `mfa_enrollment_required` body (the full route, under the API base path).
+pub const MFA_ENROLL_URL: &str = "/api/v1/auth/mfa/setup";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -195,7 +189,7 @@ impl IntoResponse for ApiError {
                 Self::Validation(issues) => Some(issues),
                 _ => None,
             },
-            enroll_url: matches!(self, Self::MfaEnrollmentRequired).then_some("/auth/mfa/setup"),
+            enroll_url: matches!(self, Self::MfaEnrollmentRequired).then_some(MFA_ENROLL_URL),
             constraint: match &self {
                 Self::Duplicate { constraint } => constraint.as_deref(),
                 _ => None,
@@ -245,4 +239,42 @@ pub fn rate_limited(decision: &breeze_core::ratelimit::RateDecision) -> ApiError
         remaining: u64::from(decision.remaining),
         reset_unix: decision.reset_at_ms / 1000,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(e: ApiError) -> serde_json::Value {
+        let response = e.into_response();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn mfa_enrollment_points_at_the_real_setup_route() {
+        let body = body_of(ApiError::MfaEnrollmentRequired).await;
+        assert_eq!(body["error"], "mfa_enrollment_required");
+        assert_eq!(body["enrollUrl"], "/api/v1/auth/mfa/setup");
+        assert_eq!(body["message"], "multi-factor enrollment required");
+    }
+
+    #[test]
+    fn agent_and_user_errors_share_the_generic_texts() {
+        use breeze_agent_proto::http::{ErrorReason, HttpErrorBody};
+        for reason in ErrorReason::ALL {
+            let status = StatusCode::from_u16(reason.http_status()).unwrap();
+            let body = HttpErrorBody::new(*reason);
+            assert_eq!(
+                body.message.as_deref(),
+                Some(generic_message(status)),
+                "{reason:?}"
+            );
+            if *reason != ErrorReason::InternalError {
+                assert_ne!(generic_message(status), "internal error", "{reason:?}");
+            }
+        }
+    }
 }

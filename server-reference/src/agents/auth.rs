@@ -10,9 +10,9 @@
 //! (`offboarding` keeps the HTTP agent routes, not the WebSocket) -> the response carries
 //! `x-token-rotation-required: true` when the previous token was used.
 //!
-//! Agent-facing errors are `HttpErrorBody`s (`{"error", "code"}`) so the agent can act on
-//! the reason. The lookups run in a short system-scope transaction closed before the
-//! handler opens the agent's own (organization scope, its site only).
+//! Agent-facing errors are `HttpErrorBody`s (`{"error", "code", "message"}`) so the
+//! agent can act on the reason. The lookups run in a short system-scope transaction closed
+//! before the handler opens the agent's own (organization scope, its site only).
 
 use breeze_agent_proto::http::ErrorReason;
 use breeze_authz::access::{AccessContext, Principal, resolve};

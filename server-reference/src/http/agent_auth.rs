@@ -9,9 +9,9 @@
 //! (`offboarding` keeps the HTTP agent routes, not the WebSocket) -> the response carries
 //! `x-token-rotation-required: true` when the previous token was used.
 //!
-//! Agent-facing errors are [`HttpErrorBody`]s (`{"error", "code"}`) so the agent can act on
-//! the reason. The lookups run in a short system-scope transaction closed before the
-//! handler opens the agent's own (organization scope, its site only).
+//! Agent-facing errors are [`HttpErrorBody`]s (`{"error", "code", "message"}`) so the
+//! agent can act on the reason. The lookups run in a short system-scope transaction closed
+//! before the handler opens the agent's own (organization scope, its site only).
 
 use std::net::SocketAddr;
 
@@ -45,6 +45,8 @@ impl IntoResponse for AgentError {
             _ => None,
         };
         let mut body = HttpErrorBody::new(reason);
+        // the text of the status actually answered (503 for an outage, not the reason's 500)
+        body.message = Some(crate::error::generic_message(status).to_owned());
         if let Self::Invalid(issues) = self {
             body.issues = issues
                 .into_iter()

@@ -14,6 +14,7 @@ use crate::common::agents::{
     mfa_token, verify_all_chains,
 };
 use crate::common::{TestServer, system_context};
+use breeze_agent_proto::Message as _;
 use breeze_authz::seeded::SeededRole;
 use serde_json::{Value, json};
 
@@ -111,6 +112,7 @@ async fn enrollment_then_heartbeat_with_both_roles() {
     )
     .await;
     assert_eq!((s, b["code"].as_str()), (401, Some("invalid_token")));
+    assert_eq!(b["message"], "authentication failed", "{b}");
     // a token of the right shape that matches nothing, and a malformed one
     let (s, _, b) = agent_post(
         &w.server,
@@ -385,6 +387,16 @@ async fn authentication_refusals_in_order() {
         (s, b["code"].as_str()),
         (403, Some("device_not_authorized"))
     );
+    // issue 26: the agent error body carries the documented generic `message` next to the
+    // `error` and `code` the agent parses, and the protocol decoder accepts it
+    assert_eq!(b["error"], "device not authorized", "{b}");
+    assert_eq!(b["message"], "not allowed", "{b}");
+    let decoded = breeze_agent_proto::HttpErrorBody::decode(b.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        decoded.message.code,
+        breeze_agent_proto::ErrorReason::DeviceNotAuthorized
+    );
+    assert_eq!(decoded.message.message.as_deref(), Some("not allowed"));
     // a wrong token still says invalid_token (the token is checked before the status)
     let (s, _, b) = agent_post(
         &w.server,

@@ -288,7 +288,11 @@ async fn force_mfa_role_gets_428_except_on_exempt_routes() {
         status_body(post(&server, &s.access, "/api/v1/auth/logout-all", json!({})).await).await;
     assert_eq!(status, 428);
     assert_eq!(body["error"], "mfa_enrollment_required");
-    assert_eq!(body["enrollUrl"], "/auth/mfa/setup");
+    // issue 26: the enrollUrl is the real route (it answers, it is not a 404)
+    assert_eq!(body["enrollUrl"], "/api/v1/auth/mfa/setup");
+    let enroll_url = body["enrollUrl"].as_str().unwrap().to_owned();
+    let (status, body) = status_body(post(&server, &s.access, &enroll_url, json!({})).await).await;
+    assert_eq!(status, 400, "the enrollUrl is routed and exempt: {body}");
     // exempt: users/me, MFA status and setup
     let (status, me) = status_body(get(&server, &s.access, "/api/v1/users/me").await).await;
     assert_eq!(status, 200);
