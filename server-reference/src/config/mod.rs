@@ -7,8 +7,11 @@
 //!
 //! `BREEZE_MODE` (`production`, `development` or `test`) is required: there is no default.
 //! `development` mode generates any missing secret on first run into a 0600 file
-//! (`BREEZE_DEV_SECRETS_FILE`, default `.breeze/dev-secrets.env`) and reuses it afterwards;
-//! it never falls back to a built-in default. `production` mode refuses to start on any
+//! (`BREEZE_DEV_SECRETS_FILE`, default `dev-secrets.env` in the state directory of
+//! `scripts/run`: `$BREEZE_RUN_DIR`, else `~/.cache/breeze-run`; never inside the
+//! checkout) and reuses it afterwards; it never falls back to a built-in default. Only
+//! `serve`, `migrate` and `bootstrap-admin` create that file ([`DevSecrets`]); the other
+//! commands refuse without it, and `DATABASE_URL` is checked before anything is written. `production` mode refuses to start on any
 //! error of the startup validation ([`breeze_core::config::validate`]).
 
 use std::fmt;
@@ -18,11 +21,13 @@ use std::path::{Path, PathBuf};
 use breeze_core::config::{Environment, NamedSecret, SecurityConfig};
 use secrecy::{ExposeSecret, SecretString};
 
+mod check;
 mod mcp;
 mod remote;
 mod settings;
 mod webhooks;
 
+pub use check::{CheckReport, check, check_settings};
 pub use mcp::McpConfig;
 pub use remote::RemoteConfig;
 pub use webhooks::WebhookConfig;
@@ -30,8 +35,21 @@ pub use webhooks::WebhookConfig;
 pub use settings::Settings;
 use settings::{active_id, ensure_dev_secrets, required};
 
-/// The file development mode writes generated secrets to, unless configured.
-pub const DEFAULT_DEV_SECRETS_FILE: &str = ".breeze/dev-secrets.env";
+/// The name of development mode's generated secrets file in its state directory.
+pub const DEV_SECRETS_FILE_NAME: &str = "dev-secrets.env";
+/// The state directory of development mode under `$HOME` when `BREEZE_RUN_DIR` is unset
+/// (the one `scripts/run` uses).
+pub const DEFAULT_RUN_DIR_UNDER_HOME: &str = ".cache/breeze-run";
+
+/// What development mode may do when its secrets file does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevSecrets {
+    /// Generate it (`serve`, and the set-up commands `migrate` and `bootstrap-admin`).
+    Generate,
+    /// Refuse, naming the settings: the other commands work on a running server's data,
+    /// and freshly generated keys would not be that server's.
+    ExistingOnly,
+}
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 /// Default login response floor (SPEC 2.1).
@@ -63,6 +81,102 @@ pub enum ConfigError {
     /// Production startup validation found errors.
     #[error("startup validation failed: {0}")]
     Validation(String),
+    /// Development mode: the secrets file does not exist and this command may not create
+    /// one (its new keys would not be the running server's).
+    #[error(
+        "development mode: the secrets file `{0}` does not exist and this command does not create one (new keys would not be the running server's): start the server once with `scripts/run`, then `eval \"$(scripts/run --env)\"`; or set BREEZE_DEV_SECRETS_FILE to the server's file; or configure BREEZE_JWT_KEY_<id>, BREEZE_ENCRYPTION_KEY_<id>, BREEZE_MFA_ENCRYPTION_KEY, BREEZE_PEPPER and BREEZE_AUDIT_SIGNING_KEY_<id>"
+    )]
+    NoDevSecrets(String),
+    /// Several settings are missing or malformed (each is named, in order).
+    #[error("{} configuration errors: {}", .0.len(), join(.0))]
+    Several(Vec<ConfigError>),
+}
+
+fn join(errors: &[ConfigError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ConfigError {
+    /// One error for a non-empty list: the error itself when alone, else
+    /// [`ConfigError::Several`].
+    #[must_use]
+    pub fn from_list(mut errors: Vec<Self>) -> Self {
+        if errors.len() == 1
+            && let Some(only) = errors.pop()
+        {
+            return only;
+        }
+        Self::Several(errors)
+    }
+
+    /// A stable machine code.
+    #[must_use]
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid { .. } => "invalid_setting",
+            Self::Missing(_) => "missing_setting",
+            Self::File { .. } => "config_file",
+            Self::Validation(_) => "validation_failed",
+            Self::NoDevSecrets(_) => "dev_secrets_missing",
+            Self::Several(_) => "several_errors",
+        }
+    }
+
+    /// The errors this one stands for: itself, or each of [`ConfigError::Several`].
+    #[must_use]
+    pub fn flatten(self) -> Vec<Self> {
+        match self {
+            Self::Several(list) => list.into_iter().flat_map(Self::flatten).collect(),
+            other => vec![other],
+        }
+    }
+}
+
+/// Development mode's secrets file: `BREEZE_DEV_SECRETS_FILE`, else `dev-secrets.env` in
+/// `BREEZE_RUN_DIR`, else in `$HOME/.cache/breeze-run` (the state directory of
+/// `scripts/run`), never a path relative to the working directory.
+///
+/// # Errors
+/// [`ConfigError::Missing`] naming `BREEZE_DEV_SECRETS_FILE` when none of them is set.
+pub fn dev_secrets_file(settings: &Settings) -> Result<PathBuf, ConfigError> {
+    if let Some(file) = settings.get("BREEZE_DEV_SECRETS_FILE") {
+        return Ok(PathBuf::from(file));
+    }
+    if let Some(dir) = settings.get("BREEZE_RUN_DIR") {
+        return Ok(Path::new(dir).join(DEV_SECRETS_FILE_NAME));
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => Ok(Path::new(&home)
+            .join(DEFAULT_RUN_DIR_UNDER_HOME)
+            .join(DEV_SECRETS_FILE_NAME)),
+        None => Err(ConfigError::Missing(
+            "BREEZE_DEV_SECRETS_FILE (or BREEZE_RUN_DIR, or HOME)".into(),
+        )),
+    }
+}
+
+/// Collects the errors of the configuration steps so every one is reported.
+#[derive(Default)]
+struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    fn take<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.extend(e.flatten());
+                None
+            }
+        }
+    }
+
+    fn push(&mut self, e: ConfigError) {
+        self.0.push(e);
+    }
 }
 
 /// Where the server runs.
@@ -240,156 +354,261 @@ impl ServerConfig {
     /// # Errors
     /// [`ConfigError`] for a missing or malformed setting.
     pub fn from_env_and_file(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let env_path = std::env::var_os("BREEZE_CONFIG_FILE").map(PathBuf::from);
-        let settings = Settings::load(path.or(env_path.as_deref()))?;
-        Self::from_settings(settings)
+        Self::load(path, DevSecrets::Generate)
+    }
+
+    /// Loads from the environment and an optional file (`path`, else `BREEZE_CONFIG_FILE`);
+    /// in development mode `dev` says whether a missing secrets file may be generated.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a missing or malformed setting (every one, see
+    /// [`ConfigError::Several`]).
+    pub fn load(path: Option<&Path>, dev: DevSecrets) -> Result<Self, ConfigError> {
+        let mut settings = Settings::load_env_and_file(path)?;
+        Self::build(&mut settings, dev).map_err(ConfigError::from_list)
     }
 
     /// Builds the configuration from raw settings.
     ///
     /// # Errors
-    /// [`ConfigError`] for a missing or malformed setting.
-    pub fn from_settings(mut settings: Settings) -> Result<Self, ConfigError> {
+    /// [`ConfigError`] for a missing or malformed setting; [`ConfigError::Several`] when
+    /// more than one is wrong (each is named).
+    pub fn from_settings(settings: Settings) -> Result<Self, ConfigError> {
+        Self::from_settings_all(settings).map_err(ConfigError::from_list)
+    }
+
+    /// Builds the configuration from raw settings, collecting every missing or malformed
+    /// setting instead of stopping at the first (`config check` lists them all). Only a
+    /// missing or unknown `BREEZE_MODE` stops at once: the other rules depend on it.
+    ///
+    /// # Errors
+    /// Every [`ConfigError`] found (at least one).
+    pub fn from_settings_all(mut settings: Settings) -> Result<Self, Vec<ConfigError>> {
+        Self::build(&mut settings, DevSecrets::Generate)
+    }
+
+    /// [`Self::from_settings_all`] on settings the caller keeps (development mode merges
+    /// its generated secrets into them).
+    pub(crate) fn build(
+        settings: &mut Settings,
+        dev: DevSecrets,
+    ) -> Result<Self, Vec<ConfigError>> {
         // No default: an unset mode once meant development (generated secrets, warnings
         // instead of errors, enrollment without a secret, cookies without Secure).
-        let mode =
-            Mode::parse(
-                settings
-                    .get("BREEZE_MODE")
-                    .ok_or_else(|| ConfigError::Invalid {
-                        name: "BREEZE_MODE".into(),
-                        reason: "is required: set it to `production`, `development` or `test`"
-                            .into(),
-                    })?,
-            )?;
+        let mode = settings
+            .get("BREEZE_MODE")
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "BREEZE_MODE".into(),
+                reason: "is required: set it to `production`, `development` or `test`".into(),
+            })
+            .and_then(Mode::parse)
+            .map_err(|e| vec![e])?;
         if mode == Mode::Development {
-            let path = PathBuf::from(
-                settings
-                    .get("BREEZE_DEV_SECRETS_FILE")
-                    .unwrap_or(DEFAULT_DEV_SECRETS_FILE),
-            );
-            ensure_dev_secrets(&mut settings, &path)?;
+            // named up front, before any secrets file is written
+            if settings.get("DATABASE_URL").is_none() {
+                return Err(vec![ConfigError::Missing("DATABASE_URL".into())]);
+            }
+            let path = dev_secrets_file(settings).map_err(|e| vec![e])?;
+            ensure_dev_secrets(settings, &path, dev).map_err(|e| vec![e])?;
         }
+        let settings: &Settings = settings;
+        let mut p = Problems::default();
+        let invalid = |name: &str, reason: &str| ConfigError::Invalid {
+            name: name.into(),
+            reason: reason.into(),
+        };
         let jwt_keys = settings.keyed("BREEZE_JWT_KEY_");
-        let jwt_active_kid = active_id(
-            &settings,
+        let jwt_active_kid = p.take(active_id(
+            settings,
             "BREEZE_JWT_ACTIVE_KID",
             &jwt_keys,
             "BREEZE_JWT_KEY_",
-        )?;
+        ));
         let encryption_keys = settings.keyed("BREEZE_ENCRYPTION_KEY_");
-        let encryption_active_key_id = active_id(
-            &settings,
+        let encryption_active_key_id = p.take(active_id(
+            settings,
             "BREEZE_ENCRYPTION_ACTIVE_KEY_ID",
             &encryption_keys,
             "BREEZE_ENCRYPTION_KEY_",
-        )?;
+        ));
         let audit_signing_keys = settings.keyed("BREEZE_AUDIT_SIGNING_KEY_");
-        let audit_active_signing_kid = active_id(
-            &settings,
+        let audit_active_signing_kid = p.take(active_id(
+            settings,
             "BREEZE_AUDIT_ACTIVE_SIGNING_KID",
             &audit_signing_keys,
             "BREEZE_AUDIT_SIGNING_KEY_",
-        )?;
-        let login_floor_ms = settings.parsed("BREEZE_LOGIN_FLOOR_MS", DEFAULT_LOGIN_FLOOR_MS)?;
-        if login_floor_ms == 0 && mode != Mode::Test {
-            return Err(ConfigError::Invalid {
-                name: "BREEZE_LOGIN_FLOOR_MS".into(),
-                reason: "0 is allowed only in test mode".into(),
-            });
+        ));
+        let login_floor_ms =
+            p.take(settings.parsed("BREEZE_LOGIN_FLOOR_MS", DEFAULT_LOGIN_FLOOR_MS));
+        if login_floor_ms == Some(0) && mode != Mode::Test {
+            p.push(invalid(
+                "BREEZE_LOGIN_FLOOR_MS",
+                "0 is allowed only in test mode",
+            ));
         }
-        let global_rate_limit_per_min = settings.parsed(
+        let global_rate_limit_per_min = p.take(settings.parsed(
             "BREEZE_GLOBAL_RATE_LIMIT_PER_MIN",
             GLOBAL_RATE_LIMIT_PER_MIN,
-        )?;
-        if global_rate_limit_per_min == 0
-            || (global_rate_limit_per_min > GLOBAL_RATE_LIMIT_PER_MIN && mode != Mode::Test)
+        ));
+        if let Some(limit) = global_rate_limit_per_min
+            && (limit == 0 || (limit > GLOBAL_RATE_LIMIT_PER_MIN && mode != Mode::Test))
         {
-            return Err(ConfigError::Invalid {
-                name: "BREEZE_GLOBAL_RATE_LIMIT_PER_MIN".into(),
-                reason: "expected 1 to 300 (only test mode may raise it)".into(),
-            });
+            p.push(invalid(
+                "BREEZE_GLOBAL_RATE_LIMIT_PER_MIN",
+                "expected 1 to 300 (only test mode may raise it)",
+            ));
         }
-        let device_offline_secs = settings.parsed("BREEZE_DEVICE_OFFLINE_SECS", 300u64)?;
+        let device_offline_secs = p.take(settings.parsed("BREEZE_DEVICE_OFFLINE_SECS", 300u64));
         let offline_floor = if mode == Mode::Test { 1 } else { 90 };
-        if !(offline_floor..=86_400).contains(&device_offline_secs) {
-            return Err(ConfigError::Invalid {
-                name: "BREEZE_DEVICE_OFFLINE_SECS".into(),
-                reason: "expected 90 to 86400 (test mode: from 1)".into(),
-            });
+        if let Some(secs) = device_offline_secs
+            && !(offline_floor..=86_400).contains(&secs)
+        {
+            p.push(invalid(
+                "BREEZE_DEVICE_OFFLINE_SECS",
+                "expected 90 to 86400 (test mode: from 1)",
+            ));
         }
-        let agent_auth_cache_secs = settings.parsed("BREEZE_AGENT_AUTH_CACHE_SECS", 120u64)?;
-        if agent_auth_cache_secs > 600 {
-            return Err(ConfigError::Invalid {
-                name: "BREEZE_AGENT_AUTH_CACHE_SECS".into(),
-                reason: "expected 0 (off) to 600".into(),
-            });
+        let agent_auth_cache_secs = p.take(settings.parsed("BREEZE_AGENT_AUTH_CACHE_SECS", 120u64));
+        if agent_auth_cache_secs.is_some_and(|s| s > 600) {
+            p.push(invalid(
+                "BREEZE_AGENT_AUTH_CACHE_SECS",
+                "expected 0 (off) to 600",
+            ));
         }
-        let permission_cache_secs = settings.parsed("BREEZE_PERMISSION_CACHE_SECS", 60u64)?;
-        if permission_cache_secs > 300 {
-            return Err(ConfigError::Invalid {
-                name: "BREEZE_PERMISSION_CACHE_SECS".into(),
-                reason: "expected 0 (off) to 300".into(),
-            });
+        let permission_cache_secs = p.take(settings.parsed("BREEZE_PERMISSION_CACHE_SECS", 60u64));
+        if permission_cache_secs.is_some_and(|s| s > 300) {
+            p.push(invalid(
+                "BREEZE_PERMISSION_CACHE_SECS",
+                "expected 0 (off) to 300",
+            ));
         }
-        let agent_ip_rate_limit_per_min = settings.parsed(
+        let agent_ip_rate_limit_per_min = p.take(settings.parsed(
             "BREEZE_AGENT_IP_RATE_LIMIT_PER_MIN",
             AGENT_IP_RATE_LIMIT_PER_MIN,
-        )?;
-        if !(1..=breeze_core::ratelimit::MAX_LIMIT).contains(&agent_ip_rate_limit_per_min) {
-            return Err(ConfigError::Invalid {
-                name: "BREEZE_AGENT_IP_RATE_LIMIT_PER_MIN".into(),
-                reason: "expected 1 to 1000000".into(),
-            });
+        ));
+        if agent_ip_rate_limit_per_min
+            .is_some_and(|l| !(1..=breeze_core::ratelimit::MAX_LIMIT).contains(&l))
+        {
+            p.push(invalid(
+                "BREEZE_AGENT_IP_RATE_LIMIT_PER_MIN",
+                "expected 1 to 1000000",
+            ));
         }
         let agent_ws_ping_secs =
-            settings.parsed("BREEZE_AGENT_WS_PING_SECS", AGENT_WS_PING_SECS)?;
-        if agent_ws_ping_secs == 0
-            || agent_ws_ping_secs > AGENT_WS_PING_SECS
-            || (agent_ws_ping_secs != AGENT_WS_PING_SECS && mode != Mode::Test)
-        {
-            return Err(ConfigError::Invalid {
-                name: "BREEZE_AGENT_WS_PING_SECS".into(),
-                reason: "expected 30 (only test mode may lower it, to 1 at least)".into(),
-            });
+            p.take(settings.parsed("BREEZE_AGENT_WS_PING_SECS", AGENT_WS_PING_SECS));
+        if agent_ws_ping_secs.is_some_and(|s| {
+            s == 0 || s > AGENT_WS_PING_SECS || (s != AGENT_WS_PING_SECS && mode != Mode::Test)
+        }) {
+            p.push(invalid(
+                "BREEZE_AGENT_WS_PING_SECS",
+                "expected 30 (only test mode may lower it, to 1 at least)",
+            ));
         }
-        let remote = RemoteConfig::from_settings(&settings, mode)?;
-        let webhooks = WebhookConfig::from_settings(&settings, mode)?;
-        let mcp = McpConfig::from_settings(&settings)?;
-        let audit_retention_floor_days = settings.parsed(
+        let remote = p.take(RemoteConfig::from_settings(settings, mode));
+        let webhooks = p.take(WebhookConfig::from_settings(settings, mode));
+        let mcp = p.take(McpConfig::from_settings(settings));
+        let audit_retention_floor_days = p.take(settings.parsed(
             "BREEZE_AUDIT_RETENTION_FLOOR_DAYS",
             DEFAULT_AUDIT_RETENTION_FLOOR_DAYS,
-        )?;
-        if !(1..=MAX_RETENTION_DAYS).contains(&audit_retention_floor_days) {
-            return Err(ConfigError::Invalid {
-                name: "BREEZE_AUDIT_RETENTION_FLOOR_DAYS".into(),
-                reason: "expected 1 to 36500 days".into(),
-            });
+        ));
+        if audit_retention_floor_days.is_some_and(|d| !(1..=MAX_RETENTION_DAYS).contains(&d)) {
+            p.push(invalid(
+                "BREEZE_AUDIT_RETENTION_FLOOR_DAYS",
+                "expected 1 to 36500 days",
+            ));
         }
-        let system_audit_retention_days = settings.parsed(
+        let floor = audit_retention_floor_days.unwrap_or(DEFAULT_AUDIT_RETENTION_FLOOR_DAYS);
+        let system_audit_retention_days = p.take(settings.parsed(
             "BREEZE_SYSTEM_AUDIT_RETENTION_DAYS",
-            DEFAULT_SYSTEM_AUDIT_RETENTION_DAYS.max(audit_retention_floor_days),
-        )?;
-        if !(audit_retention_floor_days..=MAX_RETENTION_DAYS).contains(&system_audit_retention_days)
-        {
-            return Err(ConfigError::Invalid {
-                name: "BREEZE_SYSTEM_AUDIT_RETENTION_DAYS".into(),
-                reason: "expected the retention floor to 36500 days".into(),
-            });
+            DEFAULT_SYSTEM_AUDIT_RETENTION_DAYS.max(floor),
+        ));
+        if system_audit_retention_days.is_some_and(|d| !(floor..=MAX_RETENTION_DAYS).contains(&d)) {
+            p.push(invalid(
+                "BREEZE_SYSTEM_AUDIT_RETENTION_DAYS",
+                "expected the retention floor to 36500 days",
+            ));
         }
-        let listen = settings.parsed(
-            "BREEZE_LISTEN",
+        let listen = p.take(
             DEFAULT_LISTEN
                 .parse()
-                .map_err(|_| ConfigError::Missing("BREEZE_LISTEN".into()))?,
-        )?;
+                .map_err(|_| ConfigError::Missing("BREEZE_LISTEN".into()))
+                .and_then(|default| settings.parsed("BREEZE_LISTEN", default)),
+        );
+        let database_url = p.take(required(settings, "DATABASE_URL"));
+        let database_max_connections = p.take(settings.parsed("DATABASE_MAX_CONNECTIONS", 20));
+        let mfa_encryption_key = p.take(required(settings, "BREEZE_MFA_ENCRYPTION_KEY"));
+        let pepper = p.take(required(settings, "BREEZE_PEPPER"));
+        let max_concurrent_hashes = p.take(settings.parsed("BREEZE_MAX_CONCURRENT_HASHES", 4));
+        let audit_checkpoint_interval_secs =
+            p.take(settings.parsed("BREEZE_AUDIT_CHECKPOINT_INTERVAL_SECS", 3600));
+        let audit_retention_interval_secs =
+            p.take(settings.parsed("BREEZE_AUDIT_RETENTION_INTERVAL_SECS", 86_400));
+        let secure_cookies =
+            p.take(settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production));
+        let (
+            Some(jwt_active_kid),
+            Some(encryption_active_key_id),
+            Some(audit_active_signing_kid),
+            Some(login_floor_ms),
+            Some(global_rate_limit_per_min),
+            Some(device_offline_secs),
+            Some(agent_auth_cache_secs),
+            Some(permission_cache_secs),
+            Some(agent_ip_rate_limit_per_min),
+            Some(agent_ws_ping_secs),
+            Some(remote),
+            Some(webhooks),
+            Some(mcp),
+            Some(audit_retention_floor_days),
+            Some(system_audit_retention_days),
+            Some(listen),
+            Some(database_url),
+            Some(database_max_connections),
+            Some(mfa_encryption_key),
+            Some(pepper),
+            Some(max_concurrent_hashes),
+            Some(audit_checkpoint_interval_secs),
+            Some(audit_retention_interval_secs),
+            Some(secure_cookies),
+        ) = (
+            jwt_active_kid,
+            encryption_active_key_id,
+            audit_active_signing_kid,
+            login_floor_ms,
+            global_rate_limit_per_min,
+            device_offline_secs,
+            agent_auth_cache_secs,
+            permission_cache_secs,
+            agent_ip_rate_limit_per_min,
+            agent_ws_ping_secs,
+            remote,
+            webhooks,
+            mcp,
+            audit_retention_floor_days,
+            system_audit_retention_days,
+            listen,
+            database_url,
+            database_max_connections,
+            mfa_encryption_key,
+            pepper,
+            max_concurrent_hashes,
+            audit_checkpoint_interval_secs,
+            audit_retention_interval_secs,
+            secure_cookies,
+        )
+        else {
+            return Err(p.0);
+        };
+        if !p.0.is_empty() {
+            return Err(p.0);
+        }
         Ok(Self {
             mode,
             listen,
-            database_url: required(&settings, "DATABASE_URL")?,
+            database_url,
             database_owner_url: settings.secret("DATABASE_OWNER_URL"),
             database_maint_url: settings.secret("DATABASE_MAINT_URL"),
-            database_max_connections: settings.parsed("DATABASE_MAX_CONNECTIONS", 20)?,
+            database_max_connections,
             redis_url: settings.secret("REDIS_URL"),
             redis_prefix: settings
                 .get("BREEZE_REDIS_PREFIX")
@@ -400,8 +619,8 @@ impl ServerConfig {
             jwt_legacy_secret: settings.secret("BREEZE_JWT_LEGACY_SECRET"),
             encryption_keys,
             encryption_active_key_id,
-            mfa_encryption_key: required(&settings, "BREEZE_MFA_ENCRYPTION_KEY")?,
-            pepper: required(&settings, "BREEZE_PEPPER")?,
+            mfa_encryption_key,
+            pepper,
             enrollment_secret: settings.secret("BREEZE_ENROLLMENT_SECRET"),
             audit_signing_keys,
             audit_active_signing_kid,
@@ -409,14 +628,12 @@ impl ServerConfig {
             cors_origins: settings.list("BREEZE_CORS_ORIGINS"),
             trusted_proxies: settings.list("BREEZE_TRUSTED_PROXIES"),
             login_floor_ms,
-            max_concurrent_hashes: settings.parsed("BREEZE_MAX_CONCURRENT_HASHES", 4)?,
-            audit_checkpoint_interval_secs: settings
-                .parsed("BREEZE_AUDIT_CHECKPOINT_INTERVAL_SECS", 3600)?,
-            audit_retention_interval_secs: settings
-                .parsed("BREEZE_AUDIT_RETENTION_INTERVAL_SECS", 86_400)?,
+            max_concurrent_hashes,
+            audit_checkpoint_interval_secs,
+            audit_retention_interval_secs,
             audit_retention_floor_days,
             system_audit_retention_days,
-            secure_cookies: settings.parsed("BREEZE_SECURE_COOKIES", mode == Mode::Production)?,
+            secure_cookies,
             global_rate_limit_per_min,
             agent_auth_cache_secs,
             device_offline_secs,

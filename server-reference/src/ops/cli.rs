@@ -3,9 +3,10 @@
 //! ```text
 //! breeze-server serve                      run the HTTP server
 //! breeze-server migrate [--admin-url URL]  create roles (with a superuser URL) and migrate
-//! breeze-server config check               validate the configuration and exit
+//! breeze-server config check               list every configuration error and warning
 //! breeze-server audit verify [--org ID]    verify every audit chain (or one); exit 1 on a break
 //! breeze-server audit export --org ID|system [--out FILE]   write a chain's export bundle
+//! breeze-server audit keys [--json]        print the checkpoint public keys (for verifiers)
 //! breeze-server audit checkpoint           sign the head of every chain with new entries
 //! breeze-server audit retention            prune old prefixes (DATABASE_MAINT_URL)
 //! breeze-server bootstrap-admin --email E [--password-stdin]
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
-use crate::config::{ConfigError, ServerConfig};
+use crate::config::{ConfigError, DevSecrets, ServerConfig};
 use crate::state::AppState;
 use crate::store::admin;
 
@@ -166,9 +167,10 @@ pub enum CliError {
     Other(String),
 }
 
-/// Loads the configuration and refuses on any validation error in production.
-fn load_config(path: Option<&std::path::Path>) -> Result<ServerConfig, CliError> {
-    let config = ServerConfig::from_env_and_file(path)?;
+/// Loads the configuration and refuses on any validation error in production; `dev` says
+/// whether development mode may create its secrets file.
+fn load_config(path: Option<&std::path::Path>, dev: DevSecrets) -> Result<ServerConfig, CliError> {
+    let config = ServerConfig::load(path, dev)?;
     let report = config.validate()?;
     for issue in report.errors.iter().chain(report.warnings.iter()) {
         tracing::warn!(field = %issue.field, code = issue.code, "config: {}", issue.message);
@@ -286,7 +288,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve {
             allow_unknown_checkpoint_keys,
         } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), DevSecrets::Generate)?;
             let listen = config.listen;
             let state = AppState::connect(config).await?;
             check_checkpoint_keys(&state, allow_unknown_checkpoint_keys).await?;
@@ -317,7 +319,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 admin::create_roles(&admin_url).await?;
                 admin::create_database(&admin_url, &database).await?;
             }
-            let config = ServerConfig::from_env_and_file(cli.config.as_deref())?;
+            let config = ServerConfig::load(cli.config.as_deref(), DevSecrets::Generate)?;
             let owner = config
                 .database_owner_url
                 .as_ref()
@@ -327,15 +329,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Audit { action } => {
-            let config = ServerConfig::from_env_and_file(cli.config.as_deref())?;
+            let config = ServerConfig::load(cli.config.as_deref(), DevSecrets::ExistingOnly)?;
+            if let crate::audit::cli::AuditAction::Keys { json } = action {
+                // the configured keys only: no database connection
+                let (signer, ring) = crate::audit::checkpoint_keys::from_config(&config)?;
+                let keys = crate::audit::cli::ring_keys(&ring, signer.key_id().as_str());
+                return Ok(crate::audit::cli::print_keys(&keys, json)?);
+            }
             let state = AppState::connect(config).await?;
             Ok(crate::audit::cli::run(&state, action).await?)
         }
         Command::Config {
             action: ConfigAction::Check,
         } => {
-            let config = ServerConfig::from_env_and_file(cli.config.as_deref())?;
-            let report = breeze_core::config::validate(&config.security_config());
+            // every finding, one per line, in one run (never a value)
+            let report = crate::config::check(cli.config.as_deref())?;
             for issue in &report.errors {
                 println!("error   {issue}");
             }
@@ -347,8 +355,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 Ok(())
             } else {
                 Err(CliError::Other(format!(
-                    "{} configuration errors",
-                    report.errors.len()
+                    "{} configuration errors, {} warnings",
+                    report.errors.len(),
+                    report.warnings.len()
                 )))
             }
         }
@@ -361,7 +370,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             } else {
                 (crate::ops::bootstrap::generate_password()?, true)
             };
-            let state = AppState::connect(load_config(cli.config.as_deref())?).await?;
+            let state =
+                AppState::connect(load_config(cli.config.as_deref(), DevSecrets::Generate)?)
+                    .await?;
             let id = crate::ops::bootstrap::bootstrap_admin(&state, &email, &password).await?;
             println!("platform admin created: {id}");
             if generated {
@@ -382,7 +393,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     name,
                 },
         } => {
-            let state = AppState::connect(load_config(cli.config.as_deref())?).await?;
+            let state = AppState::connect(load_config(
+                cli.config.as_deref(),
+                DevSecrets::ExistingOnly,
+            )?)
+            .await?;
             let created = crate::ops::bootstrap::create_enrollment_key(
                 &state,
                 &crate::ops::bootstrap::EnrollmentKeyOptions {
@@ -404,7 +419,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Secrets {
             action: SecretsAction::Rekey { batch },
         } => {
-            let state = AppState::connect(load_config(cli.config.as_deref())?).await?;
+            let state = AppState::connect(load_config(
+                cli.config.as_deref(),
+                DevSecrets::ExistingOnly,
+            )?)
+            .await?;
             let report = crate::ops::rekey::rekey(&state, batch).await?;
             for c in &report.columns {
                 println!(

@@ -38,6 +38,7 @@ mod mcp_bench;
 mod mcp_e2e;
 
 mod ops_cli;
+mod ops_firsthour;
 mod ops_hardening;
 mod ops_metrics_openapi;
 mod ops_rekey;

@@ -651,6 +651,11 @@ async fn finding_15_two_development_servers_never_share_a_checkpoint_key_id() {
     let (file_a, file_b) = (dir.join("a.env"), dir.join("b.env"));
     let at = common::audit::days_ago(0);
 
+    // each development server generates its secrets when it starts (`serve`); the audit
+    // commands then use that server's file and never generate one themselves
+    for file in [&file_a, &file_b] {
+        ServerConfig::from_settings(Settings::from_pairs(dev_settings(&db, file))).unwrap();
+    }
     common::audit::append_n(&store, None, 2, "test.event", "test", at).await;
     let out = run_bin(&["audit", "checkpoint"], &dev_settings(&db, &file_a), None);
     assert!(out.status.success(), "{}", stderr(&out));
