@@ -117,6 +117,81 @@ pub async fn bootstrap_admin(
     email: &str,
     password: &SecretString,
 ) -> Result<UserId, BootstrapError> {
+    create_admin(state, email, password, false)
+        .await
+        .map(|(id, _)| id)
+}
+
+/// The TOTP second factor enrolled with the first admin: shown once, never stored in clear
+/// (the secret is kept encrypted under the MFA key, the recovery codes as peppered hashes).
+pub struct TotpEnrollment {
+    /// The `otpauth://totp/...` URI an authenticator app takes (QR code or paste).
+    pub otpauth_uri: SecretString,
+    /// The same secret in base32, for manual entry.
+    pub secret: SecretString,
+    /// Ten single-use recovery codes.
+    pub recovery_codes: Vec<breeze_crypto::recovery::RecoveryCode>,
+}
+
+impl std::fmt::Debug for TotpEnrollment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpEnrollment([REDACTED])")
+    }
+}
+
+/// [`bootstrap_admin`] with a TOTP second factor enrolled in the same transaction
+/// (`auth.mfa.enrolled` on the system chain): the admin's first login asks for a code and
+/// never meets the 428 `mfa_enrollment_required` of a role that requires MFA.
+///
+/// # Errors
+/// As [`bootstrap_admin`]; [`BootstrapError::Crypto`] when the secret cannot be made.
+pub async fn bootstrap_admin_with_totp(
+    state: &AppState,
+    email: &str,
+    password: &SecretString,
+) -> Result<(UserId, TotpEnrollment), BootstrapError> {
+    let (id, totp) = create_admin(state, email, password, true).await?;
+    let totp = totp.ok_or_else(|| BootstrapError::Crypto("no totp enrollment".into()))?;
+    Ok((id, totp))
+}
+
+/// A new TOTP secret: the enrollment shown once, the encrypted envelope and the peppered
+/// hashes of the recovery codes to store.
+fn new_totp(
+    state: &AppState,
+    email: &str,
+) -> Result<(TotpEnrollment, String, Vec<String>), BootstrapError> {
+    use breeze_crypto::totp;
+    let crypto = |e: &dyn std::fmt::Display| BootstrapError::Crypto(e.to_string());
+    let secret = totp::TotpSecret::generate().map_err(|e| crypto(&e))?;
+    let base32 = secret.to_base32();
+    let envelope = state
+        .mfa
+        .encrypt(base32.expose_secret())
+        .map_err(|e| crypto(&e))?;
+    let otpauth_uri = totp::otpauth_uri(&secret, email).map_err(|e| crypto(&e))?;
+    let recovery_codes = breeze_crypto::recovery::generate_codes().map_err(|e| crypto(&e))?;
+    let hashes = recovery_codes
+        .iter()
+        .map(|c| c.peppered_hash(&state.pepper).to_hex())
+        .collect();
+    Ok((
+        TotpEnrollment {
+            otpauth_uri,
+            secret: base32,
+            recovery_codes,
+        },
+        envelope,
+        hashes,
+    ))
+}
+
+async fn create_admin(
+    state: &AppState,
+    email: &str,
+    password: &SecretString,
+    with_totp: bool,
+) -> Result<(UserId, Option<TotpEnrollment>), BootstrapError> {
     let email = normalize_email(email)?;
     PasswordPolicy::default()
         .check(password.expose_secret())
@@ -167,8 +242,29 @@ pub async fn bootstrap_admin(
     )
     .await?;
     audit::append(&mut tx, None, event).await?;
+    let totp = if with_totp {
+        let (enrollment, envelope, hashes) = new_totp(state, &email)?;
+        crate::store::auth::set_pending_secret(&mut tx, id, &envelope).await?;
+        crate::store::auth::enable_mfa(&mut tx, id, &envelope, 0, &hashes).await?;
+        let enrolled = AuditEvent::builder(
+            Actor::System,
+            action("auth.mfa.enrolled")?,
+            AuditResult::Success,
+            InitiatedBy::Manual,
+            now(state)?,
+        )
+        .resource_type("user")
+        .resource_id(id.to_string())
+        .details(&serde_json::json!({"via": "cli", "recoveryCodes": hashes.len()}))
+        .build()
+        .map_err(|e| BootstrapError::Audit(e.to_string()))?;
+        audit::append(&mut tx, None, enrolled).await?;
+        Some(enrollment)
+    } else {
+        None
+    };
     tx.commit().await?;
-    Ok(id)
+    Ok((id, totp))
 }
 
 /// Options of `enrollment-key create`.

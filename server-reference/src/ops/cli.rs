@@ -9,7 +9,7 @@
 //! breeze-server audit keys [--json]        print the checkpoint public keys (for verifiers)
 //! breeze-server audit checkpoint           sign the head of every chain with new entries
 //! breeze-server audit retention            prune old prefixes (DATABASE_MAINT_URL)
-//! breeze-server bootstrap-admin --email E [--password-stdin]
+//! breeze-server bootstrap-admin --email E [--password-stdin] [--with-totp]
 //! breeze-server enrollment-key create --org ID --site ID [--max-usage N] [--expires-minutes M] [--name N]
 //! breeze-server secrets rekey [--batch N]
 //! breeze-server openapi                    print the OpenAPI document
@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::config::{ConfigError, DevSecrets, ServerConfig};
 use crate::state::AppState;
@@ -78,6 +78,11 @@ pub enum Command {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// Enroll a TOTP second factor at creation and print, once, its `otpauth://` URI
+        /// (for an authenticator app), its base32 secret and ten recovery codes: the first
+        /// login then asks for a code instead of answering 428 `mfa_enrollment_required`.
+        #[arg(long)]
+        with_totp: bool,
     },
     /// Enrollment keys.
     EnrollmentKey {
@@ -364,6 +369,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::BootstrapAdmin {
             email,
             password_stdin,
+            with_totp,
         } => {
             let (password, generated) = if password_stdin {
                 (read_password_stdin()?, false)
@@ -373,8 +379,36 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let state =
                 AppState::connect(load_config(cli.config.as_deref(), DevSecrets::Generate)?)
                     .await?;
-            let id = crate::ops::bootstrap::bootstrap_admin(&state, &email, &password).await?;
+            let (id, totp) = if with_totp {
+                let (id, totp) =
+                    crate::ops::bootstrap::bootstrap_admin_with_totp(&state, &email, &password)
+                        .await?;
+                (id, Some(totp))
+            } else {
+                (
+                    crate::ops::bootstrap::bootstrap_admin(&state, &email, &password).await?,
+                    None,
+                )
+            };
             println!("platform admin created: {id}");
+            if let Some(totp) = totp {
+                // shown once, like a generated password: the server keeps only the
+                // encrypted secret and the peppered hashes of the codes
+                println!(
+                    "totp otpauth uri (shown once, add it to an authenticator app): {}",
+                    totp.otpauth_uri.expose_secret()
+                );
+                println!(
+                    "totp secret (base32, shown once): {}",
+                    totp.secret.expose_secret()
+                );
+                let codes: Vec<&str> = totp
+                    .recovery_codes
+                    .iter()
+                    .map(breeze_crypto::recovery::RecoveryCode::expose_secret)
+                    .collect();
+                println!("recovery codes (shown once): {}", codes.join(" "));
+            }
             if generated {
                 println!(
                     "generated password (shown once, store it now): {}",

@@ -343,3 +343,71 @@ fn ops_cli_commands_in_development_never_write_secrets_into_the_working_director
     std::fs::remove_dir_all(&checkout).unwrap();
     std::fs::remove_dir_all(&home).unwrap();
 }
+
+#[tokio::test]
+async fn ops_bootstrap_admin_with_totp_enrolls_the_second_factor_and_shows_it_once() {
+    use secrecy::ExposeSecret as _;
+    let db = TestDb::new().await;
+    let password = "Bootstrap-Admin-42";
+    let out = run_on(
+        &db,
+        &[
+            "bootstrap-admin",
+            "--email",
+            "root@example.test",
+            "--password-stdin",
+            "--with-totp",
+        ],
+        Some(&format!("{password}\n")),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("`{prefix}` in {text}"))
+            .trim()
+            .to_owned()
+    };
+    let uri = line("totp otpauth uri (shown once, add it to an authenticator app): ");
+    let secret = line("totp secret (base32, shown once): ");
+    let codes = line("recovery codes (shown once): ");
+    assert!(uri.starts_with("otpauth://totp/"), "{uri}");
+    assert!(uri.contains(&format!("secret={secret}")), "{uri}");
+    assert_eq!(codes.split(' ').count(), 10);
+    let logs = stderr(&out);
+    assert!(
+        !logs.contains(&secret) && !logs.contains(password),
+        "never in logs"
+    );
+
+    let pool = db.superuser_pool().await;
+    let (enabled, stored, pending): (bool, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT mfa_enabled, mfa_secret, mfa_pending_secret FROM users WHERE email = 'root@example.test'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(enabled);
+    assert!(pending.is_none());
+    let stored = stored.unwrap();
+    assert!(!stored.contains(&secret), "stored encrypted");
+    let key = crate::common::test_settings(&db)
+        .into_iter()
+        .find(|(k, _)| k == "BREEZE_MFA_ENCRYPTION_KEY")
+        .unwrap()
+        .1;
+    let cipher = breeze_crypto::envelope::MfaCipher::new(&secrecy::SecretString::from(key));
+    assert_eq!(cipher.decrypt(&stored).unwrap().expose_secret(), secret);
+    let recovery: i64 = sqlx::query_scalar("SELECT count(*) FROM mfa_recovery_codes")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(recovery, 10);
+    let actions: Vec<String> = crate::common::ops::audit_actions(&db, "system")
+        .await
+        .into_iter()
+        .map(|(a, _, _)| a)
+        .collect();
+    assert_eq!(actions, ["user.bootstrap_admin", "auth.mfa.enrolled"]);
+}
