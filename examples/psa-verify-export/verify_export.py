@@ -3,8 +3,9 @@
 
     python verify_export.py BUNDLE.jsonl [--keys KEYS.json] [--checkpoints CHECKPOINTS.json]
 
-KEYS.json is the list of checkpoint keys you trust, ``[{"key_id": ..., "public_key": <hex>}]``
-(without it the bundle's own keys are used, which proves integrity but not origin).
+KEYS.json holds the checkpoint keys you trust: the list ``[{"key_id": ..., "public_key": <hex>}]``,
+or the document ``breeze-server audit keys --json`` prints (its ``trusted_keys`` are used).
+Without it the bundle's own keys are used, which proves integrity but not origin.
 CHECKPOINTS.json lists checkpoints you kept from earlier exports; the bundle must contain their
 heads, which catches a chain rewritten after them. Exit status: 0 verified, 1 broken, 2 usage.
 """
@@ -16,10 +17,21 @@ import sys
 import breeze
 
 
+def load_keys(path):
+    """The trusted keys of PATH: a list, or the ``audit keys --json`` document."""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    if isinstance(doc, dict):
+        if not isinstance(doc.get("trusted_keys"), list):
+            raise ValueError(f"{path}: expected a list of keys or an object with `trusted_keys`")
+        doc = doc["trusted_keys"]
+    return doc
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Verify a Breeze audit export bundle")
     p.add_argument("bundle", help="the .jsonl export bundle")
-    p.add_argument("--keys", help="JSON list of trusted checkpoint keys")
+    p.add_argument("--keys", help="trusted checkpoint keys: a JSON list, or `breeze-server audit keys --json`")
     p.add_argument("--checkpoints", help="JSON list of checkpoints kept from earlier exports")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     args = p.parse_args(argv)
@@ -27,7 +39,7 @@ def main(argv=None) -> int:
     try:
         with open(args.bundle, "rb") as f:
             bundle = f.read()
-        keys = json.load(open(args.keys, encoding="utf-8")) if args.keys else None
+        keys = load_keys(args.keys) if args.keys else None
         checkpoints = json.load(open(args.checkpoints, encoding="utf-8")) if args.checkpoints else None
         report = breeze.audit_verify_bundle(bundle, keys, checkpoints)
     except (OSError, ValueError) as e:

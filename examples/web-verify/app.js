@@ -45,7 +45,9 @@ function verify(bytes, source, checkpoints) {
 await init();
 document.getElementById('keys').addEventListener('change', async (ev) => {
   const f = ev.target.files[0];
-  trustedKeys = f ? JSON.parse(await f.text()) : null;
+  // a JSON list of keys, or the document `breeze-server audit keys --json` prints
+  const doc = f ? JSON.parse(await f.text()) : null;
+  trustedKeys = doc === null || Array.isArray(doc) ? doc : (doc.trusted_keys ?? null);
 });
 document.getElementById('file').addEventListener('change', async (ev) => {
   const f = ev.target.files[0];

@@ -44,3 +44,24 @@ def test_every_tampered_bundle_reports_its_first_break(tmp_path):
 def test_usage_errors(tmp_path):
     out = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "missing.jsonl")], capture_output=True, text=True)
     assert out.returncode == 2 and "error:" in out.stderr
+
+
+def test_audit_keys_document_verifies_origin(tmp_path):
+    """`--keys` takes what `breeze-server audit keys --json` prints; a foreign key is refused."""
+    v = load("audit/chain.json")
+    trusted = [{"key_id": k["key_id"], "public_key": k["public_key"]} for k in v["keys"]]
+    doc = {
+        "algorithm": "ed25519",
+        "active_key_id": trusted[0]["key_id"],
+        "keys": [dict(k, algorithm="ed25519", active=i == 0, aliases=[]) for i, k in enumerate(trusted)],
+        "trusted_keys": trusted,
+    }
+    out = run(tmp_path, v["full"]["bundle"], doc)
+    assert out.returncode == 0, out.stderr
+    assert "trusted keys" in out.stdout and "integrity only" not in out.stdout
+    # the Ed25519 base point as a stand-in for another server's key
+    foreign = [{"key_id": k["key_id"], "public_key": "58" + "66" * 31} for k in trusted]
+    out = run(tmp_path, v["full"]["bundle"], dict(doc, trusted_keys=foreign))
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    out = run(tmp_path, v["full"]["bundle"], {"keys": trusted})
+    assert out.returncode == 2 and "trusted_keys" in out.stderr
