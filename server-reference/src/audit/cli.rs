@@ -203,7 +203,11 @@ pub fn print_keys(keys: &[RingKey], json: bool) -> Result<(), AuditCliError> {
     for k in keys {
         println!(
             "{} {}  {}{}",
-            if k.active { "active " } else { "retired" },
+            if k.active {
+                "active     "
+            } else {
+                "verify-only"
+            },
             k.key_id,
             k.public_key,
             if k.aliases.is_empty() {
