@@ -103,7 +103,7 @@ macro_rules! doc_handler {
             $($arg: DocArg,)*
         {
             fn input() -> InputDoc {
-                #[allow(unused_mut)]
+                #[allow(unused_mut, reason = "a handler without arguments changes nothing")]
                 let mut input = InputDoc::default();
                 $(<$arg as DocArg>::describe(&mut input);)*
                 input

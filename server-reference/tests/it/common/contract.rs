@@ -100,8 +100,10 @@ pub async fn check(State(contract): State<Contract>, request: Request, next: Nex
         method.as_str().to_ascii_lowercase()
     );
     let Some(op) = doc.pointer(&op_pointer) else {
-        // a method the path does not have: 405, or what the outer layers answer first
-        if !matches!(status, 405 | 413 | 429) {
+        // a method the path does not have: 405, or what the outer layers and the guard
+        // answer first (the guard authenticates before the method is looked at, so an
+        // unauthenticated caller learns nothing of a route's methods)
+        if !matches!(status, 401 | 403 | 405 | 413 | 429) {
             contract.record(format!(
                 "{method} {path}: answered {status} for a method the document does not list"
             ));

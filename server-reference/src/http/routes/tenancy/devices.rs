@@ -44,6 +44,7 @@ pub fn routes() -> Vec<Route> {
             "list devices whose agent credentials are suspended, for review (filter orgId; MFA)",
             list_suspended,
         )
+        .errors(&[404])
         .ok::<PageOf<SuspendedDeviceOut>>()
         .mfa_required(),
         route(
