@@ -167,3 +167,20 @@ impl JsonSchema for Rfc3339 {
         schemars::json_schema!({"type": "string", "format": "date-time"})
     }
 }
+
+/// The schema of a page size (`?limit=`; parsed from text, 1 to 100).
+pub struct PageLimit;
+
+impl JsonSchema for PageLimit {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PageLimit".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({"type": "integer", "minimum": 1, "maximum": 100, "default": 50})
+    }
+}

@@ -217,9 +217,11 @@ pub use crate::store::page::{DEFAULT_PAGE, MAX_PAGE, Page};
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
-    /// Page size as text (validated to 1..=100).
+    /// Page size (1 to 100, default 50).
+    #[schemars(with = "Option<crate::http::doc::PageLimit>")]
     pub limit: Option<String>,
     /// The `nextCursor` of the previous page.
+    #[schemars(with = "Option<uuid::Uuid>")]
     pub cursor: Option<String>,
 }
 

@@ -206,6 +206,8 @@ fn query_parameters(generator: &mut SchemaGenerator, f: SchemaFn) -> Vec<Value> 
         .iter()
         .map(|(name, prop)| {
             let mut prop = prop.clone();
+            // a query parameter is absent or text, never null
+            not_null(&mut prop);
             let description = prop.as_object_mut().and_then(|p| p.remove("description"));
             let mut param = json!({
                 "name": name,
@@ -219,6 +221,33 @@ fn query_parameters(generator: &mut SchemaGenerator, f: SchemaFn) -> Vec<Value> 
             param
         })
         .collect()
+}
+
+/// Removes `null` from a schema's types (`["integer", "null"]` -> `integer`, an `anyOf`
+/// alternative `{"type": "null"}` dropped).
+fn not_null(schema: &mut Value) {
+    let Some(map) = schema.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Array(types)) = map.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            map.insert("type".into(), only);
+        }
+    }
+    if let Some(Value::Array(alternatives)) = map.get_mut("anyOf") {
+        alternatives.retain(|a| a.get("type").is_none_or(|t| t != "null"));
+        if let [only] = alternatives.as_slice() {
+            let only = only.clone();
+            map.remove("anyOf");
+            if let Value::Object(inner) = only {
+                for (k, v) in inner {
+                    map.entry(k).or_insert(v);
+                }
+            }
+        }
+    }
 }
 
 fn operation_id(meta: &RouteMeta) -> String {

@@ -106,7 +106,7 @@ fn schemathesis(server: &TestServer, who: &str, token: &str, dir: &Path) -> (usi
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", MAX_EXAMPLES])
         .args(["--seed", "26"])
-        .args(["--workers", "2"])
+        .args(["--workers", "1"])
         .args(["--exclude-path-regex", EXCLUDED_PATHS])
         .args(["--suppress-health-check", "all"])
         .args(["--report", "har"])

@@ -537,6 +537,14 @@ async fn approvals_four_eyes_fresh_factor_and_one_execution() {
     let url = format!("{base}/api/v1/approvals?status=pending");
     let (_, inbox) = json_call(http, Method::GET, url, &e.approver_token, None).await;
     assert_eq!(inbox["items"][0]["arguments"]["content"], "uname -a");
+    // a page size is query text like any other (it was refused as "the wrong type")
+    let url = format!("{base}/api/v1/approvals?status=pending&limit=1");
+    let (s, page) = json_call(http, Method::GET, url, &e.approver_token, None).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    let url = format!("{base}/api/v1/approvals?limit=101");
+    let (s, _) = json_call(http, Method::GET, url, &e.approver_token, None).await;
+    assert_eq!(s, 400);
 
     // the key's creator may not approve (four eyes), even with a valid code
     let creator_totp = with_totp(&e.server, &e.fx, &e.creator).await;

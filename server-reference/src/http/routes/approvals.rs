@@ -118,7 +118,23 @@ pub fn routes() -> Vec<Route> {
 pub struct ListQuery {
     status: Option<String>,
     after: Option<Uuid>,
-    limit: Option<u32>,
+    /// Page size, 1 to 100 (default 50); a query value is text, parsed here.
+    #[schemars(with = "Option<crate::http::doc::PageLimit>")]
+    limit: Option<String>,
+}
+
+impl ListQuery {
+    /// The page size, when given and in 1..=100.
+    fn limit(&self) -> Result<u32, FieldIssue> {
+        match &self.limit {
+            None => Ok(50),
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|l| (1..=100).contains(l))
+                .ok_or_else(|| FieldIssue::new("limit", "must be 1 to 100")),
+        }
+    }
 }
 
 impl Validate for ListQuery {
@@ -134,8 +150,8 @@ impl Validate for ListQuery {
                 "must be pending, approved, denied, executed or expired",
             ));
         }
-        if self.limit.is_some_and(|l| !(1..=100).contains(&l)) {
-            issues.push(FieldIssue::new("limit", "must be 1 to 100"));
+        if let Err(issue) = self.limit() {
+            issues.push(issue);
         }
         issues
     }
@@ -153,7 +169,7 @@ async fn list(
     Extension(authed): Extension<Authed>,
     Query(q): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let limit = q.limit.unwrap_or(50);
+    let limit = q.limit().map_err(|i| ApiError::Validation(vec![i]))?;
     let mut tx = authed.begin(&state).await?;
     let mut rows = store::list_approvals(&mut tx, q.status.as_deref(), q.after, limit + 1).await?;
     drop(tx);

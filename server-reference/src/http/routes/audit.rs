@@ -106,6 +106,7 @@ pub struct ListQuery {
     org_id: Option<String>,
     actor: Option<String>,
     result: Option<String>,
+    #[schemars(with = "Option<crate::http::doc::PageLimit>")]
     limit: Option<String>,
     cursor: Option<String>,
     include_hashes: Option<String>,

@@ -72,6 +72,7 @@ struct DeviceCommandPath {
 /// `POST /api/v1/devices/{deviceId}/commands` body.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(example = serde_json::json!({"type": "run_script", "payload": {"content": "uname -a", "language": "bash", "parameters": {}, "timeoutSeconds": 60}}))]
 pub struct QueueCommandBody {
     /// Command type (`run_script`).
     #[serde(rename = "type")]

@@ -158,6 +158,7 @@ pub struct ListQuery {
     /// Only this organization's.
     pub org_id: Option<OrgId>,
     /// Page size.
+    #[schemars(with = "Option<crate::http::doc::PageLimit>")]
     pub limit: Option<String>,
     /// Cursor.
     pub cursor: Option<String>,
@@ -172,6 +173,7 @@ pub struct DeliveriesQuery {
     /// `pending`, `delivered` or `failed`.
     pub status: Option<String>,
     /// Page size.
+    #[schemars(with = "Option<crate::http::doc::PageLimit>")]
     pub limit: Option<String>,
     /// Cursor.
     pub cursor: Option<String>,
@@ -182,6 +184,7 @@ impl Validate for DeliveriesQuery {}
 /// Body of `POST /webhooks`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(example = serde_json::json!({"orgId": "4f9c2a1e-7b3d-4c8e-9a5f-1d2e3c4b5a69", "name": "PSA tickets", "url": "https://psa.example/hooks/breeze", "events": ["device.offline", "command.completed"]}))]
 pub struct CreateWebhook {
     /// Organization.
     pub org_id: OrgId,
@@ -236,6 +239,7 @@ impl Validate for UpdateWebhook {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RollSecret {
     /// Seconds the old secret keeps signing (default 86,400; 0 to 604,800).
+    #[schemars(range(min = 0, max = 604_800))]
     pub overlap_seconds: Option<i64>,
 }
 

@@ -37,6 +37,7 @@ use crate::store::principal;
 /// `POST /auth/login` body.
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(example = serde_json::json!({"email": "tech@msp.example", "password": "correct-horse-battery-9"}))]
 pub struct LoginBody {
     email: String,
     password: String,
@@ -226,6 +227,7 @@ async fn login_inner(
 /// `POST /auth/mfa/verify` body.
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(example = serde_json::json!({"mfaToken": "the mfaToken of the login answer", "code": "123456"}))]
 pub struct MfaVerifyBody {
     mfa_token: String,
     code: String,

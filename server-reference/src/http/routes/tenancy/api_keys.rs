@@ -71,6 +71,7 @@ pub struct ApiKeyPath {
 /// Body of `POST /orgs/{orgId}/api-keys`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(example = serde_json::json!({"name": "PSA sync", "scopes": ["devices:read", "audit:read"], "expiresInDays": 90}))]
 pub struct CreateApiKey {
     /// Name.
     pub name: String,

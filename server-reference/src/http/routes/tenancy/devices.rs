@@ -119,6 +119,7 @@ const STATUSES: [&str; 4] = ["online", "offline", "quarantined", "decommissioned
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeviceQuery {
     /// Page size.
+    #[schemars(with = "Option<crate::http::doc::PageLimit>")]
     pub limit: Option<String>,
     /// Cursor.
     pub cursor: Option<String>,
@@ -390,6 +391,7 @@ async fn decommission(
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SuspendedQuery {
     /// Page size.
+    #[schemars(with = "Option<crate::http::doc::PageLimit>")]
     pub limit: Option<String>,
     /// Cursor.
     pub cursor: Option<String>,

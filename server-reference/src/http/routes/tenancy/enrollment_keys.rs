@@ -71,6 +71,7 @@ pub struct KeyPath {
 /// Body of `POST /orgs/{orgId}/enrollment-keys`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(example = serde_json::json!({"siteId": "8b1e6f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "name": "front desk", "maxUsage": 5, "expiresInMinutes": 60}))]
 pub struct CreateEnrollmentKey {
     /// Site enrolled devices land in.
     pub site_id: SiteId,

@@ -78,6 +78,7 @@ pub struct GroupPath {
 /// Body of group create and rename.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(example = serde_json::json!({"name": "Servers"}))]
 pub struct GroupBody {
     /// Name.
     pub name: String,

@@ -49,6 +49,7 @@ pub fn routes() -> Vec<Route> {
             "create an organization (partner-wide write)",
             create,
         )
+        .errors(&[404])
         .created::<OrgOut>()
         .errors(&[409]),
         route(
@@ -90,6 +91,7 @@ fn retention_issue(v: Option<i32>) -> Option<FieldIssue> {
 /// Body of `POST /orgs`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(example = serde_json::json!({"name": "Contoso Dental", "partnerId": "4f9c2a1e-7b3d-4c8e-9a5f-1d2e3c4b5a69"}))]
 pub struct CreateOrg {
     /// Name.
     pub name: String,

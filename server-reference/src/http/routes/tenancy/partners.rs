@@ -78,6 +78,7 @@ pub struct PartnerPath {
 /// Body of `POST /partners`.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schemars(example = serde_json::json!({"name": "Northwind MSP", "maxDevices": 5000}))]
 pub struct CreatePartner {
     /// Name.
     pub name: String,
