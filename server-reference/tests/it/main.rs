@@ -21,6 +21,7 @@ mod agent_e2e;
 mod agent_heartbeat_batch;
 mod agent_http;
 mod agent_ws;
+mod api_clients;
 mod api_schemathesis;
 mod audit_api;
 mod audit_append_only;
