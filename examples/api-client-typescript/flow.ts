@@ -292,7 +292,9 @@ async function main(): Promise<number> {
       out: args.out,
     });
   } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
+    // fetch's own failures (refused, reset, DNS) carry the reason in `cause`
+    const cause = (e as Error).cause instanceof Error ? `: ${((e as Error).cause as Error).message}` : '';
+    console.error(`error: ${(e as Error).message}${cause}`);
     return e instanceof UsageError ? 2 : 1;
   }
   console.log(`flow complete in ${((performance.now() - started) / 1000).toFixed(1)} s`);
