@@ -151,6 +151,39 @@ impl Generators {
 /// Response component names that were renamed (`name` -> `nameOut`).
 type Renames = std::collections::BTreeMap<String, String>;
 
+/// Spells the boolean schema `true` (any value: a `serde_json::Value` field) as `{}`, which
+/// means the same: some client generators accept only object schemas.
+fn no_boolean_schemas(value: &mut Value) {
+    fn fix(schema: &mut Value) {
+        if *schema == Value::Bool(true) {
+            *schema = json!({});
+        }
+        no_boolean_schemas(schema);
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                match key.as_str() {
+                    "properties" | "$defs" | "schemas" | "patternProperties" => {
+                        if let Value::Object(children) = v {
+                            children.values_mut().for_each(fix);
+                        }
+                    }
+                    "items" | "additionalProperties" | "schema" | "not" => fix(v),
+                    "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                        if let Value::Array(children) = v {
+                            children.iter_mut().for_each(fix);
+                        }
+                    }
+                    _ => no_boolean_schemas(v),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(no_boolean_schemas),
+        _ => {}
+    }
+}
+
 /// Rewrites `$ref`s to renamed response components.
 fn rename_refs(value: &mut Value, renames: &Renames) {
     if renames.is_empty() {
@@ -405,7 +438,7 @@ pub fn document(routes: &[(&RouteMeta, &RouteDoc)]) -> Value {
     {
         schemas.insert("AgentError".into(), s);
     }
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {
@@ -431,7 +464,9 @@ pub fn document(routes: &[(&RouteMeta, &RouteDoc)]) -> Value {
             },
             "schemas": schemas
         }
-    })
+    });
+    no_boolean_schemas(&mut doc);
+    doc
 }
 
 /// The document of the server's route table.
@@ -578,5 +613,21 @@ mod tests {
             }
         }
         assert!(bodies >= 40, "{bodies} request bodies");
+        // no boolean schema anywhere (`{}` instead of `true`)
+        let text = doc.to_string();
+        for needle in [
+            "\"items\":true",
+            "\"schema\":true",
+            "\"additionalProperties\":true",
+        ] {
+            assert!(!text.contains(needle), "{needle}");
+        }
+        for (name, schema) in schemas {
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (p, s) in props {
+                    assert!(s.is_object(), "{name}.{p} is a boolean schema");
+                }
+            }
+        }
     }
 }

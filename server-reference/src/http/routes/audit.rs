@@ -103,12 +103,14 @@ const RESULTS: [&str; 3] = ["success", "failure", "denied"];
 pub struct ListQuery {
     resource: Option<String>,
     action: Option<String>,
+    #[schemars(with = "Option<uuid::Uuid>")]
     org_id: Option<String>,
     actor: Option<String>,
     result: Option<String>,
     #[schemars(with = "Option<crate::http::doc::PageLimit>")]
     limit: Option<String>,
     cursor: Option<String>,
+    #[schemars(with = "Option<bool>")]
     include_hashes: Option<String>,
 }
 
@@ -384,6 +386,7 @@ async fn list(
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VerifyQuery {
+    #[schemars(with = "Option<uuid::Uuid>")]
     org_id: Option<String>,
 }
 
@@ -420,8 +423,11 @@ async fn verify(
 #[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExportQuery {
+    #[schemars(with = "Option<uuid::Uuid>")]
     org_id: Option<String>,
+    #[schemars(with = "Option<u64>")]
     from_seq: Option<String>,
+    #[schemars(with = "Option<u64>")]
     to_seq: Option<String>,
 }
 
