@@ -148,7 +148,7 @@ def export_and_verify(client, org_id, keys, wait_checkpoint, out):
     seconds for a bundle that holds a signed checkpoint (the proof of origin)."""
     deadline = time.monotonic() + wait_checkpoint
     while True:
-        answer = get_api_v1_audit_export.sync_detailed(client=client, org_id=str(org_id))
+        answer = get_api_v1_audit_export.sync_detailed(client=client, org_id=org_id)
         bundle = expect("GET /api/v1/audit/export", answer, 200, bytes)
         lines = bundle.count(b"\n")
         report = breeze.audit_verify_bundle(bundle, keys, None)
@@ -233,7 +233,7 @@ def run(args, password, totp_secret, keys):
 
     devices = expect(
         "GET /api/v1/devices",
-        get_api_v1_devices.sync_detailed(client=client, org_id=org.id, limit="50"),
+        get_api_v1_devices.sync_detailed(client=client, org_id=org.id, limit=50),
         200,
         PageOfDeviceOut,
     )
@@ -241,7 +241,7 @@ def run(args, password, totp_secret, keys):
 
     page = expect(
         "GET /api/v1/audit",
-        get_api_v1_audit.sync_detailed(client=client, org_id=str(org.id), limit="50"),
+        get_api_v1_audit.sync_detailed(client=client, org_id=org.id, limit=50),
         200,
         AuditPage,
     )

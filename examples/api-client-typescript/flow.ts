@@ -234,14 +234,14 @@ async function run(opts: {
 
   const devices = expect(
     'GET /api/v1/devices',
-    await api.GET('/api/v1/devices', { params: { query: { orgId: org.id, limit: '50' } } }),
+    await api.GET('/api/v1/devices', { params: { query: { orgId: org.id, limit: 50 } } }),
     200,
   );
   step(`listed devices of the organization: ${devices.items.length} (no agent enrolled yet)`);
 
   const page = expect(
     'GET /api/v1/audit',
-    await api.GET('/api/v1/audit', { params: { query: { orgId: org.id, limit: '50' } } }),
+    await api.GET('/api/v1/audit', { params: { query: { orgId: org.id, limit: 50 } } }),
     200,
   );
   const actions = page.items.flatMap((item) => (typeof item.action === 'string' ? [item.action] : []));

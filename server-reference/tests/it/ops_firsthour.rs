@@ -48,6 +48,22 @@ fn public_of(seed_hex: &str) -> (String, String) {
     )
 }
 
+/// `audit export --org system --out PATH` on `db`.
+fn export_system(db: &TestDb, path: &std::path::Path) -> Output {
+    run_on(
+        db,
+        &[
+            "audit",
+            "export",
+            "--org",
+            "system",
+            "--out",
+            path.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
 /// A system chain with an entry and a signed checkpoint.
 async fn chain_with_checkpoint(db: &TestDb) {
     let out = run_on(
@@ -66,36 +82,14 @@ async fn ops_audit_export_writes_the_bundle_0600_also_over_an_existing_file() {
     chain_with_checkpoint(&db).await;
     let dir = temp_dir("export");
     let fresh = dir.join("fresh.jsonl");
-    let out = run_on(
-        &db,
-        &[
-            "audit",
-            "export",
-            "--org",
-            "system",
-            "--out",
-            fresh.to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = export_system(&db, &fresh);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(mode_of(&fresh), 0o600, "a new export is private");
     // an existing world-readable file is replaced by a private one
     let existing = dir.join("existing.jsonl");
     std::fs::write(&existing, b"old content").unwrap();
     std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = run_on(
-        &db,
-        &[
-            "audit",
-            "export",
-            "--org",
-            "system",
-            "--out",
-            existing.to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = export_system(&db, &existing);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         mode_of(&existing),

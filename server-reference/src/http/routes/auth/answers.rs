@@ -136,6 +136,24 @@ pub struct MfaStatus {
     pub recovery_codes_remaining: i64,
 }
 
+impl MfaStatus {
+    /// The MFA state of `session`'s user, as stored in `mfa`.
+    #[must_use]
+    pub fn of(mfa: &crate::store::auth::MfaState, session: &crate::http::authn::UserSession) -> Self {
+        Self {
+            enabled: mfa.enabled,
+            pending: mfa.pending_secret.is_some(),
+            required: session.role.as_ref().is_some_and(|r| r.requires_mfa),
+            session_verified: session.claims.mfa,
+            recovery_codes_remaining: if mfa.enabled {
+                mfa.recovery_codes_left
+            } else {
+                0
+            },
+        }
+    }
+}
+
 /// The role of the current user.
 #[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -84,17 +84,7 @@ pub async fn me(
             partner,
             organization,
         },
-        mfa: MfaStatus {
-            enabled: mfa.enabled,
-            pending: mfa.pending_secret.is_some(),
-            required: session.role.as_ref().is_some_and(|r| r.requires_mfa),
-            session_verified: session.claims.mfa,
-            recovery_codes_remaining: if mfa.enabled {
-                mfa.recovery_codes_left
-            } else {
-                0
-            },
-        },
+        mfa: MfaStatus::of(&mfa, session),
         last_login_at: profile.last_login_at.map(|t| t.unix_timestamp()),
         created_at: profile.created_at.unix_timestamp(),
     }))

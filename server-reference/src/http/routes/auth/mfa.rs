@@ -172,18 +172,7 @@ pub async fn status(
     let mut tx = authed.begin(&state).await?;
     let mfa = store::mfa_state(&mut tx, session.user.id).await?;
     drop(tx);
-    Ok(axum::Json(MfaStatus {
-        enabled: mfa.enabled,
-        pending: mfa.pending_secret.is_some(),
-        required: session.role.as_ref().is_some_and(|r| r.requires_mfa),
-        session_verified: session.claims.mfa,
-        recovery_codes_remaining: if mfa.enabled {
-            mfa.recovery_codes_left
-        } else {
-            0
-        },
-    })
-    .into_response())
+    Ok(axum::Json(MfaStatus::of(&mfa, session)).into_response())
 }
 
 /// Why a TOTP code was not accepted ([`verify_current_code`]).
