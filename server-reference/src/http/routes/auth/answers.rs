@@ -139,7 +139,10 @@ pub struct MfaStatus {
 impl MfaStatus {
     /// The MFA state of `session`'s user, as stored in `mfa`.
     #[must_use]
-    pub fn of(mfa: &crate::store::auth::MfaState, session: &crate::http::authn::UserSession) -> Self {
+    pub fn of(
+        mfa: &crate::store::auth::MfaState,
+        session: &crate::http::authn::UserSession,
+    ) -> Self {
         Self {
             enabled: mfa.enabled,
             pending: mfa.pending_secret.is_some(),
