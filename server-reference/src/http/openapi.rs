@@ -53,6 +53,11 @@ fn security(access: Access) -> Value {
     }
 }
 
+/// An agent route (enrollment included): its errors are the agent protocol's.
+fn speaks_agent_protocol(meta: &RouteMeta) -> bool {
+    meta.access == Access::Agent || meta.path.starts_with("/api/v1/agents")
+}
+
 /// The error statuses a route can answer, ascending: those its access and inputs imply
 /// plus its declared ones. 500 is never listed: the server must not answer it.
 #[must_use]
@@ -70,7 +75,7 @@ pub fn error_statuses(meta: &RouteMeta, doc: &RouteDoc) -> Vec<u16> {
     if meta.access != Access::Public {
         out.extend([401, 403]);
     }
-    if meta.access == Access::Agent || meta.path.starts_with("/api/v1/agents") {
+    if speaks_agent_protocol(meta) {
         // SPEC 8: a state conflict (rotation, key registration) and an unsupported protocol
         out.extend([409, 426]);
     }
@@ -372,11 +377,18 @@ fn operation(generators: &mut Generators, meta: &RouteMeta, doc: &RouteDoc) -> V
     }
     // the outer layers (body limit, per-address limit, CSRF) answer the API's `Error`
     // before a route that speaks another error body runs
-    let api_error = json!({"$ref": "#/components/schemas/Error"});
+    let api_error = schema_value(
+        &mut generators.response,
+        schema_of::<crate::error::ErrorBody<'static>>,
+    );
     let error = match doc.error_body {
         Some(f) => json!({"anyOf": [schema_value(&mut generators.response, f), api_error]}),
-        None if meta.access == Access::Agent || meta.path.starts_with("/api/v1/agents") => {
-            json!({"anyOf": [{"$ref": "#/components/schemas/AgentError"}, api_error]})
+        None if speaks_agent_protocol(meta) => {
+            let agent_error = schema_value(
+                &mut generators.response,
+                schema_of::<breeze_agent_proto::HttpErrorBody>,
+            );
+            json!({"anyOf": [agent_error, api_error]})
         }
         None => api_error,
     };
@@ -413,31 +425,16 @@ pub fn document(routes: &[(&RouteMeta, &RouteDoc)]) -> Value {
             item.insert(meta.method.to_lowercase(), op);
         }
     }
-    let error = schema_value(
-        &mut generators.response,
-        schema_of::<crate::error::ErrorBody<'static>>,
-    );
-    let agent_error = schema_value(
-        &mut generators.response,
-        schema_of::<breeze_agent_proto::HttpErrorBody>,
-    );
-    let (mut schemas, renames) = generators.components();
+    let (mut schemas, mut renames) = generators.components();
+    // the agent protocol's error body under the name the API document gives it
+    if let Some(agent_error) = schemas.remove("HttpErrorBody") {
+        schemas.insert("AgentError".into(), agent_error);
+        renames.insert("HttpErrorBody".into(), "AgentError".into());
+    }
+    let mut schemas = Value::Object(schemas);
+    rename_refs(&mut schemas, &renames);
     let mut paths = Value::Object(paths);
     rename_refs(&mut paths, &renames);
-    // the two error bodies under stable names
-    if let Some(r) = error.get("$ref").and_then(Value::as_str)
-        && let Some(name) = r.strip_prefix("#/components/schemas/")
-        && name != "Error"
-        && let Some(s) = schemas.get(name).cloned()
-    {
-        schemas.insert("Error".into(), s);
-    }
-    if let Some(r) = agent_error.get("$ref").and_then(Value::as_str)
-        && let Some(name) = r.strip_prefix("#/components/schemas/")
-        && let Some(s) = schemas.get(name).cloned()
-    {
-        schemas.insert("AgentError".into(), s);
-    }
     let mut doc = json!({
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",

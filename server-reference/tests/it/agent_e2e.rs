@@ -15,7 +15,8 @@ use crate::common;
 use std::time::Duration;
 
 use crate::common::agents::{
-    WsIn, audit_rows, beat, enrollment_key, mfa_token, verify_all_chains, ws_next, ws_send,
+    KeyFixture, WsIn, audit_rows, beat, enrollment_key, mfa_token, verify_all_chains, ws_next,
+    ws_send,
 };
 use crate::common::procs::{
     agent_binary, agent_cmd, agent_enroll, agent_run, poll, server_binary, server_process,
@@ -23,7 +24,48 @@ use crate::common::procs::{
 };
 use crate::common::{Fixtures, TestServer, system_context};
 use breeze_authz::seeded::SeededRole;
+use breeze_core::tenancy::{OrgId, PartnerId, SiteId};
 use serde_json::{Value, json};
+
+/// The common start of these tests: both binaries built, an in-process server for its
+/// database, fixtures and keys, one organization with a site and an enrollment key (10 uses,
+/// an hour), and a scratch directory for the processes' files.
+struct World {
+    harness: TestServer,
+    fx: Fixtures,
+    partner: PartnerId,
+    org: OrgId,
+    site: SiteId,
+    key: KeyFixture,
+    tmp: std::path::PathBuf,
+}
+
+async fn world() -> World {
+    agent_binary();
+    server_binary();
+    let harness = TestServer::start().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    World {
+        harness,
+        fx,
+        partner,
+        org,
+        site,
+        key,
+        tmp: scratch(),
+    }
+}
+
+/// A fresh scratch directory.
+fn scratch() -> std::path::PathBuf {
+    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    tmp
+}
 
 async fn ws_generation(fx: &Fixtures, agent_id: &str) -> i64 {
     let mut tx = fx.pool().begin().await.unwrap();
@@ -77,22 +119,21 @@ async fn command_view(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_server_and_real_agent_end_to_end() {
-    agent_binary();
-    server_binary();
     // an in-process server only for its database, fixtures and keys
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
-    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let World {
+        harness,
+        fx,
+        partner,
+        org,
+        key,
+        tmp,
+        ..
+    } = world().await;
     let tech = fx
         .org_user(partner, org, SeededRole::OrgTechnician, None)
         .await;
     let user_token = mfa_token(&harness, &fx, &tech).await;
 
-    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
     let (server_a, base_a) = server_process(&harness.db, &tmp, "server-a").await;
     let (server_b, base_b) = server_process(&harness.db, &tmp, "server-b").await;
 
@@ -177,24 +218,23 @@ async fn real_server_and_real_agent_end_to_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_frames_from_a_real_agent_token_suspend_it() {
-    agent_binary();
-    server_binary();
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
+    let World {
+        harness,
+        fx,
+        partner,
+        org,
+        key,
+        tmp,
+        ..
+    } = world().await;
     let org2 = fx.org(partner).await;
     let site2 = fx.site(org2).await;
-    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
     let key2 = enrollment_key(&harness, &fx, org2, site2, 10, 3600, None).await;
     let tech2 = fx
         .org_user(partner, org2, SeededRole::OrgTechnician, None)
         .await;
     let token2 = mfa_token(&harness, &fx, &tech2).await;
 
-    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
     let (server, base) = server_process(&harness.db, &tmp, "server").await;
     // two real enrollments; the victim's agent is not running, so its command stays queued
     let dir = tmp.join("attacker");
@@ -280,16 +320,13 @@ fn token_hash(token: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_by_the_real_agent_survives_a_kill_between_phases() {
-    agent_binary();
-    server_binary();
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
-    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
-    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
+    let World {
+        harness,
+        fx,
+        key,
+        tmp,
+        ..
+    } = world().await;
     let (server, base) = server_process(&harness.db, &tmp, "server").await;
     let dir = tmp.join("agent");
     agent_enroll(&dir, &base, &key.raw);
@@ -386,11 +423,7 @@ async fn rotation_by_the_real_agent_survives_a_kill_between_phases() {
 }
 
 /// Enrolls a device over HTTP against a server process; returns (agent id, token).
-async fn http_enroll(
-    base: &str,
-    key: &common::agents::KeyFixture,
-    hostname: &str,
-) -> (String, String) {
+async fn http_enroll(base: &str, key: &KeyFixture, hostname: &str) -> (String, String) {
     let res = common::agents::client_from_random_loopback()
         .post(format!("{base}/api/v1/agents/enroll"))
         .json(&common::agents::enroll_body(key, hostname))
@@ -410,15 +443,16 @@ async fn http_enroll(
 /// queued after the move is delivered to the moved agent and run by it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_01_e2e_moved_agent_and_other_tenants_keep_heartbeating() {
-    agent_binary();
-    server_binary();
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
+    let World {
+        harness,
+        fx,
+        partner,
+        org,
+        key,
+        tmp,
+        ..
+    } = world().await;
     let site2 = fx.site(org).await;
-    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
     let admin = fx.org_user(partner, org, SeededRole::OrgAdmin, None).await;
     let user_token = mfa_token(&harness, &fx, &admin).await;
     // another partner's devices
@@ -428,8 +462,6 @@ async fn finding_01_e2e_moved_agent_and_other_tenants_keep_heartbeating() {
     const OTHERS: usize = 20;
     let other_key = enrollment_key(&harness, &fx, other_org, other_site, 30, 3600, None).await;
 
-    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
     let (server, base) = server_process(&harness.db, &tmp, "server").await;
     let agent_dir = tmp.join("agent");
     agent_enroll(&agent_dir, &base, &key.raw);
@@ -554,18 +586,17 @@ async fn finding_01_e2e_moved_agent_and_other_tenants_keep_heartbeating() {
 /// `device_not_authorized` and audited with reason `device_held`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_03_e2e_reenrolment_of_a_quarantined_host_is_refused() {
-    agent_binary();
-    server_binary();
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
-    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let World {
+        harness,
+        fx,
+        partner,
+        org,
+        site,
+        key,
+        tmp,
+    } = world().await;
     let admin = fx.org_user(partner, org, SeededRole::OrgAdmin, None).await;
     let user_token = mfa_token(&harness, &fx, &admin).await;
-    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
     let (server, base) = server_process(&harness.db, &tmp, "server").await;
     let first = tmp.join("agent");
     agent_enroll(&first, &base, &key.raw);
@@ -647,8 +678,7 @@ async fn permission_cache_a_role_change_through_replica_a_denies_the_next_reques
     let admin_token = mfa_token(&harness, &fx, &admin).await;
     let target_token = mfa_token(&harness, &fx, &target).await;
 
-    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = scratch();
     let (server_a, base_a) = server_process(&harness.db, &tmp, "server-a").await;
     let (server_b, base_b) = server_process(&harness.db, &tmp, "server-b").await;
     let http = reqwest::Client::new();
@@ -752,20 +782,19 @@ struct BoundAgent {
 }
 
 async fn bound_agent() -> BoundAgent {
-    agent_binary();
-    server_binary();
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let partner = fx.partner().await;
-    let org = fx.org(partner).await;
-    let site = fx.site(org).await;
-    let key = enrollment_key(&harness, &fx, org, site, 10, 3600, None).await;
+    let World {
+        harness,
+        fx,
+        partner,
+        org,
+        key,
+        tmp,
+        ..
+    } = world().await;
     let tech = fx
         .org_user(partner, org, SeededRole::OrgTechnician, None)
         .await;
     let user_token = mfa_token(&harness, &fx, &tech).await;
-    let tmp = std::env::temp_dir().join(format!("breeze-e2e-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
     let (server, base) = server_process(&harness.db, &tmp, "server").await;
     let dir = tmp.join("agent");
     agent_enroll(&dir, &base, &key.raw);
