@@ -8,6 +8,7 @@
 //! | [`jwt`] | HS256 access and refresh tokens with a `kid` key ring and a legacy secret |
 //! | [`totp`] | RFC 6238 codes, secrets and `otpauth://` URIs |
 //! | [`recovery`] | MFA recovery codes |
+//! | `oidc` (feature `oidc`) | OpenID Connect relying party: discovery, PKCE, login state, JWKS, ID-token verification |
 //! | [`keys`] | validation of configured keys and secrets, the placeholder list |
 //! | [`ct`], [`random`] | constant-time comparison, CSPRNG helpers |
 //!
@@ -39,6 +40,8 @@ pub mod envelope;
 pub mod httpsig;
 pub mod jwt;
 pub mod keys;
+#[cfg(feature = "oidc")]
+pub mod oidc;
 pub mod password;
 pub mod random;
 pub mod recovery;
