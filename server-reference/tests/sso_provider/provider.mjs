@@ -18,14 +18,8 @@ import * as crypto from 'node:crypto';
 console.info = (...args) => console.error(...args);
 console.log = (...args) => console.error(...args);
 
+const started = performance.now();
 const jose = await import('jose');
-const { default: Provider, interactionPolicy } = await import('oidc-provider');
-// Deep import (no "exports" map in oidc-provider 9.13.3, which is pinned): one
-// in-memory store shared by every Provider instance we build, so that key
-// rotation (which rebuilds the Provider) keeps sessions, interactions, grants
-// and codes. Passing our own factory also silences the "in-memory adapter"
-// warning, which only fires for the package's default.
-const { createMemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
 
 // ---------------------------------------------------------------- arguments
 
@@ -72,9 +66,13 @@ process.on('SIGINT', () => shutdown(0));
 if (!args.ignoreStdin) {
   // The parent (a test) holds our stdin open; when it dies or closes the pipe
   // we go too, so no orphan is left behind.
-  process.stdin.on('end', () => shutdown(0));
-  process.stdin.on('close', () => shutdown(0));
-  process.stdin.on('error', () => shutdown(0));
+  const gone = () => {
+    process.stderr.write('provider.mjs: stdin closed, exiting\n');
+    shutdown(0);
+  };
+  process.stdin.on('end', gone);
+  process.stdin.on('close', gone);
+  process.stdin.on('error', gone);
   process.stdin.resume();
 }
 
@@ -145,6 +143,18 @@ async function rogueKey(kty) {
   return rogue[kty];
 }
 
+// Key generation (RSA-2048 takes 0.1 to 0.7 s) runs on libuv's thread pool
+// while oidc-provider loads.
+const firstKeys = newGeneration();
+
+const { default: Provider, interactionPolicy } = await import('oidc-provider');
+// Deep import (no "exports" map in oidc-provider 9.13.3, which is pinned): one
+// in-memory store shared by every Provider instance we build, so that key
+// rotation (which rebuilds the Provider) keeps sessions, interactions, grants
+// and codes. Passing our own factory also silences the "in-memory adapter"
+// warning, which only fires for the package's default.
+const { createMemoryAdapter } = await import('oidc-provider/lib/adapters/memory_adapter.js');
+
 // ---------------------------------------------------------------- test state
 
 const accounts = new Map(); // id -> { id, email, email_verified, name }
@@ -202,8 +212,20 @@ function buildProvider() {
       };
     },
     scopes: ['openid', 'email', 'profile'],
+    // oidc-provider releases a claim into the ID token only when a granted
+    // scope maps to it (or the claims parameter asks for it). A claim keyed
+    // to null here (the defaults acr, auth_time, sid, iss) is merely
+    // "supported", released on request. amr is not even supported by
+    // default, and neither amr nor auth_time reaches the ID token of a plain
+    // code flow, although the session has them. So the openid scope maps to
+    // them: every ID token carries amr (when the login set one) and auth_time.
     claims: {
-      openid: ['sub'],
+      acr: null,
+      amr: null,
+      auth_time: null,
+      iss: null,
+      sid: null,
+      openid: ['sub', 'amr', 'auth_time'],
       email: ['email', 'email_verified'],
       profile: ['name'],
     },
@@ -336,6 +358,14 @@ async function handleInteraction(req, res) {
   let result;
   if (prompt.name === 'login') {
     if (!nextLogin) return sendText(res, 400, 'no login queued');
+    if (nextLogin.error) {
+      // the "user" refuses: the OP redirects to the RP with ?error=...&state=...
+      const { error, error_description: description } = nextLogin;
+      nextLogin = null;
+      return provider.interactionFinished(req, res, {
+        error, ...(description ? { error_description: description } : {}),
+      }, { mergeWithLastSubmission: false });
+    }
     const { accountId, amr } = nextLogin;
     if (!accounts.has(accountId)) return sendText(res, 400, `unknown account ${accountId}`);
     nextLogin = null;
@@ -419,6 +449,13 @@ async function handleControl(req, res, path) {
     }
 
     case 'POST /__test/next-login': {
+      if (body.error !== undefined) {
+        const { error, error_description: description } = body;
+        if (typeof error !== 'string' || !/^[a-z_]+$/.test(error)) return sendJson(res, 400, { error: 'error must be an OAuth error code like access_denied' });
+        if (description !== undefined && typeof description !== 'string') return sendJson(res, 400, { error: 'error_description must be a string' });
+        nextLogin = { error, ...(description ? { error_description: description } : {}) };
+        return sendJson(res, 200, { nextLogin });
+      }
       const { accountId, amr = ['pwd'] } = body;
       if (typeof accountId !== 'string' || !accountId) return sendJson(res, 400, { error: 'accountId must be a non-empty string' });
       if (!Array.isArray(amr) || !amr.every((x) => typeof x === 'string')) return sendJson(res, 400, { error: 'amr must be an array of strings' });
@@ -476,8 +513,7 @@ async function handle(req, res) {
   }
 }
 
-const started = performance.now();
-await newGeneration();
+await firstKeys;
 
 const server = http.createServer((req, res) => { handle(req, res); });
 await new Promise((resolve, reject) => {
