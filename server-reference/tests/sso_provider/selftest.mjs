@@ -430,6 +430,7 @@ async function main() {
 
   // rotation, with an interaction that spans it
   const pre = await login('breeze-rs256');
+  const codeBefore = await authorize('breeze-es256'); // a code issued before the rotation, redeemed after it
   const oldJwks = (await (await fetch(`${issuer}/jwks`)).json()).keys;
   await controlOk('POST', '/__test/next-login', { accountId: 'alice' });
   const spanJar = new Jar();
@@ -450,6 +451,11 @@ async function main() {
   ok(spanTok.status === 200, `code across rotation ${JSON.stringify(spanTok.json)}`);
   ok((await verify(spanTok.json.id_token, 'breeze-rs256')).protectedHeader.kid === 'rsa-2', 'signed with rsa-2 after rotation');
 
+  {
+    const t = await tokenRequest('breeze-es256', codeBefore.final.searchParams.get('code'), codeBefore.verifier);
+    ok(t.status === 200, `code issued before the rotation: ${JSON.stringify(t.json)}`);
+    ok((await verify(t.json.id_token, 'breeze-es256')).protectedHeader.kid === 'ec-2', 'and its ID token is signed with the new key');
+  }
   for (const clientId of Object.keys(CLIENTS)) {
     const r = await login(clientId);
     const { protectedHeader } = await verify(r.idToken, clientId);
