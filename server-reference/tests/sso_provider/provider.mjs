@@ -94,7 +94,6 @@ const TAMPER_MODES = new Set([
 // ---------------------------------------------------------------- keys
 
 const KTY_ALG = { RSA: 'RS256', EC: 'ES256' };
-const ALG_KTY = { RS256: 'RSA', ES256: 'EC' };
 const KID_PREFIX = { RSA: 'rsa', EC: 'ec' };
 
 async function generateKey(kty, kid) {
