@@ -184,6 +184,25 @@ pub fn verify_password(password: &SecretString, stored: &str) -> Result<bool, Pa
     }
 }
 
+/// A well-formed hash (current parameters, random salt) whose output is 32 random bytes
+/// rather than the Argon2 output of any password: no password verifies against it, and
+/// making it costs no Argon2 run. For accounts that must have no usable password (users
+/// created by an SSO login).
+///
+/// # Errors
+/// [`PasswordError::Rng`].
+pub fn unusable_hash() -> Result<String, PasswordError> {
+    use base64::Engine as _;
+    let salt = random::bytes::<SALT_LEN>().map_err(|_| PasswordError::Rng)?;
+    let out = random::bytes::<32>().map_err(|_| PasswordError::Rng)?;
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    Ok(format!(
+        "$argon2id$v=19$m=65536,t=3,p=4${}${}",
+        b64.encode(salt.as_ref()),
+        b64.encode(out.as_ref())
+    ))
+}
+
 /// A valid hash with the current parameters of a password nobody knows.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=65536,t=3,p=4$xG4b0hG3S1m9bq0mUw7m9w$Jw1J7Yw6X0yBvR0k2nM3l8Qy1a3b5c7d9e0f2g4h6i8";
 
@@ -419,5 +438,15 @@ mod tests {
         assert!(p.check("Ééééééé1").is_ok());
         let msg = p.check("Secretpass").unwrap_err().to_string();
         assert!(!msg.contains("Secretpass"));
+    }
+
+    #[test]
+    fn an_unusable_hash_is_well_formed_and_verifies_nothing() {
+        let h = unusable_hash().unwrap();
+        assert!(parse_stored(&h).is_ok());
+        assert!(!needs_rehash(&h).unwrap());
+        assert!(!verify_password(&SecretString::from(""), &h).unwrap());
+        assert!(!verify_password(&SecretString::from("Correct-horse-1"), &h).unwrap());
+        assert_ne!(h, unusable_hash().unwrap());
     }
 }

@@ -40,6 +40,7 @@ pub mod notify;
 pub mod ops;
 pub mod permissions;
 pub mod remote;
+pub mod sso;
 pub mod state;
 pub mod store;
 pub mod webhooks;

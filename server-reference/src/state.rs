@@ -220,6 +220,9 @@ pub struct Inner {
     pub relay: Arc<crate::remote::relay::Relay>,
     /// Outbound webhook delivery (SPEC 13): the SSRF-guarded client and the worker's wake-up.
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// SSO (SPEC 16): the guarded client to identity providers, the state cookie key and the
+    /// providers' documents.
+    pub sso: Arc<crate::sso::Sso>,
 }
 
 impl std::ops::Deref for AppState {
@@ -316,6 +319,10 @@ impl AppState {
         let pepper = Pepper::new(config.pepper.clone());
         let webhook_client = crate::webhooks::client::build(&config.webhooks)
             .map_err(|_| key_err("BREEZE_WEBHOOK_CA_FILE"))?;
+        let sso = crate::sso::Sso::build(&config).map_err(|e| match e {
+            crate::sso::SsoSetupError::Client(_) => key_err("BREEZE_SSO_CA_FILE"),
+            crate::sso::SsoSetupError::StateKey => key_err("BREEZE_JWT_ACTIVE_KID"),
+        })?;
         let heartbeats = crate::agents::beats::HeartbeatBatcher::start(store.clone());
         let failure_audit = Arc::new(crate::audit::failures::FailureAudit::new());
         // the flusher ends by itself once the state (and with it the aggregator) is dropped
@@ -347,6 +354,7 @@ impl AppState {
                 notifier: Arc::new(crate::notify::OutboxNotifier),
                 relay: crate::remote::relay::Relay::new(),
                 webhooks: crate::webhooks::Webhooks::new(webhook_client),
+                sso,
             }),
         })
     }

@@ -19,6 +19,40 @@ use super::jwks::{Jwks, SignatureAlg};
 use super::{CLOCK_LEEWAY_SECS, MAX_ID_TOKEN_BYTES, OidcError, b64url_decode};
 use crate::ct::constant_time_eq;
 
+/// The nonce the login sent, as the server kept it.
+#[derive(Clone, Copy)]
+pub enum ExpectedNonce<'a> {
+    /// The nonce itself.
+    Value(&'a str),
+    /// The lowercase hex SHA-256 of the nonce (the server stores only this).
+    Sha256Hex(&'a str),
+}
+
+impl std::fmt::Debug for ExpectedNonce<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExpectedNonce([REDACTED])")
+    }
+}
+
+impl ExpectedNonce<'_> {
+    /// Whether the token's `nonce` is this login's (constant time; an empty nonce never is).
+    fn matches(self, token_nonce: &str) -> bool {
+        if token_nonce.is_empty() {
+            return false;
+        }
+        match self {
+            Self::Value(v) => {
+                !v.is_empty() && constant_time_eq(token_nonce.as_bytes(), v.as_bytes())
+            }
+            Self::Sha256Hex(h) => {
+                use sha2::Digest as _;
+                let digest = hex::encode(sha2::Sha256::digest(token_nonce.as_bytes()));
+                constant_time_eq(digest.as_bytes(), h.as_bytes())
+            }
+        }
+    }
+}
+
 /// What an ID token must satisfy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdTokenPolicy {
@@ -107,7 +141,7 @@ pub fn amr_is_multi_factor(amr: &[String]) -> bool {
 }
 
 /// Verifies `token` against the provider's `keys` and `policy` for the login whose nonce is
-/// `nonce`, at `now` (seconds since the epoch). See the module docs for the order.
+/// `nonce` (the value, or its SHA-256), at `now` (seconds since the epoch). See the module docs for the order.
 ///
 /// # Errors
 /// The first check that fails, as an [`OidcError`].
@@ -115,7 +149,7 @@ pub fn verify_id_token(
     token: &str,
     keys: &Jwks,
     policy: &IdTokenPolicy,
-    nonce: &str,
+    nonce: ExpectedNonce<'_>,
     now: i64,
 ) -> Result<IdTokenClaims, OidcError> {
     if token.len() > MAX_ID_TOKEN_BYTES {
@@ -166,7 +200,7 @@ pub fn verify_id_token(
         return Err(OidcError::NotYetValid);
     }
     let token_nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
-    if nonce.is_empty() || !constant_time_eq(token_nonce.as_bytes(), nonce.as_bytes()) {
+    if !nonce.matches(token_nonce) {
         return Err(OidcError::NonceMismatch);
     }
     let subject = claims

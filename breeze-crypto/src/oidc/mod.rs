@@ -24,7 +24,9 @@ pub mod token_response;
 
 pub use discovery::{EndpointRule, ProviderMetadata};
 pub use flow::{LoginSecrets, StateKey, TokenRequest, authorization_url, token_request};
-pub use id_token::{IdTokenClaims, IdTokenPolicy, amr_is_multi_factor, verify_id_token};
+pub use id_token::{
+    ExpectedNonce, IdTokenClaims, IdTokenPolicy, amr_is_multi_factor, verify_id_token,
+};
 pub use jwks::{Jwks, SignatureAlg};
 pub use token_response::TokenResponse;
 

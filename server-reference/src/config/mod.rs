@@ -25,11 +25,13 @@ mod check;
 mod mcp;
 mod remote;
 mod settings;
+mod sso;
 mod webhooks;
 
 pub use check::{CheckReport, check, check_settings};
 pub use mcp::McpConfig;
 pub use remote::RemoteConfig;
+pub use sso::SsoConfig;
 pub use webhooks::WebhookConfig;
 
 pub use settings::Settings;
@@ -332,6 +334,8 @@ pub struct ServerConfig {
     pub webhooks: WebhookConfig,
     /// The MCP endpoint (SPEC 14).
     pub mcp: McpConfig,
+    /// SSO with OpenID Connect (SPEC 16).
+    pub sso: SsoConfig,
 }
 
 /// Default of [`ServerConfig::audit_retention_floor_days`].
@@ -507,6 +511,7 @@ impl ServerConfig {
         let remote = p.take(RemoteConfig::from_settings(settings, mode));
         let webhooks = p.take(WebhookConfig::from_settings(settings, mode));
         let mcp = p.take(McpConfig::from_settings(settings));
+        let sso = p.take(SsoConfig::from_settings(settings, mode));
         let audit_retention_floor_days = p.take(settings.parsed(
             "BREEZE_AUDIT_RETENTION_FLOOR_DAYS",
             DEFAULT_AUDIT_RETENTION_FLOOR_DAYS,
@@ -559,6 +564,7 @@ impl ServerConfig {
             Some(remote),
             Some(webhooks),
             Some(mcp),
+            Some(sso),
             Some(audit_retention_floor_days),
             Some(system_audit_retention_days),
             Some(listen),
@@ -584,6 +590,7 @@ impl ServerConfig {
             remote,
             webhooks,
             mcp,
+            sso,
             audit_retention_floor_days,
             system_audit_retention_days,
             listen,
@@ -643,6 +650,7 @@ impl ServerConfig {
             remote,
             webhooks,
             mcp,
+            sso,
         })
     }
 

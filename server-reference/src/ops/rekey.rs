@@ -42,6 +42,24 @@ pub struct EncryptedColumn {
 pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
     EncryptedColumn {
         column: ops::ColumnRef {
+            table: "sso_providers",
+            id_column: "id",
+            column: "client_secret",
+        },
+        field_table: "sso_providers",
+        field_column: "client_secret",
+    },
+    EncryptedColumn {
+        column: ops::ColumnRef {
+            table: "sso_login_attempts",
+            id_column: "id",
+            column: "code_verifier",
+        },
+        field_table: "sso_login_attempts",
+        field_column: "code_verifier",
+    },
+    EncryptedColumn {
+        column: ops::ColumnRef {
             table: "device_commands",
             id_column: "id",
             column: "payload",

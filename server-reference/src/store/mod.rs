@@ -28,6 +28,7 @@ pub mod principal;
 pub mod remote;
 pub mod roles;
 pub mod rows;
+pub mod sso;
 pub mod tenancy;
 pub mod users;
 pub mod webhooks;

@@ -11,6 +11,8 @@
 //! | `POST /api/v1/auth/password/change` | authenticated |
 //! | `POST /api/v1/auth/password/reset-request`, `/password/reset` | public |
 //! | `GET /api/v1/users/me` | authenticated (force-MFA exempt) |
+//! | `GET /api/v1/auth/sso/{providerId}/start`, `GET /auth/sso/callback` | public (SSO browser flow, `sso.rs`) |
+//! | `POST /api/v1/auth/sso/mfa` | public (the SSO login's MFA cookie) |
 //!
 //! Decisions (documented here because the SPEC leaves them open):
 //! - Every credential failure of login (unknown user, wrong password, disabled, locked, no
@@ -37,6 +39,7 @@ mod me;
 pub(crate) mod mfa;
 mod password;
 mod session;
+mod sso;
 mod step_up;
 
 use std::time::{Duration, Instant};
@@ -184,6 +187,34 @@ pub fn routes() -> Vec<Route> {
         )
         .ok::<answers::StatusAnswer>()
         .errors(&[401]),
+        route(
+            Method::GET,
+            "/api/v1/auth/sso/{providerId}/start",
+            Access::Public,
+            "start a login through an SSO provider (redirects the browser to it)",
+            sso::start,
+        )
+        .answers(303, None, "to the provider's authorization endpoint, with the state cookie")
+        .errors(&[409])
+        .describe("a browser navigation, not an API call: `409 sso_not_configured` until `BREEZE_PUBLIC_URL` is set, or the provider's document error (`oidc_*`) when it cannot be reached"),
+        route(
+            Method::GET,
+            "/api/v1/auth/sso/callback",
+            Access::Public,
+            "the SSO provider's redirect back (code, state)",
+            sso::callback,
+        )
+        .answers(303, None, "to the console: `?sso=ok` (session cookies set), `?sso=mfa` (Breeze TOTP still needed) or `?sso=error&reason=<code>`")
+        .errors(&[409]),
+        route(
+            Method::POST,
+            "/api/v1/auth/sso/mfa",
+            Access::Public,
+            "complete an SSO login with a TOTP or recovery code (the SSO MFA cookie)",
+            sso::mfa,
+        )
+        .ok::<answers::SessionAnswer>()
+        .errors(&[401, 403]),
         route(
             Method::GET,
             "/api/v1/users/me",

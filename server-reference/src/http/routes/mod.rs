@@ -12,6 +12,7 @@ pub mod mcp;
 pub mod ops;
 pub mod remote_sessions;
 pub mod remote_ws;
+pub mod sso_providers;
 pub mod tenancy;
 pub mod webhooks;
 
@@ -35,5 +36,6 @@ pub fn all() -> Vec<Route> {
     routes.extend(webhooks::routes());
     routes.extend(mcp::routes());
     routes.extend(approvals::routes());
+    routes.extend(sso_providers::routes());
     routes
 }

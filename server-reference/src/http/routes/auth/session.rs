@@ -153,6 +153,29 @@ async fn login_inner(
         audit_alone(state, org, fail("disabled")?).await?;
         return Err(invalid_credentials());
     }
+    // SPEC 16 enforce_sso: the tenant logs in through its provider; platform admins keep
+    // the password login (break-glass). Checked after the password, so it tells nothing to
+    // someone who does not know it.
+    let mut tx = state.store.begin_system("login sso check").await?;
+    let sso_only = crate::store::sso::enforced_for(&mut tx, user.partner_id, user.org_id).await?
+        && !crate::store::sso::user_home(&mut tx, user.id)
+            .await?
+            .is_some_and(|h| h.platform_admin);
+    drop(tx);
+    if sso_only {
+        let ev = event(
+            state,
+            user_actor(user.id),
+            client,
+            "auth.sso.password_refused",
+            AuditResult::Denied,
+        )?
+        .resource_id(user.id.to_string())
+        .details(&json!({"reason": "sso_required", "email": user.email}))
+        .error_message("password login refused: the tenant enforces SSO");
+        audit_alone(state, org, ev).await?;
+        return Err(ApiError::Forbidden("sso_required"));
+    }
 
     // Upgrade a weak stored hash now that the password is known (off the executor, no
     // transaction held while hashing).
@@ -258,10 +281,21 @@ pub async fn mfa_verify(
     Extension(client): Extension<ClientMeta>,
     Json(body): Json<MfaVerifyBody>,
 ) -> Result<Response, ApiError> {
+    complete_mfa(&state, &client, &body.mfa_token, &body.code).await
+}
+
+/// Completes a login that passed its first factor (a password, or an SSO login without the
+/// provider's MFA) with a TOTP or recovery code for the challenge `mfa_token`.
+pub(super) async fn complete_mfa(
+    state: &AppState,
+    client: &ClientMeta,
+    mfa_token: &str,
+    code: &str,
+) -> Result<Response, ApiError> {
     let bad_token = ApiError::Unauthorized("invalid_mfa_token");
-    let token = SessionToken::parse(&body.mfa_token)
-        .map_err(|_| ApiError::Unauthorized("invalid_mfa_token"))?;
-    let at = now(&state);
+    let token =
+        SessionToken::parse(mfa_token).map_err(|_| ApiError::Unauthorized("invalid_mfa_token"))?;
+    let at = now(state);
     let mut tx = state.store.begin_system("mfa challenge lookup").await?;
     let challenge = store::live_mfa_challenge(&mut tx, &token.hash().to_hex(), at).await?;
     let Some(challenge) = challenge else {
@@ -286,9 +320,9 @@ pub async fn mfa_verify(
 
     let failure = |reason: &str| -> Result<_, ApiError> {
         Ok(event(
-            &state,
+            state,
             user_actor(user_id),
-            &client,
+            client,
             "auth.mfa.verify",
             AuditResult::Failure,
         )?
@@ -300,7 +334,7 @@ pub async fn mfa_verify(
 
     let method;
     let mut tx;
-    if is_totp_shaped(&body.code) {
+    if is_totp_shaped(code) {
         method = "totp";
         let envelope = mfa
             .secret
@@ -308,14 +342,14 @@ pub async fn mfa_verify(
             .ok_or_else(|| ApiError::internal("mfa enabled without a secret"))?;
         let base32 = state.mfa.decrypt(envelope).map_err(ApiError::internal)?;
         let secret = TotpSecret::from_base32(base32.expose_secret()).map_err(ApiError::internal)?;
-        let Ok(step) = totp::verify(&secret, &body.code, at.unix_timestamp()) else {
-            audit_alone(&state, org, failure("bad_code")?).await?;
+        let Ok(step) = totp::verify(&secret, code, at.unix_timestamp()) else {
+            audit_alone(state, org, failure("bad_code")?).await?;
             return Err(bad_code);
         };
         match state.revocation.accept_totp_step(user_id, step).await {
             TotpStep::Accepted => {}
             TotpStep::Replayed => {
-                audit_alone(&state, org, failure("replayed_step")?).await?;
+                audit_alone(state, org, failure("replayed_step")?).await?;
                 return Err(bad_code);
             }
             TotpStep::Unavailable => return Err(ApiError::Unavailable),
@@ -324,26 +358,26 @@ pub async fn mfa_verify(
         tx = state.store.begin_system("mfa verify").await?;
         if !store::advance_mfa_step(&mut tx, user_id, step).await? {
             drop(tx);
-            audit_alone(&state, org, failure("replayed_step")?).await?;
+            audit_alone(state, org, failure("replayed_step")?).await?;
             return Err(bad_code);
         }
     } else {
         method = "recovery_code";
-        let Ok(code) = RecoveryCode::normalize(&body.code) else {
-            audit_alone(&state, org, failure("bad_code")?).await?;
+        let Ok(code) = RecoveryCode::normalize(code) else {
+            audit_alone(state, org, failure("bad_code")?).await?;
             return Err(bad_code);
         };
         let hash = code.peppered_hash(&state.pepper).to_hex();
         tx = state.store.begin_system("mfa recovery").await?;
         if !store::consume_recovery_code(&mut tx, user_id, &hash, at).await? {
             drop(tx);
-            audit_alone(&state, org, failure("bad_recovery_code")?).await?;
+            audit_alone(state, org, failure("bad_recovery_code")?).await?;
             return Err(bad_code);
         }
         let ev = event(
-            &state,
+            state,
             user_actor(user_id),
-            &client,
+            client,
             "auth.mfa.recovery_code.used",
             AuditResult::Success,
         )?
@@ -354,16 +388,16 @@ pub async fn mfa_verify(
     if !store::consume_mfa_challenge(&mut tx, challenge.id, at).await? {
         return Err(bad_token);
     }
-    let session = open_session(&state, &mut tx, &user, true, &client)
+    let session = open_session(state, &mut tx, &user, true, client)
         .await
         .map_err(|e| match e {
             ApiError::Unauthorized(_) => ApiError::Unauthorized("invalid_credentials"),
             other => other,
         })?;
     let ev = event(
-        &state,
+        state,
         user_actor(user_id),
-        &client,
+        client,
         "auth.mfa.verify",
         AuditResult::Success,
     )?
@@ -371,7 +405,7 @@ pub async fn mfa_verify(
     .details(&json!({"method": method, "sessionId": session.access.claims.sid}));
     append(&mut tx, org, ev).await?;
     tx.commit().await?;
-    session_response(&state, &session, true)
+    session_response(state, &session, true)
 }
 
 /// `POST /api/v1/auth/refresh`: rotates the refresh token of the cookie (CSRF header

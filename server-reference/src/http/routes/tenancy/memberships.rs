@@ -19,7 +19,7 @@ use crate::store::users::{self};
 use crate::store::{ScopedTx, roles, tenancy};
 
 /// A membership as written by a client.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub enum MembershipBody {
     /// Partner membership.
@@ -46,7 +46,7 @@ pub enum MembershipBody {
 }
 
 impl MembershipBody {
-    pub(super) fn issues(&self, prefix: &str) -> Vec<FieldIssue> {
+    pub(crate) fn issues(&self, prefix: &str) -> Vec<FieldIssue> {
         let mut issues = Vec::new();
         match self {
             Self::Partner {
@@ -189,7 +189,7 @@ pub(super) async fn current_role_set(
 
 /// A checked membership, ready to write.
 #[derive(Debug)]
-pub(super) enum Checked {
+pub(crate) enum Checked {
     Partner {
         partner: PartnerId,
         role: RoleId,
@@ -206,7 +206,7 @@ pub(super) enum Checked {
 
 /// Checks a membership grant against every escalation guard; `partner_hint` is the target
 /// user's partner (system scope).
-pub(super) async fn check_membership(
+pub(crate) async fn check_membership(
     state: &AppState,
     authed: &Authed,
     tx: &mut ScopedTx,
