@@ -33,6 +33,7 @@ mod auth_mfa;
 mod auth_redis;
 mod auth_reset;
 mod auth_session;
+mod auth_sessions;
 mod fleet_sim;
 mod matrix;
 mod mcp_api;

@@ -71,6 +71,12 @@ const CLASSIFIED: &[(&str, &str, Class)] = &[
     ("GET", "/api/v1/auth/mfa/status", Class::SelfOnly),
     ("POST", "/api/v1/auth/password/change", Class::SelfOnly),
     ("GET", "/api/v1/users/me", Class::SelfOnly),
+    ("GET", "/api/v1/auth/sessions", Class::SelfOnly),
+    (
+        "POST",
+        "/api/v1/auth/sessions/revoke-others",
+        Class::SelfOnly,
+    ),
     ("POST", "/api/v1/commands/bulk", Class::BodyTargets),
     ("GET", "/api/v1/webhooks", Class::List),
     ("POST", "/api/v1/webhooks", Class::BodyTargets),
@@ -95,6 +101,8 @@ struct Victim {
     command: Uuid,
     /// A pending remote session of a victim user on the victim device.
     session: Uuid,
+    /// A login session (refresh family) of the victim user.
+    family: Uuid,
     /// A webhook subscription of the victim org and one of its deliveries.
     webhook: Uuid,
     delivery: Uuid,
@@ -119,6 +127,7 @@ fn param_id(v: &Victim, name: &str) -> Option<Uuid> {
         "keyId" => v.enrollment_key,
         "commandId" => v.command,
         "sessionId" => v.session,
+        "familyId" => v.family,
         "webhookId" => v.webhook,
         "deliveryId" => v.delivery,
         "approvalId" => v.approval,
@@ -298,6 +307,7 @@ fn victim_rows(v: &Victim) -> Vec<(&'static str, &'static str, Uuid)> {
         // suspended: an attacker's unsuspend must leave it so
         ("device_credentials", "device_id", v.device),
         ("remote_sessions", "id", v.session),
+        ("refresh_families", "id", v.family),
         ("webhook_subscriptions", "id", v.webhook),
         ("webhook_deliveries", "id", v.delivery),
         ("approval_requests", "id", v.approval),
@@ -567,6 +577,7 @@ async fn run_matrix(disable_rls: bool) {
         enrollment_key: e1,
         command: c1,
         session: rs1,
+        family: fx.open_family(u1.id).await,
         webhook: wh1,
         delivery: dl1,
         approval: ap1,
@@ -603,6 +614,7 @@ async fn run_matrix(disable_rls: bool) {
             v.enrollment_key,
             v.approval,
             v.policy,
+            v.family,
         ]
         .iter()
         .map(ToString::to_string)

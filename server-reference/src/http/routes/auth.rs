@@ -13,6 +13,12 @@
 //! | `GET /api/v1/users/me` | authenticated (force-MFA exempt) |
 //! | `GET /api/v1/auth/sso/{providerId}/start`, `GET /auth/sso/callback` | public (SSO browser flow, `sso.rs`) |
 //! | `POST /api/v1/auth/sso/mfa` | public (the SSO login's MFA cookie) |
+//! | `GET /api/v1/auth/sessions` | authenticated: the caller's live sessions |
+//! | `DELETE /api/v1/auth/sessions/{familyId}` | authenticated: revoke one of the caller's sessions |
+//! | `POST /api/v1/auth/sessions/revoke-others` | authenticated: revoke all the caller's other sessions |
+//!
+//! An administrator's view of another user's sessions (`/api/v1/users/{userId}/sessions`)
+//! lives with the user routes (`tenancy::users`) and shares [`sessions`]' functions.
 //!
 //! Decisions (documented here because the SPEC leaves them open):
 //! - Every credential failure of login (unknown user, wrong password, disabled, locked, no
@@ -40,6 +46,7 @@ pub(crate) mod mfa;
 mod password;
 mod session;
 mod sso;
+pub(crate) mod sessions;
 mod step_up;
 
 use std::time::{Duration, Instant};
@@ -223,6 +230,30 @@ pub fn routes() -> Vec<Route> {
             me::me,
         )
         .ok::<answers::MeAnswer>(),
+        route(
+            Method::GET,
+            "/api/v1/auth/sessions",
+            Access::Authenticated,
+            "the caller's live sessions (newest first, at most 100)",
+            sessions::list,
+        )
+        .ok::<sessions::SessionList>(),
+        route(
+            Method::DELETE,
+            "/api/v1/auth/sessions/{familyId}",
+            Access::Authenticated,
+            "revoke one of the caller's sessions (the current one = logout)",
+            sessions::revoke,
+        )
+        .no_content(),
+        route(
+            Method::POST,
+            "/api/v1/auth/sessions/revoke-others",
+            Access::Authenticated,
+            "revoke every session of the caller but the current one",
+            sessions::revoke_others,
+        )
+        .ok::<sessions::RevokedSessions>(),
     ]
 }
 
@@ -424,14 +455,13 @@ async fn open_session(
 ) -> Result<IssuedSession, ApiError> {
     let subject = token_subject(tx, user, mfa).await?;
     let family = Uuid::new_v4();
-    let expires = state
-        .clock
-        .now()
-        .saturating_add(time::Duration::seconds(FAMILY_LIFETIME_SECS));
+    let opened = state.clock.now();
+    let expires = opened.saturating_add(time::Duration::seconds(FAMILY_LIFETIME_SECS));
     store::open_family(
         tx,
         family,
         user.id,
+        opened,
         expires,
         Some(client.ip.to_string()),
         client.user_agent.as_deref(),

@@ -133,7 +133,7 @@ pub async fn record_login_success(
     Ok(())
 }
 
-/// Opens a refresh family (a login session).
+/// Opens a refresh family (a login session) at `now`: its creation and first use.
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
@@ -141,16 +141,18 @@ pub async fn open_family(
     tx: &mut ScopedTx,
     family: Uuid,
     user: UserId,
+    now: OffsetDateTime,
     expires_at: OffsetDateTime,
     ip: Option<String>,
     user_agent: Option<&str>,
 ) -> StoreResult<()> {
     sqlx::query(
-        "INSERT INTO refresh_families (id, user_id, expires_at, ip, user_agent)
-         VALUES ($1, $2, $3, $4::inet, $5)",
+        "INSERT INTO refresh_families (id, user_id, created_at, last_used_at, expires_at, ip, user_agent)
+         VALUES ($1, $2, $3, $3, $4, $5::inet, $6)",
     )
     .bind(family)
     .bind(user.as_uuid())
+    .bind(now)
     .bind(expires_at)
     .bind(ip)
     .bind(user_agent)

@@ -481,6 +481,7 @@ pub async fn refresh(
         }
     }
 
+    store::touch_session(&mut tx, family, at).await?;
     let subject = token_subject(&mut tx, &user, claims.mfa).await?;
     let session: IssuedSession = issue_pair(&state, &mut tx, subject, family).await?;
     if let Some(next) = session.refresh.claims.jti {

@@ -1,7 +1,8 @@
 //! Users and memberships: list, create with an initial password and a membership
 //! (`users:invite`), read, enable/disable and rename (`users:write`), replace the
 //! membership (`users:write`, audited `membership.change`), delete (= disable,
-//! `users:delete`).
+//! `users:delete`), list (`users:read`) and revoke (`users:write`) a user's login sessions
+//! (SPEC 16, through [`crate::http::routes::auth::sessions`]).
 //!
 //! Privilege-escalation guards (every grant path):
 //! - the granted role's permissions must all be held by the caller, and so must the
@@ -35,6 +36,7 @@ use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::Authed;
 use crate::http::extract::{Json, PageOf, PageQuery, Path, Query, Validate, is_valid_email};
 use crate::http::route::{Access, Route, route};
+use crate::http::routes::auth::sessions;
 use crate::http::views::UserOut;
 use crate::state::AppState;
 use crate::store::ScopedTx;
@@ -98,6 +100,30 @@ pub fn routes() -> Vec<Route> {
         )
         .no_content()
         .errors(&[409]),
+        route(
+            Method::GET,
+            "/api/v1/users/{userId}/sessions",
+            Access::Permission("users:read"),
+            "list a user's live login sessions",
+            list_sessions,
+        )
+        .ok::<sessions::SessionList>(),
+        route(
+            Method::DELETE,
+            "/api/v1/users/{userId}/sessions",
+            Access::Permission("users:write"),
+            "revoke every login session of a user",
+            revoke_sessions,
+        )
+        .ok::<sessions::RevokedSessions>(),
+        route(
+            Method::DELETE,
+            "/api/v1/users/{userId}/sessions/{familyId}",
+            Access::Permission("users:write"),
+            "revoke one login session of a user",
+            revoke_session,
+        )
+        .no_content(),
     ]
 }
 
@@ -107,6 +133,16 @@ pub fn routes() -> Vec<Route> {
 pub struct UserPath {
     /// The user.
     pub user_id: UserId,
+}
+
+/// Path of one login session of a user.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSessionPath {
+    /// The user.
+    pub user_id: UserId,
+    /// The session (refresh family).
+    pub family_id: uuid::Uuid,
 }
 
 /// Body of `POST /users`.
@@ -425,4 +461,70 @@ async fn put_membership(
         membership: membership_view(&authed, &memberships),
         user: target.into(),
     }))
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<UserPath>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut tx = authed.begin(&state).await?;
+    let user = user_for(&mut tx, &authed, p.user_id).await?;
+    drop(tx);
+    Ok(axum::Json(
+        sessions::sessions_of(&state, user.id, None).await?,
+    ))
+}
+
+/// A user whose sessions the caller may revoke: within reach (404 otherwise) and passing
+/// [`guard_target`] as every other change to a user does.
+async fn session_target(
+    state: &AppState,
+    authed: &Authed,
+    id: UserId,
+) -> Result<UserRow, ApiError> {
+    let mut tx = authed.begin(state).await?;
+    let target = user_for(&mut tx, authed, id).await?;
+    guard_target(state, authed, &mut tx, &target).await?;
+    Ok(target)
+}
+
+async fn revoke_sessions(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<UserPath>,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = session_target(&state, &authed, p.user_id).await?;
+    let revoked = sessions::revoke_sessions(
+        &state,
+        &authed,
+        target.id,
+        target.org_id,
+        None,
+        sessions::ADMIN_REVOKED,
+    )
+    .await?;
+    Ok(axum::Json(sessions::RevokedSessions { revoked }))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    Extension(authed): Extension<Authed>,
+    Path(p): Path<UserSessionPath>,
+) -> Result<StatusCode, ApiError> {
+    let target = session_target(&state, &authed, p.user_id).await?;
+    let revoked = sessions::revoke_session(
+        &state,
+        &authed,
+        target.id,
+        target.org_id,
+        p.family_id,
+        sessions::ADMIN_REVOKED,
+    )
+    .await?;
+    if revoked {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
