@@ -27,6 +27,15 @@ pub struct SessionRow {
     pub user_agent: Option<String>,
 }
 
+/// `id, created_at, last_used_at, host(ip), user_agent`.
+type SessionTuple = (
+    Uuid,
+    OffsetDateTime,
+    Option<OffsetDateTime>,
+    Option<String>,
+    Option<String>,
+);
+
 /// The live sessions of `user` at `now`, newest first, at most `limit` of them.
 ///
 /// # Errors
@@ -37,13 +46,7 @@ pub async fn live_sessions(
     now: OffsetDateTime,
     limit: i64,
 ) -> StoreResult<Vec<SessionRow>> {
-    let rows: Vec<(
-        Uuid,
-        OffsetDateTime,
-        Option<OffsetDateTime>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as(
+    let rows: Vec<SessionTuple> = sqlx::query_as(
         "SELECT id, created_at, last_used_at, host(ip), user_agent FROM refresh_families
               WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
               ORDER BY created_at DESC, id DESC LIMIT $3",
