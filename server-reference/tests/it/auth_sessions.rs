@@ -12,7 +12,8 @@
 use crate::common;
 use crate::common::FIXTURE_PASSWORD;
 use crate::common::auth::{
-    Session, audit_rows, random_ip, scalar, server, session_of, set_cookie, status_body, viewer,
+    Session, audit_rows, exec, random_ip, scalar, server, session_of, set_cookie, status_body,
+    viewer,
 };
 use crate::common::procs::{server_binary, server_process_with};
 use crate::common::tenancy::mfa_token;
@@ -280,6 +281,23 @@ async fn another_users_session_is_404_and_bad_ids_are_400() {
     assert_eq!(body, json!({"revoked": 0}));
     assert_eq!(family_reason(&fx, bob_sid).await, None);
     assert_eq!(audit_rows(&fx, "auth.session.revoked").await.len(), 1);
+
+    // an expired session is neither listed nor revocable
+    let a2 = api.login(&alice.email, &random_ip(), "alice-two").await;
+    let a2_sid = api.sid(&a2.access).await;
+    exec(
+        &fx,
+        "UPDATE refresh_families SET expires_at = now() - interval '1 second' WHERE id = $1",
+        a2_sid,
+    )
+    .await;
+    assert!(!ids(&api.sessions(&a.access).await).contains(&a2_sid));
+    assert_eq!(
+        api.status(&a.access, "DELETE", &format!("{SESSIONS}/{a2_sid}"))
+            .await,
+        404
+    );
+    assert_eq!(family_reason(&fx, a2_sid).await, None);
 
     // a malformed id
     let (status, body) = api
