@@ -3,9 +3,10 @@
 //! request.
 //!
 //! Key rotation: a token whose `kid` is not in the cached set makes the login re-read the
-//! key set once (at most every [`JWKS_REFETCH_SECS`] per provider, so tokens naming unknown
-//! keys cannot make Breeze hammer a provider), then verify again. A retired key disappears
-//! from the cache at the next read of the set.
+//! key set once (such forced re-reads at most every [`JWKS_REFETCH_SECS`] per provider, so
+//! tokens naming unknown keys cannot make Breeze hammer a provider), then verify again. A
+//! retired key disappears from the cache at the next read of the set: at the latest when
+//! the cached documents expire ([`CACHE_SECS`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -62,7 +63,8 @@ struct Entry {
     metadata: Arc<ProviderMetadata>,
     jwks: Arc<Jwks>,
     fetched: OffsetDateTime,
-    jwks_fetched: OffsetDateTime,
+    /// The last re-read forced by an unknown key.
+    forced: Option<OffsetDateTime>,
 }
 
 /// Documents of every provider this replica logged in through.
@@ -115,14 +117,15 @@ impl DocumentCache {
                 metadata: metadata.clone(),
                 jwks: jwks.clone(),
                 fetched: now,
-                jwks_fetched: now,
+                forced: None,
             },
         );
         Ok(Documents { metadata, jwks })
     }
 
-    /// Re-reads the key set after a token named a key it does not hold; `None` when the set
-    /// was read less than [`JWKS_REFETCH_SECS`] before `now` (the cached set stands).
+    /// Re-reads the key set after a token named a key it does not hold; `None` when such a
+    /// forced re-read happened less than [`JWKS_REFETCH_SECS`] before `now` (the cached set
+    /// stands).
     ///
     /// # Errors
     /// [`DocumentError`].
@@ -137,7 +140,8 @@ impl DocumentCache {
             let entries = self.entries.lock();
             if entries
                 .get(&provider)
-                .is_some_and(|e| (now - e.jwks_fetched).whole_seconds() < JWKS_REFETCH_SECS)
+                .and_then(|e| e.forced)
+                .is_some_and(|at| (now - at).whole_seconds() < JWKS_REFETCH_SECS)
             {
                 return Ok(None);
             }
@@ -145,7 +149,7 @@ impl DocumentCache {
         let jwks = Arc::new(read_jwks(sso, metadata).await?);
         if let Some(e) = self.entries.lock().get_mut(&provider) {
             e.jwks = jwks.clone();
-            e.jwks_fetched = now;
+            e.forced = Some(now);
         }
         Ok(Some(jwks))
     }

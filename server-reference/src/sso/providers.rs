@@ -368,6 +368,18 @@ pub async fn update(
     id: Uuid,
     input: ChangeInput,
 ) -> Result<ProviderView, ApiError> {
+    let changed: Vec<&str> = [
+        ("name", input.name.is_some()),
+        ("clientId", input.client_id.is_some()),
+        ("clientSecret", input.client_secret.is_some()),
+        ("scopes", input.scopes.is_some()),
+        ("jitMembership", input.jit_membership.is_some()),
+        ("enforceSso", input.enforce_sso.is_some()),
+        ("enabled", input.enabled.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
     let scopes = input
         .scopes
         .as_deref()
@@ -415,7 +427,7 @@ pub async fn update(
         &row,
         "sso.provider.updated",
         &json!({"clientId": row.client_id, "enforceSso": row.enforce_sso, "enabled": row.enabled,
-                "jit": row.jit_membership, "secretChanged": input.client_secret.is_some(),
+                "jit": row.jit_membership, "changed": changed,
                 "was": {"clientId": before.client_id, "enforceSso": before.enforce_sso,
                         "enabled": before.enabled, "jit": before.jit_membership}}),
     )

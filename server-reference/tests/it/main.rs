@@ -39,6 +39,7 @@ mod matrix;
 mod mcp_api;
 mod mcp_bench;
 mod mcp_e2e;
+mod sso_oidc;
 
 mod ops_cli;
 mod ops_firsthour;

@@ -45,8 +45,8 @@ mod me;
 pub(crate) mod mfa;
 mod password;
 mod session;
-mod sso;
 pub(crate) mod sessions;
+mod sso;
 mod step_up;
 
 use std::time::{Duration, Instant};

@@ -17,6 +17,7 @@ pub mod mcp;
 pub mod ops;
 pub mod procs;
 pub mod remote;
+pub mod sso;
 pub mod tenancy;
 pub mod tls;
 pub mod webhooks;
@@ -252,6 +253,18 @@ impl TestServer {
 
     /// A server on an existing database.
     pub async fn start_on(db: TestDb, settings: Vec<(String, String)>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on_listener(db, settings, listener).await
+    }
+
+    /// A server on an existing database and an already bound listener (a test that must
+    /// know the server's address before it starts, as the SSO tests do for the redirect
+    /// URI registered at the provider).
+    pub async fn start_on_listener(
+        db: TestDb,
+        settings: Vec<(String, String)>,
+        listener: tokio::net::TcpListener,
+    ) -> Self {
         install_crypto();
         let config = ServerConfig::from_settings(Settings::from_pairs(settings)).unwrap();
         let store = PgStore::connect(&config.database_url, config.database_max_connections)
@@ -263,7 +276,6 @@ impl TestServer {
         let router = breeze_server::http::router(state.clone()).layer(
             axum::middleware::from_fn_with_state(contract.clone(), contract::check),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let _ = breeze_server::http::serve(listener, router).await;
