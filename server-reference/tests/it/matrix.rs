@@ -81,6 +81,8 @@ const CLASSIFIED: &[(&str, &str, Class)] = &[
     ("GET", "/api/v1/webhooks", Class::List),
     ("POST", "/api/v1/webhooks", Class::BodyTargets),
     ("GET", "/api/v1/approvals", Class::List),
+    ("GET", "/api/v1/sso/providers", Class::List),
+    ("POST", "/api/v1/sso/providers", Class::BodyTargets),
 ];
 
 /// Path parameters that address something inside one site: attacker (d) runs on these.
@@ -109,6 +111,8 @@ struct Victim {
     /// A pending AI approval on the victim device, and an AI tool policy of the victim org.
     approval: Uuid,
     policy: Uuid,
+    /// An SSO provider of the victim org.
+    sso_provider: Uuid,
     /// Distinctive names of the victim rows.
     names: Vec<String>,
 }
@@ -128,6 +132,7 @@ fn param_id(v: &Victim, name: &str) -> Option<Uuid> {
         "commandId" => v.command,
         "sessionId" => v.session,
         "familyId" => v.family,
+        "providerId" => v.sso_provider,
         "webhookId" => v.webhook,
         "deliveryId" => v.delivery,
         "approvalId" => v.approval,
@@ -202,6 +207,16 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
             "tool": "queue_script",
             "level": "low",
         })),
+        ("POST", "/api/v1/sso/providers") => Some(json!({
+            "orgId": v.org,
+            "name": "pwned",
+            "issuer": "https://idp.pwned.example",
+            "clientId": "pwned",
+            "clientSecret": "pwned-secret",
+        })),
+        ("PATCH", "/api/v1/sso/providers/{providerId}") => {
+            Some(json!({"enabled": false, "enforceSso": true}))
+        }
         ("POST", "/api/v1/commands/bulk") => Some(json!({
             "deviceIds": [v.device],
             "type": "reboot",
@@ -312,6 +327,7 @@ fn victim_rows(v: &Victim) -> Vec<(&'static str, &'static str, Uuid)> {
         ("webhook_deliveries", "id", v.delivery),
         ("approval_requests", "id", v.approval),
         ("ai_tool_policies", "id", v.policy),
+        ("sso_providers", "id", v.sso_provider),
     ]
 }
 
@@ -557,6 +573,18 @@ async fn run_matrix(disable_rls: bool) {
         &[ap1, d1, k1, *u1.id.as_uuid()],
     )
     .await;
+    let sp1 = Uuid::new_v4();
+    fx.exec(
+        &format!(
+            "INSERT INTO sso_providers (id, partner_id, org_id, name, issuer, client_id, client_secret)
+             VALUES ($1, $2, $3, 'victim-sso-{tag}', 'https://idp.victim-{tag}.example',
+                     'victim-client-{tag}', 'enc:v3:not-a-real-envelope')"
+        ),
+        &[sp1, *vp.as_uuid(), *v1.as_uuid()],
+    )
+    .await;
+    all_names.push(format!("victim-sso-{tag}"));
+    all_names.push(format!("victim-client-{tag}"));
     let po1 = Uuid::new_v4();
     fx.exec(
         "INSERT INTO ai_tool_policies (id, partner_id, org_id, scope_kind, scope_id, tool, level)
@@ -582,6 +610,7 @@ async fn run_matrix(disable_rls: bool) {
         delivery: dl1,
         approval: ap1,
         policy: po1,
+        sso_provider: sp1,
         names: all_names,
     };
 
@@ -615,6 +644,7 @@ async fn run_matrix(disable_rls: bool) {
             v.approval,
             v.policy,
             v.family,
+            v.sso_provider,
         ]
         .iter()
         .map(ToString::to_string)
