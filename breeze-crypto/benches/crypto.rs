@@ -1,7 +1,8 @@
 //! criterion benchmarks of breeze-crypto: credential verify per kind, JWT sign/verify,
 //! secret encrypt/decrypt of a 64-byte value, Argon2id hash, HTTP message signature sign and
-//! verify of a heartbeat (SPEC 17).
-//! Run: `cargo bench -p breeze-crypto --bench crypto`
+//! verify of a heartbeat (SPEC 17), OpenID Connect ID-token verification per algorithm with
+//! the tokens node `jose` minted (SPEC 16, feature `oidc`).
+//! Run: `cargo bench -p breeze-crypto --features oidc --bench crypto`
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -195,5 +196,51 @@ fn httpsig(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, credentials, jwt, envelope, argon2, httpsig);
+#[cfg(feature = "oidc")]
+fn oidc(c: &mut Criterion) {
+    use breeze_crypto::oidc::{ExpectedNonce, IdTokenPolicy, Jwks, SignatureAlg, verify_id_token};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../vectors/crypto/oidc_jose.json"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let jwks = Jwks::parse(&serde_json::to_vec(&v["jwks"]).unwrap()).unwrap();
+    let policy = IdTokenPolicy {
+        issuer: v["issuer"].as_str().unwrap().to_owned(),
+        client_id: v["clientId"].as_str().unwrap().to_owned(),
+        algs: SignatureAlg::ALL.to_vec(),
+    };
+    let nonce = v["nonce"].as_str().unwrap();
+    let now = v["now"].as_i64().unwrap();
+    let mut g = c.benchmark_group("oidc");
+    for alg in ["RS256", "PS256", "ES256", "ES384", "EdDSA"] {
+        let name = format!("{alg} signed by the provider verifies");
+        let case = v["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name.as_str())
+            .unwrap();
+        let token = case["token"].as_str().unwrap().to_owned();
+        g.bench_function(format!("verify_id_token_{alg}"), |b| {
+            b.iter(|| {
+                verify_id_token(
+                    black_box(&token),
+                    &jwks,
+                    &policy,
+                    ExpectedNonce::Value(nonce),
+                    now,
+                )
+                .unwrap()
+            });
+        });
+    }
+    g.finish();
+}
+
+#[cfg(not(feature = "oidc"))]
+const fn oidc(_: &mut Criterion) {}
+
+criterion_group!(benches, credentials, jwt, envelope, argon2, httpsig, oidc);
 criterion_main!(benches);
