@@ -560,3 +560,47 @@ async fn provider_configuration_keeps_the_secret_and_checks_what_it_is_given() {
     assert_eq!(status, 204);
     assert_eq!(get(path).await.0, 404);
 }
+
+#[tokio::test]
+async fn a_login_started_on_one_replica_completes_on_another() {
+    use crate::common::procs::{server_binary, server_process_with};
+    server_binary();
+    let w = World::start(|_| {}).await;
+    // replica A: another breeze-server process on the same database, behind the same public
+    // URL (as behind a load balancer); the provider sends the browser back to the public URL,
+    // which here is the in-process replica
+    let dir = std::env::temp_dir().join(format!("breeze-sso-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (_a, a_base) = server_process_with(
+        &w.server.db,
+        &dir,
+        "replica-a",
+        &[
+            ("BREEZE_PUBLIC_URL", &w.server.base),
+            ("BREEZE_SSO_ALLOW_LOOPBACK", "1"),
+        ],
+    )
+    .await;
+    w.provider.account("gina", "gina@acme.test", true).await;
+    w.provider.next_login("gina", &["pwd"]).await;
+    let mut browser = Browser::new();
+    let start = format!("{a_base}/api/v1/auth/sso/{}/start", w.provider_id);
+    let landing = browser.navigate(&start, &w.server.base, None).await;
+    assert!(landing.hops[0].starts_with(&a_base));
+    assert!(landing.url.starts_with(&w.server.base), "{landing:?}");
+    assert_eq!(landing.outcome(), ("ok".into(), None), "{landing:?}");
+    let token = browser.access_token(&w.server).await;
+    assert_eq!(me(&w.server, &token).await["email"], "gina@acme.test");
+    // and the session it opened is good on replica A too
+    let (status, body) = status_body(
+        reqwest::Client::new()
+            .get(format!("{a_base}/api/v1/users/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

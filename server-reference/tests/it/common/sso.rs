@@ -116,7 +116,8 @@ impl Provider {
     }
 }
 
-/// A cookie jar keyed by host:port, honouring `Path` and `Max-Age=0`.
+/// A cookie jar keyed by host (as browsers do: cookies are not isolated by port, RFC 6265
+/// section 8.5), honouring `Path` and `Max-Age=0`.
 #[derive(Debug, Default, Clone)]
 pub struct Jar {
     cookies: BTreeMap<(String, String), (String, String)>,
@@ -180,11 +181,7 @@ impl Jar {
 }
 
 fn host_of(url: &reqwest::Url) -> String {
-    format!(
-        "{}:{}",
-        url.host_str().unwrap(),
-        url.port_or_known_default().unwrap()
-    )
+    url.host_str().unwrap().to_owned()
 }
 
 /// A browser: one cookie jar, redirects followed by hand.
