@@ -229,15 +229,9 @@ async fn every_bad_id_token_is_refused_with_its_reason_and_audited() {
 async fn tampered_state_another_browser_a_replayed_callback_and_a_replayed_code_are_refused() {
     let w = World::start(|_| {}).await;
     w.provider.account("erin", "erin@acme.test", true).await;
-    let callback = "/api/v1/auth/sso/callback";
 
     // 1. tampered state: the cookie's HMAC does not match
-    w.provider.next_login("erin", &["pwd"]).await;
-    let mut b = Browser::new();
-    let url = b
-        .navigate(&w.start_url(), &w.server.base, Some(callback))
-        .await
-        .url;
+    let (mut b, url) = w.until_callback("erin").await;
     let tampered = url.replace("state=", "state=x");
     let landing = b.navigate(&tampered, &w.server.base, None).await;
     assert_eq!(
@@ -246,12 +240,7 @@ async fn tampered_state_another_browser_a_replayed_callback_and_a_replayed_code_
     );
 
     // 2. the right URL in another browser (login CSRF): no state cookie
-    w.provider.next_login("erin", &["pwd"]).await;
-    let mut b = Browser::new();
-    let url = b
-        .navigate(&w.start_url(), &w.server.base, Some(callback))
-        .await
-        .url;
+    let (_starter, url) = w.until_callback("erin").await;
     let landing = Browser::new().navigate(&url, &w.server.base, None).await;
     assert_eq!(
         landing.outcome(),
@@ -259,12 +248,7 @@ async fn tampered_state_another_browser_a_replayed_callback_and_a_replayed_code_
     );
 
     // 3. a replayed callback, with the captured state cookie: the login is used once
-    w.provider.next_login("erin", &["pwd"]).await;
-    let mut b = Browser::new();
-    let url = b
-        .navigate(&w.start_url(), &w.server.base, Some(callback))
-        .await
-        .url;
+    let (mut b, url) = w.until_callback("erin").await;
     let cookie = b.jar.get(&w.server.base, "breeze_sso_state").unwrap();
     let landing = b.navigate(&url, &w.server.base, None).await;
     assert_eq!(landing.outcome().0, "ok");
@@ -289,12 +273,7 @@ async fn tampered_state_another_browser_a_replayed_callback_and_a_replayed_code_
         .unwrap()
         .1
         .into_owned();
-    w.provider.next_login("erin", &["pwd"]).await;
-    let mut b = Browser::new();
-    let fresh = b
-        .navigate(&w.start_url(), &w.server.base, Some(callback))
-        .await
-        .url;
+    let (mut b, fresh) = w.until_callback("erin").await;
     let mut fresh_url = reqwest::Url::parse(&fresh).unwrap();
     let pairs: Vec<(String, String)> = fresh_url
         .query_pairs()

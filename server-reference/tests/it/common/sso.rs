@@ -420,6 +420,22 @@ impl World {
             .url(&format!("/api/v1/auth/sso/{}/start", self.provider_id))
     }
 
+    /// A login of `account` in a fresh browser, stopped before the provider's redirect to
+    /// the callback: the browser and the callback URL.
+    pub async fn until_callback(&self, account: &str) -> (Browser, String) {
+        self.provider.next_login(account, &["pwd"]).await;
+        let mut browser = Browser::new();
+        let url = browser
+            .navigate(
+                &self.start_url(),
+                &self.server.base,
+                Some("/api/v1/auth/sso/callback"),
+            )
+            .await
+            .url;
+        (browser, url)
+    }
+
     /// A full login of `account` in a fresh browser.
     pub async fn login(&self, account: &str, amr: &[&str]) -> (Browser, Landing) {
         self.provider.next_login(account, amr).await;

@@ -275,6 +275,21 @@ enum CallbackError {
     Refused(Box<Refusal>),
 }
 
+impl CallbackError {
+    /// A refusal once the provider is known (audited in its chain).
+    fn refused(
+        reason: &'static str,
+        provider: &ProviderRow,
+        user: Option<crate::store::sso::UserHome>,
+    ) -> Self {
+        Self::Refused(Box::new(Refusal {
+            reason,
+            provider: Some(provider.clone()),
+            user,
+        }))
+    }
+}
+
 impl From<ApiError> for CallbackError {
     fn from(e: ApiError) -> Self {
         Self::Api(e)
@@ -346,11 +361,7 @@ async fn callback_inner(
         return Err(refuse("provider_disabled"));
     };
     let refuse_at = |reason: &'static str, provider: &ProviderRow| {
-        CallbackError::Refused(Box::new(Refusal {
-            reason,
-            provider: Some(provider.clone()),
-            user: None,
-        }))
+        CallbackError::refused(reason, provider, None)
     };
     if attempt.consumed_at.is_some() {
         return Err(refuse_at("state_replayed", &provider));
@@ -448,11 +459,7 @@ async fn finish(
         Ok(found) => found,
         Err(reason) => {
             drop(tx);
-            return Err(CallbackError::Refused(Box::new(Refusal {
-                reason,
-                provider: Some(provider.clone()),
-                user: None,
-            })));
+            return Err(CallbackError::refused(reason, provider, None));
         }
     };
     let home = store::user_home(&mut tx, user_id).await?;
@@ -461,11 +468,7 @@ async fn finish(
         .filter(|u| u.active);
     let Some(user) = user else {
         drop(tx);
-        return Err(CallbackError::Refused(Box::new(Refusal {
-            reason: "user_disabled",
-            provider: Some(provider.clone()),
-            user: home,
-        })));
+        return Err(CallbackError::refused("user_disabled", provider, home));
     };
     let chain = user.org_id.or(provider.org_id);
     if how == identity::How::Created {
@@ -506,11 +509,7 @@ async fn finish(
         Ok(s) => s,
         Err(ApiError::Unauthorized(_)) => {
             drop(tx);
-            return Err(CallbackError::Refused(Box::new(Refusal {
-                reason: "no_access",
-                provider: Some(provider.clone()),
-                user: home,
-            })));
+            return Err(CallbackError::refused("no_access", provider, home));
         }
         Err(e) => return Err(e.into()),
     };
