@@ -11,7 +11,8 @@
 //!    password hash that no password matches, linked.
 //!
 //! Refusals are codes the callback audits and answers: `email_unverified`,
-//! `tenant_mismatch`, `identity_conflict`, `no_account`, `user_disabled`, `jit_invalid`.
+//! `email_invalid`, `tenant_mismatch`, `identity_conflict`, `no_account`, `user_disabled`,
+//! `jit_invalid`.
 
 use breeze_core::tenancy::{OrgId, PartnerId, UserId};
 use breeze_crypto::oidc::IdTokenClaims;
@@ -81,6 +82,9 @@ pub async fn resolve(
     let Some(email) = claims.verified_email() else {
         return Ok(Err("email_unverified"));
     };
+    if !crate::http::extract::is_valid_email(&email) {
+        return Ok(Err("email_invalid"));
+    }
     if let Some(home) = store::user_home_by_email(tx, &email).await? {
         if !covers(provider, home.partner_id, home.org_id) || home.platform_admin {
             return Ok(Err("tenant_mismatch"));
