@@ -11,6 +11,7 @@
 //! | [`ratelimit`] | sliding-window rate limiting, in memory or Redis (SPEC 7) |
 //! | [`revocation`] | token revocation state, the refresh `jti` burn and the refresh-reuse decision (SPEC 2.2, 2.3) |
 //! | [`clientip`] | the client IP a request is keyed on, behind trusted proxies |
+//! | [`ipallow`] | partner IP allow-lists: parsing, normalization, the admit decision (SPEC 16) |
 //! | [`ssrf`] | the SSRF guard for outbound requests (SPEC 9) |
 //! | [`config`] | startup configuration validation (SPEC 4, 9) |
 //! | [`text`] | text hygiene for names and hostnames that reach logs, audit entries and terminals |
@@ -71,6 +72,7 @@
 pub mod audit;
 pub mod clientip;
 pub mod config;
+pub mod ipallow;
 pub mod ratelimit;
 pub mod revocation;
 pub mod ssrf;
