@@ -5,10 +5,11 @@
 //! bearer present -> signature / iss / aud / exp / alg -> `type = access` -> revocation
 //! (user-wide cut-off, family) -> user exists and is active -> `aep` / `mep` equal the live
 //! epochs -> `system` scope needs a live platform admin -> token not issued before the last
-//! password change -> tenant active (access resolution) -> force-MFA gate -> access context
-//! -> the route's permission. API keys (`X-API-Key: brzk_...`): format -> hash lookup
-//! (constant-time compare) -> status and expiry -> per-key hourly limit -> tenant active ->
-//! scope covers the route's permission.
+//! password change -> tenant active (access resolution) -> partner IP allow-list
+//! ([`super::ip_allow`]) -> force-MFA gate -> access context -> the route's permission. API
+//! keys (`X-API-Key: brzk_...`): format -> hash lookup (constant-time compare) -> status and
+//! expiry -> partner IP allow-list -> per-key hourly limit -> tenant active -> scope covers
+//! the route's permission.
 //!
 //! The lookups run in one short system-scope read transaction that is closed before the
 //! handler opens the request's own transaction.
@@ -35,6 +36,7 @@ use breeze_crypto::jwt::{Claims, JwtError, TokenScope, TokenType};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
+use super::ip_allow;
 use super::route::{Access, RouteMeta};
 use crate::error::ApiError;
 use crate::permissions::{Granted, ResolvedAccess};
@@ -338,6 +340,7 @@ pub(crate) async fn authenticate_claims(
         .access
         .as_ref()
         .map_err(|code| ApiError::Unauthorized(code))?;
+    ip_allow::admit_user(state, &client, &user, ip_allow::Stage::AccessToken).await?;
 
     let requires_mfa = granted.role.as_ref().is_some_and(|r| r.requires_mfa);
     if state
@@ -426,8 +429,8 @@ pub(crate) async fn resolved_access(
 }
 
 /// An API key that passed the checks every key use shares: format, hash lookup
-/// (constant-time compare), status and expiry, the per-key hourly limit, and a serviceable
-/// organization.
+/// (constant-time compare), status and expiry, the partner's IP allow-list, the per-key
+/// hourly limit, and a serviceable organization.
 pub(crate) struct CheckedApiKey {
     /// The stored row.
     pub row: principal::ApiKeyRow,
@@ -444,7 +447,11 @@ pub(crate) struct CheckedApiKey {
 /// # Errors
 /// [`ApiError::Unauthorized`] (`invalid_api_key`, `api_key_revoked`, `api_key_expired`),
 /// a 429 from the hourly limit, or a store failure.
-pub(crate) async fn check_api_key(state: &AppState, raw: &str) -> Result<CheckedApiKey, ApiError> {
+pub(crate) async fn check_api_key(
+    state: &AppState,
+    raw: &str,
+    client: &ClientMeta,
+) -> Result<CheckedApiKey, ApiError> {
     let key = ApiKey::parse(raw).map_err(|_| ApiError::Unauthorized("invalid_api_key"))?;
     let hash = key.hash();
     let mut tx = state.store.begin_system("authenticate api key").await?;
@@ -475,6 +482,13 @@ pub(crate) async fn check_api_key(state: &AppState, raw: &str) -> Result<Checked
     .map_err(|r| ApiError::Unauthorized(r.code()))?;
     let orgs = principal::org_records_for(&mut tx, None, Some(*row.org_id.as_uuid())).await?;
     drop(tx);
+    let subject = ip_allow::Subject {
+        actor: Actor::ApiKey(row.id),
+        org: Some(row.org_id),
+        partner: row.partner_id,
+    };
+    let list = row.ip_allowlist.as_ref();
+    ip_allow::admit(state, client, list, subject, ip_allow::Stage::ApiKey).await?;
 
     let per_hour = u32::try_from(row.rate_limit_per_hour.max(1)).unwrap_or(1);
     let decision = state.limiter.api_key_hourly(row.id, per_hour).await;
@@ -506,7 +520,7 @@ async fn authenticate_api_key(
     raw: &str,
     client: ClientMeta,
 ) -> Result<Authed, ApiError> {
-    let checked = check_api_key(state, raw).await?;
+    let checked = check_api_key(state, raw, &client).await?;
     let ctx = resolve(&Principal::ApiKey(checked.usable), &checked.orgs)
         .map_err(|e| ApiError::Unauthorized(e.code()))?;
     let authed = Authed {

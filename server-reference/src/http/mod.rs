@@ -5,6 +5,7 @@ pub mod authn;
 pub mod doc;
 pub mod extract;
 pub mod hardening;
+pub mod ip_allow;
 pub mod openapi;
 pub mod route;
 pub mod routes;

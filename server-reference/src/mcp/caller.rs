@@ -50,6 +50,9 @@ impl McpCaller {
 fn rpc_from_api(e: ApiError) -> RpcError {
     match e {
         ApiError::Unauthorized(code) => RpcError::unauthenticated(code),
+        // the partner's IP allow-list refused the key (`ip_not_allowed`, audited): for MCP an
+        // unauthenticated -32001 like every other refusal of the key itself
+        ApiError::Forbidden(code) => RpcError::unauthenticated(code),
         ApiError::RateLimited { .. } => RpcError::rate_limited("api_key_hourly_limit"),
         other => RpcError::internal(other),
     }
@@ -68,7 +71,9 @@ pub async fn authenticate(
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| RpcError::unauthenticated("missing_api_key"))?;
-    let checked = check_api_key(state, raw).await.map_err(rpc_from_api)?;
+    let checked = check_api_key(state, raw, &client)
+        .await
+        .map_err(rpc_from_api)?;
     if ![AiScope::Read, AiScope::Write, AiScope::Execute]
         .iter()
         .any(|s| s.named_by(&checked.scopes))

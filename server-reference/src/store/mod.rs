@@ -21,6 +21,7 @@ pub mod auth;
 pub mod commands;
 pub mod devices;
 pub mod enrollment_keys;
+pub mod ip_allowlists;
 pub mod mcp;
 pub mod ops;
 pub mod page;

@@ -9,10 +9,12 @@ use breeze_authz::access::{
     SiteAccess, SystemMembership,
 };
 use breeze_authz::role::RoleScope;
+use breeze_core::ipallow::IpAllowList;
 use breeze_core::tenancy::{ApiKeyId, OrgId, OrgStatus, PartnerId, RoleId, SiteId, UserId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::ip_allowlists::{self, USER_LIST_JOIN};
 use super::{ScopedTx, StoreError, StoreResult};
 
 /// A user as authentication needs it.
@@ -38,6 +40,9 @@ pub struct AuthUser {
     pub org_id: Option<OrgId>,
     /// The permission-cache versions (global, this user's) read with the row.
     pub permission_versions: breeze_authz::cache::Versions,
+    /// The IP allow-list that applies to the user (SPEC 16), read with the row: `None`
+    /// without a home partner, for a live platform admin, or when the partner has none.
+    pub ip_allowlist: Option<IpAllowList>,
 }
 
 impl AuthUser {
@@ -89,6 +94,10 @@ pub struct ApiKeyRow {
     pub key_hash: String,
     /// The user who made the key (caps its MCP tools, SPEC 14).
     pub created_by: Option<UserId>,
+    /// The partner of the key's organization.
+    pub partner_id: Option<PartnerId>,
+    /// That partner's IP allow-list (SPEC 16), read with the key: `None` when it has none.
+    pub ip_allowlist: Option<IpAllowList>,
 }
 
 fn counter(v: i64) -> StoreResult<u64> {
@@ -138,24 +147,29 @@ type UserRow = (
     Option<Uuid>,
     i64,
     i64,
+    Option<String>,
+    Option<Vec<String>>,
 );
 
-/// Loads a user by id.
+/// Loads a user by id, with the permission versions and the IP allow-list that applies to
+/// them (their home partner's; none for a live platform admin), read in one statement.
 ///
 /// # Errors
 /// [`StoreError`] on database failure; `Ok(None)` when there is no such user.
 pub async fn user_by_id(tx: &mut ScopedTx, id: UserId) -> StoreResult<Option<AuthUser>> {
-    let row: Option<UserRow> = sqlx::query_as(
-        "SELECT id, email, status, auth_epoch, mfa_epoch, mfa_enabled, password_changed_at,
-                partner_id, org_id, v.global_version, v.user_version
-           FROM users CROSS JOIN LATERAL breeze_permission_versions(users.id) v
-          WHERE id = $1",
-    )
+    let row: Option<UserRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT u.id, u.email, u.status, u.auth_epoch, u.mfa_epoch, u.mfa_enabled,
+                u.password_changed_at, u.partner_id, u.org_id, v.global_version, v.user_version,
+                a.mode, a.cidrs::text[]
+           FROM users u CROSS JOIN LATERAL breeze_permission_versions(u.id) v
+           {USER_LIST_JOIN}
+          WHERE u.id = $1"
+    )))
     .bind(id.as_uuid())
     .fetch_optional(tx.conn())
     .await?;
     row.map(
-        |(id, email, status, aep, mep, mfa, changed, partner, org, global, mine)| {
+        |(id, email, status, aep, mep, mfa, changed, partner, org, global, mine, mode, cidrs)| {
             Ok(AuthUser {
                 id: UserId::from_uuid(id),
                 email,
@@ -170,6 +184,7 @@ pub async fn user_by_id(tx: &mut ScopedTx, id: UserId) -> StoreResult<Option<Aut
                     global: counter(global)?,
                     user: counter(mine)?,
                 },
+                ip_allowlist: ip_allowlists::from_columns(mode, cidrs)?,
             })
         },
     )
@@ -343,23 +358,43 @@ type ApiKeyTuple = (
     i32,
     String,
     Option<Uuid>,
+    Option<Uuid>,
+    Option<String>,
+    Option<Vec<String>>,
 );
 
-/// Finds an API key by its SHA-256 hash (hex).
+/// Finds an API key by its SHA-256 hash (hex), with its organization's partner and that
+/// partner's IP allow-list (one statement).
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn api_key_by_hash(tx: &mut ScopedTx, hash_hex: &str) -> StoreResult<Option<ApiKeyRow>> {
     let row: Option<ApiKeyTuple> = sqlx::query_as(
-        "SELECT id, org_id, status, expires_at, scopes, rate_limit_per_hour, key_hash, created_by
-               FROM api_keys WHERE key_hash = $1",
+        "SELECT k.id, k.org_id, k.status, k.expires_at, k.scopes, k.rate_limit_per_hour,
+                k.key_hash, k.created_by, o.partner_id, a.mode, a.cidrs::text[]
+           FROM api_keys k
+           LEFT JOIN organizations o ON o.id = k.org_id
+           LEFT JOIN partner_ip_allowlists a ON a.partner_id = o.partner_id
+          WHERE k.key_hash = $1",
     )
     .bind(hash_hex)
     .fetch_optional(tx.conn())
     .await?;
-    Ok(row.map(
-        |(id, org_id, status, expires_at, scopes, rate_limit_per_hour, key_hash, created_by)| {
-            ApiKeyRow {
+    row.map(
+        |(
+            id,
+            org_id,
+            status,
+            expires_at,
+            scopes,
+            rate_limit_per_hour,
+            key_hash,
+            created_by,
+            partner,
+            mode,
+            cidrs,
+        )| {
+            Ok(ApiKeyRow {
                 id: ApiKeyId::from_uuid(id),
                 org_id: OrgId::from_uuid(org_id),
                 status,
@@ -368,9 +403,12 @@ pub async fn api_key_by_hash(tx: &mut ScopedTx, hash_hex: &str) -> StoreResult<O
                 rate_limit_per_hour,
                 key_hash,
                 created_by: created_by.map(UserId::from_uuid),
-            }
+                partner_id: partner.map(PartnerId::from_uuid),
+                ip_allowlist: ip_allowlists::from_columns(mode, cidrs)?,
+            })
         },
-    ))
+    )
+    .transpose()
 }
 
 /// Records one use of an API key (`last_used_at`, `usage_count`).

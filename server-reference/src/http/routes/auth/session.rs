@@ -30,6 +30,7 @@ use super::{
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::{Authed, ClientMeta, token_facts};
 use crate::http::extract::{Json, Validate, is_valid_email};
+use crate::http::ip_allow::Stage as IpStage;
 use crate::state::AppState;
 use crate::store::auth as store;
 use crate::store::principal;
@@ -153,6 +154,7 @@ async fn login_inner(
         audit_alone(state, org, fail("disabled")?).await?;
         return Err(invalid_credentials());
     }
+    crate::http::ip_allow::admit_login(state, client, &user).await?;
     // SPEC 16 enforce_sso: the tenant logs in through its provider; platform admins keep
     // the password login (break-glass). Checked after the password, so it tells nothing to
     // someone who does not know it.
@@ -315,6 +317,7 @@ pub(super) async fn complete_mfa(
         .ok_or(ApiError::Unauthorized("invalid_mfa_token"))?;
     let mfa = store::mfa_state(&mut tx, user_id).await?;
     drop(tx);
+    crate::http::ip_allow::admit_user(&state, &client, &user, IpStage::MfaVerify).await?;
     allow(&state.limiter.mfa_per_user(user_id).await)?;
     let org = user.org_id;
 
@@ -449,6 +452,7 @@ pub async fn refresh(
         _ => return Err(ApiError::Unauthorized("session_revoked")),
     }
     drop(tx);
+    crate::http::ip_allow::admit_user(&state, &client, &user, IpStage::Refresh).await?;
 
     let cache = state.revocation.burn_refresh(jti, family).await;
     if decide_refresh_before_store(cache).is_some() {

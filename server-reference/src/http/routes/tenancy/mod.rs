@@ -14,12 +14,14 @@
 //! - roles: `users:read` to list, `users:write` to create/change/delete (plus a
 //!   partner-wide write context: partner scope with `org_access = all`, or system);
 //! - API keys: `organizations:read` to list, `organizations:write` to create/revoke;
-//! - enrollment keys: `devices:write` for list, create and delete (a key admits devices).
+//! - enrollment keys: `devices:write` for list, create and delete (a key admits devices);
+//! - a partner's IP allow-list: `sso:admin` (the tenant's identity-and-access settings).
 
 pub mod api_keys;
 pub mod devices;
 pub mod enrollment_keys;
 pub mod groups;
+pub mod ip_allowlist;
 pub mod memberships;
 pub mod orgs;
 pub mod partners;
@@ -45,6 +47,7 @@ use crate::store::{ScopedTx, audit};
 pub fn routes() -> Vec<Route> {
     let mut all = Vec::new();
     all.extend(partners::routes());
+    all.extend(ip_allowlist::routes());
     all.extend(orgs::routes());
     all.extend(sites::routes());
     all.extend(groups::routes());
