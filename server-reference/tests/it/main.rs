@@ -28,6 +28,7 @@ mod audit_append_only;
 mod audit_concurrency;
 mod audit_retention;
 mod audit_tamper;
+mod auth_ip_allowlist;
 mod auth_login;
 mod auth_mfa;
 mod auth_redis;

@@ -149,6 +149,9 @@ fn body_for(v: &Victim, method: &str, path: &str) -> Option<Option<Value>> {
     Some(match (method, path) {
         ("GET" | "DELETE", _) => None,
         ("PATCH", "/api/v1/partners/{partnerId}") => Some(name),
+        ("PUT", "/api/v1/partners/{partnerId}/ip-allowlist") => {
+            Some(json!({"mode": "enforce", "cidrs": ["192.0.2.0/24"]}))
+        }
         ("PATCH", "/api/v1/orgs/{orgId}") => Some(json!({"name": "pwned", "status": "suspended"})),
         ("POST", "/api/v1/orgs/{orgId}/sites") => Some(name),
         ("PATCH", "/api/v1/sites/{siteId}") => Some(name),
@@ -328,6 +331,8 @@ fn victim_rows(v: &Victim) -> Vec<(&'static str, &'static str, Uuid)> {
         ("approval_requests", "id", v.approval),
         ("ai_tool_policies", "id", v.policy),
         ("sso_providers", "id", v.sso_provider),
+        // none: an attacker's PUT must not create one
+        ("partner_ip_allowlists", "partner_id", v.partner),
     ]
 }
 
@@ -389,6 +394,7 @@ async fn cross_tenant_denial_matrix_without_rls() {
 /// Tables whose row-level security the second run switches off.
 const RLS_TABLES: &[&str] = &[
     "partners",
+    "partner_ip_allowlists",
     "organizations",
     "sites",
     "device_groups",

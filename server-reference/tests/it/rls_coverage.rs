@@ -1130,3 +1130,132 @@ async fn permission_versions(conn: &mut PgConnection, user: Uuid) -> (i64, i64) 
         .await
         .unwrap()
 }
+
+/// Partner IP allow-lists (migration 0791) follow the partner axis in PostgreSQL: a
+/// partner context with the partner-wide write right writes its own list only; a partner
+/// context without that right, an organization context and no context write nothing; only
+/// contexts that reach the partner read it; the `cidr` type and the checks refuse a
+/// malformed list even from the owner.
+#[tokio::test]
+async fn partner_ip_allowlists_follow_the_partner_axis() {
+    use breeze_authz::access::{
+        MembershipState, Memberships, OrgAccess, OrgRecord, PartnerMembership, Principal, resolve,
+    };
+    use breeze_core::tenancy::{OrgStatus, RoleId, UserId};
+    let w = world().await;
+    let other = {
+        let fx = Fixtures::new(&w.db).await;
+        fx.partner().await
+    };
+    let orgs = [w.org_a, w.org_b].map(|id| OrgRecord {
+        id,
+        partner_id: w.partner,
+        status: OrgStatus::Active,
+        deleted: false,
+    });
+    let ctx_for = |access: OrgAccess| {
+        resolve(
+            &Principal::User {
+                user_id: UserId::new_random(),
+                memberships: Memberships {
+                    partner: Some(PartnerMembership {
+                        partner_id: w.partner,
+                        role_id: RoleId::new_random(),
+                        org_access: access,
+                        state: MembershipState::Active,
+                    }),
+                    ..Memberships::default()
+                },
+            },
+            &orgs,
+        )
+        .unwrap()
+    };
+    let insert = "INSERT INTO partner_ip_allowlists (partner_id, mode, cidrs)
+                  VALUES ($1, 'enforce', ARRAY['192.0.2.0/24']::cidr[])";
+    let mut conn = bare_app(&w.db).await;
+
+    // no context, an organization context, a partner context without the right: refused
+    let selected = ctx_settings(&ctx_for(OrgAccess::Selected(vec![w.org_a])));
+    for (what, settings) in [
+        ("no context", Vec::new()),
+        ("organization context", org_ctx(w.partner, w.org_a, "*")),
+        ("partner context, selected orgs", selected),
+    ] {
+        let mut tx = conn.begin().await.unwrap();
+        set(&mut tx, &settings).await;
+        let e = sqlx::query(insert)
+            .bind(w.partner.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "42501", "{what}");
+    }
+
+    // the partner-wide context writes its own list, not another partner's
+    let all = ctx_settings(&ctx_for(OrgAccess::All));
+    let mut tx = conn.begin().await.unwrap();
+    set(&mut tx, &all).await;
+    sqlx::query(insert)
+        .bind(w.partner.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let e = sqlx::query(insert)
+        .bind(other.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "42501", "another partner's list");
+    tx.rollback().await.unwrap();
+    sqlx::query(insert)
+        .bind(w.partner.as_uuid())
+        .execute(&w.su)
+        .await
+        .unwrap();
+
+    // reading: the partner reads its list; an organization context and no context read none
+    for (what, settings, want) in [
+        ("partner context", all.clone(), 1i64),
+        ("organization context", org_ctx(w.partner, w.org_a, "*"), 0),
+        ("no context", Vec::new(), 0),
+    ] {
+        let mut tx = conn.begin().await.unwrap();
+        set(&mut tx, &settings).await;
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM partner_ip_allowlists")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        assert_eq!(n, want, "{what}");
+        // and cannot change or delete what it cannot write
+        if want == 0 {
+            let changed = sqlx::query("UPDATE partner_ip_allowlists SET mode = 'off'")
+                .execute(&mut *tx)
+                .await
+                .unwrap()
+                .rows_affected();
+            assert_eq!(changed, 0, "{what}");
+        }
+        tx.rollback().await.unwrap();
+    }
+
+    // the database refuses malformed lists whoever writes them
+    for bad in [
+        "INSERT INTO partner_ip_allowlists (partner_id, mode, cidrs) VALUES ($1, 'on', '{}')",
+        "INSERT INTO partner_ip_allowlists (partner_id, mode, cidrs) VALUES ($1, 'enforce', '{}')",
+        "INSERT INTO partner_ip_allowlists (partner_id, mode, cidrs)
+         VALUES ($1, 'off', ARRAY['10.0.0.5/8']::cidr[])",
+        "INSERT INTO partner_ip_allowlists (partner_id, mode, cidrs)
+         VALUES ($1, 'off', (SELECT array_agg(('10.0.' || i || '.0/24')::cidr)
+                               FROM generate_series(0, 100) i))",
+    ] {
+        assert!(
+            sqlx::query(sqlx::AssertSqlSafe(bad))
+                .bind(other.as_uuid())
+                .execute(&w.su)
+                .await
+                .is_err(),
+            "{bad}"
+        );
+    }
+}
