@@ -449,6 +449,22 @@ async fn bad_or_self_excluding_lists_change_nothing() {
     let tech_token = mfa_token(server, fx, &tech).await;
     let url = server.url(&format!("/api/v1/partners/{}/ip-allowlist", w.partner));
     assert_eq!(get(&w.inside, &url, Cred::Bearer(&tech_token)).await.0, 403);
+    // a Partner Admin limited to selected organizations does not administer the whole partner
+    let limited = fx
+        .partner_user(w.partner, SeededRole::PartnerAdmin, "selected", &[w.org])
+        .await;
+    let limited_token = mfa_token(server, fx, &limited).await;
+    let (status, answer) = get(&w.inside, &url, Cred::Bearer(&limited_token)).await;
+    assert_eq!(status, 403, "{answer}");
+    let (status, _) = put_list(
+        server,
+        &w.inside,
+        &limited_token,
+        w.partner,
+        json!({"mode": "off", "cidrs": []}),
+    )
+    .await;
+    assert_eq!(status, 403);
     let other = fx.partner().await;
     let foreign = fx
         .partner_user(other, SeededRole::PartnerAdmin, "all", &[])

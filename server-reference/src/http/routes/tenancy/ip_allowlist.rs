@@ -2,8 +2,10 @@
 //!
 //! Permission `sso:admin` (SPEC 5: the identity-and-access settings of a tenant; only
 //! Partner Admin and the platform hold it). The caller must reach the partner (partner
-//! scope: its own; system: all); any other partner answers 404, never 403. Changing the
-//! list is a partner-wide write (partner scope with `org_access = all`, or system) and needs
+//! scope: its own; system: all); any other partner answers 404, never 403. The list governs
+//! every organization of the partner, so reading and changing it both need partner-wide
+//! reach (partner scope with `org_access = all`, or system; 403 otherwise: a member limited
+//! to selected organizations does not administer the whole partner), and changing it needs
 //! an MFA session. A list in mode `enforce` that would exclude the caller's own current
 //! address, when the caller is subject to it, is refused with 409
 //! `ip_allowlist_excludes_caller`, so an administrator cannot lock themselves out by
@@ -153,6 +155,9 @@ async fn read(
 ) -> Result<impl IntoResponse, ApiError> {
     let partner = p.partner_id;
     partner_in_reach(&authed, partner)?;
+    if !authed.ctx.can_write_partner_wide() {
+        return Err(ApiError::Forbidden("partner_wide_access_required"));
+    }
     let mut tx = authed.begin(&state).await?;
     tenancy::get_partner(&mut tx, partner)
         .await?
