@@ -682,3 +682,41 @@ async fn a_list_set_through_replica_a_refuses_the_next_request_on_b() {
     drop((server_a, server_b));
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// The MCP endpoint authenticates its API key with the same checks: a key of the partner's
+/// organization is refused from outside (JSON-RPC -32001, reason `ip_not_allowed`,
+/// audited) and admitted inside.
+#[tokio::test]
+async fn the_mcp_endpoint_judges_its_api_key_by_the_list() {
+    use crate::common::mcp::{Raw, ai_key};
+    let w = world().await;
+    let (server, fx) = (&w.server, &w.fx);
+    let key = ai_key(
+        &w.inside,
+        &server.base,
+        &w.admin_token,
+        *w.org.as_uuid(),
+        &["ai:read"],
+    )
+    .await;
+    let (status, _) = put_list(
+        server,
+        &w.inside,
+        &w.admin_token,
+        w.partner,
+        json!({"mode": "enforce", "cidrs": ["127.0.0.1/32"]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let refused = Raw::new(&w.outside, &server.base, &key).initialize().await;
+    assert_eq!(refused.status, 401, "{:?}", refused.body);
+    assert_eq!(refused.rpc_code(), Some(-32001));
+    assert_eq!(refused.reason(), Some("ip_not_allowed"));
+    let admitted = Raw::new(&w.inside, &server.base, &key).initialize().await;
+    assert_eq!(admitted.status, 200, "{:?}", admitted.body);
+    let rows = audit_rows(fx, "auth.ip_denied").await;
+    let found = denials(&rows, "api_key");
+    assert_eq!(found.len(), 1, "{rows:?}");
+    assert_eq!(found[0].actor_type, "api_key");
+    assert_eq!(found[0].chain, w.org.to_string());
+}
