@@ -1,5 +1,5 @@
 //! Partner IP allow-lists at the door (SPEC 16): the one check that user logins (password,
-//! MFA, refresh), access tokens and API keys pass before they are honoured. The rule is
+//! MFA, refresh, SSO), access tokens and API keys pass before they are honoured. The rule is
 //! [`breeze_core::ipallow`]; the list is read from PostgreSQL with the user's or the key's
 //! row on every request (`store::principal`), so a change committed through one replica
 //! applies to the next request on every replica, with no cache to go stale.
@@ -36,8 +36,10 @@ pub const IP_NOT_ALLOWED: &str = "ip_not_allowed";
 pub enum Stage {
     /// `POST /auth/login`, after the password verified.
     Login,
-    /// `POST /auth/mfa/verify`.
+    /// `POST /auth/mfa/verify` and `POST /auth/sso/mfa`.
     MfaVerify,
+    /// The SSO callback, once the provider's ID token verified and the user is known.
+    Sso,
     /// `POST /auth/refresh`.
     Refresh,
     /// A request with an access token (the guard).
@@ -53,6 +55,7 @@ impl Stage {
         match self {
             Self::Login => "login",
             Self::MfaVerify => "mfa_verify",
+            Self::Sso => "sso",
             Self::Refresh => "refresh",
             Self::AccessToken => "access_token",
             Self::ApiKey => "api_key",
@@ -134,6 +137,16 @@ pub async fn admit(
         tx.commit().await?;
     }
     Err(ApiError::Forbidden(IP_NOT_ALLOWED))
+}
+
+/// Whether `client` may act for `user` (their list read by `principal::user_by_id`), without
+/// auditing: for a caller that must close its transaction before [`admit_user`] writes the
+/// refusal.
+#[must_use]
+pub fn user_admitted(user: &AuthUser, client: &ClientMeta) -> bool {
+    user.ip_allowlist
+        .as_ref()
+        .is_none_or(|l| l.permits(client.ip))
 }
 
 /// [`admit`] for a user whose row (with its list) was read by `principal::user_by_id`.

@@ -317,7 +317,7 @@ pub(super) async fn complete_mfa(
         .ok_or(ApiError::Unauthorized("invalid_mfa_token"))?;
     let mfa = store::mfa_state(&mut tx, user_id).await?;
     drop(tx);
-    crate::http::ip_allow::admit_user(&state, &client, &user, IpStage::MfaVerify).await?;
+    crate::http::ip_allow::admit_user(state, client, &user, IpStage::MfaVerify).await?;
     allow(&state.limiter.mfa_per_user(user_id).await)?;
     let org = user.org_id;
 

@@ -56,6 +56,7 @@ use super::{
 use crate::error::{ApiError, FieldIssue};
 use crate::http::authn::ClientMeta;
 use crate::http::extract::{Json, Path, Query, Validate};
+use crate::http::ip_allow;
 use crate::sso::documents::{self, DocumentError};
 use crate::sso::{COOKIE_PATH, LOGIN_TTL_SECS, MFA_COOKIE, STATE_COOKIE, identity};
 use crate::state::AppState;
@@ -470,6 +471,21 @@ async fn finish(
         drop(tx);
         return Err(CallbackError::refused("user_disabled", provider, home));
     };
+    // SPEC 16: the partner's IP allow-list (audited `auth.ip_denied`; a user just created
+    // is rolled back with the transaction)
+    if !ip_allow::user_admitted(&user, client) {
+        drop(tx);
+        // audits the refusal; the browser then goes to the error page like any refusal
+        match ip_allow::admit_user(state, client, &user, ip_allow::Stage::Sso).await {
+            Ok(()) | Err(ApiError::Forbidden(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+        return Err(CallbackError::Refused(Box::new(Refusal {
+            reason: ip_allow::IP_NOT_ALLOWED,
+            provider: Some(provider.clone()),
+            user: home,
+        })));
+    }
     let chain = user.org_id.or(provider.org_id);
     if how == identity::How::Created {
         let ev = event(state, user_actor(user.id), client, "auth.sso.user_provisioned", AuditResult::Success)?
