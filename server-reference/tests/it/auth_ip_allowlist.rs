@@ -720,3 +720,52 @@ async fn the_mcp_endpoint_judges_its_api_key_by_the_list() {
     assert_eq!(found[0].actor_type, "api_key");
     assert_eq!(found[0].chain, w.org.to_string());
 }
+
+/// An SSO login is judged by the list once the provider vouched for the user: from outside
+/// the browser lands on `?sso=error&reason=ip_not_allowed`, no session and no just-in-time
+/// user is left behind, `auth.ip_denied` (stage `sso`) is written; from inside it logs in.
+#[tokio::test]
+async fn an_sso_login_from_outside_the_list_is_refused() {
+    use crate::common::sso::{Browser, World};
+    let w = World::start(|_| {}).await;
+    w.provider.account("alice", "alice@acme.test", true).await;
+    let (status, body) = put_list(
+        &w.server,
+        &client_from(INSIDE),
+        &w.admin_token,
+        w.partner,
+        json!({"mode": "enforce", "cidrs": ["127.0.0.1/32"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    w.provider.next_login("alice", &["pwd"]).await;
+    let mut outside = Browser::from_source(OUTSIDE.parse().unwrap());
+    let landing = outside.navigate(&w.start_url(), &w.server.base, None).await;
+    assert_eq!(
+        landing.outcome(),
+        ("error".into(), Some("ip_not_allowed".into())),
+        "{landing:?}"
+    );
+    assert!(outside.jar.get(&w.server.base, "breeze_refresh").is_none());
+    let users: i64 = {
+        let mut tx = w.fx.pool().begin().await.unwrap();
+        common::system_context(&mut tx).await;
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE email = 'alice@acme.test'")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        users, 0,
+        "the just-in-time user must not outlive the refusal"
+    );
+    let rows = audit_rows(&w.fx, "auth.ip_denied").await;
+    let found = denials(&rows, "sso");
+    assert_eq!(found.len(), 1, "{rows:?}");
+    assert_eq!(found[0].details()["ip"], OUTSIDE);
+    assert_eq!(found[0].details()["partnerId"], w.partner.to_string());
+
+    let (_, landing) = w.login("alice", &["pwd"]).await;
+    assert_eq!(landing.outcome(), ("ok".into(), None), "{landing:?}");
+}

@@ -229,9 +229,19 @@ impl Default for Browser {
 impl Browser {
     /// A fresh browser.
     pub fn new() -> Self {
+        Self::with(reqwest::Client::builder())
+    }
+
+    /// A fresh browser whose connections leave from the loopback address `source`
+    /// (`127.0.0.2`: outside an IP allow-list of `127.0.0.1`).
+    pub fn from_source(source: std::net::IpAddr) -> Self {
+        Self::with(reqwest::Client::builder().local_address(source))
+    }
+
+    fn with(builder: reqwest::ClientBuilder) -> Self {
         super::install_crypto();
         Self {
-            http: reqwest::Client::builder()
+            http: builder
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
