@@ -1,4 +1,4 @@
-//! Partner IP allow-lists (SPEC 16, migration 0791): one row per partner, under the partner
+//! Partner IP allow-lists (SPEC 16, migration 0793): one row per partner, under the partner
 //! axis of row-level security. The list every request is judged by is read with the user's
 //! or the API key's row ([`super::principal`]); this module holds the management reads and
 //! writes and the one conversion from stored columns to a [`IpAllowList`].

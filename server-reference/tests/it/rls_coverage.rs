@@ -1131,7 +1131,7 @@ async fn permission_versions(conn: &mut PgConnection, user: Uuid) -> (i64, i64) 
         .unwrap()
 }
 
-/// Partner IP allow-lists (migration 0791) follow the partner axis in PostgreSQL: a
+/// Partner IP allow-lists (migration 0793) follow the partner axis in PostgreSQL: a
 /// partner context with the partner-wide write right writes its own list only; a partner
 /// context without that right, an organization context and no context write nothing; only
 /// contexts that reach the partner read it; the `cidr` type and the checks refuse a
