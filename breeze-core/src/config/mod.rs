@@ -20,6 +20,7 @@
 //! assert!(!format!("{report:?}").contains("changeme"));
 //! ```
 
+pub mod doctor;
 mod input;
 mod report;
 mod rules;

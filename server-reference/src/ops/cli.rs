@@ -57,6 +57,15 @@ pub enum Command {
         #[arg(long, default_value = "breeze")]
         database: String,
     },
+    /// The production checklist on this host: configuration, database role and bind,
+    /// Redis, the secrets file, TLS, cookies, metrics and enrollment secrets; pass / warn /
+    /// fail per item with the fix; exit 1 when an item fails.
+    Doctor {
+        /// The environment file the service loads its secrets from (its mode is checked);
+        /// defaults to `--config`.
+        #[arg(long)]
+        env_file: Option<std::path::PathBuf>,
+    },
     /// Configuration commands.
     Config {
         /// What to do.
@@ -343,6 +352,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             let state = AppState::connect(config).await?;
             Ok(crate::audit::cli::run(&state, action).await?)
+        }
+        Command::Doctor { env_file } => {
+            let findings =
+                crate::ops::doctor::run(cli.config.as_deref(), env_file.as_deref()).await?;
+            print!("{}", crate::ops::doctor::render(&findings));
+            let failed = findings
+                .iter()
+                .filter(|f| f.status == breeze_core::config::doctor::Status::Fail)
+                .count();
+            if failed == 0 {
+                Ok(())
+            } else {
+                Err(CliError::Other(format!("{failed} checklist items fail")))
+            }
         }
         Command::Config {
             action: ConfigAction::Check,

@@ -3,5 +3,6 @@
 
 pub mod bootstrap;
 pub mod cli;
+pub mod doctor;
 pub mod metrics;
 pub mod rekey;

@@ -162,3 +162,39 @@ async fn seed_roles(pool: &sqlx::PgPool) -> StoreResult<()> {
     tx.commit().await?;
     Ok(())
 }
+
+/// What `breeze-server doctor` reads from PostgreSQL as the runtime role: its flags, whether
+/// it owns any table of the schema, and `listen_addresses` (`None` when not readable).
+///
+/// # Errors
+/// [`StoreError`] when the database cannot be reached.
+pub async fn doctor_facts(
+    url: &SecretString,
+) -> StoreResult<(breeze_core::config::doctor::RoleFacts, Option<String>)> {
+    let mut conn = PgConnection::connect_with(&connect_options(url)?).await?;
+    let (superuser, bypass_rls): (bool, bool) =
+        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&mut conn)
+            .await?;
+    let owns_tables: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public'
+                          AND tableowner = current_user)",
+    )
+    .fetch_one(&mut conn)
+    .await?;
+    let listen: Option<String> =
+        sqlx::query_scalar("SELECT current_setting('listen_addresses', true)")
+            .fetch_one(&mut conn)
+            .await
+            .ok()
+            .flatten();
+    conn.close().await?;
+    Ok((
+        breeze_core::config::doctor::RoleFacts {
+            superuser,
+            bypass_rls,
+            owns_tables,
+        },
+        listen,
+    ))
+}

@@ -43,6 +43,7 @@ mod mcp_e2e;
 mod sso_oidc;
 
 mod ops_cli;
+mod ops_doctor;
 mod ops_firsthour;
 mod ops_hardening;
 mod ops_metrics_openapi;
