@@ -498,12 +498,8 @@ async fn finish(
         json!({"providerId": provider.id, "issuer": provider.issuer, "matched": how.as_str(),
                "mfa": mfa, "amr": claims.amr, "sessionId": session})
     };
-    if !provider_mfa && user.mfa_enabled {
-        let challenge = SessionToken::generate().map_err(ApiError::internal)?;
-        let expires = at.saturating_add(time::Duration::seconds(MFA_CHALLENGE_SECS));
-        auth_store::create_mfa_challenge(&mut tx, user.id, &challenge.hash().to_hex(), expires)
-            .await?;
-        let ev = event(
+    let success = |details: &serde_json::Value| -> Result<_, ApiError> {
+        Ok(event(
             state,
             user_actor(user.id),
             client,
@@ -511,8 +507,19 @@ async fn finish(
             AuditResult::Success,
         )?
         .resource_id(user.id.to_string())
-        .details(&details("breeze_totp_required", None));
-        append(&mut tx, chain, ev).await?;
+        .details(details))
+    };
+    if !provider_mfa && user.mfa_enabled {
+        let challenge = SessionToken::generate().map_err(ApiError::internal)?;
+        let expires = at.saturating_add(time::Duration::seconds(MFA_CHALLENGE_SECS));
+        auth_store::create_mfa_challenge(&mut tx, user.id, &challenge.hash().to_hex(), expires)
+            .await?;
+        append(
+            &mut tx,
+            chain,
+            success(&details("breeze_totp_required", None))?,
+        )
+        .await?;
         tx.commit().await.map_err(ApiError::from)?;
         let cookie = header_value(&format!(
             "{MFA_COOKIE}={}; Path={COOKIE_PATH}; Max-Age={MFA_CHALLENGE_SECS}; HttpOnly; SameSite=Strict{}",
@@ -533,16 +540,7 @@ async fn finish(
         if provider_mfa { "provider" } else { "none" },
         session.access.claims.sid,
     );
-    let ev = event(
-        state,
-        user_actor(user.id),
-        client,
-        "auth.sso.login",
-        AuditResult::Success,
-    )?
-    .resource_id(user.id.to_string())
-    .details(&d);
-    append(&mut tx, chain, ev).await?;
+    append(&mut tx, chain, success(&d)?).await?;
     tx.commit().await.map_err(ApiError::from)?;
     Ok(see_other(
         &complete(state, "ok"),
