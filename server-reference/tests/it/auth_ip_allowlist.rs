@@ -17,11 +17,10 @@ use std::net::IpAddr;
 use crate::common;
 use crate::common::auth::{AuditRow, audit_rows, session_of, status_body};
 use crate::common::procs::{server_binary, server_process};
-use crate::common::tenancy::mfa_token;
+use crate::common::tenancy::{api_key_of, mfa_token};
 use crate::common::{FIXTURE_PASSWORD, FixtureUser, Fixtures, TestServer};
 use breeze_authz::seeded::SeededRole;
 use breeze_core::tenancy::{OrgId, PartnerId};
-use breeze_crypto::credentials::ApiKey;
 use breeze_crypto::totp::{TotpSecret, code_at};
 use breeze_server::clock::Clock as _;
 use serde_json::{Value, json};
@@ -99,28 +98,6 @@ async fn login_from(
         .unwrap()
 }
 
-/// A working API key of `org` with `scopes`.
-async fn api_key_of(fx: &Fixtures, org: OrgId, scopes: &[&str]) -> String {
-    let key = ApiKey::generate().unwrap();
-    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-    let mut tx = fx.pool().begin().await.unwrap();
-    common::system_context(&mut tx).await;
-    sqlx::query(
-        "INSERT INTO api_keys (id, org_id, name, key_prefix, key_hash, scopes)
-         VALUES ($1, $2, 'ip test key', $3, $4, $5)",
-    )
-    .bind(Uuid::new_v4())
-    .bind(org.as_uuid())
-    .bind(key.display_prefix())
-    .bind(key.hash().to_hex())
-    .bind(scopes)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    key.expose_secret().to_owned()
-}
-
 /// The stored list of `partner`, read as the owner (`None`: no row).
 async fn stored(fx: &Fixtures, partner: PartnerId) -> Option<(String, Vec<String>)> {
     let mut tx = fx.pool().begin().await.unwrap();
@@ -186,7 +163,7 @@ async fn an_enforced_list_refuses_logins_tokens_and_keys_from_outside_and_admits
         .org_user(w.partner, w.org, SeededRole::OrgViewer, None)
         .await;
     let user_token = server.token_for(fx, &user).await;
-    let key = api_key_of(fx, w.org, &["devices:read"]).await;
+    let key = api_key_of(fx, *w.org.as_uuid(), &["devices:read"]).await;
     let other_partner = fx.partner().await;
     let other_org = fx.org(other_partner).await;
     let stranger = fx
@@ -636,7 +613,7 @@ async fn a_list_set_through_replica_a_refuses_the_next_request_on_b() {
         .org_user(w.partner, w.org, SeededRole::OrgViewer, None)
         .await;
     let user_token = harness.token_for(fx, &user).await;
-    let key = api_key_of(fx, w.org, &["devices:read"]).await;
+    let key = api_key_of(fx, *w.org.as_uuid(), &["devices:read"]).await;
 
     let tmp = std::env::temp_dir().join(format!("breeze-ipallow-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&tmp).unwrap();

@@ -23,11 +23,11 @@ use crate::common;
 use std::collections::BTreeMap;
 
 use crate::common::tenancy::{
-    Auth, api_key_row, call, count, custom_role, enrollment_key_row, exec_text, mfa_token, snapshot,
+    Auth, api_key_of, api_key_row, call, count, custom_role, enrollment_key_row, exec_text,
+    mfa_token, snapshot,
 };
 use crate::common::{TestServer, seeded};
 use breeze_authz::seeded::SeededRole;
-use breeze_crypto::credentials::ApiKey;
 use breeze_server::http::route::Access;
 use breeze_server::http::routes;
 use serde_json::{Value, json};
@@ -277,28 +277,6 @@ fn auth_of(cred: &str) -> Auth<'_> {
     } else {
         Auth::Bearer(cred)
     }
-}
-
-/// A working API key of `org` with `scopes`, stored as the server stores one.
-async fn api_key_of(fx: &common::Fixtures, org: Uuid, scopes: &[&str]) -> String {
-    let key = ApiKey::generate().unwrap();
-    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
-    let mut tx = fx.pool().begin().await.unwrap();
-    common::system_context(&mut tx).await;
-    sqlx::query(
-        "INSERT INTO api_keys (id, org_id, name, key_prefix, key_hash, scopes)
-         VALUES ($1, $2, 'attacker key', $3, $4, $5)",
-    )
-    .bind(Uuid::new_v4())
-    .bind(org)
-    .bind(key.display_prefix())
-    .bind(key.hash().to_hex())
-    .bind(scopes)
-    .execute(&mut *tx)
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-    key.expose_secret().to_owned()
 }
 
 fn leaks<'a>(body: &str, markers: &'a [String]) -> Vec<&'a String> {

@@ -10,7 +10,7 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 
-use crate::common::ops::{run_bin, stdout};
+use crate::common::ops::{run_bin, stderr, stdout};
 use crate::common::{TestDb, redis_url, test_settings};
 use breeze_server::store::admin;
 

@@ -866,10 +866,8 @@ async fn finding_11_a_narrowed_system_context_reaches_no_identity_table() {
 
 #[tokio::test]
 async fn finding_13_partner_wide_writes_are_refused_by_postgres_without_the_right() {
-    use breeze_authz::access::{
-        MembershipState, Memberships, OrgAccess, OrgRecord, PartnerMembership, Principal, resolve,
-    };
-    use breeze_core::tenancy::{OrgStatus, RoleId, UserId};
+    use breeze_authz::access::{OrgAccess, OrgRecord};
+    use breeze_core::tenancy::OrgStatus;
     let w = world().await;
     let orgs = [w.org_a, w.org_b].map(|id| OrgRecord {
         id,
@@ -882,24 +880,7 @@ async fn finding_13_partner_wide_writes_are_refused_by_postgres_without_the_righ
         .fetch_one(&w.su)
         .await
         .unwrap();
-    let ctx_for = |access: OrgAccess| {
-        resolve(
-            &Principal::User {
-                user_id: UserId::new_random(),
-                memberships: Memberships {
-                    partner: Some(PartnerMembership {
-                        partner_id: w.partner,
-                        role_id: RoleId::new_random(),
-                        org_access: access,
-                        state: MembershipState::Active,
-                    }),
-                    ..Memberships::default()
-                },
-            },
-            &orgs,
-        )
-        .unwrap()
-    };
+    let ctx_for = |access: OrgAccess| partner_context(w.partner, access, &orgs);
     let mut conn = bare_app(&w.db).await;
     let p = *w.partner.as_uuid();
     for access in [OrgAccess::Selected(vec![w.org_a]), OrgAccess::None] {
@@ -1138,10 +1119,8 @@ async fn permission_versions(conn: &mut PgConnection, user: Uuid) -> (i64, i64) 
 /// malformed list even from the owner.
 #[tokio::test]
 async fn partner_ip_allowlists_follow_the_partner_axis() {
-    use breeze_authz::access::{
-        MembershipState, Memberships, OrgAccess, OrgRecord, PartnerMembership, Principal, resolve,
-    };
-    use breeze_core::tenancy::{OrgStatus, RoleId, UserId};
+    use breeze_authz::access::{OrgAccess, OrgRecord};
+    use breeze_core::tenancy::OrgStatus;
     let w = world().await;
     let other = {
         let fx = Fixtures::new(&w.db).await;
@@ -1153,24 +1132,7 @@ async fn partner_ip_allowlists_follow_the_partner_axis() {
         status: OrgStatus::Active,
         deleted: false,
     });
-    let ctx_for = |access: OrgAccess| {
-        resolve(
-            &Principal::User {
-                user_id: UserId::new_random(),
-                memberships: Memberships {
-                    partner: Some(PartnerMembership {
-                        partner_id: w.partner,
-                        role_id: RoleId::new_random(),
-                        org_access: access,
-                        state: MembershipState::Active,
-                    }),
-                    ..Memberships::default()
-                },
-            },
-            &orgs,
-        )
-        .unwrap()
-    };
+    let ctx_for = |access: OrgAccess| partner_context(w.partner, access, &orgs);
     let insert = "INSERT INTO partner_ip_allowlists (partner_id, mode, cidrs)
                   VALUES ($1, 'enforce', ARRAY['192.0.2.0/24']::cidr[])";
     let mut conn = bare_app(&w.db).await;
@@ -1258,4 +1220,32 @@ async fn partner_ip_allowlists_follow_the_partner_axis() {
             "{bad}"
         );
     }
+}
+
+/// The context of a partner user with `access` over `orgs` (a random user and role).
+fn partner_context(
+    partner: PartnerId,
+    access: breeze_authz::access::OrgAccess,
+    orgs: &[breeze_authz::access::OrgRecord],
+) -> breeze_authz::access::AccessContext {
+    use breeze_authz::access::{
+        MembershipState, Memberships, PartnerMembership, Principal, resolve,
+    };
+    use breeze_core::tenancy::{RoleId, UserId};
+    resolve(
+        &Principal::User {
+            user_id: UserId::new_random(),
+            memberships: Memberships {
+                partner: Some(PartnerMembership {
+                    partner_id: partner,
+                    role_id: RoleId::new_random(),
+                    org_access: access,
+                    state: MembershipState::Active,
+                }),
+                ..Memberships::default()
+            },
+        },
+        orgs,
+    )
+    .unwrap()
 }

@@ -151,6 +151,28 @@ pub async fn api_key_row(fx: &Fixtures, org: Uuid, name: &str) -> Uuid {
     id
 }
 
+/// A working API key of `org` with `scopes`, stored as the server stores one; the raw key.
+pub async fn api_key_of(fx: &Fixtures, org: Uuid, scopes: &[&str]) -> String {
+    let key = breeze_crypto::credentials::ApiKey::generate().unwrap();
+    let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let mut tx = fx.pool().begin().await.unwrap();
+    system_context(&mut tx).await;
+    sqlx::query(
+        "INSERT INTO api_keys (id, org_id, name, key_prefix, key_hash, scopes)
+         VALUES ($1, $2, 'test key', $3, $4, $5)",
+    )
+    .bind(Uuid::new_v4())
+    .bind(org)
+    .bind(key.display_prefix())
+    .bind(key.hash().to_hex())
+    .bind(scopes)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    key.expose_secret().to_owned()
+}
+
 /// An enrollment key row of `org`/`site` (random hash).
 pub async fn enrollment_key_row(fx: &Fixtures, org: Uuid, site: Uuid, name: &str) -> Uuid {
     let id = Uuid::new_v4();
