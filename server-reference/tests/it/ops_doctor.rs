@@ -56,8 +56,16 @@ async fn a_development_host_gets_warnings_and_a_world_readable_secrets_file_fail
     assert_eq!(status_of(&text, "tls"), "warn", "{text}");
     assert_eq!(status_of(&text, "secure_cookies"), "warn", "{text}");
     assert!(
-        text.contains("checklist") || text.contains("failed"),
+        text.ends_with(
+            "1 failed
+"
+        ),
         "{text}"
+    );
+    assert!(
+        stderr(&out).contains("1 checklist items fail"),
+        "{}",
+        stderr(&out)
     );
 
     let tight = env_file(&dir, 0o600);
