@@ -96,7 +96,7 @@ impl Context {
     pub fn load(dir: ConfigDir, limits: ExecLimits) -> Result<Self, AgentError> {
         let agent = dir.read_agent()?;
         let secrets = dir.read_secrets()?;
-        let mut client = ApiClient::new(&agent.server_url, agent.insecure_http)?;
+        let mut client = agent.api_client()?;
         if let Some(key) = &secrets.signing_key {
             client = client.signing(Arc::clone(key), agent.agent_id.as_str());
         }
@@ -251,7 +251,7 @@ pub async fn bind_key(dir: &ConfigDir) {
             k
         }
     };
-    let Ok(client) = ApiClient::new(&agent.server_url, agent.insecure_http) else {
+    let Ok(client) = agent.api_client() else {
         return;
     };
     let client = client.signing(Arc::clone(&key), agent.agent_id.as_str());

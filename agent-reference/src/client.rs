@@ -2,6 +2,7 @@
 //! every reply with the protocol crate, and retries with backoff that honour `Retry-After`.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +23,8 @@ use crate::backoff::{Backoff, parse_retry_after};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Whole-request timeout (results can be tens of megabytes).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Largest CA file read (a bundle of a few roots is a few KiB).
+const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
 /// Largest error body read from the server.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
@@ -162,18 +165,89 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// The rustls client configuration: ring provider, webpki roots, TLS 1.2+.
+/// The roots of a PEM CA file: every certificate in it, at least one, each accepted as a
+/// trust anchor.
+///
+/// # Errors
+/// [`ClientError::Tls`] naming the file and the problem (never its content).
+pub fn ca_roots(ca_file: &Path) -> Result<rustls::RootCertStore, ClientError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    use std::io::Read as _;
+    let name = ca_file.display();
+    let mut pem = Vec::new();
+    std::fs::File::open(ca_file)
+        .and_then(|f| {
+            f.take(MAX_CA_FILE_BYTES.saturating_add(1))
+                .read_to_end(&mut pem)
+        })
+        .map_err(|e| ClientError::Tls(format!("cannot read the CA file {name}: {}", e.kind())))?;
+    if pem.len() as u64 > MAX_CA_FILE_BYTES {
+        return Err(ClientError::Tls(format!(
+            "the CA file {name} is larger than {MAX_CA_FILE_BYTES} bytes"
+        )));
+    }
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|_| ClientError::Tls(format!("the CA file {name} is not PEM")))?;
+    if certs.is_empty() {
+        return Err(ClientError::Tls(format!(
+            "the CA file {name} holds no certificate"
+        )));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| ClientError::Tls(format!("a certificate in {name} is refused: {e}")))?;
+    }
+    Ok(roots)
+}
+
+/// The rustls client configuration: ring provider, TLS 1.2+, and as roots either the public
+/// web PKI (webpki roots) or, with `ca_file`, only the certificates of that file (a private
+/// CA: the server's certificate must chain to it; public CAs are then not trusted). There
+/// is no switch that skips verification.
 ///
 /// # Errors
 /// [`ClientError::Tls`].
-pub fn tls_config() -> Result<rustls::ClientConfig, ClientError> {
+pub fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let roots = match ca_file {
+        Some(file) => ca_roots(file)?,
+        None => rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    };
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ClientError::Tls(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+/// A failed exchange: a refused server certificate is [`ClientError::Tls`] (not retried:
+/// waiting does not make an untrusted certificate trusted), anything else
+/// [`ClientError::Transport`].
+fn transport_error(e: reqwest::Error) -> ClientError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(err) = source {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>()
+            && matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            )
+        {
+            return ClientError::Tls(format!("the server's certificate is refused: {tls}"));
+        }
+        // an io::Error's `source()` skips the error it wraps (often another io::Error around
+        // the rustls error): descend through what it wraps instead
+        source = match err.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    ClientError::Transport(e)
 }
 
 /// A decoded successful reply.
@@ -196,24 +270,31 @@ struct Signer {
 #[derive(Debug, Clone)]
 pub struct ApiClient {
     http: reqwest::Client,
+    tls: Arc<rustls::ClientConfig>,
     base: Url,
     signer: Option<Arc<Signer>>,
 }
 
 impl ApiClient {
-    /// A client for `server_url` (see [`validate_server_url`]).
+    /// A client for `server_url` (see [`validate_server_url`]), trusting the roots of
+    /// [`tls_config`]`(ca_file)`.
     ///
     /// # Errors
     /// [`ClientError::InvalidUrl`], [`ClientError::Tls`], [`ClientError::Transport`].
-    pub fn new(server_url: &str, insecure_http: bool) -> Result<Self, ClientError> {
+    pub fn new(
+        server_url: &str,
+        insecure_http: bool,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, ClientError> {
         let base = validate_server_url(server_url, insecure_http)?;
+        let tls = Arc::new(tls_config(ca_file)?);
         let mut headers = HeaderMap::new();
         let versions = AgentVersions::announced(Some(ProtocolVersion::CURRENT), None);
         if let Ok(v) = HeaderValue::from_str(&versions.to_header()) {
             headers.insert(PROTOCOL_VERSION_HEADER, v);
         }
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls_config()?)
+            .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls))
             // Never follow a redirect: the Authorization header would leak to another host.
             .redirect(reqwest::redirect::Policy::none())
             .https_only(base.scheme() == "https")
@@ -226,6 +307,7 @@ impl ApiClient {
             .map_err(ClientError::Transport)?;
         Ok(Self {
             http,
+            tls,
             base,
             signer: None,
         })
@@ -267,6 +349,12 @@ impl ApiClient {
     #[must_use]
     pub const fn base(&self) -> &Url {
         &self.base
+    }
+
+    /// The TLS configuration (the WebSocket connects with the same roots).
+    #[must_use]
+    pub fn tls(&self) -> Arc<rustls::ClientConfig> {
+        Arc::clone(&self.tls)
     }
 
     /// The absolute URL of `path` (which starts with `/`), keeping any base path prefix.
@@ -347,7 +435,7 @@ impl ApiClient {
             value.set_sensitive(true);
             request = request.header(*name, value);
         }
-        let response = request.send().await.map_err(ClientError::Transport)?;
+        let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         let rotation_required = response
             .headers()

@@ -123,6 +123,10 @@ pub struct AgentFile {
     /// Whether plain HTTP to a non-loopback host was explicitly allowed at enrollment.
     #[serde(default)]
     pub insecure_http: bool,
+    /// A PEM file of the CA the server's certificate chains to (a private CA); absent: the
+    /// public web PKI. Absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// The public agent id.
     pub agent_id: AgentId,
     /// The device id.
@@ -152,6 +156,18 @@ pub struct AgentFile {
 }
 
 impl AgentFile {
+    /// A client for this agent's server, trusting its configured roots.
+    ///
+    /// # Errors
+    /// [`crate::client::ClientError`] of [`crate::client::ApiClient::new`].
+    pub fn api_client(&self) -> Result<crate::client::ApiClient, crate::client::ClientError> {
+        crate::client::ApiClient::new(
+            &self.server_url,
+            self.insecure_http,
+            self.ca_file.as_deref(),
+        )
+    }
+
     /// The terminal settings.
     #[must_use]
     pub fn terminal_config(&self) -> crate::terminal::TerminalConfig {

@@ -1,5 +1,6 @@
 //! Enrollment (SPEC 8.1): exchange an enrollment key for an agent id and three tokens.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use breeze_crypto::httpsig::DeviceSigningKey;
@@ -36,6 +37,8 @@ pub struct EnrollOptions {
     pub server_url: String,
     /// Allow plain HTTP to a non-loopback host.
     pub insecure_http: bool,
+    /// The CA file the server's certificate chains to (absolute), instead of the web PKI.
+    pub ca_file: Option<PathBuf>,
     /// The enrollment key.
     pub key: EnrollmentKey,
     /// The enrollment secret, if the key or server requires one.
@@ -89,7 +92,18 @@ pub async fn enroll(dir: &ConfigDir, options: EnrollOptions) -> Result<AgentFile
     } else {
         None
     };
-    let client = ApiClient::new(&options.server_url, options.insecure_http)?;
+    if let Some(ca) = options.ca_file.as_ref().filter(|ca| !ca.is_absolute()) {
+        return Err(ConfigError::Invalid {
+            path: ca.clone(),
+            message: "the CA file path must be absolute (agent.yaml keeps it)".into(),
+        }
+        .into());
+    }
+    let client = ApiClient::new(
+        &options.server_url,
+        options.insecure_http,
+        options.ca_file.as_deref(),
+    )?;
     // the device key (SPEC 17): generated here, never leaves secrets.yaml
     let signing_key = Arc::new(
         DeviceSigningKey::generate().map_err(|e| ConfigError::Invalid {
@@ -127,6 +141,7 @@ pub async fn enroll(dir: &ConfigDir, options: EnrollOptions) -> Result<AgentFile
     let file = AgentFile {
         server_url: client.base().as_str().trim_end_matches('/').to_owned(),
         insecure_http: options.insecure_http,
+        ca_file: options.ca_file,
         agent_id: response.agent_id,
         device_id: response.device_id,
         org_id: response.org_id,

@@ -47,6 +47,10 @@ enum Cmd {
         /// Allow plain http:// to a non-loopback server (tokens travel in clear: testing only).
         #[arg(long)]
         insecure_http: bool,
+        /// A PEM file of the CA that issued the server's certificate (a private CA), trusted
+        /// instead of the public web PKI. Absolute; kept in agent.yaml.
+        #[arg(long)]
+        ca_file: Option<std::path::PathBuf>,
         /// Enroll again even though this host is already enrolled.
         #[arg(long)]
         force: bool,
@@ -96,6 +100,7 @@ async fn dispatch(dir: ConfigDir, command: Cmd) -> Result<(), String> {
             server,
             enrollment_secret,
             insecure_http,
+            ca_file,
             force,
         } => {
             let key = EnrollmentKey::parse(key.trim()).map_err(|e| e.to_string())?;
@@ -108,6 +113,7 @@ async fn dispatch(dir: ConfigDir, command: Cmd) -> Result<(), String> {
                 EnrollOptions {
                     server_url: server,
                     insecure_http,
+                    ca_file,
                     key,
                     secret,
                     force,

@@ -28,7 +28,6 @@ use tokio_tungstenite::{Connector, connect_async_tls_with_config};
 
 use crate::agent::Context;
 use crate::backoff::{Backoff, jitter, parse_retry_after};
-use crate::client::tls_config;
 use crate::paths;
 use crate::relay::{self, TerminalRequest};
 use crate::terminal::TerminalEvent;
@@ -157,13 +156,7 @@ pub async fn session(
         }
     }
     let connector = if url.scheme() == "wss" {
-        match tls_config() {
-            Ok(cfg) => Connector::Rustls(Arc::new(cfg)),
-            Err(e) => {
-                tracing::error!(error = %e, "websocket tls");
-                return Ended::NotAuthorized;
-            }
-        }
+        Connector::Rustls(ctx.client.tls())
     } else {
         Connector::Plain
     };

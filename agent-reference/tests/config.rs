@@ -30,6 +30,7 @@ fn agent_file() -> AgentFile {
     AgentFile {
         server_url: "https://breeze.example".to_owned(),
         insecure_http: false,
+        ca_file: None,
         agent_id: common::agent_id(),
         device_id: DeviceId::new_random(),
         org_id: OrgId::new_random(),

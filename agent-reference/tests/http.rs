@@ -62,7 +62,8 @@ async fn a_redirect_to_another_host_is_refused_and_the_token_never_reaches_it() 
             }
         });
         let addr = common::serve(redirecting).await;
-        let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false).unwrap();
+        let client =
+            ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false, None).unwrap();
         let token = AgentToken::generate().unwrap();
         let err = client
             .post::<HeartbeatRequest, HeartbeatResponse>("/api/v1/x", Some(&token), &beat(), &[])
@@ -99,7 +100,7 @@ async fn the_bearer_token_goes_in_the_header_never_the_url() {
         })
     };
     let addr = common::serve(router).await;
-    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false).unwrap();
+    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false, None).unwrap();
     let token = AgentToken::generate().unwrap();
     client
         .post::<HeartbeatRequest, HeartbeatResponse>(
@@ -137,7 +138,7 @@ async fn retry_after_and_the_error_reason_are_read_and_honoured() {
         })
     };
     let addr = common::serve(router).await;
-    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false).unwrap();
+    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false, None).unwrap();
     let err = client
         .post::<HeartbeatRequest, HeartbeatResponse>("/x", None, &beat(), &[])
         .await
@@ -187,7 +188,7 @@ async fn client_errors_are_not_retried() {
         )
     };
     let addr = common::serve(router).await;
-    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false).unwrap();
+    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false, None).unwrap();
     let mut backoff = Backoff::new(Duration::from_millis(1), Duration::from_millis(2));
     let err = client
         .post_with_retry::<HeartbeatRequest, HeartbeatResponse>(
@@ -208,7 +209,7 @@ async fn client_errors_are_not_retried() {
 async fn an_invalid_reply_is_refused() {
     let router = Router::new().fallback(|| async { r#"{"commands":[],"surprise":1}"# });
     let addr = common::serve(router).await;
-    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false).unwrap();
+    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false, None).unwrap();
     let err = client
         .post::<HeartbeatRequest, HeartbeatResponse>("/x", None, &beat(), &[])
         .await

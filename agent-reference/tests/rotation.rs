@@ -45,7 +45,7 @@ async fn setup() -> Setup {
         signing_key: None,
     })
     .unwrap();
-    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false).unwrap();
+    let client = ApiClient::new(&format!("http://127.0.0.1:{}", addr.port()), false, None).unwrap();
     Setup {
         _tmp: tmp,
         dir,
@@ -215,7 +215,7 @@ async fn an_unreachable_server_keeps_the_pending_tokens() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let dead = ApiClient::new(&format!("http://127.0.0.1:{port}"), false).unwrap();
+    let dead = ApiClient::new(&format!("http://127.0.0.1:{port}"), false, None).unwrap();
     let err = resume(&dead, &s.dir, &common::agent_id())
         .await
         .unwrap_err();

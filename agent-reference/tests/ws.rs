@@ -32,6 +32,7 @@ async fn context(state: &Shared) -> (tempfile::TempDir, Arc<Context>) {
         EnrollOptions {
             server_url: format!("http://127.0.0.1:{}", addr.port()),
             insecure_http: false,
+            ca_file: None,
             key: EnrollmentKey::parse(&"1".repeat(64)).unwrap(),
             secret: None,
             force: false,

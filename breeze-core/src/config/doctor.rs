@@ -73,6 +73,10 @@ pub struct Facts {
     pub secrets_file_mode: Option<u32>,
     /// `BREEZE_TRUSTED_PROXIES` is set (TLS terminated by a listed proxy).
     pub trusted_proxies: bool,
+    /// TLS served by the server itself (`BREEZE_TLS_CERT_FILE`): `None` when not configured,
+    /// `Some(Ok(()))` when the certificate and key load and match, `Some(Err(code))` when
+    /// they do not.
+    pub server_tls: Option<Result<(), &'static str>>,
     /// `BREEZE_PUBLIC_URL` is set and HTTPS.
     pub public_url_https: Option<bool>,
     /// `BREEZE_SECURE_COOKIES` in effect.
@@ -220,26 +224,44 @@ pub fn diagnose(facts: &Facts) -> Vec<Finding> {
         Some(mode) => finding("secrets_file", Status::Pass, format!("mode {mode:04o}"), ""),
     });
 
-    out.push(match (facts.trusted_proxies, facts.public_url_https) {
-        (true, Some(true)) => finding(
+    out.push(match (facts.server_tls, facts.trusted_proxies, facts.public_url_https) {
+        (Some(Err(code)), _, _) => finding(
             "tls",
-            Status::Pass,
-            "HTTPS public URL, TLS terminated by a listed proxy",
-            "",
+            Status::Fail,
+            format!("BREEZE_TLS_CERT_FILE / BREEZE_TLS_KEY_FILE do not load: {code}"),
+            "install a PEM chain (leaf first) and its private key; the server reads them at start and on SIGHUP",
         ),
-        (_, Some(false)) => finding(
+        (Some(Ok(())), _, Some(false)) => finding(
             "tls",
             strict,
             "BREEZE_PUBLIC_URL is not HTTPS",
             "serve Breeze over HTTPS only",
         ),
-        (false, _) => finding(
+        (Some(Ok(())), _, _) => finding(
+            "tls",
+            Status::Pass,
+            "TLS served by breeze-server (certificate and key load and match)",
+            "",
+        ),
+        (None, true, Some(true)) => finding(
+            "tls",
+            Status::Pass,
+            "HTTPS public URL, TLS terminated by a listed proxy",
+            "",
+        ),
+        (None, _, Some(false)) => finding(
             "tls",
             strict,
-            "no trusted proxy listed: nothing terminates TLS in front of the server",
-            "put a TLS reverse proxy in front and list it in BREEZE_TRUSTED_PROXIES",
+            "BREEZE_PUBLIC_URL is not HTTPS",
+            "serve Breeze over HTTPS only",
         ),
-        (true, None) => finding(
+        (None, false, _) => finding(
+            "tls",
+            strict,
+            "no TLS: the server serves plain HTTP and no trusted proxy is listed",
+            "set BREEZE_TLS_CERT_FILE and BREEZE_TLS_KEY_FILE, or put a TLS reverse proxy in front and list it in BREEZE_TRUSTED_PROXIES",
+        ),
+        (None, true, None) => finding(
             "tls",
             Status::Warn,
             "a proxy is listed but BREEZE_PUBLIC_URL is not set",
@@ -316,6 +338,7 @@ mod tests {
             redis_reachable: Some(true),
             secrets_file_mode: Some(0o640),
             trusted_proxies: true,
+            server_tls: None,
             public_url_https: Some(true),
             secure_cookies: true,
             metrics_token: true,
@@ -432,6 +455,11 @@ mod tests {
             ),
             ("tls", Box::new(|f| f.public_url_https = None), Status::Warn),
             (
+                "tls",
+                Box::new(|f| f.server_tls = Some(Err("tls_key_mismatch"))),
+                Status::Fail,
+            ),
+            (
                 "secure_cookies",
                 Box::new(|f| f.secure_cookies = false),
                 Status::Fail,
@@ -458,6 +486,26 @@ mod tests {
                 "{item}"
             );
         }
+    }
+
+    #[test]
+    fn tls_served_by_the_server_needs_no_proxy() {
+        let mut facts = good();
+        facts.trusted_proxies = false;
+        facts.server_tls = Some(Ok(()));
+        assert_eq!(status(&facts, "tls"), Status::Pass);
+        facts.public_url_https = None;
+        assert_eq!(status(&facts, "tls"), Status::Pass);
+        facts.public_url_https = Some(false);
+        assert_eq!(status(&facts, "tls"), Status::Fail);
+        facts.server_tls = Some(Err("tls_no_key"));
+        assert_eq!(status(&facts, "tls"), Status::Fail);
+        facts.production = false;
+        assert_eq!(
+            status(&facts, "tls"),
+            Status::Fail,
+            "a broken file fails anywhere"
+        );
     }
 
     #[test]

@@ -26,12 +26,14 @@ mod mcp;
 mod remote;
 mod settings;
 mod sso;
+mod tls;
 mod webhooks;
 
 pub use check::{CheckReport, check, check_settings};
 pub use mcp::McpConfig;
 pub use remote::RemoteConfig;
 pub use sso::SsoConfig;
+pub use tls::TlsFiles;
 pub use webhooks::WebhookConfig;
 
 pub use settings::Settings;
@@ -336,6 +338,10 @@ pub struct ServerConfig {
     pub mcp: McpConfig,
     /// SSO with OpenID Connect (SPEC 16).
     pub sso: SsoConfig,
+    /// HTTPS served by the server itself (`BREEZE_TLS_CERT_FILE` + `BREEZE_TLS_KEY_FILE`);
+    /// `None`: plain HTTP, for a TLS reverse proxy listed in `BREEZE_TRUSTED_PROXIES` (or
+    /// development on loopback).
+    pub tls: Option<TlsFiles>,
 }
 
 /// Default of [`ServerConfig::audit_retention_floor_days`].
@@ -512,6 +518,7 @@ impl ServerConfig {
         let webhooks = p.take(WebhookConfig::from_settings(settings, mode));
         let mcp = p.take(McpConfig::from_settings(settings));
         let sso = p.take(SsoConfig::from_settings(settings, mode));
+        let tls = p.take(TlsFiles::from_settings(settings)).flatten();
         let audit_retention_floor_days = p.take(settings.parsed(
             "BREEZE_AUDIT_RETENTION_FLOOR_DAYS",
             DEFAULT_AUDIT_RETENTION_FLOOR_DAYS,
@@ -651,6 +658,7 @@ impl ServerConfig {
             webhooks,
             mcp,
             sso,
+            tls,
         })
     }
 

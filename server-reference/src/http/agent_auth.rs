@@ -85,8 +85,8 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 /// (request extension: the key rotation verifies its second signature with it).
 ///
 /// The target URI is rebuilt as `scheme://authority/path?query`: the authority from the
-/// request (`Host`), the scheme `http`, or the `X-Forwarded-Proto` (`http`/`https`) of a
-/// trusted proxy. A proxy in front of Breeze must keep the `Host` the agent addressed.
+/// request (`Host`), the scheme `https` when the server serves TLS itself, else `http` or
+/// the `X-Forwarded-Proto` (`http`/`https`) of a trusted proxy. A proxy in front of Breeze must keep the `Host` the agent addressed.
 #[derive(Debug, Clone, Default)]
 pub struct SignedRequest {
     /// The target URI.
@@ -127,6 +127,7 @@ impl SignedRequest {
             .and_then(|v| v.to_str().ok())
             .filter(|p| matches!(*p, "http" | "https"));
         let scheme = match forwarded_proto {
+            _ if state.config.tls.is_some() => "https",
             Some(p) if state.proxies.is_trusted(peer) => p,
             _ => "http",
         };

@@ -1,4 +1,4 @@
-//! Global hardening layers (SPEC 9): security headers, CORS, the per-IP rate limit, the body
+//! Global hardening layers (SPEC 9): security headers (HSTS only over TLS), CORS, the per-IP rate limit, the body
 //! limit with a JSON 413, CSRF on cookie-authenticated routes, request ids and the access log.
 //!
 //! Order, outermost first: panic catching -> request id and access log (and metrics) ->
@@ -39,12 +39,15 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// The Content-Security-Policy of the seed document (`000_bb0006369434a77e.txt`), exactly.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
+/// `Strict-Transport-Security`, sent only on responses that reach the client over TLS
+/// ([`hsts`]).
+pub const HSTS: (&str, &str) = (
+    "strict-transport-security",
+    "max-age=31536000; includeSubDomains; preload",
+);
+
 /// The security headers set on every response.
-pub const SECURITY_HEADERS: [(&str, &str); 6] = [
-    (
-        "strict-transport-security",
-        "max-age=31536000; includeSubDomains; preload",
-    ),
+pub const SECURITY_HEADERS: [(&str, &str); 5] = [
     ("x-content-type-options", "nosniff"),
     ("x-frame-options", "DENY"),
     ("referrer-policy", "strict-origin-when-cross-origin"),
@@ -97,6 +100,7 @@ pub fn apply(app: Router, state: &AppState) -> Router {
             HeaderValue::from_static(value),
         ));
     }
+    app = app.layer(axum::middleware::from_fn_with_state(state.clone(), hsts));
     app.layer(axum::middleware::from_fn_with_state(
         state.clone(),
         request_id_and_access_log,
@@ -177,6 +181,33 @@ pub fn is_agent_path(path: &str) -> bool {
 /// has its own per-agent, per-device+IP and per-org limits, SPEC 8.2); they are held to a
 /// much higher per-IP cap of their own (`agent_ip`), which bounds what one address can send
 /// before authentication (enrollment keeps its own 10 / min on top).
+/// Adds [`HSTS`] when the client reached the server over TLS: the server serves TLS itself
+/// (`BREEZE_TLS_CERT_FILE`), or the request came from a trusted proxy that says
+/// `X-Forwarded-Proto: https`. Over plain HTTP the header means nothing to a browser
+/// (RFC 6797 section 8.1) and on a development `localhost` it would pin every other local
+/// service to HTTPS.
+async fn hsts(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let over_tls = state.config.tls.is_some() || {
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded_https = req
+            .headers()
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        forwarded_https && peer.is_some_and(|ip| state.proxies.is_trusted(ip))
+    };
+    let mut response = next.run(req).await;
+    if over_tls {
+        response.headers_mut().insert(
+            HeaderName::from_static(HSTS.0),
+            HeaderValue::from_static(HSTS.1),
+        );
+    }
+    response
+}
+
 async fn global_rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(peer) = req
         .extensions()

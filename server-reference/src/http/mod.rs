@@ -9,6 +9,7 @@ pub mod ip_allow;
 pub mod openapi;
 pub mod route;
 pub mod routes;
+pub mod tls;
 pub mod views;
 
 use std::net::SocketAddr;
@@ -45,6 +46,30 @@ pub fn router(state: AppState) -> Router {
 /// # Errors
 /// I/O errors of the listener.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+/// Serves `router` over TLS on `listener` (see [`tls`]) until ctrl-c / SIGTERM, with client
+/// addresses; the certificate is re-read on `SIGHUP`.
+///
+/// # Errors
+/// [`tls::TlsError`] of the configuration, I/O errors of the listener.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    store: std::sync::Arc<tls::CertStore>,
+    router: Router,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    let config =
+        tls::server_config(std::sync::Arc::clone(&store)).map_err(std::io::Error::other)?;
+    tls::reload_on_sighup(store);
+    // `tap_io` gives the TLS listener axum's client-address plumbing (`ConnectInfo`)
+    let listener = tls::TlsListener::new(listener, config)?.tap_io(|_| {});
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -304,6 +304,13 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         } => {
             let config = load_config(cli.config.as_deref(), DevSecrets::Generate)?;
             let listen = config.listen;
+            // the certificate is read before anything else starts: a wrong file stops here
+            let tls = config
+                .tls
+                .clone()
+                .map(crate::http::tls::CertStore::open)
+                .transpose()
+                .map_err(|e| CliError::Other(format!("BREEZE_TLS_*: {e}")))?;
             let state = AppState::connect(config).await?;
             check_checkpoint_keys(&state, allow_unknown_checkpoint_keys).await?;
             let _audit_tasks = crate::audit::jobs::spawn_background(&state);
@@ -311,8 +318,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let _offline_sweep = crate::agents::offline::spawn(&state);
             let router = crate::http::router(state.clone());
             let listener = bind(listen)?;
-            tracing::info!(address = %listener.local_addr()?, "breeze-server listening");
-            let served = crate::http::serve(listener, router).await;
+            tracing::info!(
+                address = %listener.local_addr()?,
+                tls = tls.is_some(),
+                "breeze-server listening"
+            );
+            let served = match tls {
+                Some(store) => crate::http::serve_tls(listener, store, router).await,
+                None => crate::http::serve(listener, router).await,
+            };
             // repeated failures still counted in memory are written before exiting
             if let Err(e) = state
                 .failure_audit

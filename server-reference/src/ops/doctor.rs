@@ -55,6 +55,11 @@ pub async fn run(
     let mut facts = Facts {
         production: config.mode == Mode::Production,
         trusted_proxies: !config.trusted_proxies.is_empty(),
+        server_tls: config.tls.as_ref().map(|files| {
+            crate::http::tls::load(files)
+                .map(|_| ())
+                .map_err(|e| e.code())
+        }),
         public_url_https: config
             .sso
             .public_url

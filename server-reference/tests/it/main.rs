@@ -48,6 +48,7 @@ mod ops_firsthour;
 mod ops_hardening;
 mod ops_metrics_openapi;
 mod ops_rekey;
+mod ops_tls;
 mod remote_bench;
 mod remote_e2e;
 mod remote_sessions;

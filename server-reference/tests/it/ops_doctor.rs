@@ -172,5 +172,31 @@ async fn a_production_configuration_fails_on_a_superuser_role_and_unauthenticate
     assert!(!out.status.success(), "{text}");
     assert_eq!(status_of(&text, "database_role"), "fail", "{text}");
     assert!(text.contains("a superuser"), "{text}");
+
+    // TLS served by the server itself instead of a proxy: a matching pair passes, a key of
+    // another certificate fails with its code
+    let pki = crate::common::tls::test_pki(&dir);
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let other = crate::common::tls::test_pki(&other);
+    for (key, expected) in [(&pki.key, "pass"), (&other.key, "fail")] {
+        let mut env = production(db.url_string(admin::RUNTIME_ROLE));
+        env.retain(|(k, _)| k != "BREEZE_TRUSTED_PROXIES");
+        env.push((
+            "BREEZE_TLS_CERT_FILE".into(),
+            pki.cert.to_str().unwrap().into(),
+        ));
+        env.push(("BREEZE_TLS_KEY_FILE".into(), key.to_str().unwrap().into()));
+        let out = run_bin(
+            &["doctor", "--env-file", file.to_str().unwrap()],
+            &env,
+            None,
+        );
+        let text = stdout(&out);
+        assert_eq!(status_of(&text, "tls"), expected, "{text}");
+        if expected == "fail" {
+            assert!(text.contains("tls_key_mismatch"), "{text}");
+        }
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -152,6 +152,46 @@ async fn per_ip_limit_counts_forwarded_clients_separately_only_from_trusted_prox
 }
 
 #[tokio::test]
+async fn hsts_only_when_a_trusted_proxy_says_https() {
+    use breeze_server::http::hardening::HSTS;
+    let server = TestServer::start_with(|s| {
+        s.push(("BREEZE_TRUSTED_PROXIES".into(), "127.0.0.1/32".into()));
+    })
+    .await;
+    let hsts = |res: &reqwest::Response| res.headers().get(HSTS.0).cloned();
+    let direct = server.http.get(server.url("/health")).send().await.unwrap();
+    assert_eq!(hsts(&direct), None, "plain http: no HSTS");
+    let proxied_http = server
+        .http
+        .get(server.url("/health"))
+        .header("x-forwarded-proto", "http")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hsts(&proxied_http), None, "proxy says http: no HSTS");
+    let proxied_https = server
+        .http
+        .get(server.url("/api/v1/nope"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied_https.status(), 404);
+    assert_eq!(hsts(&proxied_https).unwrap(), HSTS.1, "proxy says https");
+
+    // the same header from a client that is not a trusted proxy changes nothing
+    let untrusted = TestServer::start().await;
+    let spoofed = untrusted
+        .http
+        .get(untrusted.url("/health"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hsts(&spoofed), None, "untrusted peer: no HSTS");
+}
+
+#[tokio::test]
 async fn cors_allows_listed_origins_only() {
     let server = TestServer::start_with(|s| {
         s.push((

@@ -143,6 +143,13 @@ pub async fn server_process_with(
     name: &str,
     extra: &[(&str, &str)],
 ) -> (Proc, String) {
+    let (proc, port) = spawn_server(db, dir, name, extra);
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(proc, &base, &reqwest::Client::new()).await
+}
+
+/// Starts `breeze-server serve` on a free loopback port without waiting for it.
+pub fn spawn_server(db: &TestDb, dir: &Path, name: &str, extra: &[(&str, &str)]) -> (Proc, u16) {
     let port = free_port();
     let log = dir.join(format!("{name}.log"));
     let file = std::fs::File::create(&log).unwrap();
@@ -164,13 +171,16 @@ pub async fn server_process_with(
         child: cmd.spawn().unwrap(),
         log,
     };
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    (proc, port)
+}
+
+/// Waits until `base` answers `/ready` with 200 through `http`.
+pub async fn wait_ready(proc: Proc, base: &str, http: &reqwest::Client) -> (Proc, String) {
     for _ in 0..200 {
         if let Ok(r) = http.get(format!("{base}/ready")).send().await
             && r.status() == 200
         {
-            return (proc, base);
+            return (proc, base.to_owned());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
