@@ -49,6 +49,7 @@ mod ops_hardening;
 mod ops_metrics_openapi;
 mod ops_rekey;
 mod ops_tls;
+mod ops_upgrade;
 mod remote_bench;
 mod remote_e2e;
 mod remote_sessions;

@@ -73,20 +73,26 @@ pub struct TestDb {
 impl TestDb {
     /// Creates the roles (idempotent), a new database owned by the owner role, and migrates.
     pub async fn new() -> Self {
+        let db = Self::empty().await;
+        admin::migrate(&db.url(admin::OWNER_ROLE)).await.unwrap();
+        db
+    }
+
+    /// The roles and a new database, not migrated (an upgrade test migrates it with the
+    /// previous release first).
+    pub async fn empty() -> Self {
         let admin = admin_url();
         let admin_secret = SecretString::from(admin.clone());
         admin::create_roles(&admin_secret).await.unwrap();
         let name = format!("breeze_t_{}", &random_suffix()[..16]);
         admin::create_database(&admin_secret, &name).await.unwrap();
         let opts: PgConnectOptions = admin.parse().unwrap();
-        let db = Self {
+        Self {
             name,
             host: opts.get_host().to_owned(),
             port: opts.get_port(),
             admin,
-        };
-        admin::migrate(&db.url(admin::OWNER_ROLE)).await.unwrap();
-        db
+        }
     }
 
     /// The URL of `role` on this database.

@@ -150,10 +150,21 @@ pub async fn server_process_with(
 
 /// Starts `breeze-server serve` on a free loopback port without waiting for it.
 pub fn spawn_server(db: &TestDb, dir: &Path, name: &str, extra: &[(&str, &str)]) -> (Proc, u16) {
+    spawn_server_bin(server_binary(), db, dir, name, extra)
+}
+
+/// [`spawn_server`] with another build of `breeze-server` (the previous release).
+pub fn spawn_server_bin(
+    binary: &Path,
+    db: &TestDb,
+    dir: &Path,
+    name: &str,
+    extra: &[(&str, &str)],
+) -> (Proc, u16) {
     let port = free_port();
     let log = dir.join(format!("{name}.log"));
     let file = std::fs::File::create(&log).unwrap();
-    let mut cmd = Command::new(server_binary());
+    let mut cmd = Command::new(binary);
     cmd.arg("serve")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
