@@ -41,11 +41,13 @@ pub fn router(state: AppState) -> Router {
     hardening::apply(app.with_state(state.clone()), &state)
 }
 
-/// Serves `router` on `listener` until ctrl-c / SIGTERM, with client addresses.
+/// Serves `router` on `listener` until ctrl-c / SIGTERM, with client addresses (`SIGHUP` is
+/// logged and ignored: there is no certificate to reload).
 ///
 /// # Errors
 /// I/O errors of the listener.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    tls::reload_on_sighup(None);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -67,7 +69,7 @@ pub async fn serve_tls(
     use axum::serve::ListenerExt as _;
     let config =
         tls::server_config(std::sync::Arc::clone(&store)).map_err(std::io::Error::other)?;
-    tls::reload_on_sighup(store);
+    tls::reload_on_sighup(Some(store));
     // `tap_io` gives the TLS listener axum's client-address plumbing (`ConnectInfo`)
     let listener = tls::TlsListener::new(listener, config)?.tap_io(|_| {});
     axum::serve(

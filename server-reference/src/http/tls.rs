@@ -203,19 +203,23 @@ pub fn server_config(store: Arc<CertStore>) -> Result<rustls::ServerConfig, TlsE
     Ok(config)
 }
 
-/// Re-reads the certificate on every `SIGHUP` until the process ends.
-pub fn reload_on_sighup(store: Arc<CertStore>) {
+/// Handles `SIGHUP` until the process ends: re-reads the certificate when TLS is served,
+/// otherwise only says there is nothing to reload (a `systemctl reload` must never stop
+/// the server, which the signal's default action would).
+pub fn reload_on_sighup(store: Option<Arc<CertStore>>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         let Ok(mut hangups) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         else {
-            tracing::error!(
-                "tls: cannot listen for SIGHUP; the certificate reloads only at restart"
-            );
+            tracing::error!("cannot listen for SIGHUP; the certificate reloads only at restart");
             return;
         };
         while hangups.recv().await.is_some() {
+            let Some(store) = &store else {
+                tracing::info!("SIGHUP: no TLS certificate to reload (BREEZE_TLS_CERT_FILE unset)");
+                continue;
+            };
             match store.reload() {
                 Ok(()) => tracing::info!(
                     cert_file = %store.files.cert_file.display(),

@@ -416,3 +416,24 @@ async fn the_real_agent_trusts_the_server_through_its_ca_file_only() {
     drop(server);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_without_tls_is_logged_and_the_server_keeps_serving() {
+    server_binary();
+    let harness = TestServer::start().await;
+    let tmp = scratch();
+    let (proc, port) = spawn_server(&harness.db, &tmp, "plain", &[]);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let (mut proc, base) = wait_ready(proc, &base, &http).await;
+    sighup(&proc);
+    poll("the SIGHUP in the log", || async {
+        proc.log().contains("no TLS certificate to reload")
+    })
+    .await;
+    assert!(proc.child.try_wait().unwrap().is_none(), "still running");
+    let res = http.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    drop(proc);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
