@@ -42,6 +42,7 @@ mod mcp_bench;
 mod mcp_e2e;
 mod sso_oidc;
 
+mod chaos;
 mod edge_inputs;
 mod ops_cli;
 mod ops_doctor;
