@@ -150,11 +150,26 @@ impl StoreError {
     }
 }
 
+/// SQLSTATEs that say the database cannot serve right now, not that the request is wrong:
+/// connection exceptions (class 08), insufficient resources (class 53: disk full, out of
+/// memory, too many connections) and the server shutting down or starting (57P01-57P03).
+/// They answer 503 like an unreachable database (the client may retry), never 500.
+#[must_use]
+pub fn database_unavailable(sqlstate: &str) -> bool {
+    sqlstate.starts_with("08")
+        || sqlstate.starts_with("53")
+        || matches!(sqlstate, "57P01" | "57P02" | "57P03")
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => Self::NotFound,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable,
+            sqlx::Error::Database(db) if db.code().as_deref().is_some_and(database_unavailable) => {
                 Self::Unavailable
             }
             sqlx::Error::Database(db) => {
@@ -364,5 +379,23 @@ impl ScopedTx {
     /// [`StoreError`] when the commit fails (nothing was written).
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await.map_err(StoreError::from)
+    }
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::database_unavailable;
+
+    #[test]
+    fn database_states_that_mean_try_again_later() {
+        for code in [
+            "08006", "08001", "53100", "53200", "53300", "57P01", "57P02", "57P03",
+        ] {
+            assert!(database_unavailable(code), "{code}");
+        }
+        // the request's own fault or a bug: not 503
+        for code in ["23505", "42501", "22P02", "40001", "57014", "XX000"] {
+            assert!(!database_unavailable(code), "{code}");
+        }
     }
 }
