@@ -151,7 +151,9 @@ impl Pool {
     }
 }
 
-async fn login(http: &reqwest::Client, base: &str, totp: &str) -> Session {
+/// Password + TOTP. `step` picks the code of the current 30 s step (0) or the next (1): a
+/// second login within one step needs the next code, a used step is refused (replay).
+async fn login(http: &reqwest::Client, base: &str, totp: &str, step: i64) -> Session {
     let res = http
         .post(format!("{base}/api/v1/auth/login"))
         .json(&json!({"email": EMAIL, "password": PASSWORD}))
@@ -168,7 +170,7 @@ async fn login(http: &reqwest::Client, base: &str, totp: &str) -> Session {
             .as_secs(),
     )
     .unwrap();
-    let code = breeze_crypto::totp::code_at(&secret, now).unwrap();
+    let code = breeze_crypto::totp::code_at(&secret, now + 30 * step).unwrap();
     let res = http
         .post(format!("{base}/api/v1/auth/mfa/verify"))
         .json(&json!({"mfaToken": challenge["mfaToken"], "code": code}))
@@ -243,7 +245,7 @@ async fn old_and_new_replicas_share_one_database_through_a_rolling_upgrade() {
     let a = start(&old, &db, &tmp, "a-old").await;
     let b = start(&old, &db, &tmp, "b-old").await;
     let http = reqwest::Client::new();
-    let session = login(&http, &a.base, &totp).await;
+    let session = login(&http, &a.base, &totp, 0).await;
     let token = session.access.clone();
     let post = |base: &str, path: &str, body: Value| {
         http.post(format!("{base}{path}"))
@@ -427,7 +429,7 @@ async fn old_and_new_replicas_share_one_database_through_a_rolling_upgrade() {
     let again = refresh(&http, &a.base, &renewed).await;
     assert_ne!(again.refresh, renewed.refresh, "the refresh token rotated");
     // a login on the new release while the old one serves
-    let fresh = login(&http, &b.base, &totp).await;
+    let fresh = login(&http, &b.base, &totp, 1).await;
     assert!(!fresh.access.is_empty());
 
     // replica A too
