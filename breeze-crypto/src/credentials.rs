@@ -369,6 +369,13 @@ impl EnrollmentKey {
         pepper.hash(self.expose_secret())
     }
 
+    /// The key's hashes under every pepper of `ring`, the current one first: what the store
+    /// looks a presented key up by while a pepper is rolled.
+    #[must_use]
+    pub fn peppered_hashes(&self, ring: &PepperRing) -> Vec<TokenHash> {
+        ring.hashes(self.expose_secret())
+    }
+
     /// Whether this key matches a stored peppered hash, in constant time.
     #[must_use]
     pub fn verify_peppered(&self, pepper: &Pepper, stored: &TokenHash) -> bool {
@@ -400,6 +407,91 @@ impl Pepper {
 impl fmt::Debug for Pepper {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Pepper([REDACTED])")
+    }
+}
+
+/// The peppers of a server during a pepper roll (SPEC 3.2): the current one hashes every new
+/// value; a value hashed under any accepted pepper (the one staged next, or the previous one
+/// until it is retired) still verifies. Outside a roll it holds the current pepper alone and
+/// behaves exactly like it.
+///
+/// ```
+/// use breeze_crypto::credentials::{Pepper, PepperRing};
+/// use breeze_crypto::secrecy::SecretString;
+///
+/// let old = Pepper::new(SecretString::from("old-pepper"));
+/// let stored = old.hash("value"); // written before the roll
+/// let ring = PepperRing::new(Pepper::new(SecretString::from("new-pepper")))
+///     .accept(Pepper::new(SecretString::from("old-pepper")));
+/// assert!(ring.verify("value", &stored));
+/// assert!(ring.hashes("value").iter().any(|h| h.ct_eq(&stored)));
+/// assert!(!ring.current().hash("value").ct_eq(&stored)); // new writes use the new pepper
+/// ```
+pub struct PepperRing {
+    current: Pepper,
+    accepted: Vec<Pepper>,
+}
+
+impl PepperRing {
+    /// A ring of the current pepper alone.
+    #[must_use]
+    pub fn new(current: Pepper) -> Self {
+        Self {
+            current,
+            accepted: Vec::new(),
+        }
+    }
+
+    /// Also accepts values hashed under `pepper` (verification and lookups only).
+    #[must_use]
+    pub fn accept(mut self, pepper: Pepper) -> Self {
+        self.accepted.push(pepper);
+        self
+    }
+
+    /// The pepper every new hash is made with.
+    #[must_use]
+    pub const fn current(&self) -> &Pepper {
+        &self.current
+    }
+
+    /// How many peppers verify (the current one and the accepted ones).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.accepted.len().saturating_add(1)
+    }
+
+    /// Always false: the current pepper is always there.
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The hash of `value` under every pepper, the current one first: what a lookup by hash
+    /// searches for.
+    #[must_use]
+    pub fn hashes(&self, value: &str) -> Vec<TokenHash> {
+        std::iter::once(&self.current)
+            .chain(&self.accepted)
+            .map(|p| p.hash(value))
+            .collect()
+    }
+
+    /// Whether `value` hashed under any pepper of the ring is `stored`; every pepper is
+    /// tried, each comparison in constant time.
+    #[must_use]
+    pub fn verify(&self, value: &str, stored: &TokenHash) -> bool {
+        let mut found = false;
+        for hash in self.hashes(value) {
+            found |= hash.ct_eq(stored);
+        }
+        found
+    }
+}
+
+impl fmt::Debug for PepperRing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PepperRing([REDACTED] x {})", self.len())
     }
 }
 

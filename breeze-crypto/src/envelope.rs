@@ -302,6 +302,22 @@ pub fn version_of(value: &str) -> Result<Version, EnvelopeError> {
     parse(value).map(|p| p.version)
 }
 
+/// The prefixes of every envelope that names key `key_id` (`enc:v2:<id>:` and
+/// `enc:v3:<id>:`): what a store searches for to learn whether a key is still needed before
+/// it is removed from the ring.
+///
+/// ```
+/// let prefixes = breeze_crypto::envelope::key_id_prefixes("k1");
+/// assert_eq!(prefixes, ["enc:v2:k1:".to_owned(), "enc:v3:k1:".to_owned()]);
+/// ```
+#[must_use]
+pub fn key_id_prefixes(key_id: &str) -> [String; 2] {
+    [
+        format!("{}:{key_id}:", Version::V2.as_str()),
+        format!("{}:{key_id}:", Version::V3.as_str()),
+    ]
+}
+
 fn seal(
     key: &DerivedKey,
     iv: &[u8; IV_LEN],

@@ -94,6 +94,13 @@ impl RecoveryCode {
         pepper.hash(self.0.expose_secret())
     }
 
+    /// The code's hashes under every pepper of `ring`, the current one first: what the
+    /// store looks a presented code up by while a pepper is rolled.
+    #[must_use]
+    pub fn peppered_hashes(&self, ring: &crate::credentials::PepperRing) -> Vec<TokenHash> {
+        ring.hashes(self.0.expose_secret())
+    }
+
     /// Whether this code matches a stored hash (constant time). Consuming it exactly once is
     /// the store's job (an atomic delete or update).
     #[must_use]

@@ -16,7 +16,7 @@ use breeze_core::revocation::{
     RevocationError, RevocationStore, StepOutcome,
 };
 use breeze_core::tenancy::UserId;
-use breeze_crypto::credentials::Pepper;
+use breeze_crypto::credentials::{Pepper, PepperRing};
 use breeze_crypto::envelope::{KeyRing, MfaCipher};
 use breeze_crypto::jwt::JwtKeyRing;
 use secrecy::ExposeSecret;
@@ -183,8 +183,10 @@ pub struct Inner {
     pub secrets: KeyRing,
     /// TOTP secret cipher.
     pub mfa: MfaCipher,
-    /// Pepper for enrollment keys and recovery codes.
-    pub pepper: Pepper,
+    /// Peppers of enrollment keys and recovery codes: the current one hashes new values;
+    /// during a roll the staged or previous one still verifies (`BREEZE_PEPPER_NEXT`,
+    /// `BREEZE_PEPPER_PREVIOUS`).
+    pub pepper: PepperRing,
     /// Audit checkpoint signer (active key, under its derived key id).
     pub audit_signer: CheckpointSigner,
     /// Audit checkpoint verifying keys (every configured key, under its derived id and its
@@ -316,7 +318,10 @@ impl AppState {
             ),
         };
         let mfa = MfaCipher::new(&config.mfa_encryption_key);
-        let pepper = Pepper::new(config.pepper.clone());
+        let pepper = config.rotation.peppers.iter().fold(
+            PepperRing::new(Pepper::new(config.pepper.clone())),
+            |ring, p| ring.accept(Pepper::new(p.value.clone())),
+        );
         let webhook_client = crate::webhooks::client::build(&config.webhooks)
             .map_err(|_| key_err("BREEZE_WEBHOOK_CA_FILE"))?;
         let sso = crate::sso::Sso::build(&config).map_err(|e| match e {

@@ -69,6 +69,8 @@ pub struct SecurityConfig {
     pub redis_url: Option<SecretString>,
     /// The bearer token of the metrics endpoint.
     pub metrics_token: Option<SecretString>,
+    /// Metrics tokens accepted beside it during a roll (`next`, `previous`).
+    pub metrics_tokens_accepted: Vec<NamedSecret>,
     /// Networks outbound webhooks may reach despite the SSRF guard.
     pub ssrf_allow_list: Vec<String>,
 }
@@ -90,6 +92,7 @@ impl SecurityConfig {
             trusted_proxies: Vec::new(),
             redis_url: None,
             metrics_token: None,
+            metrics_tokens_accepted: Vec::new(),
             ssrf_allow_list: Vec::new(),
         }
     }

@@ -23,6 +23,7 @@
 pub mod doctor;
 mod input;
 mod report;
+pub mod rotation;
 mod rules;
 
 pub use input::{Environment, NamedSecret, SecurityConfig};

@@ -199,13 +199,24 @@ fn distinct_secrets(config: &SecurityConfig, weak: Severity, report: &mut Config
             .iter()
             .map(|k| ("metrics_token".to_owned(), Family::Metrics, k)),
     );
+    all.extend(config.metrics_tokens_accepted.iter().map(|k| {
+        (
+            format!("metrics_token.{}", k.name),
+            Family::Metrics,
+            &k.value,
+        )
+    }));
     for (i, (field, family, value)) in all.iter().enumerate() {
         for (other_field, other_family, other) in all.iter().take(i) {
             if keys::validate_distinct_keys(value.expose_secret(), other.expose_secret()).is_ok() {
                 continue;
             }
             // The same secret twice in one ring is odd but harmless; across purposes it is not.
-            let severity = if family == other_family && *family != Family::Pepper {
+            // (a rolled pepper or metrics token equal to the one it replaces rolls nothing)
+            let severity = if family == other_family
+                && *family != Family::Pepper
+                && *family != Family::Metrics
+            {
                 Severity::Warning
             } else {
                 weak
@@ -424,6 +435,11 @@ fn metrics(config: &SecurityConfig, weak: Severity, report: &mut ConfigReport) {
             if let Err(e) = keys::validate_pepper(token.expose_secret()) {
                 key_error(report, weak, "metrics_token", &e);
             }
+        }
+    }
+    for token in &config.metrics_tokens_accepted {
+        if let Err(e) = keys::validate_pepper(token.value.expose_secret()) {
+            key_error(report, weak, &format!("metrics_token.{}", token.name), &e);
         }
     }
 }

@@ -8,7 +8,6 @@ use breeze_core::tenancy::{DeviceId, EnrollmentKeyId, OrgId};
 use breeze_crypto::credentials::{AgentId, AgentToken, EnrollmentKey, TokenHash};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
 
 use crate::agents::error::AgentError;
 use crate::agents::rotation::{TokenSet, wire};
@@ -127,13 +126,29 @@ fn secret_ok(state: &AppState, key_secret: Option<&str>, presented: Option<&str>
             let Ok(stored) = stored.parse::<TokenHash>() else {
                 return Some(false);
             };
-            Some(state.pepper.hash(p).ct_eq(&stored))
+            // under any accepted pepper: a pepper roll keeps per-key secrets working
+            Some(state.pepper.verify(p, &stored))
         }
         (None, Some(global)) => {
             let Some(p) = presented else {
                 return Some(false);
             };
-            Some(p.as_bytes().ct_eq(global.expose_secret().as_bytes()).into())
+            // the current secret, and during a roll the staged or previous one
+            let accepted: Vec<&[u8]> = std::iter::once(global)
+                .chain(
+                    state
+                        .config
+                        .rotation
+                        .enrollment_secrets
+                        .iter()
+                        .map(|k| &k.value),
+                )
+                .map(|s| s.expose_secret().as_bytes())
+                .collect();
+            Some(breeze_crypto::ct::constant_time_eq_any(
+                p.as_bytes(),
+                &accepted,
+            ))
         }
         // production without any secret refuses enrollment
         (None, None) if state.config.mode == Mode::Production => None,
@@ -214,10 +229,14 @@ pub async fn enroll(
             return Err(AgentError::Reason(ErrorReason::EnrollmentKeyNotFound));
         }
     };
-    let key_hash = key.peppered_hash(&state.pepper);
+    let key_hashes: Vec<String> = key
+        .peppered_hashes(&state.pepper)
+        .iter()
+        .map(TokenHash::to_hex)
+        .collect();
 
     let mut tx = state.store.begin_system("agent enrollment").await?;
-    let Some(row) = agents::enrollment_key_by_hash(&mut tx, &key_hash.to_hex()).await? else {
+    let Some(row) = agents::enrollment_key_by_hash(&mut tx, &key_hashes).await? else {
         drop(tx);
         return Err(enroll_refused(
             state,

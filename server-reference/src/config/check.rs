@@ -95,6 +95,12 @@ fn security_of(settings: &Settings, mode: Mode) -> SecurityConfig {
         .get("BREEZE_PEPPER")
         .map(|p| vec![NamedSecret::new("pepper", p)])
         .unwrap_or_default();
+    config.peppers.extend(super::rotation::named(
+        settings,
+        breeze_core::config::rotation::PEPPER_VARS,
+    ));
+    config.metrics_tokens_accepted =
+        super::rotation::named(settings, breeze_core::config::rotation::METRICS_TOKEN_VARS);
     config.cors_origins = settings.list("BREEZE_CORS_ORIGINS");
     config.trusted_proxies = settings.list("BREEZE_TRUSTED_PROXIES");
     config.redis_url = settings.secret("REDIS_URL");

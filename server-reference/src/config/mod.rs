@@ -24,6 +24,7 @@ use secrecy::{ExposeSecret, SecretString};
 mod check;
 mod mcp;
 mod remote;
+mod rotation;
 mod settings;
 mod sso;
 mod tls;
@@ -32,6 +33,7 @@ mod webhooks;
 pub use check::{CheckReport, check, check_settings};
 pub use mcp::McpConfig;
 pub use remote::RemoteConfig;
+pub use rotation::RotationConfig;
 pub use sso::SsoConfig;
 pub use tls::TlsFiles;
 pub use webhooks::WebhookConfig;
@@ -342,6 +344,8 @@ pub struct ServerConfig {
     /// `None`: plain HTTP, for a TLS reverse proxy listed in `BREEZE_TRUSTED_PROXIES` (or
     /// development on loopback).
     pub tls: Option<TlsFiles>,
+    /// A secret roll in progress (`secrets rotate`): staged and previous values.
+    pub rotation: RotationConfig,
 }
 
 /// Default of [`ServerConfig::audit_retention_floor_days`].
@@ -441,6 +445,13 @@ impl ServerConfig {
             &encryption_keys,
             "BREEZE_ENCRYPTION_KEY_",
         ));
+        let rotation = match RotationConfig::from_settings(settings, &jwt_keys, &encryption_keys) {
+            Ok(r) => Some(r),
+            Err(errors) => {
+                p.0.extend(errors);
+                None
+            }
+        };
         let audit_signing_keys = settings.keyed("BREEZE_AUDIT_SIGNING_KEY_");
         let audit_active_signing_kid = p.take(active_id(
             settings,
@@ -583,6 +594,7 @@ impl ServerConfig {
             Some(audit_checkpoint_interval_secs),
             Some(audit_retention_interval_secs),
             Some(secure_cookies),
+            Some(rotation),
         ) = (
             jwt_active_kid,
             encryption_active_key_id,
@@ -609,6 +621,7 @@ impl ServerConfig {
             audit_checkpoint_interval_secs,
             audit_retention_interval_secs,
             secure_cookies,
+            rotation,
         )
         else {
             return Err(p.0);
@@ -659,6 +672,7 @@ impl ServerConfig {
             mcp,
             sso,
             tls,
+            rotation,
         })
     }
 
@@ -678,6 +692,10 @@ impl ServerConfig {
         config.active_jwt_kid = Some(self.jwt_active_kid.clone());
         config.jwt_legacy_secret = self.jwt_legacy_secret.clone();
         config.peppers = vec![NamedSecret::new("pepper", self.pepper.expose_secret())];
+        config
+            .peppers
+            .extend(rotation::to_named(&self.rotation.peppers));
+        config.metrics_tokens_accepted = rotation::to_named(&self.rotation.metrics_tokens);
         config.cors_origins = self.cors_origins.clone();
         config.trusted_proxies = self.trusted_proxies.clone();
         config.redis_url = self.redis_url.clone();

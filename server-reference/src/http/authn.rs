@@ -34,7 +34,6 @@ use breeze_core::tenancy::{ApiKeyId, UserId};
 use breeze_crypto::credentials::{ApiKey, TokenHash};
 use breeze_crypto::jwt::{Claims, JwtError, TokenScope, TokenType};
 use secrecy::ExposeSecret;
-use subtle::ConstantTimeEq;
 
 use super::ip_allow;
 use super::route::{Access, RouteMeta};
@@ -219,10 +218,20 @@ fn check_metrics_token(state: &AppState, headers: &HeaderMap) -> Result<(), ApiE
         return Err(ApiError::NotFound);
     };
     let presented = bearer(headers).ok_or(ApiError::Unauthorized("missing_token"))?;
-    let ok: bool = presented
-        .as_bytes()
-        .ct_eq(expected.expose_secret().as_bytes())
-        .into();
+    // the current token, and during a roll the staged or previous one (each compared in
+    // constant time, all of them every time)
+    let accepted: Vec<&[u8]> = std::iter::once(expected)
+        .chain(
+            state
+                .config
+                .rotation
+                .metrics_tokens
+                .iter()
+                .map(|k| &k.value),
+        )
+        .map(|t| t.expose_secret().as_bytes())
+        .collect();
+    let ok = breeze_crypto::ct::constant_time_eq_any(presented.as_bytes(), &accepted);
     if ok {
         Ok(())
     } else {

@@ -173,7 +173,7 @@ fn new_totp(
     let recovery_codes = breeze_crypto::recovery::generate_codes().map_err(|e| crypto(&e))?;
     let hashes = recovery_codes
         .iter()
-        .map(|c| c.peppered_hash(&state.pepper).to_hex())
+        .map(|c| c.peppered_hash(state.pepper.current()).to_hex())
         .collect();
     Ok((
         TotpEnrollment {
@@ -331,15 +331,16 @@ pub async fn create_enrollment_key(
         created_by: None,
     };
     let mut tx = state.store.begin_system("enrollment key create").await?;
-    let created = enrollment_keys::create_enrollment_key(&mut tx, &state.pepper, &new, None)
-        .await
-        .map_err(|e| match e {
-            // the (site, org) foreign key: the site is not one of this organization's
-            StoreError::Invalid {
-                path: "reference", ..
-            } => BootstrapError::Invalid("site", "no such site in this organization".into()),
-            other => other.into(),
-        })?;
+    let created =
+        enrollment_keys::create_enrollment_key(&mut tx, state.pepper.current(), &new, None)
+            .await
+            .map_err(|e| match e {
+                // the (site, org) foreign key: the site is not one of this organization's
+                StoreError::Invalid {
+                    path: "reference", ..
+                } => BootstrapError::Invalid("site", "no such site in this organization".into()),
+                other => other.into(),
+            })?;
     let id = created.view.id;
     let event = AuditEvent::builder(
         Actor::System,

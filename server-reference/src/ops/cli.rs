@@ -12,6 +12,9 @@
 //! breeze-server bootstrap-admin --email E [--password-stdin] [--with-totp]
 //! breeze-server enrollment-key create --org ID --site ID [--max-usage N] [--expires-minutes M] [--name N]
 //! breeze-server secrets rekey [--batch N]
+//! breeze-server secrets rotate <jwt|encryption|pepper|enrollment-secret|metrics-token>
+//!     <stage|activate|retire> --env-file FILE [--key-id ID] [--force]
+//!                                          one phase of a secret roll (docs/OPERATIONS.md)
 //! breeze-server openapi                    print the OpenAPI document
 //! ```
 
@@ -142,6 +145,26 @@ pub enum SecretsAction {
         #[arg(long, default_value_t = crate::ops::rekey::DEFAULT_BATCH)]
         batch: u32,
     },
+    /// One phase of a secret roll, as an edit of the service's environment file: `stage`
+    /// adds a new value that is accepted but not used, `activate` uses it and keeps the old
+    /// one accepted, `retire` removes the old one (refused while it is still needed).
+    /// Audited on the system chain; prints the next steps.
+    Rotate {
+        /// `jwt`, `encryption`, `pepper`, `enrollment-secret` or `metrics-token`.
+        kind: String,
+        /// `stage`, `activate` or `retire`.
+        phase: String,
+        /// The service's environment file (owned by the caller, mode 0600 or 0640).
+        #[arg(long)]
+        env_file: PathBuf,
+        /// The staged key id of `jwt` or `encryption` (default: `k` + the UTC time).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// `jwt retire` before the refresh token lifetime since `activate` has passed (logs
+        /// out every session that has not refreshed since).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `config` subcommands.
@@ -173,6 +196,9 @@ pub enum CliError {
     /// Rekey.
     #[error(transparent)]
     Rekey(#[from] crate::ops::rekey::RekeyError),
+    /// Rotate.
+    #[error(transparent)]
+    Rotate(#[from] crate::ops::rotate::RotateCliError),
     /// Audit subcommands.
     #[error(transparent)]
     Audit(#[from] crate::audit::cli::AuditCliError),
@@ -485,6 +511,47 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 created.id, created.expires_at
             );
             println!("{}", created.key.expose_secret());
+            Ok(())
+        }
+        Command::Secrets {
+            action:
+                SecretsAction::Rotate {
+                    kind,
+                    phase,
+                    env_file,
+                    key_id,
+                    force,
+                },
+        } => {
+            let options = crate::ops::rotate::RotateOptions {
+                kind,
+                phase,
+                env_file,
+                key_id,
+                force,
+            };
+            // the arguments are checked before the configuration is even loaded
+            breeze_core::config::rotation::SecretKind::parse(&options.kind)
+                .map_err(crate::ops::rotate::RotateCliError::from)?;
+            breeze_core::config::rotation::Phase::parse(&options.phase)
+                .map_err(crate::ops::rotate::RotateCliError::from)?;
+            let config = load_config(cli.config.as_deref(), DevSecrets::ExistingOnly)?;
+            let store = crate::store::PgStore::connect(&config.database_url, 2).await?;
+            let outcome = crate::ops::rotate::rotate(&store, &options).await?;
+            let r = &outcome.rotation;
+            println!(
+                "{} {}: done{} (changed {})",
+                r.kind.as_str(),
+                r.phase.as_str(),
+                r.key_id
+                    .as_deref()
+                    .map(|k| format!(", key id `{k}`"))
+                    .unwrap_or_default(),
+                r.changed.join(", ")
+            );
+            for step in &outcome.next_steps {
+                println!("next: {step}");
+            }
             Ok(())
         }
         Command::Secrets {

@@ -6,3 +6,4 @@ pub mod cli;
 pub mod doctor;
 pub mod metrics;
 pub mod rekey;
+pub mod rotate;

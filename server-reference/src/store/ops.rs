@@ -147,3 +147,51 @@ pub async fn replace_encrypted(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// How many values of `col` start with one of `prefixes` (the envelope prefixes naming one
+/// encryption key, `breeze_crypto::envelope::key_id_prefixes`): whether a key is still
+/// needed before `secrets rotate encryption retire` removes it.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn count_with_prefix(
+    tx: &mut ScopedTx,
+    col: ColumnRef,
+    prefixes: &[String],
+) -> StoreResult<i64> {
+    let (table, column) = (identifier(col.table)?, identifier(col.column)?);
+    // `^@` (starts with), not LIKE: a key id may hold `_`, a LIKE wildcard
+    let sql = format!(
+        "SELECT count(*) FROM {table}
+          WHERE {column} IS NOT NULL AND {column} ^@ ANY($1::text[])"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(prefixes)
+        .fetch_one(tx.conn())
+        .await?)
+}
+
+/// When the system audit chain last recorded `secrets.rotate` of `kind` in `phase` for
+/// `key_id` (the insertion time), if ever.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn last_rotation_at(
+    tx: &mut ScopedTx,
+    kind: &str,
+    phase: &str,
+    key_id: &str,
+) -> StoreResult<Option<time::OffsetDateTime>> {
+    Ok(sqlx::query_scalar(
+        "SELECT max(inserted_at) FROM audit_log
+          WHERE chain_key = 'system' AND action = 'secrets.rotate'
+            AND resource_type = 'secret' AND resource_id = $1
+            AND (entry::jsonb) #>> '{event,details,phase}' = $2
+            AND (entry::jsonb) #>> '{event,details,keyId}' = $3",
+    )
+    .bind(kind)
+    .bind(phase)
+    .bind(key_id)
+    .fetch_one(tx.conn())
+    .await?)
+}

@@ -782,11 +782,11 @@ async fn enrollment_key_is_shown_once_and_stored_peppered() {
     let row: Value = serde_json::from_str(&row).unwrap();
     assert_eq!(
         row["key_hash"].as_str().unwrap(),
-        key.peppered_hash(&server.state.pepper).to_hex()
+        key.peppered_hash(server.state.pepper.current()).to_hex()
     );
     assert_eq!(
         row["secret_hash"].as_str().unwrap(),
-        server.state.pepper.hash(secret).to_hex()
+        server.state.pepper.current().hash(secret).to_hex()
     );
     assert!(!row.to_string().contains(&raw));
     assert!(has_audit(&fx, &org.to_string(), "enrollment_key.create", id).await);

@@ -30,13 +30,15 @@ pub struct EnrollmentKeyRow {
     pub partner_max_devices: Option<i32>,
 }
 
-/// Looks an enrollment key up by its peppered hash (system scope).
+/// Looks an enrollment key up by its peppered hash (system scope); `hashes_hex` are the
+/// key's hashes under every accepted pepper (`EnrollmentKey::peppered_hashes`), so a key
+/// made before a pepper roll keeps working until the previous pepper is retired.
 ///
 /// # Errors
 /// [`crate::store::StoreError`] on database failure.
 pub async fn enrollment_key_by_hash(
     tx: &mut ScopedTx,
-    hash_hex: &str,
+    hashes_hex: &[String],
 ) -> StoreResult<Option<EnrollmentKeyRow>> {
     type Row = (
         EnrollmentKeyId,
@@ -55,9 +57,10 @@ pub async fn enrollment_key_by_hash(
            FROM enrollment_keys k
            JOIN organizations o ON o.id = k.org_id
            JOIN partners p ON p.id = o.partner_id
-          WHERE k.key_hash = $1",
+          WHERE k.key_hash = ANY($1)
+          LIMIT 1",
     )
-    .bind(hash_hex)
+    .bind(hashes_hex)
     .fetch_optional(tx.conn())
     .await?;
     Ok(row.map(

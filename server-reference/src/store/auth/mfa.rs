@@ -143,21 +143,23 @@ pub async fn enable_mfa(
 }
 
 /// Consumes a recovery code exactly once; `false` when unknown or already used.
+/// `code_hashes` are the code's hashes under every accepted pepper (a pepper roll keeps
+/// codes made under the previous pepper usable, `PepperRing::hashes`).
 ///
 /// # Errors
 /// [`StoreError`] on database failure.
 pub async fn consume_recovery_code(
     tx: &mut ScopedTx,
     user: UserId,
-    code_hash: &str,
+    code_hashes: &[String],
     now: OffsetDateTime,
 ) -> StoreResult<bool> {
     let done = sqlx::query(
         "UPDATE mfa_recovery_codes SET used_at = $3
-          WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+          WHERE user_id = $1 AND code_hash = ANY($2) AND used_at IS NULL",
     )
     .bind(user.as_uuid())
-    .bind(code_hash)
+    .bind(code_hashes)
     .bind(now)
     .execute(tx.conn())
     .await?;

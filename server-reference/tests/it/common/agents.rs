@@ -31,8 +31,8 @@ pub async fn enrollment_key(
     secret: Option<&str>,
 ) -> KeyFixture {
     let key = EnrollmentKey::generate().unwrap();
-    let hash = key.peppered_hash(&server.state.pepper).to_hex();
-    let secret_hash = secret.map(|s| server.state.pepper.hash(s).to_hex());
+    let hash = key.peppered_hash(server.state.pepper.current()).to_hex();
+    let secret_hash = secret.map(|s| server.state.pepper.current().hash(s).to_hex());
     let id = Uuid::new_v4();
     let mut tx = fx.pool().begin().await.unwrap();
     system_context(&mut tx).await;

@@ -141,7 +141,7 @@ pub async fn confirm(
     let codes = generate_codes().map_err(ApiError::internal)?;
     let hashes: Vec<String> = codes
         .iter()
-        .map(|c| c.peppered_hash(&state.pepper).to_hex())
+        .map(|c| c.peppered_hash(state.pepper.current()).to_hex())
         .collect();
     let mut tx = state.store.begin_system("mfa confirm").await?;
     store::enable_mfa(&mut tx, user, &pending, step, &hashes).await?;

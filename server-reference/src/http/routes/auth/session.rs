@@ -370,9 +370,13 @@ pub(super) async fn complete_mfa(
             audit_alone(state, org, failure("bad_code")?).await?;
             return Err(bad_code);
         };
-        let hash = code.peppered_hash(&state.pepper).to_hex();
+        let hashes: Vec<String> = code
+            .peppered_hashes(&state.pepper)
+            .iter()
+            .map(TokenHash::to_hex)
+            .collect();
         tx = state.store.begin_system("mfa recovery").await?;
-        if !store::consume_recovery_code(&mut tx, user_id, &hash, at).await? {
+        if !store::consume_recovery_code(&mut tx, user_id, &hashes, at).await? {
             drop(tx);
             audit_alone(state, org, failure("bad_recovery_code")?).await?;
             return Err(bad_code);

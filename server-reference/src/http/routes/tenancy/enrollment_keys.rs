@@ -156,7 +156,7 @@ async fn create(
     let secret: Option<&SecretString> = body.secret.as_ref().map(|s| &s.0);
     let created = enrollment_keys::create_enrollment_key(
         &mut tx,
-        &state.pepper,
+        state.pepper.current(),
         &NewEnrollmentKey {
             org_id: org,
             site_id: site.id,
