@@ -50,6 +50,7 @@ mod ops_firsthour;
 mod ops_hardening;
 mod ops_metrics_openapi;
 mod ops_rekey;
+mod ops_rotate;
 mod ops_tls;
 mod ops_upgrade;
 mod remote_bench;
