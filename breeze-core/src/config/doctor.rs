@@ -85,6 +85,8 @@ pub struct Facts {
     pub metrics_token: bool,
     /// `BREEZE_ENROLLMENT_SECRET` is set.
     pub enrollment_secret: bool,
+    /// Secret rolls left between two phases (`secrets rotate`), with where each is.
+    pub rolls_in_progress: Vec<(super::rotation::SecretKind, super::rotation::RollState)>,
 }
 
 fn finding(
@@ -316,6 +318,33 @@ pub fn diagnose(facts: &Facts) -> Vec<Finding> {
             "set BREEZE_ENROLLMENT_SECRET and roll it after the first enrollment batch",
         )
     });
+
+    out.push(if facts.rolls_in_progress.is_empty() {
+        finding(
+            "secret_rotation",
+            Status::Pass,
+            "no secret roll in progress",
+            "",
+        )
+    } else {
+        // a staged value already works, a previous one still does: both widen what a
+        // leaked secret opens until the roll is finished
+        let list = facts
+            .rolls_in_progress
+            .iter()
+            .map(|(kind, state)| {
+                let next = state.next_phase().map_or("fix the file", |p| p.as_str());
+                format!("{} {} (next: {next})", kind.as_str(), state.as_str())
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        finding(
+            "secret_rotation",
+            Status::Warn,
+            format!("rolls in progress: {list}"),
+            "finish each roll with `breeze-server secrets rotate <kind> <next phase> --env-file FILE` (docs/OPERATIONS.md, Rotate secrets)",
+        )
+    });
     out
 }
 
@@ -343,7 +372,28 @@ mod tests {
             secure_cookies: true,
             metrics_token: true,
             enrollment_secret: true,
+            rolls_in_progress: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_roll_left_between_phases_is_a_warning_naming_the_next_phase() {
+        use crate::config::rotation::{RollState, SecretKind};
+        let mut facts = good();
+        facts.rolls_in_progress = vec![
+            (SecretKind::Jwt, RollState::Activated),
+            (SecretKind::Pepper, RollState::Staged),
+        ];
+        let f = diagnose(&facts)
+            .into_iter()
+            .find(|f| f.item == "secret_rotation")
+            .unwrap();
+        assert_eq!(f.status, Status::Warn);
+        assert_eq!(
+            f.detail,
+            "rolls in progress: jwt activated (next: retire), pepper staged (next: activate)"
+        );
+        assert!(f.fix.contains("secrets rotate"));
     }
 
     fn status(facts: &Facts, item: &str) -> Status {

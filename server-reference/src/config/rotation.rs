@@ -5,7 +5,7 @@
 use breeze_core::config::NamedSecret;
 use breeze_core::config::rotation::{
     ENCRYPTION_VARS, ENROLLMENT_SECRET_VARS, JWT_VARS, METRICS_TOKEN_VARS, PEPPER_VARS, RingVars,
-    SingleVars,
+    RollState, SecretKind, SingleVars,
 };
 use secrecy::ExposeSecret as _;
 
@@ -77,6 +77,47 @@ impl RotationConfig {
             encryption_next_key_id,
             encryption_previous_key_id,
         })
+    }
+}
+
+impl RotationConfig {
+    /// The rolls left between two phases, and where each is (`doctor`).
+    #[must_use]
+    pub fn in_progress(&self) -> Vec<(SecretKind, RollState)> {
+        let state = |next: bool, previous: bool| match (next, previous) {
+            (false, false) => None,
+            (true, false) => Some(RollState::Staged),
+            (false, true) => Some(RollState::Activated),
+            (true, true) => Some(RollState::Inconsistent),
+        };
+        let single = |keys: &[KeyedSecret]| {
+            state(
+                keys.iter().any(|k| k.id == "next"),
+                keys.iter().any(|k| k.id == "previous"),
+            )
+        };
+        [
+            (
+                SecretKind::Jwt,
+                state(self.jwt_next_kid.is_some(), self.jwt_previous_kid.is_some()),
+            ),
+            (
+                SecretKind::Encryption,
+                state(
+                    self.encryption_next_key_id.is_some(),
+                    self.encryption_previous_key_id.is_some(),
+                ),
+            ),
+            (SecretKind::Pepper, single(&self.peppers)),
+            (
+                SecretKind::EnrollmentSecret,
+                single(&self.enrollment_secrets),
+            ),
+            (SecretKind::MetricsToken, single(&self.metrics_tokens)),
+        ]
+        .into_iter()
+        .filter_map(|(kind, state)| state.map(|s| (kind, s)))
+        .collect()
     }
 }
 

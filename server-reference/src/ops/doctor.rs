@@ -68,6 +68,7 @@ pub async fn run(
         secure_cookies: config.secure_cookies,
         metrics_token: config.metrics_token.is_some(),
         enrollment_secret: config.enrollment_secret.is_some(),
+        rolls_in_progress: config.rotation.in_progress(),
         ..Facts::default()
     };
     if let Ok((role, listen)) = admin::doctor_facts(&config.database_url).await {

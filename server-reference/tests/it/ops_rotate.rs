@@ -1074,6 +1074,16 @@ async fn refused_rotations_change_nothing() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     let events = rotate_events(&setup.db).await;
     assert_eq!(events.len(), 1, "{events:?}");
+    // doctor names the roll left between two phases
+    let file = setup.env_file.display().to_string();
+    let doctor = setup.cli(&["doctor", "--env-file", &file]);
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    assert!(
+        report.lines().any(|l| l.starts_with("warn")
+            && l.contains("secret_rotation")
+            && l.contains("rolls in progress: jwt staged (next: activate)")),
+        "{report}"
+    );
     assert_eq!(events[0].0, "jwt");
     assert_eq!(
         events[0].1,
