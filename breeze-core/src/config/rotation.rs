@@ -112,11 +112,11 @@ pub const METRICS_TOKEN_VARS: SingleVars = SingleVars {
     previous: "BREEZE_METRICS_TOKEN_PREVIOUS",
 };
 
-/// Seconds after a JWT key stops signing until no token it signed can still verify: the
-/// refresh token lifetime plus the issued-at leeway. Retiring the key earlier logs out every
+/// Seconds after `jwt activate` until no token the previous key signed can still verify:
+/// the refresh token lifetime, plus an hour for the rolling restart (replicas not yet
+/// restarted keep signing with the previous key). Retiring the key earlier logs out every
 /// session that has not refreshed since.
-pub const JWT_RETIRE_AFTER_SECS: i64 =
-    breeze_crypto::jwt::REFRESH_TTL_SECS + breeze_crypto::jwt::IAT_LEEWAY_SECS;
+pub const JWT_RETIRE_AFTER_SECS: i64 = breeze_crypto::jwt::REFRESH_TTL_SECS + 3600;
 
 impl SecretKind {
     /// Every kind, in the order the documentation lists them.

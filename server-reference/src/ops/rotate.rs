@@ -389,7 +389,7 @@ fn next_steps(rotation: &Rotation, path: &Path, now: time::OffsetDateTime) -> Ve
         (SecretKind::Jwt, Phase::Activate) => {
             let until = now + time::Duration::seconds(JWT_RETIRE_AFTER_SECS);
             steps.push(format!(
-                "wait until {until} (the refresh token lifetime, {} days): tokens signed with the previous key verify until then",
+                "wait until {until} (the refresh token lifetime, {} days, and an hour for the restarts): tokens signed with the previous key verify until then, and `retire` is refused before",
                 JWT_RETIRE_AFTER_SECS / 86_400
             ));
             steps.push(next("retire"));
