@@ -620,8 +620,14 @@ impl KeyRing {
     }
 }
 
-/// The cipher for TOTP secrets (`mfa:v1`), under the separate MFA key.
-pub struct MfaCipher(DerivedKey);
+/// The cipher for TOTP secrets (`mfa:v1`), under the separate MFA key. During a roll of that
+/// key it also opens values under the staged or previous key ([`MfaCipher::accept`]): an
+/// `mfa:v1` envelope names no key, so each key is tried in turn (AES-GCM authenticates, so
+/// a wrong key fails cleanly); new values are always sealed under the current key.
+pub struct MfaCipher {
+    current: DerivedKey,
+    accepted: Vec<DerivedKey>,
+}
 
 impl fmt::Debug for MfaCipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -634,7 +640,66 @@ impl MfaCipher {
     /// [`crate::keys::validate_distinct_keys`]).
     #[must_use]
     pub fn new(value: &SecretString) -> Self {
-        Self(DerivedKey::from_config(value))
+        Self {
+            current: DerivedKey::from_config(value),
+            accepted: Vec::new(),
+        }
+    }
+
+    /// Also opens values sealed under `value` (a staged or previous MFA key).
+    #[must_use]
+    pub fn accept(mut self, value: &SecretString) -> Self {
+        self.accepted.push(DerivedKey::from_config(value));
+        self
+    }
+
+    /// Rewrites `value` under the current key when only an accepted key opens it (`changed`
+    /// is false when the current key already does).
+    ///
+    /// # Errors
+    /// [`EnvelopeError`] when no key opens it, or as [`MfaCipher::encrypt`].
+    pub fn reencrypt(&self, value: &str) -> Result<Reencrypted, EnvelopeError> {
+        let p = Self::parsed(value)?;
+        if open(&self.current, &p, b"").is_ok() {
+            return Ok(Reencrypted {
+                value: value.to_owned(),
+                changed: false,
+            });
+        }
+        let plain = self.open_accepted(&p)?;
+        Ok(Reencrypted {
+            value: self.encrypt(plain.expose_secret())?,
+            changed: true,
+        })
+    }
+
+    /// Whether the current key alone opens `value` (a previous key may be dropped once this
+    /// holds for every stored value).
+    #[must_use]
+    pub fn opens_with_current(&self, value: &str) -> bool {
+        Self::parsed(value).is_ok_and(|p| open(&self.current, &p, b"").is_ok())
+    }
+
+    fn parsed(value: &str) -> Result<Parsed<'_>, EnvelopeError> {
+        let p = parse(value)?;
+        if p.version != Version::MfaV1 {
+            return Err(EnvelopeError::VersionNotAccepted {
+                found: p.version.as_str(),
+                required: Version::MfaV1.as_str(),
+            });
+        }
+        Ok(p)
+    }
+
+    fn open_accepted(&self, p: &Parsed<'_>) -> Result<SecretString, EnvelopeError> {
+        let mut last = None;
+        for key in &self.accepted {
+            match open(key, p, b"") {
+                Ok(plain) => return Ok(plain),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(EnvelopeError::Authentication))
     }
 
     /// Encrypts a TOTP secret as `mfa:v1`.
@@ -655,7 +720,7 @@ impl MfaCipher {
         plaintext: &str,
         iv: &[u8; IV_LEN],
     ) -> Result<String, EnvelopeError> {
-        let (ct, tag) = seal(&self.0, iv, b"", plaintext.as_bytes())?;
+        let (ct, tag) = seal(&self.current, iv, b"", plaintext.as_bytes())?;
         Ok(format_envelope(Version::MfaV1, None, iv, &tag, &ct))
     }
 
@@ -664,20 +729,47 @@ impl MfaCipher {
     /// # Errors
     /// [`EnvelopeError`] naming why.
     pub fn decrypt(&self, value: &str) -> Result<SecretString, EnvelopeError> {
-        let p = parse(value)?;
-        if p.version != Version::MfaV1 {
-            return Err(EnvelopeError::VersionNotAccepted {
-                found: p.version.as_str(),
-                required: Version::MfaV1.as_str(),
-            });
+        let p = Self::parsed(value)?;
+        match open(&self.current, &p, b"") {
+            Ok(plain) => Ok(plain),
+            Err(e) if self.accepted.is_empty() => Err(e),
+            Err(_) => self.open_accepted(&p),
         }
-        open(&self.0, &p, b"")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mfa_cipher_rolls_to_a_new_key() {
+        let old = MfaCipher::new(&SecretString::from(K1));
+        let stored = old.encrypt("JBSWY3DPEHPK3PXP").unwrap();
+        // the new key alone cannot open it; with the old one accepted it can
+        let new_only = MfaCipher::new(&SecretString::from(K2));
+        assert!(new_only.decrypt(&stored).is_err());
+        let rolled = MfaCipher::new(&SecretString::from(K2)).accept(&SecretString::from(K1));
+        assert_eq!(
+            rolled.decrypt(&stored).unwrap().expose_secret(),
+            "JBSWY3DPEHPK3PXP"
+        );
+        assert!(!rolled.opens_with_current(&stored));
+        let r = rolled.reencrypt(&stored).unwrap();
+        assert!(r.changed);
+        assert!(new_only.opens_with_current(&r.value));
+        assert_eq!(
+            new_only.decrypt(&r.value).unwrap().expose_secret(),
+            "JBSWY3DPEHPK3PXP"
+        );
+        assert!(!rolled.reencrypt(&r.value).unwrap().changed);
+        // a value no key opens is an error, never a silent pass
+        let other = MfaCipher::new(&SecretString::from("x".repeat(64)))
+            .encrypt("s")
+            .unwrap();
+        assert!(rolled.reencrypt(&other).is_err());
+        assert!(rolled.decrypt(&other).is_err());
+    }
 
     const K1: &str = "4f2a9c1be07d3865a1f0c2e94b7d5a3861e0f9c2b4a7d3e5f1c8b2a6e9d4f0c7";
     const K2: &str = "9b3e71c0d5a28f46e1b7c3d9a0f5e2b8c4d6a1f3e7b9c0d2a5f8e1b4c7d0a3f6";

@@ -317,7 +317,14 @@ impl AppState {
                     .map_err(|_| key_err("BREEZE_PERMISSION_CACHE_SECS"))?,
             ),
         };
-        let mfa = MfaCipher::new(&config.mfa_encryption_key);
+        // during a roll of the MFA key, the staged or previous key still opens TOTP secrets
+        let mfa = config
+            .rotation
+            .mfa_keys
+            .iter()
+            .fold(MfaCipher::new(&config.mfa_encryption_key), |c, k| {
+                c.accept(&k.value)
+            });
         let pepper = config.rotation.peppers.iter().fold(
             PepperRing::new(Pepper::new(config.pepper.clone())),
             |ring, p| ring.accept(Pepper::new(p.value.clone())),

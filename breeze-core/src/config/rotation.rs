@@ -44,6 +44,8 @@ pub enum SecretKind {
     EnrollmentSecret,
     /// The bearer token of `/metrics` (`BREEZE_METRICS_TOKEN`).
     MetricsToken,
+    /// The key of TOTP secrets at rest (`BREEZE_MFA_ENCRYPTION_KEY`).
+    Mfa,
 }
 
 /// The variables of a key ring.
@@ -112,6 +114,13 @@ pub const METRICS_TOKEN_VARS: SingleVars = SingleVars {
     previous: "BREEZE_METRICS_TOKEN_PREVIOUS",
 };
 
+/// The MFA key's variables.
+pub const MFA_VARS: SingleVars = SingleVars {
+    current: "BREEZE_MFA_ENCRYPTION_KEY",
+    next: "BREEZE_MFA_ENCRYPTION_KEY_NEXT",
+    previous: "BREEZE_MFA_ENCRYPTION_KEY_PREVIOUS",
+};
+
 /// Seconds after `jwt activate` until no token the previous key signed can still verify:
 /// the refresh token lifetime, plus an hour for the rolling restart (replicas not yet
 /// restarted keep signing with the previous key). Retiring the key earlier logs out every
@@ -120,9 +129,10 @@ pub const JWT_RETIRE_AFTER_SECS: i64 = breeze_crypto::jwt::REFRESH_TTL_SECS + 36
 
 impl SecretKind {
     /// Every kind, in the order the documentation lists them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Jwt,
         Self::Encryption,
+        Self::Mfa,
         Self::Pepper,
         Self::EnrollmentSecret,
         Self::MetricsToken,
@@ -139,7 +149,7 @@ impl SecretKind {
             .ok_or_else(|| RotateError::UnknownKind(s.chars().take(40).collect()))
     }
 
-    /// The command-line spelling (`jwt`, `encryption`, `pepper`, `enrollment-secret`,
+    /// The command-line spelling (`jwt`, `encryption`, `mfa`, `pepper`, `enrollment-secret`,
     /// `metrics-token`).
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -149,6 +159,7 @@ impl SecretKind {
             Self::Pepper => "pepper",
             Self::EnrollmentSecret => "enrollment-secret",
             Self::MetricsToken => "metrics-token",
+            Self::Mfa => "mfa",
         }
     }
 
@@ -161,6 +172,7 @@ impl SecretKind {
             Self::Pepper => Vars::Single(PEPPER_VARS),
             Self::EnrollmentSecret => Vars::Single(ENROLLMENT_SECRET_VARS),
             Self::MetricsToken => Vars::Single(METRICS_TOKEN_VARS),
+            Self::Mfa => Vars::Single(MFA_VARS),
         }
     }
 
@@ -259,7 +271,7 @@ impl RollState {
 pub enum RotateError {
     /// Not a kind of secret this command rolls.
     #[error(
-        "unknown secret kind `{0}`: expected jwt, encryption, pepper, enrollment-secret or metrics-token"
+        "unknown secret kind `{0}`: expected jwt, encryption, mfa, pepper, enrollment-secret or metrics-token"
     )]
     UnknownKind(String),
     /// Not a phase.
@@ -289,6 +301,14 @@ pub enum RotateError {
     /// The key id is already in the ring.
     #[error("key id `{0}` is already in the ring")]
     KeyIdTaken(String),
+    /// Stored TOTP secrets do not open under the current MFA key yet.
+    #[error(
+        "{rows} stored totp secrets do not open under the current mfa key yet: run `breeze-server secrets rekey` (after every replica runs with the activated key) until it reports them all current, then retire"
+    )]
+    MfaKeyInUse {
+        /// How many values.
+        rows: u64,
+    },
     /// The old encryption key still opens stored values.
     #[error(
         "encryption key `{key_id}` still encrypts {rows} stored values: run `breeze-server secrets rekey` (after every replica runs with the activated key) until it reports them all under the active key, then retire"
@@ -331,7 +351,7 @@ impl RotateError {
             Self::MissingKey(_) => "missing_key",
             Self::InvalidKeyId(_) => "invalid_key_id",
             Self::KeyIdTaken(_) => "key_id_taken",
-            Self::KeyInUse { .. } => "key_in_use",
+            Self::KeyInUse { .. } | Self::MfaKeyInUse { .. } => "key_in_use",
             Self::WindowOpen { .. } => "window_open",
             Self::ActivationUnknown(_) => "activation_unknown",
             Self::Malformed(_) => "malformed_file",
@@ -666,6 +686,21 @@ pub fn check_encryption_retire(key_id: &str, rows_under_key: u64) -> Result<(), 
     }
 }
 
+/// Whether the previous MFA key may be removed: only when every stored TOTP secret opens
+/// under the current key (`rows_not_current`, counted by the caller).
+///
+/// # Errors
+/// [`RotateError::MfaKeyInUse`].
+pub fn check_mfa_retire(rows_not_current: u64) -> Result<(), RotateError> {
+    if rows_not_current == 0 {
+        Ok(())
+    } else {
+        Err(RotateError::MfaKeyInUse {
+            rows: rows_not_current,
+        })
+    }
+}
+
 /// Whether the previous JWT key may be removed at `now` (unix seconds): only once
 /// [`JWT_RETIRE_AFTER_SECS`] have passed since the newer key was activated
 /// (`activated_at`, from the audit chain), unless `force`.
@@ -851,6 +886,8 @@ mod tests {
     #[test]
     fn retire_checks() {
         assert!(check_encryption_retire("k1", 0).is_ok());
+        assert!(check_mfa_retire(0).is_ok());
+        assert_eq!(check_mfa_retire(2).unwrap_err().code(), "key_in_use");
         assert_eq!(
             check_encryption_retire("k1", 3).unwrap_err().code(),
             "key_in_use"

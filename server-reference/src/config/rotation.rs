@@ -4,8 +4,8 @@
 
 use breeze_core::config::NamedSecret;
 use breeze_core::config::rotation::{
-    ENCRYPTION_VARS, ENROLLMENT_SECRET_VARS, JWT_VARS, METRICS_TOKEN_VARS, PEPPER_VARS, RingVars,
-    RollState, SecretKind, SingleVars,
+    ENCRYPTION_VARS, ENROLLMENT_SECRET_VARS, JWT_VARS, METRICS_TOKEN_VARS, MFA_VARS, PEPPER_VARS,
+    RingVars, RollState, SecretKind, SingleVars,
 };
 use secrecy::ExposeSecret as _;
 
@@ -22,6 +22,9 @@ pub struct RotationConfig {
     pub enrollment_secrets: Vec<KeyedSecret>,
     /// Metrics tokens accepted beside `BREEZE_METRICS_TOKEN`.
     pub metrics_tokens: Vec<KeyedSecret>,
+    /// MFA keys that still open TOTP secrets (`BREEZE_MFA_ENCRYPTION_KEY_NEXT`,
+    /// `_PREVIOUS`); new ones are sealed under `BREEZE_MFA_ENCRYPTION_KEY`.
+    pub mfa_keys: Vec<KeyedSecret>,
     /// The staged JWT key id (verifies, does not sign).
     pub jwt_next_kid: Option<String>,
     /// The previous JWT key id (verifies until retired).
@@ -48,6 +51,7 @@ impl RotationConfig {
         let peppers = single(settings, PEPPER_VARS, &mut errors);
         let enrollment_secrets = single(settings, ENROLLMENT_SECRET_VARS, &mut errors);
         let metrics_tokens = single(settings, METRICS_TOKEN_VARS, &mut errors);
+        let mfa_keys = single(settings, MFA_VARS, &mut errors);
         let jwt_next_kid = ring_id(settings, JWT_VARS, JWT_VARS.next, jwt_keys, &mut errors);
         let jwt_previous_kid =
             ring_id(settings, JWT_VARS, JWT_VARS.previous, jwt_keys, &mut errors);
@@ -72,6 +76,7 @@ impl RotationConfig {
             peppers,
             enrollment_secrets,
             metrics_tokens,
+            mfa_keys,
             jwt_next_kid,
             jwt_previous_kid,
             encryption_next_key_id,
@@ -108,6 +113,7 @@ impl RotationConfig {
                     self.encryption_previous_key_id.is_some(),
                 ),
             ),
+            (SecretKind::Mfa, single(&self.mfa_keys)),
             (SecretKind::Pepper, single(&self.peppers)),
             (
                 SecretKind::EnrollmentSecret,

@@ -12,7 +12,7 @@
 //! breeze-server bootstrap-admin --email E [--password-stdin] [--with-totp]
 //! breeze-server enrollment-key create --org ID --site ID [--max-usage N] [--expires-minutes M] [--name N]
 //! breeze-server secrets rekey [--batch N]
-//! breeze-server secrets rotate <jwt|encryption|pepper|enrollment-secret|metrics-token>
+//! breeze-server secrets rotate <jwt|encryption|mfa|pepper|enrollment-secret|metrics-token>
 //!     <stage|activate|retire> --env-file FILE [--key-id ID] [--force]
 //!                                          one phase of a secret roll (docs/OPERATIONS.md)
 //! breeze-server openapi                    print the OpenAPI document
@@ -150,7 +150,7 @@ pub enum SecretsAction {
     /// one accepted, `retire` removes the old one (refused while it is still needed).
     /// Audited on the system chain; prints the next steps.
     Rotate {
-        /// `jwt`, `encryption`, `pepper`, `enrollment-secret` or `metrics-token`.
+        /// `jwt`, `encryption`, `mfa`, `pepper`, `enrollment-secret` or `metrics-token`.
         kind: String,
         /// `stage`, `activate` or `retire`.
         phase: String,

@@ -12,8 +12,10 @@
 //! The walk runs in a system-scope transaction (every organization and site), so row-level
 //! security shows it every row of every tenant.
 //!
-//! Not key-ringed and therefore not walked: `users.mfa_secret` and `users.mfa_pending_secret`
-//! (`mfa:v1` under the single MFA key; rotating that key is a separate procedure).
+//! The TOTP secrets (`users.mfa_secret`, `users.mfa_pending_secret`, [`MFA_COLUMNS`]) are
+//! `mfa:v1` under the MFA key, not key-ringed: they are walked too, with
+//! [`breeze_crypto::envelope::MfaCipher::reencrypt`], which rewrites under the current MFA key
+//! a value only a staged or previous key opens (`secrets rotate mfa`).
 
 use breeze_core::audit::{Actor, AuditEvent, AuditResult, InitiatedBy, Timestamp};
 use breeze_crypto::envelope::Field;
@@ -123,6 +125,20 @@ pub const ENCRYPTED_COLUMNS: &[EncryptedColumn] = &[
     },
 ];
 
+/// The TOTP secret columns (`mfa:v1` under the MFA key).
+pub const MFA_COLUMNS: &[ops::ColumnRef] = &[
+    ops::ColumnRef {
+        table: "users",
+        id_column: "id",
+        column: "mfa_secret",
+    },
+    ops::ColumnRef {
+        table: "users",
+        id_column: "id",
+        column: "mfa_pending_secret",
+    },
+];
+
 /// Default rows per batch.
 pub const DEFAULT_BATCH: u32 = 500;
 
@@ -189,7 +205,7 @@ pub enum RekeyError {
 /// # Errors
 /// [`RekeyError`]; batches committed before the error stay committed (the run is resumable).
 pub async fn rekey(state: &AppState, batch: u32) -> Result<RekeyReport, RekeyError> {
-    rekey_columns(state, ENCRYPTED_COLUMNS, batch).await
+    rekey_with(state, ENCRYPTED_COLUMNS, MFA_COLUMNS, batch).await
 }
 
 /// [`rekey`] over an explicit list of columns.
@@ -201,6 +217,15 @@ pub async fn rekey_columns(
     columns: &[EncryptedColumn],
     batch: u32,
 ) -> Result<RekeyReport, RekeyError> {
+    rekey_with(state, columns, &[], batch).await
+}
+
+async fn rekey_with(
+    state: &AppState,
+    columns: &[EncryptedColumn],
+    mfa_columns: &[ops::ColumnRef],
+    batch: u32,
+) -> Result<RekeyReport, RekeyError> {
     if batch == 0 {
         return Err(RekeyError::Batch);
     }
@@ -210,6 +235,11 @@ pub async fn rekey_columns(
     };
     for col in columns {
         report.columns.push(rekey_column(state, *col, batch).await?);
+    }
+    for col in mfa_columns {
+        report
+            .columns
+            .push(rekey_mfa_column(state, *col, batch).await?);
     }
     record(state, &report).await?;
     Ok(report)
@@ -250,6 +280,51 @@ async fn rekey_column(
                 }
                 Err(e) => {
                     // never the value: only the row id and why
+                    tracing::warn!(column = %out.column, id = %id, error = %e, "rekey: value left untouched");
+                    out.failed = out.failed.saturating_add(1);
+                }
+            }
+        }
+        tx.commit().await?;
+        if !full {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+async fn rekey_mfa_column(
+    state: &AppState,
+    col: ops::ColumnRef,
+    batch: u32,
+) -> Result<ColumnReport, RekeyError> {
+    let mut out = ColumnReport {
+        column: format!("{}.{}", col.table, col.column),
+        ..ColumnReport::default()
+    };
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut tx = state.store.begin_system("secrets rekey (mfa)").await?;
+        let rows = ops::encrypted_batch(&mut tx, col, after, i64::from(batch)).await?;
+        let Some((last, _)) = rows.last() else {
+            break;
+        };
+        after = Some(*last);
+        let full = rows.len() >= usize::try_from(batch).unwrap_or(usize::MAX);
+        for (id, value) in &rows {
+            out.scanned = out.scanned.saturating_add(1);
+            match state.mfa.reencrypt(value) {
+                Ok(r) if !r.changed => {
+                    out.already_current = out.already_current.saturating_add(1);
+                }
+                Ok(r) => {
+                    if ops::replace_encrypted(&mut tx, col, *id, value, &r.value).await? {
+                        out.reencrypted = out.reencrypted.saturating_add(1);
+                    } else {
+                        out.failed = out.failed.saturating_add(1);
+                    }
+                }
+                Err(e) => {
                     tracing::warn!(column = %out.column, id = %id, error = %e, "rekey: value left untouched");
                     out.failed = out.failed.saturating_add(1);
                 }

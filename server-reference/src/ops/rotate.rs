@@ -27,7 +27,7 @@ use crate::store::{PgStore, StoreError, audit, ops};
 /// What to rotate.
 #[derive(Debug, Clone)]
 pub struct RotateOptions {
-    /// `jwt`, `encryption`, `pepper`, `enrollment-secret` or `metrics-token`.
+    /// `jwt`, `encryption`, `mfa`, `pepper`, `enrollment-secret` or `metrics-token`.
     pub kind: String,
     /// `stage`, `activate` or `retire`.
     pub phase: String,
@@ -286,9 +286,7 @@ async fn check_retire(
     now: time::OffsetDateTime,
     force: bool,
 ) -> Result<(), RotateCliError> {
-    let Some(retired) = rotation.key_id.as_deref() else {
-        return Ok(());
-    };
+    let retired = rotation.key_id.as_deref().unwrap_or_default();
     match kind {
         SecretKind::Encryption => {
             let prefixes = breeze_crypto::envelope::key_id_prefixes(retired);
@@ -324,8 +322,47 @@ async fn check_retire(
                 force,
             )?)
         }
+        SecretKind::Mfa => {
+            let current = file
+                .get(rotation::MFA_VARS.current)
+                .map(|v| SecretString::from(v.to_owned()))
+                .ok_or_else(|| RotateError::NotConfigured(rotation::MFA_VARS.current.to_owned()))?;
+            let cipher = breeze_crypto::envelope::MfaCipher::new(&current);
+            let rows = mfa_values_not_current(store, &cipher).await?;
+            Ok(rotation::check_mfa_retire(rows)?)
+        }
         SecretKind::Pepper | SecretKind::EnrollmentSecret | SecretKind::MetricsToken => Ok(()),
     }
+}
+
+/// How many stored TOTP secrets the current MFA key alone does not open.
+async fn mfa_values_not_current(
+    store: &PgStore,
+    cipher: &breeze_crypto::envelope::MfaCipher,
+) -> Result<u64, RotateCliError> {
+    const BATCH: i64 = 500;
+    let mut count: u64 = 0;
+    for col in crate::ops::rekey::MFA_COLUMNS {
+        let mut after = None;
+        loop {
+            let mut tx = store.begin_system("secrets rotate: totp secrets").await?;
+            let rows = ops::encrypted_batch(&mut tx, *col, after, BATCH).await?;
+            drop(tx);
+            let Some((last, _)) = rows.last() else {
+                break;
+            };
+            after = Some(*last);
+            let n = rows
+                .iter()
+                .filter(|(_, v)| !cipher.opens_with_current(v))
+                .count();
+            count = count.saturating_add(u64::try_from(n).unwrap_or(u64::MAX));
+            if rows.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+    }
+    Ok(count)
 }
 
 /// Appends `secrets.rotate` to the system chain: kind, phase, key id and variable names.
@@ -382,7 +419,7 @@ fn next_steps(rotation: &Rotation, path: &Path, now: time::OffsetDateTime) -> Ve
             }
             steps.push(next("activate"));
         }
-        (SecretKind::Encryption, Phase::Activate) => {
+        (SecretKind::Encryption | SecretKind::Mfa, Phase::Activate) => {
             steps.push("after every replica runs with it: breeze-server secrets rekey (repeat until it reports failed 0)".to_owned());
             steps.push(next("retire"));
         }

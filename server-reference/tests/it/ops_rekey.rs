@@ -90,7 +90,10 @@ async fn rekey_moves_old_values_to_the_active_key_and_is_resumable() {
     // batch of 2: several transactions, keyset pagination across them
     let report = rekey::rekey(&server.state, 2).await.unwrap();
     assert_eq!(report.active_key_id, "t1");
-    assert_eq!(report.columns.len(), rekey::ENCRYPTED_COLUMNS.len());
+    assert_eq!(
+        report.columns.len(),
+        rekey::ENCRYPTED_COLUMNS.len() + rekey::MFA_COLUMNS.len()
+    );
     let outbox = |r: &rekey::RekeyReport| {
         r.columns
             .iter()

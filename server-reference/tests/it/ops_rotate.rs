@@ -1091,3 +1091,171 @@ async fn refused_rotations_change_nothing() {
                "variables": ["BREEZE_JWT_KEY_t2", "BREEZE_JWT_NEXT_KID", "BREEZE_JWT_ACTIVE_KID"]})
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_key_roll_and_rekey_keep_totp_logins_working_across_two_replicas() {
+    use breeze_crypto::envelope::MfaCipher;
+    use breeze_crypto::totp::{TotpSecret, code_at};
+    use secrecy::ExposeSecret as _;
+    const USERS: usize = 40;
+    let setup = Setup::new().await;
+    let fx = Fixtures::new(&setup.db).await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let old_key =
+        secrecy::SecretString::from(setup.file_value("BREEZE_MFA_ENCRYPTION_KEY").unwrap());
+    let old = MfaCipher::new(&old_key);
+    // users with TOTP, their secrets sealed under the MFA key of the file
+    let mut users = Vec::new();
+    for _ in 0..USERS {
+        let user = fx
+            .org_user(
+                partner,
+                org,
+                breeze_authz::seeded::SeededRole::OrgViewer,
+                None,
+            )
+            .await;
+        let secret = TotpSecret::generate().unwrap();
+        let sealed = old.encrypt(secret.to_base32().expose_secret()).unwrap();
+        let mut tx = fx.pool().begin().await.unwrap();
+        crate::common::system_context(&mut tx).await;
+        sqlx::query("UPDATE users SET mfa_enabled = true, mfa_secret = $2 WHERE id = $1")
+            .bind(user.id.as_uuid())
+            .bind(sealed)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        users.push((
+            user.email.clone(),
+            secret.to_base32().expose_secret().to_owned(),
+        ));
+    }
+    let users = Arc::new(users);
+    let mut cluster = Cluster::start(&setup).await;
+    let lb = cluster.lb.clone();
+    // a TOTP step is accepted once per user: each user logs in at most once per step
+    let last_step = Arc::new(Mutex::new(vec![-1i64; USERS]));
+    let step: Step = {
+        let (users, last_step) = (users.clone(), last_step.clone());
+        Arc::new(move |lb: &Lb, i: u64| {
+            let (users, last_step) = (users.clone(), last_step.clone());
+            Box::pin(async move {
+                let (now, u) = loop {
+                    let now = i64::try_from(
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .unwrap()
+                            .as_secs(),
+                    )
+                    .unwrap();
+                    let mut steps = last_step.lock().await;
+                    let start = usize::try_from(i).unwrap() % USERS;
+                    let free = (0..USERS)
+                        .map(|k| (start + k) % USERS)
+                        .find(|&k| steps[k] < now / 30);
+                    if let Some(k) = free {
+                        steps[k] = now / 30 + 1; // the code of this step and the next are spent
+                        break (now, k);
+                    }
+                    drop(steps);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                };
+                let (email, secret) = &users[u];
+                let (a, b, _guards) = lb.pair(i).await;
+                let res = lb
+                    .http
+                    .post(format!("{a}/api/v1/auth/login"))
+                    .header("x-forwarded-for", random_ip())
+                    .json(&json!({"email": email, "password": FIXTURE_PASSWORD}))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let (st, body) = json_of(res).await;
+                expect(&format!("login on {a}"), st, 200, &body)?;
+                let mfa_token = body["mfaToken"].as_str().unwrap_or_default().to_owned();
+                // the TOTP secret is decrypted by replica b
+                let code = code_at(&TotpSecret::from_base32(secret).unwrap(), now).unwrap();
+                let res = lb
+                    .http
+                    .post(format!("{b}/api/v1/auth/mfa/verify"))
+                    .header("x-forwarded-for", random_ip())
+                    .json(&json!({"mfaToken": mfa_token, "code": code}))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let (st, body) = json_of(res).await;
+                expect(&format!("mfa verify on {b}"), st, 200, &body)
+            })
+        })
+    };
+    let client = Client::spawn(lb.clone(), step);
+    client.progress(3).await;
+
+    setup.phase("mfa", "stage", &[]);
+    cluster.rolling_restart(&setup, &client).await;
+    let activated = setup.phase("mfa", "activate", &[]);
+    assert!(activated.contains("secrets rekey"), "{activated}");
+    cluster.rolling_restart(&setup, &client).await;
+    client.progress(2).await;
+
+    // TOTP secrets under the previous key remain: retiring it is refused, changing nothing
+    let before = setup.file_text();
+    let refused = setup.rotate(&["mfa", "retire"]);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains(&format!(
+            "{USERS} stored totp secrets do not open under the current mfa key"
+        )),
+        "{err}"
+    );
+    assert_eq!(setup.file_text(), before);
+
+    let rekey = setup.cli(&["secrets", "rekey"]);
+    let out = String::from_utf8_lossy(&rekey.stdout);
+    assert!(
+        rekey.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&rekey.stderr)
+    );
+    assert!(
+        out.contains(&format!(
+            "users.mfa_secret: scanned {USERS}, reencrypted {USERS}, already current 0, failed 0"
+        )),
+        "{out}"
+    );
+    client.progress(2).await;
+    setup.phase("mfa", "retire", &[]);
+    cluster.rolling_restart(&setup, &client).await;
+    client.progress(3).await;
+    let (ok, failures) = client.finish().await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(ok >= 15, "only {ok} requests");
+
+    // every TOTP secret opens under the new key alone, not under the old one
+    let new_key =
+        secrecy::SecretString::from(setup.file_value("BREEZE_MFA_ENCRYPTION_KEY").unwrap());
+    let new = MfaCipher::new(&new_key);
+    let pool = setup.db.superuser_pool().await;
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT mfa_secret FROM users WHERE mfa_secret IS NOT NULL")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(stored.len(), USERS);
+    assert!(
+        stored
+            .iter()
+            .all(|v| new.opens_with_current(v) && !old.opens_with_current(v))
+    );
+    assert!(
+        setup
+            .file_value("BREEZE_MFA_ENCRYPTION_KEY_PREVIOUS")
+            .is_none()
+    );
+    let new_value = new_key.expose_secret().to_owned();
+    assert_audited(&setup, "mfa", std::slice::from_ref(&new_value)).await;
+    assert_not_logged(&cluster, &[new_value]);
+}
