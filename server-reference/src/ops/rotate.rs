@@ -127,6 +127,37 @@ fn check_file(path: &Path, uid: u32) -> Result<std::fs::Metadata, RotateCliError
     Ok(meta)
 }
 
+/// Takes the exclusive lock of `path`'s directory, refusing when another rotation holds it.
+fn lock_dir(path: &Path) -> Result<std::fs::File, RotateCliError> {
+    let dir = std::fs::File::open(dir_of(path)).map_err(|e| file_err(path, e.to_string()))?;
+    match dir.try_lock() {
+        Ok(()) => Ok(dir),
+        Err(std::fs::TryLockError::WouldBlock) => Err(file_err(
+            path,
+            "another `secrets rotate` is running on this file's directory",
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(file_err(path, e.to_string())),
+    }
+}
+
+/// Reads the file `meta` describes: the opened file must be the one checked (same device
+/// and inode), so a swap between the check and the read is refused.
+fn read_checked(path: &Path, meta: &std::fs::Metadata) -> Result<SecretString, RotateCliError> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).map_err(|e| file_err(path, e.to_string()))?;
+    let opened = file.metadata().map_err(|e| file_err(path, e.to_string()))?;
+    if opened.dev() != meta.dev() || opened.ino() != meta.ino() {
+        return Err(file_err(
+            path,
+            "the file changed while it was being checked",
+        ));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| file_err(path, e.to_string()))?;
+    Ok(SecretString::from(text))
+}
+
 /// The directory of `path` (`.` for a bare file name).
 fn dir_of(path: &Path) -> PathBuf {
     match path.parent() {
@@ -222,6 +253,9 @@ pub async fn rotate(
     let kind = SecretKind::parse(&options.kind)?;
     let phase = Phase::parse(&options.phase)?;
     let path = options.env_file.as_path();
+    // one rotation at a time per directory: the file itself is replaced, so its own lock
+    // would not outlive the rename (released when `_lock` is dropped, at the end)
+    let _lock = lock_dir(path)?;
     // the caller's uid is the owner of a file it creates: a temporary file tells it without
     // any unsafe call, and is then the file written
     let (temp, temp_file) = temp_next_to(path)?;
@@ -246,9 +280,7 @@ async fn rotate_with_temp(
         .map_err(|e| file_err(path, e.to_string()))?
         .uid();
     let meta = check_file(path, uid)?;
-    let original = SecretString::from(
-        std::fs::read_to_string(path).map_err(|e| file_err(path, e.to_string()))?,
-    );
+    let original = read_checked(path, &meta)?;
     let mut file = EnvFile::parse(original.expose_secret())?;
     let now = time::OffsetDateTime::now_utc();
     let key_id = options

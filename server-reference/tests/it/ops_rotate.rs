@@ -1050,6 +1050,17 @@ async fn refused_rotations_change_nothing() {
     refused(&out, "not a regular file");
     assert_eq!(snapshot(&path), before);
 
+    // one rotation at a time: another holding the directory's lock makes this one refuse
+    let held = std::fs::File::open(&setup.dir).unwrap();
+    held.lock().unwrap();
+    refused(
+        &setup.rotate(&["metrics-token", "stage"]),
+        "another `secrets rotate` is running",
+    );
+    held.unlock().unwrap();
+    drop(held);
+    assert_eq!(snapshot(&path), before);
+
     // a phase twice: the second is refused and leaves the first's result
     setup.phase("jwt", "stage", &["--key-id", "t2"]);
     let staged = snapshot(&path);
