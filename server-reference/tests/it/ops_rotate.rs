@@ -1031,12 +1031,19 @@ async fn refused_rotations_change_nothing() {
         );
     }
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-    std::os::unix::fs::chown(&path, Some(65_534), None).unwrap();
-    refused(
-        &setup.rotate(&["metrics-token", "stage"]),
-        "owned by uid 65534",
-    );
-    std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+    // another owner (only root can give the file away to test it)
+    let me = {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(&setup.dir).unwrap().uid()
+    };
+    if me == 0 {
+        std::os::unix::fs::chown(&path, Some(65_534), None).unwrap();
+        refused(
+            &setup.rotate(&["metrics-token", "stage"]),
+            "owned by uid 65534",
+        );
+        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+    }
     let link = setup.dir.join("link.env");
     std::os::unix::fs::symlink(&path, &link).unwrap();
     let out = setup.cli(&[
