@@ -121,11 +121,15 @@ pub const MFA_VARS: SingleVars = SingleVars {
     previous: "BREEZE_MFA_ENCRYPTION_KEY_PREVIOUS",
 };
 
+/// Seconds after an `activate` during which replicas not yet restarted may still sign, seal or
+/// hash with the previous value: what was made in them may depend on it.
+pub const RESTART_MARGIN_SECS: i64 = 3600;
+
 /// Seconds after `jwt activate` until no token the previous key signed can still verify:
 /// the refresh token lifetime, plus an hour for the rolling restart (replicas not yet
 /// restarted keep signing with the previous key). Retiring the key earlier logs out every
 /// session that has not refreshed since.
-pub const JWT_RETIRE_AFTER_SECS: i64 = breeze_crypto::jwt::REFRESH_TTL_SECS + 3600;
+pub const JWT_RETIRE_AFTER_SECS: i64 = breeze_crypto::jwt::REFRESH_TTL_SECS + RESTART_MARGIN_SECS;
 
 impl SecretKind {
     /// Every kind, in the order the documentation lists them.
@@ -329,11 +333,21 @@ pub enum RotateError {
         /// Seconds until no token it signed verifies anyway.
         remaining_secs: i64,
     },
-    /// No record of when the JWT key was activated.
+    /// No record of when the new value was activated.
     #[error(
-        "no audited activation of jwt key `{0}` was found, so the end of its tokens' lifetime is unknown: pass --force to retire it anyway"
+        "no audited activation was found for {0}, so what still depends on the previous value is unknown: pass --force to retire it anyway"
     )]
     ActivationUnknown(String),
+    /// Enrollment keys or recovery codes made under the previous pepper are still usable.
+    #[error(
+        "{keys} enrollment keys and {codes} unused recovery codes made before the new pepper was in use would stop working: retire once the keys have expired or been deleted and users have made new recovery codes, or pass --force to invalidate them"
+    )]
+    PepperInUse {
+        /// Live enrollment keys made before the activation (and its restarts).
+        keys: u64,
+        /// Unused recovery codes made before it.
+        codes: u64,
+    },
     /// A line of the file is not `KEY=VALUE`.
     #[error("line {0} of the environment file is not KEY=VALUE")]
     Malformed(usize),
@@ -351,7 +365,9 @@ impl RotateError {
             Self::MissingKey(_) => "missing_key",
             Self::InvalidKeyId(_) => "invalid_key_id",
             Self::KeyIdTaken(_) => "key_id_taken",
-            Self::KeyInUse { .. } | Self::MfaKeyInUse { .. } => "key_in_use",
+            Self::KeyInUse { .. } | Self::MfaKeyInUse { .. } | Self::PepperInUse { .. } => {
+                "key_in_use"
+            }
             Self::WindowOpen { .. } => "window_open",
             Self::ActivationUnknown(_) => "activation_unknown",
             Self::Malformed(_) => "malformed_file",
@@ -701,6 +717,43 @@ pub fn check_mfa_retire(rows_not_current: u64) -> Result<(), RotateError> {
     }
 }
 
+/// Whether the previous pepper may be removed: only when no live enrollment key
+/// (`live_keys`) and no unused recovery code (`unused_codes`) was made before
+/// `activated_at` + [`RESTART_MARGIN_SECS`] (the caller counts them with that cutoff,
+/// [`pepper_cutoff`]), unless `force`. A peppered hash cannot say which pepper made it, so
+/// anything made before every replica hashed with the new pepper counts.
+///
+/// # Errors
+/// [`RotateError::PepperInUse`] or [`RotateError::ActivationUnknown`].
+pub fn check_pepper_retire(
+    activated_at: Option<i64>,
+    live_keys: u64,
+    unused_codes: u64,
+    force: bool,
+) -> Result<(), RotateError> {
+    if force {
+        return Ok(());
+    }
+    if activated_at.is_none() {
+        return Err(RotateError::ActivationUnknown("the pepper".to_owned()));
+    }
+    if live_keys == 0 && unused_codes == 0 {
+        Ok(())
+    } else {
+        Err(RotateError::PepperInUse {
+            keys: live_keys,
+            codes: unused_codes,
+        })
+    }
+}
+
+/// The creation time (unix seconds) before which an enrollment key or recovery code may be
+/// hashed with the previous pepper: the activation plus [`RESTART_MARGIN_SECS`].
+#[must_use]
+pub const fn pepper_cutoff(activated_at: i64) -> i64 {
+    activated_at.saturating_add(RESTART_MARGIN_SECS)
+}
+
 /// Whether the previous JWT key may be removed at `now` (unix seconds): only once
 /// [`JWT_RETIRE_AFTER_SECS`] have passed since the newer key was activated
 /// (`activated_at`, from the audit chain), unless `force`.
@@ -717,7 +770,9 @@ pub fn check_jwt_retire(
         return Ok(());
     }
     let Some(at) = activated_at else {
-        return Err(RotateError::ActivationUnknown(key_id.to_owned()));
+        return Err(RotateError::ActivationUnknown(format!(
+            "jwt key `{key_id}`"
+        )));
     };
     let remaining = at.saturating_add(JWT_RETIRE_AFTER_SECS).saturating_sub(now);
     if remaining > 0 {
@@ -887,6 +942,17 @@ mod tests {
     fn retire_checks() {
         assert!(check_encryption_retire("k1", 0).is_ok());
         assert!(check_mfa_retire(0).is_ok());
+        assert!(check_pepper_retire(Some(1), 0, 0, false).is_ok());
+        assert_eq!(
+            check_pepper_retire(Some(1), 2, 0, false).unwrap_err(),
+            RotateError::PepperInUse { keys: 2, codes: 0 }
+        );
+        assert!(check_pepper_retire(Some(1), 2, 5, true).is_ok());
+        assert_eq!(
+            check_pepper_retire(None, 0, 0, false).unwrap_err().code(),
+            "activation_unknown"
+        );
+        assert_eq!(pepper_cutoff(10), 10 + RESTART_MARGIN_SECS);
         assert_eq!(check_mfa_retire(2).unwrap_err().code(), "key_in_use");
         assert_eq!(
             check_encryption_retire("k1", 3).unwrap_err().code(),

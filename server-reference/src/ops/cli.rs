@@ -160,8 +160,10 @@ pub enum SecretsAction {
         /// The staged key id of `jwt` or `encryption` (default: `k` + the UTC time).
         #[arg(long)]
         key_id: Option<String>,
-        /// `jwt retire` before the refresh token lifetime since `activate` has passed (logs
-        /// out every session that has not refreshed since).
+        /// Retire although the old value may still be in use: `jwt` before the refresh token
+        /// lifetime since `activate` has passed (logs out every session that has not
+        /// refreshed since); `pepper` while enrollment keys or recovery codes made before it
+        /// are still usable (they stop working).
         #[arg(long)]
         force: bool,
     },

@@ -35,7 +35,7 @@ pub struct RotateOptions {
     pub env_file: PathBuf,
     /// The staged key id of a ring (default `k` + the UTC time, `k20261204t215633`).
     pub key_id: Option<String>,
-    /// Retire a JWT key before its tokens' lifetime is over.
+    /// Retire although the old value may still be in use (`jwt`, `pepper`).
     pub force: bool,
 }
 
@@ -363,7 +363,32 @@ async fn check_retire(
             let rows = mfa_values_not_current(store, &cipher).await?;
             Ok(rotation::check_mfa_retire(rows)?)
         }
-        SecretKind::Pepper | SecretKind::EnrollmentSecret | SecretKind::MetricsToken => Ok(()),
+        SecretKind::Pepper => {
+            let mut tx = store
+                .begin_system("secrets rotate: peppered values")
+                .await?;
+            let at = ops::last_phase_at(&mut tx, SecretKind::Pepper.as_str(), "activate")
+                .await?
+                .map(time::OffsetDateTime::unix_timestamp);
+            let (keys, codes) = match at {
+                Some(at) => {
+                    let cutoff =
+                        time::OffsetDateTime::from_unix_timestamp(rotation::pepper_cutoff(at))
+                            .unwrap_or(now);
+                    ops::peppered_made_before(&mut tx, cutoff).await?
+                }
+                None => (0, 0),
+            };
+            drop(tx);
+            let count = |n: i64| u64::try_from(n).unwrap_or(0);
+            Ok(rotation::check_pepper_retire(
+                at,
+                count(keys),
+                count(codes),
+                force,
+            )?)
+        }
+        SecretKind::EnrollmentSecret | SecretKind::MetricsToken => Ok(()),
     }
 }
 

@@ -195,3 +195,45 @@ pub async fn last_rotation_at(
     .fetch_one(tx.conn())
     .await?)
 }
+
+/// When the system audit chain last recorded `secrets.rotate` of `kind` in `phase`, whatever
+/// the key id (the single-value kinds have none).
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn last_phase_at(
+    tx: &mut ScopedTx,
+    kind: &str,
+    phase: &str,
+) -> StoreResult<Option<time::OffsetDateTime>> {
+    Ok(sqlx::query_scalar(
+        "SELECT max(inserted_at) FROM audit_log
+          WHERE chain_key = 'system' AND action = 'secrets.rotate'
+            AND resource_type = 'secret' AND resource_id = $1
+            AND (entry::jsonb) #>> '{event,details,phase}' = $2",
+    )
+    .bind(kind)
+    .bind(phase)
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+/// Enrollment keys still usable (not expired, uses left) and unused recovery codes made before
+/// `before`: what a pepper retirement would invalidate.
+///
+/// # Errors
+/// [`StoreError`].
+pub async fn peppered_made_before(
+    tx: &mut ScopedTx,
+    before: time::OffsetDateTime,
+) -> StoreResult<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT (SELECT count(*) FROM enrollment_keys
+                  WHERE created_at < $1 AND expires_at > now() AND usage_count < max_usage),
+                (SELECT count(*) FROM mfa_recovery_codes
+                  WHERE created_at < $1 AND used_at IS NULL)",
+    )
+    .bind(before)
+    .fetch_one(tx.conn())
+    .await?)
+}

@@ -831,7 +831,18 @@ async fn pepper_roll_keeps_enrollment_keys_made_before_and_during_it_working() {
     client.progress(4).await;
     from.store(made, Ordering::SeqCst);
     client.progress(3).await;
-    setup.phase("pepper", "retire", &[]);
+    // keys made before every replica hashed with the new pepper are still usable: retiring
+    // is refused (naming how many), changing nothing; --force accepts ending them
+    let before = setup.file_text();
+    let early = setup.rotate(&["pepper", "retire"]);
+    assert!(!early.status.success());
+    let err = String::from_utf8_lossy(&early.stderr);
+    assert!(
+        err.contains("enrollment keys and 0 unused recovery codes made before the new pepper"),
+        "{err}"
+    );
+    assert_eq!(setup.file_text(), before);
+    setup.phase("pepper", "retire", &["--force"]);
     cluster.rolling_restart(&setup, &client).await;
     client.progress(4).await;
     let (ok, failures) = client.finish().await;
