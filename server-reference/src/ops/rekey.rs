@@ -252,45 +252,10 @@ async fn rekey_column(
 ) -> Result<ColumnReport, RekeyError> {
     let field = Field::new(col.field_table, col.field_column)
         .map_err(|_| RekeyError::Field(format!("{}.{}", col.field_table, col.field_column)))?;
-    let mut out = ColumnReport {
-        column: format!("{}.{}", col.column.table, col.column.column),
-        ..ColumnReport::default()
-    };
-    let mut after: Option<Uuid> = None;
-    loop {
-        let mut tx = state.store.begin_system("secrets rekey").await?;
-        let rows = ops::encrypted_batch(&mut tx, col.column, after, i64::from(batch)).await?;
-        let Some((last, _)) = rows.last() else {
-            break;
-        };
-        after = Some(*last);
-        let full = rows.len() >= usize::try_from(batch).unwrap_or(usize::MAX);
-        for (id, value) in &rows {
-            out.scanned = out.scanned.saturating_add(1);
-            match state.secrets.reencrypt(value, &field) {
-                Ok(r) if !r.changed => {
-                    out.already_current = out.already_current.saturating_add(1);
-                }
-                Ok(r) => {
-                    if ops::replace_encrypted(&mut tx, col.column, *id, value, &r.value).await? {
-                        out.reencrypted = out.reencrypted.saturating_add(1);
-                    } else {
-                        out.failed = out.failed.saturating_add(1);
-                    }
-                }
-                Err(e) => {
-                    // never the value: only the row id and why
-                    tracing::warn!(column = %out.column, id = %id, error = %e, "rekey: value left untouched");
-                    out.failed = out.failed.saturating_add(1);
-                }
-            }
-        }
-        tx.commit().await?;
-        if !full {
-            break;
-        }
-    }
-    Ok(out)
+    rekey_rows(state, col.column, batch, "secrets rekey", |value| {
+        state.secrets.reencrypt(value, &field)
+    })
+    .await
 }
 
 async fn rekey_mfa_column(
@@ -298,13 +263,33 @@ async fn rekey_mfa_column(
     col: ops::ColumnRef,
     batch: u32,
 ) -> Result<ColumnReport, RekeyError> {
+    rekey_rows(state, col, batch, "secrets rekey (mfa)", |value| {
+        state.mfa.reencrypt(value)
+    })
+    .await
+}
+
+/// Walks `col` in batches of `batch` rows (one transaction each, resumable), rewriting every
+/// value `reencrypt` changes; a value it cannot open is counted and left untouched.
+async fn rekey_rows(
+    state: &AppState,
+    col: ops::ColumnRef,
+    batch: u32,
+    reason: &'static str,
+    reencrypt: impl Fn(
+        &str,
+    ) -> Result<
+        breeze_crypto::envelope::Reencrypted,
+        breeze_crypto::envelope::EnvelopeError,
+    >,
+) -> Result<ColumnReport, RekeyError> {
     let mut out = ColumnReport {
         column: format!("{}.{}", col.table, col.column),
         ..ColumnReport::default()
     };
     let mut after: Option<Uuid> = None;
     loop {
-        let mut tx = state.store.begin_system("secrets rekey (mfa)").await?;
+        let mut tx = state.store.begin_system(reason).await?;
         let rows = ops::encrypted_batch(&mut tx, col, after, i64::from(batch)).await?;
         let Some((last, _)) = rows.last() else {
             break;
@@ -313,7 +298,7 @@ async fn rekey_mfa_column(
         let full = rows.len() >= usize::try_from(batch).unwrap_or(usize::MAX);
         for (id, value) in &rows {
             out.scanned = out.scanned.saturating_add(1);
-            match state.mfa.reencrypt(value) {
+            match reencrypt(value) {
                 Ok(r) if !r.changed => {
                     out.already_current = out.already_current.saturating_add(1);
                 }
@@ -325,6 +310,7 @@ async fn rekey_mfa_column(
                     }
                 }
                 Err(e) => {
+                    // never the value: only the row id and why
                     tracing::warn!(column = %out.column, id = %id, error = %e, "rekey: value left untouched");
                     out.failed = out.failed.saturating_add(1);
                 }

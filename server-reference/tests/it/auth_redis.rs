@@ -9,67 +9,14 @@
 )]
 
 use crate::common;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use crate::common::auth::{get, login, login_session, refresh, session_of, viewer};
+use crate::common::redis::ThrowawayRedis;
 use crate::common::{FIXTURE_PASSWORD, TestServer};
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-/// A throwaway redis-server on a free loopback port, killed on drop.
-struct ThrowawayRedis {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for ThrowawayRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start_redis() -> ThrowawayRedis {
-    assert!(
-        std::path::Path::new(REDIS_SERVER).exists(),
-        "{REDIS_SERVER} is missing: run the tests through scripts/test, which installs Redis"
-    );
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = Command::new(REDIS_SERVER)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let redis = ThrowawayRedis { child, port };
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return redis;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("redis-server did not start on port {port}");
-}
 
 #[tokio::test]
 async fn with_redis_sessions_work_and_fail_closed_when_it_stops() {
-    let mut redis = start_redis().await;
+    let mut redis = ThrowawayRedis::start().await;
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let server = TestServer::start_with(|s| {
         common::auth::trust_loopback(s);
@@ -93,8 +40,7 @@ async fn with_redis_sessions_work_and_fail_closed_when_it_stops() {
     );
 
     // Redis goes away
-    redis.child.kill().unwrap();
-    redis.child.wait().unwrap();
+    redis.kill();
 
     let res = login(&server, &user.email, FIXTURE_PASSWORD).await;
     assert!(

@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::common::agents::{mfa_token, verify_all_chains};
-use crate::common::procs::{Proc, free_port, server_binary, server_process};
+use crate::common::procs::{Proc, server_binary, server_process};
+use crate::common::redis::ThrowawayRedis;
 use crate::common::{TestServer, system_context};
 
 /// What one writer saw for one write.
@@ -171,61 +172,14 @@ async fn chaos_server_kill9_under_audited_writes() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
-/// A private `redis-server` on a free port, killed on drop.
-struct PrivateRedis {
-    proc: Option<std::process::Child>,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server (scripts/test installs redis-server)");
-        let redis = Self { proc: Some(child) };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return redis;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start");
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.proc.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Redis stopped under load with `REDIS_URL` set: every request, each rate-limited and each
 /// authenticated one revocation-checked, fails closed (503, 0 admitted), and service comes
 /// back when Redis does, without a restart of the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "fault injection: run by scripts/chaos"]
 async fn chaos_redis_stopped_fails_closed_and_recovers() {
-    let port = free_port();
-    let mut redis = PrivateRedis::start(port);
-    let url = format!("redis://127.0.0.1:{port}/");
+    let mut redis = ThrowawayRedis::start().await;
+    let url = redis.url();
     let server = TestServer::start_with(move |s| s.push(("REDIS_URL".into(), url.clone()))).await;
     let fx = server.fixtures().await;
     let admin = fx.platform_admin().await;
@@ -279,7 +233,7 @@ async fn chaos_redis_stopped_fails_closed_and_recovers() {
     );
     assert_eq!(down.get(&503), Some(&100), "{down:?}");
     let down_for = started.elapsed();
-    let _redis = PrivateRedis::start(port);
+    let _redis = ThrowawayRedis::start_on(redis.port).await;
     let back = Instant::now();
     let mut recovered = None;
     for _ in 0..200 {
@@ -531,13 +485,19 @@ async fn ready_status(base: &str) -> u16 {
         .map_or(0, |r| r.status().as_u16())
 }
 
-/// `kill -9` of PostgreSQL's postmaster under load: the server keeps running, answers 503
-/// (never 500) while the database is gone, `/ready` says so, and it recovers by itself once
-/// PostgreSQL is back.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fault injection: run by scripts/chaos (its own PostgreSQL cluster)"]
-async fn chaos_postgres_postmaster_killed() {
-    let cluster = ChaosCluster::from_env();
+/// The PostgreSQL scenarios' start: a platform admin, one organization, a server process
+/// on the chaos cluster and 8 clients (half writing sites, half reading).
+struct World {
+    harness: TestServer,
+    fx: crate::common::Fixtures,
+    org: Uuid,
+    tmp: std::path::PathBuf,
+    server: Proc,
+    base: String,
+    load: Load,
+}
+
+async fn world() -> World {
     server_binary();
     let harness = TestServer::start().await;
     let fx = harness.fixtures().await;
@@ -547,8 +507,35 @@ async fn chaos_postgres_postmaster_killed() {
     let org = *fx.org(partner).await.as_uuid();
     let tmp = std::env::temp_dir().join(format!("breeze-chaos-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let (mut server, base) = server_process(&harness.db, &tmp, "server").await;
+    let (server, base) = server_process(&harness.db, &tmp, "server").await;
     let load = Load::start(&base, &token, org, 8);
+    World {
+        harness,
+        fx,
+        org,
+        tmp,
+        server,
+        base,
+        load,
+    }
+}
+
+/// `kill -9` of PostgreSQL's postmaster under load: the server keeps running, answers 503
+/// (never 500) while the database is gone, `/ready` says so, and it recovers by itself once
+/// PostgreSQL is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fault injection: run by scripts/chaos (its own PostgreSQL cluster)"]
+async fn chaos_postgres_postmaster_killed() {
+    let cluster = ChaosCluster::from_env();
+    let World {
+        harness,
+        fx,
+        org,
+        tmp,
+        mut server,
+        base,
+        load,
+    } = world().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     load.phase("down");
@@ -612,17 +599,15 @@ async fn chaos_postgres_postmaster_killed() {
 async fn chaos_postgres_volume_full() {
     use std::io::Write as _;
     let cluster = ChaosCluster::from_env();
-    server_binary();
-    let harness = TestServer::start().await;
-    let fx = harness.fixtures().await;
-    let admin = fx.platform_admin().await;
-    let token = mfa_token(&harness, &fx, &admin).await;
-    let partner = fx.partner().await;
-    let org = *fx.org(partner).await.as_uuid();
-    let tmp = std::env::temp_dir().join(format!("breeze-chaos-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let (mut server, base) = server_process(&harness.db, &tmp, "server").await;
-    let load = Load::start(&base, &token, org, 8);
+    let World {
+        harness,
+        fx,
+        org,
+        tmp,
+        mut server,
+        base,
+        load,
+    } = world().await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // fill the volume to the last byte

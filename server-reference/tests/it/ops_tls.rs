@@ -388,28 +388,21 @@ async fn the_real_agent_trusts_the_server_through_its_ca_file_only() {
         .unwrap()
         .to_owned();
     let view_url = format!("{base}/api/v1/devices/{device}/commands/{id}");
-    poll("the command result over TLS", || async {
-        let v: Value = http
-            .get(&view_url)
+    let view = || async {
+        http.get(&view_url)
             .bearer_auth(&user_token)
             .send()
             .await
             .unwrap()
-            .json()
+            .json::<Value>()
             .await
-            .unwrap();
-        v["status"] == "completed"
+            .unwrap()
+    };
+    poll("the command result over TLS", || async {
+        view().await["status"] == "completed"
     })
     .await;
-    let v: Value = http
-        .get(&view_url)
-        .bearer_auth(&user_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = view().await;
     assert_eq!(v["exitCode"], 0, "{v}");
     assert!(v["stdout"].as_str().unwrap().contains("Linux"), "{v}");
     drop(agent);

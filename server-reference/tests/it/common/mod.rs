@@ -16,6 +16,7 @@ pub mod contract;
 pub mod mcp;
 pub mod ops;
 pub mod procs;
+pub mod redis;
 pub mod remote;
 pub mod sso;
 pub mod tenancy;
