@@ -680,3 +680,178 @@ async fn chaos_postgres_volume_full() {
     drop(server);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// Successful agent WebSocket upgrades so far, from the server's `/metrics` (1xx answers on
+/// the agent socket route: 101); `None` while the server does not answer.
+async fn agent_upgrades(http: &reqwest::Client, base: &str, token: &str) -> Option<u64> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    Some(
+        text.lines()
+            .filter(|l| {
+                l.starts_with("breeze_http_requests_total{")
+                    && l.contains("agent-ws")
+                    && l.contains("status=\"1xx\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64,
+    )
+}
+
+/// The server down for 2 minutes under a fleet of simulated agents (2,000 by default,
+/// `CHAOS_AGENTS`; `CHAOS_OUTAGE_SECS`, default 120): they come back with the agent's backoff
+/// and jitter. The reconnect curve (agents back per 5 s after the restart) is printed; no
+/// 5xx other than 503 after the restart, no pool exhaustion, every agent back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fault injection: run by scripts/chaos"]
+async fn chaos_agents_reconnect_after_a_server_outage() {
+    use breeze_agent_proto::{EnrollmentKey, EnrollmentSecret};
+    use breeze_fleet_sim::addrs::SourcePool;
+    use breeze_fleet_sim::creds::KeyRecord;
+    use breeze_fleet_sim::enroll::enroll;
+    use breeze_fleet_sim::run::{Options, run};
+    use breeze_fleet_sim::target::Target;
+
+    let agents = crate::common::procs::env_usize("CHAOS_AGENTS", 2000);
+    let outage = Duration::from_secs(
+        u64::try_from(crate::common::procs::env_usize("CHAOS_OUTAGE_SECS", 120)).unwrap(),
+    );
+    server_binary();
+    let harness = TestServer::start_with_agent_auth_cache().await;
+    let fx = harness.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let site = fx.site(org).await;
+    let secret = "chaos-fleet-secret-0123456789abcdef";
+    let key = crate::common::agents::enrollment_key(
+        &harness,
+        &fx,
+        org,
+        site,
+        i32::try_from(agents).unwrap(),
+        3600,
+        Some(secret),
+    )
+    .await;
+    let metrics = crate::common::test_settings(&harness.db)
+        .into_iter()
+        .find(|(k, _)| k == "BREEZE_METRICS_TOKEN")
+        .unwrap()
+        .1;
+    let tmp = std::env::temp_dir().join(format!("breeze-chaos-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&tmp).unwrap();
+    let port = crate::common::procs::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let base = format!("http://{listen}");
+    let start = |name: &'static str| {
+        let (proc, _) = crate::common::procs::spawn_server(
+            &harness.db,
+            &tmp,
+            name,
+            &[
+                ("BREEZE_LISTEN", &listen),
+                ("BREEZE_AGENT_AUTH_CACHE_SECS", "120"),
+            ],
+        );
+        proc
+    };
+    let http = reqwest::Client::new();
+    let (first, _) = crate::common::procs::wait_ready(start("before"), &base, &http).await;
+
+    let target = Target::parse(&base).unwrap();
+    let pool = SourcePool::new(16).unwrap();
+    let keys = vec![KeyRecord {
+        enrollment_key: EnrollmentKey::parse(&key.raw).unwrap(),
+        enrollment_secret: EnrollmentSecret::parse(secret).unwrap(),
+        org_id: *org.as_uuid(),
+        site_id: *site.as_uuid(),
+    }];
+    let enrolled = enroll(&target, &pool, &keys, agents, 16, false)
+        .await
+        .unwrap();
+    assert_eq!(enrolled.agents.len(), agents, "{:?}", enrolled.errors);
+
+    let kill_at = Duration::from_secs(20);
+    let run_for = kill_at + outage + Duration::from_secs(90);
+    let sim = tokio::spawn(run(Options {
+        target,
+        agents: enrolled.agents,
+        source_addrs: 16,
+        websockets: true,
+        heartbeats: None,
+        ramp_rate: 500,
+        ramp_timeout: Duration::from_secs(60),
+        duration: run_for,
+        broadcast: None,
+        storm: None,
+        server_pid: None,
+        progress: false,
+    }));
+    // wait until the whole fleet is connected, then take the server away
+    let mut connected_before = 0;
+    for _ in 0..600 {
+        connected_before = agent_upgrades(&http, &base, &metrics).await.unwrap_or(0);
+        if connected_before >= agents as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        connected_before >= agents as u64,
+        "{connected_before} of {agents} connected"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut first = first;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    tokio::time::sleep(outage).await;
+    let second = start("after");
+    let restarted = Instant::now();
+    // the reconnect curve: upgrades answered by the new process, per second
+    let mut curve: Vec<(u64, u64)> = Vec::new();
+    let mut all_back = None;
+    while restarted.elapsed() < Duration::from_secs(85) {
+        if let Some(n) = agent_upgrades(&http, &base, &metrics).await {
+            curve.push((restarted.elapsed().as_secs(), n));
+            if n >= agents as u64 && all_back.is_none() {
+                all_back = Some(restarted.elapsed());
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let report = sim.await.unwrap().unwrap();
+    // what the agents were answered: an upgrade refused with a 5xx other than 503 is a defect
+    let errors_5xx: u64 = report
+        .errors
+        .by_kind
+        .iter()
+        .filter(|(k, _)| k.strip_prefix("ws_upgrade_5").is_some() && k.as_str() != "ws_upgrade_503")
+        .map(|(_, n)| n)
+        .sum();
+    let every_5s: Vec<String> = curve
+        .iter()
+        .filter(|(s, _)| s % 5 == 0)
+        .map(|(s, n)| format!("{s}s:{n}"))
+        .collect();
+    println!(
+        "chaos: {agents} agents, server down {} s: back {} after the restart; reconnect curve (agents connected to the new process) {}; 5xx other than 503 after the restart: {errors_5xx}; agent-side errors {:?}",
+        outage.as_secs(),
+        all_back.map_or("NOT ALL".to_owned(), |d| format!(
+            "all in {:.1} s",
+            d.as_secs_f64()
+        )),
+        every_5s.join(" "),
+        report.errors.by_kind
+    );
+    assert!(all_back.is_some(), "not every agent came back: {curve:?}");
+    assert_eq!(errors_5xx, 0);
+    drop(second);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
