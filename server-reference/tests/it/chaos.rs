@@ -700,8 +700,8 @@ async fn agent_upgrades(http: &reqwest::Client, base: &str, token: &str) -> Opti
                     && l.contains("agent-ws")
                     && l.contains("status=\"1xx\"")
             })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64,
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum::<u64>(),
     )
 }
 
