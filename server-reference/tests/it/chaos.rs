@@ -766,7 +766,9 @@ async fn chaos_agents_reconnect_after_a_server_outage() {
     let (first, _) = crate::common::procs::wait_ready(start("before"), &base, &http).await;
 
     let target = Target::parse(&base).unwrap();
-    let pool = SourcePool::new(16).unwrap();
+    // one loopback source address per agent, as the perf runs do: enrollment is limited to
+    // 10 a minute per address
+    let pool = SourcePool::new(agents).unwrap();
     let keys = vec![KeyRecord {
         enrollment_key: EnrollmentKey::parse(&key.raw).unwrap(),
         enrollment_secret: EnrollmentSecret::parse(secret).unwrap(),
@@ -783,7 +785,7 @@ async fn chaos_agents_reconnect_after_a_server_outage() {
     let sim = tokio::spawn(run(Options {
         target,
         agents: enrolled.agents,
-        source_addrs: 16,
+        source_addrs: agents,
         websockets: true,
         heartbeats: None,
         ramp_rate: 500,
