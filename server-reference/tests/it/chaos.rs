@@ -479,6 +479,25 @@ async fn writes_consistent(
     sites.len()
 }
 
+/// What the clients were answered in `phase`, by status.
+fn answers_in<'a>(
+    seen: &'a BTreeMap<(&'static str, String), usize>,
+    phase: &str,
+) -> BTreeMap<&'a String, &'a usize> {
+    seen.iter()
+        .filter(|((p, _), _)| *p == phase)
+        .map(|((_, l), n)| (l, n))
+        .collect()
+}
+
+/// Answers with a 5xx other than 503, in any phase.
+fn other_5xx(seen: &BTreeMap<(&'static str, String), usize>) -> usize {
+    seen.iter()
+        .filter(|((_, l), _)| l.starts_with('5') && l != "503")
+        .map(|(_, n)| n)
+        .sum()
+}
+
 async fn ready_status(base: &str) -> u16 {
     reqwest::get(format!("{base}/ready"))
         .await
@@ -564,23 +583,14 @@ async fn chaos_postgres_postmaster_killed() {
     let ready_after = ready_status(&base).await;
     let (seen, created) = load.stop().await;
     let total = writes_consistent(&harness, &fx, org, &created).await;
-    let down: BTreeMap<&String, &usize> = seen
-        .iter()
-        .filter(|((p, _), _)| *p == "down")
-        .map(|((_, l), n)| (l, n))
-        .collect();
+    let down = answers_in(&seen, "down");
     println!(
         "chaos: postgres postmaster kill -9: down {:.1} s, answers while down {down:?}, /ready {ready_down} while down and {ready_after} after; writes back {:.2} s after restart, no server restart; {} acknowledged writes all present, {total} sites, none half applied; chains verify",
         up_at.duration_since(down_at).as_secs_f64(),
         recovered.as_secs_f64(),
         created.len()
     );
-    let server_errors: usize = seen
-        .iter()
-        .filter(|((_, l), _)| l.starts_with('5') && l != "503")
-        .map(|(_, n)| n)
-        .sum();
-    assert_eq!(server_errors, 0, "5xx other than 503: {seen:?}");
+    assert_eq!(other_5xx(&seen), 0, "5xx other than 503: {seen:?}");
     assert!(
         !seen.keys().any(|(_, l)| l == "no answer"),
         "every request answered: {seen:?}"
@@ -647,11 +657,7 @@ async fn chaos_postgres_volume_full() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (seen, created) = load.stop().await;
     let total = writes_consistent(&harness, &fx, org, &created).await;
-    let full: BTreeMap<&String, &usize> = seen
-        .iter()
-        .filter(|((p, _), _)| *p == "full")
-        .map(|((_, l), n)| (l, n))
-        .collect();
+    let full = answers_in(&seen, "full");
     println!(
         "chaos: postgres volume full for {:.1} s: answers {full:?}, /ready {ready_full}; writes back {:.2} s after space returned{}; no server restart; {} acknowledged writes all present, {total} sites, none half applied; chains verify",
         freed_at.duration_since(full_at).as_secs_f64(),
@@ -663,12 +669,7 @@ async fn chaos_postgres_volume_full() {
         },
         created.len()
     );
-    let server_errors: usize = seen
-        .iter()
-        .filter(|((_, l), _)| l.starts_with('5') && l != "503")
-        .map(|(_, n)| n)
-        .sum();
-    assert_eq!(server_errors, 0, "5xx other than 503: {seen:?}");
+    assert_eq!(other_5xx(&seen), 0, "5xx other than 503: {seen:?}");
     assert!(
         full.keys().any(|l| *l == "503"),
         "writes refused with 503 while full: {seen:?}"
