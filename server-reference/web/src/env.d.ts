@@ -1,0 +1,2 @@
+// Vite client types: side-effect CSS imports, import.meta.url asset handling.
+/// <reference types="vite/client" />

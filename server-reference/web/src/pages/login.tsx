@@ -1,0 +1,69 @@
+// Login (SPEC 2, 15): e-mail and password, then a TOTP or recovery code when the account
+// has MFA. Nothing typed here is stored; the challenge token lives in component state only.
+import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
+import { login, verifyMfa } from '../session';
+import { ErrorBox, Field } from '../ui';
+
+export function LoginPage({ notice }: { notice?: string | undefined }): JSX.Element {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [mfaToken, setMfaToken] = useState<string | null>(null);
+  const [code, setCode] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      if (mfaToken === null) {
+        const r = await login(email.trim(), password);
+        setPassword('');
+        if (r.kind === 'mfa') setMfaToken(r.mfaToken);
+      } else {
+        await verifyMfa(mfaToken, code.replace(/\s+/g, ''));
+      }
+    } catch (err) {
+      setError(err);
+      if (mfaToken !== null) setCode('');
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main class="login">
+      <h1>Breeze console</h1>
+      {notice ? <p class="notice" role="status">{notice}</p> : null}
+      <form onSubmit={(e) => void submit(e)} aria-label={mfaToken === null ? 'Log in' : 'Second factor'}>
+        {mfaToken === null ? (
+          <>
+            <Field label="E-mail">
+              <input type="email" name="email" autocomplete="username" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} />
+            </Field>
+            <Field label="Password">
+              <input type="password" name="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+            </Field>
+          </>
+        ) : (
+          <Field label="Authentication code" hint="6-digit code from your authenticator app, or a recovery code">
+            <input name="code" autocomplete="one-time-code" inputMode="numeric" required autoFocus value={code} onInput={(e) => setCode(e.currentTarget.value)} />
+          </Field>
+        )}
+        <ErrorBox error={error} />
+        <div class="actions">
+          {mfaToken !== null ? (
+            <button type="button" onClick={() => { setMfaToken(null); setCode(''); setError(null); }}>
+              Start over
+            </button>
+          ) : null}
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? 'Checking…' : mfaToken === null ? 'Log in' : 'Verify'}
+          </button>
+        </div>
+      </form>
+    </main>
+  );
+}
