@@ -325,6 +325,9 @@ fn operation(generators: &mut Generators, meta: &RouteMeta, doc: &RouteDoc) -> V
             let schema = if name == "agentId" {
                 // SPEC 3.1: the public agent id
                 json!({"type": "string", "pattern": "^[0-9a-f]{64}$"})
+            } else if name == "file" {
+                // the console's asset names (routes/console.rs)
+                json!({"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"})
             } else {
                 json!({"type": "string", "format": "uuid"})
             };
@@ -411,6 +414,90 @@ fn tag(path: &str) -> Option<&str> {
     rest.split('/').next().filter(|s| !s.is_empty())
 }
 
+/// The `$ref`'d component of `schema` (`{"$ref": "#/components/schemas/X"}`), or `schema`.
+fn component<'a>(schema: &'a Value, schemas: &'a Map<String, Value>) -> &'a Value {
+    schema
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .and_then(|name| schemas.get(name))
+        .unwrap_or(schema)
+}
+
+/// OpenAPI links from every create (a `POST` answering 201 with an object that has an `id`)
+/// to the operations on what it created: every operation whose path holds the created
+/// collection's name followed by an `{xId}` parameter (`POST /orgs/{orgId}/sites` links to
+/// `/sites/{siteId}` and `/sites/{siteId}/groups`), when the create's own path parameters
+/// fill the rest. The created id fills `xId`; the others carry over. Clients and stateful
+/// testers (schemathesis) follow them: create, then read, update, act on, delete.
+fn add_links(paths: &mut Map<String, Value>, schemas: &Map<String, Value>) {
+    let mut found: Vec<(String, Map<String, Value>)> = Vec::new();
+    for (path, item) in paths.iter() {
+        let Some(created) = item.pointer("/post/responses/201/content/application~1json/schema")
+        else {
+            continue;
+        };
+        let Some(collection) = path.rsplit('/').next().filter(|c| !c.starts_with('{')) else {
+            continue;
+        };
+        if component(created, schemas)
+            .pointer("/properties/id")
+            .is_none()
+        {
+            continue;
+        }
+        let carried = path_parameters(path);
+        let mut links = Map::new();
+        for (target, target_item) in paths.iter() {
+            let segments: Vec<&str> = target.split('/').collect();
+            let Some(param) = segments.windows(2).find_map(|pair| match pair {
+                [parent, segment] => {
+                    let name = segment.strip_prefix('{')?.strip_suffix('}')?;
+                    (*parent == collection && name.ends_with("Id")).then_some(name)
+                }
+                _ => None,
+            }) else {
+                continue;
+            };
+            let others = path_parameters(target);
+            if others.iter().any(|p| *p != param && !carried.contains(p)) {
+                continue;
+            }
+            for (method, op) in target_item.as_object().into_iter().flatten() {
+                let Some(op_id) = op.get("operationId").and_then(Value::as_str) else {
+                    continue;
+                };
+                if target == path && method == "post" {
+                    continue;
+                }
+                let mut parameters = Map::new();
+                for p in others.iter().filter(|p| **p != param) {
+                    parameters.insert((*p).into(), json!(format!("$request.path.{p}")));
+                }
+                parameters.insert(param.into(), json!("$response.body#/id"));
+                links.insert(
+                    op_id.to_owned(),
+                    json!({"operationId": op_id, "parameters": parameters}),
+                );
+            }
+        }
+        if !links.is_empty() {
+            found.push((path.clone(), links));
+        }
+    }
+    for (path, links) in found {
+        if let Some(response) = paths
+            .get_mut(&path)
+            .and_then(|item| item.get_mut("post"))
+            .and_then(|op| op.get_mut("responses"))
+            .and_then(|r| r.get_mut("201"))
+            .and_then(Value::as_object_mut)
+        {
+            response.insert("links".into(), Value::Object(links));
+        }
+    }
+}
+
 /// The document for `routes`.
 #[must_use]
 pub fn document(routes: &[(&RouteMeta, &RouteDoc)]) -> Value {
@@ -435,6 +522,9 @@ pub fn document(routes: &[(&RouteMeta, &RouteDoc)]) -> Value {
     rename_refs(&mut schemas, &renames);
     let mut paths = Value::Object(paths);
     rename_refs(&mut paths, &renames);
+    if let (Value::Object(paths), Value::Object(schemas)) = (&mut paths, &schemas) {
+        add_links(paths, schemas);
+    }
     let mut doc = json!({
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -627,5 +717,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn creates_link_to_what_they_created() {
+        let doc = server_document();
+        let mut links = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if let Some(l) = item["post"]["responses"]["201"]["links"].as_object() {
+                for (name, link) in l {
+                    // the link names an operation that exists, with every path parameter
+                    let target = doc["paths"]
+                        .as_object()
+                        .unwrap()
+                        .values()
+                        .flat_map(|i| i.as_object().unwrap().values())
+                        .find(|op| op["operationId"] == link["operationId"])
+                        .unwrap_or_else(|| panic!("{path}: {name} names no operation"));
+                    for p in target["parameters"].as_array().unwrap() {
+                        if p["in"] == "path" {
+                            let n = p["name"].as_str().unwrap();
+                            assert!(link["parameters"].get(n).is_some(), "{name}: {n}");
+                        }
+                    }
+                    links.push(format!("{path} -> {name}"));
+                }
+            }
+        }
+        println!("{} links:\n{}", links.len(), links.join("\n"));
+        let org = &doc["paths"]["/api/v1/orgs"]["post"]["responses"]["201"]["links"];
+        assert_eq!(
+            org["get_api_v1_orgs__orgId_"]["parameters"]["orgId"],
+            "$response.body#/id"
+        );
+        let site = &doc["paths"]["/api/v1/orgs/{orgId}/sites"]["post"]["responses"]["201"]["links"];
+        assert_eq!(
+            site["post_api_v1_sites__siteId__groups"]["parameters"]["siteId"],
+            "$response.body#/id"
+        );
+        assert!(links.len() >= 40, "{} links", links.len());
     }
 }
