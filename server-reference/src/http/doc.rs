@@ -75,7 +75,7 @@ impl DocArg for Bytes {
     }
 }
 
-// path parameters come from the path pattern (every one is a UUID)
+// path parameters come from the path pattern (UUIDs, the hex agent id, the console's asset names)
 impl<T> DocArg for extract::Path<T> {}
 impl<T, E> DocArg for Result<extract::Path<T>, E> {}
 impl<T> DocArg for State<T> {}

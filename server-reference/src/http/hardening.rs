@@ -39,6 +39,13 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// The Content-Security-Policy of the seed document (`000_bb0006369434a77e.txt`), exactly.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
+/// The Content-Security-Policy of the operator console's page and assets (SPEC 15), stricter
+/// than the API's: no inline script or style at all, scripts and WASM compiled only from the
+/// server's own files, no plugin or frame, connections only back to the server (the terminal's
+/// WebSocket included: CSP 3 `'self'` covers `ws:`/`wss:` to the same host). Set by the
+/// console's handlers; the layer below keeps a policy a handler set.
+pub const CONSOLE_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 /// `Strict-Transport-Security`, sent only on responses that reach the client over TLS
 /// ([`hsts`]).
 pub const HSTS: (&str, &str) = (
@@ -95,10 +102,15 @@ pub fn apply(app: Router, state: &AppState) -> Router {
     }
     app = app.layer(axum::middleware::map_response(json_payload_too_large));
     for (name, value) in SECURITY_HEADERS {
-        app = app.layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        ));
+        let name = HeaderName::from_static(name);
+        let value = HeaderValue::from_static(value);
+        // A handler may set a stricter Content-Security-Policy (the console's); every other
+        // header is forced.
+        app = app.layer(if name == header::CONTENT_SECURITY_POLICY {
+            SetResponseHeaderLayer::if_not_present(name, value)
+        } else {
+            SetResponseHeaderLayer::overriding(name, value)
+        });
     }
     app = app.layer(axum::middleware::from_fn_with_state(state.clone(), hsts));
     app.layer(axum::middleware::from_fn_with_state(

@@ -179,6 +179,10 @@ async fn openapi_lists_every_route_with_its_access() {
             assert_eq!(op["parameters"][i]["in"], "path");
             if *name == "agentId" {
                 assert_eq!(op["parameters"][i]["schema"]["pattern"], "^[0-9a-f]{64}$");
+            } else if *name == "file" {
+                // the console's asset names
+                assert_eq!(m.path, "/assets/{file}");
+                assert_eq!(op["parameters"][i]["schema"]["type"], "string");
             } else {
                 assert_eq!(op["parameters"][i]["schema"]["format"], "uuid");
             }

@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod command_batches;
+pub mod console;
 pub mod device_commands;
 pub mod device_files;
 pub mod mcp;
@@ -37,5 +38,6 @@ pub fn all() -> Vec<Route> {
     routes.extend(mcp::routes());
     routes.extend(approvals::routes());
     routes.extend(sso_providers::routes());
+    routes.extend(console::routes());
     routes
 }
