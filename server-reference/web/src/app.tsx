@@ -92,7 +92,11 @@ function Shell({ email, userId }: { email: string; userId: string }): JSX.Elemen
 
 export function App(): JSX.Element {
   const [s, setS] = useState(sessionState());
-  useEffect(() => onSession(() => setS(sessionState())), []);
+  useEffect(() => {
+    const off = onSession(() => setS(sessionState()));
+    setS(sessionState()); // a change before this effect ran (restore() may settle first)
+    return off;
+  }, []);
   if (s.kind === 'loading') return <Loading what="the console" />;
   if (s.kind === 'anonymous') return <LoginPage notice={s.notice} />;
   return <Shell key={s.user.id} email={s.user.email} userId={s.user.id} />;

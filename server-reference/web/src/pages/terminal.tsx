@@ -3,7 +3,7 @@
 // ticket never appears in a URL. Output is written to xterm.js (text rendering only).
 import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { post, seg } from '../api';
+import { get, post, seg } from '../api';
 import { can, useMe } from '../me';
 import { href, isUuid } from '../router';
 import { base64Bytes, fitSize, makeTerminal } from '../terminal/term';
@@ -26,9 +26,9 @@ export function TerminalPage({ id }: { id: string }): JSX.Element {
   const me = useMe();
   const box = useRef<HTMLDivElement>(null);
   const [phase, setPhase] = useState<Phase>('connecting');
-  const [sessionId, setSessionId] = useState<string | null>(null);
   const [status, setStatus] = useState('');
   const [error, setError] = useState<unknown>(null);
+  const [ended, setEnded] = useState<RemoteSession | null>(null);
   const socket = useRef<WebSocket | null>(null);
 
   useEffect(() => {
@@ -58,7 +58,6 @@ export function TerminalPage({ id }: { id: string }): JSX.Element {
       try {
         const session = await post<RemoteSession>(`/api/v1/devices/${seg(id)}/remote-sessions`, { type: 'terminal', cols, rows });
         if (disposed) return;
-        setSessionId(session.id);
         const ticket = await post<Ticket>(`/api/v1/remote-sessions/${seg(session.id)}/ticket`);
         if (disposed) return;
         const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
@@ -88,12 +87,26 @@ export function TerminalPage({ id }: { id: string }): JSX.Element {
         ws.addEventListener('close', (ev: CloseEvent) => {
           setPhase('closed');
           setStatus(`Disconnected (${ev.code}${ev.reason ? ` ${ev.reason}` : ''}).`);
+          void awaitEnd(session.id);
         });
       } catch (e) {
         setError(e);
         setPhase('closed');
       }
     })();
+
+    // the server seals the transcript's digest in the audit chain as the session ends; the
+    // recording is offered once the session says `ended`
+    const awaitEnd = async (sid: string): Promise<void> => {
+      for (let i = 0; i < 40 && !disposed; i += 1) {
+        const s = await get<RemoteSession>(`/api/v1/remote-sessions/${seg(sid)}`).catch(() => null);
+        if (s && s.status === 'ended') {
+          if (!disposed) setEnded(s);
+          return;
+        }
+        await new Promise((r) => window.setTimeout(r, 500));
+      }
+    };
 
     const input = term.onData((data) => {
       for (let i = 0; i < data.length; i += INPUT_CHUNK) send({ type: 'input', data: data.slice(i, i + INPUT_CHUNK) });
@@ -130,8 +143,15 @@ export function TerminalPage({ id }: { id: string }): JSX.Element {
         <h1>Terminal</h1>
         <span role="status" data-testid="terminal-status">{phase === 'connecting' ? 'Connecting…' : status}</span>
         <button type="button" onClick={stop} disabled={phase !== 'open'}>End session</button>
-        {phase === 'closed' && sessionId && can(me, 'audit:read') ? <a class="button" href={href(`recordings/${sessionId}`)}>Recording</a> : null}
+        {ended && can(me, 'audit:read') ? <a class="button" href={href(`recordings/${ended.id}`)}>Recording</a> : null}
       </header>
+      {ended ? (
+        <p role="status">
+          Session ended ({ended.endReason ?? 'closed'}): {ended.bytesIn} bytes in, {ended.bytesOut} bytes out
+          {ended.transcriptSha256 ? <>, transcript SHA-256 <code>{ended.transcriptSha256}</code></> : null}
+          {ended.truncated ? ', recording truncated at its cap' : ''}.
+        </p>
+      ) : null}
       <ErrorBox error={error} />
       <p class="muted">Everything typed and shown is recorded, encrypted, and its digest sealed in the audit chain.</p>
       <div class="terminal-box" ref={box} data-testid="terminal" />
