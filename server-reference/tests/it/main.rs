@@ -23,6 +23,7 @@ mod agent_http;
 mod agent_ws;
 mod api_clients;
 mod api_schemathesis;
+mod api_stateful;
 mod audit_api;
 mod audit_append_only;
 mod audit_concurrency;
