@@ -36,6 +36,7 @@ mod auth_redis;
 mod auth_reset;
 mod auth_session;
 mod auth_sessions;
+mod console_assets;
 mod fleet_sim;
 mod matrix;
 mod mcp_api;
