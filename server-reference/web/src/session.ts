@@ -115,6 +115,7 @@ export async function logout(): Promise<void> {
   try {
     const res = await authPost('/api/v1/auth/logout', undefined, true);
     if (!res.ok && res.status !== 401) throw await errorOf(res);
+    await res.arrayBuffer(); // read to the end: the request is complete before the page moves on
   } finally {
     clear('Logged out.');
   }
