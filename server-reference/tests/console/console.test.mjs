@@ -89,6 +89,17 @@ async function totp(secret) {
 const problems = [];
 const expectedHttpErrors = []; // [{ method, path, status }] the test itself provokes
 
+// pages the test itself is reloading: their in-flight requests are cancelled by the browser
+const navigating = new WeakSet();
+async function reload(page) {
+  navigating.add(page);
+  try {
+    await page.reload();
+  } finally {
+    navigating.delete(page);
+  }
+}
+
 function watch(page, label) {
   page.on('console', (m) => {
     const text = m.text();
@@ -105,8 +116,8 @@ function watch(page, label) {
   page.on('requestfailed', (r) => {
     const f = r.failure()?.errorText ?? '';
     // a download the page hands to the browser, or a navigation that replaces a pending
-    // request, aborts it: not a failure of the server
-    if (f === 'net::ERR_ABORTED' && (r.url().startsWith('blob:') || r.resourceType() === 'document')) return;
+    // request, or a reload by the test, aborts it: not a failure of the server
+    if (f === 'net::ERR_ABORTED' && (r.url().startsWith('blob:') || r.resourceType() === 'document' || navigating.has(page))) return;
     problems.push(`${label} request failed: ${r.method()} ${r.url()} ${f}`);
   });
   page.on('response', (r) => {
@@ -255,7 +266,7 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     }));
     assert.deepEqual(storage, { local: 0, session: 0, idb: 0, cookies: ['breeze_csrf'] }, 'nothing secret is stored by script');
     // a reload restores the session from the HttpOnly refresh cookie
-    await page.reload();
+    await reload(page);
     await page.getByRole('heading', { name: 'Devices' }).waitFor();
     await clean(page, 'login');
   });
@@ -353,6 +364,18 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     await page.getByText(XSS, { exact: true }).click();
     assert.equal(await page.getByTestId('device-name').innerText(), XSS);
     assert.equal(await page.locator('img').count(), 0);
+    // quarantine, then decommission, each behind its confirm dialog
+    await page.getByRole('button', { name: 'Quarantine' }).click();
+    const q = page.getByRole('dialog');
+    await q.getByText('cut off').waitFor();
+    await q.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Quarantine' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Quarantine' }).click();
+    await page.locator('.page-head .badge-quarantined').waitFor();
+    await page.getByRole('button', { name: 'Decommission' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Decommission for good' }).click();
+    await page.locator('.page-head .badge-decommissioned').waitFor();
+    assert.ok(await page.getByRole('button', { name: 'Decommission' }).isDisabled());
     await clean(page, 'xss');
   });
 
@@ -371,6 +394,23 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     assert.ok(Number(m[1]) >= 5, verdict);
     await page.getByRole('cell', { name: 'enrollment_key.create' }).first().waitFor();
     await shot(page, 'audit');
+    // the log pages by cursor: the second page starts after the first's last sequence
+    await page.getByLabel('Per page').selectOption('10');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('table.audit tbody tr').length === 10);
+    const first = await page.locator('table.audit tbody tr td:nth-child(2)').allInnerTexts();
+    await page.getByRole('button', { name: 'Next →' }).click();
+    await page.getByText('Page 2').waitFor();
+    await page.waitForFunction((last) => {
+      const c = document.querySelector('table.audit tbody tr td:nth-child(2)');
+      return c && Number(c.textContent) > last;
+    }, Number(first[first.length - 1]));
+    await page.getByRole('button', { name: '← Previous' }).click();
+    await page.getByText('Page 1').waitFor();
+    // filtered: only the enrollment key's creation
+    await page.getByLabel('Action').fill('enrollment_key.create');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('table.audit tbody tr').length === 1);
     await clean(page, 'audit verify');
   });
 
@@ -398,7 +438,7 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     assert.ok(raw.length >= 32, 'a raw API key');
     const res = await fetch(`${BASE}/api/v1/devices`, { headers: { 'x-api-key': raw } });
     assert.equal(res.status, 200, 'the raw value shown is the working key');
-    await page.reload();
+    await reload(page);
     await page.getByRole('cell', { name: 'console e2e key' }).waitFor();
     assert.equal(await page.getByText(raw).count(), 0, 'never shown again');
     await clean(page, 'api key');
@@ -460,7 +500,7 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
   await step(t, 'logout ends the session', async () => {
     await page.getByRole('button', { name: 'Log out' }).first().click();
     await page.getByText('Logged out.').waitFor();
-    await page.reload();
+    await reload(page);
     await page.getByRole('button', { name: 'Log in' }).waitFor();
     await clean(page, 'logout');
   });

@@ -13,6 +13,7 @@ import type { AuditItem, Page } from '../types';
 import { ErrorBox, Field, Loading, Pager, StatusBadge, useAsync, usePager } from '../ui';
 
 const RESULTS = ['success', 'failure', 'denied'];
+const PAGE_SIZES = ['10', '25', '50', '100'];
 
 function ProgressView({ p }: { p: Progress }): JSX.Element {
   if (p.phase === 'downloading') {
@@ -140,12 +141,13 @@ export function AuditPage({ route }: { route: Route }): JSX.Element {
     resource: q.get('resource') || undefined,
     actor: q.get('actor') || undefined,
     result: RESULTS.includes(q.get('result') ?? '') ? q.get('result') ?? undefined : undefined,
+    limit: PAGE_SIZES.includes(q.get('limit') ?? '') ? q.get('limit') ?? undefined : undefined,
   };
   const [draft, setDraft] = useState(filters);
   const pager = usePager(JSON.stringify(filters));
   const orgs = useAsync(() => loadOrgs(me), [me.id]);
   const page = useAsync(
-    () => get<Page<AuditItem>>(withQuery('/api/v1/audit', { ...filters, limit: '50', cursor: pager.cursor })),
+    () => get<Page<AuditItem>>(withQuery('/api/v1/audit', { ...filters, limit: filters.limit ?? '50', cursor: pager.cursor })),
     [JSON.stringify(filters), pager.cursor],
   );
   const verifyOrg = filters.orgId ?? (me.scope === 'system' ? undefined : me.orgId ?? orgs.data?.[0]?.id);
@@ -169,6 +171,11 @@ export function AuditPage({ route }: { route: Route }): JSX.Element {
           <select value={draft.result ?? ''} onChange={(e) => setDraft({ ...draft, result: e.currentTarget.value || undefined })}>
             <option value="">Any</option>
             {RESULTS.map((r) => <option key={r} value={r}>{r}</option>)}
+          </select>
+        </Field>
+        <Field label="Per page">
+          <select value={draft.limit ?? '50'} onChange={(e) => setDraft({ ...draft, limit: e.currentTarget.value })}>
+            {PAGE_SIZES.map((n) => <option key={n} value={n}>{n}</option>)}
           </select>
         </Field>
         <button type="submit" class="primary">Apply</button>

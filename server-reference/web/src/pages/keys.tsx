@@ -62,7 +62,8 @@ function EnrollmentKeys({ orgId }: { orgId: string }): JSX.Element {
       <ErrorBox error={error ?? sites.error} />
       <ErrorBox error={page.error} />
       {page.loading && !page.data ? <Loading what="enrollment keys" /> : null}
-      {page.data ? (
+      {page.data && page.data.items.length === 0 ? <p class="muted">No enrollment keys.</p> : null}
+      {page.data && page.data.items.length > 0 ? (
         <table>
           <thead><tr><th>Name</th><th>Site</th><th>Used</th><th>Expires</th><th>Created</th><th><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>
@@ -137,7 +138,8 @@ function ApiKeys({ orgId }: { orgId: string }): JSX.Element {
       <ErrorBox error={error} />
       <ErrorBox error={page.error} />
       {page.loading && !page.data ? <Loading what="API keys" /> : null}
-      {page.data ? (
+      {page.data && page.data.items.length === 0 ? <p class="muted">No API keys.</p> : null}
+      {page.data && page.data.items.length > 0 ? (
         <table>
           <thead><tr><th>Name</th><th>Prefix</th><th>Scopes</th><th>Status</th><th>Last used</th><th>Expires</th><th><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>
