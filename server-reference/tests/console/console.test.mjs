@@ -462,10 +462,30 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     await clean(page, 'webhooks and approvals');
   });
 
-  await step(t, 'sessions page', async () => {
+  await step(t, 'sessions: list, and revoke another browser of the same user', async () => {
+    const c3 = await browser.newContext({ viewport: VIEWPORT, userAgent: 'console-e2e second browser' });
+    const p3 = await c3.newPage();
+    await p3.addInitScript(INIT);
+    watch(p3, 'second browser');
+    await login(p3, ADMIN, ADMIN.secret);
+    await p3.getByRole('heading', { name: 'Devices' }).waitFor();
+
     await page.getByRole('link', { name: 'Sessions' }).click();
-    await page.getByText('this session').waitFor();
+    await page.getByText('this session', { exact: true }).waitFor();
+    const other = page.getByRole('row').filter({ hasText: 'console-e2e second browser' });
+    await other.waitFor();
     await shot(page, 'sessions');
+    await other.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await other.waitFor({ state: 'detached' });
+
+    // the revoked browser's next request is refused, its refresh too, and it says so
+    expectedHttpErrors.push({ method: 'GET', path: '/api/v1/devices', status: 401 });
+    expectedHttpErrors.push({ method: 'POST', path: '/api/v1/auth/refresh', status: 401 });
+    await p3.getByRole('button', { name: 'Refresh' }).click();
+    await p3.getByText('Your session ended. Log in again.').waitFor();
+    await clean(p3, 'revoked browser');
+    await c3.close();
     await clean(page, 'sessions');
   });
 
