@@ -458,7 +458,6 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     await shot(page, 'webhooks');
     await page.getByRole('link', { name: 'Approvals' }).click();
     await page.getByText('Nothing pending.').waitFor();
-    await shot(page, 'approvals');
     await clean(page, 'webhooks and approvals');
   });
 
@@ -489,9 +488,12 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     await clean(page, 'sessions');
   });
 
+  let c2;
+  let p2;
+  let newcomerSecret = '';
   await step(t, 'forced MFA enrollment for a second user', async () => {
-    const c2 = await browser.newContext({ viewport: VIEWPORT });
-    const p2 = await c2.newPage();
+    c2 = await browser.newContext({ viewport: VIEWPORT });
+    p2 = await c2.newPage();
     await p2.addInitScript(INIT);
     watch(p2, 'newuser');
     await login(p2, NEWUSER, null);
@@ -499,6 +501,7 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     await p2.getByLabel('Password', { exact: true }).fill(NEWUSER.password);
     await p2.getByRole('button', { name: 'Continue' }).click();
     const secret = (await p2.getByTestId('totp-secret').innerText()).trim();
+    newcomerSecret = secret;
     assert.match(await p2.getByTestId('totp-uri').innerText(), /^otpauth:\/\/totp\//);
     await shot(p2, 'mfa-enroll');
     await p2.getByLabel('Authentication code').fill(await totp(secret));
@@ -514,6 +517,47 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     await p2.getByRole('button', { name: 'Verify' }).click();
     await p2.getByRole('heading', { name: 'Devices' }).waitFor();
     await clean(p2, 'forced MFA');
+  });
+
+  await step(t, 'an AI call held for approval: the requester cannot decide, another admin approves with TOTP', async () => {
+    // the admin makes an AI key in the console; an MCP client asks to run a script with it
+    await page.getByRole('link', { name: 'Keys' }).click();
+    const form = page.getByRole('form', { name: 'New API key' });
+    await form.getByLabel('Name').fill('ai agent');
+    await form.getByLabel('Scopes').fill('ai:read ai:execute');
+    await form.getByRole('button', { name: 'Create API key' }).click();
+    const key = (await page.getByRole('region', { name: 'New API key' }).getByTestId('secret-value').innerText()).trim();
+    const mcp = async (body, session) => {
+      const headers = { 'x-api-key': key, 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+      if (session) headers['mcp-session-id'] = session;
+      const res = await fetch(`${BASE}/api/v1/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, ...body }) });
+      assert.equal(res.status, 200, await res.clone().text());
+      return { session: res.headers.get('mcp-session-id'), body: await res.json() };
+    };
+    const init = await mcp({ method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'console-e2e', version: '1' } } });
+    assert.ok(init.session, 'an MCP session');
+    const held = await mcp({ method: 'tools/call', params: { name: 'queue_script', arguments: { deviceId, content: 'uname -s', language: 'sh' } } }, init.session);
+    assert.match(JSON.stringify(held.body), /approval_required/, JSON.stringify(held.body));
+
+    // the requester sees it and is told another approver must decide
+    await page.getByRole('link', { name: 'Approvals' }).click();
+    const mine = page.getByRole('article', { name: 'Approval queue_script' });
+    await mine.getByText('another approver must decide').waitFor();
+    assert.equal(await mine.getByRole('button', { name: 'Approve' }).count(), 0);
+
+    // the second admin approves it with a fresh TOTP code
+    await p2.getByRole('link', { name: 'Approvals' }).click();
+    const card = p2.getByRole('article', { name: 'Approval queue_script' });
+    await card.getByText('"uname -s"').waitFor();
+    await shot(p2, 'approvals');
+    await card.getByLabel('Authentication code').fill(await totp(newcomerSecret));
+    await card.getByLabel('Reason').fill('checked the script');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    await p2.getByText('Nothing pending.').waitFor();
+    await p2.getByLabel('Status').selectOption('approved');
+    await p2.getByRole('article', { name: 'Approval queue_script' }).locator('.badge-approved').waitFor();
+    await clean(p2, 'approval');
+    await clean(page, 'approval requester');
     await c2.close();
   });
 
