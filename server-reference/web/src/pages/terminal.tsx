@@ -10,7 +10,9 @@ import { base64Bytes, fitSize, makeTerminal } from '../terminal/term';
 import type { RemoteSession, Ticket } from '../types';
 import { ErrorBox } from '../ui';
 
-const INPUT_CHUNK = 4096;
+// input frames are at most 16 KiB on the wire (SPEC 12): 2048 UTF-16 units stay under it even
+// when every one is a 4-byte character or a 6-byte JSON escape
+const INPUT_CHUNK = 2048;
 
 type Phase = 'connecting' | 'open' | 'closed';
 
