@@ -13,117 +13,30 @@
     reason = "test code"
 )]
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use breeze_authz::seeded::SeededRole;
-use serde_json::Value;
 
 use crate::common::TestServer;
 use crate::common::agents::mfa_token;
-use crate::common::webhooks::test_python;
+use crate::common::schemathesis::{command, finish, tool};
 
 /// Test cases per operation and phase.
 const MAX_EXAMPLES: &str = "6";
 
-/// Operations schemathesis must not call: they end the session it authenticates with
-/// (logout, password change, MFA enrollment) or are not HTTP request/response (the
-/// WebSocket upgrades, MCP's JSON-RPC, which the official MCP SDKs test).
-/// The agent protocol's routes take an agent token, never a user's (the agent-proto vectors
-/// and the end-to-end tests with the real agent cover them).
-const EXCLUDED_PATHS: &str =
-    "^/api/v1/(auth/(logout|logout-all|password/.*|mfa/(setup|confirm))|mcp|.*/ws|agents/.*)$";
-
-fn tool(name: &str) -> PathBuf {
-    test_python().with_file_name(name)
-}
-
-/// What a HAR file holds.
-struct Har {
-    requests: usize,
-    with_body: usize,
-    statuses: BTreeMap<u64, usize>,
-    /// Requests that carried only the principal's bearer token (no generated `X-API-Key`).
-    bearer_only: usize,
-    /// Of those, the ones answered 401.
-    bearer_only_401: usize,
-}
-
-fn read_har(path: &Path) -> Har {
-    let text = std::fs::read_to_string(path).unwrap();
-    let har: Value = serde_json::from_str(&text).unwrap();
-    let entries = har["log"]["entries"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut out = Har {
-        requests: entries.len(),
-        with_body: 0,
-        statuses: BTreeMap::new(),
-        bearer_only: 0,
-        bearer_only_401: 0,
-    };
-    for e in &entries {
-        let status = e["response"]["status"].as_u64().unwrap_or(0);
-        *out.statuses.entry(status).or_insert(0) += 1;
-        if e["request"]["postData"]["text"]
-            .as_str()
-            .is_some_and(|t| !t.is_empty())
-        {
-            out.with_body += 1;
-        }
-        let names: Vec<String> = e["request"]["headers"]
-            .as_array()
-            .map(|h| {
-                h.iter()
-                    .filter_map(|h| h["name"].as_str())
-                    .map(str::to_ascii_lowercase)
-                    .collect()
-            })
-            .unwrap_or_default();
-        if names.iter().any(|n| n == "authorization") && !names.iter().any(|n| n == "x-api-key") {
-            out.bearer_only += 1;
-            if status == 401 {
-                out.bearer_only_401 += 1;
-            }
-        }
-    }
-    out
-}
-
 fn schemathesis(server: &TestServer, who: &str, token: &str, dir: &Path) -> (usize, usize) {
     let har = dir.join(format!("{who}.har"));
-    let out = Command::new(tool("schemathesis"))
-        .arg("run")
-        .arg(server.url("/api/v1/openapi.json"))
-        .args(["--url", &server.base])
-        .args(["-H", &format!("Authorization: Bearer {token}")])
+    let mut cmd = command(server, None, &har);
+    cmd.args(["-H", &format!("Authorization: Bearer {token}")])
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         ])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--max-examples", MAX_EXAMPLES])
-        .args(["--seed", "26"])
-        .args(["--workers", "1"])
-        .args(["--exclude-path-regex", EXCLUDED_PATHS])
-        .args(["--suppress-health-check", "all"])
-        .args(["--report", "har"])
-        .arg("--report-har-path")
-        .arg(&har)
-        .args(["--output-sanitize", "true"])
-        .env("NO_COLOR", "1")
-        .env("SCHEMATHESIS_TELEMETRY", "false")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "schemathesis as {who} found failures:\n{stdout}\n{stderr}"
-    );
-    let h = read_har(&har);
+        .args(["--seed", "26"]);
+    let h = finish(cmd, &format!("as {who}"), &har);
     println!(
         "schemathesis as {who}: {} requests, {} with a body, 0 failures; answers by status: {:?}",
         h.requests, h.with_body, h.statuses

@@ -8,10 +8,11 @@
 //! [`CONSOLE_CONTENT_SECURITY_POLICY`], stricter than the API's: no inline script or style.
 //! Answers are gzip-compressed when the client accepts it.
 
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{And, DefaultPredicate, Predicate};
 
 use crate::error::ApiError;
 use crate::http::extract::Path;
@@ -36,7 +37,7 @@ pub fn routes() -> Vec<Route> {
         )
         .errors(&[404])
         .answers(200, Some("text/html"), "the console's page")
-        .layer(CompressionLayer::new().gzip(true)),
+        .layer(compression()),
         route(
             Method::GET,
             "/assets/{file}",
@@ -50,8 +51,22 @@ pub fn routes() -> Vec<Route> {
             None,
             "the asset (script, style sheet, WASM module, font or image)",
         )
-        .layer(CompressionLayer::new().gzip(true)),
+        .layer(compression()),
     ]
+}
+
+/// gzip for the console's files (not for its JSON errors, which stay as every API error is);
+/// the WASM module, images and fonts included only when the default predicate agrees.
+fn compression() -> CompressionLayer<And<DefaultPredicate, SuccessOnly>> {
+    CompressionLayer::new()
+        .gzip(true)
+        .compress_when(DefaultPredicate::new().and(success_only as SuccessOnly))
+}
+
+type SuccessOnly = fn(StatusCode, Version, &HeaderMap, &Extensions) -> bool;
+
+fn success_only(status: StatusCode, _: Version, _: &HeaderMap, _: &Extensions) -> bool {
+    status.is_success()
 }
 
 /// Path of a console asset.

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod procs;
 pub mod redis;
 pub mod remote;
+pub mod schemathesis;
 pub mod sso;
 pub mod tenancy;
 pub mod tls;
