@@ -126,7 +126,7 @@ pub fn routes() -> Vec<Route> {
         )
         .ok::<answers::SessionAnswer>()
         .errors(&[401, 403])
-        .describe("the refresh token is the HttpOnly `breeze_refresh` cookie; send the `breeze_csrf` cookie's value in `X-CSRF-Token`"),
+        .describe("the refresh token is the HttpOnly `breeze_refresh` cookie; send the `breeze_csrf` cookie's value in `x-breeze-csrf`"),
         route(
             Method::POST,
             "/api/v1/auth/logout",
