@@ -248,6 +248,31 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     await ctx.close();
   });
 
+  // ---- a single sign-on's landing (SPEC 16): a refusal code is shown as text and the
+  // address is cleaned; `?sso=mfa` asks for the code (the full SSO flow through a real
+  // provider is tests/it/sso_oidc.rs, without a browser)
+  await step(t, 'single sign-on landings: a refusal as text, the MFA step', async () => {
+    const ctx = await browser.newContext({ viewport: VIEWPORT });
+    const page = await ctx.newPage();
+    await page.addInitScript(INIT);
+    watch(page, 'sso');
+    await page.goto(`${BASE}/?sso=email_unverified`);
+    await page.getByText('Single sign-on was refused: email_unverified').waitFor();
+    assert.equal(new URL(page.url()).search, '', 'the outcome is removed from the address');
+    await page.goto(`${BASE}/?sso=${encodeURIComponent(XSS)}`);
+    await page.getByText('Single sign-on was refused: sso_failed').waitFor();
+    assert.equal(await page.locator('img').count(), 0);
+    await page.goto(`${BASE}/?sso=mfa`);
+    await page.getByLabel('Authentication code').waitFor();
+    // without the server's MFA cookie the code is refused, and the page says why
+    expectedHttpErrors.push({ method: 'POST', path: '/api/v1/auth/sso/mfa', status: 401 });
+    await page.getByLabel('Authentication code').fill('123456');
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByText(/invalid_mfa_token/).waitFor();
+    await clean(page, 'sso');
+    await ctx.close();
+  });
+
   const ctx = await browser.newContext({ viewport: VIEWPORT });
   const page = await ctx.newPage();
   await page.addInitScript(INIT);

@@ -86,6 +86,16 @@ async function refreshOnce(): Promise<boolean> {
   return true;
 }
 
+/**
+ * Completes a single sign-on that the server sent back with `?sso=mfa` (SPEC 16): the
+ * challenge is the server's HttpOnly MFA cookie, so only the code travels in the request.
+ */
+export async function verifySsoMfa(code: string): Promise<void> {
+  const res = await authPost('/api/v1/auth/sso/mfa', { code });
+  if (!res.ok) throw await errorOf(res);
+  adopt((await res.json()) as SessionAnswer);
+}
+
 /** Rotates the refresh cookie for a new access token; false when there is no live session. */
 export function refreshSession(): Promise<boolean> {
   if (!inFlight) {

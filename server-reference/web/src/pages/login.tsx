@@ -1,14 +1,29 @@
 // Login (SPEC 2, 15): e-mail and password, then a TOTP or recovery code when the account
 // has MFA. Nothing typed here is stored; the challenge token lives in component state only.
+// A single sign-on (SPEC 16) lands on `/?sso=<outcome>`: `ok` is a session the start-up
+// refresh already restored; `mfa` asks for the Breeze code here (the challenge is the
+// server's HttpOnly cookie); anything else is the refusal's code, shown as text.
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
-import { login, verifyMfa } from '../session';
+import { login, verifyMfa, verifySsoMfa } from '../session';
+
+/** The `?sso=` outcome the server redirected to, read once and removed from the address. */
+function ssoOutcome(): string | null {
+  const url = new URL(location.href);
+  const outcome = url.searchParams.get('sso');
+  if (outcome === null) return null;
+  url.searchParams.delete('sso');
+  history.replaceState(null, '', url.pathname + url.search + url.hash);
+  return /^[a-z_]{1,64}$/.test(outcome) ? outcome : 'sso_failed';
+}
 import { ErrorBox, Field } from '../ui';
 
 export function LoginPage({ notice }: { notice?: string | undefined }): JSX.Element {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [mfaToken, setMfaToken] = useState<string | null>(null);
+  const [sso] = useState(ssoOutcome);
+  // the SSO MFA step has no challenge token in the page: a marker stands for it
+  const [mfaToken, setMfaToken] = useState<string | null>(sso === 'mfa' ? 'sso' : null);
   const [code, setCode] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -23,7 +38,9 @@ export function LoginPage({ notice }: { notice?: string | undefined }): JSX.Elem
         setPassword('');
         if (r.kind === 'mfa') setMfaToken(r.mfaToken);
       } else {
-        await verifyMfa(mfaToken, code.replace(/\s+/g, ''));
+        const c = code.replace(/\s+/g, '');
+        if (sso === 'mfa' && mfaToken === 'sso') await verifySsoMfa(c);
+        else await verifyMfa(mfaToken, c);
       }
     } catch (err) {
       setError(err);
@@ -37,6 +54,9 @@ export function LoginPage({ notice }: { notice?: string | undefined }): JSX.Elem
     <main class="login">
       <h1>Breeze console</h1>
       {notice ? <p class="notice" role="status">{notice}</p> : null}
+      {sso !== null && sso !== 'ok' && sso !== 'mfa' ? (
+        <p class="notice" role="alert">Single sign-on was refused: {sso}</p>
+      ) : null}
       <form onSubmit={(e) => void submit(e)} aria-label={mfaToken === null ? 'Log in' : 'Second factor'}>
         {mfaToken === null ? (
           <>
