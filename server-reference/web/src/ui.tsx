@@ -98,6 +98,35 @@ export function Pager<T>({ page, pager }: { page: Page<T> | undefined; pager: Re
   );
 }
 
+/**
+ * The state of an action a control starts: `busy` while it runs, the `error` of its last run.
+ * `run(step)` clears the error, awaits `step` and keeps what it threw (it never throws);
+ * it answers whether the step succeeded.
+ */
+export function useAction(): {
+  busy: boolean;
+  error: unknown;
+  setError: (e: unknown) => void;
+  run: (step: () => Promise<void>) => Promise<boolean>;
+} {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = async (step: () => Promise<void>): Promise<boolean> => {
+    setBusy(true);
+    setError(null);
+    try {
+      await step();
+      return true;
+    } catch (e) {
+      setError(e);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}
+
 /** A button that asks for confirmation in a modal <dialog> before running `onConfirm`. */
 export function ConfirmButton(props: {
   label: string;
@@ -109,19 +138,12 @@ export function ConfirmButton(props: {
   onConfirm: () => Promise<void>;
 }): JSX.Element {
   const dialog = useRef<HTMLDialogElement>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, run } = useAction();
   const confirm = async (): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await props.onConfirm();
       dialog.current?.close();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <>

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { get, post, seg, withQuery } from '../api';
 import { when } from '../format';
 import type { Me } from '../types';
-import { ErrorBox, Field, Loading, StatusBadge, useAsync } from '../ui';
+import { ErrorBox, Field, Loading, StatusBadge, useAction, useAsync } from '../ui';
 
 interface Approval {
   id: string;
@@ -30,21 +30,14 @@ const STATUSES = ['pending', 'approved', 'denied', 'executed', 'expired'];
 function Decide({ a, me, onDone }: { a: Approval; me: Me; onDone: () => void }): JSX.Element {
   const [code, setCode] = useState('');
   const [reason, setReason] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   if (a.requestedBy === me.id) return <p class="muted">You requested this call: another approver must decide (four eyes).</p>;
   const decide = async (verb: 'approve' | 'deny'): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       await post(`/api/v1/approvals/${seg(a.id)}/${verb}`, { code: code.replace(/\s+/g, ''), ...(reason.trim() ? { reason: reason.trim() } : {}) });
       onDone();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-      setCode('');
-    }
+    });
+    setCode('');
   };
   return (
     <form class="inline-form" aria-label={`Decide ${a.tool}`} onSubmit={(e) => e.preventDefault()}>

@@ -8,7 +8,7 @@ import { ago, when } from '../format';
 import { can, useMe } from '../me';
 import { href, isUuid } from '../router';
 import type { Command, Device, Page } from '../types';
-import { ConfirmButton, ErrorBox, Field, Loading, Pager, StatusBadge, useAsync, usePager } from '../ui';
+import { ConfirmButton, ErrorBox, Field, Loading, Pager, StatusBadge, useAction, useAsync, usePager } from '../ui';
 
 const LANGUAGES = ['sh', 'bash', 'zsh', 'python', 'powershell', 'cmd'];
 const POLL_MS = 1000;
@@ -34,8 +34,7 @@ function QueueScript({ device, onQueued }: { device: Device; onQueued: () => voi
   const [content, setContent] = useState('uname -a');
   const [language, setLanguage] = useState(device.osType === 'windows' ? 'powershell' : 'sh');
   const [timeout, setTimeoutSecs] = useState('60');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, run } = useAction();
   const [watched, setWatched] = useState<Command | null>(null);
 
   // poll the queued command until it is final (or ten minutes pass)
@@ -73,9 +72,7 @@ function QueueScript({ device, onQueued }: { device: Device; onQueued: () => voi
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const q = await post<{ id: string; status: string; type: string }>(`/api/v1/devices/${seg(device.id)}/commands`, {
         type: 'run_script',
         payload: { content, language, timeoutSeconds: Number(timeout) },
@@ -85,11 +82,7 @@ function QueueScript({ device, onQueued }: { device: Device; onQueued: () => voi
         completedAt: null, exitCode: null, stdout: null, stderr: null, durationMs: null, error: null,
       });
       onQueued();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

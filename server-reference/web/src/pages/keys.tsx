@@ -9,7 +9,7 @@ import { can, useMe } from '../me';
 import { isUuid, navigate, type Route } from '../router';
 import { loadOrgs, loadSites } from '../tenancy';
 import type { ApiKey, EnrollmentKey, Page } from '../types';
-import { ConfirmButton, ErrorBox, Field, Loading, Pager, SecretOnce, StatusBadge, useAsync, usePager } from '../ui';
+import { ConfirmButton, ErrorBox, Field, Loading, Pager, SecretOnce, StatusBadge, useAction, useAsync, usePager } from '../ui';
 
 function EnrollmentKeys({ orgId }: { orgId: string }): JSX.Element {
   const pager = usePager(orgId);
@@ -21,27 +21,20 @@ function EnrollmentKeys({ orgId }: { orgId: string }): JSX.Element {
   const [maxUsage, setMaxUsage] = useState('1');
   const [minutes, setMinutes] = useState('60');
   const [created, setCreated] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const site = siteId || sites.data?.[0]?.id || '';
   const siteName = (id: string): string => sites.data?.find((s) => s.id === id)?.name ?? id.slice(0, 8);
 
   const create = async (e: Event): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const k = await post<EnrollmentKey & { key: string }>(`/api/v1/orgs/${seg(orgId)}/enrollment-keys`, {
         siteId: site, name: name.trim(), maxUsage: Number(maxUsage), expiresInMinutes: Number(minutes),
       });
       setCreated(k.key);
       setName('');
       setTick((t) => t + 1);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -99,15 +92,12 @@ function ApiKeys({ orgId }: { orgId: string }): JSX.Element {
   const [scopes, setScopes] = useState('devices:read');
   const [days, setDays] = useState('90');
   const [created, setCreated] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const writable = can(me, 'organizations:write');
 
   const create = async (e: Event): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const k = await post<ApiKey & { key: string }>(`/api/v1/orgs/${seg(orgId)}/api-keys`, {
         name: name.trim(),
         scopes: scopes.split(/[\s,]+/).filter(Boolean),
@@ -116,11 +106,7 @@ function ApiKeys({ orgId }: { orgId: string }): JSX.Element {
       setCreated(k.key);
       setName('');
       setTick((t) => t + 1);
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

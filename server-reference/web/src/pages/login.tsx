@@ -16,7 +16,7 @@ function ssoOutcome(): string | null {
   history.replaceState(null, '', url.pathname + url.search + url.hash);
   return /^[a-z_]{1,64}$/.test(outcome) ? outcome : 'sso_failed';
 }
-import { ErrorBox, Field } from '../ui';
+import { ErrorBox, Field, useAction } from '../ui';
 
 export function LoginPage({ notice }: { notice?: string | undefined }): JSX.Element {
   const [email, setEmail] = useState('');
@@ -25,14 +25,11 @@ export function LoginPage({ notice }: { notice?: string | undefined }): JSX.Elem
   // the SSO MFA step has no challenge token in the page: a marker stands for it
   const [mfaToken, setMfaToken] = useState<string | null>(sso === 'mfa' ? 'sso' : null);
   const [code, setCode] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, setError, run } = useAction();
 
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    const ok = await run(async () => {
       if (mfaToken === null) {
         const r = await login(email.trim(), password);
         setPassword('');
@@ -42,12 +39,8 @@ export function LoginPage({ notice }: { notice?: string | undefined }): JSX.Elem
         if (sso === 'mfa' && mfaToken === 'sso') await verifySsoMfa(c);
         else await verifyMfa(mfaToken, c);
       }
-    } catch (err) {
-      setError(err);
-      if (mfaToken !== null) setCode('');
-    } finally {
-      setBusy(false);
-    }
+    });
+    if (!ok && mfaToken !== null) setCode('');
   };
 
   return (

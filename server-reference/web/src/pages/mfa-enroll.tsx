@@ -7,27 +7,18 @@ import { useState } from 'preact/hooks';
 import { post } from '../api';
 import { endLocally, logout } from '../session';
 import type { MfaConfirm, MfaSetup } from '../types';
-import { ErrorBox, Field, SecretOnce } from '../ui';
+import { ErrorBox, Field, SecretOnce, useAction } from '../ui';
 
 export function MfaEnrollPage({ email }: { email: string }): JSX.Element {
   const [password, setPassword] = useState('');
   const [setup, setSetup] = useState<MfaSetup | null>(null);
   const [code, setCode] = useState('');
   const [done, setDone] = useState<MfaConfirm | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run: act } = useAction();
 
   const run = async (e: Event, step: () => Promise<void>): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await step();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    await act(step);
   };
 
   if (done) {

@@ -9,7 +9,7 @@ import { can, useMe } from '../me';
 import { isUuid, navigate, type Route } from '../router';
 import { loadOrgs } from '../tenancy';
 import type { Page } from '../types';
-import { ConfirmButton, ErrorBox, Field, Loading, Pager, SecretOnce, StatusBadge, useAsync, usePager } from '../ui';
+import { ConfirmButton, ErrorBox, Field, Loading, Pager, SecretOnce, StatusBadge, useAction, useAsync, usePager } from '../ui';
 
 interface Webhook {
   id: string;
@@ -85,22 +85,15 @@ function Create({ orgId, onCreated }: { orgId: string; onCreated: () => void }):
   const [url, setUrl] = useState('https://');
   const [events, setEvents] = useState<string[]>(['device.enrolled']);
   const [secret, setSecret] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const w = await post<Webhook & { secret: string }>('/api/v1/webhooks', { orgId, name: name.trim(), url: url.trim(), events });
       setSecret(w.secret);
       setName('');
       onCreated();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <>
