@@ -256,10 +256,10 @@ test('the operator console end to end', { timeout: 600_000 }, async (t) => {
     const page = await ctx.newPage();
     await page.addInitScript(INIT);
     watch(page, 'sso');
-    await page.goto(`${BASE}/?sso=email_unverified`);
+    await page.goto(`${BASE}/?sso=error&reason=email_unverified`);
     await page.getByText('Single sign-on was refused: email_unverified').waitFor();
     assert.equal(new URL(page.url()).search, '', 'the outcome is removed from the address');
-    await page.goto(`${BASE}/?sso=${encodeURIComponent(XSS)}`);
+    await page.goto(`${BASE}/?sso=error&reason=${encodeURIComponent(XSS)}`);
     await page.getByText('Single sign-on was refused: sso_failed').waitFor();
     assert.equal(await page.locator('img').count(), 0);
     await page.goto(`${BASE}/?sso=mfa`);

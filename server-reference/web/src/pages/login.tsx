@@ -7,14 +7,20 @@ import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { login, verifyMfa, verifySsoMfa } from '../session';
 
-/** The `?sso=` outcome the server redirected to, read once and removed from the address. */
+/**
+ * The `?sso=` outcome the server redirected to (`ok`, `mfa`, or `error` with `&reason=<code>`),
+ * read once and removed from the address; a refusal is its reason code.
+ */
 function ssoOutcome(): string | null {
   const url = new URL(location.href);
   const outcome = url.searchParams.get('sso');
   if (outcome === null) return null;
+  const reason = url.searchParams.get('reason');
   url.searchParams.delete('sso');
+  url.searchParams.delete('reason');
   history.replaceState(null, '', url.pathname + url.search + url.hash);
-  return /^[a-z_]{1,64}$/.test(outcome) ? outcome : 'sso_failed';
+  const code = outcome === 'error' ? reason : outcome;
+  return code !== null && /^[a-z_]{1,64}$/.test(code) ? code : 'sso_failed';
 }
 import { ErrorBox, Field, useAction } from '../ui';
 
