@@ -253,6 +253,21 @@ impl Cluster {
         *self.lb.gates[r].write().await = true;
     }
 
+    /// Runs one rotation phase on the environment file, then restarts both replicas on it
+    /// ([`Self::rolling_restart`]); the phase's output.
+    async fn roll(
+        &mut self,
+        setup: &Setup,
+        client: &Client,
+        kind: &str,
+        phase: &str,
+        extra: &[&str],
+    ) -> String {
+        let out = setup.phase(kind, phase, extra);
+        self.rolling_restart(setup, client).await;
+        out
+    }
+
     /// Restarts both replicas, one at a time, letting the client run in between.
     async fn rolling_restart(&mut self, setup: &Setup, client: &Client) {
         for r in 0..2 {
@@ -482,12 +497,12 @@ async fn jwt_roll_keeps_every_session_working_across_two_replicas() {
     let client = Client::spawn(lb.clone(), step);
     client.progress(5).await;
 
-    let staged = setup.phase("jwt", "stage", &["--key-id", "t2"]);
+    let staged = cluster
+        .roll(&setup, &client, "jwt", "stage", &["--key-id", "t2"])
+        .await;
     assert!(staged.contains("key id `t2`"), "{staged}");
-    cluster.rolling_restart(&setup, &client).await;
-    let activated = setup.phase("jwt", "activate", &[]);
+    let activated = cluster.roll(&setup, &client, "jwt", "activate", &[]).await;
     assert!(activated.contains("wait until"), "{activated}");
-    cluster.rolling_restart(&setup, &client).await;
     // the token from before the roll still verifies on both replicas
     for base in &lb.bases {
         let res = lb
@@ -515,8 +530,9 @@ async fn jwt_roll_keeps_every_session_working_across_two_replicas() {
         String::from_utf8_lossy(&early.stderr)
     );
     assert_eq!(setup.file_text(), before);
-    setup.phase("jwt", "retire", &["--force"]);
-    cluster.rolling_restart(&setup, &client).await;
+    cluster
+        .roll(&setup, &client, "jwt", "retire", &["--force"])
+        .await;
     client.progress(5).await;
     let (ok, failures) = client.finish().await;
     assert!(failures.is_empty(), "{failures:?}");
@@ -609,19 +625,21 @@ async fn encryption_roll_and_rekey_keep_encrypted_columns_readable_on_both_repli
     let client = Client::spawn(lb.clone(), step);
     client.progress(8).await;
 
-    setup.phase("encryption", "stage", &["--key-id", "t2"]);
-    cluster.rolling_restart(&setup, &client).await;
-    let activated = setup.phase("encryption", "activate", &[]);
+    cluster
+        .roll(&setup, &client, "encryption", "stage", &["--key-id", "t2"])
+        .await;
+    let activated = cluster
+        .roll(&setup, &client, "encryption", "activate", &[])
+        .await;
     assert!(activated.contains("secrets rekey"), "{activated}");
-    cluster.rolling_restart(&setup, &client).await;
     client.progress(4).await;
 
     // values under t1 remain: retiring it is refused and changes nothing
     let before = setup.file_text();
-    let refused = setup.rotate(&["encryption", "retire"]);
-    assert!(!refused.status.success());
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(err.contains("encryption key `t1` still encrypts"), "{err}");
+    refused(
+        &setup.rotate(&["encryption", "retire"]),
+        "encryption key `t1` still encrypts",
+    );
     assert_eq!(setup.file_text(), before);
 
     // the rekey runs while the client keeps writing and reading
@@ -633,8 +651,9 @@ async fn encryption_roll_and_rekey_keep_encrypted_columns_readable_on_both_repli
     );
     assert!(String::from_utf8_lossy(&rekey.stdout).contains("failed 0"));
     client.progress(4).await;
-    setup.phase("encryption", "retire", &[]);
-    cluster.rolling_restart(&setup, &client).await;
+    cluster
+        .roll(&setup, &client, "encryption", "retire", &[])
+        .await;
     client.progress(4).await;
     let (ok, failures) = client.finish().await;
     assert!(failures.is_empty(), "{failures:?}");
@@ -808,11 +827,11 @@ async fn pepper_roll_keeps_enrollment_keys_made_before_and_during_it_working() {
     client.progress(6).await;
 
     let old_pepper = setup.file_value("BREEZE_PEPPER").unwrap();
-    setup.phase("pepper", "stage", &[]);
-    cluster.rolling_restart(&setup, &client).await;
-    let activated = setup.phase("pepper", "activate", &[]);
+    cluster.roll(&setup, &client, "pepper", "stage", &[]).await;
+    let activated = cluster
+        .roll(&setup, &client, "pepper", "activate", &[])
+        .await;
     assert!(activated.contains("previous pepper"), "{activated}");
-    cluster.rolling_restart(&setup, &client).await;
     client.progress(4).await;
     assert_eq!(
         setup.file_value("BREEZE_PEPPER_PREVIOUS").as_deref(),
@@ -842,8 +861,9 @@ async fn pepper_roll_keeps_enrollment_keys_made_before_and_during_it_working() {
         "{err}"
     );
     assert_eq!(setup.file_text(), before);
-    setup.phase("pepper", "retire", &["--force"]);
-    cluster.rolling_restart(&setup, &client).await;
+    cluster
+        .roll(&setup, &client, "pepper", "retire", &["--force"])
+        .await;
     client.progress(4).await;
     let (ok, failures) = client.finish().await;
     assert!(failures.is_empty(), "{failures:?}");
@@ -911,20 +931,17 @@ async fn single_secret_roll(
     let client = Client::spawn(lb.clone(), step_of(presented.clone(), key.clone()));
     client.progress(4).await;
 
-    setup.phase(kind, "stage", &[]);
-    cluster.rolling_restart(&setup, &client).await;
+    cluster.roll(&setup, &client, kind, "stage", &[]).await;
     // the clients move over while both values are accepted
     let new = setup.file_value(&format!("{var}_NEXT")).unwrap();
     *presented.lock().await = vec![old.clone(), new.clone()];
     client.progress(6).await;
-    setup.phase(kind, "activate", &[]);
-    cluster.rolling_restart(&setup, &client).await;
+    cluster.roll(&setup, &client, kind, "activate", &[]).await;
     client.progress(4).await;
     assert_eq!(setup.file_value(var).as_deref(), Some(new.as_str()));
     *presented.lock().await = vec![new.clone()];
     client.progress(2).await;
-    setup.phase(kind, "retire", &[]);
-    cluster.rolling_restart(&setup, &client).await;
+    cluster.roll(&setup, &client, kind, "retire", &[]).await;
     client.progress(4).await;
     let (ok, failures) = client.finish().await;
     assert!(failures.is_empty(), "{failures:?}");
@@ -1222,23 +1239,16 @@ async fn mfa_key_roll_and_rekey_keep_totp_logins_working_across_two_replicas() {
     let client = Client::spawn(lb.clone(), step);
     client.progress(3).await;
 
-    setup.phase("mfa", "stage", &[]);
-    cluster.rolling_restart(&setup, &client).await;
-    let activated = setup.phase("mfa", "activate", &[]);
+    cluster.roll(&setup, &client, "mfa", "stage", &[]).await;
+    let activated = cluster.roll(&setup, &client, "mfa", "activate", &[]).await;
     assert!(activated.contains("secrets rekey"), "{activated}");
-    cluster.rolling_restart(&setup, &client).await;
     client.progress(2).await;
 
     // TOTP secrets under the previous key remain: retiring it is refused, changing nothing
     let before = setup.file_text();
-    let refused = setup.rotate(&["mfa", "retire"]);
-    assert!(!refused.status.success());
-    let err = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        err.contains(&format!(
-            "{USERS} stored totp secrets do not open under the current mfa key"
-        )),
-        "{err}"
+    refused(
+        &setup.rotate(&["mfa", "retire"]),
+        &format!("{USERS} stored totp secrets do not open under the current mfa key"),
     );
     assert_eq!(setup.file_text(), before);
 
@@ -1256,8 +1266,7 @@ async fn mfa_key_roll_and_rekey_keep_totp_logins_working_across_two_replicas() {
         "{out}"
     );
     client.progress(2).await;
-    setup.phase("mfa", "retire", &[]);
-    cluster.rolling_restart(&setup, &client).await;
+    cluster.roll(&setup, &client, "mfa", "retire", &[]).await;
     client.progress(3).await;
     let (ok, failures) = client.finish().await;
     assert!(failures.is_empty(), "{failures:?}");
