@@ -8,6 +8,9 @@
 //! [`CONSOLE_CONTENT_SECURITY_POLICY`], stricter than the API's: no inline script or style.
 //! Answers are gzip-compressed when the client accepts it.
 
+use std::borrow::Cow;
+
+use axum::body::Bytes;
 use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -106,7 +109,12 @@ fn is_asset_name(name: &str) -> bool {
 fn serve(path: &str, cache_control: &'static str) -> Result<Response, ApiError> {
     let file = Dist::get(path).ok_or(ApiError::NotFound)?;
     let content_type = content_type(path).ok_or(ApiError::NotFound)?;
-    let mut response = file.data.into_owned().into_response();
+    // embedded files are `'static`: served without a copy
+    let body = match file.data {
+        Cow::Borrowed(bytes) => Bytes::from_static(bytes),
+        Cow::Owned(bytes) => Bytes::from(bytes),
+    };
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(
