@@ -70,12 +70,17 @@ function hotp(secret, counter) {
 }
 
 const usedSteps = new Map();
-/** A code the server accepts now (its window is now +- 1 step) that was never used before. */
+/**
+ * A code the server accepts (its window is now +- 1 step) that was never used before. Never
+ * the previous step's: the code is typed and submitted a moment later, and a step boundary
+ * in between would put a previous-step code outside the window (seen once in CI on a loaded
+ * machine). The current or next step stays inside it across one boundary.
+ */
 async function totp(secret) {
   for (;;) {
     const now = Math.floor(Date.now() / 1000 / 30);
     const last = usedSteps.get(secret) ?? -1;
-    const step = Math.max(now - 1, last + 1);
+    const step = Math.max(now, last + 1);
     if (step <= now + 1) {
       usedSteps.set(secret, step);
       return hotp(secret, step);
