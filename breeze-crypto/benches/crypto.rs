@@ -17,12 +17,14 @@ use breeze_crypto::credentials::{
     AgentToken, ApiKey, EnrollmentKey, PasswordResetToken, Pepper, SessionToken,
 };
 use breeze_crypto::envelope::{Field, KeyRing};
-use breeze_crypto::jwt::{JwtKeyRing, TokenScope, TokenSubject, TokenType};
+use breeze_crypto::jwt::{Claims, JwtKeyRing, TokenScope, TokenSubject, TokenType};
 use breeze_crypto::password::hash_password;
 use breeze_crypto::recovery::RecoveryCode;
 use criterion::{Criterion, criterion_group, criterion_main};
 use secrecy::SecretString;
 use uuid::Uuid;
+
+mod jsonwebtoken_hs256;
 
 fn credentials(c: &mut Criterion) {
     let mut g = c.benchmark_group("credential_verify");
@@ -112,9 +114,29 @@ fn jwt(c: &mut Criterion) {
         auth_epoch: 3,
         mfa_epoch: 2,
     };
-    let now = 1_800_000_000;
+    // Now, not a fixed instant: the jsonwebtoken baseline checks `exp` against the clock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .cast_signed();
     let fam = Uuid::new_v4();
     let token = ring.issue_access(&subject, fam, now).unwrap().token;
+
+    jsonwebtoken_hs256::install();
+    let jwt_key =
+        jsonwebtoken::DecodingKey::from_secret(b"8b1f0c5e7a2d4f6b9c3e1a0d5f7b2c4e6a8d0f1b3c5e7a9d")
+            .unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_issuer(&["breeze"]);
+    validation.set_audience(&["breeze-api"]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+    let theirs = jsonwebtoken::decode::<Claims>(&token, &jwt_key, &validation).unwrap();
+    assert_eq!(
+        theirs.claims,
+        ring.verify(&token, TokenType::Access, now).unwrap()
+    );
+
     let mut g = c.benchmark_group("jwt");
     g.bench_function("sign_access", |b| {
         b.iter(|| ring.issue_access(black_box(&subject), fam, now).unwrap());
@@ -123,6 +145,13 @@ fn jwt(c: &mut Criterion) {
         b.iter(|| {
             ring.verify(black_box(&token), TokenType::Access, now)
                 .unwrap()
+        });
+    });
+    // The same token through the jsonwebtoken crate (HS256, iss/aud/exp checked, the same
+    // Claims type), for the ratio issue 23 asks for.
+    g.bench_function("verify_access_jsonwebtoken", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<Claims>(black_box(&token), &jwt_key, &validation).unwrap()
         });
     });
     g.finish();

@@ -247,22 +247,34 @@ struct Header {
 }
 
 /// An HS256 key, kept as the keyed HMAC state (computed once, cloned per use; zeroized on drop
-/// through `hmac`'s `zeroize` feature).
-struct JwtSecret(HmacSha256);
+/// through `hmac`'s `zeroize` feature), with the encoded header its tokens carry.
+struct JwtSecret {
+    mac: HmacSha256,
+    /// `base64url({"alg":"HS256","typ":"JWT","kid":...})`, `kid` left out for the legacy
+    /// secret: the first segment of every token signed with this key.
+    header: String,
+}
 
 impl JwtSecret {
-    fn new(s: &SecretString) -> Result<Self, JwtError> {
+    fn new(s: &SecretString, kid: Option<&str>) -> Result<Self, JwtError> {
         let bytes = s.expose_secret().as_bytes();
         if bytes.len() < MIN_SECRET_LEN {
             return Err(JwtError::KeyConfig("secret shorter than 32 bytes"));
         }
-        <HmacSha256 as KeyInit>::new_from_slice(bytes)
-            .map(Self)
-            .map_err(|_| JwtError::KeyConfig("secret rejected by hmac"))
+        let mac = <HmacSha256 as KeyInit>::new_from_slice(bytes)
+            .map_err(|_| JwtError::KeyConfig("secret rejected by hmac"))?;
+        let header = b64_json(&Header {
+            alg: "HS256".into(),
+            typ: Some("JWT".into()),
+            kid: kid.map(str::to_owned),
+            crit: None,
+        })
+        .map_err(|_| JwtError::KeyConfig("key id could not be encoded"))?;
+        Ok(Self { mac, header })
     }
 
     fn mac(&self) -> HmacSha256 {
-        self.0.clone()
+        self.mac.clone()
     }
 }
 
@@ -295,7 +307,8 @@ impl JwtKeyRingBuilder {
         if self.keys.contains_key(kid) {
             return Err(JwtError::KeyConfig("key id added twice"));
         }
-        self.keys.insert(kid.to_owned(), JwtSecret::new(&secret)?);
+        self.keys
+            .insert(kid.to_owned(), JwtSecret::new(&secret, Some(kid))?);
         Ok(self)
     }
 
@@ -304,7 +317,7 @@ impl JwtKeyRingBuilder {
     /// # Errors
     /// [`JwtError::KeyConfig`].
     pub fn legacy_secret(mut self, secret: SecretString) -> Result<Self, JwtError> {
-        self.legacy = Some(JwtSecret::new(&secret)?);
+        self.legacy = Some(JwtSecret::new(&secret, None)?);
         Ok(self)
     }
 
@@ -370,17 +383,15 @@ impl JwtKeyRing {
         JwtKeyRingBuilder::default()
     }
 
-    fn signing_key(&self) -> Result<(Option<&str>, &JwtSecret), JwtError> {
+    fn signing_key(&self) -> Result<&JwtSecret, JwtError> {
         match &self.active {
             Some(kid) => self
                 .keys
                 .get(kid)
-                .map(|k| (Some(kid.as_str()), k))
                 .ok_or(JwtError::KeyConfig("active key id not in the ring")),
             None => self
                 .legacy
                 .as_ref()
-                .map(|k| (None, k))
                 .ok_or(JwtError::KeyConfig("no legacy secret set")),
         }
     }
@@ -391,18 +402,18 @@ impl JwtKeyRing {
     /// # Errors
     /// [`JwtError::Encoding`] or [`JwtError::KeyConfig`].
     pub fn sign(&self, claims: &Claims) -> Result<String, JwtError> {
-        let (kid, key) = self.signing_key()?;
-        let header = Header {
-            alg: "HS256".into(),
-            typ: Some("JWT".into()),
-            kid: kid.map(str::to_owned),
-            crit: None,
-        };
-        let signing_input = format!("{}.{}", b64_json(&header)?, b64_json(claims)?);
+        let key = self.signing_key()?;
+        let mut token = String::with_capacity(512);
+        token.push_str(&key.header);
+        token.push('.');
+        let claims_json = serde_json::to_vec(claims).map_err(|_| JwtError::Encoding)?;
+        URL_SAFE_NO_PAD.encode_string(claims_json, &mut token);
         let mut mac = key.mac();
-        mac.update(signing_input.as_bytes());
+        mac.update(token.as_bytes());
         let sig = mac.finalize().into_bytes();
-        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig)))
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(sig, &mut token);
+        Ok(token)
     }
 
     fn base_claims(subject: &TokenSubject, token_type: TokenType, now: i64, ttl: i64) -> Claims {
@@ -468,50 +479,43 @@ impl JwtKeyRing {
     /// there is no `kid`), signature (constant time), claims, `iss`, `aud`, `exp`, `iat`, then
     /// `type`. `now` is unix seconds.
     ///
+    /// A header segment byte-identical to one this ring signs with (`{"alg":"HS256","typ":
+    /// "JWT","kid":...}`) is matched without decoding it; any other header is decoded and
+    /// checked in full. Either way the same header gets the same answer. Segments of the
+    /// usual sizes are decoded into stack buffers: a valid access token costs one allocation,
+    /// the claims' strings.
+    ///
     /// # Errors
     /// The first check that fails, as a [`JwtError`].
     pub fn verify(&self, token: &str, expected: TokenType, now: i64) -> Result<Claims, JwtError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(JwtError::TooLarge);
         }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JwtError::Malformed("expected three parts"));
+        let (h, p, s) = split_compact(token).ok_or(JwtError::Malformed("expected three parts"))?;
+        let key = match self.key_for_known_header(h) {
+            Some(key) => key,
+            None => self.key_for_header(h)?,
         };
-        let header_bytes = URL_SAFE_NO_PAD
-            .decode(h)
-            .map_err(|_| JwtError::Malformed("header is not base64url"))?;
-        let header: Header = serde_json::from_slice(&header_bytes)
-            .map_err(|_| JwtError::Malformed("header is not a json object"))?;
-        if header.alg != "HS256" {
-            return Err(JwtError::UnsupportedAlgorithm(
-                header.alg.chars().take(16).collect(),
-            ));
-        }
-        if header.crit.is_some() {
-            return Err(JwtError::UnsupportedAlgorithm("crit".into()));
-        }
-        let key = match header.kid.as_deref() {
-            Some(kid) => self.keys.get(kid).ok_or(JwtError::UnknownKeyId)?,
-            None => self.legacy.as_ref().ok_or(JwtError::UnknownKeyId)?,
-        };
-        let sig = URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| JwtError::Malformed("signature is not base64url"))?;
-        let signing_input_len = h.len() + 1 + p.len();
+
+        let mut sig_stack = [0u8; SIG_STACK_LEN];
+        let mut sig_heap = Vec::new();
+        let sig = decode_segment(s, &mut sig_stack, &mut sig_heap)
+            .ok_or(JwtError::Malformed("signature is not base64url"))?;
         let signing_input = token
-            .get(..signing_input_len)
+            .get(..h.len() + 1 + p.len())
             .ok_or(JwtError::Malformed("expected three parts"))?;
         let mut mac = key.mac();
         mac.update(signing_input.as_bytes());
-        mac.verify_slice(&sig).map_err(|_| JwtError::BadSignature)?;
+        mac.verify_slice(sig).map_err(|_| JwtError::BadSignature)?;
 
-        let payload = URL_SAFE_NO_PAD
-            .decode(p)
-            .map_err(|_| JwtError::Malformed("payload is not base64url"))?;
-        let claims: Claims = serde_json::from_slice(&payload)
+        let mut payload_stack = [0u8; PAYLOAD_STACK_LEN];
+        let mut payload_heap = Vec::new();
+        let payload = decode_segment(p, &mut payload_stack, &mut payload_heap)
+            .ok_or(JwtError::Malformed("payload is not base64url"))?;
+        // One UTF-8 check of the whole payload is cheaper than serde_json's check of each string.
+        let payload = std::str::from_utf8(payload)
+            .map_err(|_| JwtError::InvalidClaims("claims are not utf-8".into()))?;
+        let claims: Claims = serde_json::from_str(payload)
             .map_err(|e| JwtError::InvalidClaims(e.to_string().chars().take(200).collect()))?;
         if claims.iss != ISSUER {
             return Err(JwtError::WrongIssuer);
@@ -537,6 +541,72 @@ impl JwtKeyRing {
             ),
             _ => Ok(claims),
         }
+    }
+
+    /// The key whose own signing header is exactly `h`, if any. Headers are public: the
+    /// comparison need not be constant time.
+    fn key_for_known_header(&self, h: &str) -> Option<&JwtSecret> {
+        self.keys
+            .values()
+            .chain(self.legacy.as_ref())
+            .find(|key| key.header == h)
+    }
+
+    /// Decodes and checks a header this ring did not write: `alg` must be `HS256`, `crit`
+    /// absent, and `kid` must name a key (or be absent with a legacy secret set).
+    fn key_for_header(&self, h: &str) -> Result<&JwtSecret, JwtError> {
+        let mut stack = [0u8; HEADER_STACK_LEN];
+        let mut heap = Vec::new();
+        let header_bytes = decode_segment(h, &mut stack, &mut heap)
+            .ok_or(JwtError::Malformed("header is not base64url"))?;
+        let header: Header = serde_json::from_slice(header_bytes)
+            .map_err(|_| JwtError::Malformed("header is not a json object"))?;
+        if header.alg != "HS256" {
+            return Err(JwtError::UnsupportedAlgorithm(
+                header.alg.chars().take(16).collect(),
+            ));
+        }
+        if header.crit.is_some() {
+            return Err(JwtError::UnsupportedAlgorithm("crit".into()));
+        }
+        match header.kid.as_deref() {
+            Some(kid) => self.keys.get(kid).ok_or(JwtError::UnknownKeyId),
+            None => self.legacy.as_ref().ok_or(JwtError::UnknownKeyId),
+        }
+    }
+}
+
+/// Stack space for a decoded signature: 32 bytes, and base64's estimate for 43 characters is 33.
+const SIG_STACK_LEN: usize = 48;
+/// Stack space for a decoded header; longer headers are decoded on the heap.
+const HEADER_STACK_LEN: usize = 192;
+/// Stack space for decoded claims (an access token's are about 400 bytes); longer payloads
+/// are decoded on the heap.
+const PAYLOAD_STACK_LEN: usize = 1024;
+
+/// The three dot-separated segments of a compact JWS, or `None` unless there are exactly three.
+fn split_compact(token: &str) -> Option<(&str, &str, &str)> {
+    let (h, rest) = token.split_once('.')?;
+    let (p, s) = rest.split_once('.')?;
+    if s.contains('.') {
+        return None;
+    }
+    Some((h, p, s))
+}
+
+/// Decodes one base64url segment (no padding, canonical) into `stack` when its decoded length
+/// fits, otherwise into `heap`. `None` when it is not valid base64url.
+fn decode_segment<'a>(
+    segment: &str,
+    stack: &'a mut [u8],
+    heap: &'a mut Vec<u8>,
+) -> Option<&'a [u8]> {
+    if base64::decoded_len_estimate(segment.len()) <= stack.len() {
+        let n = URL_SAFE_NO_PAD.decode_slice(segment, stack).ok()?;
+        stack.get(..n)
+    } else {
+        URL_SAFE_NO_PAD.decode_vec(segment, heap).ok()?;
+        Some(heap.as_slice())
     }
 }
 
