@@ -6,6 +6,8 @@
 //! hex), everything else as raw UTF-8; integers in decimal; floats as serde_json renders
 //! them (shortest round-trip form, for example `1.5`, `1e21`); `true`, `false`, `null`.
 
+use std::io::Write;
+
 use serde_json::Value;
 
 /// Nesting beyond which the writer stops descending (callers validate well below it).
@@ -23,9 +25,24 @@ pub(crate) fn to_vec(v: &Value) -> Vec<u8> {
     out
 }
 
-/// Length in bytes of the canonical JSON of `v`.
+/// Length in bytes of the canonical JSON of `v`, counted without writing it anywhere.
 pub(crate) fn encoded_len(v: &Value) -> usize {
-    to_vec(v).len()
+    let mut counter = Counter(0);
+    write_at(v, &mut counter, 0);
+    counter.0
+}
+
+/// A sink that only counts what is written to it.
+struct Counter(usize);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Nesting depth of `v` (a scalar is 0, `{}` is 1), computed without recursion and
@@ -48,37 +65,36 @@ pub(crate) fn depth(v: &Value, cap: usize) -> usize {
     max
 }
 
-fn write_at(v: &Value, out: &mut Vec<u8>, depth: usize) {
+/// Writes to a `Vec` or a [`Counter`]: neither can fail, so results are not checked.
+fn write_at<W: Write>(v: &Value, out: &mut W, depth: usize) {
     match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Null => put(out, b"null"),
+        Value::Bool(true) => put(out, b"true"),
+        Value::Bool(false) => put(out, b"false"),
         Value::Number(n) => {
-            use std::io::Write as _;
-            // Writing to a Vec cannot fail.
             let _ = write!(out, "{n}");
         }
         Value::String(s) => write_str(s, out),
         Value::Array(items) => {
             if depth >= WRITER_MAX_DEPTH {
-                out.extend_from_slice(b"null");
+                put(out, b"null");
                 return;
             }
-            out.push(b'[');
+            put(out, b"[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(b',');
+                    put(out, b",");
                 }
                 write_at(item, out, depth + 1);
             }
-            out.push(b']');
+            put(out, b"]");
         }
         Value::Object(map) => {
             if depth >= WRITER_MAX_DEPTH {
-                out.extend_from_slice(b"null");
+                put(out, b"null");
                 return;
             }
-            out.push(b'{');
+            put(out, b"{");
             let sorted = map
                 .keys()
                 .zip(map.keys().skip(1))
@@ -91,30 +107,34 @@ fn write_at(v: &Value, out: &mut Vec<u8>, depth: usize) {
                 members.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
                 write_members(members.into_iter(), out, depth);
             }
-            out.push(b'}');
+            put(out, b"}");
         }
     }
 }
 
-fn write_members<'a>(
+fn put<W: Write>(out: &mut W, bytes: &[u8]) {
+    let _ = out.write_all(bytes);
+}
+
+fn write_members<'a, W: Write>(
     members: impl Iterator<Item = (&'a String, &'a Value)>,
-    out: &mut Vec<u8>,
+    out: &mut W,
     depth: usize,
 ) {
     for (i, (k, val)) in members.enumerate() {
         if i > 0 {
-            out.push(b',');
+            put(out, b",");
         }
         write_str(k, out);
-        out.push(b':');
+        put(out, b":");
         write_at(val, out, depth + 1);
     }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn write_str(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
+fn write_str<W: Write>(s: &str, out: &mut W) {
+    put(out, b"\"");
     let mut start = 0;
     let bytes = s.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
@@ -129,21 +149,19 @@ fn write_str(s: &str, out: &mut Vec<u8>) {
             0..=0x1f => None,
             _ => continue,
         };
-        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        put(out, bytes.get(start..i).unwrap_or_default());
         match esc {
-            Some(e) => out.extend_from_slice(e),
+            Some(e) => put(out, e),
             None => {
                 let hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
                 let lo = HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
-                out.extend_from_slice(b"\\u00");
-                out.push(hi);
-                out.push(lo);
+                put(out, &[b'\\', b'u', b'0', b'0', hi, lo]);
             }
         }
         start = i + 1;
     }
-    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
-    out.push(b'"');
+    put(out, bytes.get(start..).unwrap_or_default());
+    put(out, b"\"");
 }
 
 #[cfg(test)]
@@ -166,6 +184,17 @@ mod tests {
         let ours = to_vec(&v);
         let theirs = serde_json::to_vec(&v).unwrap();
         assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn encoded_len_counts_what_to_vec_writes() {
+        for v in [
+            json!({}),
+            json!({"b": [1, 2.5, null, true], "a": "x\"y\\z\n\u{1}é", "A": {}}),
+            json!({"f": 1e21, "k": "\u{7f}\t\u{1f}", "n": -12, "z": [[], {"y": "\u{2028}"}]}),
+        ] {
+            assert_eq!(encoded_len(&v), to_vec(&v).len());
+        }
     }
 
     #[test]

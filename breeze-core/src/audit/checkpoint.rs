@@ -142,8 +142,12 @@ impl fmt::Debug for SignatureBytes {
 impl FromStr for SignatureBytes {
     type Err = CheckpointError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Exactly 128 digits: `const_hex` would also take a `0x` prefix, which is not canonical.
+        if s.len() != 128 {
+            return Err(CheckpointError::BadSignature);
+        }
         let mut out = [0u8; 64];
-        hex::decode_to_slice(s, &mut out).map_err(|_| CheckpointError::BadSignature)?;
+        const_hex::decode_to_slice(s, &mut out).map_err(|_| CheckpointError::BadSignature)?;
         Ok(Self(out))
     }
 }

@@ -318,6 +318,34 @@ fn read_line<R: BufRead>(r: &mut R, buf: &mut Vec<u8>) -> Result<bool, String> {
     Ok(true)
 }
 
+/// Hands the next line (without its newline) to `parse`, `Ok(None)` at end of input. A line
+/// that lies whole in the reader's buffer is parsed where it lies; one that crosses the
+/// buffer's end, or ends the input without a newline, is copied into `buf` first.
+fn next_line<R: BufRead, T>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    parse: impl FnOnce(&[u8]) -> T,
+) -> Result<Option<T>, String> {
+    let available = r.fill_buf().map_err(|e| format!("read error: {e}"))?;
+    if let Some(end) = memchr::memchr(b'\n', available).filter(|&end| end <= MAX_LINE_BYTES) {
+        let parsed = parse(available.get(..end).unwrap_or_default());
+        r.consume(end + 1);
+        return Ok(Some(parsed));
+    }
+    if read_line(r, buf)? {
+        Ok(Some(parse(buf)))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Parses one line after the header. One UTF-8 check of the line is cheaper than serde_json's
+/// check of each string in it.
+fn parse_line(bytes: &[u8]) -> Result<Line, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("line is not utf-8: {e}"))?;
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
 fn from_chain_break(b: ChainBreak, line: u64) -> BundleBreak {
     BundleBreak {
         kind: b.kind,
@@ -384,11 +412,11 @@ pub fn verify_bundle<R: BufRead>(mut reader: R, options: &BundleOptions) -> Bund
         broken(b.unwrap_or_else(|| v.fail_malformed(detail)), line, counts)
     };
     loop {
-        match read_line(&mut reader, &mut buf) {
-            Ok(true) => {}
-            Ok(false) => break,
+        let parsed = match next_line(&mut reader, &mut buf, parse_line) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => break,
             Err(e) => return fail(&mut v, None, e, line_no + 1, (entries, checkpoints)),
-        }
+        };
         line_no += 1;
         if trailer.is_some() {
             return fail(
@@ -399,7 +427,7 @@ pub fn verify_bundle<R: BufRead>(mut reader: R, options: &BundleOptions) -> Bund
                 (entries, checkpoints),
             );
         }
-        let result = match serde_json::from_slice::<Line>(&buf) {
+        let result = match parsed {
             Ok(Line::Entry(e)) => {
                 entries += 1;
                 v.push_entry(&e)

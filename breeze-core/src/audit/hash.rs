@@ -49,8 +49,12 @@ pub struct DigestParseError;
 impl FromStr for Digest32 {
     type Err = DigestParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Exactly 64 digits: `const_hex` would also take a `0x` prefix, which is not canonical.
+        if s.len() != 64 {
+            return Err(DigestParseError);
+        }
         let mut out = [0u8; 32];
-        hex::decode_to_slice(s, &mut out).map_err(|_| DigestParseError)?;
+        const_hex::decode_to_slice(s, &mut out).map_err(|_| DigestParseError)?;
         Ok(Self(out))
     }
 }
