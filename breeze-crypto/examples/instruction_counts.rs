@@ -101,16 +101,20 @@ fn main() {
 
     for _ in 0..n {
         let ok = match op.as_str() {
-            "agent_token" => AgentToken::parse(black_box(&agent))
+            "agent_token" => AgentToken::hash_presented(black_box(&agent))
                 .unwrap()
-                .verify(&agent_hash),
-            "api_key" => ApiKey::parse(black_box(&api)).unwrap().verify(&api_hash),
-            "session_token" => SessionToken::parse(black_box(session))
+                .ct_eq(&agent_hash),
+            "api_key" => ApiKey::hash_presented(black_box(&api))
                 .unwrap()
-                .verify(&session_hash),
-            "enrollment_key_peppered" => EnrollmentKey::parse(black_box(&ek))
+                .ct_eq(&api_hash),
+            "session_token" => SessionToken::hash_presented(black_box(session))
                 .unwrap()
-                .verify_peppered(&pepper, &ek_hash),
+                .ct_eq(&session_hash),
+            "enrollment_key_peppered" => {
+                EnrollmentKey::peppered_hash_presented(black_box(&ek), &pepper)
+                    .unwrap()
+                    .ct_eq(&ek_hash)
+            }
             "jwt_sign" => !jwt
                 .issue_access(&subject, Uuid::from_u128(4), now)
                 .unwrap()

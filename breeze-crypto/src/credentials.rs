@@ -207,6 +207,17 @@ macro_rules! secret_credential {
                 self.hash().ct_eq(stored)
             }
 
+            /// Checks the shape of a presented credential, as `parse` does, and hashes it
+            /// where it lies: the request path's form, which neither copies the secret nor
+            /// allocates.
+            ///
+            /// # Errors
+            /// As `parse`.
+            pub fn hash_presented(s: &str) -> Result<TokenHash, CredentialError> {
+                Self::check_shape(s)?;
+                Ok(TokenHash::of(s.as_bytes()))
+            }
+
             /// The credential kind, as named in error messages.
             pub const KIND: &'static str = $kind;
         }
@@ -269,8 +280,12 @@ impl AgentToken {
     /// # Errors
     /// [`CredentialError`] naming the broken rule.
     pub fn parse(s: &str) -> Result<Self, CredentialError> {
-        parse_prefixed_hex(Self::KIND, s, AGENT_TOKEN_PREFIX, 64)?;
+        Self::check_shape(s)?;
         Ok(Self(SecretString::from(s)))
+    }
+
+    fn check_shape(s: &str) -> Result<(), CredentialError> {
+        parse_prefixed_hex(Self::KIND, s, AGENT_TOKEN_PREFIX, 64)
     }
 }
 
@@ -291,8 +306,13 @@ impl ApiKey {
     /// # Errors
     /// [`CredentialError`] naming the broken rule.
     pub fn parse(s: &str) -> Result<Self, CredentialError> {
+        Self::check_shape(s)?;
+        Ok(Self(SecretString::from(s)))
+    }
+
+    fn check_shape(s: &str) -> Result<(), CredentialError> {
         if s.starts_with(API_KEY_PREFIX) {
-            parse_prefixed_hex(Self::KIND, s, API_KEY_PREFIX, 48)?;
+            parse_prefixed_hex(Self::KIND, s, API_KEY_PREFIX, 48)
         } else {
             parse_prefixed_hex(Self::KIND, s, LEGACY_API_KEY_PREFIX, 48).map_err(|e| match e {
                 CredentialError::WrongPrefix { kind, .. } => CredentialError::WrongPrefix {
@@ -300,9 +320,8 @@ impl ApiKey {
                     expected: API_KEY_PREFIX,
                 },
                 other => other,
-            })?;
+            })
         }
-        Ok(Self(SecretString::from(s)))
     }
 
     /// Whether this is a legacy `brz_` key.
@@ -335,8 +354,12 @@ macro_rules! nanoid_credential {
             /// # Errors
             /// [`CredentialError::Malformed`] or [`CredentialError::TooLong`].
             pub fn parse(s: &str) -> Result<Self, CredentialError> {
-                parse_nanoid(Self::KIND, s, 48)?;
+                Self::check_shape(s)?;
                 Ok(Self(SecretString::from(s)))
+            }
+
+            fn check_shape(s: &str) -> Result<(), CredentialError> {
+                parse_nanoid(Self::KIND, s, 48)
             }
         }
     };
@@ -359,8 +382,22 @@ impl EnrollmentKey {
     /// # Errors
     /// [`CredentialError::Malformed`] or [`CredentialError::TooLong`].
     pub fn parse(s: &str) -> Result<Self, CredentialError> {
-        parse_prefixed_hex(Self::KIND, s, "", 64)?;
+        Self::check_shape(s)?;
         Ok(Self(SecretString::from(s)))
+    }
+
+    fn check_shape(s: &str) -> Result<(), CredentialError> {
+        parse_prefixed_hex(Self::KIND, s, "", 64)
+    }
+
+    /// Checks the shape of a presented key and returns its stored form under `pepper`,
+    /// without copying the key or allocating.
+    ///
+    /// # Errors
+    /// As [`EnrollmentKey::parse`].
+    pub fn peppered_hash_presented(s: &str, pepper: &Pepper) -> Result<TokenHash, CredentialError> {
+        Self::check_shape(s)?;
+        Ok(pepper.hash(s))
     }
 
     /// The stored form: `sha256_hex(PEPPER + ":" + key)`.
@@ -532,6 +569,48 @@ impl FromStr for AgentId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_allocation_free_hashes_agree_with_parse() {
+        let pepper = Pepper::new(SecretString::from("test-pepper-0123456789abcdef0123456789"));
+        let hex64 = "0123456789abcdef".repeat(4);
+        let hex48 = "a1b2c3d4e5f6".repeat(4);
+        let nano = "V1StGXR8_Z5jdHi6B-myTV1StGXR8_Z5jdHi6B-myTabcdef";
+        for s in [
+            format!("brz_{hex64}"),
+            format!("brzk_{hex48}"),
+            format!("brz_{hex48}"),
+            hex64.clone(),
+            nano.to_owned(),
+            format!("brz_{}", hex64.to_uppercase()),
+            format!("brzk_{hex48}0"),
+            "x".repeat(5000),
+            String::new(),
+            format!("{nano}!"),
+        ] {
+            let s = s.as_str();
+            assert_eq!(
+                AgentToken::hash_presented(s),
+                AgentToken::parse(s).map(|t| t.hash())
+            );
+            assert_eq!(
+                ApiKey::hash_presented(s),
+                ApiKey::parse(s).map(|t| t.hash())
+            );
+            assert_eq!(
+                SessionToken::hash_presented(s),
+                SessionToken::parse(s).map(|t| t.hash())
+            );
+            assert_eq!(
+                PasswordResetToken::hash_presented(s),
+                PasswordResetToken::parse(s).map(|t| t.hash())
+            );
+            assert_eq!(
+                EnrollmentKey::peppered_hash_presented(s, &pepper),
+                EnrollmentKey::parse(s).map(|k| k.peppered_hash(&pepper))
+            );
+        }
+    }
 
     #[test]
     fn generated_credentials_have_their_documented_shape() {

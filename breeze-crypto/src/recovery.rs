@@ -20,6 +20,7 @@
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
+use zeroize::Zeroizing;
 
 use crate::credentials::{Pepper, TokenHash};
 use crate::random;
@@ -66,20 +67,24 @@ impl RecoveryCode {
     /// # Errors
     /// [`RecoveryCodeError::Malformed`].
     pub fn normalize(input: &str) -> Result<Self, RecoveryCodeError> {
-        if input.len() > 64 {
-            return Err(RecoveryCodeError::Malformed);
-        }
-        let up = input.trim().to_ascii_uppercase();
-        let compact: String = match up.len() {
-            9 if up.as_bytes().get(4) == Some(&b'-') => up.replacen('-', "", 1),
-            8 => up,
-            _ => return Err(RecoveryCodeError::Malformed),
-        };
-        if compact.len() != 8 || !compact.bytes().all(|b| ALPHABET.contains(&b)) {
-            return Err(RecoveryCodeError::Malformed);
-        }
-        let (a, b) = compact.split_at(4);
-        Ok(Self(SecretString::from(format!("{a}-{b}"))))
+        let code = canonical(input)?;
+        let text = std::str::from_utf8(&code[..]).map_err(|_| RecoveryCodeError::Malformed)?;
+        Ok(Self(SecretString::from(text)))
+    }
+
+    /// Canonicalises what a user typed, as [`RecoveryCode::normalize`] does, and returns
+    /// its stored form under `pepper`: the request path's form, which keeps the code on
+    /// the stack (zeroized after) and allocates nothing.
+    ///
+    /// # Errors
+    /// [`RecoveryCodeError::Malformed`].
+    pub fn peppered_hash_presented(
+        input: &str,
+        pepper: &Pepper,
+    ) -> Result<TokenHash, RecoveryCodeError> {
+        let code = canonical(input)?;
+        let text = std::str::from_utf8(&code[..]).map_err(|_| RecoveryCodeError::Malformed)?;
+        Ok(pepper.hash(text))
     }
 
     /// The code as shown to the user (`XXXX-XXXX`).
@@ -106,6 +111,34 @@ impl RecoveryCode {
     #[must_use]
     pub fn verify_peppered(&self, pepper: &Pepper, stored: &TokenHash) -> bool {
         self.peppered_hash(pepper).ct_eq(stored)
+    }
+}
+
+/// `XXXX-XXXX` from what a user typed: trimmed, upper-cased, at most one hyphen after the
+/// fourth character, eight characters of the alphabet. On the stack, zeroized on drop.
+fn canonical(input: &str) -> Result<Zeroizing<[u8; 9]>, RecoveryCodeError> {
+    if input.len() > 64 {
+        return Err(RecoveryCodeError::Malformed);
+    }
+    let typed = input.trim().as_bytes();
+    let mut out = Zeroizing::new([b'-'; 9]);
+    let mut n = 0;
+    for (i, &b) in typed.iter().enumerate() {
+        if b == b'-' && i == 4 && typed.len() == 9 {
+            continue;
+        }
+        let up = b.to_ascii_uppercase();
+        if !ALPHABET.contains(&up) {
+            return Err(RecoveryCodeError::Malformed);
+        }
+        let at = if n < 4 { n } else { n + 1 };
+        *out.get_mut(at).ok_or(RecoveryCodeError::Malformed)? = up;
+        n += 1;
+    }
+    if n == 8 && (typed.len() == 8 || typed.len() == 9) {
+        Ok(out)
+    } else {
+        Err(RecoveryCodeError::Malformed)
     }
 }
 
@@ -141,6 +174,35 @@ mod tests {
             assert_eq!(s.len(), 9);
             assert_eq!(&s[4..5], "-");
             assert!(s.bytes().all(|b| b == b'-' || ALPHABET.contains(&b)));
+        }
+    }
+
+    #[test]
+    fn the_allocation_free_hash_agrees_with_normalize() {
+        let pepper = Pepper::new(SecretString::from("test-pepper-0123456789abcdef0123456789"));
+        for input in [
+            "abcd-1234",
+            " ABCD1234 ",
+            "AbCd-1234\n",
+            "",
+            "ABCD-123",
+            "ABCD_1234",
+            "ABCD--1234",
+            "ÄBCD-1234",
+            "ABC-D1234",
+            "ABCD-12345",
+            "ABCD12345",
+            "-ABCD1234",
+            "ABCD1234-",
+            "AB-CD-1234",
+            "ABCD 1234",
+            "abcd-12é4",
+        ] {
+            assert_eq!(
+                RecoveryCode::peppered_hash_presented(input, &pepper),
+                RecoveryCode::normalize(input).map(|c| c.peppered_hash(&pepper)),
+                "{input:?}"
+            );
         }
     }
 
