@@ -69,7 +69,9 @@ impl std::fmt::Debug for AdminLogin {
     }
 }
 
-pub(crate) fn unix_now() -> i64 {
+/// Seconds since the Unix epoch (0 if the clock is before it).
+#[must_use]
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
@@ -250,6 +252,21 @@ impl Admin {
             SimError::Server(m) => SimError::Server(format!("{path}: {m}")),
             other => other,
         })
+    }
+}
+
+impl Admin {
+    /// The authorization header value of this session, for callers that time their own
+    /// requests ([`crate::probe`]).
+    #[must_use]
+    pub fn bearer(&self) -> SecretString {
+        SecretString::from(format!("Bearer {}", self.token.expose_secret()))
+    }
+
+    /// The HTTP client of this session.
+    #[must_use]
+    pub const fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 }
 

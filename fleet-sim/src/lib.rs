@@ -25,12 +25,15 @@
 //! assert!(pool.for_agent(12_345).is_loopback());
 //! ```
 
+pub mod actors;
 pub mod addrs;
 pub mod admin;
+pub mod audit_seed;
 pub mod creds;
 pub mod enroll;
 pub mod error;
 pub mod http_agent;
+pub mod probe;
 pub mod procstat;
 pub mod provision;
 pub mod report;

@@ -9,6 +9,12 @@
 //!     [--heartbeat-interval 60 --heartbeat-lane http|ws --jitter 10] \
 //!     [--broadcast-at 20 --admin-email E --admin-password-file F] [--storm-at 40] \
 //!     [--server-pid PID] [--report-json report.json]
+//! breeze-fleet-sim actors --server URL --admin-email E --admin-password-file F \
+//!     --partner-id P --key-org-id O --reader-password-out R --api-key-out K
+//! breeze-fleet-sim seed-audit --orgs-file orgs.txt --rows 10000000 --largest-percent 10 \
+//!     [--summary-json S] > copy.txt
+//! breeze-fleet-sim probe --server URL (--email E --password-file F | --api-key-file K) \
+//!     --probes probes.txt [--warmup 20 --iterations 200] [--report-json report.json]
 //! ```
 
 use std::path::PathBuf;
@@ -17,7 +23,8 @@ use std::time::Duration;
 
 use breeze_fleet_sim::SimError;
 use breeze_fleet_sim::addrs::SourcePool;
-use breeze_fleet_sim::admin::AdminLogin;
+use breeze_fleet_sim::admin::{Admin, AdminLogin};
+use breeze_fleet_sim::{audit_seed, probe};
 use breeze_fleet_sim::creds::{self, AgentRecord, KeyRecord};
 use breeze_fleet_sim::run::{self, Broadcast, HeartbeatLane, Heartbeats, Options, Storm};
 use breeze_fleet_sim::target::Target;
@@ -168,6 +175,83 @@ enum Cmd {
         #[arg(long)]
         quiet: bool,
     },
+    /// Create the scale run's callers: a partner-wide reader and an organization API key.
+    Actors {
+        /// Server URL.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        server: String,
+        /// Administrator e-mail.
+        #[arg(long, env = "BREEZE_SIM_ADMIN_EMAIL")]
+        admin_email: String,
+        /// File holding the administrator password.
+        #[arg(long)]
+        admin_password_file: PathBuf,
+        /// The administrator's TOTP secret file (default: the password file + `.totp`).
+        #[arg(long)]
+        admin_totp_file: Option<PathBuf>,
+        /// The partner the reader reaches entirely.
+        #[arg(long)]
+        partner_id: uuid::Uuid,
+        /// The organization of the API key.
+        #[arg(long)]
+        key_org_id: uuid::Uuid,
+        /// The reader's e-mail.
+        #[arg(long, default_value = "partner-reader@scale.local")]
+        reader_email: String,
+        /// Where the reader's password goes (0600).
+        #[arg(long)]
+        reader_password_out: PathBuf,
+        /// Where the raw API key goes (0600).
+        #[arg(long)]
+        api_key_out: PathBuf,
+    },
+    /// Write sealed audit chains as PostgreSQL COPY text (standard output) for
+    /// `COPY audit_log (chain_key, seq, org_id, entry) FROM STDIN`.
+    SeedAudit {
+        /// Chain starts, one per line: `ORG_ID [NEXT_SEQ HEAD_HASH]`; the first holds the
+        /// largest chain.
+        #[arg(long)]
+        orgs_file: PathBuf,
+        /// Entries in all.
+        #[arg(long)]
+        rows: u64,
+        /// Percent of the entries in the first organization's chain.
+        #[arg(long, default_value_t = 10)]
+        largest_percent: u64,
+        /// Write what was seeded (largest chain, rare actor) as JSON here.
+        #[arg(long)]
+        summary_json: Option<PathBuf>,
+    },
+    /// Time read endpoints one request at a time, as a user or an API key.
+    Probe {
+        /// Server URL.
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        server: String,
+        /// A user's e-mail (with --password-file).
+        #[arg(long)]
+        email: Option<String>,
+        /// File holding the user's password.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// The user's TOTP secret file (default: the password file + `.totp`).
+        #[arg(long)]
+        totp_file: Option<PathBuf>,
+        /// File holding a raw API key (instead of a user).
+        #[arg(long)]
+        api_key_file: Option<PathBuf>,
+        /// Probes file: `name /path?query` per line (`{uuid}`, `{n:MAX}` placeholders).
+        #[arg(long)]
+        probes: PathBuf,
+        /// Unrecorded requests per probe first.
+        #[arg(long, default_value_t = 20)]
+        warmup: u32,
+        /// Recorded requests per probe (1..=100000).
+        #[arg(long, default_value_t = 200)]
+        iterations: u32,
+        /// Also write the results as JSON here.
+        #[arg(long)]
+        report_json: Option<PathBuf>,
+    },
 }
 
 fn read_password(path: &PathBuf) -> Result<SecretString, SimError> {
@@ -208,6 +292,9 @@ fn raise_nofile() {
 
 async fn main_inner(cli: Cli) -> Result<(), SimError> {
     match cli.command {
+        cmd @ (Cmd::Actors { .. } | Cmd::SeedAudit { .. } | Cmd::Probe { .. }) => {
+            scale_command(cmd).await
+        }
         Cmd::Provision {
             server,
             admin_email,
@@ -370,6 +457,111 @@ async fn main_inner(cli: Cli) -> Result<(), SimError> {
             }
             Ok(())
         }
+    }
+}
+
+/// `actors`, `seed-audit` and `probe`: the scale run's commands.
+async fn scale_command(cmd: Cmd) -> Result<(), SimError> {
+    match cmd {
+        Cmd::Actors {
+            server,
+            admin_email,
+            admin_password_file,
+            admin_totp_file,
+            partner_id,
+            key_org_id,
+            reader_email,
+            reader_password_out,
+            api_key_out,
+        } => {
+            let target = Target::parse(&server)?;
+            let login = admin_login(admin_email, &admin_password_file, admin_totp_file)?;
+            let plan = breeze_fleet_sim::actors::ActorsPlan {
+                partner_id,
+                key_org_id,
+                reader_email,
+            };
+            breeze_fleet_sim::actors::create(
+                &target,
+                &login,
+                &plan,
+                &reader_password_out,
+                &api_key_out,
+            )
+            .await?;
+            println!("partner reader and organization API key created");
+            Ok(())
+        }
+        Cmd::SeedAudit {
+            orgs_file,
+            rows,
+            largest_percent,
+            summary_json,
+        } => {
+            let text =
+                std::fs::read_to_string(&orgs_file).map_err(|e| SimError::file(&orgs_file, e))?;
+            let orgs = audit_seed::parse_starts(&text)?;
+            let end = breeze_fleet_sim::admin::unix_now();
+            let plan = audit_seed::SeedPlan::new(orgs, rows, largest_percent, end)?;
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+            let summary = audit_seed::write_copy(&plan, &mut out)?;
+            std::io::Write::flush(&mut out).map_err(|e| SimError::Local(e.to_string()))?;
+            let json = serde_json::to_string_pretty(&summary)
+                .map_err(|e| SimError::Local(e.to_string()))?;
+            eprintln!("{json}");
+            if let Some(path) = summary_json {
+                std::fs::write(&path, json).map_err(|e| SimError::file(&path, e))?;
+            }
+            Ok(())
+        }
+        Cmd::Probe {
+            server,
+            email,
+            password_file,
+            totp_file,
+            api_key_file,
+            probes,
+            warmup,
+            iterations,
+            report_json,
+        } => {
+            if !(1..=100_000).contains(&iterations) {
+                return Err(SimError::Argument("--iterations", "must be 1 to 100000".into()));
+            }
+            let target = Target::parse(&server)?;
+            let text = std::fs::read_to_string(&probes).map_err(|e| SimError::file(&probes, e))?;
+            let specs = probe::parse_probes(&text)?;
+            let (http, credential) = match (email, password_file, api_key_file) {
+                (Some(email), Some(file), None) => {
+                    let admin = Admin::login(&target, &admin_login(email, &file, totp_file)?).await?;
+                    (admin.http().clone(), probe::Credential::Bearer(admin.bearer()))
+                }
+                (None, None, Some(file)) => (
+                    reqwest::Client::builder()
+                        .no_proxy()
+                        .timeout(Duration::from_secs(120))
+                        .build()
+                        .map_err(|e| SimError::Local(format!("http client: {e}")))?,
+                    probe::Credential::ApiKey(read_password(&file)?),
+                ),
+                _ => {
+                    return Err(SimError::Argument(
+                        "--email",
+                        "give --email with --password-file, or --api-key-file".into(),
+                    ));
+                }
+            };
+            let results = probe::run(&http, &target, &credential, &specs, warmup, iterations).await?;
+            print!("{}", probe::render(&results));
+            if let Some(path) = report_json {
+                let json = serde_json::to_string_pretty(&results)
+                    .map_err(|e| SimError::Local(e.to_string()))?;
+                std::fs::write(&path, json).map_err(|e| SimError::file(&path, e))?;
+            }
+            Ok(())
+        }
+        _ => Err(SimError::Local("not a scale command".into())),
     }
 }
 
