@@ -71,9 +71,7 @@ fn write_at<W: Write>(v: &Value, out: &mut W, depth: usize) {
         Value::Null => put(out, b"null"),
         Value::Bool(true) => put(out, b"true"),
         Value::Bool(false) => put(out, b"false"),
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Number(n) => write_number(n, out),
         Value::String(s) => write_str(s, out),
         Value::Array(items) => {
             if depth >= WRITER_MAX_DEPTH {
@@ -112,6 +110,11 @@ fn write_at<W: Write>(v: &Value, out: &mut W, depth: usize) {
     }
 }
 
+/// Appends a number as serde_json renders it.
+pub(crate) fn write_number<W: Write>(n: &serde_json::Number, out: &mut W) {
+    let _ = write!(out, "{n}");
+}
+
 fn put<W: Write>(out: &mut W, bytes: &[u8]) {
     let _ = out.write_all(bytes);
 }
@@ -133,7 +136,8 @@ fn write_members<'a, W: Write>(
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn write_str<W: Write>(s: &str, out: &mut W) {
+/// Appends `s` as a canonical JSON string (the escapes of the module docs).
+pub(crate) fn write_str<W: Write>(s: &str, out: &mut W) {
     put(out, b"\"");
     let mut start = 0;
     let bytes = s.as_bytes();

@@ -269,16 +269,8 @@ impl Action {
     /// # Errors
     /// [`EventError::ActionSyntax`].
     pub fn new(action: &str) -> Result<Self, EventError> {
-        let ok = action.len() <= MAX_ACTION_LEN
-            && action.split('.').count() >= 2
-            && action.split('.').all(is_ident_segment);
-        if ok {
-            Ok(Self(action.to_owned()))
-        } else {
-            Err(EventError::ActionSyntax {
-                action: cut(action, MAX_ACTION_LEN),
-            })
-        }
+        check_action(action)?;
+        Ok(Self(action.to_owned()))
     }
 
     /// The action text.
@@ -305,6 +297,41 @@ impl fmt::Debug for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Action({})", self.0)
     }
+}
+
+/// The rule of [`Action::new`], without keeping the action.
+pub(crate) fn check_action(action: &str) -> Result<(), EventError> {
+    let ok = action.len() <= MAX_ACTION_LEN
+        && action.split('.').count() >= 2
+        && action.split('.').all(is_ident_segment);
+    if ok {
+        Ok(())
+    } else {
+        Err(EventError::ActionSyntax {
+            action: cut(action, MAX_ACTION_LEN),
+        })
+    }
+}
+
+/// The checks of an event's text fields, shared by the owned event and the borrowed view of
+/// a bundle line (`entry_view`).
+pub(crate) fn check_text_fields(
+    resource_type: &str,
+    resource_id: Option<&str>,
+    user_agent: Option<&str>,
+    error_message: Option<&str>,
+) -> Result<(), EventError> {
+    check_resource_type(resource_type)?;
+    if let Some(id) = resource_id {
+        check_resource_id(id)?;
+    }
+    if user_agent.is_some_and(|ua| ua.chars().count() > MAX_USER_AGENT_CHARS) {
+        return Err(EventError::UserAgentTooLong);
+    }
+    if error_message.is_some_and(|m| m.chars().count() > MAX_ERROR_MESSAGE_CHARS) {
+        return Err(EventError::ErrorMessageTooLong);
+    }
+    Ok(())
 }
 
 fn check_resource_type(rt: &str) -> Result<(), EventError> {
@@ -439,24 +466,12 @@ impl AuditEvent {
     }
 
     fn validate(&self) -> Result<(), EventError> {
-        check_resource_type(&self.resource_type)?;
-        if let Some(id) = &self.resource_id {
-            check_resource_id(id)?;
-        }
-        if self
-            .user_agent
-            .as_deref()
-            .is_some_and(|ua| ua.chars().count() > MAX_USER_AGENT_CHARS)
-        {
-            return Err(EventError::UserAgentTooLong);
-        }
-        if self
-            .error_message
-            .as_deref()
-            .is_some_and(|m| m.chars().count() > MAX_ERROR_MESSAGE_CHARS)
-        {
-            return Err(EventError::ErrorMessageTooLong);
-        }
+        check_text_fields(
+            &self.resource_type,
+            self.resource_id.as_deref(),
+            self.user_agent.as_deref(),
+            self.error_message.as_deref(),
+        )?;
         check_details(&self.details)
     }
 }

@@ -28,6 +28,7 @@ use super::canonical::CANONICAL_VERSION;
 use super::chain::Entry;
 use super::chain_id::ChainId;
 use super::checkpoint::{Checkpoint, CheckpointError, KeyRing, PublicKeyWire};
+use super::entry_view;
 use super::hash::ChainHash;
 use super::timestamp::Timestamp;
 use super::verify::{BreakKind, ChainBreak, ChainVerifier};
@@ -346,6 +347,58 @@ fn parse_line(bytes: &[u8]) -> Result<Line, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
+/// The owned parse of an entry line: `Ok(None)` for another kind of line. The reference the
+/// borrowed parse (`entry_view`) is checked against.
+pub(crate) fn parse_entry_owned(bytes: &[u8]) -> Result<Option<Entry>, String> {
+    match parse_line(bytes)? {
+        Line::Entry(e) => Ok(Some(e)),
+        Line::Checkpoint(_) | Line::End(_) => Ok(None),
+    }
+}
+
+/// What one line after the header did.
+enum Step {
+    Entry(Result<(), ChainBreak>),
+    Checkpoint(Result<(), ChainBreak>),
+    End(Trailer),
+    Invalid(String),
+    AfterEnd,
+}
+
+/// Which parse reads entry lines.
+#[derive(Clone, Copy)]
+enum Parse {
+    /// The borrowed view first (`entry_view`), the owned parse for what it declines.
+    Borrowed,
+    /// The owned parse only: the reference.
+    Owned,
+}
+
+/// Parses one line after the header and feeds it to the verifier (inside the reader's
+/// buffer, where the borrowed view can point).
+fn step(
+    bytes: &[u8],
+    v: &mut ChainVerifier,
+    details: &mut Vec<u8>,
+    parse: Parse,
+    after_end: bool,
+) -> Step {
+    if after_end {
+        return Step::AfterEnd;
+    }
+    if matches!(parse, Parse::Borrowed)
+        && let Some(e) = entry_view::parse_entry_line(bytes, details)
+    {
+        return Step::Entry(v.push_view(&e));
+    }
+    match parse_line(bytes) {
+        Ok(Line::Entry(e)) => Step::Entry(v.push_entry(&e)),
+        Ok(Line::Checkpoint(cp)) => Step::Checkpoint(v.push_checkpoint(&cp)),
+        Ok(Line::End(t)) => Step::End(t),
+        Err(e) => Step::Invalid(e),
+    }
+}
+
 fn from_chain_break(b: ChainBreak, line: u64) -> BundleBreak {
     BundleBreak {
         kind: b.kind,
@@ -358,7 +411,20 @@ fn from_chain_break(b: ChainBreak, line: u64) -> BundleBreak {
 
 /// Verifies a bundle read from `reader`, streaming, in memory independent of its length.
 #[must_use]
-pub fn verify_bundle<R: BufRead>(mut reader: R, options: &BundleOptions) -> BundleReport {
+pub fn verify_bundle<R: BufRead>(reader: R, options: &BundleOptions) -> BundleReport {
+    verify_with(reader, options, Parse::Borrowed)
+}
+
+/// [`verify_bundle`] parsing every line into owned values: the reference the borrowed parse
+/// is tested against (same report, byte for byte, on every input). Not for production use:
+/// slower, same result.
+#[doc(hidden)]
+#[must_use]
+pub fn verify_bundle_owned<R: BufRead>(reader: R, options: &BundleOptions) -> BundleReport {
+    verify_with(reader, options, Parse::Owned)
+}
+
+fn verify_with<R: BufRead>(mut reader: R, options: &BundleOptions, parse: Parse) -> BundleReport {
     let mut buf = Vec::with_capacity(1024);
     match read_line(&mut reader, &mut buf) {
         Ok(true) => {}
@@ -411,36 +477,41 @@ pub fn verify_bundle<R: BufRead>(mut reader: R, options: &BundleOptions) -> Bund
     let fail = |v: &mut ChainVerifier, b: Option<ChainBreak>, detail: String, line: u64, counts| {
         broken(b.unwrap_or_else(|| v.fail_malformed(detail)), line, counts)
     };
+    let mut details = Vec::with_capacity(256);
     loop {
-        let parsed = match next_line(&mut reader, &mut buf, parse_line) {
-            Ok(Some(parsed)) => parsed,
+        let after_end = trailer.is_some();
+        let next = next_line(&mut reader, &mut buf, |bytes| {
+            step(bytes, &mut v, &mut details, parse, after_end)
+        });
+        let stepped = match next {
+            Ok(Some(stepped)) => stepped,
             Ok(None) => break,
             Err(e) => return fail(&mut v, None, e, line_no + 1, (entries, checkpoints)),
         };
         line_no += 1;
-        if trailer.is_some() {
-            return fail(
-                &mut v,
-                None,
-                "data after the end line".to_owned(),
-                line_no,
-                (entries, checkpoints),
-            );
-        }
-        let result = match parsed {
-            Ok(Line::Entry(e)) => {
+        let result = match stepped {
+            Step::AfterEnd => {
+                return fail(
+                    &mut v,
+                    None,
+                    "data after the end line".to_owned(),
+                    line_no,
+                    (entries, checkpoints),
+                );
+            }
+            Step::Entry(r) => {
                 entries += 1;
-                v.push_entry(&e)
+                r
             }
-            Ok(Line::Checkpoint(cp)) => {
+            Step::Checkpoint(r) => {
                 checkpoints += 1;
-                v.push_checkpoint(&cp)
+                r
             }
-            Ok(Line::End(t)) => {
+            Step::End(t) => {
                 trailer = Some(t);
                 Ok(())
             }
-            Err(e) => {
+            Step::Invalid(e) => {
                 return fail(
                     &mut v,
                     None,

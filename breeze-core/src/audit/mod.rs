@@ -161,6 +161,8 @@
 //! and checks these bytes and hashes; `vectors/audit/canonical.json` has more.
 
 mod canonical_json;
+mod details_stream;
+mod entry_view;
 pub(crate) mod strvisit;
 
 pub mod canonical;
@@ -181,6 +183,8 @@ pub use chain_id::{ChainId, ChainIdParseError};
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointSigner, KeyId, KeyRing, SignatureBytes,
 };
+#[doc(hidden)]
+pub use entry_view::check_against_owned;
 pub use event::{
     Action, Actor, ActorType, AuditEvent, AuditEventBuilder, AuditResult, EventError, InitiatedBy,
 };

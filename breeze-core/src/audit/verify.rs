@@ -33,10 +33,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::canonical;
-use super::chain::{Entry, EntryBody};
+use super::canonical::{self, SealedFields};
+use super::chain::Entry;
 use super::chain_id::ChainId;
 use super::checkpoint::{Checkpoint, KeyRing};
+use super::entry_view::EntryRef;
 use super::hash::{ChainHash, Digest32};
 
 /// How many entries the verifier looks ahead to tell a reordering from a removal.
@@ -348,6 +349,17 @@ impl ChainVerifier {
     /// # Errors
     /// The first break, once it is certain (the same break on every later call).
     pub fn push_entry(&mut self, e: &Entry) -> Result<(), ChainBreak> {
+        self.push(e)
+    }
+
+    /// [`Self::push_entry`] for the borrowed view of a bundle line: the same checks, in the
+    /// same order, on the same canonical bytes.
+    pub(crate) fn push_view(&mut self, e: &EntryRef<'_>) -> Result<(), ChainBreak> {
+        self.push(e)
+    }
+
+    fn push<E: SealedFields + ?Sized>(&mut self, e: &E) -> Result<(), ChainBreak> {
+        let sequence = e.sequence();
         match &mut self.state {
             State::Broken(b) => return Err(b.clone()),
             State::Pending {
@@ -356,7 +368,7 @@ impl ChainVerifier {
                 found,
             } => {
                 let (expected, found) = (*expected, *found);
-                if e.sequence == expected {
+                if sequence == expected {
                     return self.fail(
                         BreakKind::EntriesReordered,
                         expected,
@@ -372,11 +384,11 @@ impl ChainVerifier {
             State::Linking => {}
         }
         let at = self.expected;
-        let (Some(stored_content), Some(stored_chain)) = (e.content_hash, e.chain_hash) else {
+        let (Some(stored_content), Some(stored_chain)) = e.seal() else {
             return self.fail(
                 BreakKind::UnsealedEntry,
                 at,
-                format!("entry with sequence {} has no seal", e.sequence),
+                format!("entry with sequence {sequence} has no seal"),
             );
         };
         let (content, chain_hash) = canonical::hashes_with(e, &mut self.scratch);
@@ -390,45 +402,43 @@ impl ChainVerifier {
                 BreakKind::ContentAltered,
                 at,
                 format!(
-                    "{which} hash of the entry with sequence {} does not match its fields",
-                    e.sequence
+                    "{which} hash of the entry with sequence {sequence} does not match its fields"
                 ),
             );
         }
-        if e.chain != self.chain {
+        if e.chain() != self.chain {
             return self.fail(
                 BreakKind::WrongChainId,
                 at,
-                format!("entry {} of chain `{}`", e.sequence, e.chain),
+                format!("entry {sequence} of chain `{}`", e.chain()),
             );
         }
-        if e.sequence == self.expected {
-            if e.prev_hash != self.head {
+        if sequence == self.expected {
+            if e.prev_hash() != self.head {
                 return self.fail_prev_mismatch();
             }
             return self.accept(e, stored_chain);
         }
-        if e.sequence > self.expected {
-            if e.prev_hash == self.head {
+        if sequence > self.expected {
+            if e.prev_hash() == self.head {
                 return self.fail(
                     BreakKind::SequenceGap,
                     at,
-                    format!("sequence jumps from {} to {}", at, e.sequence),
+                    format!("sequence jumps from {at} to {sequence}"),
                 );
             }
             self.state = State::Pending {
                 expected: at,
                 left: REORDER_WINDOW,
-                found: e.sequence,
+                found: sequence,
             };
             return Ok(());
         }
         self.fail(
             BreakKind::EntryInserted,
-            e.sequence,
+            sequence,
             format!(
-                "sequence {} appears again after sequence {}",
-                e.sequence,
+                "sequence {sequence} appears again after sequence {}",
                 at.saturating_sub(1)
             ),
         )
@@ -471,23 +481,28 @@ impl ChainVerifier {
         }
     }
 
-    fn accept(&mut self, e: &Entry, chain_hash: ChainHash) -> Result<(), ChainBreak> {
-        if let EntryBody::Retention(r) = &e.body {
-            self.check_retention(e.sequence, r)?;
+    fn accept<E: SealedFields + ?Sized>(
+        &mut self,
+        e: &E,
+        chain_hash: ChainHash,
+    ) -> Result<(), ChainBreak> {
+        let sequence = e.sequence();
+        if let Some(r) = e.retention() {
+            self.check_retention(sequence, r)?;
         }
-        self.last_prev = Some(e.prev_hash);
+        self.last_prev = Some(e.prev_hash());
         self.head = chain_hash;
         self.entries = self.entries.saturating_add(1);
-        let Some(next) = e.sequence.checked_add(1) else {
+        let Some(next) = sequence.checked_add(1) else {
             return self.fail(
                 BreakKind::Malformed,
-                e.sequence,
+                sequence,
                 "sequence space exhausted".to_owned(),
             );
         };
         self.expected = next;
         while let Some(cp) = self.trusted.get(self.trusted_next) {
-            if cp.sequence != e.sequence {
+            if cp.sequence != sequence {
                 break;
             }
             let ok = cp.head_hash == chain_hash;
