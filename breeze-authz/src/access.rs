@@ -505,6 +505,18 @@ impl AccessContext {
         self.org_id
     }
 
+    /// The one organization every row this context reads belongs to: its own, in
+    /// organization scope; `None` in partner and system scope. A listing narrowed to it
+    /// returns exactly the rows row-level security lets through, but reads that
+    /// organization's index range instead of filtering a scan of every organization's rows.
+    #[must_use]
+    pub const fn sole_org(&self) -> Option<OrgId> {
+        match self.scope {
+            Scope::Organization => self.org_id,
+            Scope::System | Scope::Partner => None,
+        }
+    }
+
     /// The organizations this context reaches.
     #[must_use]
     pub const fn accessible_org_ids(&self) -> &IdSet<OrgId> {

@@ -112,6 +112,11 @@ fn partner_selected_never_reaches_unselected_suspended_deleted_or_foreign_orgs()
     )
     .unwrap();
     assert_eq!(reachable(&ctx, &w), vec![w.active.id]);
+    assert_eq!(
+        ctx.sole_org(),
+        None,
+        "partner scope is never narrowed to one organization"
+    );
     assert!(
         !ctx.can_write_partner_wide(),
         "partner-wide writes need org_access = all"
@@ -159,6 +164,7 @@ fn organization_scope_never_reaches_another_org() {
     assert_eq!(ctx.scope(), Scope::Organization);
     assert_eq!(reachable(&ctx, &w), vec![w.active.id]);
     assert_eq!(ctx.org_id(), Some(w.active.id));
+    assert_eq!(ctx.sole_org(), Some(w.active.id), "listings narrow to it");
     assert!(ctx.accessible_partner_ids().is_none());
     assert!(!ctx.can_access_partner(w.partner));
     assert!(!ctx.can_write_partner_wide());

@@ -444,9 +444,12 @@ pub async fn list(tx: &mut ScopedTx, f: &ListFilter, limit: u32) -> StoreResult<
             a.clone()
         }
     });
+    tx.plan_per_execution().await?;
+    // an organization's entries are its chain (`chain_key` is the organization id as text,
+    // a table CHECK): naming the chain lets the primary key serve the page
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT chain_key, seq, entry FROM audit_log
-          WHERE ($1::uuid IS NULL OR org_id = $1)
+          WHERE ($1::uuid IS NULL OR (org_id = $1 AND chain_key = $1::text))
             AND ($2::text[] IS NULL OR resource_type = ANY ($2))
             AND ($3::text IS NULL OR (CASE WHEN $4 THEN action LIKE $3 ELSE action = $3 END))
             AND ($5::text IS NULL OR actor_id = $5)

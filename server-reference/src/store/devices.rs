@@ -71,6 +71,7 @@ pub async fn list_devices(
           WHERE ($1::uuid IS NULL OR org_id = $1) AND ($2::uuid IS NULL OR site_id = $2)
             AND ($3::text IS NULL OR status = $3)"
     );
+    tx.plan_per_execution().await?;
     fetch_page(
         tx,
         &select,

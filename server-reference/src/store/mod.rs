@@ -373,6 +373,26 @@ impl ScopedTx {
         &mut self.tx
     }
 
+    /// Plans this transaction's remaining statements for their actual parameters
+    /// (`plan_cache_mode = force_custom_plan`, transaction-local), for the listings whose
+    /// optional filters read `($n IS NULL OR col = $n)`.
+    ///
+    /// A prepared statement's generic plan (PostgreSQL's choice after five executions)
+    /// cannot fold such a condition, so it serves no filter from an index and cannot weigh
+    /// a rare value against a common one: at scale an organization's page or a rare actor's
+    /// events became a scan of the whole table (docs/PERFORMANCE.md, "Cost as the fleet
+    /// grows"). Planned per execution, the absent filters fold away and the present ones
+    /// choose their index. Planning costs a fraction of a millisecond; listings only.
+    ///
+    /// # Errors
+    /// [`StoreError`] on database failure.
+    pub(in crate::store) async fn plan_per_execution(&mut self) -> StoreResult<()> {
+        sqlx::query("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
     /// Commits.
     ///
     /// # Errors

@@ -202,6 +202,20 @@ async fn list_filters_paginates_and_isolates_orgs() {
     let (status, body) = get(&server, &token, &format!("/api/v1/audit?orgId={org_a}")).await;
     assert_eq!(status, 200);
     assert_eq!(body["items"].as_array().unwrap().len(), 6);
+    // the organization named and filters combined (each read through its own index)
+    for (q, n) in [
+        ("action=site.update", 1),
+        ("action=device.*&result=denied", 1),
+        ("resource=devices&result=success", 3),
+        (&format!("actor={actor}&action=device.delete") as &str, 1),
+        ("action=device.*&cursor=ORG:1", 3),
+    ] {
+        let q = q.replace("ORG", &org_a.to_string());
+        let (status, body) =
+            get(&server, &token, &format!("/api/v1/audit?orgId={org_a}&{q}")).await;
+        assert_eq!(status, 200, "{q}: {body}");
+        assert_eq!(body["items"].as_array().unwrap().len(), n, "{q}: {body}");
+    }
 
     // bad input: 400 naming the field
     for (q, field) in [
