@@ -262,12 +262,6 @@ impl Admin {
     pub fn bearer(&self) -> SecretString {
         SecretString::from(format!("Bearer {}", self.token.expose_secret()))
     }
-
-    /// The HTTP client of this session.
-    #[must_use]
-    pub const fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
 }
 
 /// The `id` field of an answer.

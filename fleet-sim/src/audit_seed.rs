@@ -181,7 +181,8 @@ fn event_at(k: u64, total: u64, at: Timestamp) -> Result<AuditEvent, SimError> {
     } else {
         Uuid::from_u128(0x1000_0000_0000_4000_8000_0000_0000_0000 | u128::from(k % USERS))
     };
-    let device = Uuid::from_u128(0x2000_0000_0000_4000_8000_0000_0000_0000 | u128::from(k % 100_003));
+    let device =
+        Uuid::from_u128(0x2000_0000_0000_4000_8000_0000_0000_0000 | u128::from(k % 100_003));
     let result = match k % 1000 {
         999 => AuditResult::Denied,
         n if n % 50 == 7 => AuditResult::Failure,
@@ -289,9 +290,7 @@ pub fn write_copy<W: Write>(plan: &SeedPlan, out: &mut W) -> Result<SeedSummary,
             if event.actor().id() == Some(&RARE_ACTOR) {
                 rare += 1;
             }
-            let entry = head
-                .append_event(event)
-                .map_err(local)?;
+            let entry = head.append_event(event).map_err(local)?;
             let json = serde_json::to_string(&entry).map_err(local)?;
             line.clear();
             line.extend_from_slice(key.as_bytes());
@@ -309,7 +308,7 @@ pub fn write_copy<W: Write>(plan: &SeedPlan, out: &mut W) -> Result<SeedSummary,
     Ok(SeedSummary {
         rows: k,
         chains: plan.orgs.len() as u64,
-        largest_org: plan.orgs[0].org,
+        largest_org: plan.orgs.first().map_or(Uuid::nil(), |s| s.org),
         largest_chain_len: plan.chain_len(0),
         rare_actor: RARE_ACTOR,
         rare_actor_events: rare,
@@ -403,7 +402,11 @@ mod tests {
             genesis(Uuid::from_u128(2)),
         ];
         let mut out = Vec::new();
-        write_copy(&SeedPlan::new(starts, 4, 50, 1_767_225_600).unwrap(), &mut out).unwrap();
+        write_copy(
+            &SeedPlan::new(starts, 4, 50, 1_767_225_600).unwrap(),
+            &mut out,
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         let first = text.lines().next().unwrap();
         let cols: Vec<&str> = first.split('\t').collect();

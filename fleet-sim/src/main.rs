@@ -24,10 +24,10 @@ use std::time::Duration;
 use breeze_fleet_sim::SimError;
 use breeze_fleet_sim::addrs::SourcePool;
 use breeze_fleet_sim::admin::{Admin, AdminLogin};
-use breeze_fleet_sim::{audit_seed, probe};
 use breeze_fleet_sim::creds::{self, AgentRecord, KeyRecord};
 use breeze_fleet_sim::run::{self, Broadcast, HeartbeatLane, Heartbeats, Options, Storm};
 use breeze_fleet_sim::target::Target;
+use breeze_fleet_sim::{audit_seed, probe};
 use clap::{Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
@@ -248,6 +248,9 @@ enum Cmd {
         /// Recorded requests per probe (1..=100000).
         #[arg(long, default_value_t = 200)]
         iterations: u32,
+        /// Loopback source addresses the requests leave from in turn.
+        #[arg(long, default_value_t = 64)]
+        source_addrs: usize,
         /// Also write the results as JSON here.
         #[arg(long)]
         report_json: Option<PathBuf>,
@@ -524,27 +527,25 @@ async fn scale_command(cmd: Cmd) -> Result<(), SimError> {
             probes,
             warmup,
             iterations,
+            source_addrs,
             report_json,
         } => {
             if !(1..=100_000).contains(&iterations) {
-                return Err(SimError::Argument("--iterations", "must be 1 to 100000".into()));
+                return Err(SimError::Argument(
+                    "--iterations",
+                    "must be 1 to 100000".into(),
+                ));
             }
             let target = Target::parse(&server)?;
             let text = std::fs::read_to_string(&probes).map_err(|e| SimError::file(&probes, e))?;
             let specs = probe::parse_probes(&text)?;
-            let (http, credential) = match (email, password_file, api_key_file) {
+            let credential = match (email, password_file, api_key_file) {
                 (Some(email), Some(file), None) => {
-                    let admin = Admin::login(&target, &admin_login(email, &file, totp_file)?).await?;
-                    (admin.http().clone(), probe::Credential::Bearer(admin.bearer()))
+                    let admin =
+                        Admin::login(&target, &admin_login(email, &file, totp_file)?).await?;
+                    probe::Credential::Bearer(admin.bearer())
                 }
-                (None, None, Some(file)) => (
-                    reqwest::Client::builder()
-                        .no_proxy()
-                        .timeout(Duration::from_secs(120))
-                        .build()
-                        .map_err(|e| SimError::Local(format!("http client: {e}")))?,
-                    probe::Credential::ApiKey(read_password(&file)?),
-                ),
+                (None, None, Some(file)) => probe::Credential::ApiKey(read_password(&file)?),
                 _ => {
                     return Err(SimError::Argument(
                         "--email",
@@ -552,7 +553,9 @@ async fn scale_command(cmd: Cmd) -> Result<(), SimError> {
                     ));
                 }
             };
-            let results = probe::run(&http, &target, &credential, &specs, warmup, iterations).await?;
+            let clients = probe::clients(source_addrs)?;
+            let results =
+                probe::run(&clients, &target, &credential, &specs, warmup, iterations).await?;
             print!("{}", probe::render(&results));
             if let Some(path) = report_json {
                 let json = serde_json::to_string_pretty(&results)

@@ -8,6 +8,10 @@
 //! array (a page) or a JSON object; anything else fails the probe, so a figure is never
 //! the latency of an error.
 //!
+//! Requests leave from a pool of loopback source addresses in turn (as the agents of a run
+//! do), so the server's per-address request limit (300 a minute) does not bound a probe of
+//! thousands of requests: what is timed is the read path, not the limiter.
+//!
 //! ```
 //! use breeze_fleet_sim::probe::{expand, parse_probes};
 //!
@@ -27,6 +31,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::SimError;
+use crate::addrs::SourcePool;
 use crate::stats::{Latency, Percentiles};
 use crate::target::Target;
 
@@ -81,10 +86,17 @@ pub fn expand(path: &str, random: &mut dyn FnMut(u64) -> u64) -> Result<String, 
         let token = &rest[open + 1..open + close];
         if token == "uuid" {
             let bits = (u128::from(random(u64::MAX)) << 64) | u128::from(random(u64::MAX));
-            out.push_str(&uuid::Builder::from_random_bytes(bits.to_be_bytes()).into_uuid().to_string());
+            out.push_str(
+                &uuid::Builder::from_random_bytes(bits.to_be_bytes())
+                    .into_uuid()
+                    .to_string(),
+            );
         } else if let Some(max) = token.strip_prefix("n:").and_then(|m| m.parse::<u64>().ok()) {
             if max == 0 {
-                return Err(SimError::Argument("--probes", format!("`{{n:0}}` in {path}")));
+                return Err(SimError::Argument(
+                    "--probes",
+                    format!("`{{n:0}}` in {path}"),
+                ));
             }
             out.push_str(&random(max).to_string());
         } else {
@@ -153,14 +165,35 @@ pub struct ProbeResult {
     pub items: Option<usize>,
 }
 
+/// One HTTP client per loopback source address of a pool of `count`.
+///
+/// # Errors
+/// [`SimError::Argument`] for a pool size out of range, [`SimError::Local`] when a client
+/// cannot be built.
+pub fn clients(count: usize) -> Result<Vec<reqwest::Client>, SimError> {
+    crate::http_agent::ensure_crypto_provider();
+    let pool = SourcePool::new(count)?;
+    (0..pool.len())
+        .map(|i| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .local_address(pool.for_agent(i))
+                .timeout(Duration::from_secs(120))
+                .build()
+                .map_err(|e| SimError::Local(format!("http client: {e}")))
+        })
+        .collect()
+}
+
 /// Times every probe: `warmup` requests unrecorded, then `iterations` recorded, one at a
-/// time.
+/// time, each from the next client of `clients` in turn.
 ///
 /// # Errors
 /// [`SimError::Server`] for any answer that is not a 200 JSON object, [`SimError::Local`]
 /// for a transport failure.
 pub async fn run(
-    http: &reqwest::Client,
+    clients: &[reqwest::Client],
     target: &Target,
     credential: &Credential,
     probes: &[ProbeSpec],
@@ -168,14 +201,21 @@ pub async fn run(
     iterations: u32,
 ) -> Result<Vec<ProbeResult>, SimError> {
     let (name, value) = credential.header()?;
+    if clients.is_empty() {
+        return Err(SimError::Argument("clients", "none".into()));
+    }
+    let mut turn = clients.iter().cycle();
     let mut results = Vec::with_capacity(probes.len());
     for probe in probes {
         let latency = Latency::default();
         let mut items = None;
         for i in 0..warmup + iterations {
             let url = target.http_url(&expand(&probe.path, &mut os_random)?);
+            let client = turn
+                .next()
+                .ok_or_else(|| SimError::Argument("clients", "none".into()))?;
             let t0 = Instant::now();
-            let resp = http
+            let resp = client
                 .get(&url)
                 .header(name.clone(), value.clone())
                 .send()
@@ -237,11 +277,21 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled_and_bad_ones_refused() {
-        let mut r = |max: u64| if max == u64::MAX { 0xdead_beef } else { max - 1 };
+        let mut r = |max: u64| {
+            if max == u64::MAX {
+                0xdead_beef
+            } else {
+                max - 1
+            }
+        };
         let p = expand("/x?c={uuid}&s=k:{n:10}", &mut r).unwrap();
         let (head, seq) = p.rsplit_once(":").unwrap();
         assert_eq!(seq, "9");
-        let id: uuid::Uuid = head.trim_start_matches("/x?c=").trim_end_matches("&s=k").parse().unwrap();
+        let id: uuid::Uuid = head
+            .trim_start_matches("/x?c=")
+            .trim_end_matches("&s=k")
+            .parse()
+            .unwrap();
         assert_eq!(id.get_version_num(), 4);
         assert!(expand("/x?{n:0}", &mut r).is_err());
         assert!(expand("/x?{n:abc}", &mut r).is_err());
