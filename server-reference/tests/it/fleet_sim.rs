@@ -199,3 +199,120 @@ async fn a_bound_fleet_signs_every_request_and_upgrade_the_server_checks() {
     );
     assert_eq!(report.errors.hard(), 0, "{text}");
 }
+
+/// The scale run's tools against the real server and database: seeded history continues an
+/// organization's real chain from its stored head and the server verifies it; the probe
+/// times pages as an organization user and refuses to report an error as a latency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_audit_history_continues_the_chain_verifies_and_probes_time_it() {
+    use breeze_core::audit::AuditResult;
+    use breeze_fleet_sim::audit_seed::{SeedPlan, parse_starts, write_copy};
+    use breeze_fleet_sim::probe::{self, Credential};
+    use breeze_server::store::audit as store_audit;
+    use secrecy::SecretString;
+
+    use crate::common::audit::{custom_role, days_ago, event, org_user_with_role, system_ctx};
+
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let org = fx.org(partner).await;
+    let other = fx.org(partner).await;
+    // two real entries first: the seeded ones must continue after them
+    for rid in ["d1", "d2"] {
+        let mut tx = server.state.store.begin(&system_ctx()).await.unwrap();
+        store_audit::append(
+            &mut tx,
+            Some(org),
+            event(
+                "device.delete",
+                "device",
+                rid,
+                AuditResult::Success,
+                days_ago(0),
+            ),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+    }
+    let su = server.db.superuser_pool().await;
+    let start: String = sqlx::query_scalar(
+        "SELECT chain_key || ' ' || next_seq || ' ' || head_hash FROM audit_chain_heads
+          WHERE chain_key = $1",
+    )
+    .bind(org.to_string())
+    .fetch_one(&su)
+    .await
+    .unwrap();
+    let starts = parse_starts(&format!("{start}\n{other}\n")).unwrap();
+    assert_eq!(starts[0].next_seq, 2);
+    let mut copy = Vec::new();
+    let summary = write_copy(
+        &SeedPlan::new(starts, 300, 50, days_ago(0).unix_micros() / 1_000_000).unwrap(),
+        &mut copy,
+    )
+    .unwrap();
+    assert_eq!((summary.rows, summary.largest_chain_len), (300, 150));
+
+    // loaded as scripts/perf-scale loads it: triggers off for this superuser session only
+    let mut conn = su.acquire().await.unwrap();
+    sqlx::query("SET session_replication_role = replica")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let mut sink = conn
+        .copy_in_raw("COPY audit_log (chain_key, seq, org_id, entry) FROM STDIN")
+        .await
+        .unwrap();
+    sink.send(copy).await.unwrap();
+    assert_eq!(sink.finish().await.unwrap(), 300);
+    sqlx::query(
+        "INSERT INTO audit_chain_heads (chain_key, next_seq, head_hash)
+         SELECT DISTINCT ON (chain_key) chain_key, seq + 1, chain_hash FROM audit_log
+          WHERE chain_key <> 'system' ORDER BY chain_key, seq DESC
+         ON CONFLICT (chain_key) DO UPDATE
+            SET next_seq = EXCLUDED.next_seq, head_hash = EXCLUDED.head_hash",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    drop(conn);
+
+    let reader_role = custom_role(&fx, partner, &["audit:read"]).await;
+    let reader = org_user_with_role(&fx, partner, org, reader_role).await;
+    let token = server.token_for(&fx, &reader).await;
+    let res = server
+        .http
+        .get(server.url(&format!("/api/v1/audit/verify?orgId={org}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["ok"], true, "{body}");
+    assert_eq!(body["chains"][0]["entries"], 152, "{body}");
+
+    let target = Target::parse(&format!("http://{}", server.addr)).unwrap();
+    let clients = probe::clients(4).unwrap();
+    let bearer = Credential::Bearer(SecretString::from(format!("Bearer {token}")));
+    let specs = probe::parse_probes(&format!(
+        "first /api/v1/audit?limit=5\nrandom /api/v1/audit?limit=5&cursor={org}:{{n:140}}\n"
+    ))
+    .unwrap();
+    let results = probe::run(&clients, &target, &bearer, &specs, 1, 6)
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        assert_eq!(r.latency.count, 6, "{r:?}");
+        assert_eq!(r.items, Some(5), "{r:?}");
+    }
+    // another organization's chain is a 404 for this user: a failed probe, not a figure
+    let foreign = probe::parse_probes(&format!("foreign /api/v1/audit?orgId={other}\n")).unwrap();
+    let err = probe::run(&clients, &target, &bearer, &foreign, 0, 1)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("status 404"), "{err}");
+}
