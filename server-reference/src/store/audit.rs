@@ -446,7 +446,12 @@ pub async fn list(tx: &mut ScopedTx, f: &ListFilter, limit: u32) -> StoreResult<
     });
     tx.plan_per_execution().await?;
     // an organization's entries are its chain (`chain_key` is the organization id as text,
-    // a table CHECK): naming the chain lets the primary key serve the page
+    // a table CHECK): naming the chain lets the primary key serve the page. Within one chain
+    // the cursor is `seq > n` (a cursor on an earlier chain starts at the chain's first
+    // entry, one on a later chain ends the listing): the primary key then starts at the
+    // cursor, where a row comparison beside `chain_key = ...` would be checked entry by
+    // entry from the chain's start (41 ms for a page in the middle of a 1,000,000-entry
+    // chain). Planned per execution, the CASE folds to the one branch that applies.
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT chain_key, seq, entry FROM audit_log
           WHERE ($1::uuid IS NULL OR (org_id = $1 AND chain_key = $1::text))
@@ -455,7 +460,10 @@ pub async fn list(tx: &mut ScopedTx, f: &ListFilter, limit: u32) -> StoreResult<
             AND ($5::text IS NULL OR actor_id = $5)
             AND ($6::text IS NULL OR actor_type = $6)
             AND ($7::text IS NULL OR result = $7)
-            AND ($8::text IS NULL OR (chain_key, seq) > ($8, $9::bigint))
+            AND ($8::text IS NULL OR CASE
+                   WHEN $1::uuid IS NULL THEN (chain_key, seq) > ($8, $9::bigint)
+                   WHEN $8 = $1::text THEN seq > $9
+                   ELSE $8 < $1::text END)
           ORDER BY chain_key, seq
           LIMIT $10",
     )

@@ -209,6 +209,9 @@ async fn list_filters_paginates_and_isolates_orgs() {
         ("resource=devices&result=success", 3),
         (&format!("actor={actor}&action=device.delete") as &str, 1),
         ("action=device.*&cursor=ORG:1", 3),
+        // a cursor on an earlier chain starts at this chain's first entry, a later one ends it
+        ("cursor=00000000-0000-4000-8000-000000000000:9", 6),
+        ("cursor=ffffffff-ffff-4fff-bfff-ffffffffffff:0", 0),
     ] {
         let q = q.replace("ORG", &org_a.to_string());
         let (status, body) =

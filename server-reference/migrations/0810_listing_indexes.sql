@@ -1,4 +1,4 @@
--- Issue 23, the scale run: the audit listing's filters read an index each.
+-- Issue 23, the scale run: the listings' filters read an index each.
 --
 -- GET /api/v1/audit pages through the chains the caller sees in (chain, sequence) order.
 -- Without an index for a filter, PostgreSQL reads the primary key in that order and
@@ -20,3 +20,7 @@ CREATE INDEX audit_log_result ON audit_log (result, chain_key, seq)
   WHERE result <> 'success';
 CREATE INDEX audit_log_action ON audit_log (action text_pattern_ops, chain_key, seq);
 CREATE INDEX audit_log_resource ON audit_log (resource_type, chain_key, seq);
+
+-- GET /api/v1/devices?status=...: a status filter read every device row and sorted the
+-- matches (a sequential scan: 6 ms at 10,000 devices, 17 ms at 100,000 for `quarantined`).
+CREATE INDEX devices_status ON devices (status, id);
