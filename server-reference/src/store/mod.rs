@@ -379,10 +379,10 @@ impl ScopedTx {
     ///
     /// A prepared statement's generic plan (PostgreSQL's choice after five executions)
     /// cannot fold such a condition, so it serves no filter from an index and cannot weigh
-    /// a rare value against a common one: at scale an organization's page or a rare actor's
-    /// events became a scan of the whole table (docs/PERFORMANCE.md, "Cost as the fleet
-    /// grows"). Planned per execution, the absent filters fold away and the present ones
-    /// choose their index. Planning costs a fraction of a millisecond; listings only.
+    /// a rare value against a common one: at scale it can turn an organization's page or a
+    /// rare actor's events into a scan of the whole table (docs/PERFORMANCE.md, "Cost as the
+    /// fleet grows"). Planned per execution, the absent filters fold away and the present
+    /// ones choose their index. Planning costs a fraction of a millisecond; listings only.
     ///
     /// # Errors
     /// [`StoreError`] on database failure.
