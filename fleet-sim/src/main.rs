@@ -48,22 +48,43 @@ enum Lane {
     Ws,
 }
 
+/// The server and the administrator a command logs in as.
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// Server URL (http:// and a loopback IP).
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    server: String,
+    /// Administrator e-mail.
+    #[arg(long, env = "BREEZE_SIM_ADMIN_EMAIL")]
+    admin_email: String,
+    /// File holding the administrator password.
+    #[arg(long)]
+    admin_password_file: PathBuf,
+    /// The administrator's TOTP secret file (written when the account gets MFA here;
+    /// default: the password file + `.totp`).
+    #[arg(long)]
+    admin_totp_file: Option<PathBuf>,
+}
+
+impl AdminArgs {
+    /// The target and the login.
+    fn into_login(self) -> Result<(Target, AdminLogin), SimError> {
+        let target = Target::parse(&self.server)?;
+        let login = admin_login(
+            self.admin_email,
+            &self.admin_password_file,
+            self.admin_totp_file,
+        )?;
+        Ok((target, login))
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Create a partner, organizations, sites and enrollment keys (keys file, mode 0600).
     Provision {
-        /// Server URL (http:// and a loopback IP).
-        #[arg(long, default_value = "http://127.0.0.1:3000")]
-        server: String,
-        /// Administrator e-mail.
-        #[arg(long, env = "BREEZE_SIM_ADMIN_EMAIL")]
-        admin_email: String,
-        /// File holding the administrator password.
-        #[arg(long)]
-        admin_password_file: PathBuf,
-        /// The administrator's TOTP secret file (written when the account gets MFA here).
-        #[arg(long)]
-        admin_totp_file: Option<PathBuf>,
+        #[command(flatten)]
+        admin: AdminArgs,
         /// Organizations (one site and one key each).
         #[arg(long, default_value_t = 1)]
         orgs: usize,
@@ -177,18 +198,8 @@ enum Cmd {
     },
     /// Create the scale run's callers: a partner-wide reader and an organization API key.
     Actors {
-        /// Server URL.
-        #[arg(long, default_value = "http://127.0.0.1:3000")]
-        server: String,
-        /// Administrator e-mail.
-        #[arg(long, env = "BREEZE_SIM_ADMIN_EMAIL")]
-        admin_email: String,
-        /// File holding the administrator password.
-        #[arg(long)]
-        admin_password_file: PathBuf,
-        /// The administrator's TOTP secret file (default: the password file + `.totp`).
-        #[arg(long)]
-        admin_totp_file: Option<PathBuf>,
+        #[command(flatten)]
+        admin: AdminArgs,
         /// The partner the reader reaches entirely.
         #[arg(long)]
         partner_id: uuid::Uuid,
@@ -299,18 +310,14 @@ async fn main_inner(cli: Cli) -> Result<(), SimError> {
             scale_command(cmd).await
         }
         Cmd::Provision {
-            server,
-            admin_email,
-            admin_password_file,
-            admin_totp_file,
+            admin,
             orgs,
             max_usage,
             expires_minutes,
             name,
             keys_out,
         } => {
-            let target = Target::parse(&server)?;
-            let login = admin_login(admin_email, &admin_password_file, admin_totp_file)?;
+            let (target, login) = admin.into_login()?;
             let plan = breeze_fleet_sim::provision::Plan {
                 orgs,
                 max_usage,
@@ -467,18 +474,14 @@ async fn main_inner(cli: Cli) -> Result<(), SimError> {
 async fn scale_command(cmd: Cmd) -> Result<(), SimError> {
     match cmd {
         Cmd::Actors {
-            server,
-            admin_email,
-            admin_password_file,
-            admin_totp_file,
+            admin,
             partner_id,
             key_org_id,
             reader_email,
             reader_password_out,
             api_key_out,
         } => {
-            let target = Target::parse(&server)?;
-            let login = admin_login(admin_email, &admin_password_file, admin_totp_file)?;
+            let (target, login) = admin.into_login()?;
             let plan = breeze_fleet_sim::actors::ActorsPlan {
                 partner_id,
                 key_org_id,
