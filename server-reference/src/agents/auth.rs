@@ -6,9 +6,10 @@
 //! hash for the agent role, then the watchdog role (constant-time) -> decommissioned or
 //! quarantined: 403 -> per device+IP limit -> proof of possession for a bound device
 //! (SPEC 17, see [`crate::agents::binding`]) -> source-IP change (audited, de-duplicated per
-//! device+IP for 24 h) -> per-agent limit -> per-organization limit -> tenant state
-//! (`offboarding` keeps the HTTP agent routes, not the WebSocket) -> the response carries
-//! `x-token-rotation-required: true` when the previous token was used.
+//! device+IP for 24 h; a device's first address on the heartbeat route is written by the
+//! heartbeat's batch instead, see [`Sighting`]) -> per-agent limit -> per-organization
+//! limit -> tenant state (`offboarding` keeps the HTTP agent routes, not the WebSocket) ->
+//! the response carries `x-token-rotation-required: true` when the previous token was used.
 //!
 //! Agent-facing errors are `HttpErrorBody`s (`{"error", "code", "message"}`) so the
 //! agent can act on the reason. The lookups run in a short system-scope transaction closed
@@ -58,6 +59,23 @@ pub enum Lane {
     WebSocket,
 }
 
+/// When a device's first source address is recorded (SPEC 11, group commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sighting {
+    /// In its own transaction during authentication (every route but the heartbeat).
+    Immediate,
+    /// A first sighting (no address known yet) goes into the heartbeat's batch, in the same
+    /// transaction as the heartbeat; any address change is still recorded and audited
+    /// during authentication, and a first sighting of a refused request is recorded there.
+    WithHeartbeat,
+}
+
+/// A device's first source address, not yet recorded: the heartbeat carries it into its
+/// batch ([`crate::agents::heartbeat::process_heartbeat`]) or, when the heartbeat does not
+/// reach a batch, records it on its own ([`record_first_sighting`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstSighting(pub String);
+
 /// An authenticated agent (request extension of [`Access::Agent`] routes).
 ///
 /// [`Access::Agent`]: crate::http::route::Access::Agent
@@ -91,6 +109,9 @@ pub struct AgentAuthed {
     pub bound: bool,
     /// The device's key when bound.
     pub public_key: Option<breeze_crypto::httpsig::DevicePublicKey>,
+    /// The first source address of the device, left for the heartbeat's batch to record
+    /// (only with [`Sighting::WithHeartbeat`]).
+    pub first_sighting: Option<FirstSighting>,
 }
 
 impl AgentAuthed {
@@ -219,6 +240,7 @@ pub async fn authenticate(
     proof: &Proof<'_>,
     client: ClientMeta,
     lane: Lane,
+    sighting: Sighting,
 ) -> Result<AgentAuthed, AgentError> {
     let invalid = AgentError::Reason(ErrorReason::InvalidToken);
     let raw = bearer.ok_or(AgentError::Reason(ErrorReason::InvalidToken))?;
@@ -297,30 +319,109 @@ pub async fn authenticate(
     }
 
     let ip = client.ip.to_string();
+    let mut deferred = None;
     if row.last_ip.as_deref() != Some(ip.as_str()) {
-        let changed = row.last_ip.is_some();
-        let mut tx = state.store.begin_system("agent source ip").await?;
-        let audit_it =
-            agents::record_source_ip(&mut tx, row.device_id, row.org_id, &ip, changed).await?;
-        if audit_it {
-            let event = event_builder(
-                state,
-                Actor::Agent(row.device_id),
-                &client,
-                "agent.source.ip.changed",
-                AuditResult::Success,
-            )?
-            .resource_type("device")
-            .resource_id(row.device_id.to_string())
-            .details(&json!({"previousIp": row.last_ip, "ip": ip}))
-            .build()
-            .map_err(AgentError::internal)?;
-            audit::append(&mut tx, Some(row.org_id), event).await?;
+        if row.last_ip.is_none() && sighting == Sighting::WithHeartbeat {
+            deferred = Some(ip);
+        } else {
+            record_source(state, &row, agent_id, &client, &ip).await?;
         }
-        tx.commit().await?;
-        state.agent_cache.set_last_ip(agent_id, &ip);
     }
 
+    match admit(state, agent_id, &row, devices, &orgs, lane).await {
+        Ok(ctx) => Ok(AgentAuthed {
+            agent_id: agent_id.to_owned(),
+            device_id: row.device_id,
+            org_id: row.org_id,
+            site_id: row.site_id,
+            partner_id: row.org.partner_id,
+            ctx,
+            role,
+            generation,
+            presented_hash: presented.to_hex(),
+            rotation_due: row.rotation_due_at.is_some_and(|t| t <= now),
+            rotation_pending: pending_live,
+            client,
+            bound: nonce.is_some(),
+            public_key: row.public_key,
+            first_sighting: deferred.map(FirstSighting),
+        }),
+        Err(refusal) => {
+            // a refused request's address is recorded all the same, as it would have been
+            // before the refusal
+            if let Some(ip) = deferred {
+                record_source(state, &row, agent_id, &client, &ip).await?;
+            }
+            Err(refusal)
+        }
+    }
+}
+
+/// Records `ip` as the device's source address in its own short transaction; a change
+/// from a known address is audited (`agent.source.ip.changed`, de-duplicated per device
+/// and address for 24 h).
+async fn record_source(
+    state: &AppState,
+    row: &agents::AgentAuthRow,
+    agent_id: &str,
+    client: &ClientMeta,
+    ip: &str,
+) -> Result<(), AgentError> {
+    let (device, org) = (row.device_id, row.org_id);
+    let changed = row.last_ip.is_some();
+    let mut tx = state.store.begin_system("agent source ip").await?;
+    let audit_it = agents::record_source_ip(&mut tx, device, org, ip, changed).await?;
+    if audit_it {
+        let event = event_builder(
+            state,
+            Actor::Agent(device),
+            client,
+            "agent.source.ip.changed",
+            AuditResult::Success,
+        )?
+        .resource_type("device")
+        .resource_id(device.to_string())
+        .details(&json!({"previousIp": row.last_ip, "ip": ip}))
+        .build()
+        .map_err(AgentError::internal)?;
+        audit::append(&mut tx, Some(org), event).await?;
+    }
+    tx.commit().await?;
+    state.agent_cache.set_last_ip(agent_id, ip);
+    Ok(())
+}
+
+/// Records the first sighting `authed` carries in its own transaction: the fallback of a
+/// heartbeat that did not reach a batch (an undecodable body, a full queue, a failed batch),
+/// so a request that got through authentication always leaves its address.
+///
+/// # Errors
+/// [`AgentError`] on database failure.
+pub async fn record_first_sighting(
+    state: &AppState,
+    authed: &AgentAuthed,
+) -> Result<(), AgentError> {
+    let Some(FirstSighting(ip)) = &authed.first_sighting else {
+        return Ok(());
+    };
+    let mut tx = state.store.begin_system("agent source ip").await?;
+    // not a change (no address was known), so never audited
+    agents::record_source_ip(&mut tx, authed.device_id, authed.org_id, ip, false).await?;
+    tx.commit().await?;
+    state.agent_cache.set_last_ip(&authed.agent_id, ip);
+    Ok(())
+}
+
+/// The checks after the source address: the per-agent and per-organization limits and the
+/// tenant's state. Returns the agent's access context.
+async fn admit(
+    state: &AppState,
+    agent_id: &str,
+    row: &agents::AgentAuthRow,
+    devices: u32,
+    orgs: &[breeze_authz::access::OrgRecord],
+    lane: Lane,
+) -> Result<AccessContext, AgentError> {
     rate(&state.limiter.agent_per_agent(agent_id).await)?;
     rate(
         &state
@@ -335,7 +436,7 @@ pub async fn authenticate(
             org_id: row.org_id,
             site_id: row.site_id,
         },
-        &orgs,
+        orgs,
     )
     .map_err(|_| AgentError::Reason(ErrorReason::TenantInactive))?;
     let offboarding = orgs
@@ -344,23 +445,7 @@ pub async fn authenticate(
     if offboarding && lane == Lane::WebSocket {
         return Err(AgentError::Reason(ErrorReason::TenantOffboarding));
     }
-
-    Ok(AgentAuthed {
-        agent_id: agent_id.to_owned(),
-        device_id: row.device_id,
-        org_id: row.org_id,
-        site_id: row.site_id,
-        partner_id: row.org.partner_id,
-        ctx,
-        role,
-        generation,
-        presented_hash: presented.to_hex(),
-        rotation_due: row.rotation_due_at.is_some_and(|t| t <= now),
-        rotation_pending: pending_live,
-        client,
-        bound: nonce.is_some(),
-        public_key: row.public_key,
-    })
+    Ok(ctx)
 }
 
 /// Why an open agent WebSocket must close (its close code, SPEC 8.6).

@@ -22,6 +22,11 @@
 //! heartbeat stands alone (issue 15, finding 1): one device's bad row fails only that
 //! device's heartbeat, never another tenant's.
 //!
+//! A device's first source address rides with its first heartbeat (authentication leaves
+//! it to the heartbeat, [`crate::agents::auth::Sighting::WithHeartbeat`]): it is written
+//! by [`agents::record_first_sightings`] in the batch's transaction, so a freshly enrolled
+//! fleet's first contact costs no transaction of its own.
+//!
 //! A device queued twice (a heartbeat over HTTP and one over its socket at the same moment)
 //! runs its second heartbeat in the following batch: one statement cannot upsert a row twice.
 
@@ -95,8 +100,9 @@ impl HeartbeatBatcher {
         Self { queue }
     }
 
-    /// Records one heartbeat of an authenticated device and claims up to [`MAX_CLAIM`] of
-    /// its pending commands (oldest first); returns once the batch carrying it committed.
+    /// Records one heartbeat of an authenticated device (and its first source address when
+    /// it carries one) and claims up to [`MAX_CLAIM`] of its pending commands (oldest
+    /// first); returns once the batch carrying it committed.
     ///
     /// # Errors
     /// [`BeatError::Overloaded`] when the queue is full, [`BeatError::Stopped`] when the
@@ -108,16 +114,24 @@ impl HeartbeatBatcher {
         site: SiteId,
         facts: HeartbeatFacts,
     ) -> Result<Vec<ClaimedCommand>, BeatError> {
+        self.submit(BatchedBeat {
+            device,
+            org,
+            site,
+            facts,
+            first_ip: None,
+        })
+        .await
+    }
+
+    /// [`Self::beat`] for a heartbeat as authentication placed it, with the device's first
+    /// source address when it carries one ([`BatchedBeat::first_ip`]).
+    ///
+    /// # Errors
+    /// As [`Self::beat`].
+    pub async fn submit(&self, beat: BatchedBeat) -> Result<Vec<ClaimedCommand>, BeatError> {
         let (reply, answer) = oneshot::channel();
-        let pending = Pending {
-            beat: BatchedBeat {
-                device,
-                org,
-                site,
-                facts,
-            },
-            reply,
-        };
+        let pending = Pending { beat, reply };
         self.queue.try_send(pending).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => BeatError::Overloaded,
             mpsc::error::TrySendError::Closed(_) => BeatError::Stopped,
@@ -310,6 +324,9 @@ async fn record(
     let orgs = beats.iter().map(|b| b.org).collect::<HashSet<_>>().len();
     crate::store::trace_system_record(&record, Some(orgs));
     let mut tx = store.begin(&ctx).await.map_err(Retry::Fatal)?;
+    agents::record_first_sightings(&mut tx, beats)
+        .await
+        .map_err(classify)?;
     let claimed = agents::heartbeat_batch_and_claim(&mut tx, beats, MAX_CLAIM)
         .await
         .map_err(classify)?;
@@ -348,6 +365,7 @@ mod tests {
                     last_user: None,
                     pending_reboot: None,
                 },
+                first_ip: None,
             },
             reply,
         }

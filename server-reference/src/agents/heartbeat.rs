@@ -5,7 +5,7 @@ use breeze_core::audit::AuditResult;
 use time::OffsetDateTime;
 
 use crate::agents::admission::{AdmissionSlot, spread_retry_after};
-use crate::agents::auth::{AgentAuthed, TokenGeneration, TokenRole};
+use crate::agents::auth::{AgentAuthed, TokenGeneration, TokenRole, record_first_sighting};
 use crate::agents::beats::BeatError;
 use crate::agents::commands::{decode_claimed, record_undecodable, wire_commands};
 use crate::agents::error::AgentError;
@@ -59,12 +59,24 @@ pub(crate) async fn confirm_staged(
     Ok(Some(grace_until))
 }
 
+/// Records the first sighting of a heartbeat that failed before reaching a batch; a failure
+/// is logged (the heartbeat's own error is what the agent gets, and its next request sees
+/// the address as unrecorded and records it again).
+pub async fn record_unbatched_sighting(state: &AppState, authed: &AgentAuthed) {
+    if let Err(e) = record_first_sighting(state, authed).await {
+        tracing::warn!(error = ?e, device = %authed.device_id,
+            "first source address of a failed heartbeat not recorded");
+    }
+}
+
 /// Records a heartbeat (device online, latest facts), confirms a staged rotation when the
 /// pending agent token was used, and claims up to 10 pending commands. Shared by the HTTP
 /// route and the `heartbeat` frame.
 ///
 /// `admission` (the HTTP route's) is given back when the heartbeat is handed to the
 /// batcher: the wait there holds no pool connection, and the batcher bounds its own queue.
+/// A first source address left by authentication ([`AgentAuthed::first_sighting`]) is
+/// recorded in the batch's transaction, or alone when the heartbeat does not reach one.
 ///
 /// # Errors
 /// [`AgentError`] on database failure.
@@ -89,6 +101,7 @@ pub async fn process_heartbeat(
         authed.generation == TokenGeneration::Pending && authed.role == TokenRole::Agent;
     let (cmds, confirmed) = if confirming {
         // Rare (once per rotation) and audited: its own transaction, in the agent's context.
+        record_first_sighting(state, authed).await?;
         let mut tx = authed.begin(state).await?;
         let confirmed = confirm_staged(state, &mut tx, authed).await?.is_some();
         let claimed = agents::heartbeat_and_claim(
@@ -110,15 +123,33 @@ pub async fn process_heartbeat(
         if let Some(slot) = admission {
             slot.release();
         }
-        let claimed = state
-            .heartbeats
-            .beat(authed.device_id, authed.org_id, authed.site_id, facts)
-            .await
-            .map_err(|e| match e {
-                BeatError::Overloaded => AgentError::RateLimited(spread_retry_after()),
-                BeatError::Stopped => AgentError::Unavailable,
-                BeatError::Store(e) => AgentError::from(e),
-            })?;
+        let first_ip = authed.first_sighting.as_ref().map(|s| s.0.clone());
+        let beat = agents::BatchedBeat {
+            device: authed.device_id,
+            org: authed.org_id,
+            site: authed.site_id,
+            facts,
+            first_ip: first_ip.clone(),
+        };
+        let claimed = match state.heartbeats.submit(beat).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                // the first sighting did not reach a committed batch: it is recorded alone,
+                // under an agent permit again (the request's went back when it was queued)
+                if authed.first_sighting.is_some() {
+                    let _permit = state.agent_load.permit().await;
+                    record_unbatched_sighting(state, authed).await;
+                }
+                return Err(match e {
+                    BeatError::Overloaded => AgentError::RateLimited(spread_retry_after()),
+                    BeatError::Stopped => AgentError::Unavailable,
+                    BeatError::Store(e) => AgentError::from(e),
+                });
+            }
+        };
+        if let Some(ip) = &first_ip {
+            state.agent_cache.set_last_ip(&authed.agent_id, ip);
+        }
         let (cmds, undecodable) = decode_claimed(state, claimed)?;
         if !undecodable.is_empty() {
             let mut tx = authed.begin(state).await?;

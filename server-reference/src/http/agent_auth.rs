@@ -24,7 +24,9 @@ use breeze_agent_proto::http::{ErrorReason, HttpErrorBody, TOKEN_ROTATION_REQUIR
 use breeze_crypto::httpsig::profile::ReceivedHeaders;
 
 use super::authn::client_meta;
-pub use crate::agents::auth::{AgentAuthed, Lane, TokenGeneration, TokenRole, authenticate};
+pub use crate::agents::auth::{
+    AgentAuthed, Lane, Sighting, TokenGeneration, TokenRole, authenticate,
+};
 use crate::agents::binding::Proof;
 pub use crate::agents::error::AgentError;
 use crate::state::AppState;
@@ -71,6 +73,23 @@ pub fn agent_id_of_path(path: &str) -> Option<&str> {
         .strip_prefix("/api/v1/agents/")
         .or_else(|| path.strip_prefix("/api/v1/agent-ws/"))?;
     rest.split('/').next()
+}
+
+/// Where a first source address is recorded for a request to `path`: with the heartbeat's
+/// batch for `POST /api/v1/agents/{agentId}/heartbeat` (the route that hands it there),
+/// in authentication's own transaction for every other route.
+#[must_use]
+pub fn sighting_of(method: &str, path: &str, agent_id: &str) -> Sighting {
+    let heartbeat = method == "POST"
+        && path
+            .strip_prefix("/api/v1/agents/")
+            .and_then(|rest| rest.strip_prefix(agent_id))
+            == Some("/heartbeat");
+    if heartbeat {
+        Sighting::WithHeartbeat
+    } else {
+        Sighting::Immediate
+    }
 }
 
 /// The bearer token of a request, if any (never from a query string).
@@ -221,6 +240,7 @@ pub async fn guard(
         (axum::body::Bytes::new(), body)
     };
     let proof = signed.proof(parts.method.as_str(), &bytes, &path);
+    let sighting = sighting_of(parts.method.as_str(), &path, agent_id);
     let authed = match authenticate(
         &state,
         agent_id,
@@ -228,6 +248,7 @@ pub async fn guard(
         &proof,
         client.clone(),
         lane,
+        sighting,
     )
     .await
     {
@@ -250,4 +271,32 @@ pub async fn guard(
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_heartbeat_route_defers_a_first_sighting() {
+        let id = "agent_abc";
+        assert_eq!(
+            sighting_of("POST", "/api/v1/agents/agent_abc/heartbeat", id),
+            Sighting::WithHeartbeat
+        );
+        for (method, path) in [
+            ("GET", "/api/v1/agents/agent_abc/heartbeat"),
+            ("POST", "/api/v1/agents/agent_abc/heartbeat/x"),
+            ("POST", "/api/v1/agents/agent_abc/commands/1/result"),
+            ("POST", "/api/v1/agents/agent_abcd/heartbeat"),
+            ("POST", "/api/v1/agents/other/heartbeat"),
+            ("GET", "/api/v1/agent-ws/agent_abc/ws"),
+        ] {
+            assert_eq!(
+                sighting_of(method, path, id),
+                Sighting::Immediate,
+                "{method} {path}"
+            );
+        }
+    }
 }

@@ -18,7 +18,9 @@ use breeze_authz::access::AccessContext;
 use breeze_authz::seeded::SeededRole;
 use breeze_core::tenancy::{DeviceId, OrgId, SiteId};
 use breeze_server::agents::beats::HeartbeatBatcher;
-use breeze_server::store::agents::{BatchedBeat, HeartbeatFacts, heartbeat_batch_and_claim};
+use breeze_server::store::agents::{
+    BatchedBeat, HeartbeatFacts, heartbeat_batch_and_claim, record_first_sightings,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -200,6 +202,7 @@ async fn a_batch_writes_nothing_for_a_mismatched_pair_or_outside_its_context() {
             last_user: None,
             pending_reboot: None,
         },
+        first_ip: None,
     };
     let narrowed = |org: OrgId, site: SiteId| {
         AccessContext::system_within("test", time::OffsetDateTime::now_utc(), [org], [site])
@@ -263,6 +266,109 @@ async fn a_batch_writes_nothing_for_a_mismatched_pair_or_outside_its_context() {
         online_before, 0,
         "enrolled devices start without a heartbeat"
     );
+}
+
+#[tokio::test]
+async fn first_sightings_are_written_only_for_the_right_pair_in_its_context() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let a = tenant(&server, &fx, "alpha").await;
+    let b = tenant(&server, &fx, "bravo").await;
+    let victim = &a.devices[0];
+    let other = &b.devices[0];
+    let sighting = |device: Uuid, org: OrgId, site: SiteId, ip: &str| BatchedBeat {
+        device: DeviceId::from_uuid(device),
+        org,
+        site,
+        facts: HeartbeatFacts {
+            health: "ok",
+            agent_version: "9.9.9".into(),
+            metrics: None,
+            uptime_seconds: None,
+            last_user: None,
+            pending_reboot: None,
+        },
+        first_ip: Some(ip.to_owned()),
+    };
+    let within = |orgs: &[OrgId], sites: &[SiteId]| {
+        AccessContext::system_within(
+            "test",
+            time::OffsetDateTime::now_utc(),
+            orgs.iter().copied(),
+            sites.iter().copied(),
+        )
+        .unwrap()
+        .0
+    };
+    let sql_history =
+        "SELECT count(*) FROM agent_ip_history WHERE device_id = $1 AND ip = '10.9.9.9'";
+    let sql_last =
+        "SELECT count(*) FROM device_credentials WHERE device_id = $1 AND last_ip = '10.9.9.9'";
+    let attempts = [
+        // A's device presented as B's, in B's context
+        (
+            within(&[b.org], &[b.site]),
+            sighting(victim.device_id, b.org, b.site, "10.9.9.9"),
+        ),
+        // A's device as A's, in a context that reaches only B
+        (
+            within(&[b.org], &[b.site]),
+            sighting(victim.device_id, a.org, a.site, "10.9.9.9"),
+        ),
+        // A's device presented as B's, in a context reaching both
+        (
+            within(&[a.org, b.org], &[a.site, b.site]),
+            sighting(victim.device_id, b.org, b.site, "10.9.9.9"),
+        ),
+    ];
+    for (ctx, beat) in attempts {
+        let mut tx = server.state.store.begin(&ctx).await.unwrap();
+        // refused or a no-op, never a write
+        if record_first_sightings(&mut tx, &[beat]).await.is_ok() {
+            tx.commit().await.unwrap();
+        }
+    }
+    assert_eq!(count(&fx, sql_history, victim.device_id).await, 0);
+    assert_eq!(count(&fx, sql_last, victim.device_id).await, 0);
+
+    // an address that is not an IP fails the whole statement: nothing of the batch written
+    let mut tx = server
+        .state
+        .store
+        .begin(&within(&[a.org, b.org], &[a.site, b.site]))
+        .await
+        .unwrap();
+    let bad = [
+        sighting(victim.device_id, a.org, a.site, "10.9.9.9"),
+        sighting(other.device_id, b.org, b.site, "not-an-ip"),
+    ];
+    assert!(record_first_sightings(&mut tx, &bad).await.is_err());
+    drop(tx);
+    assert_eq!(count(&fx, sql_history, victim.device_id).await, 0);
+
+    // the right pairs of two tenants in one batch, in a context reaching exactly them:
+    // each device's history row and last_ip; a beat without a sighting writes none
+    let mut tx = server
+        .state
+        .store
+        .begin(&within(&[a.org, b.org], &[a.site, b.site]))
+        .await
+        .unwrap();
+    let mut quiet = sighting(a.devices[1].device_id, a.org, a.site, "10.9.9.9");
+    quiet.first_ip = None;
+    let batch = [
+        sighting(victim.device_id, a.org, a.site, "10.9.9.9"),
+        sighting(other.device_id, b.org, b.site, "10.9.9.9"),
+        quiet,
+    ];
+    record_first_sightings(&mut tx, &batch).await.unwrap();
+    tx.commit().await.unwrap();
+    for device in [victim.device_id, other.device_id] {
+        assert_eq!(count(&fx, sql_history, device).await, 1);
+        assert_eq!(count(&fx, sql_last, device).await, 1);
+    }
+    assert_eq!(count(&fx, sql_history, a.devices[1].device_id).await, 0);
+    assert_eq!(count(&fx, sql_last, a.devices[1].device_id).await, 0);
 }
 
 #[tokio::test]

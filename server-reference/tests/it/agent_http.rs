@@ -472,6 +472,114 @@ async fn source_ip_change_is_audited_once_per_day() {
     assert_eq!(rows[1].2["ip"], "127.0.0.1");
 }
 
+/// The device's recorded source addresses (history) and its `last_ip`.
+async fn sightings(fx: &common::Fixtures, device: uuid::Uuid) -> (Vec<String>, Option<String>) {
+    let mut tx = fx.pool().begin().await.unwrap();
+    system_context(&mut tx).await;
+    let history: Vec<String> = sqlx::query_scalar(
+        "SELECT host(ip) FROM agent_ip_history WHERE device_id = $1 ORDER BY first_seen_at, ip",
+    )
+    .bind(device)
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    let last: Option<String> =
+        sqlx::query_scalar("SELECT host(last_ip) FROM device_credentials WHERE device_id = $1")
+            .bind(device)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    (history, last)
+}
+
+#[tokio::test]
+async fn first_source_address_rides_with_the_heartbeat_or_is_recorded_alone() {
+    let w = world().await;
+    let key = w.key(10).await;
+    let from = |ip: &str| {
+        reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    };
+    let post_from = |ip: &'static str, agent: String, token: String, body: Value| {
+        let url = w.server.url(&format!("/api/v1/agents/{agent}/heartbeat"));
+        let client = from(ip);
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+
+    // a first heartbeat: its address is written with the batch, not audited (no change)
+    let a = enroll_ok(&w.server, &key, "sighting-a").await;
+    assert_eq!(sightings(&w.fx, a.device_id).await, (vec![], None));
+    let status = post_from("127.0.0.3", a.agent_id.clone(), a.token.clone(), beat()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        sightings(&w.fx, a.device_id).await,
+        (vec!["127.0.0.3".to_owned()], Some("127.0.0.3".to_owned()))
+    );
+    // the same address again writes nothing new; another one is a change, audited with the
+    // address the batch recorded as the previous one
+    assert_eq!(
+        post_from("127.0.0.3", a.agent_id.clone(), a.token.clone(), beat()).await,
+        200
+    );
+    assert_eq!(
+        post_from("127.0.0.6", a.agent_id.clone(), a.token.clone(), beat()).await,
+        200
+    );
+    let (history, last) = sightings(&w.fx, a.device_id).await;
+    assert_eq!(history, ["127.0.0.3", "127.0.0.6"]);
+    assert_eq!(last.as_deref(), Some("127.0.0.6"));
+
+    // a first heartbeat refused after authentication (an undecodable body) is recorded alone
+    let b = enroll_ok(&w.server, &key, "sighting-b").await;
+    let status = post_from(
+        "127.0.0.4",
+        b.agent_id.clone(),
+        b.token.clone(),
+        json!({"status": "unheard-of"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        sightings(&w.fx, b.device_id).await,
+        (vec!["127.0.0.4".to_owned()], Some("127.0.0.4".to_owned()))
+    );
+    assert_eq!(
+        post_from("127.0.0.5", b.agent_id.clone(), b.token.clone(), beat()).await,
+        200
+    );
+
+    // exactly the two changes were audited, each from the address recorded first
+    let rows = audit_rows(&w.fx, "agent.source.ip.changed").await;
+    let changes: Vec<(String, String)> = rows
+        .iter()
+        .map(|(_, _, d)| {
+            (
+                d["previousIp"].as_str().unwrap_or_default().to_owned(),
+                d["ip"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("127.0.0.3".to_owned(), "127.0.0.6".to_owned()),
+            ("127.0.0.4".to_owned(), "127.0.0.5".to_owned())
+        ]
+    );
+}
+
 async fn queue(w: &World, token: &str, device: uuid::Uuid, body: &Value) -> (u16, Value) {
     let res = w
         .server

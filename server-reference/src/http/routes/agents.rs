@@ -166,9 +166,14 @@ async fn heartbeat(
     Extension(admission): Extension<AdmissionSlot>,
     body: Bytes,
 ) -> Result<Json<HeartbeatResponse>, AgentError> {
-    let request = HeartbeatRequest::decode(&body)
-        .map_err(|e| AgentError::decode(&e))?
-        .into_message();
+    let request = match HeartbeatRequest::decode(&body) {
+        Ok(request) => request.into_message(),
+        Err(e) => {
+            // refused, but authenticated: its first source address is recorded all the same
+            beat::record_unbatched_sighting(&state, &authed).await;
+            return Err(AgentError::decode(&e));
+        }
+    };
     beat::process_heartbeat(&state, &authed, &request, Some(&admission))
         .await
         .map(Json)

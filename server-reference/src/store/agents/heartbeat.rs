@@ -47,6 +47,7 @@ pub async fn heartbeat_and_claim(
         org,
         site,
         facts: facts.clone(),
+        first_ip: None,
     };
     let claimed = heartbeat_batch_and_claim(tx, std::slice::from_ref(&beat), limit).await?;
     Ok(claimed.into_iter().map(|(_, c)| c).collect())
@@ -63,6 +64,55 @@ pub struct BatchedBeat {
     pub site: SiteId,
     /// The facts it reported.
     pub facts: HeartbeatFacts,
+    /// The device's first source address, recorded with the batch
+    /// ([`record_first_sightings`]) when authentication left it to the heartbeat.
+    pub first_ip: Option<String>,
+}
+
+/// Records the first source address of each device in `beats` that carries one, in one
+/// statement: what [`record_source_ip`](super::record_source_ip) writes for a first
+/// sighting (a history row, never audited: no address was known, so it is not a change;
+/// the device's `last_ip`). Each row is matched on the device *and* the organization
+/// authentication placed it in. Run in the batch's transaction, before the heartbeats.
+///
+/// # Errors
+/// [`crate::store::StoreError`] on database failure (an address that is not an IP fails
+/// the statement).
+pub async fn record_first_sightings(tx: &mut ScopedTx, beats: &[BatchedBeat]) -> StoreResult<()> {
+    let mut devices = Vec::new();
+    let mut orgs = Vec::new();
+    let mut ips = Vec::new();
+    for b in beats {
+        if let Some(ip) = &b.first_ip {
+            devices.push(*b.device.as_uuid());
+            orgs.push(*b.org.as_uuid());
+            ips.push(ip.as_str());
+        }
+    }
+    if devices.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "WITH s AS (
+           SELECT s.device_id, s.org_id, s.ip::inet AS ip
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS s(device_id, org_id, ip)
+             JOIN devices d ON d.id = s.device_id AND d.org_id = s.org_id),
+         seen AS (
+           INSERT INTO agent_ip_history (device_id, ip, org_id)
+           SELECT s.device_id, s.ip, s.org_id FROM s
+           ON CONFLICT (device_id, ip) DO UPDATE SET last_seen_at = now()
+            WHERE agent_ip_history.org_id = EXCLUDED.org_id)
+         UPDATE device_credentials c SET last_ip = s.ip
+           FROM s
+          WHERE c.device_id = s.device_id AND c.org_id = s.org_id
+            AND c.last_ip IS DISTINCT FROM s.ip",
+    )
+    .bind(&devices)
+    .bind(&orgs)
+    .bind(&ips)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }
 
 /// [`heartbeat_and_claim`] for many devices in one statement: every device in `beats` goes
