@@ -208,6 +208,8 @@ pub struct Inner {
     pub agent_cache: Arc<crate::agents::auth_cache::AuthCache>,
     /// Group commit of agent heartbeats.
     pub heartbeats: crate::agents::beats::HeartbeatBatcher,
+    /// Coalesced reads of agent authentication rows (cache misses).
+    pub agent_rows: crate::agents::rows::RowLoader,
     /// Proxies whose forwarded headers are trusted.
     pub proxies: TrustedProxies,
     /// Force-MFA exemptions.
@@ -336,6 +338,11 @@ impl AppState {
             crate::sso::SsoSetupError::StateKey => key_err("BREEZE_JWT_ACTIVE_KID"),
         })?;
         let heartbeats = crate::agents::beats::HeartbeatBatcher::start(store.clone());
+        let agent_cache = Arc::new(crate::agents::auth_cache::AuthCache::new(
+            std::time::Duration::from_secs(agent_cache_secs),
+        ));
+        let agent_rows =
+            crate::agents::rows::RowLoader::start(store.clone(), Arc::clone(&agent_cache));
         let failure_audit = Arc::new(crate::audit::failures::FailureAudit::new());
         // the flusher ends by itself once the state (and with it the aggregator) is dropped
         drop(failure_audit.spawn_flusher(store.clone(), clock.clone()));
@@ -355,9 +362,8 @@ impl AppState {
                 hash_permits,
                 agent_load: crate::agents::admission::AgentLoad::new(db_connections),
                 permission_cache,
-                agent_cache: Arc::new(crate::agents::auth_cache::AuthCache::new(
-                    std::time::Duration::from_secs(agent_cache_secs),
-                )),
+                agent_cache: Arc::clone(&agent_cache),
+                agent_rows,
                 heartbeats,
                 proxies,
                 mfa_policy: MfaPolicy::default(),

@@ -153,8 +153,9 @@ pub(crate) fn rate(decision: &breeze_core::ratelimit::RateDecision) -> Result<()
     ))
 }
 
-/// The authentication row of `agent_id` from PostgreSQL (a short system-scope read), kept
-/// in the cache for the next calls.
+/// The authentication row of `agent_id` from PostgreSQL (a short system-scope read shared
+/// with the other reads waiting, [`crate::agents::rows::RowLoader`]), kept in the cache for
+/// the next calls.
 async fn load_row(
     state: &AppState,
     agent_id: &str,
@@ -163,16 +164,8 @@ async fn load_row(
         .agent_cache
         .ensure_listening(state.config.database_url.expose_secret())
         .await;
-    // taken before the read: an invalidation handled after it refuses the row (a revoking
-    // commit between this read and the put must not leave its old row cached)
-    let ticket = state.agent_cache.ticket();
-    let mut tx = state.store.begin_system("authenticate agent").await?;
-    let row = agents::auth_row(&mut tx, agent_id).await?;
-    drop(tx);
-    if let Some(r) = &row {
-        state.agent_cache.put(ticket, agent_id, r.clone());
-    }
-    Ok(row)
+    // coalesced with the other reads waiting (one statement for all of them), and cached
+    Ok(state.agent_rows.load(agent_id).await?)
 }
 
 /// The device count of `org` for its agent limit (cached; counted on a miss).

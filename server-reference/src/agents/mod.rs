@@ -7,6 +7,7 @@
 //! | [`enroll`] | enrollment in the SPEC 8.1 order, refusals and their audit, re-enrollment in place |
 //! | [`auth`] | agent token authentication (SPEC 8.2) and the socket re-check |
 //! | [`auth_cache`] | the short-lived cache of authentication rows, invalidated through PostgreSQL |
+//! | [`rows`] | coalesced reads of authentication rows on a cache miss |
 //! | [`heartbeat`] | a heartbeat's processing: facts, rotation confirmation, claimed commands |
 //! | [`beats`] | the group commit of heartbeats |
 //! | [`commands`] | sealing queued commands, claiming and decoding them for the wire |
@@ -31,4 +32,5 @@ pub mod heartbeat;
 pub mod offline;
 pub mod results;
 pub mod rotation;
+pub mod rows;
 pub mod socket;

@@ -218,3 +218,55 @@ async fn finding_06_a_partner_suspended_elsewhere_reaches_the_cache() {
     let v = until(&server, &a, 403).await;
     assert_eq!(v["code"], "tenant_inactive", "{v}");
 }
+
+#[tokio::test]
+async fn reads_waiting_together_share_one_statement_and_each_gets_its_own_row() {
+    let server = TestServer::start_with_agent_auth_cache().await;
+    let fx = server.fixtures().await;
+    let mut enrolled = Vec::new();
+    for tenant in ["alpha", "bravo"] {
+        let partner = fx.partner().await;
+        let org = fx.org(partner).await;
+        let site = fx.site(org).await;
+        let key = enrollment_key(&server, &fx, org, site, 10, 3600, None).await;
+        for i in 0..3 {
+            let a = enroll_ok(&server, &key, &format!("{tenant}-{i}")).await;
+            enrolled.push((a, org));
+        }
+    }
+    let unknown = "ab".repeat(32);
+    // queued on this (current-thread) runtime before the loader's worker runs, so they are
+    // read together; every id twice
+    let mut set = tokio::task::JoinSet::new();
+    for id in enrolled
+        .iter()
+        .map(|(a, _)| a.agent_id.clone())
+        .chain([unknown.clone()])
+        .flat_map(|id| [id.clone(), id])
+    {
+        let loader = server.state.agent_rows.clone();
+        set.spawn(async move {
+            let row = loader.load(&id).await.unwrap();
+            (id, row)
+        });
+    }
+    let mut answered = 0;
+    while let Some(done) = set.join_next().await {
+        let (id, row) = done.unwrap();
+        answered += 1;
+        if id == unknown {
+            assert!(row.is_none(), "an unknown agent id got a row");
+            continue;
+        }
+        let (a, org) = enrolled.iter().find(|(a, _)| a.agent_id == id).unwrap();
+        let row = row.unwrap();
+        assert_eq!(*row.device_id.as_uuid(), a.device_id);
+        assert_eq!(row.org_id, *org);
+        assert!(row.has_credentials && !row.suspended);
+    }
+    assert_eq!(answered, 2 * (enrolled.len() + 1));
+    // and each agent authenticates with the row it was given
+    for (a, _) in &enrolled {
+        assert_eq!(heartbeat(&server, a).await.0, 200);
+    }
+}

@@ -48,52 +48,71 @@ pub struct AgentAuthRow {
 /// # Errors
 /// [`crate::store::StoreError`] on database failure.
 pub async fn auth_row(tx: &mut ScopedTx, agent_id: &str) -> StoreResult<Option<AgentAuthRow>> {
+    let mut rows = auth_rows(tx, &[agent_id.to_owned()]).await?;
+    Ok(rows.remove(agent_id))
+}
+
+/// Reads the authentication rows of `agent_ids` in one statement (system scope), by agent
+/// id; an id no device has is absent from the map.
+///
+/// # Errors
+/// [`crate::store::StoreError`] on database failure.
+pub async fn auth_rows(
+    tx: &mut ScopedTx,
+    agent_ids: &[String],
+) -> StoreResult<std::collections::HashMap<String, AgentAuthRow>> {
     use sqlx::Row as _;
     // the organization's status includes its partner's (issue 15, finding 6)
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT d.id, d.org_id, d.site_id, o.partner_id, d.status, c.device_id IS NOT NULL,
                 c.suspended, c.agent_hash, c.agent_pending_hash, c.agent_previous_hash,
                 c.watchdog_hash, c.watchdog_pending_hash, c.watchdog_previous_hash,
                 c.pending_expires_at, c.previous_grace_until, c.rotation_due_at,
-                host(c.last_ip), {}, {}, c.public_key, o.require_agent_key
+                host(c.last_ip), {}, {}, c.public_key, o.require_agent_key, d.agent_id
            FROM devices d
            JOIN organizations o ON o.id = d.org_id
            JOIN partners p ON p.id = o.partner_id
            LEFT JOIN device_credentials c ON c.device_id = d.id
-          WHERE d.agent_id = $1",
+          WHERE d.agent_id = ANY($1)",
         crate::store::principal::SERVICE_STATUS,
         crate::store::principal::SERVICE_DELETED,
     )))
-    .bind(agent_id)
-    .fetch_optional(tx.conn())
+    .bind(agent_ids)
+    .fetch_all(tx.conn())
     .await?;
-    let Some(r) = row else { return Ok(None) };
-    Ok(Some(AgentAuthRow {
-        device_id: DeviceId::from_uuid(r.try_get(0)?),
-        org_id: OrgId::from_uuid(r.try_get(1)?),
-        site_id: SiteId::from_uuid(r.try_get(2)?),
-        status: r.try_get(4)?,
-        has_credentials: r.try_get(5)?,
-        suspended: r.try_get::<Option<bool>, _>(6)?.unwrap_or(false),
-        agent: [r.try_get(7)?, r.try_get(8)?, r.try_get(9)?],
-        watchdog: [r.try_get(10)?, r.try_get(11)?, r.try_get(12)?],
-        pending_expires_at: r.try_get(13)?,
-        previous_grace_until: r.try_get(14)?,
-        rotation_due_at: r.try_get(15)?,
-        last_ip: r.try_get(16)?,
-        org: OrgRecord {
-            id: OrgId::from_uuid(r.try_get(1)?),
-            partner_id: PartnerId::from_uuid(r.try_get(3)?),
-            status: crate::store::principal::parse_org_status(&r.try_get::<String, _>(17)?)?,
-            deleted: r.try_get(18)?,
-        },
-        public_key: r
-            .try_get::<Option<String>, _>(19)?
-            .map(|k| breeze_crypto::httpsig::DevicePublicKey::from_base64url(&k))
-            .transpose()
-            .map_err(|_| crate::store::StoreError::database("stored device key is not valid"))?,
-        require_key: r.try_get(20)?,
-    }))
+    let mut by_agent = std::collections::HashMap::with_capacity(rows.len());
+    for r in rows {
+        let row = AgentAuthRow {
+            device_id: DeviceId::from_uuid(r.try_get(0)?),
+            org_id: OrgId::from_uuid(r.try_get(1)?),
+            site_id: SiteId::from_uuid(r.try_get(2)?),
+            status: r.try_get(4)?,
+            has_credentials: r.try_get(5)?,
+            suspended: r.try_get::<Option<bool>, _>(6)?.unwrap_or(false),
+            agent: [r.try_get(7)?, r.try_get(8)?, r.try_get(9)?],
+            watchdog: [r.try_get(10)?, r.try_get(11)?, r.try_get(12)?],
+            pending_expires_at: r.try_get(13)?,
+            previous_grace_until: r.try_get(14)?,
+            rotation_due_at: r.try_get(15)?,
+            last_ip: r.try_get(16)?,
+            org: OrgRecord {
+                id: OrgId::from_uuid(r.try_get(1)?),
+                partner_id: PartnerId::from_uuid(r.try_get(3)?),
+                status: crate::store::principal::parse_org_status(&r.try_get::<String, _>(17)?)?,
+                deleted: r.try_get(18)?,
+            },
+            public_key: r
+                .try_get::<Option<String>, _>(19)?
+                .map(|k| breeze_crypto::httpsig::DevicePublicKey::from_base64url(&k))
+                .transpose()
+                .map_err(|_| {
+                    crate::store::StoreError::database("stored device key is not valid")
+                })?,
+            require_key: r.try_get(20)?,
+        };
+        by_agent.insert(r.try_get::<String, _>(21)?, row);
+    }
+    Ok(by_agent)
 }
 
 /// Devices of `org` that are not decommissioned (the size of its agent rate limit).
