@@ -15,7 +15,9 @@
 //! - every change that matters notifies PostgreSQL channels at commit (triggers on token
 //!   hashes, suspension, device status and placement, organization status), and a
 //!   listener task of this process drops the entries named, so other replicas forget within
-//!   milliseconds; this process also drops them itself when it makes the change;
+//!   milliseconds; this process also drops them itself when it makes the change (a device
+//!   going between `online` and `offline` is the one status change that keeps its entry:
+//!   no decision reads it, and a cached row's status may lag there);
 //! - nothing is cached while that listener is down, and the whole cache is cleared every
 //!   time it (re)connects, so a notification lost during an outage cannot leave a stale
 //!   entry behind;
@@ -162,6 +164,23 @@ struct Note {
     device_id: Option<uuid::Uuid>,
     org_id: Option<uuid::Uuid>,
     partner_id: Option<uuid::Uuid>,
+    /// A device's new status (`breeze_device_events` from the status trigger).
+    status: Option<String>,
+    /// Set by the placement and credential triggers.
+    moved: Option<bool>,
+    credentials: Option<bool>,
+}
+
+impl Note {
+    /// A device going online or offline, and nothing else: no authentication decision reads
+    /// that difference (only `decommissioned` and `quarantined` refuse), so the entry stays.
+    /// Without this, every device's first heartbeat dropped the row it had just cached (the
+    /// batch turns it online), and its second heartbeat read the row again.
+    fn is_liveness_only(&self) -> bool {
+        self.moved.is_none()
+            && self.credentials.is_none()
+            && matches!(self.status.as_deref(), Some("online" | "offline"))
+    }
 }
 
 impl AuthCache {
@@ -294,6 +313,7 @@ impl AuthCache {
             return;
         };
         match (channel, note.device_id, note.org_id, note.partner_id) {
+            ("breeze_device_events", Some(_), _, _) if note.is_liveness_only() => {}
             ("breeze_device_events", Some(d), _, _) => {
                 self.invalidate_device(DeviceId::from_uuid(d));
             }
@@ -430,6 +450,38 @@ mod tests {
         cache.dispatch("breeze_org_events", &format!(r#"{{"orgId":"{org}"}}"#));
         assert!(cache.get("b").is_none());
         assert!(cache.get("c").is_some());
+        // a device going online or offline keeps its entry; any other status, a move or a
+        // credential change drops it
+        let t = cache.ticket();
+        cache.put(t, "a", a.clone());
+        for status in ["online", "offline"] {
+            cache.dispatch(
+                "breeze_device_events",
+                &format!(
+                    r#"{{"deviceId":"{}","agentId":"a","orgId":"{org}","status":"{status}"}}"#,
+                    a.device_id
+                ),
+            );
+            assert!(cache.get("a").is_some(), "{status}");
+        }
+        for note in [
+            r#""status":"quarantined""#,
+            r#""status":"decommissioned""#,
+            r#""status":"pending""#,
+            r#""moved":true"#,
+            r#""credentials":true"#,
+            r#""status":"online","moved":true"#,
+            r#""status":"offline","credentials":true"#,
+        ] {
+            let t = cache.ticket();
+            cache.put(t, "a", a.clone());
+            assert!(cache.get("a").is_some());
+            cache.dispatch(
+                "breeze_device_events",
+                &format!(r#"{{"deviceId":"{}",{note}}}"#, a.device_id),
+            );
+            assert!(cache.get("a").is_none(), "{note}");
+        }
         cache.dispatch("breeze_device_events", "not json");
         assert!(cache.is_empty());
 
