@@ -280,14 +280,7 @@ async fn first_sightings_are_written_only_for_the_right_pair_in_its_context() {
         device: DeviceId::from_uuid(device),
         org,
         site,
-        facts: HeartbeatFacts {
-            health: "ok",
-            agent_version: "9.9.9".into(),
-            metrics: None,
-            uptime_seconds: None,
-            last_user: None,
-            pending_reboot: None,
-        },
+        facts: ok_facts(),
         first_ip: Some(ip.to_owned()),
     };
     let within = |orgs: &[OrgId], sites: &[SiteId]| {
