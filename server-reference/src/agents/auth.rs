@@ -317,7 +317,7 @@ pub async fn authenticate(
         if row.last_ip.is_none() && sighting == Sighting::WithHeartbeat {
             deferred = Some(ip);
         } else {
-            record_source(state, &row, agent_id, &client, &ip).await?;
+            record_source(state, &Source::of_row(&row, agent_id), &client, &ip).await?;
         }
     }
 
@@ -343,9 +343,28 @@ pub async fn authenticate(
             // a refused request's address is recorded all the same, as it would have been
             // before the refusal
             if let Some(ip) = deferred {
-                record_source(state, &row, agent_id, &client, &ip).await?;
+                record_source(state, &Source::of_row(&row, agent_id), &client, &ip).await?;
             }
             Err(refusal)
+        }
+    }
+}
+
+/// Whose source address is recorded: the device, where it is, and the address known so far.
+struct Source<'a> {
+    agent_id: &'a str,
+    device: DeviceId,
+    org: OrgId,
+    previous: Option<&'a str>,
+}
+
+impl<'a> Source<'a> {
+    fn of_row(row: &'a agents::AgentAuthRow, agent_id: &'a str) -> Self {
+        Self {
+            agent_id,
+            device: row.device_id,
+            org: row.org_id,
+            previous: row.last_ip.as_deref(),
         }
     }
 }
@@ -355,13 +374,12 @@ pub async fn authenticate(
 /// and address for 24 h).
 async fn record_source(
     state: &AppState,
-    row: &agents::AgentAuthRow,
-    agent_id: &str,
+    source: &Source<'_>,
     client: &ClientMeta,
     ip: &str,
 ) -> Result<(), AgentError> {
-    let (device, org) = (row.device_id, row.org_id);
-    let changed = row.last_ip.is_some();
+    let (device, org) = (source.device, source.org);
+    let changed = source.previous.is_some();
     let mut tx = state.store.begin_system("agent source ip").await?;
     let audit_it = agents::record_source_ip(&mut tx, device, org, ip, changed).await?;
     if audit_it {
@@ -374,19 +392,20 @@ async fn record_source(
         )?
         .resource_type("device")
         .resource_id(device.to_string())
-        .details(&json!({"previousIp": row.last_ip, "ip": ip}))
+        .details(&json!({"previousIp": source.previous, "ip": ip}))
         .build()
         .map_err(AgentError::internal)?;
         audit::append(&mut tx, Some(org), event).await?;
     }
     tx.commit().await?;
-    state.agent_cache.set_last_ip(agent_id, ip);
+    state.agent_cache.set_last_ip(source.agent_id, ip);
     Ok(())
 }
 
 /// Records the first sighting `authed` carries in its own transaction: the fallback of a
 /// heartbeat that did not reach a batch (an undecodable body, a full queue, a failed batch),
-/// so a request that got through authentication always leaves its address.
+/// so a request that got through authentication always leaves its address. No address was
+/// known, so it is not a change and never audited.
 ///
 /// # Errors
 /// [`AgentError`] on database failure.
@@ -397,12 +416,13 @@ pub async fn record_first_sighting(
     let Some(FirstSighting(ip)) = &authed.first_sighting else {
         return Ok(());
     };
-    let mut tx = state.store.begin_system("agent source ip").await?;
-    // not a change (no address was known), so never audited
-    agents::record_source_ip(&mut tx, authed.device_id, authed.org_id, ip, false).await?;
-    tx.commit().await?;
-    state.agent_cache.set_last_ip(&authed.agent_id, ip);
-    Ok(())
+    let source = Source {
+        agent_id: &authed.agent_id,
+        device: authed.device_id,
+        org: authed.org_id,
+        previous: None,
+    };
+    record_source(state, &source, &authed.client, ip).await
 }
 
 /// The checks after the source address: the per-agent and per-organization limits and the
