@@ -325,12 +325,8 @@ async fn first_sightings_are_written_only_for_the_right_pair_in_its_context() {
     assert_eq!(count(&fx, sql_last, victim.device_id).await, 0);
 
     // an address that is not an IP fails the whole statement: nothing of the batch written
-    let mut tx = server
-        .state
-        .store
-        .begin(&within(&[a.org, b.org], &[a.site, b.site]))
-        .await
-        .unwrap();
+    let both = within(&[a.org, b.org], &[a.site, b.site]);
+    let mut tx = server.state.store.begin(&both).await.unwrap();
     let bad = [
         sighting(victim.device_id, a.org, a.site, "10.9.9.9"),
         sighting(other.device_id, b.org, b.site, "not-an-ip"),
@@ -341,12 +337,7 @@ async fn first_sightings_are_written_only_for_the_right_pair_in_its_context() {
 
     // the right pairs of two tenants in one batch, in a context reaching exactly them:
     // each device's history row and last_ip; a beat without a sighting writes none
-    let mut tx = server
-        .state
-        .store
-        .begin(&within(&[a.org, b.org], &[a.site, b.site]))
-        .await
-        .unwrap();
+    let mut tx = server.state.store.begin(&both).await.unwrap();
     let mut quiet = sighting(a.devices[1].device_id, a.org, a.site, "10.9.9.9");
     quiet.first_ip = None;
     let batch = [
