@@ -8,9 +8,9 @@
 )]
 
 use breeze_authz::access::{
-    AccessContext, Actor, MembershipState, Memberships, OrgAccess, OrgMembership, OrgRecord,
-    PartnerMembership, Principal, ResolveError, SESSION_SETTING_NAMES, Scope, SiteAccess,
-    SystemMembership, resolve,
+    AccessContext, Actor, LISTING_ORGS_MAX, MembershipState, Memberships, OrgAccess, OrgMembership,
+    OrgRecord, PartnerMembership, Principal, ResolveError, SESSION_SETTING_NAMES, Scope,
+    SiteAccess, SystemMembership, resolve,
 };
 use breeze_authz::api_key::{ApiKeyRecord, ApiKeyScopes, ApiKeyStatus};
 use breeze_core::tenancy::{
@@ -88,6 +88,7 @@ fn partner_all_reaches_only_active_and_trial_orgs_of_the_partner() {
     let mut want = vec![w.active.id, w.trial.id];
     want.sort();
     assert_eq!(ctx.accessible_org_ids().ids().unwrap(), want.as_slice());
+    assert_eq!(ctx.listing_orgs(), Some(want.clone()));
     assert!(ctx.can_write_partner_wide());
     assert!(ctx.can_access_partner(w.partner));
     assert!(!ctx.can_access_partner(w.foreign.partner_id));
@@ -117,6 +118,11 @@ fn partner_selected_never_reaches_unselected_suspended_deleted_or_foreign_orgs()
         None,
         "partner scope is never narrowed to one organization"
     );
+    assert_eq!(
+        ctx.listing_orgs(),
+        Some(vec![w.active.id]),
+        "partner listings are narrowed to what it reaches, not what it selected"
+    );
     assert!(
         !ctx.can_write_partner_wide(),
         "partner-wide writes need org_access = all"
@@ -128,6 +134,29 @@ fn partner_selected_never_reaches_unselected_suspended_deleted_or_foreign_orgs()
     )
     .unwrap();
     assert!(ctx.accessible_org_ids().is_none());
+    assert_eq!(ctx.listing_orgs(), Some(vec![]), "a listing of nothing");
+}
+
+#[test]
+fn listings_name_at_most_listing_orgs_max_organizations() {
+    let partner = PartnerId::new_random();
+    let orgs: Vec<OrgRecord> = (0..=LISTING_ORGS_MAX)
+        .map(|_| org(partner, OrgStatus::Active, false))
+        .collect();
+    let ctx = resolve(&partner_user(partner, OrgAccess::All), &orgs).unwrap();
+    assert_eq!(
+        ctx.accessible_org_ids().ids().unwrap().len(),
+        LISTING_ORGS_MAX + 1
+    );
+    assert_eq!(
+        ctx.listing_orgs(),
+        None,
+        "one more than the bound: not named"
+    );
+    let ctx = resolve(&partner_user(partner, OrgAccess::All), &orgs[1..]).unwrap();
+    let named = ctx.listing_orgs().unwrap();
+    assert_eq!(named.len(), LISTING_ORGS_MAX, "exactly the bound: named");
+    assert_eq!(named, ctx.accessible_org_ids().ids().unwrap());
 }
 
 #[test]
@@ -165,6 +194,7 @@ fn organization_scope_never_reaches_another_org() {
     assert_eq!(reachable(&ctx, &w), vec![w.active.id]);
     assert_eq!(ctx.org_id(), Some(w.active.id));
     assert_eq!(ctx.sole_org(), Some(w.active.id), "listings narrow to it");
+    assert_eq!(ctx.listing_orgs(), Some(vec![w.active.id]));
     assert!(ctx.accessible_partner_ids().is_none());
     assert!(!ctx.can_access_partner(w.partner));
     assert!(!ctx.can_write_partner_wide());
@@ -300,6 +330,7 @@ fn system_membership_and_precedence() {
     let ctx = resolve(&admin, &[]).unwrap();
     assert_eq!(ctx.scope(), Scope::System);
     assert!(ctx.can_access_org(w.foreign.id));
+    assert_eq!(ctx.listing_orgs(), None, "system listings are not narrowed");
     assert!(ctx.can_write_partner_wide());
     let s = ctx.session_settings();
     assert_eq!(s[0].1, "system");
