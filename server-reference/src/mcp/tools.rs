@@ -673,6 +673,7 @@ async fn run(
             let limit = a.limit.unwrap_or(25);
             let filter = DeviceFilter {
                 org: Some(caller.org_id),
+                orgs: None,
                 site: a.site_id,
                 status: a.status.clone(),
             };

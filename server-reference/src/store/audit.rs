@@ -396,6 +396,11 @@ pub async fn prune_prefix(
 pub struct ListFilter {
     /// Only this organization's chain.
     pub org: Option<OrgId>,
+    /// Only these organizations' chains (the caller's reach, `AccessContext::listing_orgs`,
+    /// when no single organization is named): row-level security already limits the rows
+    /// to them; naming them lets the query read their chains instead of every chain in
+    /// page order until its own come.
+    pub orgs: Option<Vec<OrgId>>,
     /// `resource_type` is one of these.
     pub resource_types: Option<Vec<String>>,
     /// Exact action, or a prefix when `action_prefix`.
@@ -423,6 +428,36 @@ pub struct ListedRow {
     pub entry: String,
 }
 
+/// The conditions every listing applies, on the parameters both statements of [`list`]
+/// bind the same way: $1 organization, $2 resource types, $3 action or prefix, $4 whether
+/// it is a prefix, $5 actor id, $6 actor type, $7 result, $8/$9 the cursor's chain and
+/// sequence, $10 the limit, $11 the organizations' chain keys.
+///
+/// An organization's entries are its chain (`chain_key` is the organization id as text, a
+/// table CHECK): naming the chain lets an index serve the page. Within one chain the cursor
+/// is `seq > n` (a cursor on an earlier chain starts at the chain's first entry, one on a
+/// later chain ends the listing): the index then starts at the cursor, where a row
+/// comparison beside `chain_key = ...` would be checked entry by entry from the chain's
+/// start (41 ms for a page in the middle of a 1,000,000-entry chain). Planned per
+/// execution, each CASE folds to the one branch that applies.
+///
+/// A prefix is matched with `^@` (`starts_with`), not `LIKE`: under row-level security
+/// PostgreSQL evaluates a condition before the policy's, and so turns it into an index
+/// range, only when its function is leakproof, which `starts_with` is and `LIKE` is not
+/// (with `LIKE 'remote.%'` the chain's whole index range was read and filtered). It also
+/// needs no escaping: the prefix is compared literally.
+const LIST_CONDITIONS: &str = "($1::uuid IS NULL OR (org_id = $1 AND chain_key = $1::text))
+            AND ($11::text[] IS NULL OR chain_key = ANY ($11))
+            AND ($2::text[] IS NULL OR resource_type = ANY ($2))
+            AND ($3::text IS NULL OR (CASE WHEN $4 THEN action ^@ $3 ELSE action = $3 END))
+            AND ($5::text IS NULL OR actor_id = $5)
+            AND ($6::text IS NULL OR actor_type = $6)
+            AND ($7::text IS NULL OR result = $7)
+            AND ($8::text IS NULL OR CASE
+                   WHEN $1::uuid IS NULL THEN (chain_key, seq) > ($8, $9::bigint)
+                   WHEN $8 = $1::text THEN seq > $9
+                   ELSE $8 < $1::text END)";
+
 /// Lists entries visible to the context (row-level security decides which chains),
 /// ordered by (chain key, sequence), at most `limit`.
 ///
@@ -433,52 +468,60 @@ pub async fn list(tx: &mut ScopedTx, f: &ListFilter, limit: u32) -> StoreResult<
         Some((k, s)) => (Some(k.clone()), Some(to_i64(*s)?)),
         None => (None, None),
     };
-    let action_pattern = f.action.as_ref().map(|a| {
-        if f.action_prefix {
-            let escaped = a
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            format!("{escaped}%")
-        } else {
-            a.clone()
-        }
-    });
+    let sql = if f.org.is_some() && f.action_prefix && f.action.is_some() {
+        // One chain, an action prefix: the matching entries of several actions, in sequence
+        // order. No index holds them in that order, so a single statement read the whole
+        // chain's matches and sorted them (60 ms at 100,000 entries in the chain). Instead:
+        // the chain's distinct matching actions, one index probe each
+        // (`audit_log_chain_action`, migration 0820), then each action's first page in
+        // sequence order from the same index, merged. Reads at most (actions x page)
+        // entries, whatever the chain's length (4.5 ms).
+        format!(
+            "WITH RECURSIVE actions(action) AS (
+                 (SELECT action FROM audit_log
+                   WHERE chain_key = $1::text AND action ^@ $3
+                   ORDER BY action USING ~<~ LIMIT 1)
+               UNION ALL
+                 SELECT (SELECT a.action FROM audit_log a
+                          WHERE a.chain_key = $1::text AND a.action ^@ $3
+                            AND a.action ~>~ actions.action
+                          ORDER BY a.action USING ~<~ LIMIT 1)
+                   FROM actions WHERE actions.action IS NOT NULL)
+             SELECT page.chain_key, page.seq, page.entry
+               FROM actions CROSS JOIN LATERAL (
+                    SELECT chain_key, seq, entry FROM audit_log
+                     WHERE action = actions.action AND {LIST_CONDITIONS}
+                     ORDER BY seq LIMIT $10) page
+              ORDER BY page.seq
+              LIMIT $10"
+        )
+    } else {
+        format!(
+            "SELECT chain_key, seq, entry FROM audit_log
+              WHERE {LIST_CONDITIONS}
+              ORDER BY chain_key, seq
+              LIMIT $10"
+        )
+    };
+    let orgs: Option<Vec<String>> = f
+        .orgs
+        .as_ref()
+        .map(|orgs| orgs.iter().map(|o| chain_key(Some(*o))).collect());
     tx.plan_per_execution().await?;
-    // an organization's entries are its chain (`chain_key` is the organization id as text,
-    // a table CHECK): naming the chain lets the primary key serve the page. Within one chain
-    // the cursor is `seq > n` (a cursor on an earlier chain starts at the chain's first
-    // entry, one on a later chain ends the listing): the primary key then starts at the
-    // cursor, where a row comparison beside `chain_key = ...` would be checked entry by
-    // entry from the chain's start (41 ms for a page in the middle of a 1,000,000-entry
-    // chain). Planned per execution, the CASE folds to the one branch that applies.
-    let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT chain_key, seq, entry FROM audit_log
-          WHERE ($1::uuid IS NULL OR (org_id = $1 AND chain_key = $1::text))
-            AND ($2::text[] IS NULL OR resource_type = ANY ($2))
-            AND ($3::text IS NULL OR (CASE WHEN $4 THEN action LIKE $3 ELSE action = $3 END))
-            AND ($5::text IS NULL OR actor_id = $5)
-            AND ($6::text IS NULL OR actor_type = $6)
-            AND ($7::text IS NULL OR result = $7)
-            AND ($8::text IS NULL OR CASE
-                   WHEN $1::uuid IS NULL THEN (chain_key, seq) > ($8, $9::bigint)
-                   WHEN $8 = $1::text THEN seq > $9
-                   ELSE $8 < $1::text END)
-          ORDER BY chain_key, seq
-          LIMIT $10",
-    )
-    .bind(f.org.map(|o| *o.as_uuid()))
-    .bind(f.resource_types.as_ref())
-    .bind(action_pattern)
-    .bind(f.action_prefix)
-    .bind(f.actor_id.as_ref())
-    .bind(f.actor_type.as_ref())
-    .bind(f.result.as_ref())
-    .bind(after_key)
-    .bind(after_seq)
-    .bind(i64::from(limit))
-    .fetch_all(tx.conn())
-    .await?;
+    let rows: Vec<(String, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(f.org.map(|o| *o.as_uuid()))
+        .bind(f.resource_types.as_ref())
+        .bind(f.action.as_ref())
+        .bind(f.action_prefix)
+        .bind(f.actor_id.as_ref())
+        .bind(f.actor_type.as_ref())
+        .bind(f.result.as_ref())
+        .bind(after_key)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .bind(orgs)
+        .fetch_all(tx.conn())
+        .await?;
     rows.into_iter()
         .map(|(chain_key, seq, entry)| {
             Ok(ListedRow {

@@ -51,6 +51,10 @@ const DEVICE_COLS: &str = "id, org_id, site_id, group_id, agent_id, hostname, di
 pub struct DeviceFilter {
     /// Only this organization.
     pub org: Option<OrgId>,
+    /// Only these organizations (the caller's reach, `AccessContext::listing_orgs`):
+    /// row-level security already limits the rows to them; naming them lets the query read
+    /// their index ranges instead of every organization's devices in id order.
+    pub orgs: Option<Vec<OrgId>>,
     /// Only this site.
     pub site: Option<SiteId>,
     /// Only this status.
@@ -69,17 +73,19 @@ pub async fn list_devices(
     let select = format!(
         "SELECT {DEVICE_COLS} FROM devices
           WHERE ($1::uuid IS NULL OR org_id = $1) AND ($2::uuid IS NULL OR site_id = $2)
-            AND ($3::text IS NULL OR status = $3)"
+            AND ($3::text IS NULL OR status = $3)
+            AND ($4::uuid[] IS NULL OR org_id = ANY ($4))"
     );
     tx.plan_per_execution().await?;
     fetch_page(
         tx,
         &select,
-        3,
+        4,
         |q| {
             q.bind(filter.org)
                 .bind(filter.site)
                 .bind(filter.status.clone())
+                .bind(filter.orgs.clone())
         },
         page,
     )

@@ -11,7 +11,9 @@
 use std::collections::HashSet;
 
 use crate::common::TestServer;
-use crate::common::audit::{custom_role, days_ago, event, keys, org_user_with_role, system_ctx};
+use crate::common::audit::{
+    custom_role, custom_role_of_scope, days_ago, event, keys, org_user_with_role, system_ctx,
+};
 use breeze_core::audit::{AuditResult, BundleOptions, verify_bundle_bytes};
 use breeze_core::tenancy::OrgId;
 use breeze_server::store::PgStore;
@@ -381,4 +383,175 @@ async fn export_needs_audit_export_and_is_audited() {
     // the chain still verifies after the export events
     let (_, body) = get(&server, &token, "/api/v1/audit/verify").await;
     assert_eq!(body["ok"], true, "{body}");
+}
+
+/// Pages through `path` (which has a `?`) and returns every item's (chain, seq, action).
+async fn all_pages(server: &TestServer, token: &str, path: &str) -> Vec<(String, u64, String)> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}&cursor={c}"),
+            None => path.to_owned(),
+        };
+        let (status, body) = get(server, token, &url).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        for i in body["items"].as_array().unwrap() {
+            items.push((
+                i["chain"].as_str().unwrap().to_owned(),
+                i["seq"].as_u64().unwrap(),
+                i["action"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match body.get("nextCursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+/// The listings a caller's reach narrows (an organization's chain read action by action
+/// for a prefix; a partner user's selected organizations named in the query) return
+/// exactly the entries, in exactly the order, that the stored rows say they should.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrowed_listings_return_the_stored_rows_in_page_order() {
+    let server = TestServer::start().await;
+    let fx = server.fixtures().await;
+    let partner = fx.partner().await;
+    let orgs = [
+        fx.org(partner).await,
+        fx.org(partner).await,
+        fx.org(partner).await,
+    ];
+    let store = &server.state.store;
+    // `remoteax.run` would match `remote_x.*` if the underscore were not escaped
+    let actions = [
+        "remote.session.start",
+        "device.delete",
+        "remote.file.read",
+        "remote_x.run",
+        "remoteax.run",
+        "remote.session.end",
+    ];
+    for i in 0..24_usize {
+        for (n, org) in orgs.iter().enumerate() {
+            let result = if (i + n) % 3 == 0 {
+                AuditResult::Denied
+            } else {
+                AuditResult::Success
+            };
+            let action = actions[(i * (n + 1) + i / 7) % actions.len()];
+            add(store, *org, action, "device", &format!("d{i}"), result).await;
+        }
+    }
+    let mut devices = Vec::new();
+    for org in orgs {
+        let site = fx.site(org).await;
+        for _ in 0..3 {
+            devices.push((org, fx.device(org, site).await));
+        }
+    }
+    // what is stored, read by the superuser: (chain, seq, action, result)
+    let mut tx = fx.pool().begin().await.unwrap();
+    crate::common::system_context(&mut tx).await;
+    let stored: Vec<(String, i64, String, String)> = sqlx::query_as(
+        "SELECT chain_key, seq, action, result FROM audit_log
+          WHERE chain_key = ANY ($1) ORDER BY chain_key, seq",
+    )
+    .bind(orgs.iter().map(ToString::to_string).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    drop(tx);
+    let expect = |chains: &[OrgId], prefix: Option<&str>, result: Option<&str>| {
+        stored
+            .iter()
+            .filter(|(c, _, a, r)| {
+                chains.iter().any(|o| o.to_string() == *c)
+                    && prefix.is_none_or(|p| a.starts_with(p))
+                    && result.is_none_or(|want| r == want)
+            })
+            .map(|(c, s, a, _)| (c.clone(), u64::try_from(*s).unwrap(), a.clone()))
+            .collect::<Vec<_>>()
+    };
+
+    // an organization user: its chain, an action prefix, page by page
+    let reader_role = custom_role(&fx, partner, &["audit:read"]).await;
+    let reader = org_user_with_role(&fx, partner, orgs[0], reader_role).await;
+    let token = server.token_for(&fx, &reader).await;
+    for prefix in ["remote.", "remote_x.", "remote.session.", "device."] {
+        for limit in [1, 4, 100] {
+            for result in [None, Some("denied")] {
+                let mut path = format!("/api/v1/audit?limit={limit}&action={prefix}*");
+                if let Some(r) = result {
+                    path.push_str(&format!("&result={r}"));
+                }
+                let got = all_pages(&server, &token, &path).await;
+                let want = expect(&orgs[..1], Some(prefix), result);
+                assert!(!want.is_empty(), "{path}: the fixture has matches");
+                assert_eq!(got, want, "{path}");
+            }
+        }
+    }
+
+    // a partner user with two of the three organizations selected
+    let partner_role =
+        custom_role_of_scope(&fx, partner, "partner", &["audit:read", "devices:read"]).await;
+    let selected = [orgs[0], orgs[2]];
+    let partner_user = fx
+        .partner_user_with_role(partner, partner_role, "selected", &selected)
+        .await;
+    let token = server.token_for(&fx, &partner_user).await;
+    let mut both = selected.to_vec();
+    both.sort_by_key(ToString::to_string);
+    for limit in [3, 100] {
+        let path = format!("/api/v1/audit?limit={limit}");
+        assert_eq!(
+            all_pages(&server, &token, &path).await,
+            expect(&both, None, None),
+            "{path}"
+        );
+        for prefix in ["remote.", "remote_x."] {
+            let path = format!("/api/v1/audit?limit={limit}&action={prefix}*");
+            assert_eq!(
+                all_pages(&server, &token, &path).await,
+                expect(&both, Some(prefix), None),
+                "{path}"
+            );
+        }
+        let path = format!(
+            "/api/v1/audit?limit={limit}&orgId={}&action=remote.*",
+            orgs[2]
+        );
+        assert_eq!(
+            all_pages(&server, &token, &path).await,
+            expect(&orgs[2..], Some("remote."), None),
+            "{path}"
+        );
+    }
+    // its devices: those of the selected organizations, in id order, page by page
+    let mut want: Vec<String> = devices
+        .iter()
+        .filter(|(o, _)| selected.contains(o))
+        .map(|(_, d)| d.to_string())
+        .collect();
+    want.sort();
+    let mut got = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/devices?limit=2&cursor={c}"),
+            None => "/api/v1/devices?limit=2".to_owned(),
+        };
+        let (status, body) = get(&server, &token, &path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        for d in body["items"].as_array().unwrap() {
+            got.push(d["id"].as_str().unwrap().to_owned());
+        }
+        match body.get("nextCursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(got, want);
 }

@@ -350,10 +350,13 @@ async fn list(
         },
         None => (None, false),
     };
+    // an organization-scope caller reads its own chain only, a partner user the chains of
+    // the organizations it reaches: say so, so the query reads those chains instead of
+    // filtering every chain's rows (row-level security lets through exactly these)
+    let org = org.or_else(|| authed.ctx.sole_org());
     let filter = ListFilter {
-        // an organization-scope caller reads its own chain only: say so, so the query
-        // reads that chain instead of filtering every chain's rows
-        org: org.or_else(|| authed.ctx.sole_org()),
+        org,
+        orgs: org.map_or_else(|| authed.ctx.listing_orgs(), |_| None),
         resource_types: q.resource.as_deref().map(resource_forms),
         action,
         action_prefix,

@@ -114,17 +114,29 @@ pub async fn append_n(
 
 /// A custom organization-scope role of `partner` with `permissions`, no MFA required.
 pub async fn custom_role(fx: &Fixtures, partner: PartnerId, permissions: &[&str]) -> RoleId {
+    custom_role_of_scope(fx, partner, "organization", permissions).await
+}
+
+/// A custom role of `partner` in `scope` (`organization` or `partner`) with `permissions`,
+/// no MFA required.
+pub async fn custom_role_of_scope(
+    fx: &Fixtures,
+    partner: PartnerId,
+    scope: &str,
+    permissions: &[&str],
+) -> RoleId {
     let id = Uuid::new_v4();
     let perms: Vec<String> = permissions.iter().map(|p| (*p).to_owned()).collect();
     let mut tx = fx.pool().begin().await.unwrap();
     super::system_context(&mut tx).await;
     sqlx::query(
         "INSERT INTO roles (id, partner_id, scope, name, permissions, requires_mfa, seeded)
-         VALUES ($1, $2, 'organization', 'Custom ' || $1::text, $3, false, false)",
+         VALUES ($1, $2, $4, 'Custom ' || $1::text, $3, false, false)",
     )
     .bind(id)
     .bind(partner.as_uuid())
     .bind(&perms)
+    .bind(scope)
     .execute(&mut *tx)
     .await
     .unwrap();

@@ -515,6 +515,19 @@ impl Fixtures {
         access: &str,
         orgs: &[OrgId],
     ) -> FixtureUser {
+        self.partner_user_with_role(partner, seeded(role), access, orgs)
+            .await
+    }
+
+    /// A partner user holding the role `role` (seeded or custom), with org access as in
+    /// [`Self::partner_user`].
+    pub async fn partner_user_with_role(
+        &self,
+        partner: PartnerId,
+        role: RoleId,
+        access: &str,
+        orgs: &[OrgId],
+    ) -> FixtureUser {
         let (id, email) = self.user_row(Some(partner), None).await;
         let org_ids: Vec<Uuid> = orgs.iter().map(|o| *o.as_uuid()).collect();
         let mut tx = self.pool.begin().await.unwrap();
@@ -525,7 +538,7 @@ impl Fixtures {
         )
         .bind(id.as_uuid())
         .bind(partner.as_uuid())
-        .bind(seeded(role).as_uuid())
+        .bind(role.as_uuid())
         .bind(access)
         .bind(&org_ids)
         .execute(&mut *tx)
@@ -535,7 +548,7 @@ impl Fixtures {
         FixtureUser {
             id,
             email,
-            role: seeded(role),
+            role,
             partner: Some(partner),
             org: None,
             scope: TokenScope::Partner,

@@ -216,10 +216,13 @@ async fn list(
     if let Some(org) = q.org_id {
         org_in_reach(&authed, org)?;
     }
+    // an organization-scope caller reaches its own organization only, a partner user the
+    // organizations it reaches: narrowing to them changes no answer (row-level security
+    // lets through exactly those rows) and reads their index ranges
+    let org = q.org_id.or_else(|| authed.ctx.sole_org());
     let filter = DeviceFilter {
-        // an organization-scope caller reaches its own organization only: narrowing to it
-        // changes no answer and reads that organization's index range
-        org: q.org_id.or_else(|| authed.ctx.sole_org()),
+        org,
+        orgs: org.map_or_else(|| authed.ctx.listing_orgs(), |_| None),
         site: q.site_id,
         status: q.status.clone(),
     };
