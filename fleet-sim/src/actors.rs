@@ -1,7 +1,9 @@
 //! `actors`: the callers of the scale run, created through the API by a platform
 //! administrator: a partner-wide reader (a user with a partner membership reaching every
-//! organization of the partner, through a partner-scope `*:read` role) and an organization
-//! API key (`*:read`) on one organization. Their secrets go to 0600 files.
+//! organization of the partner, through a partner-scope `*:read` role), a selected-
+//! organizations reader (the same role, a partner membership with `selected` access to the
+//! API key's organization; the scale script moves its selection after seeding) and an
+//! organization API key (`*:read`) on one organization. Their secrets go to 0600 files.
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -22,6 +24,19 @@ pub struct ActorsPlan {
     pub key_org_id: uuid::Uuid,
     /// The reader's e-mail.
     pub reader_email: String,
+    /// The selected-organizations reader's e-mail.
+    pub selected_reader_email: String,
+}
+
+/// Where the secrets go (each 0600).
+#[derive(Debug, Clone, Copy)]
+pub struct ActorSecrets<'a> {
+    /// The partner-wide reader's password.
+    pub reader_password: &'a Path,
+    /// The selected-organizations reader's password.
+    pub selected_reader_password: &'a Path,
+    /// The raw API key.
+    pub api_key: &'a Path,
 }
 
 fn write_secret(path: &Path, text: &str) -> Result<(), SimError> {
@@ -45,8 +60,7 @@ fn random_password() -> Result<String, SimError> {
     ))
 }
 
-/// Creates the reader and the key; writes the reader's password to `reader_password_out`
-/// and the raw API key to `api_key_out` (both 0600).
+/// Creates the readers and the key; writes their secrets where `out` says.
 ///
 /// # Errors
 /// [`SimError::Server`] when a step is refused, [`SimError::File`] for the output files.
@@ -54,8 +68,7 @@ pub async fn create(
     target: &Target,
     login: &AdminLogin,
     plan: &ActorsPlan,
-    reader_password_out: &Path,
-    api_key_out: &Path,
+    out: ActorSecrets<'_>,
 ) -> Result<(), SimError> {
     let admin = Admin::login(target, login).await?;
     let role = admin
@@ -83,7 +96,22 @@ pub async fn create(
             }),
         )
         .await?;
-    write_secret(reader_password_out, &password)?;
+    write_secret(out.reader_password, &password)?;
+    let password = random_password()?;
+    admin
+        .post(
+            "/api/v1/users",
+            &json!({
+                "email": plan.selected_reader_email,
+                "name": "Scale selected-organizations reader",
+                "password": password,
+                "partnerId": plan.partner_id,
+                "membership": {"kind": "partner", "roleId": role_id, "orgAccess": "selected",
+                               "orgIds": [plan.key_org_id]},
+            }),
+        )
+        .await?;
+    write_secret(out.selected_reader_password, &password)?;
     let key = admin
         .post(
             &format!("/api/v1/orgs/{}/api-keys", plan.key_org_id),
@@ -94,7 +122,7 @@ pub async fn create(
         .get("key")
         .and_then(Value::as_str)
         .ok_or_else(|| SimError::Server("api key: no key in the answer".into()))?;
-    write_secret(api_key_out, raw)
+    write_secret(out.api_key, raw)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 //!     [--broadcast-at 20 --admin-email E --admin-password-file F] [--storm-at 40] \
 //!     [--server-pid PID] [--report-json report.json]
 //! breeze-fleet-sim actors --server URL --admin-email E --admin-password-file F \
-//!     --partner-id P --key-org-id O --reader-password-out R --api-key-out K
+//!     --partner-id P --key-org-id O --reader-password-out R \
+//!     --selected-reader-password-out S --api-key-out K
 //! breeze-fleet-sim seed-audit --orgs-file orgs.txt --rows 10000000 --largest-percent 10 \
 //!     [--summary-json S] > copy.txt
 //! breeze-fleet-sim probe --server URL (--email E --password-file F | --api-key-file K) \
@@ -196,7 +197,8 @@ enum Cmd {
         #[arg(long)]
         quiet: bool,
     },
-    /// Create the scale run's callers: a partner-wide reader and an organization API key.
+    /// Create the scale run's callers: a partner-wide reader, a selected-organizations
+    /// reader and an organization API key.
     Actors {
         #[command(flatten)]
         admin: AdminArgs,
@@ -212,6 +214,12 @@ enum Cmd {
         /// Where the reader's password goes (0600).
         #[arg(long)]
         reader_password_out: PathBuf,
+        /// The selected-organizations reader's e-mail.
+        #[arg(long, default_value = "selected-reader@scale.local")]
+        selected_reader_email: String,
+        /// Where the selected-organizations reader's password goes (0600).
+        #[arg(long)]
+        selected_reader_password_out: PathBuf,
         /// Where the raw API key goes (0600).
         #[arg(long)]
         api_key_out: PathBuf,
@@ -479,6 +487,8 @@ async fn scale_command(cmd: Cmd) -> Result<(), SimError> {
             key_org_id,
             reader_email,
             reader_password_out,
+            selected_reader_email,
+            selected_reader_password_out,
             api_key_out,
         } => {
             let (target, login) = admin.into_login()?;
@@ -486,16 +496,15 @@ async fn scale_command(cmd: Cmd) -> Result<(), SimError> {
                 partner_id,
                 key_org_id,
                 reader_email,
+                selected_reader_email,
             };
-            breeze_fleet_sim::actors::create(
-                &target,
-                &login,
-                &plan,
-                &reader_password_out,
-                &api_key_out,
-            )
-            .await?;
-            println!("partner reader and organization API key created");
+            let out = breeze_fleet_sim::actors::ActorSecrets {
+                reader_password: &reader_password_out,
+                selected_reader_password: &selected_reader_password_out,
+                api_key: &api_key_out,
+            };
+            breeze_fleet_sim::actors::create(&target, &login, &plan, out).await?;
+            println!("partner readers and organization API key created");
             Ok(())
         }
         Cmd::SeedAudit {
