@@ -60,19 +60,14 @@ pub async fn replay(state: &AppState, authed: &Authed, id: Uuid) -> Result<Repla
     if session.status != "ended" {
         return Err(ApiError::Conflict("session_not_ended"));
     }
-    let sealed = audit::latest_event_details(
-        &mut tx,
-        session.org_id,
-        "remote.session.ended",
-        &id.to_string(),
-    )
-    .await?
-    .and_then(|d| {
-        d.get("transcriptSha256")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    })
-    .ok_or(ApiError::Conflict("recording_not_sealed"))?;
+    let sealed = audit::session_ended_details(&mut tx, session.org_id, &id.to_string())
+        .await?
+        .and_then(|d| {
+            d.get("transcriptSha256")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .ok_or(ApiError::Conflict("recording_not_sealed"))?;
     let chunks = store::chunks(&mut tx, id).await?;
     drop(tx);
     let field = transcript_field()?;
