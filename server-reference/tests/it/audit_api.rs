@@ -170,26 +170,12 @@ async fn list_filters_paginates_and_isolates_orgs() {
 
     // pagination: pages of 2 cover everything exactly once
     let mut seen = HashSet::new();
-    let mut cursor: Option<String> = None;
-    let mut pages = 0;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/audit?limit=2&cursor={c}"),
-            None => "/api/v1/audit?limit=2".to_owned(),
-        };
-        let (status, body) = get(&server, &token, &path).await;
-        assert_eq!(status, 200, "{body}");
-        pages += 1;
-        for i in body["items"].as_array().unwrap() {
-            assert!(seen.insert(i["seq"].as_u64().unwrap()), "repeated item");
-        }
-        match body.get("nextCursor").and_then(Value::as_str) {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
+    let pages = pages(&server, &token, "/api/v1/audit?limit=2").await;
+    for i in pages.iter().flatten() {
+        assert!(seen.insert(i["seq"].as_u64().unwrap()), "repeated item");
     }
     assert_eq!(seen.len(), 6);
-    assert_eq!(pages, 3);
+    assert_eq!(pages.len(), 3);
 
     // a foreign organization: 404, nothing leaked
     let (status, body) = get(&server, &token, &format!("/api/v1/audit?orgId={org_b}")).await;
@@ -385,9 +371,10 @@ async fn export_needs_audit_export_and_is_audited() {
     assert_eq!(body["ok"], true, "{body}");
 }
 
-/// Pages through `path` (which has a `?`) and returns every item's (chain, seq, action).
-async fn all_pages(server: &TestServer, token: &str, path: &str) -> Vec<(String, u64, String)> {
-    let mut items = Vec::new();
+/// Pages through `path` (which has a `?`) by its `nextCursor` and returns each page's
+/// items; every page must answer 200.
+async fn pages(server: &TestServer, token: &str, path: &str) -> Vec<Vec<Value>> {
+    let mut pages = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let url = match &cursor {
@@ -396,18 +383,28 @@ async fn all_pages(server: &TestServer, token: &str, path: &str) -> Vec<(String,
         };
         let (status, body) = get(server, token, &url).await;
         assert_eq!(status, 200, "{url}: {body}");
-        for i in body["items"].as_array().unwrap() {
-            items.push((
+        pages.push(body["items"].as_array().unwrap().clone());
+        match body.get("nextCursor").and_then(Value::as_str) {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return pages,
+        }
+    }
+}
+
+/// Every audit item of every page of `path`, as (chain, seq, action).
+async fn all_pages(server: &TestServer, token: &str, path: &str) -> Vec<(String, u64, String)> {
+    pages(server, token, path)
+        .await
+        .iter()
+        .flatten()
+        .map(|i| {
+            (
                 i["chain"].as_str().unwrap().to_owned(),
                 i["seq"].as_u64().unwrap(),
                 i["action"].as_str().unwrap().to_owned(),
-            ));
-        }
-        match body.get("nextCursor").and_then(Value::as_str) {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return items,
-        }
-    }
+            )
+        })
+        .collect()
 }
 
 /// The listings a caller's reach narrows (an organization's chain read action by action
@@ -536,22 +533,11 @@ async fn narrowed_listings_return_the_stored_rows_in_page_order() {
         .map(|(_, d)| d.to_string())
         .collect();
     want.sort();
-    let mut got = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/devices?limit=2&cursor={c}"),
-            None => "/api/v1/devices?limit=2".to_owned(),
-        };
-        let (status, body) = get(&server, &token, &path).await;
-        assert_eq!(status, 200, "{path}: {body}");
-        for d in body["items"].as_array().unwrap() {
-            got.push(d["id"].as_str().unwrap().to_owned());
-        }
-        match body.get("nextCursor").and_then(Value::as_str) {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+    let got: Vec<String> = pages(&server, &token, "/api/v1/devices?limit=2")
+        .await
+        .iter()
+        .flatten()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(got, want);
 }
